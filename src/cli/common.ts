@@ -1,0 +1,47 @@
+/** What every command shares: global options, the logger, and turning errors into advice. */
+import type { Argv } from 'yargs';
+import type { Logger } from 'pino';
+import { PlotferryError } from '../errors.js';
+import { LOG_LEVELS, LogLevel } from '../log.js';
+
+export interface GlobalArgs {
+  logLevel: LogLevel;
+  debug: boolean;
+}
+
+export function globalOptions<T>(y: Argv<T>) {
+  return y
+    .option('log-level', {
+      choices: LOG_LEVELS,
+      default: 'info' as LogLevel,
+      describe: 'how much to log on stderr (JSON lines when stderr is not a terminal)',
+      group: 'Global:',
+    })
+    .option('debug', { type: 'boolean', default: false, describe: 'print stack traces with errors', group: 'Global:' });
+}
+
+/**
+ * Runs a command body: builds the logger, maps a thrown error to `CODE: message` plus what to
+ * do, and sets process.exitCode (never process.exit mid-flight).
+ */
+export async function runCommand(args: GlobalArgs, body: (log: Logger) => Promise<number | void>): Promise<void> {
+  const { createLogger } = await import('../log.js');
+  const log = await createLogger(args.debug ? 'debug' : args.logLevel);
+  try {
+    process.exitCode = (await body(log)) ?? 0;
+  } catch (err) {
+    reportError(err, args.debug);
+    process.exitCode = 1;
+  }
+}
+
+export function reportError(err: unknown, debug = false): void {
+  if (err instanceof PlotferryError) {
+    process.stderr.write(`plotferry: ${err.code}: ${err.message}\n  what to do: ${err.hint}\n`);
+    if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+  } else {
+    process.stderr.write(`plotferry: unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
+    if (debug || !(err instanceof Error)) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    else process.stderr.write('  run again with --debug for the stack trace, and please report it\n');
+  }
+}

@@ -1,0 +1,75 @@
+import type { Argv, CommandModule } from 'yargs';
+import { globalOptions, GlobalArgs, runCommand } from './common.js';
+
+interface ListenArgs extends GlobalArgs {
+  dir: string[];
+  host: string;
+  port: number;
+  token?: string;
+  reserve: string;
+  grace: number;
+  idleTimeout: number;
+}
+
+export const listenCommand: CommandModule<object, ListenArgs> = {
+  command: 'listen',
+  describe: 'receive plots over TCP into one or more directories (direct mode, no NATS)',
+  builder: (y: Argv) =>
+    globalOptions(y)
+      .option('dir', {
+        type: 'string',
+        array: true,
+        demandOption: 'name at least one directory to receive into: --dir /mnt/disk1',
+        describe: 'a receiving directory; repeat for each disk. Each file goes to the one with most free space',
+      })
+      .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
+      .option('port', { type: 'number', default: 8740, describe: 'TCP port to listen on (0: any free port)' })
+      .option('token', { type: 'string', describe: 'shared secret senders must present (or PLOTFERRY_TOKEN)' })
+      .option('reserve', {
+        type: 'string',
+        default: '0',
+        describe: 'space to leave free on every disk (e.g. 2G)',
+      })
+      .option('grace', {
+        type: 'number',
+        default: 600,
+        describe: 'on SIGINT/SIGTERM, seconds to let running transfers finish (a second signal aborts them)',
+      })
+      .option('idle-timeout', { type: 'number', default: 60, describe: 'seconds of silence before a sender is dropped' })
+      .example('$0 listen --dir /mnt/d1 --dir /mnt/d2 --token "$TOKEN"', 'receive onto two disks on port 8740')
+      .epilog(
+        'Files arrive as .plotferry-NAME.*.partial and appear under their final name only after the ' +
+          'byte count and the xxhash match, the data is fsynced and the directory is fsynced. An ' +
+          'existing file is never overwritten. A directory holding a file named plotferry.disable is skipped.',
+      ) as unknown as Argv<ListenArgs>,
+  handler: (args) =>
+    runCommand(args, async (log) => {
+      const { parseBytes, parsePort, requireToken } = await import('../config.js');
+      const { Listener } = await import('../transfer/listener.js');
+      const listener = await Listener.start({
+        dirs: args.dir,
+        token: requireToken(args.token),
+        host: args.host,
+        port: parsePort(args.port, 'port'),
+        reserveBytes: parseBytes(args.reserve, 'reserve'),
+        idleTimeoutMs: args.idleTimeout * 1000,
+        log,
+      });
+      await new Promise<void>((resolve) => {
+        let signals = 0;
+        const onSignal = (sig: NodeJS.Signals) => {
+          signals++;
+          if (signals === 1) {
+            log.info({ signal: sig }, `stopping: no new transfers; running ones get ${args.grace} s (send again to abort them)`);
+            listener.close(args.grace * 1000).then(resolve);
+          } else {
+            log.warn({ signal: sig }, 'aborting running transfers');
+            listener.close(0).then(resolve);
+          }
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+      log.info('stopped');
+    }),
+};

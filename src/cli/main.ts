@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/**
+ * plotferry's command line: maps flags onto the library. Each command loads its code only when
+ * it runs, so `--help` and cron start-up stay fast.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { demoCommand } from './demo.js';
+import { listenCommand } from './listen.js';
+import { sendCommand } from './send.js';
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('plotferry')
+  .usage('$0 <command> [options]\n\nMoves finished Chia plots to harvesters over raw TCP, verified end to end with xxhash.')
+  .env('PLOTFERRY')
+  .config('config', 'a JSON file of options, named as on the command line (e.g. {"token": "...", "dir": ["/mnt/d1"]})')
+  .command(listenCommand)
+  .command(sendCommand)
+  .command(demoCommand)
+  .demandCommand(1, 'name a command: listen, send or demo (see --help)')
+  .recommendCommands()
+  .strict()
+  .help()
+  .alias('h', 'help')
+  .version()
+  .wrap(Math.min(110, process.stdout.columns || 100))
+  .epilog('Every option can also come from the environment as PLOTFERRY_<OPTION> (e.g. PLOTFERRY_TOKEN).')
+  .fail((msg, err, y) => {
+    if (err) throw err;
+    y.showHelp();
+    process.stderr.write(`\nplotferry: ${msg}\n`);
+    process.exit(2);
+  });
+
+await cli.parseAsync();

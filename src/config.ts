@@ -1,0 +1,43 @@
+/** Parsing of option values shared by the commands; validation happens here, at the edge. */
+import { PlotferryError } from './errors.js';
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** "0", "512M", "100G", "1.5T", "4096" (binary units; a trailing "iB"/"B" is allowed). */
+export function parseBytes(value: unknown, option: string): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(String(value));
+  if (!m) throw new PlotferryError('PF_CONFIG', `--${option} "${value}" is not a size (examples: 0, 512M, 100G, 1.5T)`);
+  const n = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  if (!Number.isSafeInteger(n)) throw new PlotferryError('PF_CONFIG', `--${option} "${value}" is too large`);
+  return n;
+}
+
+/** "host:port", "[::1]:port". */
+export function parseHostPort(value: unknown, option: string): { host: string; port: number } {
+  const s = String(value ?? '');
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) {
+    throw new PlotferryError('PF_CONFIG', `--${option} "${s}" is not HOST:PORT (example: --${option} 192.168.1.20:8740)`);
+  }
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function parsePort(value: unknown, option: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new PlotferryError('PF_CONFIG', `--${option} "${value}" is not a port number (0-65535)`);
+  }
+  return n;
+}
+
+export function requireToken(token: unknown): string {
+  if (typeof token !== 'string' || token.length === 0) {
+    throw new PlotferryError(
+      'PF_CONFIG',
+      'no token: pass --token T (the same on both ends) or set PLOTFERRY_TOKEN; make one with `openssl rand -hex 16`',
+    );
+  }
+  return token;
+}

@@ -1,0 +1,121 @@
+/**
+ * One error type for the whole project. Every failure a farmer can meet carries a stable
+ * `code`; the same code travels in the wire ERROR frame, in logs and in `--json` output, so a
+ * failure on the harvester reads the same on the plotter.
+ */
+
+export const ErrorCodes = {
+  /** Token missing or wrong. */
+  PF_AUTH: 'the receiver refused the token: pass the same --token (or PLOTFERRY_TOKEN) on both ends',
+  /** Bytes that are not plotferry's protocol (wrong magic, bad frame, bad JSON). */
+  PF_PROTOCOL: "the peer does not speak plotferry's protocol: check host and port point at `plotferry listen`",
+  /** Peer speaks another protocol version. */
+  PF_VERSION: 'the two ends run incompatible plotferry versions: upgrade the older one',
+  /** A header frame over the size limit. */
+  PF_HEADER_TOO_LARGE: 'a protocol header was larger than allowed; the peer is not plotferry or is misbehaving',
+  /** A plot name that is not a plain file name. */
+  PF_BAD_NAME: 'plot names must be plain file names (no "/", no "..", no leading dot, no control characters)',
+  /** The final name already exists on the receiver. */
+  PF_EXISTS: 'the receiver already holds a file with this name; nothing was overwritten, the source is kept',
+  /** No directory has room for size + reserve. */
+  PF_NO_SPACE: 'no receiving directory has room for this file plus the reserve: add a disk or free space',
+  /** Every directory with room is busy with another write. */
+  PF_BUSY: 'every receiving directory with room is busy; the sender retries later',
+  /** Unsupported hash algorithm. */
+  PF_UNSUPPORTED_HASH: 'the receiver does not support this hash algorithm: upgrade the older end',
+  /** The stream ended before the declared size. */
+  PF_SHORT_STREAM: 'the connection ended before the whole file arrived; nothing was kept, the source is intact',
+  /** Hash computed by the receiver differs from the sender's. */
+  PF_HASH_MISMATCH:
+    'the data was corrupted in transit (hashes differ); nothing was kept, the source is intact: check NICs, cables and RAM',
+  /** The receiving disk filled up mid-transfer. */
+  PF_DISK_FULL: 'the receiving disk filled up; the partial file was removed, the source is intact',
+  /** Any other I/O error on a disk. */
+  PF_IO: 'a disk I/O error happened; check the disk (dmesg, smartctl)',
+  /** The TCP connection failed or broke. */
+  PF_CONNECTION: 'the connection failed or broke; check the host, port and network, then retry',
+  /** Nothing arrived for too long. */
+  PF_TIMEOUT: "the peer stopped answering in time; check the network and the other end's logs",
+  /** The receiver is stopping. */
+  PF_SHUTTING_DOWN: 'the receiver is shutting down; retry when it is back',
+  /** A source file problem on the sender. */
+  PF_SOURCE: 'the source file could not be read; check the path and permissions',
+  /** The source changed while it was sent. */
+  PF_SOURCE_CHANGED: 'the source file changed size while it was sent: do not send plots that are still being written',
+  /** Bad options or config. */
+  PF_CONFIG: 'an option or config value is invalid; see --help',
+  /** The transfer was aborted locally (signal). */
+  PF_ABORTED: 'the transfer was aborted; the source is intact',
+  /** An internal bug. */
+  PF_INTERNAL: 'an internal error happened; please report it with the log',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export function isErrorCode(s: unknown): s is ErrorCode {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, s);
+}
+
+/** Codes after which trying again later can succeed without anyone changing anything. */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'PF_BUSY',
+  'PF_SHORT_STREAM',
+  'PF_HASH_MISMATCH',
+  'PF_CONNECTION',
+  'PF_TIMEOUT',
+  'PF_SHUTTING_DOWN',
+]);
+
+export class PlotferryError extends Error {
+  readonly code: ErrorCode;
+  override readonly name = 'PlotferryError';
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  /** What the farmer can do about it. */
+  get hint(): string {
+    return ErrorCodes[this.code];
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE.has(this.code);
+  }
+}
+
+/**
+ * Wraps an OS error once, where it enters, into a PlotferryError with the original as cause.
+ * `context` says what was being done ("writing /mnt/d1/x.plot").
+ */
+export function fromSystemError(err: unknown, context: string, fallback: ErrorCode = 'PF_IO'): PlotferryError {
+  if (err instanceof PlotferryError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const sys = e?.code;
+  let code: ErrorCode = fallback;
+  switch (sys) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'EFBIG':
+      code = 'PF_DISK_FULL';
+      break;
+    case 'ECONNREFUSED':
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'ECONNABORTED':
+      code = 'PF_CONNECTION';
+      break;
+    case 'ETIMEDOUT':
+      code = 'PF_TIMEOUT';
+      break;
+    default:
+      break;
+  }
+  const detail = e?.message ?? String(err);
+  return new PlotferryError(code, `${context}: ${detail}`, { cause: err });
+}

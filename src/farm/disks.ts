@@ -1,0 +1,124 @@
+/**
+ * Receiving directories: free space, one write per filesystem, and the choice of where the
+ * next file goes (the filesystem with the most free space that holds size + reserve).
+ *
+ * Directories are looked at again on every choice, so a disk that is added, removed, unmounted
+ * or marked with a `plotferry.disable` file is seen without a restart.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { PlotferryError } from '../errors.js';
+
+/** A file of this name in a directory takes it out of rotation. */
+export const DISABLE_FILE = 'plotferry.disable';
+
+export interface DirInfo {
+  dir: string;
+  /** st_dev: directories on one filesystem share it, and share one write slot. */
+  dev: number;
+  freeBytes: number;
+  totalBytes: number;
+  busy: boolean;
+  /** Why the directory cannot take files now, when it cannot. */
+  unusable?: string;
+}
+
+export interface Reservation {
+  readonly dir: string;
+  readonly dev: number;
+  /** Frees the write slot. Idempotent. */
+  release(): void;
+}
+
+export interface DiskSetOptions {
+  /** Bytes to leave free on every filesystem. */
+  reserveBytes?: number;
+}
+
+export class DiskSet {
+  readonly dirs: readonly string[];
+  readonly reserveBytes: number;
+  private readonly busyDevs = new Set<number>();
+
+  constructor(dirs: readonly string[], options: DiskSetOptions = {}) {
+    if (dirs.length === 0) throw new PlotferryError('PF_CONFIG', 'at least one receiving directory (--dir) is needed');
+    this.dirs = dirs.map((d) => path.resolve(d));
+    this.reserveBytes = options.reserveBytes ?? 0;
+  }
+
+  get activeWrites(): number {
+    return this.busyDevs.size;
+  }
+
+  /** Current state of every directory (statfs and stat, no caching). */
+  async snapshot(): Promise<DirInfo[]> {
+    return Promise.all(this.dirs.map((d) => this.inspect(d)));
+  }
+
+  private async inspect(dir: string): Promise<DirInfo> {
+    const info: DirInfo = { dir, dev: -1, freeBytes: 0, totalBytes: 0, busy: false };
+    try {
+      const [st, fs] = await Promise.all([fsp.stat(dir), fsp.statfs(dir)]);
+      if (!st.isDirectory()) return { ...info, unusable: 'not a directory' };
+      info.dev = st.dev;
+      info.freeBytes = fs.bavail * fs.bsize;
+      info.totalBytes = fs.blocks * fs.bsize;
+      info.busy = this.busyDevs.has(st.dev);
+    } catch (err) {
+      return { ...info, unusable: `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+    }
+    try {
+      await fsp.access(path.join(dir, DISABLE_FILE));
+      return { ...info, unusable: `disabled by ${DISABLE_FILE}` };
+    } catch {
+      return info;
+    }
+  }
+
+  /**
+   * Reserves the write slot of the filesystem with the most free space that holds `size` plus
+   * the reserve. Throws PF_NO_SPACE when none could ever take it, PF_BUSY when the ones that
+   * could are all writing now.
+   */
+  async reserve(size: number): Promise<Reservation> {
+    const infos = await this.snapshot();
+    // From here to the end is synchronous, so two reservations cannot pick the same slot.
+    const need = size + this.reserveBytes;
+    const fits = infos.filter((i) => !i.unusable && i.freeBytes >= need);
+    if (fits.length === 0) {
+      const seen = infos.map((i) => `${i.dir}: ${i.unusable ?? `${formatBytes(i.freeBytes)} free`}`).join('; ');
+      throw new PlotferryError('PF_NO_SPACE', `no directory has ${formatBytes(need)} free (${seen})`);
+    }
+    const free = fits.filter((i) => !this.busyDevs.has(i.dev));
+    if (free.length === 0) {
+      throw new PlotferryError(
+        'PF_BUSY',
+        `every directory with room is receiving another file (${fits.map((i) => i.dir).join(', ')})`,
+      );
+    }
+    free.sort((a, b) => b.freeBytes - a.freeBytes);
+    const pick = free[0]!;
+    this.busyDevs.add(pick.dev);
+    let released = false;
+    return {
+      dir: pick.dir,
+      dev: pick.dev,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.busyDevs.delete(pick.dev);
+      },
+    };
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}

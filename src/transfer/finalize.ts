@@ -1,0 +1,113 @@
+/**
+ * The file-system side of receiving: the temporary name, and the steps that make a received
+ * file durable and visible under its final name without ever overwriting one.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { fromSystemError, PlotferryError } from '../errors.js';
+
+/**
+ * `.plotferry-<name>.<8 hex>.partial`: the leading dot hides it from harvesters and from
+ * `*.plot` globs, the suffix from anything that looks at extensions, and the random part keeps
+ * two attempts apart.
+ */
+export const TEMP_PREFIX = '.plotferry-';
+export const TEMP_SUFFIX = '.partial';
+
+export function tempPathFor(dir: string, name: string): string {
+  return path.join(dir, `${TEMP_PREFIX}${name}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+}
+
+export function isTempName(file: string): boolean {
+  return file.startsWith(TEMP_PREFIX) && file.endsWith(TEMP_SUFFIX);
+}
+
+/** Which of `dirs` already holds `name`, if any. */
+export async function findExisting(dirs: readonly string[], name: string): Promise<string | undefined> {
+  for (const dir of dirs) {
+    const p = path.join(dir, name);
+    try {
+      await fsp.lstat(p);
+      return p;
+    } catch {
+      // absent (or unreadable dir: the disk set reports that one)
+    }
+  }
+  return undefined;
+}
+
+/** Errors from link(2) that mean "this file system has no hard links", not "it failed". */
+const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV']);
+
+/**
+ * Moves the synced temporary file to its final name, never overwriting: link(2) fails with
+ * EEXIST where rename(2) would silently replace. On file systems without hard links (exFAT,
+ * some FUSE mounts) it falls back to check-then-rename, which only a concurrent writer of the
+ * same name outside plotferry could race. Then fsyncs the directory so the name survives a
+ * power cut.
+ */
+export async function publish(tempPath: string, finalPath: string): Promise<void> {
+  try {
+    await fsp.link(tempPath, finalPath);
+    await fsp.unlink(tempPath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      throw new PlotferryError(
+        'PF_EXISTS',
+        `${finalPath} appeared while the file was received; it was not overwritten`,
+      );
+    }
+    if (!code || !NO_LINK.has(code)) throw fromSystemError(err, `publishing ${finalPath}`);
+    try {
+      await fsp.lstat(finalPath);
+      throw new PlotferryError(
+        'PF_EXISTS',
+        `${finalPath} appeared while the file was received; it was not overwritten`,
+      );
+    } catch (e) {
+      if (e instanceof PlotferryError) throw e;
+    }
+    try {
+      await fsp.rename(tempPath, finalPath);
+    } catch (e) {
+      throw fromSystemError(e, `renaming to ${finalPath}`);
+    }
+  }
+  await syncDir(path.dirname(finalPath));
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const h = await fsp.open(dir, 'r');
+  try {
+    await h.sync();
+  } catch (err) {
+    // Some file systems refuse fsync on a directory (EINVAL); the data itself is synced.
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw fromSystemError(err, `syncing directory ${dir}`);
+  } finally {
+    await h.close();
+  }
+}
+
+/** Removes plotferry's temporary files left in `dir` by a crash. Returns what it removed. */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const e of entries) {
+    if (!isTempName(e)) continue;
+    const p = path.join(dir, e);
+    try {
+      await fsp.unlink(p);
+      removed.push(p);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,128 @@
+/**
+ * `plotferry listen`: a long-running TCP receiver over a set of directories. Each connection
+ * is one ReceiveSession; a failed transfer is answered and cleaned up, and the listener keeps
+ * serving. close() stops accepting, lets running transfers finish within a grace period, then
+ * aborts the rest (their temporary files are removed).
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { fromSystemError, PlotferryError } from '../errors.js';
+import { DiskSet } from '../farm/disks.js';
+import { removeStaleTemps } from './finalize.js';
+import { ReceiveOutcome, ReceiveSession } from './receiver.js';
+
+export const DEFAULT_PORT = 8740;
+
+export interface ListenerOptions {
+  dirs: readonly string[];
+  token: string;
+  host?: string;
+  port?: number;
+  reserveBytes?: number;
+  headerTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  log: Logger;
+}
+
+export interface ListenerEvents {
+  transfer: [ReceiveOutcome];
+}
+
+export class Listener extends EventEmitter<ListenerEvents> {
+  readonly disks: DiskSet;
+  private readonly server: net.Server;
+  private readonly sessions = new Set<ReceiveSession>();
+  private readonly inflightNames = new Set<string>();
+  private closing = false;
+
+  private constructor(private readonly opts: ListenerOptions) {
+    super();
+    if (!opts.token) {
+      throw new PlotferryError(
+        'PF_CONFIG',
+        'a token is required: pass --token T (the same on the sender) or set PLOTFERRY_TOKEN; make one with `openssl rand -hex 16`',
+      );
+    }
+    this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes });
+    // allowHalfOpen: a sender that ends its side must still be able to read our answer.
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onConnection(s));
+  }
+
+  static async start(opts: ListenerOptions): Promise<Listener> {
+    const l = new Listener(opts);
+    for (const info of await l.disks.snapshot()) {
+      if (info.unusable)
+        opts.log.warn({ dir: info.dir }, `directory ${info.unusable}; it is skipped until that changes`);
+      for (const p of await removeStaleTemps(info.dir))
+        opts.log.info({ path: p }, 'removed a temporary file left by an earlier run');
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) =>
+        reject(
+          fromSystemError(err, `listening on ${opts.host ?? '0.0.0.0'}:${opts.port ?? DEFAULT_PORT}`, 'PF_CONFIG'),
+        );
+      l.server.once('error', onError);
+      l.server.listen(opts.port ?? DEFAULT_PORT, opts.host ?? '0.0.0.0', () => {
+        l.server.off('error', onError);
+        resolve();
+      });
+    });
+    l.server.on('error', (err) => opts.log.error({ err }, 'listener socket error'));
+    const a = l.address();
+    opts.log.info({ host: a.host, port: a.port, dirs: l.disks.dirs }, 'listening');
+    return l;
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.server.address() as net.AddressInfo;
+    return { host: a.address, port: a.port };
+  }
+
+  get activeTransfers(): number {
+    return this.sessions.size;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    const session = new ReceiveSession(socket, {
+      disks: this.disks,
+      token: this.opts.token,
+      log: this.opts.log,
+      inflightNames: this.inflightNames,
+      headerTimeoutMs: this.opts.headerTimeoutMs ?? 10_000,
+      idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
+      isShuttingDown: () => this.closing,
+    });
+    this.sessions.add(session);
+    session.outcome.then((o) => {
+      this.sessions.delete(session);
+      this.emit('transfer', o);
+    });
+  }
+
+  /**
+   * Stops accepting; waits up to `graceMs` for running transfers, then aborts what is left.
+   * Resolves once every session has cleaned up.
+   */
+  async close(graceMs = 0): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    const all = () => Promise.all([...this.sessions].map((s) => s.outcome));
+    if (this.sessions.size > 0) {
+      this.opts.log.info({ active: this.sessions.size, graceMs }, 'waiting for running transfers to finish');
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
+      const r = await Promise.race([all(), timedOut]);
+      clearTimeout(timer);
+      if (r === 'timeout') {
+        this.opts.log.warn(
+          { active: this.sessions.size },
+          'grace period over: aborting running transfers (their sources are kept)',
+        );
+        for (const s of this.sessions) s.abort();
+      }
+      await all();
+    }
+    await closed;
+  }
+}

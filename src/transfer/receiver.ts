@@ -1,0 +1,404 @@
+/**
+ * Receives one file over one accepted connection (protocol: wire/messages.ts).
+ *
+ * Data path: the socket hands us chunks (libuv reads at most 64 KiB at a time on accepted
+ * sockets). Each chunk is hashed as it arrives, in order, and kept by reference (no copy) in a
+ * batch; a full batch goes to disk with one positional writev while the next one fills. With
+ * MAX_WRITES batches on their way to disk the socket is paused, so memory stays bounded
+ * whatever the file size and a slow disk slows the sender through TCP.
+ *
+ * Safety: the file is written under a temporary name; only after the byte count matches the
+ * declared size and the hash matches the sender's is it fsynced, linked to its final name
+ * (never overwriting) and its directory fsynced, and only then does the sender hear RESULT.
+ * Any failure removes the temporary file.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import fs, { promises as fsp } from 'node:fs';
+import type net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { fromSystemError, PlotferryError } from '../errors.js';
+import type { DiskSet, Reservation } from '../farm/disks.js';
+import { StreamReader } from '../wire/frame.js';
+import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../wire/messages.js';
+import { printable, validatePlotName } from '../wire/names.js';
+import { findExisting, publish, tempPathFor } from './finalize.js';
+import { createHasher, Hasher } from './hash.js';
+
+/** Bytes gathered before one writev. */
+export const WRITE_BATCH = 4 * 1024 * 1024;
+/** Batches on their way to disk before the socket is paused. */
+export const MAX_WRITES = 4;
+/** After answering an error, how long the sender gets to stop before the socket is cut. */
+const ERROR_LINGER_MS = 5_000;
+
+export interface ReceiverContext {
+  disks: DiskSet;
+  token: string;
+  log: Logger;
+  /** Names being received now by any connection of this listener. */
+  inflightNames: Set<string>;
+  headerTimeoutMs: number;
+  idleTimeoutMs: number;
+  isShuttingDown(): boolean;
+}
+
+export type ReceiveOutcome =
+  | { ok: true; name: string; path: string; bytes: number; hash: string; seconds: number }
+  | { ok: false; name?: string; bytes: number; error: PlotferryError; quiet?: boolean };
+
+type State = 'hello' | 'accepting' | 'data' | 'trailer' | 'finishing' | 'done' | 'failed';
+
+export class ReceiveSession {
+  private readonly reader = new StreamReader();
+  private state: State = 'hello';
+  private hello?: HelloMessage;
+  private remaining = 0;
+  private received = 0;
+  private hasher?: Hasher;
+  private reservation?: Reservation;
+  private holdsName = false;
+  private fd = -1;
+  private tempPath?: string;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private writePos = 0;
+  private writesInFlight = 0;
+  private writesIdle?: () => void;
+  private pausedForDisk = false;
+  private readonly started = process.hrtime.bigint();
+  private headerTimer?: NodeJS.Timeout;
+  private lingerTimer?: NodeJS.Timeout;
+  private resolve!: (o: ReceiveOutcome) => void;
+  readonly outcome: Promise<ReceiveOutcome>;
+  private log: Logger;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly ctx: ReceiverContext,
+  ) {
+    this.log = ctx.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.outcome = new Promise((r) => (this.resolve = r));
+    socket.on('data', (c: Buffer) => this.onData(c));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (e) => this.onSocketError(e));
+    socket.on('close', () => this.onClose());
+    socket.on('timeout', () => this.onIdle());
+    socket.setKeepAlive(true, 30_000);
+    this.headerTimer = setTimeout(() => {
+      if (this.state === 'hello') {
+        this.fail(new PlotferryError('PF_TIMEOUT', `no header within ${ctx.headerTimeoutMs} ms`));
+      }
+    }, ctx.headerTimeoutMs);
+  }
+
+  /** Stops a transfer in progress (listener shutdown): cleans up and answers PF_SHUTTING_DOWN. */
+  abort(): void {
+    this.fail(new PlotferryError('PF_SHUTTING_DOWN', 'the receiver is shutting down'));
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'failed' || this.state === 'done') return; // draining after an answer
+    this.reader.push(chunk);
+    try {
+      this.pump();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private pump(): void {
+    if (this.state === 'hello') {
+      const frame = this.reader.readFrame();
+      if (!frame) return;
+      const msg = decodeMessage(frame);
+      if (msg.type !== 'hello')
+        throw new PlotferryError('PF_PROTOCOL', `expected HELLO, got ${msg.type.toUpperCase()}`);
+      clearTimeout(this.headerTimer);
+      this.state = 'accepting';
+      this.socket.pause();
+      this.accept(msg).catch((e) => this.fail(e));
+      return;
+    }
+    if (this.state === 'data') {
+      while (this.remaining > 0) {
+        const raw = this.reader.readRaw(this.remaining);
+        if (!raw) break;
+        this.remaining -= raw.length;
+        this.received += raw.length;
+        this.hasher!.update(raw);
+        this.pending.push(raw);
+        this.pendingBytes += raw.length;
+        if (this.pendingBytes >= WRITE_BATCH) this.flush();
+      }
+      if (this.remaining > 0) return;
+      this.flush();
+      this.state = 'trailer';
+    }
+    if (this.state === 'trailer') {
+      let frame;
+      try {
+        frame = this.reader.readFrame();
+      } catch (err) {
+        throw new PlotferryError(
+          'PF_PROTOCOL',
+          `after the declared ${this.hello!.size} bytes a trailer was due, but other bytes came: the stream is longer than declared or the trailer is malformed`,
+          { cause: err },
+        );
+      }
+      if (!frame) return;
+      const msg = decodeMessage(frame);
+      if (msg.type !== 'trailer')
+        throw new PlotferryError('PF_PROTOCOL', `expected TRAILER, got ${msg.type.toUpperCase()}`);
+      this.state = 'finishing';
+      this.socket.setTimeout(0);
+      this.finish(msg.hash).catch((e) => this.fail(e));
+    }
+  }
+
+  private async accept(hello: HelloMessage): Promise<void> {
+    this.hello = hello;
+    const { ctx } = this;
+    if (ctx.isShuttingDown()) throw new PlotferryError('PF_SHUTTING_DOWN', 'the receiver is shutting down');
+    if (!tokensEqual(hello.token, ctx.token)) throw new PlotferryError('PF_AUTH', 'wrong token');
+    const name = validatePlotName(hello.name);
+    this.log = this.log.child({ file: name });
+    if (ctx.inflightNames.has(name)) {
+      throw new PlotferryError('PF_BUSY', `"${name}" is being received on another connection now`);
+    }
+    ctx.inflightNames.add(name);
+    this.holdsName = true;
+    const existing = await findExisting(ctx.disks.dirs, name);
+    if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already; it was not overwritten`);
+    this.reservation = await ctx.disks.reserve(hello.size);
+    if (this.state !== 'accepting') return; // the connection went away meanwhile
+    this.tempPath = tempPathFor(this.reservation.dir, name);
+    try {
+      this.fd = await openFd(this.tempPath, 'wx');
+    } catch (err) {
+      this.tempPath = undefined;
+      throw fromSystemError(err, `creating a temporary file in ${this.reservation.dir}`);
+    }
+    this.hasher = await createHasher(hello.hash);
+    if (this.state !== 'accepting') return;
+    this.log.info({ dir: this.reservation.dir, size: hello.size }, 'receiving');
+    this.state = 'data';
+    this.remaining = hello.size;
+    this.socket.write(encodeMessage({ type: 'accept' }));
+    this.socket.setTimeout(ctx.idleTimeoutMs);
+    this.socket.resume();
+    this.pump();
+  }
+
+  /** Sends the gathered batch to disk at its position in the file. */
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    const bufs = this.pending;
+    const pos = this.writePos;
+    this.writePos += this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.writesInFlight++;
+    writevAll(this.fd, bufs, pos, (err) => {
+      this.writesInFlight--;
+      if (err) this.fail(fromSystemError(err, `writing ${this.tempPath}`));
+      else if (this.pausedForDisk && this.writesInFlight < MAX_WRITES && this.expectsBytes()) {
+        this.pausedForDisk = false;
+        this.socket.resume();
+      }
+      if (this.writesInFlight === 0) this.writesIdle?.();
+    });
+    if (this.writesInFlight >= MAX_WRITES && !this.pausedForDisk) {
+      this.pausedForDisk = true;
+      this.socket.pause();
+    }
+  }
+
+  private whenWritesIdle(): Promise<void> {
+    if (this.writesInFlight === 0) return Promise.resolve();
+    return new Promise((r) => {
+      this.writesIdle = () => {
+        this.writesIdle = undefined;
+        r();
+      };
+    });
+  }
+
+  private async finish(senderHash: string): Promise<void> {
+    const hello = this.hello!;
+    await this.whenWritesIdle();
+    if (this.state !== 'finishing') return; // a write failed
+    const ours = this.hasher!.digest();
+    if (ours !== senderHash) {
+      throw new PlotferryError('PF_HASH_MISMATCH', `hash mismatch: sender ${senderHash}, receiver ${ours}`);
+    }
+    const finalPath = path.join(this.reservation!.dir, hello.name);
+    try {
+      await fsyncFd(this.fd);
+    } catch (err) {
+      throw fromSystemError(err, `syncing ${this.tempPath}`);
+    }
+    await closeFd(this.fd);
+    this.fd = -1;
+    await publish(this.tempPath!, finalPath);
+    this.tempPath = undefined;
+    this.state = 'done';
+    const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
+    this.log.info(
+      {
+        path: finalPath,
+        bytes: hello.size,
+        hash: ours,
+        seconds: round(seconds),
+        mbps: round(hello.size / 1e6 / seconds),
+      },
+      'stored',
+    );
+    if (!this.socket.destroyed)
+      this.socket.end(encodeMessage({ type: 'result', hash: ours, bytes: hello.size, path: finalPath }));
+    this.releaseSlots();
+    this.resolve({ ok: true, name: hello.name, path: finalPath, bytes: hello.size, hash: ours, seconds });
+  }
+
+  private onEnd(): void {
+    if (this.state === 'hello' && this.reader.bufferedBytes === 0 && this.received === 0) {
+      // A connect-and-close: a port probe or health check, not a failed transfer.
+      this.fail(new PlotferryError('PF_SHORT_STREAM', 'connection closed before a header'), true);
+    } else if (this.state !== 'finishing' && this.state !== 'done') {
+      this.fail(this.shortStream());
+    }
+    if (!this.socket.destroyed && this.socket.writableEnded === false && this.state === 'failed') this.socket.end();
+  }
+
+  private onSocketError(err: Error): void {
+    if (this.state === 'finishing' || this.state === 'done') return; // the data is complete and verified
+    this.fail(this.state === 'data' ? this.shortStream(err) : fromSystemError(err, 'connection', 'PF_CONNECTION'));
+  }
+
+  private onClose(): void {
+    clearTimeout(this.headerTimer);
+    clearTimeout(this.lingerTimer);
+    if (this.state !== 'finishing' && this.state !== 'done' && this.state !== 'failed') this.fail(this.shortStream());
+  }
+
+  private onIdle(): void {
+    // Waiting on our own disk is not the sender's silence.
+    if (this.expectsBytes() && this.writesInFlight === 0) {
+      this.fail(
+        new PlotferryError(
+          'PF_TIMEOUT',
+          `no data for ${this.ctx.idleTimeoutMs} ms after ${this.received} of ${this.hello?.size} bytes`,
+        ),
+      );
+    }
+  }
+
+  /** Whether the sender owes us bytes (file data or the trailer). */
+  private expectsBytes(): boolean {
+    return this.state === 'data' || this.state === 'trailer';
+  }
+
+  private shortStream(cause?: unknown): PlotferryError {
+    const size = this.hello?.size;
+    return new PlotferryError(
+      'PF_SHORT_STREAM',
+      size === undefined
+        ? 'the connection ended before a complete header'
+        : `the connection ended after ${this.received} of ${size} bytes`,
+      { cause },
+    );
+  }
+
+  /** Answers the error where the connection still stands, cleans up, and resolves. */
+  private fail(err: unknown, quiet = false): void {
+    if (this.state === 'failed' || this.state === 'done') return;
+    const error =
+      err instanceof PlotferryError
+        ? err
+        : new PlotferryError('PF_INTERNAL', String((err as Error)?.stack ?? err), { cause: err });
+    this.state = 'failed';
+    clearTimeout(this.headerTimer);
+    this.socket.setTimeout(0);
+    const log = {
+      code: error.code,
+      bytes: this.received,
+      size: this.hello?.size,
+      name: this.hello ? printable(this.hello.name) : undefined,
+    };
+    if (quiet) this.log.debug(log, error.message);
+    else this.log.warn(log, `refused: ${error.message}`);
+    if (!this.socket.destroyed && this.socket.writable) {
+      this.socket.write(encodeMessage(errorMessage(error)));
+      this.socket.end();
+      // Keep reading (and discarding) so the sender gets our answer instead of a reset, and cut
+      // the connection if it does not stop.
+      this.socket.resume();
+      this.lingerTimer = setTimeout(() => this.socket.destroy(), ERROR_LINGER_MS);
+      this.lingerTimer.unref();
+    }
+    this.cleanup().then(
+      () => this.resolve({ ok: false, name: this.hello?.name, bytes: this.received, error, quiet }),
+      (cleanupErr) => {
+        this.log.error({ err: cleanupErr }, 'cleanup after a failed transfer failed');
+        this.resolve({ ok: false, name: this.hello?.name, bytes: this.received, error, quiet });
+      },
+    );
+  }
+
+  private async cleanup(): Promise<void> {
+    this.pending = [];
+    await this.whenWritesIdle();
+    if (this.fd >= 0) {
+      await closeFd(this.fd).catch(() => undefined);
+      this.fd = -1;
+    }
+    if (this.tempPath) {
+      await fsp.rm(this.tempPath, { force: true });
+      this.tempPath = undefined;
+    }
+    this.releaseSlots();
+  }
+
+  private releaseSlots(): void {
+    this.reservation?.release();
+    if (this.holdsName && this.hello) this.ctx.inflightNames.delete(this.hello.name);
+    this.holdsName = false;
+  }
+}
+
+/** Constant-time comparison of two tokens of any lengths (compares their SHA-256 digests). */
+export function tokensEqual(a: string, b: string): boolean {
+  const da = createHash('sha256').update(a, 'utf8').digest();
+  const db = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(da, db) && a.length === b.length;
+}
+
+/** writev that finishes short writes (they happen at ENOSPC's edge and on signals). */
+function writevAll(fd: number, bufs: Buffer[], pos: number, cb: (err: NodeJS.ErrnoException | null) => void): void {
+  fs.writev(fd, bufs, pos, (err, written) => {
+    if (err) return cb(err);
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    if (written === total) return cb(null);
+    if (written === 0) return cb(Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' }));
+    const rest: Buffer[] = [];
+    let skip = written;
+    for (const b of bufs) {
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      rest.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
+    writevAll(fd, rest, pos + written, cb);
+  });
+}
+
+// Raw fds, not FileHandles: a FileHandle that is garbage-collected closes its fd behind our back.
+const openFd = (p: string, flags: string) =>
+  new Promise<number>((res, rej) => fs.open(p, flags, 0o644, (e, fd) => (e ? rej(e) : res(fd))));
+const fsyncFd = (fd: number) => new Promise<void>((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
+const closeFd = (fd: number) => new Promise<void>((res, rej) => fs.close(fd, (e) => (e ? rej(e) : res())));
+const round = (n: number) => Math.round(n * 100) / 100;

@@ -1,0 +1,327 @@
+/**
+ * Sends one file over one TCP connection (protocol: wire/messages.ts).
+ *
+ * Data path: a fixed pool of read buffers (default 4 x 4 MiB, allocated once per transfer).
+ * Positional reads are issued for every free buffer, so several are in flight on the libuv
+ * thread pool; completed reads are hashed and written to the socket strictly in file order, and
+ * a buffer goes back to the pool only when the socket has taken it (write callback). So memory
+ * is the pool whatever the file size, nothing is copied in user space, and the socket's
+ * back-pressure reaches the reads.
+ *
+ * The source is never modified here; `--move` (deleting after RESULT) is the caller's choice.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fromSystemError, PlotferryError } from '../errors.js';
+import { StreamReader } from '../wire/frame.js';
+import { decodeMessage, encodeMessage, HashAlgorithm, Message, ResultMessage } from '../wire/messages.js';
+import { validatePlotName } from '../wire/names.js';
+import { createHasher } from './hash.js';
+
+export const DEFAULT_BUFFER_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_BUFFERS = 4;
+
+export interface SendOptions {
+  host: string;
+  port: number;
+  token: string;
+  file: string;
+  /** Name on the receiver; the file's base name by default. */
+  name?: string;
+  hash?: HashAlgorithm;
+  bufferSize?: number;
+  buffers?: number;
+  connectTimeoutMs?: number;
+  /** Longest silence while streaming. */
+  idleTimeoutMs?: number;
+  /** Longest wait for the receiver's verdict after the trailer (it fsyncs first). */
+  resultTimeoutMs?: number;
+  onProgress?: (bytesSent: number, size: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface SendResult {
+  name: string;
+  file: string;
+  bytes: number;
+  seconds: number;
+  hash: string;
+  remotePath: string;
+}
+
+export async function sendFile(opts: SendOptions): Promise<SendResult> {
+  const name = validatePlotName(opts.name ?? path.basename(opts.file));
+  const fd = await openForReading(opts.file);
+  try {
+    const size = await fstatSize(fd, opts.file);
+    const conn = await Connection.open(opts);
+    try {
+      const started = process.hrtime.bigint();
+      conn.send(encodeMessage({ type: 'hello', token: opts.token, name, size, hash: opts.hash ?? 'xxh64' }));
+      const answer = await conn.nextMessage(opts.idleTimeoutMs ?? 60_000, "the receiver's answer to the header");
+      if (answer.type !== 'accept') throw unexpected(answer, 'ACCEPT');
+      const hash = await streamBody(conn, fd, size, opts);
+      conn.send(encodeMessage({ type: 'trailer', hash }));
+      const result = await conn.nextMessage(opts.resultTimeoutMs ?? 600_000, "the receiver's verdict");
+      if (result.type !== 'result') throw unexpected(result, 'RESULT');
+      checkResult(result, hash, size);
+      // A plot that grew or shrank while we read it was not the plot we hashed.
+      if ((await fstatSize(fd, opts.file)) !== size) {
+        throw new PlotferryError('PF_SOURCE_CHANGED', `${opts.file} changed size while it was sent`);
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      return { name, file: opts.file, bytes: size, seconds, hash, remotePath: result.path };
+    } finally {
+      conn.close();
+    }
+  } finally {
+    fs.close(fd, () => undefined);
+  }
+}
+
+function unexpected(m: Message, wanted: string): PlotferryError {
+  if (m.type === 'error') return new PlotferryError(m.code, `receiver: ${m.message}`);
+  return new PlotferryError('PF_PROTOCOL', `expected ${wanted} from the receiver, got ${m.type.toUpperCase()}`);
+}
+
+function checkResult(r: ResultMessage, hash: string, size: number): void {
+  if (r.hash !== hash || r.bytes !== size) {
+    throw new PlotferryError(
+      'PF_HASH_MISMATCH',
+      `the receiver reported ${r.bytes} bytes with hash ${r.hash}; sent ${size} with ${hash}`,
+    );
+  }
+}
+
+/** Streams `size` bytes of `fd` into the connection; returns the hash of what was read. */
+async function streamBody(conn: Connection, fd: number, size: number, opts: SendOptions): Promise<string> {
+  const hasher = await createHasher(opts.hash ?? 'xxh64');
+  if (size === 0) return hasher.digest();
+  const bufSize = opts.bufferSize ?? DEFAULT_BUFFER_SIZE;
+  const nBufs = Math.max(2, Math.min(opts.buffers ?? DEFAULT_BUFFERS, Math.ceil(size / bufSize)));
+  const free: Buffer[] = Array.from({ length: nBufs }, () => Buffer.allocUnsafeSlow(Math.min(bufSize, size)));
+  const reads: Promise<{ buf: Buffer; n: number; want: number }>[] = [];
+  let readPos = 0;
+  let sent = 0;
+  let bufferBack: (() => void) | undefined;
+
+  const issueReads = () => {
+    while (free.length > 0 && readPos < size) {
+      const buf = free.pop()!;
+      const want = Math.min(buf.length, size - readPos);
+      const pos = readPos;
+      readPos += want;
+      reads.push(readAt(fd, buf, want, pos).then((n) => ({ buf, n, want })));
+    }
+  };
+
+  try {
+    while (sent < size) {
+      conn.throwIfFailed();
+      issueReads();
+      if (reads.length === 0) {
+        // Every buffer is in the socket: wait for one to come back (or for the connection to fail).
+        await conn.race(new Promise<void>((r) => (bufferBack = r)));
+        continue;
+      }
+      let r;
+      try {
+        // Shifted only once settled, so the finally below also waits for this read.
+        r = await conn.race(reads[0]!);
+        reads.shift();
+      } catch (err) {
+        throw err instanceof PlotferryError ? err : fromSystemError(err, `reading ${opts.file}`, 'PF_SOURCE');
+      }
+      if (r.n !== r.want) {
+        throw new PlotferryError(
+          'PF_SOURCE_CHANGED',
+          `${opts.file} is shorter than when the transfer started (${sent + r.n} of ${size} bytes)`,
+        );
+      }
+      const view = r.n === r.buf.length ? r.buf : r.buf.subarray(0, r.n);
+      hasher.update(view);
+      sent += r.n;
+      conn.write(view, () => {
+        free.push(r.buf);
+        opts.onProgress?.(sent, size);
+        const b = bufferBack;
+        bufferBack = undefined;
+        b?.();
+      });
+    }
+  } finally {
+    // After an early exit, reads may still be in flight: let them settle before the caller
+    // closes the fd, or a reused fd number could be read from.
+    await Promise.allSettled(reads);
+  }
+  return hasher.digest();
+}
+
+/** A client socket plus the frames the receiver sends back, with failure made awaitable. */
+class Connection {
+  private readonly reader = new StreamReader();
+  private readonly messages: Message[] = [];
+  private failure?: PlotferryError;
+  private wake?: () => void;
+  private failWaiters = new Set<(e: PlotferryError) => void>();
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly opts: SendOptions,
+  ) {
+    socket.on('data', (c: Buffer) => {
+      this.reader.push(c);
+      try {
+        for (let f = this.reader.readFrame(); f; f = this.reader.readFrame()) {
+          const m = decodeMessage(f);
+          // An ERROR while we stream means stop now.
+          if (m.type === 'error') this.fail(new PlotferryError(m.code, `receiver: ${m.message}`));
+          else this.messages.push(m);
+        }
+      } catch (err) {
+        this.fail(err as PlotferryError);
+      }
+      this.wake?.();
+    });
+    socket.on('error', (err) =>
+      this.fail(fromSystemError(err, `connection to ${opts.host}:${opts.port}`, 'PF_CONNECTION')),
+    );
+    socket.on('close', () => this.fail(new PlotferryError('PF_CONNECTION', `the receiver closed the connection`)));
+    socket.on('timeout', () =>
+      this.fail(new PlotferryError('PF_TIMEOUT', `no progress for ${opts.idleTimeoutMs ?? 60_000} ms`)),
+    );
+    opts.signal?.addEventListener('abort', () => this.fail(new PlotferryError('PF_ABORTED', 'aborted')), {
+      once: true,
+    });
+  }
+
+  static open(opts: SendOptions): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(new PlotferryError('PF_ABORTED', 'aborted'));
+      const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(
+          new PlotferryError(
+            'PF_TIMEOUT',
+            `could not connect to ${opts.host}:${opts.port} within ${opts.connectTimeoutMs ?? 10_000} ms`,
+          ),
+        );
+      }, opts.connectTimeoutMs ?? 10_000);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(fromSystemError(err, `connecting to ${opts.host}:${opts.port}`, 'PF_CONNECTION'));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        socket.setKeepAlive(true, 30_000);
+        socket.setTimeout(opts.idleTimeoutMs ?? 60_000);
+        resolve(new Connection(socket, opts));
+      });
+    });
+  }
+
+  send(frame: Buffer): void {
+    this.socket.write(frame);
+  }
+
+  write(buf: Buffer, done: () => void): void {
+    this.socket.write(buf, done);
+  }
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Resolves with `p`, or rejects as soon as the connection fails. */
+  race<T>(p: Promise<T>): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      const onFail = (e: PlotferryError) => reject(e);
+      this.failWaiters.add(onFail);
+      p.then(
+        (v) => {
+          this.failWaiters.delete(onFail);
+          resolve(v);
+        },
+        (e) => {
+          this.failWaiters.delete(onFail);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  async nextMessage(timeoutMs: number, what: string): Promise<Message> {
+    this.socket.setTimeout(0);
+    const deadline = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        const m = this.messages.shift();
+        if (m) return m;
+        this.throwIfFailed();
+        const left = deadline - Date.now();
+        if (left <= 0)
+          throw new PlotferryError(
+            'PF_TIMEOUT',
+            `no answer from the receiver within ${timeoutMs} ms (waiting for ${what})`,
+          );
+        let timer: NodeJS.Timeout | undefined;
+        await this.race(
+          new Promise<void>((r) => {
+            this.wake = r;
+            timer = setTimeout(r, left);
+          }),
+        ).finally(() => clearTimeout(timer));
+      }
+    } finally {
+      this.socket.setTimeout(this.opts.idleTimeoutMs ?? 60_000);
+    }
+  }
+
+  private fail(err: PlotferryError): void {
+    // A RESULT already in hand wins over the close that follows it.
+    if (this.failure) return;
+    if (err.code === 'PF_CONNECTION' && this.messages.some((m) => m.type === 'result')) return;
+    this.failure = err;
+    for (const w of this.failWaiters) w(err);
+    this.failWaiters.clear();
+    this.wake?.();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+function openForReading(file: string): Promise<number> {
+  return new Promise((res, rej) =>
+    fs.open(file, 'r', (err, fd) => (err ? rej(fromSystemError(err, `opening ${file}`, 'PF_SOURCE')) : res(fd))),
+  );
+}
+
+function fstatSize(fd: number, file: string): Promise<number> {
+  return new Promise((res, rej) =>
+    fs.fstat(fd, (err, st) => {
+      if (err) return rej(fromSystemError(err, `reading ${file}`, 'PF_SOURCE'));
+      if (!st.isFile()) return rej(new PlotferryError('PF_SOURCE', `${file} is not a regular file`));
+      res(st.size);
+    }),
+  );
+}
+
+function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((res, rej) => {
+    let got = 0;
+    const step = () =>
+      fs.read(fd, buf, got, length - got, position + got, (err, n) => {
+        if (err) return rej(err);
+        got += n;
+        if (n === 0 || got === length) return res(got);
+        step();
+      });
+    step();
+  });
+}
