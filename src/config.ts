@@ -19,7 +19,10 @@ export function parseHostPort(value: unknown, option: string): { host: string; p
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port > 0 && port < 65536)) {
-    throw new PlotferryError('PF_CONFIG', `--${option} "${s}" is not HOST:PORT (example: --${option} 192.168.1.20:8740)`);
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `--${option} "${s}" is not HOST:PORT (example: --${option} 192.168.1.20:8740)`,
+    );
   }
   return { host: (m[1] ?? m[2])!, port };
 }

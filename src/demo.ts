@@ -34,7 +34,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     say(`making ${opts.files} sample plot(s) of ${opts.size} in ${plotter} ...`);
     const files: string[] = [];
     for (let i = 0; i < opts.files; i++) {
-      const f = path.join(plotter, `plot-k32-demo-${String(i + 1).padStart(2, '0')}-${randomBytes(8).toString('hex')}.plot`);
+      const f = path.join(
+        plotter,
+        `plot-k32-demo-${String(i + 1).padStart(2, '0')}-${randomBytes(8).toString('hex')}.plot`,
+      );
       await writeRandomFile(f, size);
       files.push(f);
     }
@@ -52,13 +55,17 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       bar.stop();
       await fsp.unlink(file); // --move: the receiver has verified, synced and renamed it
       total += r.bytes;
-      rows.push(`  ${r.name}\n    -> ${r.remotePath}\n       ${(r.bytes / 1e6 / r.seconds).toFixed(0)} MB/s, xxh64 ${r.hash} verified on both ends, source removed`);
+      rows.push(
+        `  ${r.name}\n    -> ${r.remotePath}\n       ${(r.bytes / 1e6 / r.seconds).toFixed(0)} MB/s, xxh64 ${r.hash} verified on both ends, source removed`,
+      );
     }
     progress.stop();
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     say(rows.join('\n'));
     const left = await fsp.readdir(plotter);
-    say(`moved ${files.length} plot(s), ${(total / 2 ** 30).toFixed(2)} GiB in ${secs.toFixed(2)} s: ${(total / 1e6 / secs).toFixed(0)} MB/s overall`);
+    say(
+      `moved ${files.length} plot(s), ${(total / 2 ** 30).toFixed(2)} GiB in ${secs.toFixed(2)} s: ${(total / 1e6 / secs).toFixed(0)} MB/s overall`,
+    );
     for (const d of disks) say(`  ${path.basename(d)}: ${(await fsp.readdir(d)).length} plot(s)`);
     say(`  plotter: ${left.length} file(s) left`);
   } finally {

@@ -35,7 +35,11 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         default: 600,
         describe: 'on SIGINT/SIGTERM, seconds to let running transfers finish (a second signal aborts them)',
       })
-      .option('idle-timeout', { type: 'number', default: 60, describe: 'seconds of silence before a sender is dropped' })
+      .option('idle-timeout', {
+        type: 'number',
+        default: 60,
+        describe: 'seconds of silence before a sender is dropped',
+      })
       .example('$0 listen --dir /mnt/d1 --dir /mnt/d2 --token "$TOKEN"', 'receive onto two disks on port 8740')
       .epilog(
         'Files arrive as .plotferry-NAME.*.partial and appear under their final name only after the ' +
@@ -60,7 +64,10 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         const onSignal = (sig: NodeJS.Signals) => {
           signals++;
           if (signals === 1) {
-            log.info({ signal: sig }, `stopping: no new transfers; running ones get ${args.grace} s (send again to abort them)`);
+            log.info(
+              { signal: sig },
+              `stopping: no new transfers; running ones get ${args.grace} s (send again to abort them)`,
+            );
             listener.close(args.grace * 1000).then(resolve);
           } else {
             log.warn({ signal: sig }, 'aborting running transfers');

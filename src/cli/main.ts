@@ -11,7 +11,9 @@ import { sendCommand } from './send.js';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('plotferry')
-  .usage('$0 <command> [options]\n\nMoves finished Chia plots to harvesters over raw TCP, verified end to end with xxhash.')
+  .usage(
+    '$0 <command> [options]\n\nMoves finished Chia plots to harvesters over raw TCP, verified end to end with xxhash.',
+  )
   .env('PLOTFERRY')
   .config('config', 'a JSON file of options, named as on the command line (e.g. {"token": "...", "dir": ["/mnt/d1"]})')
   .command(listenCommand)

@@ -23,7 +23,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         demandOption: 'say where to send: --to HOST:PORT (the harvester running `plotferry listen`)',
         describe: 'the receiver, HOST:PORT',
       })
-      .option('token', { type: 'string', describe: 'the receiver\'s shared secret (or PLOTFERRY_TOKEN)' })
+      .option('token', { type: 'string', describe: "the receiver's shared secret (or PLOTFERRY_TOKEN)" })
       .option('move', {
         type: 'boolean',
         default: false,
@@ -69,7 +69,10 @@ export const sendCommand: CommandModule<object, SendArgs> = {
             continue;
           }
           const name = path.basename(file);
-          const size = await fsp.stat(file).then((s) => s.size, () => 0);
+          const size = await fsp.stat(file).then(
+            (s) => s.size,
+            () => 0,
+          );
           const bar = progress.add(name, size);
           const flog = log.child({ file });
           try {
@@ -96,12 +99,34 @@ export const sendCommand: CommandModule<object, SendArgs> = {
               }
             }
             const mbps = r.bytes / 1e6 / r.seconds;
-            flog.info({ remote: r.remotePath, bytes: r.bytes, seconds: round(r.seconds), mbps: round(mbps), hash: r.hash, moved }, 'sent and verified');
-            if (args.json) out({ ok: true, file, name: r.name, bytes: r.bytes, seconds: r.seconds, mbps, hash: r.hash, remotePath: r.remotePath, moved });
+            flog.info(
+              {
+                remote: r.remotePath,
+                bytes: r.bytes,
+                seconds: round(r.seconds),
+                mbps: round(mbps),
+                hash: r.hash,
+                moved,
+              },
+              'sent and verified',
+            );
+            if (args.json)
+              out({
+                ok: true,
+                file,
+                name: r.name,
+                bytes: r.bytes,
+                seconds: r.seconds,
+                mbps,
+                hash: r.hash,
+                remotePath: r.remotePath,
+                moved,
+              });
           } catch (err) {
             bar.stop();
             failed++;
-            const e = err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
+            const e =
+              err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
             flog.error({ code: e.code }, `${e.message} (${e.hint})`);
             if (args.json) out({ ok: false, file, name, error: { code: e.code, message: e.message, hint: e.hint } });
           }
@@ -111,7 +136,11 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
-      if (failed > 0) log.error({ failed, total: args.files.length }, `${failed} of ${args.files.length} file(s) not delivered; their sources are kept`);
+      if (failed > 0)
+        log.error(
+          { failed, total: args.files.length },
+          `${failed} of ${args.files.length} file(s) not delivered; their sources are kept`,
+        );
       return failed > 0 ? 1 : 0;
     }),
 };

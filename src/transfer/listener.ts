@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import { DiskSet } from '../farm/disks.js';
 import { removeStaleTemps } from './finalize.js';
+import { createIntake, IntakeMode } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
 
 export const DEFAULT_PORT = 8740;
@@ -22,6 +23,11 @@ export interface ListenerOptions {
   reserveBytes?: number;
   headerTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** Read straight into the transfer's buffers where Node allows it (default true). */
+  userBuffers?: boolean;
+  /** Receive pool per transfer: buffer size and count. */
+  bufferSize?: number;
+  buffers?: number;
   log: Logger;
 }
 
@@ -35,6 +41,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly sessions = new Set<ReceiveSession>();
   private readonly inflightNames = new Set<string>();
   private closing = false;
+  /** How the last connection was read (for logs and tests). */
+  intakeMode?: IntakeMode;
 
   private constructor(private readonly opts: ListenerOptions) {
     super();
@@ -46,7 +54,10 @@ export class Listener extends EventEmitter<ListenerEvents> {
     }
     this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes });
     // allowHalfOpen: a sender that ends its side must still be able to read our answer.
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onConnection(s));
+    // pauseOnConnect: no byte is read before the intake has chosen where bytes go.
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (s) =>
+      this.onConnection(s),
+    );
   }
 
   static async start(opts: ListenerOptions): Promise<Listener> {
@@ -83,16 +94,21 @@ export class Listener extends EventEmitter<ListenerEvents> {
     return this.sessions.size;
   }
 
-  private onConnection(socket: net.Socket): void {
-    const session = new ReceiveSession(socket, {
+  private onConnection(accepted: net.Socket): void {
+    const intake = createIntake(accepted, this.opts.userBuffers !== false);
+    this.intakeMode = intake.mode;
+    const session = new ReceiveSession(intake.socket, {
       disks: this.disks,
       token: this.opts.token,
       log: this.opts.log,
       inflightNames: this.inflightNames,
       headerTimeoutMs: this.opts.headerTimeoutMs ?? 10_000,
       idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
+      bufferSize: this.opts.bufferSize,
+      buffers: this.opts.buffers,
       isShuttingDown: () => this.closing,
     });
+    intake.attach(session);
     this.sessions.add(session);
     session.outcome.then((o) => {
       this.sessions.delete(session);

