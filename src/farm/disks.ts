@@ -83,21 +83,7 @@ export class DiskSet {
   async reserve(size: number): Promise<Reservation> {
     const infos = await this.snapshot();
     // From here to the end is synchronous, so two reservations cannot pick the same slot.
-    const need = size + this.reserveBytes;
-    const fits = infos.filter((i) => !i.unusable && i.freeBytes >= need);
-    if (fits.length === 0) {
-      const seen = infos.map((i) => `${i.dir}: ${i.unusable ?? `${formatBytes(i.freeBytes)} free`}`).join('; ');
-      throw new PlotferryError('PF_NO_SPACE', `no directory has ${formatBytes(need)} free (${seen})`);
-    }
-    const free = fits.filter((i) => !this.busyDevs.has(i.dev));
-    if (free.length === 0) {
-      throw new PlotferryError(
-        'PF_BUSY',
-        `every directory with room is receiving another file (${fits.map((i) => i.dir).join(', ')})`,
-      );
-    }
-    free.sort((a, b) => b.freeBytes - a.freeBytes);
-    const pick = free[0]!;
+    const pick = chooseDir(infos, size + this.reserveBytes, this.busyDevs);
     this.busyDevs.add(pick.dev);
     let released = false;
     return {
@@ -110,6 +96,28 @@ export class DiskSet {
       },
     };
   }
+}
+
+/**
+ * The choice itself, pure: among usable directories whose filesystem has `need` bytes free and
+ * is not busy, the one with the most free space. PF_NO_SPACE when none could take the file even
+ * idle, PF_BUSY when the ones that could are all writing.
+ */
+export function chooseDir(infos: readonly DirInfo[], need: number, busyDevs: ReadonlySet<number>): DirInfo {
+  const fits = infos.filter((i) => !i.unusable && i.freeBytes >= need);
+  if (fits.length === 0) {
+    const seen = infos.map((i) => `${i.dir}: ${i.unusable ?? `${formatBytes(i.freeBytes)} free`}`).join('; ');
+    throw new PlotferryError('PF_NO_SPACE', `no directory has ${formatBytes(need)} free (${seen})`);
+  }
+  const idle = fits.filter((i) => !busyDevs.has(i.dev));
+  if (idle.length === 0) {
+    throw new PlotferryError(
+      'PF_BUSY',
+      `every directory with room is receiving another file (${fits.map((i) => i.dir).join(', ')})`,
+    );
+  }
+  // Stable: on a tie the directory named first wins.
+  return idle.reduce((best, i) => (i.freeBytes > best.freeBytes ? i : best));
 }
 
 export function formatBytes(n: number): string {

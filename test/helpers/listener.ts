@@ -1,0 +1,47 @@
+import { once } from 'node:events';
+import { silentLogger } from '../../src/log.js';
+import { Listener, ListenerOptions } from '../../src/transfer/listener.js';
+import type { ReceiveOutcome } from '../../src/transfer/receiver.js';
+
+export const TOKEN = 'test-token-0123456789';
+
+export interface TestListener {
+  listener: Listener;
+  port: number;
+  outcomes: ReceiveOutcome[];
+  /** The next outcome not yet taken (waits for it). */
+  nextOutcome(timeoutMs?: number): Promise<ReceiveOutcome>;
+  close(): Promise<void>;
+}
+
+export async function startListener(opts: Partial<ListenerOptions> & { dirs: string[] }): Promise<TestListener> {
+  const listener = await Listener.start({ token: TOKEN, host: '127.0.0.1', port: 0, log: silentLogger(), ...opts });
+  const outcomes: ReceiveOutcome[] = [];
+  let taken = 0;
+  listener.on('transfer', (o) => outcomes.push(o));
+  return {
+    listener,
+    port: listener.address().port,
+    outcomes,
+    async nextOutcome(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (outcomes.length <= taken) {
+        if (Date.now() > deadline) throw new Error(`no transfer outcome within ${timeoutMs} ms`);
+        await Promise.race([once(listener, 'transfer'), new Promise((r) => setTimeout(r, 50))]);
+      }
+      return outcomes[taken++]!;
+    },
+    close: () => listener.close(),
+  };
+}
+
+/** Polls `fn` until it returns a truthy value. */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
