@@ -1,0 +1,185 @@
+/**
+ * Bad input at the listener: each is answered with a clear error (where the connection still
+ * stands), leaves nothing on disk, and the next honest transfer succeeds.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { sendFile } from '../../src/transfer/sender.js';
+import { encodeFrame, FrameType } from '../../src/wire/frame.js';
+import { encodeMessage } from '../../src/wire/messages.js';
+import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { startListener, TestListener, TOKEN, waitFor } from '../helpers/listener.js';
+import { RawClient } from '../helpers/raw.js';
+
+const MiB = 2 ** 20;
+const hello = (over: Record<string, unknown> = {}) =>
+  encodeMessage({ type: 'hello', token: TOKEN, name: 'x.plot', size: 1000, hash: 'xxh64', ...over } as never);
+
+describe('hostile input', () => {
+  let src: string;
+  let dst: string;
+  let l: TestListener;
+  let good: string;
+  before(async () => {
+    src = await tmpDir();
+    dst = await tmpDir();
+    l = await startListener({ dirs: [dst], headerTimeoutMs: 1_000, idleTimeoutMs: 1_000 });
+    good = path.join(src, 'good.plot');
+    writeRandomFile(good, 2 * MiB + 3);
+  });
+  after(async () => {
+    await l.close();
+    await fsp.rm(src, { recursive: true, force: true });
+    await fsp.rm(dst, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    // After every bad input: nothing on disk, and an honest transfer goes through.
+    assert.deepEqual(ls(dst), []);
+    const r = await sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file: good });
+    assert.equal(await sha256(r.remotePath), await sha256(good));
+    assert.equal((await l.nextOutcome()).ok, true);
+    fs.rmSync(r.remotePath);
+  });
+
+  /** Sends `bytes`, expects an ERROR with `code`, and the listener's outcome to say the same. */
+  async function refused(bytes: Buffer, code: string): Promise<void> {
+    const c = await RawClient.connect(l.port);
+    await c.write(bytes);
+    const m = await c.next();
+    assert.equal(m?.type, 'error');
+    assert.equal(m?.type === 'error' && m.code, code);
+    const o = await l.nextOutcome();
+    assert.equal(!o.ok && o.error.code, code);
+    c.destroy();
+  }
+
+  it('wrong token: PF_AUTH', () => refused(hello({ token: 'guess' }), 'PF_AUTH'));
+  it('missing (empty) token: PF_AUTH', () => refused(hello({ token: '' }), 'PF_AUTH'));
+  it('a token that is a prefix of the right one: PF_AUTH', () => refused(hello({ token: TOKEN.slice(0, -1) }), 'PF_AUTH'));
+  it('garbage bytes: PF_PROTOCOL', () => refused(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'PF_PROTOCOL'));
+  it('another protocol version: PF_VERSION', () => refused(Buffer.from([0x50, 0x46, 9, 1, 0, 0, 0, 0]), 'PF_VERSION'));
+  it('an oversized header: PF_HEADER_TOO_LARGE', () => {
+    const h = Buffer.from([0x50, 0x46, 1, 1, 0, 0, 0, 0]);
+    h.writeUInt32BE(1 << 30, 4);
+    return refused(h, 'PF_HEADER_TOO_LARGE');
+  });
+  it('a header that is not JSON: PF_PROTOCOL', () => refused(encodeFrame(FrameType.HELLO, Buffer.from('{nope')), 'PF_PROTOCOL'));
+  it('a TRAILER where HELLO is due: PF_PROTOCOL', () =>
+    refused(encodeMessage({ type: 'trailer', hash: '0000000000000000' }), 'PF_PROTOCOL'));
+  it('a negative size: PF_PROTOCOL', () => refused(hello({ size: -5 }), 'PF_PROTOCOL'));
+  it('an unknown hash: PF_UNSUPPORTED_HASH', () => refused(hello({ hash: 'crc32' }), 'PF_UNSUPPORTED_HASH'));
+
+  for (const name of ['../../x', '../x.plot', 'a/b.plot', '/etc/cron.d/evil', '.hidden.plot', 'x\u0000y.plot', '..']) {
+    it(`path-traversal or hidden name ${JSON.stringify(name)}: PF_BAD_NAME`, async () => {
+      await refused(hello({ name }), 'PF_BAD_NAME');
+      assert.equal(fs.existsSync(path.resolve(dst, name)) && name !== '..', false);
+    });
+  }
+
+  it('a stream that ends early: PF_SHORT_STREAM, temporary file removed', async () => {
+    const c = await RawClient.connect(l.port);
+    await c.write(hello({ name: 'short.plot', size: 4 * MiB }));
+    assert.equal((await c.next())?.type, 'accept');
+    await c.write(Buffer.alloc(MiB, 7));
+    await waitFor(() => ls(dst).some((f) => f.endsWith('.partial')), 5_000, 'the temporary file');
+    c.end();
+    const o = await l.nextOutcome();
+    assert.equal(!o.ok && o.error.code, 'PF_SHORT_STREAM');
+    assert.match(!o.ok ? o.error.message : '', /after 1048576 of 4194304 bytes/);
+    c.destroy();
+  });
+
+  it('a stream longer than declared: PF_PROTOCOL, nothing kept', async () => {
+    const c = await RawClient.connect(l.port);
+    await c.write(hello({ name: 'long.plot', size: 1000 }));
+    assert.equal((await c.next())?.type, 'accept');
+    await c.write(Buffer.alloc(1010, 1));
+    const m = await c.next();
+    assert.equal(m?.type === 'error' && m.code, 'PF_PROTOCOL');
+    assert.match(m?.type === 'error' ? m.message : '', /longer than declared/);
+    const o = await l.nextOutcome();
+    assert.equal(o.ok, false);
+    c.destroy();
+  });
+
+  it('a wrong trailer hash from the sender itself: PF_HASH_MISMATCH', async () => {
+    const c = await RawClient.connect(l.port);
+    await c.write(hello({ name: 'liar.plot', size: 10 }));
+    assert.equal((await c.next())?.type, 'accept');
+    await c.write(Buffer.alloc(10, 1));
+    await c.write(encodeMessage({ type: 'trailer', hash: 'deadbeefdeadbeef' }));
+    const m = await c.next();
+    assert.equal(m?.type === 'error' && m.code, 'PF_HASH_MISMATCH');
+    await l.nextOutcome();
+    c.destroy();
+  });
+
+  it('silence after connecting: dropped after the header timeout', async () => {
+    const c = await RawClient.connect(l.port);
+    const m = await c.next(5_000);
+    assert.equal(m?.type === 'error' && m.code, 'PF_TIMEOUT');
+    await l.nextOutcome();
+    c.destroy();
+  });
+
+  it('silence mid-stream: dropped after the idle timeout, temporary file removed', async () => {
+    const c = await RawClient.connect(l.port);
+    await c.write(hello({ name: 'stall.plot', size: 2 * MiB }));
+    assert.equal((await c.next())?.type, 'accept');
+    await c.write(Buffer.alloc(1000));
+    const m = await c.next(5_000);
+    assert.equal(m?.type === 'error' && m.code, 'PF_TIMEOUT');
+    await l.nextOutcome();
+    c.destroy();
+  });
+
+  it('a connect-and-close probe is not an error', async () => {
+    const c = await RawClient.connect(l.port);
+    c.end();
+    const o = await l.nextOutcome();
+    assert.equal(!o.ok && o.quiet, true);
+  });
+});
+
+describe('a disk that fills up mid-transfer', () => {
+  it('answers PF_DISK_FULL, removes the temporary file, keeps serving', async (t) => {
+    if (!isRoot) return t.skip('needs root to mount a size-limited tmpfs');
+    const mnt = await tmpDir('pf-small-', '/tmp');
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
+    } catch {
+      await fsp.rm(mnt, { recursive: true, force: true });
+      return t.skip('mount -t tmpfs is not allowed here');
+    }
+    const l = await startListener({ dirs: [mnt] });
+    try {
+      const c = await RawClient.connect(l.port);
+      await c.write(hello({ name: 'full.plot', size: 6 * MiB }));
+      assert.equal((await c.next())?.type, 'accept');
+      // Space that was free at ACCEPT is taken by someone else meanwhile.
+      fs.writeFileSync(path.join(mnt, 'other-writer'), Buffer.alloc(5 * MiB));
+      await c.write(Buffer.alloc(6 * MiB, 3));
+      const m = await c.next();
+      assert.equal(m?.type === 'error' && m.code, 'PF_DISK_FULL');
+      const o = await l.nextOutcome();
+      assert.equal(!o.ok && o.error.code, 'PF_DISK_FULL');
+      c.destroy();
+      assert.deepEqual(ls(mnt), ['other-writer'], 'temporary file removed');
+      fs.rmSync(path.join(mnt, 'other-writer'));
+      // Keeps serving: a file that fits goes through.
+      const src = await tmpDir();
+      const f = path.join(src, 'fits.plot');
+      writeRandomFile(f, 3 * MiB);
+      const r = await sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file: f });
+      assert.equal(await sha256(r.remotePath), await sha256(f));
+      await fsp.rm(src, { recursive: true, force: true });
+    } finally {
+      await l.close();
+      execFileSync('umount', [mnt]);
+      await fsp.rm(mnt, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * Transfers through a real listener on loopback: byte-exact delivery, the final name only
+ * after verification, and the source untouched on failure.
+ */
+import assert from 'node:assert/strict';
+import fs, { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PlotferryError } from '../../src/errors.js';
+import { sendFile } from '../../src/transfer/sender.js';
+import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { startListener, TestListener, TOKEN } from '../helpers/listener.js';
+import { startProxy } from '../helpers/proxy.js';
+
+const MiB = 2 ** 20;
+
+async function rejectsWith(p: Promise<unknown>, code: string): Promise<PlotferryError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof PlotferryError, `expected a PlotferryError, got ${e}`);
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected ${code}, but it succeeded`);
+}
+
+for (const userBuffers of [true, false]) {
+  describe(`byte-exact transfers (${userBuffers ? 'user-buffer' : 'stream'} intake)`, () => {
+    let src: string;
+    let dst: string;
+    let l: TestListener;
+    before(async () => {
+      src = await tmpDir();
+      dst = await tmpDir();
+      l = await startListener({ dirs: [dst], userBuffers });
+    });
+    after(async () => {
+      await l.close();
+      await fsp.rm(src, { recursive: true, force: true });
+      await fsp.rm(dst, { recursive: true, force: true });
+    });
+
+    const sizes: [string, number][] = [
+      ['0 B', 0],
+      ['1 B', 1],
+      // not a multiple of either side's buffer, and larger than one sender pool round
+      ['5 MiB + 12345 B', 5 * MiB + 12345],
+      ...(userBuffers ? ([['300 MiB', 300 * MiB]] as [string, number][]) : []),
+    ];
+    for (const [label, size] of sizes) {
+      it(`moves ${label} unchanged, hashes equal on both ends`, async () => {
+        const name = `size-${size}.plot`;
+        const file = path.join(src, name);
+        writeRandomFile(file, size);
+        const r = await sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file });
+        const o = await l.nextOutcome();
+        assert.equal(o.ok, true);
+        assert.equal(r.bytes, size);
+        assert.equal(r.remotePath, path.join(dst, name));
+        assert.equal(o.ok && o.hash, r.hash);
+        assert.equal(fs.statSync(r.remotePath).size, size);
+        assert.equal(await sha256(r.remotePath), await sha256(file));
+        assert.deepEqual(ls(dst).filter((f) => f.startsWith('.')), [], 'no temporary file left');
+        assert.equal(l.listener.intakeMode, userBuffers ? 'user-buffer' : 'stream');
+      });
+    }
+  });
+}
+
+describe('failures leave no final file and the source intact', () => {
+  let src: string;
+  let dst: string;
+  let l: TestListener;
+  before(async () => {
+    src = await tmpDir();
+    dst = await tmpDir();
+    l = await startListener({ dirs: [dst] });
+  });
+  after(async () => {
+    await l.close();
+    await fsp.rm(src, { recursive: true, force: true });
+    await fsp.rm(dst, { recursive: true, force: true });
+  });
+
+  it('detects one byte flipped in transit (PF_HASH_MISMATCH), then serves the next transfer', async () => {
+    const file = path.join(src, 'flip.plot');
+    writeRandomFile(file, 3 * MiB);
+    const before = await sha256(file);
+    // 1 MiB into the stream: well inside the file data, past the header.
+    const proxy = await startProxy({ targetPort: l.port, flipAt: MiB });
+    try {
+      await rejectsWith(sendFile({ host: '127.0.0.1', port: proxy.port, token: TOKEN, file }), 'PF_HASH_MISMATCH');
+    } finally {
+      await proxy.close();
+    }
+    const o = await l.nextOutcome();
+    assert.equal(!o.ok && o.error.code, 'PF_HASH_MISMATCH');
+    assert.deepEqual(ls(dst), [], 'neither final nor temporary file');
+    assert.equal(await sha256(file), before, 'source intact');
+    const r = await sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file });
+    assert.equal(await sha256(r.remotePath), before);
+    assert.equal((await l.nextOutcome()).ok, true);
+  });
+
+  it('never overwrites an existing file of the same name (PF_EXISTS)', async () => {
+    const file = path.join(src, 'exists.plot');
+    writeRandomFile(file, 1000);
+    fs.writeFileSync(path.join(dst, 'exists.plot'), 'precious');
+    await rejectsWith(sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file }), 'PF_EXISTS');
+    assert.equal(fs.readFileSync(path.join(dst, 'exists.plot'), 'utf8'), 'precious');
+    assert.equal((await l.nextOutcome()).ok, false);
+  });
+
+  it('refuses a file larger than any disk before a byte is sent (PF_NO_SPACE)', async () => {
+    const l2 = await startListener({ dirs: [dst], reserveBytes: 2 ** 50 });
+    try {
+      const file = path.join(src, 'big.plot');
+      writeRandomFile(file, 10);
+      await rejectsWith(sendFile({ host: '127.0.0.1', port: l2.port, token: TOKEN, file }), 'PF_NO_SPACE');
+      const o = await l2.nextOutcome();
+      assert.equal(!o.ok && o.bytes, 0);
+    } finally {
+      await l2.close();
+    }
+  });
+
+  it('skips a directory holding plotferry.disable', async () => {
+    const other = await tmpDir();
+    fs.writeFileSync(path.join(other, 'plotferry.disable'), '');
+    const l2 = await startListener({ dirs: [other] });
+    try {
+      const file = path.join(src, 'disabled.plot');
+      writeRandomFile(file, 10);
+      const e = await rejectsWith(sendFile({ host: '127.0.0.1', port: l2.port, token: TOKEN, file }), 'PF_NO_SPACE');
+      assert.match(e.message, /plotferry\.disable/);
+    } finally {
+      await l2.close();
+      await fsp.rm(other, { recursive: true, force: true });
+    }
+  });
+
+  it('says what is wrong with a source that is not there (PF_SOURCE)', async () => {
+    await rejectsWith(
+      sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file: path.join(src, 'missing.plot') }),
+      'PF_SOURCE',
+    );
+  });
+
+  it('reports a listener that is not there as PF_CONNECTION', async () => {
+    const file = path.join(src, 'nobody.plot');
+    writeRandomFile(file, 10);
+    const closed = await startListener({ dirs: [dst] });
+    const port = closed.port;
+    await closed.close();
+    await rejectsWith(sendFile({ host: '127.0.0.1', port, token: TOKEN, file }), 'PF_CONNECTION');
+  });
+});
+
+describe('placement', () => {
+  it('writes two files at once to directories on two filesystems', async (t) => {
+    // /dev/shm and the temp dir are different filesystems on most Linux machines.
+    const a = await tmpDir('pf-a-', '/dev/shm');
+    const b = await tmpDir('pf-b-', os.tmpdir());
+    if (fs.statSync(a).dev === fs.statSync(b).dev) {
+      t.skip('/dev/shm and the temp dir share a filesystem here');
+      return;
+    }
+    const src = await tmpDir();
+    const l = await startListener({ dirs: [a, b] });
+    // Throttled, so the two transfers surely overlap.
+    const proxy = await startProxy({ targetPort: l.port, rateBytesPerSec: 8 * MiB });
+    try {
+      const files = ['one.plot', 'two.plot'].map((n) => {
+        const f = path.join(src, n);
+        writeRandomFile(f, 4 * MiB);
+        return f;
+      });
+      let peak = 0;
+      const timer = setInterval(() => (peak = Math.max(peak, l.listener.activeTransfers)), 10);
+      const results = await Promise.all(
+        files.map((file) => sendFile({ host: '127.0.0.1', port: proxy.port, token: TOKEN, file })),
+      );
+      clearInterval(timer);
+      assert.equal(peak, 2, 'both transfers ran at once');
+      const dirs = results.map((r) => path.dirname(r.remotePath)).sort();
+      assert.deepEqual(dirs, [a, b].sort(), 'one file on each filesystem');
+    } finally {
+      await proxy.close();
+      await l.close();
+      for (const d of [a, b, src]) await fsp.rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it('queues a second file for a busy single filesystem instead of writing two at once', async () => {
+    const dst = await tmpDir();
+    const src = await tmpDir();
+    const l = await startListener({ dirs: [dst] });
+    const proxy = await startProxy({ targetPort: l.port, rateBytesPerSec: 16 * MiB });
+    try {
+      const slow = path.join(src, 'slow.plot');
+      const fast = path.join(src, 'fast.plot');
+      writeRandomFile(slow, 4 * MiB);
+      writeRandomFile(fast, 10);
+      const first = sendFile({ host: '127.0.0.1', port: proxy.port, token: TOKEN, file: slow });
+      await new Promise((r) => setTimeout(r, 100));
+      await rejectsWith(sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file: fast }), 'PF_BUSY');
+      await first;
+    } finally {
+      await proxy.close();
+      await l.close();
+      for (const d of [dst, src]) await fsp.rm(d, { recursive: true, force: true });
+    }
+  });
+});
