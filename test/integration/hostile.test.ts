@@ -58,7 +58,8 @@ describe('hostile input', () => {
 
   it('wrong token: PF_AUTH', () => refused(hello({ token: 'guess' }), 'PF_AUTH'));
   it('missing (empty) token: PF_AUTH', () => refused(hello({ token: '' }), 'PF_AUTH'));
-  it('a token that is a prefix of the right one: PF_AUTH', () => refused(hello({ token: TOKEN.slice(0, -1) }), 'PF_AUTH'));
+  it('a token that is a prefix of the right one: PF_AUTH', () =>
+    refused(hello({ token: TOKEN.slice(0, -1) }), 'PF_AUTH'));
   it('garbage bytes: PF_PROTOCOL', () => refused(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'PF_PROTOCOL'));
   it('another protocol version: PF_VERSION', () => refused(Buffer.from([0x50, 0x46, 9, 1, 0, 0, 0, 0]), 'PF_VERSION'));
   it('an oversized header: PF_HEADER_TOO_LARGE', () => {
@@ -66,7 +67,8 @@ describe('hostile input', () => {
     h.writeUInt32BE(1 << 30, 4);
     return refused(h, 'PF_HEADER_TOO_LARGE');
   });
-  it('a header that is not JSON: PF_PROTOCOL', () => refused(encodeFrame(FrameType.HELLO, Buffer.from('{nope')), 'PF_PROTOCOL'));
+  it('a header that is not JSON: PF_PROTOCOL', () =>
+    refused(encodeFrame(FrameType.HELLO, Buffer.from('{nope')), 'PF_PROTOCOL'));
   it('a TRAILER where HELLO is due: PF_PROTOCOL', () =>
     refused(encodeMessage({ type: 'trailer', hash: '0000000000000000' }), 'PF_PROTOCOL'));
   it('a negative size: PF_PROTOCOL', () => refused(hello({ size: -5 }), 'PF_PROTOCOL'));

@@ -62,7 +62,11 @@ for (const userBuffers of [true, false]) {
         assert.equal(o.ok && o.hash, r.hash);
         assert.equal(fs.statSync(r.remotePath).size, size);
         assert.equal(await sha256(r.remotePath), await sha256(file));
-        assert.deepEqual(ls(dst).filter((f) => f.startsWith('.')), [], 'no temporary file left');
+        assert.deepEqual(
+          ls(dst).filter((f) => f.startsWith('.')),
+          [],
+          'no temporary file left',
+        );
         assert.equal(l.listener.intakeMode, userBuffers ? 'user-buffer' : 'stream');
       });
     }

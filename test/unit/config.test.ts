@@ -19,7 +19,10 @@ describe('option parsing', () => {
     assert.deepEqual(parseHostPort('10.0.0.2:8740', 'to'), { host: '10.0.0.2', port: 8740 });
     assert.deepEqual(parseHostPort('[::1]:9', 'to'), { host: '::1', port: 9 });
     for (const bad of ['host', 'host:0', 'host:70000', ':80', 'a:b']) {
-      assert.throws(() => parseHostPort(bad, 'to'), (e: unknown) => e instanceof PlotferryError && e.code === 'PF_CONFIG');
+      assert.throws(
+        () => parseHostPort(bad, 'to'),
+        (e: unknown) => e instanceof PlotferryError && e.code === 'PF_CONFIG',
+      );
     }
   });
 

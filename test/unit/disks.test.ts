@@ -5,7 +5,12 @@ import { chooseDir, DirInfo } from '../../src/farm/disks.js';
 
 const GiB = 2 ** 30;
 const d = (dir: string, dev: number, freeGiB: number, extra: Partial<DirInfo> = {}): DirInfo => ({
-  dir, dev, freeBytes: freeGiB * GiB, totalBytes: 1000 * GiB, busy: false, ...extra,
+  dir,
+  dev,
+  freeBytes: freeGiB * GiB,
+  totalBytes: 1000 * GiB,
+  busy: false,
+  ...extra,
 });
 const code = (fn: () => unknown) => {
   try {
@@ -29,17 +34,26 @@ describe('chooseDir', () => {
   it('never picks a directory that cannot hold the file (size + reserve)', () => {
     const infos = [d('/a', 1, 101), d('/b', 2, 103)];
     assert.equal(chooseDir(infos, 102 * GiB, new Set()).dir, '/b');
-    assert.equal(code(() => chooseDir(infos, 104 * GiB, new Set())), 'PF_NO_SPACE');
+    assert.equal(
+      code(() => chooseDir(infos, 104 * GiB, new Set())),
+      'PF_NO_SPACE',
+    );
   });
 
   it('says busy, not full, when the ones with room are all writing', () => {
-    assert.equal(code(() => chooseDir([d('/a', 1, 50), d('/b', 2, 900)], 102 * GiB, new Set([2]))), 'PF_BUSY');
+    assert.equal(
+      code(() => chooseDir([d('/a', 1, 50), d('/b', 2, 900)], 102 * GiB, new Set([2]))),
+      'PF_BUSY',
+    );
   });
 
   it('skips unusable directories (missing, disabled)', () => {
     const infos = [d('/a', 1, 900, { unusable: 'disabled by plotferry.disable' }), d('/b', 2, 200)];
     assert.equal(chooseDir(infos, 102 * GiB, new Set()).dir, '/b');
-    assert.equal(code(() => chooseDir([infos[0]!], 1, new Set())), 'PF_NO_SPACE');
+    assert.equal(
+      code(() => chooseDir([infos[0]!], 1, new Set())),
+      'PF_NO_SPACE',
+    );
   });
 
   it('breaks ties by the order directories were given', () => {

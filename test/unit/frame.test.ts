@@ -24,7 +24,11 @@ describe('frames', () => {
 
   it('decodes a frame fed one byte at a time, then raw bytes, then another frame', () => {
     const data = Buffer.from('raw file bytes');
-    const stream = Buffer.concat([encodeMessage(hello), data, encodeMessage({ type: 'trailer', hash: '0123456789abcdef' })]);
+    const stream = Buffer.concat([
+      encodeMessage(hello),
+      data,
+      encodeMessage({ type: 'trailer', hash: '0123456789abcdef' }),
+    ]);
     const r = new StreamReader();
     const got: Message[] = [];
     let raw = '';
@@ -54,13 +58,19 @@ describe('frames', () => {
   it('rejects wrong magic on the first byte, before the rest arrives', () => {
     const r = new StreamReader();
     r.push(Buffer.from('G'));
-    assert.equal(code(() => r.readFrame()), 'PF_PROTOCOL');
+    assert.equal(
+      code(() => r.readFrame()),
+      'PF_PROTOCOL',
+    );
   });
 
   it('rejects another protocol version with PF_VERSION', () => {
     const r = new StreamReader();
     r.push(Buffer.from([0x50, 0x46, 2]));
-    assert.equal(code(() => r.readFrame()), 'PF_VERSION');
+    assert.equal(
+      code(() => r.readFrame()),
+      'PF_VERSION',
+    );
   });
 
   it('rejects an oversized header from its length field alone', () => {
@@ -68,20 +78,29 @@ describe('frames', () => {
     const h = Buffer.from([0x50, 0x46, 1, 1, 0, 0, 0, 0]);
     h.writeUInt32BE(MAX_PAYLOAD + 1, 4);
     r.push(h);
-    assert.equal(code(() => r.readFrame()), 'PF_HEADER_TOO_LARGE');
+    assert.equal(
+      code(() => r.readFrame()),
+      'PF_HEADER_TOO_LARGE',
+    );
   });
 
   it('accepts a payload of exactly MAX_PAYLOAD and refuses to encode more', () => {
     const r = new StreamReader();
     r.push(encodeFrame(FrameType.HELLO, Buffer.alloc(MAX_PAYLOAD, 0x20)));
     assert.equal(r.readFrame()?.payload.length, MAX_PAYLOAD);
-    assert.equal(code(() => encodeFrame(FrameType.HELLO, Buffer.alloc(MAX_PAYLOAD + 1))), 'PF_HEADER_TOO_LARGE');
+    assert.equal(
+      code(() => encodeFrame(FrameType.HELLO, Buffer.alloc(MAX_PAYLOAD + 1))),
+      'PF_HEADER_TOO_LARGE',
+    );
   });
 
   it('rejects unknown frame types', () => {
     const r = new StreamReader();
     r.push(Buffer.from([0x50, 0x46, 1, 99, 0, 0, 0, 0]));
-    assert.equal(code(() => r.readFrame()), 'PF_PROTOCOL');
+    assert.equal(
+      code(() => r.readFrame()),
+      'PF_PROTOCOL',
+    );
   });
 
   it('returns raw bytes as views without copying', () => {
@@ -97,7 +116,10 @@ describe('frames', () => {
 });
 
 describe('messages', () => {
-  const frame = (type: FrameType, body: unknown) => ({ type, payload: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
+  const frame = (type: FrameType, body: unknown) => ({
+    type,
+    payload: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+  });
 
   it('round-trips every message kind', () => {
     const all: Message[] = [
@@ -115,24 +137,57 @@ describe('messages', () => {
   });
 
   it('rejects payloads that are not JSON objects', () => {
-    assert.equal(code(() => decodeMessage(frame(FrameType.HELLO, 'not json'))), 'PF_PROTOCOL');
-    assert.equal(code(() => decodeMessage(frame(FrameType.HELLO, [1, 2]))), 'PF_PROTOCOL');
-    assert.equal(code(() => decodeMessage(frame(FrameType.HELLO, 'null'))), 'PF_PROTOCOL');
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.HELLO, 'not json'))),
+      'PF_PROTOCOL',
+    );
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.HELLO, [1, 2]))),
+      'PF_PROTOCOL',
+    );
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.HELLO, 'null'))),
+      'PF_PROTOCOL',
+    );
   });
 
   it('validates HELLO fields', () => {
     const ok = { token: 't', name: 'a.plot', size: 1, hash: 'xxh64' };
-    assert.equal(code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, size: -1 }))), 'PF_PROTOCOL');
-    assert.equal(code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, size: 1.5 }))), 'PF_PROTOCOL');
-    assert.equal(code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, size: '1' }))), 'PF_PROTOCOL');
-    assert.equal(code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, size: 2 ** 60 }))), 'PF_PROTOCOL');
-    assert.equal(code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, token: 5 }))), 'PF_PROTOCOL');
-    assert.equal(code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, hash: 'md5' }))), 'PF_UNSUPPORTED_HASH');
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, size: -1 }))),
+      'PF_PROTOCOL',
+    );
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, size: 1.5 }))),
+      'PF_PROTOCOL',
+    );
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, size: '1' }))),
+      'PF_PROTOCOL',
+    );
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, size: 2 ** 60 }))),
+      'PF_PROTOCOL',
+    );
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, token: 5 }))),
+      'PF_PROTOCOL',
+    );
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.HELLO, { ...ok, hash: 'md5' }))),
+      'PF_UNSUPPORTED_HASH',
+    );
   });
 
   it('validates trailer hashes as 16 hex digits', () => {
-    assert.equal(code(() => decodeMessage(frame(FrameType.TRAILER, { hash: 'xyz' }))), 'PF_PROTOCOL');
-    assert.equal(code(() => decodeMessage(frame(FrameType.TRAILER, { hash: '0123456789ABCDEF' }))), 'PF_PROTOCOL');
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.TRAILER, { hash: 'xyz' }))),
+      'PF_PROTOCOL',
+    );
+    assert.equal(
+      code(() => decodeMessage(frame(FrameType.TRAILER, { hash: '0123456789ABCDEF' }))),
+      'PF_PROTOCOL',
+    );
   });
 
   it('maps an unknown error code from a newer peer to PF_INTERNAL, keeping its message', () => {

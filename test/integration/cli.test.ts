@@ -1,0 +1,241 @@
+/** The command line as a farmer's cron job runs it: real processes, exit codes, signals. */
+import assert from 'node:assert/strict';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { jsonLines, runCli, startCli } from '../helpers/cli.js';
+import { startListener, TestListener, TOKEN, waitFor } from '../helpers/listener.js';
+import { startProxy } from '../helpers/proxy.js';
+
+const MiB = 2 ** 20;
+
+describe('plotferry send', () => {
+  let src: string;
+  let dst: string;
+  let l: TestListener;
+  before(async () => {
+    src = await tmpDir();
+    dst = await tmpDir();
+    l = await startListener({ dirs: [dst] });
+  });
+  after(async () => {
+    await l.close();
+    await fsp.rm(src, { recursive: true, force: true });
+    await fsp.rm(dst, { recursive: true, force: true });
+  });
+
+  it('keeps the sources by default and deletes them with --move, after verification', async () => {
+    const keep = path.join(src, 'keep.plot');
+    const move1 = path.join(src, 'move1.plot');
+    const move2 = path.join(src, 'move2.plot');
+    for (const f of [keep, move1, move2]) writeRandomFile(f, MiB + 7);
+    const sums = await Promise.all([keep, move1, move2].map(sha256));
+
+    const r1 = await runCli(['send', '--to', `127.0.0.1:${l.port}`, '--token', TOKEN, '--json', keep]);
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.ok(fs.existsSync(keep), 'source kept without --move');
+
+    const r2 = await runCli(['send', '--to', `127.0.0.1:${l.port}`, '--json', '--move', move1, move2], {
+      PLOTFERRY_TOKEN: TOKEN,
+    });
+    assert.equal(r2.code, 0, r2.stderr);
+    const results = jsonLines(r2.stdout);
+    assert.equal(results.length, 2);
+    for (const [i, f] of [move1, move2].entries()) {
+      const res = results[i]!;
+      assert.equal(res.ok, true);
+      assert.equal(res.moved, true);
+      assert.equal(res.bytes, MiB + 7);
+      assert.match(String(res.hash), /^[0-9a-f]{16}$/);
+      assert.equal(fs.existsSync(f), false, 'source removed with --move');
+      assert.equal(await sha256(String(res.remotePath)), sums[i + 1]);
+    }
+  });
+
+  it('exits 1 and keeps the source when the stream is corrupted in transit', async () => {
+    const file = path.join(src, 'corrupt.plot');
+    writeRandomFile(file, 2 * MiB);
+    const sum = await sha256(file);
+    const proxy = await startProxy({ targetPort: l.port, flipAt: 200_000 });
+    try {
+      const r = await runCli([
+        'send',
+        '--to',
+        `127.0.0.1:${proxy.port}`,
+        '--token',
+        TOKEN,
+        '--move',
+        '--retries',
+        '0',
+        '--json',
+        file,
+      ]);
+      assert.equal(r.code, 1);
+      const [res] = jsonLines(r.stdout);
+      assert.equal(res?.ok, false);
+      assert.equal((res?.error as { code: string }).code, 'PF_HASH_MISMATCH');
+      assert.equal(await sha256(file), sum, 'source intact despite --move');
+      assert.equal(fs.existsSync(path.join(dst, 'corrupt.plot')), false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('retries a corrupted transfer and delivers it once the link is clean', async () => {
+    const file = path.join(src, 'retry.plot');
+    writeRandomFile(file, MiB);
+    // The proxy flips a byte on the first connection only.
+    const flipping = await startProxy({ targetPort: l.port, flipAt: 100_000 });
+    let first = true;
+    const clean = await startProxy({ targetPort: l.port });
+    const front = await import('node:net').then(
+      ({ default: net }) =>
+        new Promise<{ port: number; close: () => void }>((resolve) => {
+          const s = net.createServer((c) => {
+            const port = first ? flipping.port : clean.port;
+            first = false;
+            const u = net.connect(port, '127.0.0.1');
+            c.pipe(u).pipe(c);
+            c.on('error', () => u.destroy());
+            u.on('error', () => c.destroy());
+          });
+          s.listen(0, '127.0.0.1', () =>
+            resolve({ port: (s.address() as { port: number }).port, close: () => s.close() }),
+          );
+        }),
+    );
+    try {
+      const r = await runCli(['send', '--to', `127.0.0.1:${front.port}`, '--token', TOKEN, '--move', '--json', file], {
+        PLOTFERRY_LOG_LEVEL: 'warn',
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /retrying/);
+      assert.equal(jsonLines(r.stdout)[0]?.ok, true);
+      assert.equal(fs.existsSync(file), false);
+    } finally {
+      front.close();
+      await flipping.close();
+      await clean.close();
+    }
+  });
+
+  it('fails clearly, exit 1, without a token', async () => {
+    const r = await runCli(['send', '--to', `127.0.0.1:${l.port}`, path.join(src, 'x.plot')], { PLOTFERRY_TOKEN: '' });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /PF_CONFIG: no token.*PLOTFERRY_TOKEN/s);
+  });
+
+  it("exits 1 with the receiver's reason for a wrong token", async () => {
+    const file = path.join(src, 'auth.plot');
+    writeRandomFile(file, 10);
+    const r = await runCli(['send', '--to', `127.0.0.1:${l.port}`, '--token', 'wrong', '--log-level', 'error', file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /PF_AUTH|wrong token/);
+    assert.ok(fs.existsSync(file));
+  });
+
+  it('rejects a malformed --to with usage help, exit 1', async () => {
+    const r = await runCli(['send', '--to', 'nohost', '--token', 'x', 'f.plot']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /HOST:PORT/);
+  });
+});
+
+describe('a sender killed mid-transfer', () => {
+  it('leaves no file under the final name, and the listener keeps serving', async () => {
+    const src = await tmpDir();
+    const dst = await tmpDir();
+    const l = await startListener({ dirs: [dst] });
+    const proxy = await startProxy({ targetPort: l.port, rateBytesPerSec: 20 * MiB });
+    try {
+      const file = path.join(src, 'killed.plot');
+      writeRandomFile(file, 64 * MiB);
+      const { child, done } = startCli(['send', '--to', `127.0.0.1:${proxy.port}`, '--token', TOKEN, '--move', file]);
+      await waitFor(() => proxy.forwarded() > 4 * MiB, 10_000, 'the transfer to be under way');
+      assert.ok(
+        ls(dst).some((f) => f.endsWith('.partial')),
+        'a temporary file while receiving',
+      );
+      child.kill('SIGKILL');
+      await done;
+      const o = await l.nextOutcome();
+      assert.equal(!o.ok && o.error.code, 'PF_SHORT_STREAM');
+      assert.deepEqual(ls(dst), [], 'no final-named partial, no temporary file');
+      assert.ok(fs.existsSync(file), 'source intact');
+      const r = await runCli(['send', '--to', `127.0.0.1:${l.port}`, '--token', TOKEN, '--move', file]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(ls(dst), ['killed.plot']);
+    } finally {
+      await proxy.close();
+      await l.close();
+      await fsp.rm(src, { recursive: true, force: true });
+      await fsp.rm(dst, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('plotferry listen', () => {
+  it('removes stale temporary files at start, finishes a running transfer on SIGTERM, then exits 0', async () => {
+    const src = await tmpDir();
+    const dst = await tmpDir();
+    const stale = path.join(dst, '.plotferry-old.plot.0badf00d.partial');
+    fs.writeFileSync(stale, 'left by a crash');
+    fs.writeFileSync(path.join(dst, 'someone-elses.plot.partial'), 'not ours');
+    const { child, done } = startCli(['listen', '--dir', dst, '--host', '127.0.0.1', '--port', '0', '--token', TOKEN], {
+      PLOTFERRY_LOG_LEVEL: 'info',
+    });
+    let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
+    try {
+      let stderr = '';
+      child.stderr!.on('data', (c) => (stderr += c));
+      // stderr is not a terminal, so logs are JSON lines; the bound port is in the 'listening' one.
+      const port = await waitFor(
+        () => Number(/"port":(\d+).*"msg":"listening"/.exec(stderr)?.[1] ?? 0),
+        10_000,
+        'the listener to start',
+      );
+      assert.equal(fs.existsSync(stale), false, 'stale temporary file removed');
+      assert.ok(
+        fs.existsSync(path.join(dst, 'someone-elses.plot.partial')),
+        "only plotferry's own temporaries are removed",
+      );
+      fs.rmSync(path.join(dst, 'someone-elses.plot.partial'));
+
+      const file = path.join(src, 'graceful.plot');
+      writeRandomFile(file, 16 * MiB);
+      proxy = await startProxy({ targetPort: port, rateBytesPerSec: 16 * MiB });
+      const send = runCli(['send', '--to', `127.0.0.1:${proxy.port}`, '--token', TOKEN, '--move', file]);
+      await waitFor(() => proxy!.forwarded() > 2 * MiB, 10_000, 'the transfer to be under way');
+      child.kill('SIGTERM');
+      const s = await send;
+      assert.equal(s.code, 0, `the running transfer finished: ${s.stderr}`);
+      const r = await done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /stopping/);
+      assert.deepEqual(ls(dst), ['graceful.plot']);
+      assert.equal(fs.existsSync(file), false);
+    } finally {
+      child.kill('SIGKILL');
+      await proxy?.close();
+      await fsp.rm(src, { recursive: true, force: true });
+      await fsp.rm(dst, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start without a token, saying how to make one', async () => {
+    const dst = await tmpDir();
+    const r = await runCli(['listen', '--dir', dst, '--port', '0'], { PLOTFERRY_TOKEN: '' });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /openssl rand -hex 16/);
+    await fsp.rm(dst, { recursive: true, force: true });
+  });
+
+  it('explains itself in --help', async () => {
+    const r = await runCli(['listen', '--help']);
+    assert.equal(r.code, 0);
+    for (const s of ['--dir', '--token', '--reserve', '--grace', 'plotferry.disable', 'never overwritten']) {
+      assert.ok(r.stdout.includes(s), `--help mentions ${s}`);
+    }
+  });
+});
