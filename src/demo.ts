@@ -67,6 +67,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `moved ${files.length} plot(s), ${(total / 2 ** 30).toFixed(2)} GiB in ${secs.toFixed(2)} s: ${(total / 1e6 / secs).toFixed(0)} MB/s overall`,
     );
     for (const d of disks) say(`  ${path.basename(d)}: ${(await fsp.readdir(d)).length} plot(s)`);
+    if ((await fsp.stat(disks[0]!)).dev === (await fsp.stat(disks[1]!)).dev) {
+      say('  (both demo directories sit on one filesystem, so they count as one disk: plotferry writes one');
+      say('   file per filesystem at a time and fills the one with the most free space first)');
+    }
     say(`  plotter: ${left.length} file(s) left`);
   } finally {
     await listener?.close();
