@@ -12,7 +12,7 @@
  * transfer and its peak RSS is VmHWM.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseBytes } from '../src/config.js';
+import { writeRandomFile } from '../src/sample.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../src/cli/main.js');
@@ -59,16 +60,6 @@ const srcFile = path.join(work, 'src', 'bench.plot');
 const target = path.join(work, 'dst');
 fs.mkdirSync(path.dirname(srcFile));
 fs.mkdirSync(target);
-
-function makeFile(file: string, n: number): void {
-  const buf = Buffer.allocUnsafe(8 << 20);
-  const fd = fs.openSync(file, 'w');
-  for (let pos = 0; pos < n; pos += buf.length) {
-    randomFillSync(buf);
-    fs.writeSync(fd, buf, 0, Math.min(buf.length, n - pos), pos);
-  }
-  fs.closeSync(fd);
-}
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -220,7 +211,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `plotferry direct bench: ${args.size} file, ${args.rounds} round(s), ${tools.join(' ')}, ${args.dir} -> ${args.dir} over loopback\nmachine: ${machine}\n`,
   );
-  makeFile(srcFile, size);
+  writeRandomFile(srcFile, size);
   if (tools.includes('plotferry')) await startListener();
   const runs: Run[] = [];
   for (let round = 1; round <= args.rounds; round++) {

@@ -2,13 +2,14 @@
  * The newcomer's first run (`npm run demo`): the main job on a local default. Direct mode for
  * now: a listener over two directories and a sender moving generated plots to it.
  */
-import { randomBytes, randomFillSync } from 'node:crypto';
-import fs, { promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { parseBytes } from './config.js';
 import { createProgress } from './cli/progress.js';
+import { writeRandomFile } from './sample.js';
 import { Listener } from './transfer/listener.js';
 import { sendWithRetry } from './transfer/retry.js';
 
@@ -38,7 +39,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         plotter,
         `plot-k32-demo-${String(i + 1).padStart(2, '0')}-${randomBytes(8).toString('hex')}.plot`,
       );
-      await writeRandomFile(f, size);
+      writeRandomFile(f, size);
       files.push(f);
     }
     listener = await Listener.start({ dirs: disks, token, host: '127.0.0.1', port: 0, log: opts.log });
@@ -87,18 +88,4 @@ async function pickBase(need: number): Promise<string> {
     // no /dev/shm here
   }
   return os.tmpdir();
-}
-
-async function writeRandomFile(file: string, size: number): Promise<void> {
-  const buf = Buffer.allocUnsafe(Math.min(size, 4 * 1024 * 1024));
-  const fd = fs.openSync(file, 'w');
-  try {
-    for (let pos = 0; pos < size; pos += buf.length) {
-      const n = Math.min(buf.length, size - pos);
-      randomFillSync(buf, 0, n);
-      fs.writeSync(fd, buf, 0, n, pos);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
 }

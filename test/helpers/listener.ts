@@ -1,7 +1,10 @@
 import { once } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import { after, before } from 'node:test';
 import { silentLogger } from '../../src/log.js';
 import { Listener, ListenerOptions } from '../../src/transfer/listener.js';
 import type { ReceiveOutcome } from '../../src/transfer/receiver.js';
+import { tmpDir } from './files.js';
 
 export const TOKEN = 'test-token-0123456789';
 
@@ -44,4 +47,31 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, w
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+export interface Fixture {
+  /** Where test files are made. */
+  src: string;
+  /** The listener's one receiving directory. */
+  dst: string;
+  l: TestListener;
+}
+
+/**
+ * Registers before/after hooks for the enclosing describe(): a source directory, a receiving
+ * directory and a listener over it, all removed afterwards. The fields are set in before().
+ */
+export function useFixture(opts: Omit<Partial<ListenerOptions>, 'dirs'> = {}): Fixture {
+  const f = {} as Fixture;
+  before(async () => {
+    f.src = await tmpDir();
+    f.dst = await tmpDir();
+    f.l = await startListener({ dirs: [f.dst], ...opts });
+  });
+  after(async () => {
+    await f.l.close();
+    await fsp.rm(f.src, { recursive: true, force: true });
+    await fsp.rm(f.dst, { recursive: true, force: true });
+  });
+  return f;
 }

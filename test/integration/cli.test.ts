@@ -2,41 +2,29 @@
 import assert from 'node:assert/strict';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
-import { startListener, TestListener, TOKEN, waitFor } from '../helpers/listener.js';
+import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { startProxy } from '../helpers/proxy.js';
 
 const MiB = 2 ** 20;
 
 describe('plotferry send', () => {
-  let src: string;
-  let dst: string;
-  let l: TestListener;
-  before(async () => {
-    src = await tmpDir();
-    dst = await tmpDir();
-    l = await startListener({ dirs: [dst] });
-  });
-  after(async () => {
-    await l.close();
-    await fsp.rm(src, { recursive: true, force: true });
-    await fsp.rm(dst, { recursive: true, force: true });
-  });
+  const fx = useFixture();
 
   it('keeps the sources by default and deletes them with --move, after verification', async () => {
-    const keep = path.join(src, 'keep.plot');
-    const move1 = path.join(src, 'move1.plot');
-    const move2 = path.join(src, 'move2.plot');
+    const keep = path.join(fx.src, 'keep.plot');
+    const move1 = path.join(fx.src, 'move1.plot');
+    const move2 = path.join(fx.src, 'move2.plot');
     for (const f of [keep, move1, move2]) writeRandomFile(f, MiB + 7);
     const sums = await Promise.all([keep, move1, move2].map(sha256));
 
-    const r1 = await runCli(['send', '--to', `127.0.0.1:${l.port}`, '--token', TOKEN, '--json', keep]);
+    const r1 = await runCli(['send', '--to', `127.0.0.1:${fx.l.port}`, '--token', TOKEN, '--json', keep]);
     assert.equal(r1.code, 0, r1.stderr);
     assert.ok(fs.existsSync(keep), 'source kept without --move');
 
-    const r2 = await runCli(['send', '--to', `127.0.0.1:${l.port}`, '--json', '--move', move1, move2], {
+    const r2 = await runCli(['send', '--to', `127.0.0.1:${fx.l.port}`, '--json', '--move', move1, move2], {
       PLOTFERRY_TOKEN: TOKEN,
     });
     assert.equal(r2.code, 0, r2.stderr);
@@ -54,10 +42,10 @@ describe('plotferry send', () => {
   });
 
   it('exits 1 and keeps the source when the stream is corrupted in transit', async () => {
-    const file = path.join(src, 'corrupt.plot');
+    const file = path.join(fx.src, 'corrupt.plot');
     writeRandomFile(file, 2 * MiB);
     const sum = await sha256(file);
-    const proxy = await startProxy({ targetPort: l.port, flipAt: 200_000 });
+    const proxy = await startProxy({ targetPort: fx.l.port, flipAt: 200_000 });
     try {
       const r = await runCli([
         'send',
@@ -76,19 +64,19 @@ describe('plotferry send', () => {
       assert.equal(res?.ok, false);
       assert.equal((res?.error as { code: string }).code, 'PF_HASH_MISMATCH');
       assert.equal(await sha256(file), sum, 'source intact despite --move');
-      assert.equal(fs.existsSync(path.join(dst, 'corrupt.plot')), false);
+      assert.equal(fs.existsSync(path.join(fx.dst, 'corrupt.plot')), false);
     } finally {
       await proxy.close();
     }
   });
 
   it('retries a corrupted transfer and delivers it once the link is clean', async () => {
-    const file = path.join(src, 'retry.plot');
+    const file = path.join(fx.src, 'retry.plot');
     writeRandomFile(file, MiB);
     // The proxy flips a byte on the first connection only.
-    const flipping = await startProxy({ targetPort: l.port, flipAt: 100_000 });
+    const flipping = await startProxy({ targetPort: fx.l.port, flipAt: 100_000 });
     let first = true;
-    const clean = await startProxy({ targetPort: l.port });
+    const clean = await startProxy({ targetPort: fx.l.port });
     const front = await import('node:net').then(
       ({ default: net }) =>
         new Promise<{ port: number; close: () => void }>((resolve) => {
@@ -121,15 +109,26 @@ describe('plotferry send', () => {
   });
 
   it('fails clearly, exit 1, without a token', async () => {
-    const r = await runCli(['send', '--to', `127.0.0.1:${l.port}`, path.join(src, 'x.plot')], { PLOTFERRY_TOKEN: '' });
+    const r = await runCli(['send', '--to', `127.0.0.1:${fx.l.port}`, path.join(fx.src, 'x.plot')], {
+      PLOTFERRY_TOKEN: '',
+    });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /PF_CONFIG: no token.*PLOTFERRY_TOKEN/s);
   });
 
   it("exits 1 with the receiver's reason for a wrong token", async () => {
-    const file = path.join(src, 'auth.plot');
+    const file = path.join(fx.src, 'auth.plot');
     writeRandomFile(file, 10);
-    const r = await runCli(['send', '--to', `127.0.0.1:${l.port}`, '--token', 'wrong', '--log-level', 'error', file]);
+    const r = await runCli([
+      'send',
+      '--to',
+      `127.0.0.1:${fx.l.port}`,
+      '--token',
+      'wrong',
+      '--log-level',
+      'error',
+      file,
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /PF_AUTH|wrong token/);
     assert.ok(fs.existsSync(file));
@@ -237,5 +236,17 @@ describe('plotferry listen', () => {
     for (const s of ['--dir', '--token', '--reserve', '--grace', 'plotferry.disable', 'never overwritten']) {
       assert.ok(r.stdout.includes(s), `--help mentions ${s}`);
     }
+  });
+});
+
+describe('plotferry demo', () => {
+  it('moves its sample plots, reports where they landed, and cleans up', async () => {
+    const r = await runCli(['demo', '--files', '2', '--size', '3M']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /moved 2 plot\(s\)/);
+    assert.match(r.stdout, /verified on both ends, source removed/);
+    assert.match(r.stdout, /plotter: 0 file\(s\) left/);
+    const root = /plotferry demo in (\S+)/.exec(r.stdout)?.[1];
+    assert.ok(root && !fs.existsSync(root), 'demo directory removed');
   });
 });

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, before, describe, it } from 'node:test';
 import { sendFile } from '../../src/transfer/sender.js';
 import { encodeFrame, FrameType } from '../../src/wire/frame.js';
 import { encodeMessage } from '../../src/wire/messages.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
-import { startListener, TestListener, TOKEN, waitFor } from '../helpers/listener.js';
+import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { RawClient } from '../helpers/raw.js';
 
 const MiB = 2 ** 20;
@@ -19,39 +19,29 @@ const hello = (over: Record<string, unknown> = {}) =>
   encodeMessage({ type: 'hello', token: TOKEN, name: 'x.plot', size: 1000, hash: 'xxh64', ...over } as never);
 
 describe('hostile input', () => {
-  let src: string;
-  let dst: string;
-  let l: TestListener;
+  const fx = useFixture({ headerTimeoutMs: 1_000, idleTimeoutMs: 1_000 });
   let good: string;
-  before(async () => {
-    src = await tmpDir();
-    dst = await tmpDir();
-    l = await startListener({ dirs: [dst], headerTimeoutMs: 1_000, idleTimeoutMs: 1_000 });
-    good = path.join(src, 'good.plot');
+  before(() => {
+    good = path.join(fx.src, 'good.plot');
     writeRandomFile(good, 2 * MiB + 3);
-  });
-  after(async () => {
-    await l.close();
-    await fsp.rm(src, { recursive: true, force: true });
-    await fsp.rm(dst, { recursive: true, force: true });
   });
   afterEach(async () => {
     // After every bad input: nothing on disk, and an honest transfer goes through.
-    assert.deepEqual(ls(dst), []);
-    const r = await sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file: good });
+    assert.deepEqual(ls(fx.dst), []);
+    const r = await sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file: good });
     assert.equal(await sha256(r.remotePath), await sha256(good));
-    assert.equal((await l.nextOutcome()).ok, true);
+    assert.equal((await fx.l.nextOutcome()).ok, true);
     fs.rmSync(r.remotePath);
   });
 
   /** Sends `bytes`, expects an ERROR with `code`, and the listener's outcome to say the same. */
   async function refused(bytes: Buffer, code: string): Promise<void> {
-    const c = await RawClient.connect(l.port);
+    const c = await RawClient.connect(fx.l.port);
     await c.write(bytes);
     const m = await c.next();
     assert.equal(m?.type, 'error');
     assert.equal(m?.type === 'error' && m.code, code);
-    const o = await l.nextOutcome();
+    const o = await fx.l.nextOutcome();
     assert.equal(!o.ok && o.error.code, code);
     c.destroy();
   }
@@ -77,71 +67,71 @@ describe('hostile input', () => {
   for (const name of ['../../x', '../x.plot', 'a/b.plot', '/etc/cron.d/evil', '.hidden.plot', 'x\u0000y.plot', '..']) {
     it(`path-traversal or hidden name ${JSON.stringify(name)}: PF_BAD_NAME`, async () => {
       await refused(hello({ name }), 'PF_BAD_NAME');
-      assert.equal(fs.existsSync(path.resolve(dst, name)) && name !== '..', false);
+      assert.equal(fs.existsSync(path.resolve(fx.dst, name)) && name !== '..', false);
     });
   }
 
   it('a stream that ends early: PF_SHORT_STREAM, temporary file removed', async () => {
-    const c = await RawClient.connect(l.port);
+    const c = await RawClient.connect(fx.l.port);
     await c.write(hello({ name: 'short.plot', size: 4 * MiB }));
     assert.equal((await c.next())?.type, 'accept');
     await c.write(Buffer.alloc(MiB, 7));
-    await waitFor(() => ls(dst).some((f) => f.endsWith('.partial')), 5_000, 'the temporary file');
+    await waitFor(() => ls(fx.dst).some((f) => f.endsWith('.partial')), 5_000, 'the temporary file');
     c.end();
-    const o = await l.nextOutcome();
+    const o = await fx.l.nextOutcome();
     assert.equal(!o.ok && o.error.code, 'PF_SHORT_STREAM');
     assert.match(!o.ok ? o.error.message : '', /after 1048576 of 4194304 bytes/);
     c.destroy();
   });
 
   it('a stream longer than declared: PF_PROTOCOL, nothing kept', async () => {
-    const c = await RawClient.connect(l.port);
+    const c = await RawClient.connect(fx.l.port);
     await c.write(hello({ name: 'long.plot', size: 1000 }));
     assert.equal((await c.next())?.type, 'accept');
     await c.write(Buffer.alloc(1010, 1));
     const m = await c.next();
     assert.equal(m?.type === 'error' && m.code, 'PF_PROTOCOL');
     assert.match(m?.type === 'error' ? m.message : '', /longer than declared/);
-    const o = await l.nextOutcome();
+    const o = await fx.l.nextOutcome();
     assert.equal(o.ok, false);
     c.destroy();
   });
 
   it('a wrong trailer hash from the sender itself: PF_HASH_MISMATCH', async () => {
-    const c = await RawClient.connect(l.port);
+    const c = await RawClient.connect(fx.l.port);
     await c.write(hello({ name: 'liar.plot', size: 10 }));
     assert.equal((await c.next())?.type, 'accept');
     await c.write(Buffer.alloc(10, 1));
     await c.write(encodeMessage({ type: 'trailer', hash: 'deadbeefdeadbeef' }));
     const m = await c.next();
     assert.equal(m?.type === 'error' && m.code, 'PF_HASH_MISMATCH');
-    await l.nextOutcome();
+    await fx.l.nextOutcome();
     c.destroy();
   });
 
   it('silence after connecting: dropped after the header timeout', async () => {
-    const c = await RawClient.connect(l.port);
+    const c = await RawClient.connect(fx.l.port);
     const m = await c.next(5_000);
     assert.equal(m?.type === 'error' && m.code, 'PF_TIMEOUT');
-    await l.nextOutcome();
+    await fx.l.nextOutcome();
     c.destroy();
   });
 
   it('silence mid-stream: dropped after the idle timeout, temporary file removed', async () => {
-    const c = await RawClient.connect(l.port);
+    const c = await RawClient.connect(fx.l.port);
     await c.write(hello({ name: 'stall.plot', size: 2 * MiB }));
     assert.equal((await c.next())?.type, 'accept');
     await c.write(Buffer.alloc(1000));
     const m = await c.next(5_000);
     assert.equal(m?.type === 'error' && m.code, 'PF_TIMEOUT');
-    await l.nextOutcome();
+    await fx.l.nextOutcome();
     c.destroy();
   });
 
   it('a connect-and-close probe is not an error', async () => {
-    const c = await RawClient.connect(l.port);
+    const c = await RawClient.connect(fx.l.port);
     c.end();
-    const o = await l.nextOutcome();
+    const o = await fx.l.nextOutcome();
     assert.equal(!o.ok && o.quiet, true);
   });
 });

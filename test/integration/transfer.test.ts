@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PlotferryError } from '../../src/errors.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
-import { startListener, TestListener, TOKEN } from '../helpers/listener.js';
+import { startListener, TOKEN, useFixture } from '../helpers/listener.js';
 import { startProxy } from '../helpers/proxy.js';
 
 const MiB = 2 ** 20;
@@ -28,19 +28,7 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<Plotferry
 
 for (const userBuffers of [true, false]) {
   describe(`byte-exact transfers (${userBuffers ? 'user-buffer' : 'stream'} intake)`, () => {
-    let src: string;
-    let dst: string;
-    let l: TestListener;
-    before(async () => {
-      src = await tmpDir();
-      dst = await tmpDir();
-      l = await startListener({ dirs: [dst], userBuffers });
-    });
-    after(async () => {
-      await l.close();
-      await fsp.rm(src, { recursive: true, force: true });
-      await fsp.rm(dst, { recursive: true, force: true });
-    });
+    const fx = useFixture({ userBuffers });
 
     const sizes: [string, number][] = [
       ['0 B', 0],
@@ -52,75 +40,63 @@ for (const userBuffers of [true, false]) {
     for (const [label, size] of sizes) {
       it(`moves ${label} unchanged, hashes equal on both ends`, async () => {
         const name = `size-${size}.plot`;
-        const file = path.join(src, name);
+        const file = path.join(fx.src, name);
         writeRandomFile(file, size);
-        const r = await sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file });
-        const o = await l.nextOutcome();
+        const r = await sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file });
+        const o = await fx.l.nextOutcome();
         assert.equal(o.ok, true);
         assert.equal(r.bytes, size);
-        assert.equal(r.remotePath, path.join(dst, name));
+        assert.equal(r.remotePath, path.join(fx.dst, name));
         assert.equal(o.ok && o.hash, r.hash);
         assert.equal(fs.statSync(r.remotePath).size, size);
         assert.equal(await sha256(r.remotePath), await sha256(file));
         assert.deepEqual(
-          ls(dst).filter((f) => f.startsWith('.')),
+          ls(fx.dst).filter((f) => f.startsWith('.')),
           [],
           'no temporary file left',
         );
-        assert.equal(l.listener.intakeMode, userBuffers ? 'user-buffer' : 'stream');
+        assert.equal(fx.l.listener.intakeMode, userBuffers ? 'user-buffer' : 'stream');
       });
     }
   });
 }
 
 describe('failures leave no final file and the source intact', () => {
-  let src: string;
-  let dst: string;
-  let l: TestListener;
-  before(async () => {
-    src = await tmpDir();
-    dst = await tmpDir();
-    l = await startListener({ dirs: [dst] });
-  });
-  after(async () => {
-    await l.close();
-    await fsp.rm(src, { recursive: true, force: true });
-    await fsp.rm(dst, { recursive: true, force: true });
-  });
+  const fx = useFixture();
 
   it('detects one byte flipped in transit (PF_HASH_MISMATCH), then serves the next transfer', async () => {
-    const file = path.join(src, 'flip.plot');
+    const file = path.join(fx.src, 'flip.plot');
     writeRandomFile(file, 3 * MiB);
     const before = await sha256(file);
     // 1 MiB into the stream: well inside the file data, past the header.
-    const proxy = await startProxy({ targetPort: l.port, flipAt: MiB });
+    const proxy = await startProxy({ targetPort: fx.l.port, flipAt: MiB });
     try {
       await rejectsWith(sendFile({ host: '127.0.0.1', port: proxy.port, token: TOKEN, file }), 'PF_HASH_MISMATCH');
     } finally {
       await proxy.close();
     }
-    const o = await l.nextOutcome();
+    const o = await fx.l.nextOutcome();
     assert.equal(!o.ok && o.error.code, 'PF_HASH_MISMATCH');
-    assert.deepEqual(ls(dst), [], 'neither final nor temporary file');
+    assert.deepEqual(ls(fx.dst), [], 'neither final nor temporary file');
     assert.equal(await sha256(file), before, 'source intact');
-    const r = await sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file });
+    const r = await sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file });
     assert.equal(await sha256(r.remotePath), before);
-    assert.equal((await l.nextOutcome()).ok, true);
+    assert.equal((await fx.l.nextOutcome()).ok, true);
   });
 
   it('never overwrites an existing file of the same name (PF_EXISTS)', async () => {
-    const file = path.join(src, 'exists.plot');
+    const file = path.join(fx.src, 'exists.plot');
     writeRandomFile(file, 1000);
-    fs.writeFileSync(path.join(dst, 'exists.plot'), 'precious');
-    await rejectsWith(sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file }), 'PF_EXISTS');
-    assert.equal(fs.readFileSync(path.join(dst, 'exists.plot'), 'utf8'), 'precious');
-    assert.equal((await l.nextOutcome()).ok, false);
+    fs.writeFileSync(path.join(fx.dst, 'exists.plot'), 'precious');
+    await rejectsWith(sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file }), 'PF_EXISTS');
+    assert.equal(fs.readFileSync(path.join(fx.dst, 'exists.plot'), 'utf8'), 'precious');
+    assert.equal((await fx.l.nextOutcome()).ok, false);
   });
 
   it('refuses a file larger than any disk before a byte is sent (PF_NO_SPACE)', async () => {
-    const l2 = await startListener({ dirs: [dst], reserveBytes: 2 ** 50 });
+    const l2 = await startListener({ dirs: [fx.dst], reserveBytes: 2 ** 50 });
     try {
-      const file = path.join(src, 'big.plot');
+      const file = path.join(fx.src, 'big.plot');
       writeRandomFile(file, 10);
       await rejectsWith(sendFile({ host: '127.0.0.1', port: l2.port, token: TOKEN, file }), 'PF_NO_SPACE');
       const o = await l2.nextOutcome();
@@ -135,7 +111,7 @@ describe('failures leave no final file and the source intact', () => {
     fs.writeFileSync(path.join(other, 'plotferry.disable'), '');
     const l2 = await startListener({ dirs: [other] });
     try {
-      const file = path.join(src, 'disabled.plot');
+      const file = path.join(fx.src, 'disabled.plot');
       writeRandomFile(file, 10);
       const e = await rejectsWith(sendFile({ host: '127.0.0.1', port: l2.port, token: TOKEN, file }), 'PF_NO_SPACE');
       assert.match(e.message, /plotferry\.disable/);
@@ -147,15 +123,15 @@ describe('failures leave no final file and the source intact', () => {
 
   it('says what is wrong with a source that is not there (PF_SOURCE)', async () => {
     await rejectsWith(
-      sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file: path.join(src, 'missing.plot') }),
+      sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file: path.join(fx.src, 'missing.plot') }),
       'PF_SOURCE',
     );
   });
 
   it('reports a listener that is not there as PF_CONNECTION', async () => {
-    const file = path.join(src, 'nobody.plot');
+    const file = path.join(fx.src, 'nobody.plot');
     writeRandomFile(file, 10);
-    const closed = await startListener({ dirs: [dst] });
+    const closed = await startListener({ dirs: [fx.dst] });
     const port = closed.port;
     await closed.close();
     await rejectsWith(sendFile({ host: '127.0.0.1', port, token: TOKEN, file }), 'PF_CONNECTION');
