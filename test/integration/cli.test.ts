@@ -108,6 +108,17 @@ describe('plotferry send', () => {
     }
   });
 
+  it('takes its options from a --config JSON file', async () => {
+    const file = path.join(fx.src, 'configured.plot');
+    writeRandomFile(file, 1000);
+    const config = path.join(fx.src, 'plotferry.json');
+    fs.writeFileSync(config, JSON.stringify({ to: `127.0.0.1:${fx.l.port}`, token: TOKEN, json: true, move: true }));
+    const r = await runCli(['send', '--config', config, file], { PLOTFERRY_TOKEN: '' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(jsonLines(r.stdout)[0]?.moved, true);
+    assert.equal(fs.existsSync(file), false);
+  });
+
   it('fails clearly, exit 1, without a token', async () => {
     const r = await runCli(['send', '--to', `127.0.0.1:${fx.l.port}`, path.join(fx.src, 'x.plot')], {
       PLOTFERRY_TOKEN: '',
