@@ -11,7 +11,8 @@ import { sendCommand } from './send.js';
 
 // An empty PLOTFERRY_* variable (a systemd unit's `Environment=PLOTFERRY_TOKEN=`) means unset:
 // yargs would otherwise let its "" beat the --config file.
-for (const k of Object.keys(process.env)) if (k.startsWith('PLOTFERRY_') && process.env[k] === '') delete process.env[k];
+for (const k of Object.keys(process.env))
+  if (k.startsWith('PLOTFERRY_') && process.env[k] === '') delete process.env[k];
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('plotferry')

@@ -1,0 +1,239 @@
+/**
+ * NATS control messages (discovery and bidding only; no file byte ever crosses NATS), as a
+ * discriminated union with validation of what arrives. Pure code, no I/O.
+ *
+ *   plotter  -- request  {prefix}.announce          Announce --> every harvester
+ *            <-- first reply wins                   Bid (sent after a load-dependent delay)
+ *            -- request  {prefix}.claim.{harvester}  Claim --> the winner
+ *            <-- reply                              Claimed {host, port, token} | Refused
+ *   harvester -- publish {prefix}.heartbeat.{harvester}  Heartbeat (for `status`)
+ *
+ * Every message is a JSON object with `v` (1) and `kind`. Anything malformed, oversized or of
+ * another version is rejected with PF_PROTOCOL; the receiving process logs it and carries on.
+ */
+import { ErrorCode, isErrorCode, PlotferryError } from '../errors.js';
+import { validatePlotName } from '../wire/names.js';
+
+export const BUS_VERSION = 1;
+/** NATS' default max_payload is 1 MiB; ours are tiny, and a heartbeat of many disks stays far below. */
+export const MAX_BUS_MESSAGE = 64 * 1024;
+
+export interface Announce {
+  kind: 'announce';
+  v: 1;
+  /** Random id of this offer; echoed in bids and claims. */
+  id: string;
+  name: string;
+  size: number;
+  plotter: string;
+  /** Harvester ids that should not bid (a retry after they failed). */
+  exclude: string[];
+}
+export interface Bid {
+  kind: 'bid';
+  v: 1;
+  id: string;
+  harvester: string;
+  freeBytes: number;
+  activeTransfers: number;
+}
+export interface Claim {
+  kind: 'claim';
+  v: 1;
+  id: string;
+  name: string;
+  size: number;
+  plotter: string;
+}
+export interface Claimed {
+  kind: 'claimed';
+  v: 1;
+  id: string;
+  host: string;
+  port: number;
+  token: string;
+  /** The listener closes and the reservation is dropped if no transfer starts by then. */
+  expiresInMs: number;
+}
+export interface Refused {
+  kind: 'refused';
+  v: 1;
+  id: string;
+  code: ErrorCode;
+  message: string;
+}
+export interface DirStatus {
+  dir: string;
+  freeBytes: number;
+  totalBytes: number;
+  plots: number;
+  plotBytes: number;
+  unusable?: string;
+}
+export interface Heartbeat {
+  kind: 'heartbeat';
+  v: 1;
+  harvester: string;
+  host: string;
+  activeTransfers: number;
+  maxTransfers: number;
+  dirs: DirStatus[];
+  /** Sender's clock, ms since the epoch. */
+  at: number;
+}
+export type BusMessage = Announce | Bid | Claim | Claimed | Refused | Heartbeat;
+export type BusKind = BusMessage['kind'];
+
+export function encodeBus(m: BusMessage): Uint8Array {
+  return Buffer.from(JSON.stringify(m), 'utf8');
+}
+
+/** A NATS subject token: ids and prefixes must not contain dots, spaces or wildcards. */
+const TOKEN_RE = /^[A-Za-z0-9_-]{1,64}$/;
+export function validateId(id: unknown, what: string): string {
+  if (typeof id !== 'string' || !TOKEN_RE.test(id)) {
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `${what} "${String(id).slice(0, 80)}" must be 1-64 letters, digits, "_" or "-"`,
+    );
+  }
+  return id;
+}
+
+export const subjects = (prefix: string) => ({
+  announce: `${prefix}.announce`,
+  claim: (harvester: string) => `${prefix}.claim.${harvester}`,
+  heartbeat: (harvester: string) => `${prefix}.heartbeat.${harvester}`,
+  heartbeats: `${prefix}.heartbeat.*`,
+});
+
+function bad(what: string): never {
+  throw new PlotferryError('PF_PROTOCOL', `malformed NATS message: ${what}`);
+}
+type Obj = Record<string, unknown>;
+const str = (o: Obj, k: string, max = 256): string => {
+  const v = o[k];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) bad(`"${k}" must be a non-empty string`);
+  return v;
+};
+const count = (o: Obj, k: string): number => {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(`"${k}" must be a whole number >= 0`);
+  return v;
+};
+const id = (o: Obj, k: string): string => {
+  const v = str(o, k, 64);
+  if (!TOKEN_RE.test(v)) bad(`"${k}" must be letters, digits, "_" or "-"`);
+  return v;
+};
+const name = (o: Obj): string => {
+  try {
+    return validatePlotName(o.name);
+  } catch (e) {
+    bad((e as Error).message);
+  }
+};
+
+/** Parses and validates; `expect` lists the kinds this subscriber handles. */
+export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly K[]): Extract<BusMessage, { kind: K }> {
+  if (data.length > MAX_BUS_MESSAGE) bad(`${data.length} bytes is over the ${MAX_BUS_MESSAGE}-byte limit`);
+  let o: unknown;
+  try {
+    o = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.length).toString('utf8'));
+  } catch {
+    bad('not JSON');
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('not a JSON object');
+  const m = o as Obj;
+  if (m.v !== BUS_VERSION) bad(`version ${String(m.v)} (this end speaks ${BUS_VERSION})`);
+  const kind = m.kind as K;
+  if (!expect.includes(kind)) bad(`unexpected kind "${String(m.kind).slice(0, 32)}" (expected ${expect.join(' or ')})`);
+  const msg = ((): BusMessage => {
+    switch (kind as BusKind) {
+      case 'announce': {
+        const ex = m.exclude ?? [];
+        if (!Array.isArray(ex) || ex.length > 64) bad('"exclude" must be a list of at most 64 ids');
+        return {
+          kind: 'announce',
+          v: 1,
+          id: id(m, 'id'),
+          name: name(m),
+          size: count(m, 'size'),
+          plotter: id(m, 'plotter'),
+          exclude: ex.map((x) => {
+            if (typeof x !== 'string' || !TOKEN_RE.test(x)) bad('"exclude" entries must be harvester ids');
+            return x;
+          }),
+        };
+      }
+      case 'bid':
+        return {
+          kind: 'bid',
+          v: 1,
+          id: id(m, 'id'),
+          harvester: id(m, 'harvester'),
+          freeBytes: count(m, 'freeBytes'),
+          activeTransfers: count(m, 'activeTransfers'),
+        };
+      case 'claim':
+        return {
+          kind: 'claim',
+          v: 1,
+          id: id(m, 'id'),
+          name: name(m),
+          size: count(m, 'size'),
+          plotter: id(m, 'plotter'),
+        };
+      case 'claimed': {
+        const port = count(m, 'port');
+        if (port < 1 || port > 65535) bad('"port" out of range');
+        return {
+          kind: 'claimed',
+          v: 1,
+          id: id(m, 'id'),
+          host: str(m, 'host'),
+          port,
+          token: str(m, 'token', 128),
+          expiresInMs: count(m, 'expiresInMs'),
+        };
+      }
+      case 'refused': {
+        const code = str(m, 'code', 64);
+        return {
+          kind: 'refused',
+          v: 1,
+          id: id(m, 'id'),
+          code: isErrorCode(code) ? code : 'PF_INTERNAL',
+          message: str(m, 'message', 4096),
+        };
+      }
+      case 'heartbeat': {
+        const dirs = m.dirs;
+        if (!Array.isArray(dirs) || dirs.length > 256) bad('"dirs" must be a list of at most 256');
+        return {
+          kind: 'heartbeat',
+          v: 1,
+          harvester: id(m, 'harvester'),
+          host: str(m, 'host'),
+          activeTransfers: count(m, 'activeTransfers'),
+          maxTransfers: count(m, 'maxTransfers'),
+          at: count(m, 'at'),
+          dirs: dirs.map((d) => {
+            if (typeof d !== 'object' || d === null) bad('"dirs" entries must be objects');
+            const o2 = d as Obj;
+            const u = o2.unusable;
+            return {
+              dir: str(o2, 'dir', 4096),
+              freeBytes: count(o2, 'freeBytes'),
+              totalBytes: count(o2, 'totalBytes'),
+              plots: count(o2, 'plots'),
+              plotBytes: count(o2, 'plotBytes'),
+              ...(typeof u === 'string' ? { unusable: u.slice(0, 256) } : {}),
+            };
+          }),
+        };
+      }
+    }
+  })();
+  return msg as Extract<BusMessage, { kind: K }>;
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { bidDelayMs } from '../../src/farm/bid.js';
+import { BusMessage, decodeBus, encodeBus, MAX_BUS_MESSAGE, subjects, validateId } from '../../src/bus/messages.js';
+import { PlotferryError } from '../../src/errors.js';
+
+const raw = (o: unknown) => Buffer.from(JSON.stringify(o));
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof PlotferryError);
+    return e.code;
+  }
+  return 'none';
+};
+
+describe('bus messages', () => {
+  const all: BusMessage[] = [
+    { kind: 'announce', v: 1, id: 'a1', name: 'p.plot', size: 10, plotter: 'plotter-1', exclude: ['h2'] },
+    { kind: 'bid', v: 1, id: 'a1', harvester: 'h1', freeBytes: 5, activeTransfers: 0 },
+    { kind: 'claim', v: 1, id: 'a1', name: 'p.plot', size: 10, plotter: 'plotter-1' },
+    { kind: 'claimed', v: 1, id: 'a1', host: '10.0.0.5', port: 40000, token: 'abc', expiresInMs: 30000 },
+    { kind: 'refused', v: 1, id: 'a1', code: 'PF_BUSY', message: 'busy' },
+    {
+      kind: 'heartbeat',
+      v: 1,
+      harvester: 'h1',
+      host: 'h1.lan',
+      activeTransfers: 1,
+      maxTransfers: 5,
+      at: 1,
+      dirs: [
+        { dir: '/mnt/d1', freeBytes: 1, totalBytes: 2, plots: 3, plotBytes: 4 },
+        { dir: '/mnt/d2', freeBytes: 0, totalBytes: 0, plots: 0, plotBytes: 0, unusable: 'gone' },
+      ],
+    },
+  ];
+
+  it('round-trips every kind', () => {
+    for (const m of all) assert.deepEqual(decodeBus(encodeBus(m), [m.kind]), m);
+  });
+
+  it('defaults a missing exclude list to empty', () => {
+    const m = decodeBus(raw({ kind: 'announce', v: 1, id: 'a', name: 'p.plot', size: 1, plotter: 'p' }), ['announce']);
+    assert.deepEqual(m.exclude, []);
+  });
+
+  it('rejects malformed, unexpected, foreign-version and oversized messages with PF_PROTOCOL', () => {
+    const bad: [unknown, string][] = [
+      ['not json', 'announce'],
+      [[1, 2], 'announce'],
+      [{ kind: 'announce', v: 2, id: 'a', name: 'p.plot', size: 1, plotter: 'p' }, 'announce'],
+      [{ kind: 'bid', v: 1, id: 'a', harvester: 'h', freeBytes: 1, activeTransfers: 0 }, 'announce'],
+      [{ kind: 'announce', v: 1, id: 'a', name: '../../x', size: 1, plotter: 'p' }, 'announce'],
+      [{ kind: 'announce', v: 1, id: 'a.b', name: 'p.plot', size: 1, plotter: 'p' }, 'announce'],
+      [{ kind: 'announce', v: 1, id: 'a', name: 'p.plot', size: -1, plotter: 'p' }, 'announce'],
+      [{ kind: 'announce', v: 1, id: 'a', name: 'p.plot', size: 1, plotter: 'p', exclude: ['x y'] }, 'announce'],
+      [{ kind: 'claimed', v: 1, id: 'a', host: 'h', port: 70000, token: 't', expiresInMs: 1 }, 'claimed'],
+      [
+        { kind: 'heartbeat', v: 1, harvester: 'h', host: 'h', activeTransfers: 0, maxTransfers: 1, at: 1, dirs: 'x' },
+        'heartbeat',
+      ],
+    ];
+    for (const [o, k] of bad) {
+      const data = typeof o === 'string' ? Buffer.from(o) : raw(o);
+      assert.equal(
+        code(() => decodeBus(data, [k as never])),
+        'PF_PROTOCOL',
+        JSON.stringify(o),
+      );
+    }
+    assert.equal(
+      code(() => decodeBus(Buffer.alloc(MAX_BUS_MESSAGE + 1, 0x20), ['bid'])),
+      'PF_PROTOCOL',
+    );
+  });
+
+  it('builds subjects under the prefix and validates ids as single subject tokens', () => {
+    const s = subjects('farm1');
+    assert.equal(s.announce, 'farm1.announce');
+    assert.equal(s.claim('h-1'), 'farm1.claim.h-1');
+    assert.equal(s.heartbeats, 'farm1.heartbeat.*');
+    assert.equal(validateId('h_1-a', 'id'), 'h_1-a');
+    for (const b of ['', 'a.b', 'a b', 'a*', '>', 'x'.repeat(65)])
+      assert.equal(
+        code(() => validateId(b, 'id')),
+        'PF_CONFIG',
+      );
+  });
+});
+
+describe('bid delay', () => {
+  it('grows by 10 ms per active transfer and up to 50 ms as the disk fills', () => {
+    assert.equal(bidDelayMs(0, 100, 100), 0);
+    assert.equal(bidDelayMs(0, 0, 100), 50);
+    assert.equal(bidDelayMs(0, 50, 100), 25);
+    assert.equal(bidDelayMs(3, 100, 100), 30);
+    assert.equal(bidDelayMs(2, 10, 100), 20 + 45);
+  });
+
+  it('ranks an idle empty harvester before a busy or full one', () => {
+    const idle = bidDelayMs(0, 900, 1000);
+    assert.ok(idle < bidDelayMs(1, 900, 1000));
+    assert.ok(idle < bidDelayMs(0, 100, 1000));
+  });
+
+  it('treats an unknown size as full', () => {
+    assert.equal(bidDelayMs(0, 0, 0), 50);
+  });
+});
