@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import { DiskSet } from '../farm/disks.js';
-import { removeStaleTemps } from './finalize.js';
+import { findExisting, removeStaleTemps } from './finalize.js';
 import { createIntake, IntakeMode } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
 
@@ -98,7 +98,11 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const intake = createIntake(accepted, this.opts.userBuffers !== false);
     this.intakeMode = intake.mode;
     const session = new ReceiveSession(intake.socket, {
-      disks: this.disks,
+      place: async (name, size) => {
+        const existing = await findExisting(this.disks.dirs, name);
+        if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already; it was not overwritten`);
+        return this.disks.reserve(size);
+      },
       token: this.opts.token,
       log: this.opts.log,
       inflightNames: this.inflightNames,

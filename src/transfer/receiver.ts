@@ -22,11 +22,11 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
-import type { DiskSet, Reservation } from '../farm/disks.js';
+import type { Reservation } from '../farm/disks.js';
 import { StreamReader } from '../wire/frame.js';
 import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../wire/messages.js';
 import { printable, validatePlotName } from '../wire/names.js';
-import { findExisting, publish, tempPathFor } from './finalize.js';
+import { publish, tempPathFor } from './finalize.js';
 import { createHasher, Hasher } from './hash.js';
 
 /**
@@ -42,7 +42,11 @@ const SCRATCH_BYTES = 64 * 1024 + 64;
 const ERROR_LINGER_MS = 5_000;
 
 export interface ReceiverContext {
-  disks: DiskSet;
+  /**
+   * Chooses where a file goes: checks that `name` is free everywhere it could land and reserves
+   * a disk's write slot. Throws PF_EXISTS, PF_NO_SPACE or PF_BUSY.
+   */
+  place(name: string, size: number): Promise<Reservation>;
   token: string;
   log: Logger;
   /** Names being received now by any connection of this listener. */
@@ -223,10 +227,10 @@ export class ReceiveSession {
     }
     ctx.inflightNames.add(name);
     this.holdsName = true;
-    const existing = await findExisting(ctx.disks.dirs, name);
-    if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already; it was not overwritten`);
-    this.reservation = await ctx.disks.reserve(hello.size);
-    if (this.state !== 'accepting') return; // the connection went away meanwhile
+    this.reservation = await ctx.place(name, hello.size);
+    // A session failed while we waited (abort() at shutdown; the socket itself is paused here, so
+    // a vanished sender is only noticed later) was cleaned up without these: clean up again.
+    if (this.state !== 'accepting') return this.cleanup();
     this.tempPath = tempPathFor(this.reservation.dir, name);
     try {
       this.fd = await openFd(this.tempPath, 'wx');
@@ -234,8 +238,9 @@ export class ReceiveSession {
       this.tempPath = undefined;
       throw fromSystemError(err, `creating a temporary file in ${this.reservation.dir}`);
     }
+    if (this.state !== 'accepting') return this.cleanup();
     this.hasher = await createHasher(hello.hash);
-    if (this.state !== 'accepting') return;
+    if (this.state !== 'accepting') return this.cleanup();
     const bufSize = ctx.bufferSize ?? WRITE_BATCH;
     const poolSize = Math.max(2, Math.min(ctx.buffers ?? POOL_BUFFERS, Math.ceil(hello.size / bufSize) + 1));
     this.free = Array.from({ length: poolSize }, () =>

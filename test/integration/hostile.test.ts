@@ -128,6 +128,18 @@ describe('hostile input', () => {
     c.destroy();
   });
 
+  it('senders that vanish right after their header leak no write slot', async () => {
+    // A leaked slot would leave the disk "busy", and every later transfer would get PF_BUSY.
+    for (let i = 0; i < 30; i++) {
+      const c = await RawClient.connect(fx.l.port);
+      c.socket.write(hello({ name: `vanish-${i}.plot`, size: 1000 }));
+      c.destroy();
+    }
+    for (let i = 0; i < 30; i++) assert.equal((await fx.l.nextOutcome()).ok, false);
+    assert.equal(fx.l.listener.activeTransfers, 0);
+    // afterEach sends a real file: PF_BUSY there if a slot leaked.
+  });
+
   it('a connect-and-close probe is not an error', async () => {
     const c = await RawClient.connect(fx.l.port);
     c.end();
