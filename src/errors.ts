@@ -36,6 +36,9 @@ export const ErrorCodes = {
   PF_CONNECTION: 'the connection failed or broke; check the host, port and network, then retry',
   /** Nothing arrived for too long. */
   PF_TIMEOUT: "the peer stopped answering in time; check the network and the other end's logs",
+  /** No harvester answered an announcement. */
+  PF_NO_BID:
+    'no harvester bid: check that harvesters run (`plotferry status`), use the same --nats and --prefix, and have a disk with room',
   /** The receiver is stopping. */
   PF_SHUTTING_DOWN: 'the receiver is shutting down; retry when it is back',
   /** A source file problem on the sender. */
@@ -59,6 +62,7 @@ export function isErrorCode(s: unknown): s is ErrorCode {
 /** Codes after which trying again later can succeed without anyone changing anything. */
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'PF_BUSY',
+  'PF_NO_BID',
   'PF_SHORT_STREAM',
   'PF_HASH_MISMATCH',
   'PF_CONNECTION',

@@ -80,6 +80,11 @@ export class DiskSet {
    * the reserve. Throws PF_NO_SPACE when none could ever take it, PF_BUSY when the ones that
    * could are all writing now.
    */
+  /** Where `size` bytes would go now, without reserving (for a bid). Throws like reserve(). */
+  async choose(size: number): Promise<DirInfo> {
+    return chooseDir(await this.snapshot(), size + this.reserveBytes, this.busyDevs);
+  }
+
   async reserve(size: number): Promise<Reservation> {
     const infos = await this.snapshot();
     // From here to the end is synchronous, so two reservations cannot pick the same slot.

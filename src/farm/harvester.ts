@@ -1,0 +1,252 @@
+/**
+ * `plotferry harvester`: bids for announced plots over NATS and receives the ones it wins.
+ *
+ * - announce: stays silent when it cannot take the plot (at --max-transfers, no disk with size
+ *   + reserve free and idle, or the name already stored); otherwise bids after bidDelayMs(), so
+ *   the idlest, emptiest harvester answers first and wins.
+ * - claim (to this harvester only): reserves the disk now, opens a one-shot TCP listener with a
+ *   one-time token, and answers where to send; or refuses with a code (the plotter bids again).
+ * - heartbeat: publishes its disks, plots and active transfers for `plotferry status`.
+ * NATS carries these small messages only. A malformed message is logged and ignored. Transfers
+ * run over TCP, so they carry on while NATS is down; the connection reconnects by itself.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { promisify } from 'node:util';
+import * as fastFolderSizeModule from 'fast-folder-size';
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import type { Logger } from 'pino';
+import { decodeBus, DirStatus, encodeBus, Heartbeat, Refused, subjects, validateId } from '../bus/messages.js';
+import { PlotferryError } from '../errors.js';
+import { findExisting, removeStaleTemps } from '../transfer/finalize.js';
+import { OneShotReceiver } from '../transfer/oneshot.js';
+import { bidDelayMs } from './bid.js';
+import { DiskSet } from './disks.js';
+
+// A CommonJS module whose typings say `export default`: under NodeNext the function is the
+// namespace's default, as Node itself provides it.
+const fastFolderSize = (
+  fastFolderSizeModule as unknown as { default: (dir: string, cb: (err: Error | null, bytes?: number) => void) => void }
+).default;
+/** Bytes under `dir` (it runs `du`), for the heartbeat. */
+const folderSize = promisify(fastFolderSize) as (dir: string) => Promise<number | undefined>;
+
+export interface HarvesterOptions {
+  nc: NatsConnection;
+  id: string;
+  /** Address plotters connect to (this host's name or IP on the farm network). */
+  advertiseHost: string;
+  dirs: readonly string[];
+  prefix?: string;
+  listenHost?: string;
+  maxTransfers?: number;
+  reserveBytes?: number;
+  portRange?: [number, number];
+  claimTtlMs?: number;
+  heartbeatMs?: number;
+  idleTimeoutMs?: number;
+  log: Logger;
+}
+
+export class Harvester {
+  readonly disks: DiskSet;
+  private readonly claims = new Map<string, OneShotReceiver>();
+  private readonly subs: Subscription[] = [];
+  private heartbeatTimer?: NodeJS.Timeout;
+  private closing = false;
+  private readonly subj: ReturnType<typeof subjects>;
+  /** Outcomes of finished claims, for tests and logs. */
+  readonly finished: { name: string; ok: boolean; code?: string; path?: string }[] = [];
+
+  private constructor(private readonly opts: HarvesterOptions) {
+    validateId(opts.id, '--id');
+    validateId(opts.prefix ?? 'plotferry', '--prefix');
+    this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes });
+    this.subj = subjects(opts.prefix ?? 'plotferry');
+  }
+
+  static async start(opts: HarvesterOptions): Promise<Harvester> {
+    const h = new Harvester(opts);
+    for (const info of await h.disks.snapshot()) {
+      if (info.unusable) opts.log.warn({ dir: info.dir }, `directory ${info.unusable}; skipped until that changes`);
+      for (const p of await removeStaleTemps(info.dir))
+        opts.log.info({ path: p }, 'removed a temporary file left by an earlier run');
+    }
+    h.subs.push(opts.nc.subscribe(h.subj.announce, { callback: (err, msg) => !err && void h.onAnnounce(msg) }));
+    h.subs.push(opts.nc.subscribe(h.subj.claim(opts.id), { callback: (err, msg) => !err && void h.onClaim(msg) }));
+    // Make sure the server has our subscriptions before anyone counts on our bids.
+    await opts.nc.flush();
+    const beat = () => void h.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
+    h.heartbeatTimer = setInterval(beat, opts.heartbeatMs ?? 5_000);
+    h.heartbeatTimer.unref();
+    beat();
+    opts.log.info(
+      { id: opts.id, host: opts.advertiseHost, dirs: h.disks.dirs, prefix: opts.prefix ?? 'plotferry' },
+      'harvester ready',
+    );
+    return h;
+  }
+
+  get activeTransfers(): number {
+    return this.claims.size;
+  }
+
+  private get maxTransfers(): number {
+    return this.opts.maxTransfers ?? 5;
+  }
+
+  private async onAnnounce(msg: Msg): Promise<void> {
+    let a;
+    try {
+      a = decodeBus(msg.data, ['announce']);
+    } catch (err) {
+      this.opts.log.warn(
+        { subject: msg.subject, code: (err as PlotferryError).code },
+        `ignored: ${(err as Error).message}`,
+      );
+      return;
+    }
+    if (this.closing || a.exclude.includes(this.opts.id) || this.claims.size >= this.maxTransfers) return;
+    let best;
+    try {
+      best = await this.disks.choose(a.size);
+    } catch {
+      return; // no idle disk with room: stay silent, another harvester may have one
+    }
+    if (await findExisting(this.disks.dirs, a.name)) return;
+    const delay = bidDelayMs(this.claims.size, best.freeBytes, best.totalBytes);
+    setTimeout(() => {
+      msg.respond(
+        encodeBus({
+          kind: 'bid',
+          v: 1,
+          id: a.id,
+          harvester: this.opts.id,
+          freeBytes: best.freeBytes,
+          activeTransfers: this.claims.size,
+        }),
+      );
+    }, delay);
+  }
+
+  private async onClaim(msg: Msg): Promise<void> {
+    let c;
+    try {
+      c = decodeBus(msg.data, ['claim']);
+    } catch (err) {
+      this.opts.log.warn({ subject: msg.subject }, `ignored: ${(err as Error).message}`);
+      return;
+    }
+    const refuse = (e: PlotferryError) => {
+      const r: Refused = { kind: 'refused', v: 1, id: c.id, code: e.code, message: e.message };
+      this.opts.log.info({ file: c.name, plotter: c.plotter, code: e.code }, `claim refused: ${e.message}`);
+      msg.respond(encodeBus(r));
+    };
+    try {
+      if (this.closing) throw new PlotferryError('PF_SHUTTING_DOWN', 'the harvester is shutting down');
+      if (this.claims.size >= this.maxTransfers)
+        throw new PlotferryError('PF_BUSY', `at --max-transfers (${this.maxTransfers})`);
+      const existing = await findExisting(this.disks.dirs, c.name);
+      if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already`);
+      const reservation = await this.disks.reserve(c.size);
+      const token = randomBytes(16).toString('hex');
+      const ttl = this.opts.claimTtlMs ?? 30_000;
+      let rx: OneShotReceiver;
+      try {
+        rx = await OneShotReceiver.open({
+          name: c.name,
+          size: c.size,
+          token,
+          reservation,
+          dirs: this.disks.dirs,
+          host: this.opts.listenHost ?? '0.0.0.0',
+          portRange: this.opts.portRange ?? [0, 0],
+          ttlMs: ttl,
+          idleTimeoutMs: this.opts.idleTimeoutMs,
+          log: this.opts.log.child({ plotter: c.plotter }),
+        });
+      } catch (err) {
+        reservation.release();
+        throw err;
+      }
+      this.claims.set(c.id, rx);
+      this.opts.log.info(
+        { file: c.name, size: c.size, plotter: c.plotter, dir: reservation.dir, port: rx.port },
+        'claimed',
+      );
+      rx.done.then((o) => {
+        this.claims.delete(c.id);
+        this.finished.push({ name: c.name, ok: o.ok, ...(o.ok ? { path: o.path } : { code: o.error.code }) });
+        if (!o.ok && 'expired' in o) this.opts.log.warn({ file: c.name }, o.error.message);
+      });
+      msg.respond(
+        encodeBus({
+          kind: 'claimed',
+          v: 1,
+          id: c.id,
+          host: this.opts.advertiseHost,
+          port: rx.port,
+          token,
+          expiresInMs: ttl,
+        }),
+      );
+    } catch (err) {
+      refuse(err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err }));
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.opts.nc.isClosed()) return;
+    const infos = await this.disks.snapshot();
+    const dirs: DirStatus[] = await Promise.all(
+      infos.map(async (i) => {
+        let plots = 0;
+        let plotBytes = 0;
+        if (!i.unusable) {
+          plots = (await fsp.readdir(i.dir).catch(() => [] as string[])).filter((f) => f.endsWith('.plot')).length;
+          plotBytes = (await folderSize(i.dir).catch(() => 0)) ?? 0;
+        }
+        return {
+          dir: i.dir,
+          freeBytes: i.freeBytes,
+          totalBytes: i.totalBytes,
+          plots,
+          plotBytes,
+          ...(i.unusable ? { unusable: i.unusable } : {}),
+        };
+      }),
+    );
+    const hb: Heartbeat = {
+      kind: 'heartbeat',
+      v: 1,
+      harvester: this.opts.id,
+      host: this.opts.advertiseHost,
+      activeTransfers: this.claims.size,
+      maxTransfers: this.maxTransfers,
+      dirs,
+      at: Date.now(),
+    };
+    this.opts.nc.publish(this.subj.heartbeat(this.opts.id), encodeBus(hb));
+  }
+
+  /** Stops bidding; lets running transfers finish within `graceMs`, then aborts them. */
+  async close(graceMs = 0): Promise<void> {
+    this.closing = true;
+    clearInterval(this.heartbeatTimer);
+    for (const s of this.subs) s.unsubscribe();
+    const all = () => Promise.all([...this.claims.values()].map((c) => c.done));
+    if (this.claims.size > 0) {
+      let t: NodeJS.Timeout | undefined;
+      const r = await Promise.race([
+        all(),
+        new Promise<'timeout'>((res) => (t = setTimeout(() => res('timeout'), graceMs))),
+      ]);
+      clearTimeout(t);
+      if (r === 'timeout') for (const c of this.claims.values()) c.abort();
+      await all();
+    }
+  }
+}
+
+export const defaultHarvesterId = (hostname: string) =>
+  hostname.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'harvester';

@@ -1,0 +1,123 @@
+/**
+ * Sending by bidding: announce the plot on NATS, take the first bid, claim it from that
+ * harvester, then stream it over TCP exactly as in direct mode. A retryable failure (the
+ * harvester died, the link corrupted a byte, the claim was refused as busy) announces again,
+ * excluding harvesters that already failed this file so another one is preferred; after that
+ * many tries the error stands. The source is never touched here.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { NatsConnection } from 'nats';
+import { Announce, Claim, decodeBus, encodeBus, subjects } from '../bus/messages.js';
+import { PlotferryError } from '../errors.js';
+import { validatePlotName } from '../wire/names.js';
+import { sendFile, SendOptions, SendResult } from './sender.js';
+
+export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'token'> {
+  nc: NatsConnection;
+  plotter: string;
+  prefix?: string;
+  /** How long to wait for the first bid. */
+  bidTimeoutMs?: number;
+  claimTimeoutMs?: number;
+  /** Attempts in all, each through a fresh bid. */
+  tries?: number;
+  backoffMs?: number;
+  onRetry?: (err: PlotferryError, attempt: number, delayMs: number) => void;
+}
+
+export interface BiddingResult extends SendResult {
+  harvester: string;
+  attempts: number;
+}
+
+export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult> {
+  const name = validatePlotName(opts.name ?? path.basename(opts.file));
+  let size: number;
+  try {
+    size = (await fsp.stat(opts.file)).size;
+  } catch (err) {
+    throw new PlotferryError('PF_SOURCE', `cannot read ${opts.file}: ${(err as Error).message}`, { cause: err });
+  }
+  const subj = subjects(opts.prefix ?? 'plotferry');
+  const tries = Math.max(1, opts.tries ?? 4);
+  const exclude = new Set<string>();
+  for (let attempt = 1; ; attempt++) {
+    let harvester = '';
+    try {
+      const id = randomBytes(8).toString('hex');
+      harvester = await firstBid(opts, subj.announce, {
+        kind: 'announce',
+        v: 1,
+        id,
+        name,
+        size,
+        plotter: opts.plotter,
+        exclude: [...exclude],
+      });
+      const claim: Claim = { kind: 'claim', v: 1, id, name, size, plotter: opts.plotter };
+      const reply = await request(
+        opts,
+        subj.claim(harvester),
+        encodeBus(claim),
+        opts.claimTimeoutMs ?? 5_000,
+        `the claim answer from ${harvester}`,
+      );
+      const answer = decodeBus(reply, ['claimed', 'refused']);
+      if (answer.kind === 'refused')
+        throw new PlotferryError(answer.code, `${harvester} refused the claim: ${answer.message}`);
+      const r = await sendFile({ ...opts, name, host: answer.host, port: answer.port, token: answer.token });
+      return { ...r, harvester, attempts: attempt };
+    } catch (err) {
+      const e = err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
+      if (!e.retryable || attempt >= tries || opts.signal?.aborted) throw e;
+      // A harvester that failed this file is skipped next time, unless it was only busy.
+      if (harvester && e.code !== 'PF_BUSY') exclude.add(harvester);
+      const delay = Math.min(30_000, (opts.backoffMs ?? 1_000) * 2 ** (attempt - 1));
+      opts.onRetry?.(e, attempt, delay);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<string> {
+  const timeout = opts.bidTimeoutMs ?? 2_000;
+  let data: Uint8Array;
+  try {
+    data = await request(opts, subject, encodeBus(a), timeout, 'a bid');
+  } catch (err) {
+    if (err instanceof PlotferryError && err.code === 'PF_TIMEOUT') {
+      const skipped = a.exclude.length ? ` (skipping ${a.exclude.join(', ')}, which failed it before)` : '';
+      throw new PlotferryError(
+        'PF_NO_BID',
+        `no harvester bid for ${a.name} (${a.size} bytes) within ${timeout} ms${skipped}`,
+      );
+    }
+    throw err;
+  }
+  return decodeBus(data, ['bid']).harvester;
+}
+
+/** nats request, its errors mapped to ours. */
+async function request(
+  opts: BiddingOptions,
+  subject: string,
+  data: Uint8Array,
+  timeout: number,
+  what: string,
+): Promise<Uint8Array> {
+  try {
+    return (await opts.nc.request(subject, data, { timeout })).data;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // 503: no subscriber at all; TIMEOUT: subscribers that stayed silent. Both: no taker.
+    if (code === '503' || code === 'TIMEOUT')
+      throw new PlotferryError('PF_TIMEOUT', `no answer on ${subject} within ${timeout} ms (waiting for ${what})`, {
+        cause: err,
+      });
+    throw new PlotferryError('PF_CONNECTION', `NATS request on ${subject} failed: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The receiving end of one claim: a TCP listener opened for exactly one file (name and size
+ * as claimed), with a one-time token and the disk reserved at claim time. It closes after the
+ * first authenticated transfer ends (whatever the outcome) or when the claim expires unused;
+ * either way the reservation is released. A connection with a wrong token is refused without
+ * using up the claim.
+ */
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { fromSystemError, PlotferryError } from '../errors.js';
+import type { Reservation } from '../farm/disks.js';
+import { findExisting } from './finalize.js';
+import { createIntake } from './intake.js';
+import { ReceiveOutcome, ReceiveSession } from './receiver.js';
+
+export interface OneShotOptions {
+  name: string;
+  size: number;
+  token: string;
+  reservation: Reservation;
+  /** Every receiving directory, for the never-overwrite check. */
+  dirs: readonly string[];
+  host: string;
+  /** Inclusive; [0, 0] means any free port. */
+  portRange: [number, number];
+  ttlMs: number;
+  idleTimeoutMs?: number;
+  log: Logger;
+}
+
+export type OneShotOutcome = ReceiveOutcome | { ok: false; expired: true; bytes: 0; error: PlotferryError };
+
+export class OneShotReceiver {
+  readonly done: Promise<OneShotOutcome>;
+  private resolve!: (o: OneShotOutcome) => void;
+  private readonly sessions = new Set<ReceiveSession>();
+  private handedOut = false;
+  private finished = false;
+  private ttlTimer?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly server: net.Server,
+    private readonly opts: OneShotOptions,
+  ) {
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  static async open(opts: OneShotOptions): Promise<OneShotReceiver> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true });
+    await listenInRange(server, opts.host, opts.portRange);
+    const r = new OneShotReceiver(server, opts);
+    server.on('connection', (s) => r.onConnection(s));
+    server.on('error', (err) => opts.log.error({ err }, 'claim listener error'));
+    r.ttlTimer = setTimeout(() => {
+      if (!r.handedOut)
+        r.finish({
+          ok: false,
+          expired: true,
+          bytes: 0,
+          error: new PlotferryError('PF_TIMEOUT', `claim for ${opts.name} expired unused after ${opts.ttlMs} ms`),
+        });
+    }, opts.ttlMs);
+    return r;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  private onConnection(accepted: net.Socket): void {
+    if (this.finished) return void accepted.destroy();
+    const intake = createIntake(accepted);
+    // Whether this connection holds the claim's reservation: set synchronously, so two
+    // connections can never both take it.
+    let mine = false;
+    const session = new ReceiveSession(intake.socket, {
+      token: this.opts.token,
+      log: this.opts.log,
+      inflightNames: new Set(),
+      headerTimeoutMs: 10_000,
+      idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
+      isShuttingDown: () => this.finished,
+      place: async (name, size) => {
+        if (name !== this.opts.name || size !== this.opts.size) {
+          throw new PlotferryError(
+            'PF_PROTOCOL',
+            `this listener was opened for ${this.opts.name} (${this.opts.size} bytes), not ${name} (${size} bytes)`,
+          );
+        }
+        if (this.handedOut) throw new PlotferryError('PF_BUSY', 'this claim is being used by another connection');
+        this.handedOut = mine = true;
+        const existing = await findExisting(this.opts.dirs, name);
+        if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already; it was not overwritten`);
+        return this.opts.reservation;
+      },
+    });
+    intake.attach(session);
+    this.sessions.add(session);
+    session.outcome.then((o) => {
+      this.sessions.delete(session);
+      // Only the connection that held the claim ends it; a wrong token does not use it up.
+      if (mine) this.finish(o);
+    });
+  }
+
+  private finish(o: OneShotOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.ttlTimer);
+    this.opts.reservation.release();
+    this.server.close();
+    for (const s of this.sessions) s.abort();
+    this.resolve(o);
+  }
+
+  /** Ends the claim now (shutdown). */
+  abort(): void {
+    this.finish({
+      ok: false,
+      expired: true,
+      bytes: 0,
+      error: new PlotferryError('PF_SHUTTING_DOWN', 'the harvester is shutting down'),
+    });
+  }
+}
+
+async function listenInRange(server: net.Server, host: string, [lo, hi]: [number, number]): Promise<void> {
+  let lastErr: unknown;
+  for (let port = lo; port <= hi; port++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return;
+    } catch (err) {
+      lastErr = err;
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
+    }
+  }
+  throw fromSystemError(lastErr, `no free port in ${lo}-${hi} on ${host}`, 'PF_BUSY');
+}

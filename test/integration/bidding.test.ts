@@ -1,0 +1,190 @@
+/** Discovery and bidding against a real nats-server; the files still travel over TCP. */
+import assert from 'node:assert/strict';
+import fs, { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, NatsConnection } from 'nats';
+import { encodeBus, subjects } from '../../src/bus/messages.js';
+import { PlotferryError } from '../../src/errors.js';
+import { bidDelayMs } from '../../src/farm/bid.js';
+import { Harvester, HarvesterOptions } from '../../src/farm/harvester.js';
+import { silentLogger } from '../../src/log.js';
+import { sendByBidding } from '../../src/transfer/bidding.js';
+import { sendFile } from '../../src/transfer/sender.js';
+import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { waitFor } from '../helpers/listener.js';
+import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+
+const MiB = 2 ** 20;
+
+describe('bidding', () => {
+  let server: NatsServer;
+  const conns: NatsConnection[] = [];
+  const harvesters: Harvester[] = [];
+  const dirs: string[] = [];
+  let src: string;
+
+  const nats = async () => {
+    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    conns.push(nc);
+    return nc;
+  };
+  const harvester = async (id: string, opts: Partial<HarvesterOptions> & { base?: string } = {}) => {
+    const dir = await tmpDir(`pf-${id}-`, opts.base);
+    dirs.push(dir);
+    const h = await Harvester.start({
+      nc: await nats(),
+      id,
+      advertiseHost: '127.0.0.1',
+      listenHost: '127.0.0.1',
+      dirs: [dir],
+      log: silentLogger(),
+      heartbeatMs: 60_000,
+      ...opts,
+    });
+    harvesters.push(h);
+    return { h, dir };
+  };
+
+  before(async () => {
+    server = await startNatsServer();
+    src = await tmpDir();
+  });
+  after(async () => {
+    for (const h of harvesters) await h.close();
+    for (const nc of conns) await nc.close();
+    await server.stop();
+    for (const d of [src, ...dirs]) await fsp.rm(d, { recursive: true, force: true });
+  });
+
+  it('announces, takes the first bid, claims and delivers byte-exact', async () => {
+    const { dir } = await harvester('h-one');
+    const file = path.join(src, 'bid-one.plot');
+    writeRandomFile(file, 3 * MiB + 5);
+    const r = await sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 1_000 });
+    assert.equal(r.harvester, 'h-one');
+    assert.equal(r.remotePath, path.join(dir, 'bid-one.plot'));
+    assert.equal(await sha256(r.remotePath), await sha256(file));
+    assert.ok(fs.existsSync(file), 'the library never deletes the source');
+    await waitFor(() => harvesters[0]!.activeTransfers === 0, 5_000, 'the claim to close');
+    await harvesters.pop()!.close();
+  });
+
+  it('a fuller harvester bids later and loses', async (t) => {
+    const shm = fs.statfsSync('/dev/shm');
+    const tmp = fs.statfsSync(os.tmpdir());
+    const delay = (s: fs.StatsFs) => bidDelayMs(0, s.bavail * s.bsize, s.blocks * s.bsize);
+    if (Math.abs(delay(shm) - delay(tmp)) < 10) return t.skip('/dev/shm and the temp dir are about as full here');
+    const emptier = delay(shm) < delay(tmp) ? 'h-shm' : 'h-tmp';
+    const a = await harvester('h-shm', { base: '/dev/shm' });
+    const b = await harvester('h-tmp', { base: os.tmpdir() });
+    for (let i = 0; i < 3; i++) {
+      const file = path.join(src, `spread-${i}.plot`);
+      writeRandomFile(file, 100_000);
+      const r = await sendByBidding({ nc: await nats(), plotter: 'plotter-1', file });
+      assert.equal(r.harvester, emptier, `plot ${i} went to the emptier harvester`);
+    }
+    await waitFor(() => a.h.activeTransfers + b.h.activeTransfers === 0, 5_000, 'claims to close');
+    await harvesters.pop()!.close();
+    await harvesters.pop()!.close();
+  });
+
+  it('with no harvester: PF_NO_BID at once, source intact', async () => {
+    const file = path.join(src, 'nobody.plot');
+    writeRandomFile(file, 10);
+    await assert.rejects(
+      sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 300, tries: 1 }),
+      (e: unknown) => e instanceof PlotferryError && e.code === 'PF_NO_BID',
+    );
+    assert.ok(fs.existsSync(file));
+  });
+
+  it('a harvester without room stays silent: PF_NO_BID', async () => {
+    await harvester('h-small', { reserveBytes: 2 ** 50 });
+    const file = path.join(src, 'too-big.plot');
+    writeRandomFile(file, 10);
+    const started = Date.now();
+    await assert.rejects(
+      sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 400, tries: 1 }),
+      (e: unknown) => e instanceof PlotferryError && e.code === 'PF_NO_BID',
+    );
+    assert.ok(Date.now() - started >= 350, 'it waited for a bid rather than failing on no responders');
+    await harvesters.pop()!.close();
+  });
+
+  it('malformed announcements and claims are ignored; the harvester keeps serving', async () => {
+    const { h } = await harvester('h-robust');
+    const nc = await nats();
+    const s = subjects('plotferry');
+    const junk = [
+      '',
+      'not json',
+      '[]',
+      '{"v":1,"kind":"announce","id":"x","name":"../../etc/passwd","size":1,"plotter":"p"}',
+      '{"v":99,"kind":"claim"}',
+      JSON.stringify({ v: 1, kind: 'claim', id: 'x', name: 'a.plot', size: -1, plotter: 'p' }),
+      'x'.repeat(70_000),
+    ];
+    for (const j of junk) {
+      nc.publish(s.announce, Buffer.from(j));
+      nc.publish(s.claim('h-robust'), Buffer.from(j));
+      nc.publish(s.heartbeat('h-robust'), Buffer.from(j));
+    }
+    // A claim no disk can hold is refused with the reason, not answered with a port.
+    const bad = await nc.request(
+      s.claim('h-robust'),
+      encodeBus({ kind: 'claim', v: 1, id: 'abc', name: 'ok.plot', size: 2 ** 52, plotter: 'p' }),
+      { timeout: 2000 },
+    );
+    assert.match(Buffer.from(bad.data).toString(), /"kind":"refused".*PF_NO_SPACE/);
+    await nc.flush();
+    const file = path.join(src, 'after-junk.plot');
+    writeRandomFile(file, 1000);
+    const r = await sendByBidding({ nc, plotter: 'plotter-1', file });
+    assert.equal(r.harvester, 'h-robust');
+    await waitFor(() => h.activeTransfers === 0, 5_000, 'the claim to close');
+    await harvesters.pop()!.close();
+  });
+
+  it('a claim is refused to a wrong token and stays usable; an unused claim expires and frees its disk', async () => {
+    const { h, dir } = await harvester('h-claims', { claimTtlMs: 500 });
+    const nc = await nats();
+    const s = subjects('plotferry');
+    const file = path.join(src, 'claimed.plot');
+    writeRandomFile(file, 5000);
+    const ask = async (id: string) =>
+      JSON.parse(
+        Buffer.from(
+          (
+            await nc.request(
+              s.claim('h-claims'),
+              encodeBus({ kind: 'claim', v: 1, id, name: 'claimed.plot', size: 5000, plotter: 'p' }),
+              { timeout: 2000 },
+            )
+          ).data,
+        ).toString(),
+      );
+    const c1 = await ask('c1');
+    assert.equal(c1.kind, 'claimed');
+    // Same disk, so a second claim must wait: the first holds the write slot.
+    const c2 = await ask('c2');
+    assert.equal(c2.kind, 'refused');
+    assert.equal(c2.code, 'PF_BUSY');
+    await assert.rejects(
+      sendFile({ host: '127.0.0.1', port: c1.port, token: 'guess', file }),
+      (e: unknown) => (e as PlotferryError).code === 'PF_AUTH',
+    );
+    const r = await sendFile({ host: '127.0.0.1', port: c1.port, token: c1.token, file });
+    assert.equal(await sha256(r.remotePath), await sha256(file));
+    fs.rmSync(r.remotePath);
+    // An unused claim expires, and the disk takes the next one.
+    const c3 = await ask('c3');
+    assert.equal(c3.kind, 'claimed');
+    await waitFor(() => h.activeTransfers === 0, 3_000, 'the unused claim to expire');
+    assert.deepEqual(ls(dir), []);
+    assert.equal((await ask('c4')).kind, 'claimed');
+    await waitFor(() => h.activeTransfers === 0, 3_000, 'the second unused claim to expire');
+    await harvesters.pop()!.close();
+  });
+});
