@@ -44,3 +44,19 @@ export function requireToken(token: unknown): string {
   }
   return token;
 }
+
+/** "0" (any free port), "40000-40100". */
+export function parsePortRange(value: unknown, option: string): [number, number] {
+  const s = String(value ?? '0').trim();
+  if (s === '0') return [0, 0];
+  const m = /^(\d+)-(\d+)$/.exec(s);
+  const lo = m ? Number(m[1]) : NaN;
+  const hi = m ? Number(m[2]) : NaN;
+  if (!m || !(lo >= 1 && hi <= 65535 && lo <= hi)) {
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `--${option} "${s}" is not LOW-HIGH (example: --${option} 40000-40100), or 0 for any port`,
+    );
+  }
+  return [lo, hi];
+}

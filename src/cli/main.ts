@@ -6,6 +6,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { demoCommand } from './demo.js';
+import { harvesterCommand } from './harvester.js';
 import { listenCommand } from './listen.js';
 import { sendCommand } from './send.js';
 
@@ -23,8 +24,9 @@ const cli = yargs(hideBin(process.argv))
   .config('config', 'a JSON file of options, named as on the command line (e.g. {"token": "...", "dir": ["/mnt/d1"]})')
   .command(listenCommand)
   .command(sendCommand)
+  .command(harvesterCommand)
   .command(demoCommand)
-  .demandCommand(1, 'name a command: listen, send or demo (see --help)')
+  .demandCommand(1, 'name a command: listen, send, harvester or demo (see --help)')
   .recommendCommands()
   .strict()
   .help()

@@ -3,7 +3,11 @@ import { globalOptions, GlobalArgs, runCommand } from './common.js';
 
 interface SendArgs extends GlobalArgs {
   files: string[];
-  to: string;
+  to?: string;
+  nats?: string;
+  prefix: string;
+  plotterId?: string;
+  bidTimeout: number;
   token?: string;
   move: boolean;
   json: boolean;
@@ -14,15 +18,15 @@ interface SendArgs extends GlobalArgs {
 
 export const sendCommand: CommandModule<object, SendArgs> = {
   command: 'send <files..>',
-  describe: 'send plot files to a `plotferry listen` receiver (direct mode)',
+  describe: 'send plot files to a receiver (--to HOST:PORT) or to whichever harvester wins the bid (--nats URL)',
   builder: (y: Argv) =>
     globalOptions(y)
       .positional('files', { type: 'string', array: true, describe: 'plot files to send, one after another' })
-      .option('to', {
-        type: 'string',
-        demandOption: 'say where to send: --to HOST:PORT (the harvester running `plotferry listen`)',
-        describe: 'the receiver, HOST:PORT',
-      })
+      .option('to', { type: 'string', describe: 'direct mode: the receiver (`plotferry listen`), HOST:PORT' })
+      .option('nats', { type: 'string', describe: 'bidding mode: NATS URL; harvesters bid and the first bid wins' })
+      .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix (bidding mode)' })
+      .option('plotter-id', { type: 'string', describe: "this plotter's name on the bus (default: the host name)" })
+      .option('bid-timeout', { type: 'number', default: 2, describe: 'seconds to wait for a bid (bidding mode)' })
       .option('token', { type: 'string', describe: "the receiver's shared secret (or PLOTFERRY_TOKEN)" })
       .option('move', {
         type: 'boolean',
@@ -41,7 +45,11 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         describe: 'seconds to keep waiting while every receiving disk is busy with other files',
       })
       .option('progress', { type: 'boolean', describe: 'show progress bars (default: when stderr is a terminal)' })
-      .example('$0 send --to 192.168.1.20:8740 --move /mnt/nvme/*.plot', 'move finished plots to a harvester')
+      .example('$0 send --to 192.168.1.20:8740 --move /mnt/nvme/*.plot', 'move finished plots to one receiver')
+      .example(
+        '$0 send --nats nats://farm:4222 --move /mnt/nvme/*.plot',
+        'move them to whichever harvesters win the bids',
+      )
       .epilog(
         'Exit status 0 only when every file was verified by the receiver (xxhash of what it wrote ' +
           'equals the hash of what was read here). A file that fails is never deleted.',
@@ -54,8 +62,22 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       const { sendWithRetry } = await import('../transfer/retry.js');
       const { PlotferryError } = await import('../errors.js');
       const { createProgress } = await import('./progress.js');
-      const to = parseHostPort(args.to, 'to');
-      const token = requireToken(args.token);
+      if (Boolean(args.to) === Boolean(args.nats)) {
+        throw new PlotferryError(
+          'PF_CONFIG',
+          'say where to send: --to HOST:PORT (one receiver) or --nats URL (harvesters bid), not both',
+        );
+      }
+      const to = args.to ? parseHostPort(args.to, 'to') : undefined;
+      const token = to ? requireToken(args.token) : '';
+      let nc: import('nats').NatsConnection | undefined;
+      if (args.nats) {
+        const { connectNats } = await import('../bus/connect.js');
+        nc = await connectNats(args.nats, 'plotferry-send', log);
+      }
+      const plotter =
+        args.plotterId ??
+        (await import('../farm/harvester.js')).defaultHarvesterId((await import('node:os')).hostname());
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
@@ -76,15 +98,28 @@ export const sendCommand: CommandModule<object, SendArgs> = {
           const bar = progress.add(name, size);
           const flog = log.child({ file });
           try {
-            const r = await sendWithRetry(
-              { ...to, token, file, signal: abort.signal, onProgress: (b) => bar.update(b) },
-              {
-                retries: args.retries,
-                busyWaitMs: args.busyWait * 1000,
-                onRetry: (e, attempt, delay) =>
-                  flog.warn({ code: e.code, attempt, delayMs: delay }, `retrying: ${e.message}`),
-              },
-            );
+            const onRetry = (e: InstanceType<typeof PlotferryError>, attempt: number, delay: number) =>
+              flog.warn({ code: e.code, attempt, delayMs: delay }, `retrying: ${e.message}`);
+            const common = { file, signal: abort.signal, onProgress: (b: number) => bar.update(b) };
+            const r = to
+              ? {
+                  ...(await sendWithRetry(
+                    { ...to, token, ...common },
+                    { retries: args.retries, busyWaitMs: args.busyWait * 1000, onRetry },
+                  )),
+                  harvester: `${to.host}:${to.port}`,
+                }
+              : await (
+                  await import('../transfer/bidding.js')
+                ).sendByBidding({
+                  ...common,
+                  nc: nc!,
+                  plotter,
+                  prefix: args.prefix,
+                  bidTimeoutMs: args.bidTimeout * 1000,
+                  tries: args.retries + 1,
+                  onRetry,
+                });
             bar.stop();
             let moved = false;
             if (args.move) {
@@ -94,13 +129,14 @@ export const sendCommand: CommandModule<object, SendArgs> = {
               } catch (err) {
                 throw new PlotferryError(
                   'PF_SOURCE',
-                  `verified and stored at ${to.host}:${r.remotePath}, but ${file} could not be deleted: ${(err as Error).message}`,
+                  `verified and stored at ${r.harvester}:${r.remotePath}, but ${file} could not be deleted: ${(err as Error).message}`,
                 );
               }
             }
             const mbps = r.bytes / 1e6 / r.seconds;
             flog.info(
               {
+                harvester: r.harvester,
                 remote: r.remotePath,
                 bytes: r.bytes,
                 seconds: round(r.seconds),
@@ -119,6 +155,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
                 seconds: r.seconds,
                 mbps,
                 hash: r.hash,
+                harvester: r.harvester,
                 remotePath: r.remotePath,
                 moved,
               });
@@ -133,6 +170,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         }
       } finally {
         progress.stop();
+        await nc?.close();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }

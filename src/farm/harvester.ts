@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
 import type { Msg, NatsConnection, Subscription } from 'nats';
@@ -246,6 +247,14 @@ export class Harvester {
       await all();
     }
   }
+}
+
+/** This host's first non-internal IPv4 address, else 127.0.0.1. */
+export function defaultAdvertiseHost(): string {
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
 }
 
 export const defaultHarvesterId = (hostname: string) =>

@@ -1,0 +1,109 @@
+import type { Argv, CommandModule } from 'yargs';
+import { globalOptions, GlobalArgs, runCommand } from './common.js';
+
+interface HarvesterArgs extends GlobalArgs {
+  nats: string;
+  dir: string[];
+  id?: string;
+  host?: string;
+  listenHost: string;
+  maxTransfers: number;
+  reserve: string;
+  portRange: string;
+  prefix: string;
+  claimTtl: number;
+  grace: number;
+}
+
+export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
+  command: 'harvester',
+  describe: 'bid for plots announced on NATS and receive the ones this host wins',
+  builder: (y: Argv) =>
+    globalOptions(y)
+      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
+      .option('dir', {
+        type: 'string',
+        array: true,
+        demandOption: 'name at least one directory: --dir /mnt/disk1',
+        describe: 'a receiving directory; repeat per disk',
+      })
+      .option('id', { type: 'string', describe: "this harvester's name on the bus (default: the host name)" })
+      .option('host', {
+        type: 'string',
+        describe: "address plotters connect to (default: this host's first non-loopback IPv4)",
+      })
+      .option('listen-host', {
+        type: 'string',
+        default: '0.0.0.0',
+        describe: 'address the per-transfer listeners bind',
+      })
+      .option('max-transfers', {
+        type: 'number',
+        default: 5,
+        describe: 'transfers at once (also at most one per disk)',
+      })
+      .option('reserve', { type: 'string', default: '0', describe: 'space to leave free on every disk (e.g. 2G)' })
+      .option('port-range', {
+        type: 'string',
+        default: '0',
+        describe: 'TCP ports for transfers, "LOW-HIGH" (0: any free port)',
+      })
+      .option('prefix', {
+        type: 'string',
+        default: 'plotferry',
+        describe: 'NATS subject prefix; farms sharing a server use different ones',
+      })
+      .option('claim-ttl', {
+        type: 'number',
+        default: 30,
+        describe: 'seconds a won bid waits for its transfer before the disk is freed',
+      })
+      .option('grace', {
+        type: 'number',
+        default: 600,
+        describe: 'on SIGINT/SIGTERM, seconds running transfers get to finish',
+      })
+      .example('$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --dir /mnt/d2', 'receive plots onto two disks')
+      .epilog(
+        'A bid is delayed 10 ms per running transfer and up to 50 ms as the chosen disk fills, so the idlest, emptiest harvester wins. No file byte crosses NATS.',
+      ) as unknown as Argv<HarvesterArgs>,
+  handler: (args) =>
+    runCommand(args, async (log) => {
+      const os = await import('node:os');
+      const { parseBytes, parsePortRange } = await import('../config.js');
+      const { connectNats } = await import('../bus/connect.js');
+      const { Harvester, defaultHarvesterId, defaultAdvertiseHost } = await import('../farm/harvester.js');
+      const id = args.id ?? defaultHarvesterId(os.hostname());
+      const nc = await connectNats(args.nats, `plotferry-harvester-${id}`, log);
+      const h = await Harvester.start({
+        nc,
+        id,
+        log,
+        dirs: args.dir,
+        prefix: args.prefix,
+        advertiseHost: args.host ?? defaultAdvertiseHost(),
+        listenHost: args.listenHost,
+        maxTransfers: args.maxTransfers,
+        reserveBytes: parseBytes(args.reserve, 'reserve'),
+        portRange: parsePortRange(args.portRange, 'port-range'),
+        claimTtlMs: args.claimTtl * 1000,
+      });
+      await new Promise<void>((resolve) => {
+        let signals = 0;
+        const onSignal = (sig: NodeJS.Signals) => {
+          signals++;
+          log.info(
+            { signal: sig },
+            signals === 1
+              ? `stopping: no new bids; running transfers get ${args.grace} s`
+              : 'aborting running transfers',
+          );
+          h.close(signals === 1 ? args.grace * 1000 : 0).then(resolve);
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+      await nc.close();
+      log.info('stopped');
+    }),
+};

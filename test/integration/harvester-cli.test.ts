@@ -1,0 +1,143 @@
+/** `plotferry harvester` and `plotferry send --nats` as real processes on a real nats-server. */
+import assert from 'node:assert/strict';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, NatsConnection } from 'nats';
+import { Harvester } from '../../src/farm/harvester.js';
+import { silentLogger } from '../../src/log.js';
+import { jsonLines, runCli, startCli } from '../helpers/cli.js';
+import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { waitFor } from '../helpers/listener.js';
+import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+
+const MiB = 2 ** 20;
+
+describe('harvester and send --nats (processes)', () => {
+  let server: NatsServer;
+  let src: string;
+  const dirs: string[] = [];
+  before(async () => {
+    server = await startNatsServer();
+    src = await tmpDir();
+  });
+  after(async () => {
+    await server.stop();
+    for (const d of [src, ...dirs]) await fsp.rm(d, { recursive: true, force: true });
+  });
+  const dir = async (p: string) => {
+    const d = await tmpDir(p);
+    dirs.push(d);
+    return d;
+  };
+  const startHarvester = async (id: string, d: string) => {
+    const h = startCli([
+      'harvester',
+      '--nats',
+      server.url,
+      '--id',
+      id,
+      '--host',
+      '127.0.0.1',
+      '--listen-host',
+      '127.0.0.1',
+      '--dir',
+      d,
+    ]);
+    let err = '';
+    h.child.stderr!.on('data', (c) => (err += c));
+    await waitFor(() => err.includes('harvester ready'), 10_000, `${id} to start`);
+    return h;
+  };
+
+  it('moves a plot to the harvester that wins, with --move and --json', async () => {
+    const d = await dir('pf-hc1-');
+    const h = await startHarvester('hc-one', d);
+    try {
+      const file = path.join(src, 'cli-bid.plot');
+      writeRandomFile(file, 2 * MiB);
+      const sum = await sha256(file);
+      const r = await runCli(['send', '--nats', server.url, '--move', '--json', file]);
+      assert.equal(r.code, 0, r.stderr);
+      const [res] = jsonLines(r.stdout);
+      assert.equal(res?.harvester, 'hc-one');
+      assert.equal(await sha256(path.join(d, 'cli-bid.plot')), sum);
+      assert.equal(fs.existsSync(file), false);
+    } finally {
+      h.child.kill('SIGTERM');
+      assert.equal((await h.done).code, 0);
+    }
+  });
+
+  it('no harvester: exit 1 with PF_NO_BID, source kept', async () => {
+    const file = path.join(src, 'unwanted.plot');
+    writeRandomFile(file, 10);
+    const r = await runCli([
+      'send',
+      '--nats',
+      server.url,
+      '--move',
+      '--retries',
+      '0',
+      '--bid-timeout',
+      '0.3',
+      '--json',
+      file,
+    ]);
+    assert.equal(r.code, 1);
+    assert.equal((jsonLines(r.stdout)[0]?.error as { code: string }).code, 'PF_NO_BID');
+    assert.ok(fs.existsSync(file));
+  });
+
+  it('cannot reach NATS: exit 1 with a message that says what to check', async () => {
+    const r = await runCli(['send', '--nats', 'nats://127.0.0.1:1', 'x.plot']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /PF_CONNECTION: cannot reach NATS at nats:\/\/127\.0\.0\.1:1.*nats-server/s);
+  });
+
+  it('a harvester SIGKILLed mid-transfer: a retry delivers to another; the source goes only after', async () => {
+    const dA = await dir('pf-hcA-');
+    const dB = await dir('pf-hcB-');
+    const a = await startHarvester('hc-a', dA);
+    const file = path.join(src, 'survivor.plot');
+    writeRandomFile(file, 1024 * MiB);
+    const sum = await sha256(file);
+    const send = startCli(['send', '--nats', server.url, '--move', '--json', file]);
+    let nc: NatsConnection | undefined;
+    let b: Harvester | undefined;
+    try {
+      await waitFor(() => ls(dA).some((f) => f.endsWith('.partial')), 20_000, 'the transfer to hc-a to start');
+      a.child.kill('SIGKILL');
+      await a.done;
+      assert.ok(fs.existsSync(file), 'source still there after the failure');
+      // The retry waits a back-off first; hc-b is there by then.
+      nc = await connect({ servers: server.url });
+      b = await Harvester.start({
+        nc,
+        id: 'hc-b',
+        advertiseHost: '127.0.0.1',
+        listenHost: '127.0.0.1',
+        dirs: [dB],
+        log: silentLogger(),
+      });
+      const r = await send.done;
+      assert.equal(r.code, 0, r.stderr);
+      const [res] = jsonLines(r.stdout);
+      assert.equal(res?.harvester, 'hc-b');
+      assert.match(r.stderr, /retrying/);
+      assert.equal(await sha256(path.join(dB, 'survivor.plot')), sum);
+      assert.equal(fs.existsSync(file), false, 'source removed after the verified retry');
+      assert.ok(!ls(dA).includes('survivor.plot'), 'no final-named partial on the killed harvester');
+    } finally {
+      send.child.kill('SIGKILL');
+      a.child.kill('SIGKILL');
+      await b?.close();
+      await nc?.close();
+    }
+    // The killed harvester cleans its stale temporary file when it starts again.
+    const again = await startHarvester('hc-a', dA);
+    assert.deepEqual(ls(dA), []);
+    again.child.kill('SIGTERM');
+    await again.done;
+  });
+});
