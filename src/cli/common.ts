@@ -45,3 +45,29 @@ export function reportError(err: unknown, debug = false): void {
     else process.stderr.write('  run again with --debug for the stack trace, and please report it\n');
   }
 }
+
+/**
+ * Serves until SIGINT/SIGTERM: the first signal calls `close(graceMs)` so running transfers can
+ * finish, a second one calls `close(0)` to abort them. Resolves once closed.
+ */
+export function serveUntilSignalled(
+  log: Logger,
+  graceSeconds: number,
+  close: (graceMs: number) => Promise<void>,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1)
+        log.info(
+          { signal: sig },
+          `stopping: nothing new is taken; running transfers get ${graceSeconds} s (signal again to abort them)`,
+        );
+      else log.warn({ signal: sig }, 'aborting running transfers');
+      close(signals === 1 ? graceSeconds * 1000 : 0).then(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, runCommand } from './common.js';
+import { globalOptions, GlobalArgs, runCommand, serveUntilSignalled } from './common.js';
 
 interface HarvesterArgs extends GlobalArgs {
   nats: string;
@@ -88,21 +88,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         portRange: parsePortRange(args.portRange, 'port-range'),
         claimTtlMs: args.claimTtl * 1000,
       });
-      await new Promise<void>((resolve) => {
-        let signals = 0;
-        const onSignal = (sig: NodeJS.Signals) => {
-          signals++;
-          log.info(
-            { signal: sig },
-            signals === 1
-              ? `stopping: no new bids; running transfers get ${args.grace} s`
-              : 'aborting running transfers',
-          );
-          h.close(signals === 1 ? args.grace * 1000 : 0).then(resolve);
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      });
+      await serveUntilSignalled(log, args.grace, (ms) => h.close(ms));
       await nc.close();
       log.info('stopped');
     }),

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, runCommand } from './common.js';
+import { globalOptions, GlobalArgs, runCommand, serveUntilSignalled } from './common.js';
 
 interface ListenArgs extends GlobalArgs {
   dir: string[];
@@ -59,24 +59,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         idleTimeoutMs: args.idleTimeout * 1000,
         log,
       });
-      await new Promise<void>((resolve) => {
-        let signals = 0;
-        const onSignal = (sig: NodeJS.Signals) => {
-          signals++;
-          if (signals === 1) {
-            log.info(
-              { signal: sig },
-              `stopping: no new transfers; running ones get ${args.grace} s (send again to abort them)`,
-            );
-            listener.close(args.grace * 1000).then(resolve);
-          } else {
-            log.warn({ signal: sig }, 'aborting running transfers');
-            listener.close(0).then(resolve);
-          }
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      });
+      await serveUntilSignalled(log, args.grace, (ms) => listener.close(ms));
       log.info('stopped');
     }),
 };

@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { decodeBus, DirStatus, encodeBus, Heartbeat, Refused, subjects, validateId } from '../bus/messages.js';
 import { PlotferryError } from '../errors.js';
 import { findExisting, removeStaleTemps } from '../transfer/finalize.js';
+import { drainWithin } from '../transfer/drain.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
 import { bidDelayMs } from './bid.js';
 import { DiskSet } from './disks.js';
@@ -235,17 +236,7 @@ export class Harvester {
     this.closing = true;
     clearInterval(this.heartbeatTimer);
     for (const s of this.subs) s.unsubscribe();
-    const all = () => Promise.all([...this.claims.values()].map((c) => c.done));
-    if (this.claims.size > 0) {
-      let t: NodeJS.Timeout | undefined;
-      const r = await Promise.race([
-        all(),
-        new Promise<'timeout'>((res) => (t = setTimeout(() => res('timeout'), graceMs))),
-      ]);
-      clearTimeout(t);
-      if (r === 'timeout') for (const c of this.claims.values()) c.abort();
-      await all();
-    }
+    await drainWithin(() => [...this.claims.values()], graceMs, this.opts.log);
   }
 }
 

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import { DiskSet } from '../farm/disks.js';
 import { findExisting, removeStaleTemps } from './finalize.js';
+import { drainWithin } from './drain.js';
 import { createIntake, IntakeMode } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
 
@@ -127,22 +128,11 @@ export class Listener extends EventEmitter<ListenerEvents> {
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
     const closed = new Promise<void>((r) => this.server.close(() => r()));
-    const all = () => Promise.all([...this.sessions].map((s) => s.outcome));
-    if (this.sessions.size > 0) {
-      this.opts.log.info({ active: this.sessions.size, graceMs }, 'waiting for running transfers to finish');
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
-      const r = await Promise.race([all(), timedOut]);
-      clearTimeout(timer);
-      if (r === 'timeout') {
-        this.opts.log.warn(
-          { active: this.sessions.size },
-          'grace period over: aborting running transfers (their sources are kept)',
-        );
-        for (const s of this.sessions) s.abort();
-      }
-      await all();
-    }
+    await drainWithin(
+      () => [...this.sessions].map((s) => ({ done: s.outcome, abort: () => s.abort() })),
+      graceMs,
+      this.opts.log,
+    );
     await closed;
   }
 }
