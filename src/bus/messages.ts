@@ -6,7 +6,8 @@
  *            <-- first reply wins                   Bid (sent after a load-dependent delay)
  *            -- request  {prefix}.claim.{harvester}  Claim --> the winner
  *            <-- reply                              Claimed {host, port, token} | Refused
- *   harvester -- publish {prefix}.heartbeat.{harvester}  Heartbeat (for `status`)
+ *   harvester -- publish {prefix}.heartbeat.{harvester}  Heartbeat, every 5 s and when
+ *                                                   anything is published on {prefix}.status
  *
  * Every message is a JSON object with `v` (1) and `kind`. Anything malformed, oversized or of
  * another version is rejected with PF_PROTOCOL; the receiving process logs it and carries on.
@@ -105,6 +106,8 @@ export const subjects = (prefix: string) => ({
   claim: (harvester: string) => `${prefix}.claim.${harvester}`,
   heartbeat: (harvester: string) => `${prefix}.heartbeat.${harvester}`,
   heartbeats: `${prefix}.heartbeat.*`,
+  /** Any message here asks every harvester for a heartbeat now (payload ignored). */
+  statusPing: `${prefix}.status`,
 });
 
 function bad(what: string): never {

@@ -9,6 +9,7 @@ import { demoCommand } from './demo.js';
 import { harvesterCommand } from './harvester.js';
 import { listenCommand } from './listen.js';
 import { sendCommand } from './send.js';
+import { statusCommand } from './status.js';
 
 // An empty PLOTFERRY_* variable (a systemd unit's `Environment=PLOTFERRY_TOKEN=`) means unset:
 // yargs would otherwise let its "" beat the --config file.
@@ -25,8 +26,9 @@ const cli = yargs(hideBin(process.argv))
   .command(listenCommand)
   .command(sendCommand)
   .command(harvesterCommand)
+  .command(statusCommand)
   .command(demoCommand)
-  .demandCommand(1, 'name a command: listen, send, harvester or demo (see --help)')
+  .demandCommand(1, 'name a command: listen, send, harvester, status or demo (see --help)')
   .recommendCommands()
   .strict()
   .help()

@@ -74,11 +74,22 @@ export class Harvester {
       for (const p of await removeStaleTemps(info.dir))
         opts.log.info({ path: p }, 'removed a temporary file left by an earlier run');
     }
+    const beat = () => void h.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
     h.subs.push(opts.nc.subscribe(h.subj.announce, { callback: (err, msg) => !err && void h.onAnnounce(msg) }));
     h.subs.push(opts.nc.subscribe(h.subj.claim(opts.id), { callback: (err, msg) => !err && void h.onClaim(msg) }));
+    // `status` asks for a heartbeat now; at most one a second, as each one runs `du`.
+    let lastAsked = 0;
+    h.subs.push(
+      opts.nc.subscribe(h.subj.statusPing, {
+        callback: (err) => {
+          if (err || Date.now() - lastAsked < 1_000) return;
+          lastAsked = Date.now();
+          beat();
+        },
+      }),
+    );
     // Make sure the server has our subscriptions before anyone counts on our bids.
     await opts.nc.flush();
-    const beat = () => void h.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
     h.heartbeatTimer = setInterval(beat, opts.heartbeatMs ?? 5_000);
     h.heartbeatTimer.unref();
     beat();

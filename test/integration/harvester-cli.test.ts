@@ -4,6 +4,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection } from 'nats';
+import type { Heartbeat } from '../../src/bus/messages.js';
 import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/log.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
@@ -30,7 +31,7 @@ describe('harvester and send --nats (processes)', () => {
     dirs.push(d);
     return d;
   };
-  const startHarvester = async (id: string, d: string) => {
+  const startHarvester = async (id: string, d: string, extra: string[] = []) => {
     const h = startCli([
       'harvester',
       '--nats',
@@ -43,6 +44,7 @@ describe('harvester and send --nats (processes)', () => {
       '127.0.0.1',
       '--dir',
       d,
+      ...extra,
     ]);
     let err = '';
     h.child.stderr!.on('data', (c) => (err += c));
@@ -66,6 +68,29 @@ describe('harvester and send --nats (processes)', () => {
     } finally {
       h.child.kill('SIGTERM');
       assert.equal((await h.done).code, 0);
+    }
+  });
+
+  it('status lists live harvesters with their disks and plots', async () => {
+    const d1 = await dir('pf-st1-');
+    const d2 = await dir('pf-st2-');
+    fs.writeFileSync(path.join(d1, 'already-here.plot'), Buffer.alloc(4096));
+    fs.writeFileSync(path.join(d2, 'plotferry.disable'), '');
+    const h = await startHarvester('hc-status', d1, ['--dir', d2]);
+    try {
+      const r = await runCli(['status', '--nats', server.url, '--wait', '1', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const hb = jsonLines(r.stdout).find((b) => b.harvester === 'hc-status') as unknown as Heartbeat;
+      assert.ok(hb, r.stdout);
+      assert.equal(hb.host, '127.0.0.1');
+      assert.equal(hb.dirs[0]?.plots, 1);
+      assert.ok((hb.dirs[0]?.plotBytes ?? 0) >= 4096);
+      assert.match(hb.dirs[1]?.unusable ?? '', /plotferry\.disable/);
+      const table = await runCli(['status', '--nats', server.url, '--wait', '1']);
+      assert.match(table.stdout, /hc-status \(127\.0\.0\.1\)\s+transfers 0\/5\s+plots 1/);
+    } finally {
+      h.child.kill('SIGTERM');
+      await h.done;
     }
   });
 
