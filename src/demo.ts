@@ -1,17 +1,22 @@
 /**
- * The newcomer's first run (`npm run demo`): the main job on a local default. Direct mode for
- * now: a listener over two directories and a sender moving generated plots to it.
+ * The newcomer's first run (`npm run demo`): the main job on a local default. It uses the NATS
+ * server at PLOTFERRY_NATS_URL or nats://127.0.0.1:4222 when one answers, else starts a private
+ * nats-server; starts two harvesters over temporary directories; makes sample plots; sweeps
+ * them with progress; prints where each landed and the throughput; cleans up.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { connect, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { parseBytes } from './config.js';
+import { DEFAULT_NATS_URL } from './bus/connect.js';
+import { NatsServer, startNatsServer } from './bus/server.js';
 import { createProgress } from './cli/progress.js';
+import { parseBytes } from './config.js';
+import { Harvester } from './farm/harvester.js';
+import { sweep } from './plotter/sweep.js';
 import { writeRandomFile } from './sample.js';
-import { Listener } from './transfer/listener.js';
-import { sendWithRetry } from './transfer/retry.js';
 
 export interface DemoOptions {
   files: number;
@@ -20,61 +25,104 @@ export interface DemoOptions {
   log: Logger;
 }
 
-export async function runDemo(opts: DemoOptions): Promise<void> {
+export async function runDemo(opts: DemoOptions): Promise<number> {
   const size = parseBytes(opts.size, 'size');
   const base = await pickBase(size * opts.files * 2);
   const root = await fsp.mkdtemp(path.join(base, 'plotferry-demo-'));
   const say = (s: string) => process.stdout.write(`${s}\n`);
+  const prefix = `demo-${randomBytes(4).toString('hex')}`; // never mixes with a real farm on a shared server
   const plotter = path.join(root, 'plotter-nvme');
-  const disks = [path.join(root, 'harvester-disk1'), path.join(root, 'harvester-disk2')];
-  for (const d of [plotter, ...disks]) await fsp.mkdir(d, { recursive: true });
-  const token = randomBytes(16).toString('hex');
-  let listener: Listener | undefined;
+  const harvesterDirs = [
+    [path.join(root, 'harvester-1', 'disk1'), path.join(root, 'harvester-1', 'disk2')],
+    [path.join(root, 'harvester-2', 'disk1'), path.join(root, 'harvester-2', 'disk2')],
+  ];
+  for (const d of [plotter, ...harvesterDirs.flat()]) await fsp.mkdir(d, { recursive: true });
+  let server: NatsServer | undefined;
+  const conns: NatsConnection[] = [];
+  const harvesters: Harvester[] = [];
   try {
     say(`plotferry demo in ${root}`);
-    say(`making ${opts.files} sample plot(s) of ${opts.size} in ${plotter} ...`);
-    const files: string[] = [];
+    const url = process.env.PLOTFERRY_NATS_URL || DEFAULT_NATS_URL;
+    const probe = await connect({ servers: url, timeout: 1_000, maxReconnectAttempts: 0 }).catch(() => undefined);
+    let natsUrl = url;
+    if (probe) {
+      await probe.close();
+      say(`using the NATS server at ${url} (subjects under "${prefix}.")`);
+    } else {
+      server = await startNatsServer();
+      natsUrl = server.url;
+      say(`no NATS server at ${url}: started a private nats-server at ${natsUrl}`);
+    }
+    const nc = async () => {
+      const c = await connect({ servers: natsUrl });
+      conns.push(c);
+      return c;
+    };
+    for (const [i, dirs] of harvesterDirs.entries()) {
+      harvesters.push(
+        await Harvester.start({
+          nc: await nc(),
+          id: `demo-harvester-${i + 1}`,
+          advertiseHost: '127.0.0.1',
+          listenHost: '127.0.0.1',
+          dirs,
+          prefix,
+          log: opts.log,
+        }),
+      );
+    }
+    say(
+      `2 harvesters bidding, 2 directories each; making ${opts.files} sample plot(s) of ${opts.size} in ${plotter} ...`,
+    );
     for (let i = 0; i < opts.files; i++) {
-      const f = path.join(
-        plotter,
-        `plot-k32-demo-${String(i + 1).padStart(2, '0')}-${randomBytes(8).toString('hex')}.plot`,
+      writeRandomFile(
+        path.join(plotter, `plot-k32-demo-${String(i + 1).padStart(2, '0')}-${randomBytes(8).toString('hex')}.plot`),
+        size,
       );
-      writeRandomFile(f, size);
-      files.push(f);
     }
-    listener = await Listener.start({ dirs: disks, token, host: '127.0.0.1', port: 0, log: opts.log });
-    const { port } = listener.address();
-    say(`receiver listening on 127.0.0.1:${port} over ${disks.length} directories; sending with verification:`);
+    say('sweeping (as cron would: plotferry sweep --nats URL DIR):');
     const progress = await createProgress();
-    const rows: string[] = [];
-    let total = 0;
     const t0 = process.hrtime.bigint();
-    for (const file of files) {
-      const bar = progress.add(path.basename(file), size);
-      const r = await sendWithRetry({ host: '127.0.0.1', port, token, file, onProgress: (b) => bar.update(b) });
-      bar.update(r.bytes);
-      bar.stop();
-      await fsp.unlink(file); // --move: the receiver has verified, synced and renamed it
-      total += r.bytes;
-      rows.push(
-        `  ${r.name}\n    -> ${r.remotePath}\n       ${(r.bytes / 1e6 / r.seconds).toFixed(0)} MB/s, xxh64 ${r.hash} verified on both ends, source removed`,
-      );
-    }
+    const items = await sweep({
+      nc: await nc(),
+      dirs: [plotter],
+      plotter: 'demo-plotter',
+      prefix,
+      minAgeMs: 0,
+      concurrency: 2,
+      log: opts.log,
+      onStart: (c) => {
+        const bar = progress.add(c.name, c.size);
+        return (b) => bar.update(b);
+      },
+    });
     progress.stop();
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    say(rows.join('\n'));
-    const left = await fsp.readdir(plotter);
-    say(
-      `moved ${files.length} plot(s), ${(total / 2 ** 30).toFixed(2)} GiB in ${secs.toFixed(2)} s: ${(total / 1e6 / secs).toFixed(0)} MB/s overall`,
-    );
-    for (const d of disks) say(`  ${path.basename(d)}: ${(await fsp.readdir(d)).length} plot(s)`);
-    if ((await fsp.stat(disks[0]!)).dev === (await fsp.stat(disks[1]!)).dev) {
-      say('  (both demo directories sit on one filesystem, so they count as one disk: plotferry writes one');
-      say('   file per filesystem at a time and fills the one with the most free space first)');
+    let total = 0;
+    for (const it of items) {
+      if (it.status === 'sent') {
+        total += it.size;
+        say(
+          `  ${it.name}\n    -> ${it.harvester}: ${it.remotePath}\n       ${it.mbps!.toFixed(0)} MB/s, xxh64 ${it.hash} verified on both ends, source removed`,
+        );
+      } else {
+        say(`  ${it.name}: ${it.status}${it.error ? ` (${it.error.code}: ${it.error.message})` : ''}`);
+      }
     }
-    say(`  plotter: ${left.length} file(s) left`);
+    const sent = items.filter((i) => i.status === 'sent').length;
+    say(
+      `moved ${sent} of ${items.length} plot(s), ${(total / 2 ** 30).toFixed(2)} GiB in ${secs.toFixed(2)} s: ${(total / 1e6 / secs).toFixed(0)} MB/s overall`,
+    );
+    for (const dirs of harvesterDirs) {
+      for (const d of dirs) say(`  ${path.relative(root, d)}: ${(await fsp.readdir(d)).length} plot(s)`);
+    }
+    say(`  plotter-nvme: ${(await fsp.readdir(plotter)).length} file(s) left`);
+    say("  (each harvester's two directories share one filesystem here, so they count as one disk)");
+    return sent === items.length ? 0 : 1;
   } finally {
-    await listener?.close();
+    for (const h of harvesters) await h.close();
+    for (const c of conns) await c.close();
+    await server?.stop();
     if (opts.keep) say(`kept ${root}`);
     else await fsp.rm(root, { recursive: true, force: true });
   }

@@ -6,6 +6,7 @@
  *            <-- first reply wins                   Bid (sent after a load-dependent delay)
  *            -- request  {prefix}.claim.{harvester}  Claim --> the winner
  *            <-- reply                              Claimed {host, port, token} | Refused
+ *   plotter  -- request  {prefix}.has  Has {name, size} --> only a holder answers Held
  *   harvester -- publish {prefix}.heartbeat.{harvester}  Heartbeat, every 5 s and when
  *                                                   anything is published on {prefix}.status
  *
@@ -82,7 +83,21 @@ export interface Heartbeat {
   /** Sender's clock, ms since the epoch. */
   at: number;
 }
-export type BusMessage = Announce | Bid | Claim | Claimed | Refused | Heartbeat;
+/** Does any harvester hold this plot already (same name and size)? Only holders answer. */
+export interface Has {
+  kind: 'has';
+  v: 1;
+  name: string;
+  size: number;
+}
+export interface Held {
+  kind: 'held';
+  v: 1;
+  harvester: string;
+  path: string;
+  size: number;
+}
+export type BusMessage = Announce | Bid | Claim | Claimed | Refused | Heartbeat | Has | Held;
 export type BusKind = BusMessage['kind'];
 
 export function encodeBus(m: BusMessage): Uint8Array {
@@ -106,6 +121,7 @@ export const subjects = (prefix: string) => ({
   claim: (harvester: string) => `${prefix}.claim.${harvester}`,
   heartbeat: (harvester: string) => `${prefix}.heartbeat.${harvester}`,
   heartbeats: `${prefix}.heartbeat.*`,
+  has: `${prefix}.has`,
   /** Any message here asks every harvester for a heartbeat now (payload ignored). */
   statusPing: `${prefix}.status`,
 });
@@ -210,6 +226,16 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           message: str(m, 'message', 4096),
         };
       }
+      case 'has':
+        return { kind: 'has', v: 1, name: name(m), size: count(m, 'size') };
+      case 'held':
+        return {
+          kind: 'held',
+          v: 1,
+          harvester: id(m, 'harvester'),
+          path: str(m, 'path', 4096),
+          size: count(m, 'size'),
+        };
       case 'heartbeat': {
         const dirs = m.dirs;
         if (!Array.isArray(dirs) || dirs.length > 256) bad('"dirs" must be a list of at most 256');

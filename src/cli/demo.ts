@@ -9,19 +9,19 @@ interface DemoArgs extends GlobalArgs {
 
 export const demoCommand: CommandModule<object, DemoArgs> = {
   command: 'demo',
-  describe: 'move a few generated plot files through a local receiver onto two "disks", then clean up',
+  describe: 'a whole farm on this machine: NATS, two harvesters, a sweep of sample plots; then clean up',
   builder: (y: Argv) =>
     globalOptions(y)
       .option('files', { type: 'number', default: 4, describe: 'how many sample plots to make' })
       .option('size', { type: 'string', default: '256M', describe: 'size of each sample plot' })
       .option('keep', { type: 'boolean', default: false, describe: 'keep the demo directory afterwards' })
       .epilog(
-        'Runs entirely on this machine, in /dev/shm when it has room (else the temp directory): a ' +
-          'receiver over two directories, and a sender that moves each plot with verification.',
+        'Uses the NATS server at PLOTFERRY_NATS_URL or 127.0.0.1:4222 when one answers, else starts ' +
+          'nats-server on a free port. Files live in /dev/shm when it has room (else the temp directory).',
       ) as unknown as Argv<DemoArgs>,
   handler: (args) =>
     runCommand({ ...args, logLevel: args.debug ? args.logLevel : 'warn' }, async (log) => {
       const { runDemo } = await import('../demo.js');
-      await runDemo({ files: args.files, size: args.size, keep: args.keep, log });
+      return runDemo({ files: args.files, size: args.size, keep: args.keep, log });
     }),
 };

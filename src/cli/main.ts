@@ -10,6 +10,7 @@ import { harvesterCommand } from './harvester.js';
 import { listenCommand } from './listen.js';
 import { sendCommand } from './send.js';
 import { statusCommand } from './status.js';
+import { sweepCommand } from './sweep.js';
 
 // An empty PLOTFERRY_* variable (a systemd unit's `Environment=PLOTFERRY_TOKEN=`) means unset:
 // yargs would otherwise let its "" beat the --config file.
@@ -26,11 +27,16 @@ const cli = yargs(hideBin(process.argv))
   .command(listenCommand)
   .command(sendCommand)
   .command(harvesterCommand)
+  .command(sweepCommand)
   .command(statusCommand)
   .command(demoCommand)
-  .demandCommand(1, 'name a command: listen, send, harvester, status or demo (see --help)')
+  .demandCommand(1, 'name a command: listen, send, harvester, sweep, status or demo (see --help)')
   .recommendCommands()
-  .strict()
+  // Not .strict(): it would also reject PLOTFERRY_* variables meant for other commands (a
+  // PLOTFERRY_TOKEN in the environment would break `harvester`). Typed flags are checked below.
+  .strictCommands()
+  // yargs passes the instance as a middleware's second argument (its typings omit it).
+  .middleware(((_argv: unknown, y: Parameters<typeof rejectUnknownFlags>[0]) => rejectUnknownFlags(y)) as never, true)
   .help()
   .alias('h', 'help')
   .version()
@@ -44,3 +50,19 @@ const cli = yargs(hideBin(process.argv))
   });
 
 await cli.parseAsync();
+
+/** Rejects flags the command does not declare; only what was typed, never the environment. */
+function rejectUnknownFlags(y: { getOptions(): { key: Record<string, unknown> }; showHelp(): unknown }): void {
+  const known = new Set(Object.keys(y.getOptions().key));
+  const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  for (const arg of hideBin(process.argv)) {
+    if (arg === '--') break;
+    const m = /^--(?:no-)?([^=]+)/.exec(arg);
+    if (!m) continue;
+    const name = m[1]!;
+    if (known.has(name) || known.has(camel(name))) continue;
+    y.showHelp();
+    process.stderr.write(`\nplotferry: unknown option ${arg.split('=')[0]} (see the options above)\n`);
+    process.exit(2);
+  }
+}

@@ -77,6 +77,7 @@ export class Harvester {
     const beat = () => void h.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
     h.subs.push(opts.nc.subscribe(h.subj.announce, { callback: (err, msg) => !err && void h.onAnnounce(msg) }));
     h.subs.push(opts.nc.subscribe(h.subj.claim(opts.id), { callback: (err, msg) => !err && void h.onClaim(msg) }));
+    h.subs.push(opts.nc.subscribe(h.subj.has, { callback: (err, msg) => !err && void h.onHas(msg) }));
     // `status` asks for a heartbeat now; at most one a second, as each one runs `du`.
     let lastAsked = 0;
     h.subs.push(
@@ -140,6 +141,24 @@ export class Harvester {
         }),
       );
     }, delay);
+  }
+
+  /** Answers only when holding a file of that name and size; silence means "not here". */
+  private async onHas(msg: Msg): Promise<void> {
+    let q;
+    try {
+      q = decodeBus(msg.data, ['has']);
+    } catch (err) {
+      this.opts.log.warn({ subject: msg.subject }, `ignored: ${(err as Error).message}`);
+      return;
+    }
+    const p = await findExisting(this.disks.dirs, q.name);
+    if (!p) return;
+    const size = await fsp.stat(p).then(
+      (st) => st.size,
+      () => -1,
+    );
+    if (size === q.size) msg.respond(encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, path: p, size }));
   }
 
   private async onClaim(msg: Msg): Promise<void> {

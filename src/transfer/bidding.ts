@@ -14,6 +14,9 @@ import { PlotferryError } from '../errors.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from './sender.js';
 
+/** Re-bids after claims refused as busy, per file, before that counts as a failed try. */
+const MAX_BUSY_REBIDS = 20;
+
 export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'token'> {
   nc: NatsConnection;
   plotter: string;
@@ -43,8 +46,10 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
   const subj = subjects(opts.prefix ?? 'plotferry');
   const tries = Math.max(1, opts.tries ?? 4);
   const exclude = new Set<string>();
+  let rebids = 0;
   for (let attempt = 1; ; attempt++) {
     let harvester = '';
+    let claimRefusedBusy = false;
     try {
       const id = randomBytes(8).toString('hex');
       harvester = await firstBid(opts, subj.announce, {
@@ -65,12 +70,22 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         `the claim answer from ${harvester}`,
       );
       const answer = decodeBus(reply, ['claimed', 'refused']);
-      if (answer.kind === 'refused')
+      if (answer.kind === 'refused') {
+        claimRefusedBusy = answer.code === 'PF_BUSY';
         throw new PlotferryError(answer.code, `${harvester} refused the claim: ${answer.message}`);
+      }
       const r = await sendFile({ ...opts, name, host: answer.host, port: answer.port, token: answer.token });
       return { ...r, harvester, attempts: attempt };
     } catch (err) {
       const e = err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
+      // A bid reserves nothing, so between bid and claim another plotter may take the slot:
+      // bid again at once (with jitter), without using up a try.
+      if (claimRefusedBusy && rebids < MAX_BUSY_REBIDS && !opts.signal?.aborted) {
+        rebids++;
+        attempt--;
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+        continue;
+      }
       if (!e.retryable || attempt >= tries || opts.signal?.aborted) throw e;
       // A harvester that failed this file is skipped next time, unless it was only busy.
       if (harvester && e.code !== 'PF_BUSY') exclude.add(harvester);

@@ -250,13 +250,33 @@ describe('plotferry listen', () => {
   });
 });
 
-describe('plotferry demo', () => {
-  it('moves its sample plots, reports where they landed, and cleans up', async () => {
-    const r = await runCli(['demo', '--files', '2', '--size', '3M']);
+describe('options', () => {
+  it('rejects a mistyped flag with exit 2, naming it', async () => {
+    const r = await runCli(['send', '--to', '127.0.0.1:9', '--token', 't', '--mvoe', '1', 'x.plot']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown option --mvoe/);
+  });
+
+  it('ignores PLOTFERRY_* variables meant for other commands', async () => {
+    const r = await runCli(['status', '--help'], {
+      PLOTFERRY_TOKEN: 'x',
+      PLOTFERRY_NATS_URL: 'y',
+      PLOTFERRY_DIR: '/z',
+    });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /moved 2 plot\(s\)/);
-    assert.match(r.stdout, /verified on both ends, source removed/);
-    assert.match(r.stdout, /plotter: 0 file\(s\) left/);
+    assert.match(r.stdout, /--nats/);
+  });
+});
+
+describe('plotferry demo', () => {
+  it('runs a farm on this machine: harvesters bid, a sweep moves the sample plots, all cleaned up', async () => {
+    const r = await runCli(['demo', '--files', '3', '--size', '3M'], { PLOTFERRY_NATS_URL: 'nats://127.0.0.1:1' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /started a private nats-server/);
+    assert.match(r.stdout, /moved 3 of 3 plot\(s\)/);
+    assert.equal(r.stdout.match(/verified on both ends, source removed/g)?.length, 3);
+    assert.match(r.stdout, /-> demo-harvester-[12]: /);
+    assert.match(r.stdout, /plotter-nvme: 0 file\(s\) left/);
     const root = /plotferry demo in (\S+)/.exec(r.stdout)?.[1];
     assert.ok(root && !fs.existsSync(root), 'demo directory removed');
   });

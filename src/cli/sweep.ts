@@ -1,0 +1,125 @@
+import type { Argv, CommandModule } from 'yargs';
+import { globalOptions, GlobalArgs, runCommand } from './common.js';
+
+interface SweepArgs extends GlobalArgs {
+  dirs: string[];
+  nats: string;
+  pattern: string;
+  minAge: number;
+  concurrency: number;
+  dryRun: boolean;
+  json: boolean;
+  prefix: string;
+  plotterId?: string;
+  bidTimeout: number;
+  retries: number;
+  progress?: boolean;
+}
+
+export const sweepCommand: CommandModule<object, SweepArgs> = {
+  command: 'sweep <dirs..>',
+  describe: 'move every finished plot in DIRs to whichever harvesters win the bids (for cron)',
+  builder: (y: Argv) =>
+    globalOptions(y)
+      .positional('dirs', { type: 'string', array: true, describe: 'directories holding finished plots' })
+      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
+      .option('pattern', {
+        type: 'string',
+        default: '*.plot',
+        describe: 'which files are plots (a glob on the file name)',
+      })
+      .option('min-age', {
+        type: 'number',
+        default: 60,
+        describe: 'seconds a plot must be untouched, so one still being written is left alone',
+      })
+      .option('concurrency', { type: 'number', default: 2, describe: 'plots moving at once' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be sent, send nothing' })
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per plot on stdout' })
+      .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix' })
+      .option('plotter-id', { type: 'string', describe: "this plotter's name on the bus (default: the host name)" })
+      .option('bid-timeout', { type: 'number', default: 2, describe: 'seconds to wait for a bid' })
+      .option('retries', {
+        type: 'number',
+        default: 3,
+        describe: 'retries per plot, each through a fresh bid preferring another harvester',
+      })
+      .option('progress', { type: 'boolean', describe: 'progress bars (default: when stderr is a terminal)' })
+      .example('*/5 * * * * plotferry sweep --nats nats://farm:4222 /mnt/nvme/plots', 'crontab: every 5 minutes')
+      .epilog(
+        'Exit 0 when every plot went (or is already held by a harvester: reported as a duplicate, source kept); ' +
+          '1 when any failed (its source kept). Overlapping sweeps never send one plot twice.',
+      ) as unknown as Argv<SweepArgs>,
+  handler: (args) =>
+    runCommand(args, async (log) => {
+      const os = await import('node:os');
+      const { connectNats } = await import('../bus/connect.js');
+      const { sweep } = await import('../plotter/sweep.js');
+      const { defaultHarvesterId } = await import('../farm/harvester.js');
+      const { createProgress } = await import('./progress.js');
+      const nc = await connectNats(args.nats, 'plotferry-sweep', log);
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const progress = await createProgress(args.progress ?? (process.stderr.isTTY && !args.json && !args.dryRun));
+      try {
+        const bars = new Map<string, ReturnType<typeof progress.add>>();
+        let total: ReturnType<typeof progress.add> | undefined;
+        let totalBytes = 0;
+        const items = await sweep({
+          nc,
+          log,
+          dirs: args.dirs,
+          pattern: args.pattern,
+          minAgeMs: args.minAge * 1000,
+          concurrency: args.concurrency,
+          dryRun: args.dryRun,
+          prefix: args.prefix,
+          plotter: args.plotterId ?? defaultHarvesterId(os.hostname()),
+          bidTimeoutMs: args.bidTimeout * 1000,
+          tries: args.retries + 1,
+          signal: abort.signal,
+          onPlan: (cs) => {
+            if (cs.length > 1)
+              total = progress.add(
+                `total (${cs.length} plots)`,
+                cs.reduce((n, c) => n + c.size, 0),
+              );
+          },
+          onStart: (c) => {
+            const bar = progress.add(c.name, c.size);
+            bars.set(c.file, bar);
+            let last = 0;
+            return (b) => {
+              bar.update(b);
+              totalBytes += b - last;
+              last = b;
+              total?.update(totalBytes);
+            };
+          },
+          onDone: (item) => {
+            bars.get(item.file)?.stop();
+            if (args.json) process.stdout.write(`${JSON.stringify(item)}\n`);
+          },
+        });
+        if (args.dryRun) {
+          for (const i of items)
+            process.stdout.write(args.json ? `${JSON.stringify(i)}\n` : `would send ${i.file} (${i.size} bytes)\n`);
+          return 0;
+        }
+        const count = (s: string) => items.filter((i) => i.status === s).length;
+        const failed = count('failed');
+        log.info(
+          { sent: count('sent'), duplicates: count('duplicate'), failed, skipped: count('locked') },
+          failed ? `${failed} plot(s) failed; their sources are kept` : 'sweep done',
+        );
+        return failed > 0 || abort.signal.aborted ? 1 : 0;
+      } finally {
+        progress.stop();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await nc.close();
+      }
+    }),
+};

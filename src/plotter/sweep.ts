@@ -1,0 +1,176 @@
+/**
+ * `plotferry sweep`: the cron entry point on plotters. Finds finished plots, and moves each to
+ * whichever harvester wins its bid, several at once. A plot's source is removed only after the
+ * harvester verified, synced and renamed it. A plot a harvester already holds (same name and
+ * size) is reported as a duplicate and kept. Each plot is locked while it is handled, so
+ * overlapping sweeps never send one plot twice.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { NatsConnection } from 'nats';
+import picomatch from 'picomatch';
+import type { Logger } from 'pino';
+import { decodeBus, encodeBus, subjects } from '../bus/messages.js';
+import { PlotferryError } from '../errors.js';
+import { sendByBidding } from '../transfer/bidding.js';
+import { tryLock } from './lock.js';
+
+export interface Candidate {
+  file: string;
+  name: string;
+  size: number;
+}
+
+export type SweepStatus = 'sent' | 'duplicate' | 'failed' | 'locked' | 'would-send';
+
+export interface SweepItem extends Candidate {
+  status: SweepStatus;
+  harvester?: string;
+  remotePath?: string;
+  seconds?: number;
+  mbps?: number;
+  hash?: string;
+  error?: { code: string; message: string; hint: string };
+}
+
+export interface SweepOptions {
+  nc: NatsConnection;
+  dirs: readonly string[];
+  plotter: string;
+  pattern?: string;
+  minAgeMs?: number;
+  concurrency?: number;
+  dryRun?: boolean;
+  prefix?: string;
+  bidTimeoutMs?: number;
+  hasTimeoutMs?: number;
+  tries?: number;
+  backoffMs?: number;
+  signal?: AbortSignal;
+  log: Logger;
+  /** Called once with the plots found (before any is sent). */
+  onPlan?: (candidates: readonly Candidate[]) => void;
+  /** Called as each plot starts; returns the progress callback for it. */
+  onStart?: (c: Candidate) => (bytes: number) => void;
+  onDone?: (item: SweepItem) => void;
+}
+
+/** Finished plots in `dirs`: regular files matching `pattern`, untouched for `minAgeMs`. */
+export async function findPlots(dirs: readonly string[], pattern = '*.plot', minAgeMs = 60_000): Promise<Candidate[]> {
+  // dot: false keeps plotferry's own hidden temporary and lock files out.
+  const match = picomatch(pattern, { dot: false });
+  const now = Date.now();
+  const out: Candidate[] = [];
+  for (const dir of dirs) {
+    let entries: string[];
+    try {
+      entries = await fsp.readdir(dir);
+    } catch (err) {
+      throw new PlotferryError('PF_SOURCE', `cannot read ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+    for (const name of entries.sort()) {
+      if (!match(name)) continue;
+      const file = path.join(dir, name);
+      const st = await fsp.stat(file).catch(() => undefined);
+      if (!st?.isFile() || now - st.mtimeMs < minAgeMs) continue;
+      out.push({ file, name, size: st.size });
+    }
+  }
+  return out;
+}
+
+export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
+  const candidates = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs);
+  if (opts.dryRun) return candidates.map((c) => ({ ...c, status: 'would-send' as const }));
+  opts.onPlan?.(candidates);
+  const results: SweepItem[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < candidates.length && !opts.signal?.aborted) {
+      const c = candidates[next++]!;
+      const item = await handle(opts, c);
+      results.push(item);
+      opts.onDone?.(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, worker));
+  return results;
+}
+
+async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
+  const log = opts.log.child({ file: c.file });
+  const release = await tryLock(c.file);
+  if (!release) {
+    log.info('another sweep is handling this plot; skipped');
+    return { ...c, status: 'locked' };
+  }
+  try {
+    // The earlier sweep that held the lock may have moved it meanwhile.
+    const st = await fsp.stat(c.file).catch(() => undefined);
+    if (!st) return { ...c, status: 'locked' };
+    const size = st.size;
+    const holder = await heldBy(opts, c.name, size);
+    if (holder) {
+      log.warn(
+        { harvester: holder.harvester, remote: holder.path },
+        'a harvester already holds this plot (same name and size): not sent, source kept',
+      );
+      return { ...c, size, status: 'duplicate', harvester: holder.harvester, remotePath: holder.path };
+    }
+    const r = await sendByBidding({
+      nc: opts.nc,
+      plotter: opts.plotter,
+      prefix: opts.prefix,
+      file: c.file,
+      bidTimeoutMs: opts.bidTimeoutMs,
+      tries: opts.tries,
+      backoffMs: opts.backoffMs,
+      signal: opts.signal,
+      onProgress: opts.onStart?.(c),
+      onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
+    });
+    await fsp.unlink(c.file).catch((err) => {
+      throw new PlotferryError(
+        'PF_SOURCE',
+        `stored at ${r.harvester}:${r.remotePath}, but the source could not be deleted: ${(err as Error).message}`,
+      );
+    });
+    const mbps = r.bytes / 1e6 / r.seconds;
+    log.info(
+      { harvester: r.harvester, remote: r.remotePath, bytes: r.bytes, mbps: Math.round(mbps) },
+      'moved and verified',
+    );
+    return {
+      ...c,
+      size,
+      status: 'sent',
+      harvester: r.harvester,
+      remotePath: r.remotePath,
+      seconds: r.seconds,
+      mbps,
+      hash: r.hash,
+    };
+  } catch (err) {
+    const e = err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
+    log.error({ code: e.code }, `${e.message} (${e.hint}); source kept`);
+    return { ...c, status: 'failed', error: { code: e.code, message: e.message, hint: e.hint } };
+  } finally {
+    await release();
+  }
+}
+
+/** Which harvester holds `name` with `size` bytes, if any answers in time. */
+async function heldBy(opts: SweepOptions, name: string, size: number) {
+  try {
+    const m = await opts.nc.request(
+      subjects(opts.prefix ?? 'plotferry').has,
+      encodeBus({ kind: 'has', v: 1, name, size }),
+      {
+        timeout: opts.hasTimeoutMs ?? 500,
+      },
+    );
+    return decodeBus(m.data, ['held']);
+  } catch {
+    return undefined; // silence (or no harvester at all): nobody holds it
+  }
+}

@@ -1,0 +1,193 @@
+/** `plotferry sweep` as cron runs it: real processes, a real nats-server, harvesters bidding. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, NatsConnection } from 'nats';
+import { Harvester } from '../../src/farm/harvester.js';
+import { silentLogger } from '../../src/log.js';
+import { jsonLines, runCli } from '../helpers/cli.js';
+import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+
+const MiB = 2 ** 20;
+
+describe('sweep', () => {
+  let server: NatsServer;
+  const conns: NatsConnection[] = [];
+  const cleanup: (() => Promise<void> | void)[] = [];
+
+  before(async () => {
+    server = await startNatsServer();
+  });
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+    for (const nc of conns) await nc.close();
+    await server.stop();
+  });
+
+  /** A directory, on its own small tmpfs when root (so disks really are separate). */
+  const disk = async (label: string, ownFs: boolean): Promise<string> => {
+    const d = await tmpDir(`pf-${label}-`, ownFs ? '/tmp' : undefined);
+    if (ownFs) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', d]);
+    cleanup.push(async () => {
+      if (ownFs) execFileSync('umount', [d]);
+      await fsp.rm(d, { recursive: true, force: true });
+    });
+    return d;
+  };
+  const harvester = async (id: string, dirs: string[], prefix = 'plotferry') => {
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    const h = await Harvester.start({
+      nc,
+      id,
+      prefix,
+      advertiseHost: '127.0.0.1',
+      listenHost: '127.0.0.1',
+      dirs,
+      log: silentLogger(),
+      heartbeatMs: 60_000,
+    });
+    cleanup.push(() => h.close());
+    return h;
+  };
+  const plots = async (label: string, n: number, size: (i: number) => number) => {
+    const d = await tmpDir(`pf-${label}-`);
+    cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+    const sums = new Map<string, string>();
+    for (let i = 0; i < n; i++) {
+      const f = path.join(d, `plot-k32-${label}-${String(i).padStart(2, '0')}.plot`);
+      writeRandomFile(f, size(i));
+      sums.set(path.basename(f), await sha256(f));
+    }
+    return { dir: d, sums };
+  };
+  const sweepCli = (dir: string, extra: string[] = []) =>
+    runCli(['sweep', '--nats', server.url, '--min-age', '0', '--json', '--concurrency', '2', ...extra, dir]);
+
+  it('3 harvesters x 2 disks, 2 plotters, 12 plots at once: each arrives once, byte-exact, spread', async () => {
+    const own = isRoot;
+    const hdirs: string[][] = [];
+    for (const id of ['hs-1', 'hs-2', 'hs-3']) {
+      const ds = [await disk(`${id}-a`, own), await disk(`${id}-b`, own)];
+      hdirs.push(ds);
+      await harvester(id, ds);
+    }
+    const p1 = await plots('p1', 6, (i) => 2 * MiB + i * 4099);
+    const p2 = await plots('p2', 6, (i) => 2 * MiB + i * 8191);
+    const [r1, r2] = await Promise.all([
+      sweepCli(p1.dir, ['--plotter-id', 'plotter-1']),
+      sweepCli(p2.dir, ['--plotter-id', 'plotter-2']),
+    ]);
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.deepEqual(ls(p1.dir), [], 'sources removed');
+    assert.deepEqual(ls(p2.dir), []);
+    const landed = new Map<string, string[]>();
+    for (const d of hdirs.flat()) for (const f of ls(d)) landed.set(f, [...(landed.get(f) ?? []), path.join(d, f)]);
+    const want = new Map([...p1.sums, ...p2.sums]);
+    assert.equal(landed.size, 12, `landed: ${[...landed.keys()].join(' ')}`);
+    for (const [name, sum] of want) {
+      const copies = landed.get(name) ?? [];
+      assert.equal(copies.length, 1, `${name} exactly once`);
+      assert.equal(await sha256(copies[0]!), sum);
+    }
+    const perDisk = hdirs.flat().map((d) => ls(d).length);
+    if (own) {
+      // 12 plots over 6 disks: a share of 2, none more than one over.
+      assert.ok(Math.max(...perDisk) <= 3, `per disk: ${perDisk.join(' ')}`);
+      assert.ok(
+        hdirs.every((ds) => ds.some((d) => ls(d).length > 0)),
+        'every harvester got plots',
+      );
+    }
+  });
+
+  it('two sweeps of one directory at once send each plot once', async () => {
+    const target = await disk('overlap-h', false);
+    await harvester('hs-overlap', [target], 'overlap');
+    const p = await plots('ov', 6, () => MiB + 17);
+    const [a, b] = await Promise.all([
+      sweepCli(p.dir, ['--prefix', 'overlap']),
+      sweepCli(p.dir, ['--prefix', 'overlap']),
+    ]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const items = [...jsonLines(a.stdout), ...jsonLines(b.stdout)];
+    for (const name of p.sums.keys()) {
+      assert.equal(items.filter((i) => i.name === name && i.status === 'sent').length, 1, `${name} sent once`);
+    }
+    assert.deepEqual(ls(target).sort(), [...p.sums.keys()].sort());
+    assert.deepEqual(ls(p.dir), [], 'no lock files or sources left');
+  });
+
+  it('a plot a harvester already holds is reported as a duplicate and kept', async () => {
+    const target = await disk('dup-h', false);
+    await harvester('hs-dup', [target], 'dup');
+    const p = await plots('dup', 1, () => 5000);
+    const [name] = [...p.sums.keys()];
+    fs.copyFileSync(path.join(p.dir, name!), path.join(target, name!));
+    const r = await sweepCli(p.dir, ['--prefix', 'dup']);
+    assert.equal(r.code, 0, r.stderr);
+    const [item] = jsonLines(r.stdout);
+    assert.equal(item?.status, 'duplicate');
+    assert.equal(item?.harvester, 'hs-dup');
+    assert.ok(fs.existsSync(path.join(p.dir, name!)), 'source kept');
+  });
+
+  it('--dry-run lists and sends nothing; --min-age leaves fresh plots alone', async () => {
+    const p = await plots('dry', 2, () => 100);
+    const old = Date.now() / 1000 - 3600;
+    fs.utimesSync(path.join(p.dir, 'plot-k32-dry-00.plot'), old, old);
+    fs.writeFileSync(path.join(p.dir, 'not-a-plot.tmp'), 'x');
+    const r = await runCli(['sweep', '--nats', server.url, '--dry-run', '--min-age', '60', p.dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /would send .*plot-k32-dry-00\.plot/);
+    assert.doesNotMatch(r.stdout, /dry-01|not-a-plot/);
+    assert.equal(ls(p.dir).length, 3);
+  });
+
+  it('no harvester with room: exit 1, sources kept', async () => {
+    const p = await plots('nobid', 2, () => 100);
+    const r = await runCli([
+      'sweep',
+      '--nats',
+      server.url,
+      '--min-age',
+      '0',
+      '--json',
+      '--retries',
+      '0',
+      '--bid-timeout',
+      '0.3',
+      '--pattern',
+      '*.nothing-bids',
+      p.dir,
+    ]);
+    assert.equal(r.code, 0, 'a pattern that matches nothing is not a failure');
+    fs.renameSync(path.join(p.dir, 'plot-k32-nobid-00.plot'), path.join(p.dir, 'huge.plot'));
+    fs.truncateSync(path.join(p.dir, 'huge.plot'), 2 ** 40); // sparse: 1 TiB, no disk here has room
+    const r2 = await runCli([
+      'sweep',
+      '--nats',
+      server.url,
+      '--min-age',
+      '0',
+      '--json',
+      '--retries',
+      '0',
+      '--bid-timeout',
+      '0.3',
+      '--pattern',
+      'huge.plot',
+      p.dir,
+    ]);
+    assert.equal(r2.code, 1);
+    const [item] = jsonLines(r2.stdout);
+    assert.equal(item?.status, 'failed');
+    assert.equal((item?.error as { code: string }).code, 'PF_NO_BID');
+    assert.ok(fs.existsSync(path.join(p.dir, 'huge.plot')));
+  });
+});
