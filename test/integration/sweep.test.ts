@@ -100,7 +100,7 @@ describe('sweep', () => {
       assert.ok(Math.max(...perDisk) <= 3, `per disk: ${perDisk.join(' ')}`);
       assert.ok(
         hdirs.every((ds) => ds.some((d) => ls(d).length > 0)),
-        'every harvester got plots',
+        `every harvester got plots; per disk: ${perDisk.join(' ')}`,
       );
     }
   });
