@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { NatsConnection } from 'nats';
+import { Msg, NatsConnection, RequestStrategy } from 'nats';
 import { Announce, Claim, decodeBus, encodeBus, subjects } from '../bus/messages.js';
 import { PlotferryError } from '../errors.js';
 import { validatePlotName } from '../wire/names.js';
@@ -86,7 +86,9 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
         continue;
       }
-      if (!e.retryable || attempt >= tries || opts.signal?.aborted) throw e;
+      // A harvester that answered its claim with junk is treated as failed, like one that died.
+      const junkClaim = e.code === 'PF_PROTOCOL' && harvester !== '';
+      if (!(e.retryable || junkClaim) || attempt >= tries || opts.signal?.aborted) throw e;
       // A harvester that failed this file is skipped next time, unless it was only busy.
       if (harvester && e.code !== 'PF_BUSY') exclude.add(harvester);
       const delay = Math.min(30_000, (opts.backoffMs ?? 1_000) * 2 ** (attempt - 1));
@@ -96,22 +98,42 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
   }
 }
 
+/**
+ * The first valid bid. Replies that do not decode (a buggy or hostile responder) are skipped,
+ * so junk on the subject cannot make a plotter fail.
+ */
 async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<string> {
   const timeout = opts.bidTimeoutMs ?? 2_000;
-  let data: Uint8Array;
+  let replies: AsyncIterable<Msg>;
   try {
-    data = await request(opts, subject, encodeBus(a), timeout, 'a bid');
+    replies = await opts.nc.requestMany(subject, encodeBus(a), { strategy: RequestStrategy.Timer, maxWait: timeout });
   } catch (err) {
-    if (err instanceof PlotferryError && err.code === 'PF_TIMEOUT') {
-      const skipped = a.exclude.length ? ` (skipping ${a.exclude.join(', ')}, which failed it before)` : '';
-      throw new PlotferryError(
-        'PF_NO_BID',
-        `no harvester bid for ${a.name} (${a.size} bytes) within ${timeout} ms${skipped}`,
-      );
-    }
-    throw err;
+    throw new PlotferryError('PF_CONNECTION', `NATS request on ${subject} failed: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
-  return decodeBus(data, ['bid']).harvester;
+  try {
+    for await (const m of replies) {
+      try {
+        const bid = decodeBus(m.data, ['bid']);
+        if (bid.id === a.id) return bid.harvester;
+      } catch {
+        // not a bid: keep waiting for one
+      }
+    }
+  } catch (err) {
+    // 503, no subscriber at all, ends the iteration with an error: that is "no bid" too.
+    if ((err as { code?: string }).code !== '503') {
+      throw new PlotferryError('PF_CONNECTION', `NATS request on ${subject} failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+  const skipped = a.exclude.length ? ` (skipping ${a.exclude.join(', ')}, which failed it before)` : '';
+  throw new PlotferryError(
+    'PF_NO_BID',
+    `no harvester bid for ${a.name} (${a.size} bytes) within ${timeout} ms${skipped}`,
+  );
 }
 
 /** nats request, its errors mapped to ours. */

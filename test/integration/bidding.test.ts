@@ -147,6 +147,23 @@ describe('bidding', () => {
     await harvesters.pop()!.close();
   });
 
+  it('junk answered to an announcement, before the real bid, does not make the plotter fail', async () => {
+    const { h } = await harvester('h-real');
+    const rogue = await nats();
+    rogue.subscribe(subjects('plotferry').announce, {
+      callback: (_e, m) => m.respond(Buffer.from('{"v":1,"kind":"bid","junk":true}')),
+    });
+    rogue.subscribe(subjects('plotferry').announce, { callback: (_e, m) => m.respond(Buffer.from('not json at all')) });
+    await rogue.flush();
+    const file = path.join(src, 'despite-junk.plot');
+    writeRandomFile(file, 1000);
+    const r = await sendByBidding({ nc: await nats(), plotter: 'plotter-1', file });
+    assert.equal(r.harvester, 'h-real');
+    await waitFor(() => h.activeTransfers === 0, 5_000, 'the claim to close');
+    await rogue.close();
+    await harvesters.pop()!.close();
+  });
+
   it('a claim is refused to a wrong token and stays usable; an unused claim expires and frees its disk', async () => {
     const { h, dir } = await harvester('h-claims', { claimTtlMs: 500 });
     const nc = await nats();
