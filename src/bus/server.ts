@@ -37,12 +37,19 @@ export async function startNatsServer(args: string[] = []): Promise<NatsServer> 
       'nats-server is not installed: run `bash scripts/ensure-tools.sh nats-server` (Debian: apt-get install nats-server)',
     );
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-nats-'));
-  const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
   let child: ChildProcess | undefined;
   let port = -1;
 
   const launch = async () => {
+    // A fresh ports directory per launch, removed once the port is known.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-nats-'));
+    try {
+      await waitForPort(dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const waitForPort = async (dir: string) => {
     child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '--ports_file_dir', dir, ...args], { stdio: 'ignore' });
     const portsFile = path.join(dir, `nats-server_${child.pid}.ports`);
     const deadline = Date.now() + 10_000;
@@ -83,10 +90,7 @@ export async function startNatsServer(args: string[] = []): Promise<NatsServer> 
     get port() {
       return port;
     },
-    stop: async () => {
-      await stop();
-      removeDir();
-    },
+    stop,
     restart: async () => {
       await stop();
       await launch();

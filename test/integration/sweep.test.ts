@@ -9,6 +9,7 @@ import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/log.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
 const MiB = 2 ** 20;
@@ -103,6 +104,56 @@ describe('sweep', () => {
         `every harvester got plots; per disk: ${perDisk.join(' ')}`,
       );
     }
+  });
+
+  it('NATS stopped and restarted mid-sweep: the running transfer finishes, the rest go once it is back', async () => {
+    const target = await disk('restart-h', false);
+    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    conns.push(nc);
+    const h = await Harvester.start({
+      nc,
+      id: 'hs-restart',
+      prefix: 'restart',
+      advertiseHost: '127.0.0.1',
+      listenHost: '127.0.0.1',
+      dirs: [target],
+      log: silentLogger(),
+      heartbeatMs: 60_000,
+    });
+    cleanup.push(() => h.close());
+    const p = await plots('rs', 3, () => 192 * MiB);
+    const run = runCli([
+      'sweep',
+      '--nats',
+      server.url,
+      '--prefix',
+      'restart',
+      '--min-age',
+      '0',
+      '--json',
+      '--concurrency',
+      '1',
+      p.dir,
+    ]);
+    await waitFor(() => ls(target).some((f) => f.endsWith('.partial')), 20_000, 'the first transfer to start');
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 1_500));
+    await server.restart();
+    const r = await run;
+    const items = jsonLines(r.stdout);
+    assert.ok(
+      items.some((i) => i.status === 'sent'),
+      'the transfer running during the outage finished',
+    );
+    // Every plot is in exactly one place, whole: at its source, or at the harvester.
+    for (const [name, sum] of p.sums) {
+      const atSource = fs.existsSync(path.join(p.dir, name));
+      const atHarvester = fs.existsSync(path.join(target, name));
+      assert.notEqual(atSource, atHarvester, `${name}: source ${atSource}, harvester ${atHarvester}`);
+      assert.equal(await sha256(path.join(atSource ? p.dir : target, name)), sum);
+    }
+    assert.equal(r.code, 0, `all went once NATS was back: ${r.stderr.slice(-2000)}`);
+    assert.deepEqual(ls(p.dir), []);
   });
 
   it('two sweeps of one directory at once send each plot once', async () => {
