@@ -9,6 +9,7 @@ interface HarvesterArgs extends GlobalArgs {
   listenHost: string;
   maxTransfers: number;
   reserve: string;
+  requireMount: boolean;
   portRange: string;
   prefix: string;
   claimTtl: number;
@@ -41,6 +42,11 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         type: 'number',
         default: 5,
         describe: 'transfers at once (also at most one per disk)',
+      })
+      .option('require-mount', {
+        type: 'boolean',
+        default: false,
+        describe: 'skip a --dir that is not a mount point (its disk is not mounted), so it never fills the parent',
       })
       .option('reserve', { type: 'string', default: '0', describe: 'space to leave free on every disk (e.g. 2G)' })
       .option('port-range', {
@@ -85,6 +91,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         listenHost: args.listenHost,
         maxTransfers: args.maxTransfers,
         reserveBytes: parseBytes(args.reserve, 'reserve'),
+        requireMount: args.requireMount,
         portRange: parsePortRange(args.portRange, 'port-range'),
         claimTtlMs: args.claimTtl * 1000,
       });

@@ -7,6 +7,7 @@ interface ListenArgs extends GlobalArgs {
   port: number;
   token?: string;
   reserve: string;
+  requireMount: boolean;
   grace: number;
   idleTimeout: number;
 }
@@ -25,6 +26,11 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
       .option('port', { type: 'number', default: 8740, describe: 'TCP port to listen on (0: any free port)' })
       .option('token', { type: 'string', describe: 'shared secret senders must present (or PLOTFERRY_TOKEN)' })
+      .option('require-mount', {
+        type: 'boolean',
+        default: false,
+        describe: 'skip a --dir that is not a mount point (its disk is not mounted), so it never fills the parent',
+      })
       .option('reserve', {
         type: 'string',
         default: '0',
@@ -56,6 +62,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         host: args.host,
         port: parsePort(args.port, 'port'),
         reserveBytes: parseBytes(args.reserve, 'reserve'),
+        requireMount: args.requireMount,
         idleTimeoutMs: args.idleTimeout * 1000,
         log,
       });

@@ -33,17 +33,24 @@ export interface Reservation {
 export interface DiskSetOptions {
   /** Bytes to leave free on every filesystem. */
   reserveBytes?: number;
+  /**
+   * Skip a directory that is on the same filesystem as its parent: the disk meant to be
+   * mounted there is not, and writing would fill the parent (often the root filesystem).
+   */
+  requireMount?: boolean;
 }
 
 export class DiskSet {
   readonly dirs: readonly string[];
   readonly reserveBytes: number;
+  readonly requireMount: boolean;
   private readonly busyDevs = new Set<number>();
 
   constructor(dirs: readonly string[], options: DiskSetOptions = {}) {
     if (dirs.length === 0) throw new PlotferryError('PF_CONFIG', 'at least one receiving directory (--dir) is needed');
     this.dirs = dirs.map((d) => path.resolve(d));
     this.reserveBytes = options.reserveBytes ?? 0;
+    this.requireMount = options.requireMount ?? false;
   }
 
   get activeWrites(): number {
@@ -60,6 +67,9 @@ export class DiskSet {
     try {
       const [st, fs] = await Promise.all([fsp.stat(dir), fsp.statfs(dir)]);
       if (!st.isDirectory()) return { ...info, unusable: 'not a directory' };
+      if (this.requireMount && (await fsp.stat(path.dirname(dir))).dev === st.dev) {
+        return { ...info, unusable: 'not a mount point (same filesystem as its parent; --require-mount)' };
+      }
       info.dev = st.dev;
       info.freeBytes = fs.bavail * fs.bsize;
       info.totalBytes = fs.blocks * fs.bsize;

@@ -43,6 +43,7 @@ export interface HarvesterOptions {
   listenHost?: string;
   maxTransfers?: number;
   reserveBytes?: number;
+  requireMount?: boolean;
   portRange?: [number, number];
   claimTtlMs?: number;
   heartbeatMs?: number;
@@ -63,7 +64,7 @@ export class Harvester {
   private constructor(private readonly opts: HarvesterOptions) {
     validateId(opts.id, '--id');
     validateId(opts.prefix ?? 'plotferry', '--prefix');
-    this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes });
+    this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes, requireMount: opts.requireMount });
     this.subj = subjects(opts.prefix ?? 'plotferry');
   }
 

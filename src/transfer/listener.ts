@@ -22,6 +22,7 @@ export interface ListenerOptions {
   host?: string;
   port?: number;
   reserveBytes?: number;
+  requireMount?: boolean;
   headerTimeoutMs?: number;
   idleTimeoutMs?: number;
   /** Read straight into the transfer's buffers where Node allows it (default true). */
@@ -53,7 +54,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
         'a token is required: pass --token T (the same on the sender) or set PLOTFERRY_TOKEN; make one with `openssl rand -hex 16`',
       );
     }
-    this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes });
+    this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes, requireMount: opts.requireMount });
     // allowHalfOpen: a sender that ends its side must still be able to read our answer.
     // pauseOnConnect: no byte is read before the intake has chosen where bytes go.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (s) =>

@@ -1,0 +1,52 @@
+/** The disk set against real file systems: mount checks, disable markers, vanished disks. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { DiskSet, DISABLE_FILE } from '../../src/farm/disks.js';
+import { isRoot, tmpDir } from '../helpers/files.js';
+
+describe('disk set', () => {
+  it('with requireMount, skips a directory whose disk is not mounted, and takes it once it is', async (t) => {
+    const parent = await tmpDir('pf-mnt-', '/tmp');
+    const dir = path.join(parent, 'disk1');
+    fs.mkdirSync(dir);
+    try {
+      const disks = new DiskSet([dir], { requireMount: true });
+      const [before] = await disks.snapshot();
+      assert.match(before!.unusable ?? '', /not a mount point/);
+      await assert.rejects(disks.reserve(1), /not a mount point/);
+      assert.equal((await new DiskSet([dir]).snapshot())[0]!.unusable, undefined, 'without the option it is used');
+      if (!isRoot) return t.skip('mounting a tmpfs needs root; the unmounted case was checked');
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir]);
+      try {
+        const [after] = await disks.snapshot();
+        assert.equal(after!.unusable, undefined, 'mounted: usable, without a restart');
+        const r = await disks.reserve(1000);
+        assert.equal(r.dir, dir);
+        r.release();
+      } finally {
+        execFileSync('umount', [dir]);
+      }
+    } finally {
+      await fsp.rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('sees a disk disabled, removed and added back without a restart', async () => {
+    const a = await tmpDir();
+    const fresh = new DiskSet([a]);
+    const r = await fresh.reserve(1);
+    assert.equal(r.dir, a);
+    r.release();
+    fs.writeFileSync(path.join(a, DISABLE_FILE), '');
+    await assert.rejects(fresh.reserve(1), /disabled/);
+    fs.rmSync(path.join(a, DISABLE_FILE));
+    fs.rmSync(a, { recursive: true });
+    await assert.rejects(fresh.reserve(1), /cannot be read \(ENOENT\)/);
+    fs.mkdirSync(a);
+    assert.equal((await fresh.reserve(1)).dir, a);
+    await fsp.rm(a, { recursive: true, force: true });
+  });
+});
