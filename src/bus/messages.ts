@@ -38,6 +38,11 @@ export interface Bid {
   harvester: string;
   freeBytes: number;
   activeTransfers: number;
+  /**
+   * "I have room, but every disk is writing (or I am at --max-transfers)": not an offer, a
+   * reason for the plotter to wait and announce again rather than fail with PF_NO_BID.
+   */
+  busy: boolean;
 }
 export interface Claim {
   kind: 'claim';
@@ -193,6 +198,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           harvester: id(m, 'harvester'),
           freeBytes: count(m, 'freeBytes'),
           activeTransfers: count(m, 'activeTransfers'),
+          busy: m.busy === true,
         };
       case 'claim':
         return {

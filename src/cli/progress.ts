@@ -31,6 +31,9 @@ export async function createProgress(enabled = process.stderr.isTTY === true): P
     },
     cliProgress.Presets.shades_classic,
   );
+  // Log lines go above the bars while they are drawn.
+  const { setTerminalLogSink } = await import('../log.js');
+  setTerminalLogSink((line) => multi.log(line.endsWith('\n') ? line : `${line}\n`));
   return {
     add(name, size) {
       const started = Date.now();
@@ -46,6 +49,7 @@ export async function createProgress(enabled = process.stderr.isTTY === true): P
     },
     stop() {
       multi.stop();
+      setTerminalLogSink();
     },
   };
 }

@@ -118,6 +118,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
                   prefix: args.prefix,
                   bidTimeoutMs: args.bidTimeout * 1000,
                   tries: args.retries + 1,
+                  busyWaitMs: args.busyWait * 1000,
                   onRetry,
                 });
             bar.stop();

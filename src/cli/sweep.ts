@@ -13,6 +13,7 @@ interface SweepArgs extends GlobalArgs {
   plotterId?: string;
   bidTimeout: number;
   retries: number;
+  busyWait: number;
   progress?: boolean;
 }
 
@@ -43,6 +44,11 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         type: 'number',
         default: 3,
         describe: 'retries per plot, each through a fresh bid preferring another harvester',
+      })
+      .option('busy-wait', {
+        type: 'number',
+        default: 1800,
+        describe: 'seconds a plot may wait while every harvester with room is busy writing others',
       })
       .option('progress', { type: 'boolean', describe: 'progress bars (default: when stderr is a terminal)' })
       .example('*/5 * * * * plotferry sweep --nats nats://farm:4222 /mnt/nvme/plots', 'crontab: every 5 minutes')
@@ -79,6 +85,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           plotter: args.plotterId ?? defaultHarvesterId(os.hostname()),
           bidTimeoutMs: args.bidTimeout * 1000,
           tries: args.retries + 1,
+          busyWaitMs: args.busyWait * 1000,
           signal: abort.signal,
           onPlan: (cs) => {
             if (cs.length > 1)

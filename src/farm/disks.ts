@@ -95,6 +95,12 @@ export class DiskSet {
     return chooseDir(await this.snapshot(), size + this.reserveBytes, this.busyDevs);
   }
 
+  /** Whether some usable filesystem holds `size` plus the reserve, busy or not. */
+  async hasRoomFor(size: number): Promise<boolean> {
+    const need = size + this.reserveBytes;
+    return (await this.snapshot()).some((i) => !i.unusable && i.freeBytes >= need);
+  }
+
   async reserve(size: number): Promise<Reservation> {
     const infos = await this.snapshot();
     // From here to the end is synchronous, so two reservations cannot pick the same slot.

@@ -33,6 +33,9 @@ const fastFolderSize = (
 /** Bytes under `dir` (it runs `du`), for the heartbeat. */
 const folderSize = promisify(fastFolderSize) as (dir: string) => Promise<number | undefined>;
 
+/** When a harvester with room but no idle disk answers an announcement (see onAnnounce). */
+export const BUSY_BID_DELAY_MS = 250;
+
 export interface HarvesterOptions {
   nc: NatsConnection;
   id: string;
@@ -121,27 +124,34 @@ export class Harvester {
       );
       return;
     }
-    if (this.closing || a.exclude.includes(this.opts.id) || this.claims.size >= this.maxTransfers) return;
+    if (this.closing || a.exclude.includes(this.opts.id)) return;
     let best;
+    let busy = this.claims.size >= this.maxTransfers;
     try {
-      best = await this.disks.choose(a.size);
-    } catch {
-      return; // no idle disk with room: stay silent, another harvester may have one
+      if (!busy) best = await this.disks.choose(a.size);
+      else if (!(await this.disks.hasRoomFor(a.size))) return;
+    } catch (err) {
+      // No disk with room at all: stay silent, another harvester may have one.
+      if ((err as PlotferryError).code !== 'PF_BUSY') return;
+      busy = true;
     }
     if (await findExisting(this.disks.dirs, a.name)) return;
-    const delay = bidDelayMs(this.claims.size, best.freeBytes, best.totalBytes);
-    setTimeout(() => {
+    const bid = (freeBytes: number) =>
       msg.respond(
         encodeBus({
           kind: 'bid',
           v: 1,
           id: a.id,
           harvester: this.opts.id,
-          freeBytes: best.freeBytes,
+          freeBytes,
           activeTransfers: this.claims.size,
+          busy,
         }),
       );
-    }, delay);
+    // A busy bid is never taken as an offer (the plotter keeps waiting for a real one); it only
+    // tells the plotter to wait rather than give up. Sent late, it rarely even arrives first.
+    if (busy || !best) setTimeout(() => bid(0), BUSY_BID_DELAY_MS);
+    else setTimeout(() => bid(best.freeBytes), bidDelayMs(this.claims.size, best.freeBytes, best.totalBytes));
   }
 
   /** Answers only when holding a file of that name and size; silence means "not here". */

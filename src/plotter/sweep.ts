@@ -46,6 +46,8 @@ export interface SweepOptions {
   hasTimeoutMs?: number;
   tries?: number;
   backoffMs?: number;
+  /** How long a plot may wait while every harvester with room is busy. */
+  busyWaitMs?: number;
   signal?: AbortSignal;
   log: Logger;
   /** Called once with the plots found (before any is sent). */
@@ -124,6 +126,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       file: c.file,
       bidTimeoutMs: opts.bidTimeoutMs,
       tries: opts.tries,
+      busyWaitMs: opts.busyWaitMs,
       backoffMs: opts.backoffMs,
       signal: opts.signal,
       onProgress: opts.onStart?.(c),

@@ -14,9 +14,6 @@ import { PlotferryError } from '../errors.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from './sender.js';
 
-/** Re-bids after claims refused as busy, per file, before that counts as a failed try. */
-const MAX_BUSY_REBIDS = 20;
-
 export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'token'> {
   nc: NatsConnection;
   plotter: string;
@@ -24,6 +21,8 @@ export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'tok
   /** How long to wait for the first bid. */
   bidTimeoutMs?: number;
   claimTimeoutMs?: number;
+  /** How long to keep announcing while every harvester with room is busy. */
+  busyWaitMs?: number;
   /** Attempts in all, each through a fresh bid. */
   tries?: number;
   backoffMs?: number;
@@ -46,7 +45,8 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
   const subj = subjects(opts.prefix ?? 'plotferry');
   const tries = Math.max(1, opts.tries ?? 4);
   const exclude = new Set<string>();
-  let rebids = 0;
+  const started = Date.now();
+  const busyWaitMs = opts.busyWaitMs ?? 30 * 60_000;
   for (let attempt = 1; ; attempt++) {
     let harvester = '';
     let claimRefusedBusy = false;
@@ -78,12 +78,12 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
       return { ...r, harvester, attempts: attempt };
     } catch (err) {
       const e = err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
-      // A bid reserves nothing, so between bid and claim another plotter may take the slot:
-      // bid again at once (with jitter), without using up a try.
-      if (claimRefusedBusy && rebids < MAX_BUSY_REBIDS && !opts.signal?.aborted) {
-        rebids++;
+      // Busy is not failure: a harvester with room is writing other plots. Announce again
+      // without using up a try, for up to busyWaitMs. After a refused claim (a bid reserves
+      // nothing, so another plotter took the slot) at once; after busy bids, a little later.
+      if (e.code === 'PF_BUSY' && Date.now() - started < busyWaitMs && !opts.signal?.aborted) {
         attempt--;
-        await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+        await new Promise((r) => setTimeout(r, (claimRefusedBusy ? 20 : 1_000) + Math.random() * 200));
         continue;
       }
       // A harvester that answered its claim with junk is treated as failed, like one that died.
@@ -105,6 +105,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
 async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<string> {
   const timeout = opts.bidTimeoutMs ?? 2_000;
   let replies: AsyncIterable<Msg>;
+  const busyHarvesters = new Set<string>();
   try {
     replies = await opts.nc.requestMany(subject, encodeBus(a), { strategy: RequestStrategy.Timer, maxWait: timeout });
   } catch (err) {
@@ -116,7 +117,9 @@ async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Pro
     for await (const m of replies) {
       try {
         const bid = decodeBus(m.data, ['bid']);
-        if (bid.id === a.id) return bid.harvester;
+        if (bid.id !== a.id) continue;
+        if (!bid.busy) return bid.harvester;
+        busyHarvesters.add(bid.harvester);
       } catch {
         // not a bid: keep waiting for one
       }
@@ -128,6 +131,12 @@ async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Pro
         cause: err,
       });
     }
+  }
+  if (busyHarvesters.size > 0) {
+    throw new PlotferryError(
+      'PF_BUSY',
+      `every harvester with room for ${a.name} is busy (${[...busyHarvesters].join(', ')})`,
+    );
   }
   const skipped = a.exclude.length ? ` (skipping ${a.exclude.join(', ')}, which failed it before)` : '';
   throw new PlotferryError(

@@ -147,6 +147,87 @@ describe('bidding', () => {
     await harvesters.pop()!.close();
   });
 
+  it('claims listen on --port-range and stop at --max-transfers', async () => {
+    const probe = await import('node:net').then(
+      ({ default: net }) =>
+        new Promise<number>((resolve) => {
+          const s = net.createServer().listen(0, '127.0.0.1', () => {
+            const p = (s.address() as { port: number }).port;
+            s.close(() => resolve(p));
+          });
+        }),
+    );
+    const d2 = await tmpDir('pf-h-max-b-', os.tmpdir());
+    dirs.push(d2);
+    await harvester('h-limits', {
+      portRange: [probe, probe],
+      maxTransfers: 1,
+      dirs: [await tmpDir('pf-h-max-a-'), d2],
+    });
+    dirs.push(harvesters.at(-1)!.disks.dirs[0]!);
+    const nc = await nats();
+    const s = subjects('plotferry');
+    const ask = async (id: string, name: string) =>
+      JSON.parse(
+        Buffer.from(
+          (
+            await nc.request(
+              s.claim('h-limits'),
+              encodeBus({ kind: 'claim', v: 1, id, name, size: 10, plotter: 'p' }),
+              { timeout: 2000 },
+            )
+          ).data,
+        ).toString(),
+      );
+    const c1 = await ask('m1', 'one.plot');
+    assert.equal(c1.kind, 'claimed');
+    assert.equal(c1.port, probe, 'the claim listens on the one port of the range');
+    // A second disk is free, but the harvester is at its limit of one transfer.
+    const c2 = await ask('m2', 'two.plot');
+    assert.equal(c2.kind, 'refused');
+    assert.equal(c2.code, 'PF_BUSY');
+    assert.match(c2.message, /max-transfers/);
+    await harvesters.pop()!.close(0);
+  });
+
+  it('while every disk with room is busy, a plotter waits (busy bids) instead of failing', async () => {
+    await harvester('h-busy-one');
+    const nc = await nats();
+    const s = subjects('plotferry');
+    const holder = path.join(src, 'holder.plot');
+    writeRandomFile(holder, 4096);
+    // Another plotter's claim holds the only disk.
+    const c1 = JSON.parse(
+      Buffer.from(
+        (
+          await nc.request(
+            s.claim('h-busy-one'),
+            encodeBus({ kind: 'claim', v: 1, id: 'hold', name: 'holder.plot', size: 4096, plotter: 'other' }),
+            { timeout: 2000 },
+          )
+        ).data,
+      ).toString(),
+    );
+    assert.equal(c1.kind, 'claimed');
+    const waiting = path.join(src, 'waiting.plot');
+    writeRandomFile(waiting, 2048);
+    // Never frees within the wait: PF_BUSY (not PF_NO_BID: there is room, just not now).
+    await assert.rejects(
+      sendByBidding({ nc, plotter: 'plotter-1', file: waiting, bidTimeoutMs: 400, busyWaitMs: 1_000 }),
+      (e: unknown) => e instanceof PlotferryError && e.code === 'PF_BUSY',
+    );
+    // Frees while it waits: it goes.
+    const started = Date.now();
+    const pending = sendByBidding({ nc, plotter: 'plotter-1', file: waiting, bidTimeoutMs: 400, busyWaitMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 1_200));
+    await sendFile({ host: '127.0.0.1', port: c1.port, token: c1.token, file: holder });
+    const r = await pending;
+    assert.equal(r.harvester, 'h-busy-one');
+    assert.equal(r.attempts, 1, 'waiting used up no try');
+    assert.ok(Date.now() - started >= 1_200);
+    await harvesters.pop()!.close();
+  });
+
   it('junk answered to an announcement, before the real bid, does not make the plotter fail', async () => {
     const { h } = await harvester('h-real');
     const rogue = await nats();

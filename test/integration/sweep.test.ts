@@ -31,7 +31,7 @@ describe('sweep', () => {
   /** A directory, on its own small tmpfs when root (so disks really are separate). */
   const disk = async (label: string, ownFs: boolean): Promise<string> => {
     const d = await tmpDir(`pf-${label}-`, ownFs ? '/tmp' : undefined);
-    if (ownFs) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', d]);
+    if (ownFs) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', d]);
     cleanup.push(async () => {
       if (ownFs) execFileSync('umount', [d]);
       await fsp.rm(d, { recursive: true, force: true });
@@ -76,8 +76,11 @@ describe('sweep', () => {
       hdirs.push(ds);
       await harvester(id, ds);
     }
-    const p1 = await plots('p1', 6, (i) => 2 * MiB + i * 4099);
-    const p2 = await plots('p2', 6, (i) => 2 * MiB + i * 8191);
+    // Each plot fills 15% of a 40 MiB disk, so fullness (up to +50 ms of bid delay) moves ~7 ms
+    // per plot: a signal above the bid jitter of a loaded 2-core machine. With plots of 2 MiB on
+    // 64 MiB disks (1.5 ms a plot) one harvester took 7 of 12 in 1 run of ~30.
+    const p1 = await plots('p1', 6, (i) => 6 * MiB + i * 4099);
+    const p2 = await plots('p2', 6, (i) => 6 * MiB + i * 8191);
     const [r1, r2] = await Promise.all([
       sweepCli(p1.dir, ['--plotter-id', 'plotter-1']),
       sweepCli(p2.dir, ['--plotter-id', 'plotter-2']),

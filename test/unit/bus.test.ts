@@ -18,7 +18,8 @@ const code = (fn: () => unknown) => {
 describe('bus messages', () => {
   const all: BusMessage[] = [
     { kind: 'announce', v: 1, id: 'a1', name: 'p.plot', size: 10, plotter: 'plotter-1', exclude: ['h2'] },
-    { kind: 'bid', v: 1, id: 'a1', harvester: 'h1', freeBytes: 5, activeTransfers: 0 },
+    { kind: 'bid', v: 1, id: 'a1', harvester: 'h1', freeBytes: 5, activeTransfers: 0, busy: false },
+    { kind: 'bid', v: 1, id: 'a1', harvester: 'h1', freeBytes: 0, activeTransfers: 5, busy: true },
     { kind: 'claim', v: 1, id: 'a1', name: 'p.plot', size: 10, plotter: 'plotter-1' },
     { kind: 'claimed', v: 1, id: 'a1', host: '10.0.0.5', port: 40000, token: 'abc', expiresInMs: 30000 },
     { kind: 'refused', v: 1, id: 'a1', code: 'PF_BUSY', message: 'busy' },
