@@ -33,7 +33,16 @@ export async function createProgress(enabled = process.stderr.isTTY === true): P
   );
   // Log lines go above the bars while they are drawn.
   const { setTerminalLogSink } = await import('../log.js');
-  setTerminalLogSink((line) => multi.log(line.endsWith('\n') ? line : `${line}\n`));
+  // cli-progress prints log lines over old bar lines without clearing them: erase each first.
+  setTerminalLogSink((chunk) =>
+    multi.log(
+      chunk
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((l) => `\r\x1b[2K${l}\n`)
+        .join(''),
+    ),
+  );
   return {
     add(name, size) {
       const started = Date.now();
@@ -48,6 +57,8 @@ export async function createProgress(enabled = process.stderr.isTTY === true): P
       };
     },
     stop() {
+      // A last redraw prints log lines still buffered by multi.log().
+      multi.update();
       multi.stop();
       setTerminalLogSink();
     },
