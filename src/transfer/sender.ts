@@ -67,14 +67,15 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
       const answer = await conn.nextMessage(opts.idleTimeoutMs ?? 60_000, "the receiver's answer to the header");
       if (answer.type !== 'accept') throw unexpected(answer, 'ACCEPT');
       const hash = await streamBody(conn, fd, size, opts);
+      // A plot that grew or shrank while we read it is not the plot we hashed: no trailer, so
+      // the receiver never gives it a final name (it removes its temporary file).
+      if ((await fstatSize(fd, opts.file)) !== size) {
+        throw new PlotferryError('PF_SOURCE_CHANGED', `${opts.file} changed size while it was sent`);
+      }
       conn.send(encodeMessage({ type: 'trailer', hash }));
       const result = await conn.nextMessage(opts.resultTimeoutMs ?? 600_000, "the receiver's verdict");
       if (result.type !== 'result') throw unexpected(result, 'RESULT');
       checkResult(result, hash, size);
-      // A plot that grew or shrank while we read it was not the plot we hashed.
-      if ((await fstatSize(fd, opts.file)) !== size) {
-        throw new PlotferryError('PF_SOURCE_CHANGED', `${opts.file} changed size while it was sent`);
-      }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       return { name, file: opts.file, bytes: size, seconds, hash, remotePath: result.path };
     } finally {

@@ -194,3 +194,26 @@ describe('placement', () => {
     }
   });
 });
+
+describe('a source that changes while it is sent', () => {
+  const fx = useFixture();
+
+  it('is refused (PF_SOURCE_CHANGED) and never appears under its final name', async () => {
+    const file = path.join(fx.src, 'growing.plot');
+    writeRandomFile(file, 32 * MiB);
+    // Slow the stream down so the file grows while it is still being read (the sender reads a
+    // few MiB ahead of the socket).
+    const proxy = await startProxy({ targetPort: fx.l.port, rateBytesPerSec: 16 * MiB });
+    try {
+      const sending = sendFile({ host: '127.0.0.1', port: proxy.port, token: TOKEN, file });
+      await new Promise((r) => setTimeout(r, 100));
+      fs.appendFileSync(file, Buffer.alloc(4096, 1)); // the plotter was still writing it
+      await rejectsWith(sending, 'PF_SOURCE_CHANGED');
+    } finally {
+      await proxy.close();
+    }
+    const o = await fx.l.nextOutcome();
+    assert.equal(o.ok, false);
+    assert.deepEqual(ls(fx.dst), [], 'no final file, no temporary file');
+  });
+});
