@@ -17,7 +17,17 @@ import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
-import { decodeBus, DirStatus, encodeBus, Heartbeat, Refused, subjects, validateId } from '../bus/messages.js';
+import {
+  BusKind,
+  BusMessage,
+  decodeBus,
+  DirStatus,
+  encodeBus,
+  Heartbeat,
+  Refused,
+  subjects,
+  validateId,
+} from '../bus/messages.js';
 import { PlotferryError } from '../errors.js';
 import { findExisting, removeStaleTemps } from '../transfer/finalize.js';
 import { drainWithin } from '../transfer/drain.js';
@@ -114,16 +124,8 @@ export class Harvester {
   }
 
   private async onAnnounce(msg: Msg): Promise<void> {
-    let a;
-    try {
-      a = decodeBus(msg.data, ['announce']);
-    } catch (err) {
-      this.opts.log.warn(
-        { subject: msg.subject, code: (err as PlotferryError).code },
-        `ignored: ${(err as Error).message}`,
-      );
-      return;
-    }
+    const a = this.decodeOrIgnore(msg, 'announce');
+    if (!a) return;
     if (this.closing || a.exclude.includes(this.opts.id)) return;
     let best;
     let busy = this.claims.size >= this.maxTransfers;
@@ -154,15 +156,23 @@ export class Harvester {
     else setTimeout(() => bid(best.freeBytes), bidDelayMs(this.claims.size, best.freeBytes, best.totalBytes));
   }
 
+  /** A malformed or unexpected message is logged and ignored: it never stops the harvester. */
+  private decodeOrIgnore<K extends BusKind>(msg: Msg, kind: K): Extract<BusMessage, { kind: K }> | undefined {
+    try {
+      return decodeBus(msg.data, [kind]);
+    } catch (err) {
+      this.opts.log.warn(
+        { subject: msg.subject, code: (err as PlotferryError).code },
+        `ignored: ${(err as Error).message}`,
+      );
+      return undefined;
+    }
+  }
+
   /** Answers only when holding a file of that name and size; silence means "not here". */
   private async onHas(msg: Msg): Promise<void> {
-    let q;
-    try {
-      q = decodeBus(msg.data, ['has']);
-    } catch (err) {
-      this.opts.log.warn({ subject: msg.subject }, `ignored: ${(err as Error).message}`);
-      return;
-    }
+    const q = this.decodeOrIgnore(msg, 'has');
+    if (!q) return;
     const p = await findExisting(this.disks.dirs, q.name);
     if (!p) return;
     const size = await fsp.stat(p).then(
@@ -173,13 +183,8 @@ export class Harvester {
   }
 
   private async onClaim(msg: Msg): Promise<void> {
-    let c;
-    try {
-      c = decodeBus(msg.data, ['claim']);
-    } catch (err) {
-      this.opts.log.warn({ subject: msg.subject }, `ignored: ${(err as Error).message}`);
-      return;
-    }
+    const c = this.decodeOrIgnore(msg, 'claim');
+    if (!c) return;
     const refuse = (e: PlotferryError) => {
       const r: Refused = { kind: 'refused', v: 1, id: c.id, code: e.code, message: e.message };
       this.opts.log.info({ file: c.name, plotter: c.plotter, code: e.code }, `claim refused: ${e.message}`);

@@ -205,39 +205,27 @@ describe('sweep', () => {
 
   it('no harvester with room: exit 1, sources kept', async () => {
     const p = await plots('nobid', 2, () => 100);
-    const r = await runCli([
-      'sweep',
-      '--nats',
-      server.url,
-      '--min-age',
-      '0',
-      '--json',
-      '--retries',
-      '0',
-      '--bid-timeout',
-      '0.3',
-      '--pattern',
-      '*.nothing-bids',
-      p.dir,
-    ]);
+    const quickSweep = (pattern: string) =>
+      runCli([
+        'sweep',
+        '--nats',
+        server.url,
+        '--min-age',
+        '0',
+        '--json',
+        '--retries',
+        '0',
+        '--bid-timeout',
+        '0.3',
+        '--pattern',
+        pattern,
+        p.dir,
+      ]);
+    const r = await quickSweep('*.nothing-bids');
     assert.equal(r.code, 0, 'a pattern that matches nothing is not a failure');
     fs.renameSync(path.join(p.dir, 'plot-k32-nobid-00.plot'), path.join(p.dir, 'huge.plot'));
     fs.truncateSync(path.join(p.dir, 'huge.plot'), 2 ** 40); // sparse: 1 TiB, no disk here has room
-    const r2 = await runCli([
-      'sweep',
-      '--nats',
-      server.url,
-      '--min-age',
-      '0',
-      '--json',
-      '--retries',
-      '0',
-      '--bid-timeout',
-      '0.3',
-      '--pattern',
-      'huge.plot',
-      p.dir,
-    ]);
+    const r2 = await quickSweep('huge.plot');
     assert.equal(r2.code, 1);
     const [item] = jsonLines(r2.stdout);
     assert.equal(item?.status, 'failed');
