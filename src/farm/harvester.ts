@@ -71,8 +71,6 @@ export class Harvester {
   private heartbeatTimer?: NodeJS.Timeout;
   private closing = false;
   private readonly subj: ReturnType<typeof subjects>;
-  /** Outcomes of finished claims, for tests and logs. */
-  readonly finished: { name: string; ok: boolean; code?: string; path?: string }[] = [];
 
   private constructor(private readonly opts: HarvesterOptions) {
     validateId(opts.id, '--id');
@@ -224,7 +222,6 @@ export class Harvester {
       );
       rx.done.then((o) => {
         this.claims.delete(c.id);
-        this.finished.push({ name: c.name, ok: o.ok, ...(o.ok ? { path: o.path } : { code: o.error.code }) });
         if (!o.ok && 'expired' in o) this.opts.log.warn({ file: c.name }, o.error.message);
       });
       msg.respond(
