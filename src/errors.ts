@@ -89,6 +89,11 @@ export class PlotferryError extends Error {
   }
 }
 
+/** Any thrown value as a PlotferryError: ours as it is, anything else as PF_INTERNAL (a bug). */
+export function asPlotferryError(err: unknown): PlotferryError {
+  return err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
+}
+
 /**
  * Wraps an OS error once, where it enters, into a PlotferryError with the original as cause.
  * `context` says what was being done ("writing /mnt/d1/x.plot").

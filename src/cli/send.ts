@@ -60,7 +60,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       const path = await import('node:path');
       const { parseHostPort, requireToken } = await import('../config.js');
       const { sendWithRetry } = await import('../transfer/retry.js');
-      const { PlotferryError } = await import('../errors.js');
+      const { asPlotferryError, PlotferryError } = await import('../errors.js');
       const { createProgress } = await import('./progress.js');
       if (Boolean(args.to) === Boolean(args.nats)) {
         throw new PlotferryError(
@@ -163,8 +163,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
           } catch (err) {
             bar.stop();
             failed++;
-            const e =
-              err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
+            const e = asPlotferryError(err);
             flog.error({ code: e.code }, `${e.message} (${e.hint})`);
             if (args.json) out({ ok: false, file, name, error: { code: e.code, message: e.message, hint: e.hint } });
           }

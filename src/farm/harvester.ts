@@ -28,7 +28,7 @@ import {
   subjects,
   validateId,
 } from '../bus/messages.js';
-import { PlotferryError } from '../errors.js';
+import { asPlotferryError, PlotferryError } from '../errors.js';
 import { findExisting, removeStaleTemps } from '../transfer/finalize.js';
 import { drainWithin } from '../transfer/drain.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
@@ -236,7 +236,7 @@ export class Harvester {
         }),
       );
     } catch (err) {
-      refuse(err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err }));
+      refuse(asPlotferryError(err));
     }
   }
 

@@ -11,7 +11,7 @@ import type { NatsConnection } from 'nats';
 import picomatch from 'picomatch';
 import type { Logger } from 'pino';
 import { decodeBus, encodeBus, subjects } from '../bus/messages.js';
-import { PlotferryError } from '../errors.js';
+import { asPlotferryError, PlotferryError } from '../errors.js';
 import { sendByBidding } from '../transfer/bidding.js';
 import { tryLock } from './lock.js';
 
@@ -154,7 +154,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       hash: r.hash,
     };
   } catch (err) {
-    const e = err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
+    const e = asPlotferryError(err);
     log.error({ code: e.code }, `${e.message} (${e.hint}); source kept`);
     return { ...c, status: 'failed', error: { code: e.code, message: e.message, hint: e.hint } };
   } finally {

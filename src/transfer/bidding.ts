@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Msg, NatsConnection, RequestStrategy } from 'nats';
 import { Announce, Claim, decodeBus, encodeBus, subjects } from '../bus/messages.js';
-import { PlotferryError } from '../errors.js';
+import { asPlotferryError, PlotferryError } from '../errors.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from './sender.js';
 
@@ -77,7 +77,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
       const r = await sendFile({ ...opts, name, host: answer.host, port: answer.port, token: answer.token });
       return { ...r, harvester, attempts: attempt };
     } catch (err) {
-      const e = err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
+      const e = asPlotferryError(err);
       // Busy is not failure: a harvester with room is writing other plots. Announce again
       // without using up a try, for up to busyWaitMs. After a refused claim (a bid reserves
       // nothing, so another plotter took the slot) at once; after busy bids, a little later.

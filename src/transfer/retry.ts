@@ -4,7 +4,7 @@
  * PF_BUSY (every directory with room is taking another file) is not a failure: it is waited out,
  * polling, for up to `busyWaitMs`, without using up retries.
  */
-import { PlotferryError } from '../errors.js';
+import { asPlotferryError, PlotferryError } from '../errors.js';
 import { sendFile, SendOptions, SendResult } from './sender.js';
 
 export interface RetryOptions {
@@ -25,7 +25,7 @@ export async function sendWithRetry(opts: SendOptions, retry: RetryOptions = {})
     try {
       return await sendFile(opts);
     } catch (err) {
-      const e = err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });
+      const e = asPlotferryError(err);
       if (opts.signal?.aborted || !e.retryable) throw e;
       let delay: number;
       if (e.code === 'PF_BUSY') {
