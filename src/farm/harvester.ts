@@ -29,7 +29,7 @@ import {
   validateId,
 } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../errors.js';
-import { findExisting, removeStaleTemps } from '../transfer/finalize.js';
+import { assertNameFree, findExisting, prepareDirs } from '../transfer/finalize.js';
 import { drainWithin } from '../transfer/drain.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
 import { bidDelayMs } from './bid.js';
@@ -81,11 +81,7 @@ export class Harvester {
 
   static async start(opts: HarvesterOptions): Promise<Harvester> {
     const h = new Harvester(opts);
-    for (const info of await h.disks.snapshot()) {
-      if (info.unusable) opts.log.warn({ dir: info.dir }, `directory ${info.unusable}; skipped until that changes`);
-      for (const p of await removeStaleTemps(info.dir))
-        opts.log.info({ path: p }, 'removed a temporary file left by an earlier run');
-    }
+    await prepareDirs(h.disks, opts.log);
     const beat = () => void h.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
     h.subs.push(opts.nc.subscribe(h.subj.announce, { callback: (err, msg) => !err && void h.onAnnounce(msg) }));
     h.subs.push(opts.nc.subscribe(h.subj.claim(opts.id), { callback: (err, msg) => !err && void h.onClaim(msg) }));
@@ -192,8 +188,7 @@ export class Harvester {
       if (this.closing) throw new PlotferryError('PF_SHUTTING_DOWN', 'the harvester is shutting down');
       if (this.claims.size >= this.maxTransfers)
         throw new PlotferryError('PF_BUSY', `at --max-transfers (${this.maxTransfers})`);
-      const existing = await findExisting(this.disks.dirs, c.name);
-      if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already`);
+      await assertNameFree(this.disks.dirs, c.name);
       const reservation = await this.disks.reserve(c.size);
       const token = randomBytes(16).toString('hex');
       const ttl = this.opts.claimTtlMs ?? 30_000;

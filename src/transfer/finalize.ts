@@ -5,7 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
+import type { DiskSet } from '../farm/disks.js';
 
 /**
  * `.plotferry-<name>.<8 hex>.partial`: the leading dot hides it from harvesters and from
@@ -35,6 +37,24 @@ export async function findExisting(dirs: readonly string[], name: string): Promi
     }
   }
   return undefined;
+}
+
+/** Throws PF_EXISTS when any of `dirs` holds `name`: a file is never received over another. */
+export async function assertNameFree(dirs: readonly string[], name: string): Promise<void> {
+  const existing = await findExisting(dirs, name);
+  if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already; it was not overwritten`);
+}
+
+/**
+ * At start: says which directories cannot take files now (they are looked at again for every
+ * file), and removes temporary files a crash left in them.
+ */
+export async function prepareDirs(disks: DiskSet, log: Logger): Promise<void> {
+  for (const info of await disks.snapshot()) {
+    if (info.unusable) log.warn({ dir: info.dir }, `directory ${info.unusable}; it is skipped until that changes`);
+    for (const p of await removeStaleTemps(info.dir))
+      log.info({ path: p }, 'removed a temporary file left by an earlier run');
+  }
 }
 
 /** Errors from link(2) that mean "this file system has no hard links", not "it failed". */

@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import { DiskSet } from '../farm/disks.js';
-import { findExisting, removeStaleTemps } from './finalize.js';
+import { assertNameFree, prepareDirs } from './finalize.js';
 import { drainWithin } from './drain.js';
 import { createIntake, IntakeMode } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
@@ -64,12 +64,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
 
   static async start(opts: ListenerOptions): Promise<Listener> {
     const l = new Listener(opts);
-    for (const info of await l.disks.snapshot()) {
-      if (info.unusable)
-        opts.log.warn({ dir: info.dir }, `directory ${info.unusable}; it is skipped until that changes`);
-      for (const p of await removeStaleTemps(info.dir))
-        opts.log.info({ path: p }, 'removed a temporary file left by an earlier run');
-    }
+    await prepareDirs(l.disks, opts.log);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) =>
         reject(
@@ -101,8 +96,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     this.intakeMode = intake.mode;
     const session = new ReceiveSession(intake.socket, {
       place: async (name, size) => {
-        const existing = await findExisting(this.disks.dirs, name);
-        if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already; it was not overwritten`);
+        await assertNameFree(this.disks.dirs, name);
         return this.disks.reserve(size);
       },
       token: this.opts.token,

@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import type { Reservation } from '../farm/disks.js';
-import { findExisting } from './finalize.js';
+import { assertNameFree } from './finalize.js';
 import { createIntake } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
 
@@ -89,8 +89,7 @@ export class OneShotReceiver {
         }
         if (this.handedOut) throw new PlotferryError('PF_BUSY', 'this claim is being used by another connection');
         this.handedOut = mine = true;
-        const existing = await findExisting(this.opts.dirs, name);
-        if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already; it was not overwritten`);
+        await assertNameFree(this.opts.dirs, name);
         return this.opts.reservation;
       },
     });
