@@ -97,8 +97,7 @@ export class DiskSet {
 
   /** Whether some usable filesystem holds `size` plus the reserve, busy or not. */
   async hasRoomFor(size: number): Promise<boolean> {
-    const need = size + this.reserveBytes;
-    return (await this.snapshot()).some((i) => !i.unusable && i.freeBytes >= need);
+    return withRoom(await this.snapshot(), size + this.reserveBytes).length > 0;
   }
 
   async reserve(size: number): Promise<Reservation> {
@@ -119,13 +118,18 @@ export class DiskSet {
   }
 }
 
+/** Usable directories with `need` bytes free, busy or not. */
+function withRoom(infos: readonly DirInfo[], need: number): DirInfo[] {
+  return infos.filter((i) => !i.unusable && i.freeBytes >= need);
+}
+
 /**
  * The choice itself, pure: among usable directories whose filesystem has `need` bytes free and
  * is not busy, the one with the most free space. PF_NO_SPACE when none could take the file even
  * idle, PF_BUSY when the ones that could are all writing.
  */
 export function chooseDir(infos: readonly DirInfo[], need: number, busyDevs: ReadonlySet<number>): DirInfo {
-  const fits = infos.filter((i) => !i.unusable && i.freeBytes >= need);
+  const fits = withRoom(infos, need);
   if (fits.length === 0) {
     const seen = infos.map((i) => `${i.dir}: ${i.unusable ?? `${formatBytes(i.freeBytes)} free`}`).join('; ');
     throw new PlotferryError('PF_NO_SPACE', `no directory has ${formatBytes(need)} free (${seen})`);

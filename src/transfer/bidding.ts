@@ -109,9 +109,7 @@ async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Pro
   try {
     replies = await opts.nc.requestMany(subject, encodeBus(a), { strategy: RequestStrategy.Timer, maxWait: timeout });
   } catch (err) {
-    throw new PlotferryError('PF_CONNECTION', `NATS request on ${subject} failed: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw natsFailed(subject, err);
   }
   try {
     for await (const m of replies) {
@@ -127,9 +125,7 @@ async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Pro
   } catch (err) {
     // 503, no subscriber at all, ends the iteration with an error: that is "no bid" too.
     if ((err as { code?: string }).code !== '503') {
-      throw new PlotferryError('PF_CONNECTION', `NATS request on ${subject} failed: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw natsFailed(subject, err);
     }
   }
   if (busyHarvesters.size > 0) {
@@ -143,6 +139,12 @@ async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Pro
     'PF_NO_BID',
     `no harvester bid for ${a.name} (${a.size} bytes) within ${timeout} ms${skipped}`,
   );
+}
+
+function natsFailed(subject: string, err: unknown): PlotferryError {
+  return new PlotferryError('PF_CONNECTION', `NATS request on ${subject} failed: ${(err as Error).message}`, {
+    cause: err,
+  });
 }
 
 /** nats request, its errors mapped to ours. */
@@ -162,8 +164,6 @@ async function request(
       throw new PlotferryError('PF_TIMEOUT', `no answer on ${subject} within ${timeout} ms (waiting for ${what})`, {
         cause: err,
       });
-    throw new PlotferryError('PF_CONNECTION', `NATS request on ${subject} failed: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw natsFailed(subject, err);
   }
 }
