@@ -81,8 +81,6 @@ export class ReceiveSession {
   private fill?: Buffer;
   private fillPos = 0;
   private writePos = 0;
-  /** Buffers handed to the write queue and not yet written (queued + the one being written). */
-  private writesInFlight = 0;
   private readonly writeQueue: { buf: Buffer; len: number; pos: number }[] = [];
   private writing = false;
   private writesIdle?: () => void;
@@ -263,7 +261,6 @@ export class ReceiveSession {
     this.hasher!.update(len === buf.length ? buf : buf.subarray(0, len));
     this.writeQueue.push({ buf, len, pos: this.writePos });
     this.writePos += len;
-    this.writesInFlight++;
     this.startWrite();
     this.fill = this.remaining > 0 ? this.free.pop() : undefined;
     this.fillPos = 0;
@@ -285,14 +282,10 @@ export class ReceiveSession {
     this.writing = true;
     writeAll(this.fd, w.buf, w.len, w.pos, (err) => {
       this.writing = false;
-      this.writesInFlight--;
       this.free.push(w.buf);
       if (err || this.state === 'failed') {
         // Drop what is queued: the transfer is over.
-        for (const q of this.writeQueue.splice(0)) {
-          this.writesInFlight--;
-          this.free.push(q.buf);
-        }
+        for (const q of this.writeQueue.splice(0)) this.free.push(q.buf);
         if (err) this.fail(fromSystemError(err, `writing ${this.tempPath}`));
       } else {
         if (this.pausedForDisk && this.expectsBytes()) {
@@ -303,6 +296,11 @@ export class ReceiveSession {
       }
       if (this.writesInFlight === 0) this.writesIdle?.();
     });
+  }
+
+  /** Buffers handed to the disk and not yet written: the queue plus the one being written. */
+  private get writesInFlight(): number {
+    return this.writeQueue.length + (this.writing ? 1 : 0);
   }
 
   private whenWritesIdle(): Promise<void> {
