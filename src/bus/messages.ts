@@ -121,6 +121,9 @@ export function validateId(id: unknown, what: string): string {
   return id;
 }
 
+/** A plotter's or harvester's default id on the bus: its host name, as a subject token. */
+export const defaultBusId = (hostname: string) => hostname.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'harvester';
+
 export const subjects = (prefix: string) => ({
   announce: `${prefix}.announce`,
   claim: (harvester: string) => `${prefix}.claim.${harvester}`,

@@ -78,8 +78,9 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
       const os = await import('node:os');
       const { parseBytes, parsePortRange } = await import('../config.js');
       const { connectNats } = await import('../bus/connect.js');
-      const { Harvester, defaultHarvesterId, defaultAdvertiseHost } = await import('../farm/harvester.js');
-      const id = args.id ?? defaultHarvesterId(os.hostname());
+      const { Harvester, defaultAdvertiseHost } = await import('../farm/harvester.js');
+      const { defaultBusId } = await import('../bus/messages.js');
+      const id = args.id ?? defaultBusId(os.hostname());
       const nc = await connectNats(args.nats, `plotferry-harvester-${id}`, log);
       const h = await Harvester.start({
         nc,

@@ -60,6 +60,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       const path = await import('node:path');
       const { parseHostPort, requireToken } = await import('../config.js');
       const { sendWithRetry } = await import('../transfer/retry.js');
+      const { removeSource } = await import('../transfer/sender.js');
       const { asPlotferryError, PlotferryError } = await import('../errors.js');
       const { createProgress } = await import('./progress.js');
       if (Boolean(args.to) === Boolean(args.nats)) {
@@ -76,8 +77,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         nc = await connectNats(args.nats, 'plotferry-send', log);
       }
       const plotter =
-        args.plotterId ??
-        (await import('../farm/harvester.js')).defaultHarvesterId((await import('node:os')).hostname());
+        args.plotterId ?? (await import('../bus/messages.js')).defaultBusId((await import('node:os')).hostname());
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
@@ -124,15 +124,8 @@ export const sendCommand: CommandModule<object, SendArgs> = {
             bar.stop();
             let moved = false;
             if (args.move) {
-              try {
-                await fsp.unlink(file);
-                moved = true;
-              } catch (err) {
-                throw new PlotferryError(
-                  'PF_SOURCE',
-                  `verified and stored at ${r.harvester}:${r.remotePath}, but ${file} could not be deleted: ${(err as Error).message}`,
-                );
-              }
+              await removeSource(file, `${r.harvester}:${r.remotePath}`);
+              moved = true;
             }
             const mbps = r.bytes / 1e6 / r.seconds;
             flog.info(

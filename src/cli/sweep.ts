@@ -61,7 +61,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       const os = await import('node:os');
       const { connectNats } = await import('../bus/connect.js');
       const { sweep } = await import('../plotter/sweep.js');
-      const { defaultHarvesterId } = await import('../farm/harvester.js');
+      const { defaultBusId } = await import('../bus/messages.js');
       const { createProgress } = await import('./progress.js');
       const nc = await connectNats(args.nats, 'plotferry-sweep', log);
       const abort = new AbortController();
@@ -82,7 +82,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           concurrency: args.concurrency,
           dryRun: args.dryRun,
           prefix: args.prefix,
-          plotter: args.plotterId ?? defaultHarvesterId(os.hostname()),
+          plotter: args.plotterId ?? defaultBusId(os.hostname()),
           bidTimeoutMs: args.bidTimeout * 1000,
           tries: args.retries + 1,
           busyWaitMs: args.busyWait * 1000,

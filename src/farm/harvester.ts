@@ -285,6 +285,3 @@ export function defaultAdvertiseHost(): string {
   }
   return '127.0.0.1';
 }
-
-export const defaultHarvesterId = (hostname: string) =>
-  hostname.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'harvester';

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { decodeBus, encodeBus, subjects } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../errors.js';
 import { sendByBidding } from '../transfer/bidding.js';
+import { removeSource } from '../transfer/sender.js';
 import { tryLock } from './lock.js';
 
 export interface Candidate {
@@ -132,12 +133,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       onProgress: opts.onStart?.(c),
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
     });
-    await fsp.unlink(c.file).catch((err) => {
-      throw new PlotferryError(
-        'PF_SOURCE',
-        `stored at ${r.harvester}:${r.remotePath}, but the source could not be deleted: ${(err as Error).message}`,
-      );
-    });
+    await removeSource(c.file, `${r.harvester}:${r.remotePath}`);
     const mbps = r.bytes / 1e6 / r.seconds;
     log.info(
       { harvester: r.harvester, remote: r.remotePath, bytes: r.bytes, mbps: Math.round(mbps) },

@@ -86,6 +86,21 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
   }
 }
 
+/**
+ * `--move`: deletes the source. Call only after sendFile() resolved, that is after the receiver
+ * verified, synced and renamed it (`storedAt` says where, for the error).
+ */
+export async function removeSource(file: string, storedAt: string): Promise<void> {
+  try {
+    await fs.promises.unlink(file);
+  } catch (err) {
+    throw new PlotferryError(
+      'PF_SOURCE',
+      `verified and stored at ${storedAt}, but ${file} could not be deleted: ${(err as Error).message}`,
+    );
+  }
+}
+
 function unexpected(m: Message, wanted: string): PlotferryError {
   if (m.type === 'error') return new PlotferryError(m.code, `receiver: ${m.message}`);
   return new PlotferryError('PF_PROTOCOL', `expected ${wanted} from the receiver, got ${m.type.toUpperCase()}`);
