@@ -1,15 +1,20 @@
 /**
  * Receives one file over one accepted connection (protocol: wire/messages.ts).
  *
- * Data path: a pool of POOL_BUFFERS buffers of WRITE_BATCH bytes per transfer. Where the socket
- * could be adopted with a user read buffer (see intake.ts), the kernel copies socket bytes
- * straight into the free tail of the buffer being filled: no per-read allocation and no copy in
- * user space, and reads as large as that tail instead of libuv's 64 KiB (measured on loopback,
- * discarding: 2,400 MB/s with 0.6 CPU-s per 2 GiB, against 1,420 MB/s and 1.6 CPU-s with 'data'
- * events). Otherwise 'data' chunks are copied into the same pool. A full buffer is hashed whole
- * (xxhash-wasm is fastest on large inputs) and written with one positional write while the next
+ * Data path: a pool of POOL_BUFFERS page-aligned buffers (buffers.ts) of WRITE_BATCH bytes per
+ * transfer. Where the socket could be adopted with a user read buffer (see intake.ts), the
+ * kernel copies socket bytes straight into the free tail of the buffer being filled: no
+ * per-read allocation and no copy in user space, and reads as large as that tail instead of
+ * libuv's 64 KiB (measured on loopback, discarding: 2,400 MB/s with 0.6 CPU-s per 2 GiB, against
+ * 1,420 MB/s and 1.6 CPU-s with 'data' events). Otherwise 'data' chunks are copied into the same
+ * pool. A full buffer is hashed whole and written with one positional write while the next
  * fills; when no spare buffer is left the socket is paused, so memory is the pool whatever the
  * file size and a slow disk slows the sender through TCP.
+ *
+ * Writes go through the libuv thread pool, never `writeSync` on the event loop. Measured: sync
+ * writes cut this end's CPU on loopback to tmpfs from 1.29 to 0.99 s per GiB, but a disk that
+ * throttles (dirty page limits) or hangs would then freeze every transfer and the NATS client of
+ * a harvester writing several disks at once.
  *
  * Safety: the file is written under a temporary name; only after the byte count matches the
  * declared size and the hash matches the sender's is it fsynced, linked to its final name
@@ -26,6 +31,7 @@ import type { Reservation } from '../farm/disks.js';
 import { StreamReader } from '../wire/frame.js';
 import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../wire/messages.js';
 import { printable, validatePlotName } from '../wire/names.js';
+import { alignedBuffers } from './buffers.js';
 import { publish, tempPathFor } from './finalize.js';
 import { createHasher, Hasher } from './hash.js';
 
@@ -241,9 +247,7 @@ export class ReceiveSession {
     if (this.state !== 'accepting') return this.cleanup();
     const bufSize = ctx.bufferSize ?? WRITE_BATCH;
     const poolSize = Math.max(2, Math.min(ctx.buffers ?? POOL_BUFFERS, Math.ceil(hello.size / bufSize) + 1));
-    this.free = Array.from({ length: poolSize }, () =>
-      Buffer.allocUnsafeSlow(Math.min(bufSize, Math.max(hello.size, 1))),
-    );
+    this.free = alignedBuffers(poolSize, Math.min(bufSize, Math.max(hello.size, 1)));
     this.fill = this.free.pop();
     this.log.info({ dir: this.reservation.dir, size: hello.size }, 'receiving');
     this.state = 'data';

@@ -1,7 +1,8 @@
 /**
  * Sends one file over one TCP connection (protocol: wire/messages.ts).
  *
- * Data path: a fixed pool of read buffers (default 8 x 512 KiB, allocated once per transfer).
+ * Data path: a fixed pool of page-aligned read buffers (default 8 x 512 KiB, allocated once per
+ * transfer; why aligned: buffers.ts).
  * Positional reads are issued for every free buffer, so several are in flight on the libuv
  * thread pool; completed reads are hashed and written to the socket strictly in file order, and
  * a buffer goes back to the pool only when the socket has taken it (write callback). So memory
@@ -17,6 +18,7 @@ import { fromSystemError, PlotferryError } from '../errors.js';
 import { StreamReader } from '../wire/frame.js';
 import { decodeMessage, encodeMessage, HashAlgorithm, Message, ResultMessage } from '../wire/messages.js';
 import { validatePlotName } from '../wire/names.js';
+import { alignedBuffers } from './buffers.js';
 import { createHasher } from './hash.js';
 
 /**
@@ -121,7 +123,7 @@ async function streamBody(conn: Connection, fd: number, size: number, opts: Send
   if (size === 0) return hasher.digest();
   const bufSize = opts.bufferSize ?? DEFAULT_BUFFER_SIZE;
   const nBufs = Math.max(2, Math.min(opts.buffers ?? DEFAULT_BUFFERS, Math.ceil(size / bufSize)));
-  const free: Buffer[] = Array.from({ length: nBufs }, () => Buffer.allocUnsafeSlow(Math.min(bufSize, size)));
+  const free = alignedBuffers(nBufs, Math.min(bufSize, size));
   const reads: Promise<{ buf: Buffer; n: number; want: number }>[] = [];
   let readPos = 0;
   let sent = 0;
