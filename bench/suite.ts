@@ -1,0 +1,170 @@
+/**
+ * `npm run bench`: plotferry against netcat, socat, HTTP (curl -T), rsync (daemon and over ssh),
+ * scp and iperf3 (the link's ceiling), moving the same file in the same run, interleaved
+ * (A B C ... A B C ...), every copy checked byte-exact, on up to three scenarios:
+ *
+ *   loopback  /dev/shm to /dev/shm over 127.0.0.1 (the tools' own cost)
+ *   10gbe     /dev/shm to /dev/shm over an emulated 10GbE link (link.ts; root)
+ *   disk      a directory on disk to another over loopback; caches dropped before each run
+ *             when root, copies synced inside the clock
+ *
+ * Prints a table per scenario with plotferry's ratio to each tool and whether the targets hold;
+ * writes bench/results/suite-DATE.json and, unless --no-save, bench/results/latest.{md,svg,json}.
+ *
+ *   npm run bench                                   (2 GiB, 3 rounds, every scenario and tool)
+ *   npm run bench -- --size 64M --rounds 1 --scenarios loopback     (smoke run, as in CI)
+ *   npm run bench -- --size 8G --rounds 1 --tools plotferry --scenarios loopback --no-save
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { parseBytes } from '../src/config.js';
+import { writeRandomFile } from '../src/sample.js';
+import { hashImplementation } from '../src/transfer/hash.js';
+import { cannotEmulate, Link, loopback, tenGbE } from './link.js';
+import { Peer, PeerKind, startPeer } from './peers.js';
+import { markdownReport, markdownTable, ScenarioResult, summarize, svgChart } from './report.js';
+import { Run, runOnce, Tool, TOOL_INFO, TOOLS, unavailable } from './tools.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const RESULTS = path.resolve(here, '../../bench/results');
+const SCENARIOS = ['loopback', '10gbe', 'disk'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+/** The issue's targets: plotferry's median over the tool's, at least. */
+const TARGETS: Partial<Record<Scenario, Partial<Record<Tool, number>>>> = {
+  '10gbe': { iperf3: 0.9, socat: 1.0, nc: 1.5, rsyncd: 2, scp: 3, curl: 2 },
+  loopback: { socat: 1.0 },
+};
+
+const args = yargs(hideBin(process.argv))
+  .usage('npm run bench -- [options]')
+  .option('size', { type: 'string', default: '2G', describe: 'file size (e.g. 64M, 2G)' })
+  .option('rounds', { type: 'number', default: 3, describe: 'rounds; each round runs every tool once' })
+  .option('scenarios', { type: 'string', default: SCENARIOS.join(','), describe: SCENARIOS.join(',') })
+  .option('tools', { type: 'string', default: TOOLS.join(','), describe: TOOLS.join(',') })
+  .option('disk-dir', { type: 'string', default: '/var/tmp', describe: 'where the disk scenario puts its files' })
+  .option('save', { type: 'boolean', default: true, describe: 'write bench/results/latest.{md,svg,json}' })
+  .strict()
+  .parseSync();
+
+const size = parseBytes(args.size, 'size');
+const pick = <T extends string>(list: string, all: readonly T[], what: string): T[] =>
+  list.split(',').map((t) => {
+    const v = t.trim() as T;
+    if (!all.includes(v)) throw new Error(`unknown ${what} "${v}" (one of ${all.join(', ')})`);
+    return v;
+  });
+const scenarios = pick(args.scenarios, SCENARIOS, 'scenario');
+const tools = pick(args.tools, TOOLS, 'tool');
+const labels = Object.fromEntries(TOOLS.map((t) => [t, TOOL_INFO[t].label])) as Record<Tool, string>;
+const write = (s: string) => process.stdout.write(s);
+
+function dropCaches(): void {
+  if (process.getuid?.() !== 0) return;
+  spawnSync('sync');
+  try {
+    fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
+  } catch {
+    // a container may not allow it; the run is then warm
+  }
+}
+
+async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
+  if (scenario === '10gbe') {
+    const why = cannotEmulate();
+    if (why) return { scenario, describe: 'emulated 10GbE link', skipped: why, rows: [], runs: [] };
+  }
+  const link: Link = scenario === '10gbe' ? tenGbE() : loopback();
+  const base = fs.mkdtempSync(path.join(scenario === 'disk' ? args['disk-dir'] : '/dev/shm', 'pf-bench-'));
+  const peers = new Map<PeerKind, Peer>();
+  try {
+    const [srcDir, target, scratch] = ['src', 'dst', 'scratch'].map((d) => path.join(base, d));
+    for (const d of [srcDir, target, scratch]) fs.mkdirSync(d);
+    const src = path.join(srcDir, 'bench.plot');
+    writeRandomFile(src, size);
+    const describe =
+      scenario === 'disk'
+        ? `${args['disk-dir']} to ${args['disk-dir']} over loopback, copies synced${process.getuid?.() === 0 ? ', caches dropped before each run' : ''}`
+        : `/dev/shm to /dev/shm, ${link.describe}`;
+    write(`\n${scenario}: ${describe}\n`);
+    const usable: Tool[] = [];
+    for (const t of tools) {
+      const why = unavailable(t);
+      if (why) write(`  ${t}: skipped, ${why}\n`);
+      else usable.push(t);
+    }
+    for (const t of usable) {
+      const kind = TOOL_INFO[t].peer;
+      if (kind && !peers.has(kind)) peers.set(kind, await startPeer(kind, { link, target, scratch }));
+    }
+    const runs: Run[] = [];
+    for (let round = 1; round <= args.rounds; round++) {
+      for (const tool of usable) {
+        if (scenario === 'disk') dropCaches();
+        const r = await runOnce(tool, round, {
+          link,
+          src,
+          target,
+          scratch,
+          size,
+          peers,
+          syncCopy: scenario === 'disk',
+        });
+        runs.push(r);
+        write(
+          `  round ${round} ${tool.padEnd(9)} ${r.mbps.toFixed(0).padStart(5)} MB/s ${r.ok ? '' : `FAILED: ${r.error}`}\n`,
+        );
+      }
+    }
+    const rows = summarize(runs, usable, labels, size);
+    write(`\n${markdownTable(rows)}\n`);
+    const pf = rows.find((r) => r.tool === 'plotferry');
+    for (const [tool, want] of Object.entries(TARGETS[scenario] ?? {})) {
+      const row = rows.find((r) => r.tool === tool);
+      if (!pf || !row?.plotferryRatio) continue;
+      const met = row.plotferryRatio >= want!;
+      write(`  target plotferry >= ${want} x ${tool}: ${row.plotferryRatio.toFixed(2)} ${met ? 'met' : 'NOT met'}\n`);
+    }
+    return { scenario, describe, rows, runs };
+  } finally {
+    for (const p of peers.values()) p.stop();
+    link.close();
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const cpus = os.cpus();
+  const machine = `${cpus[0]?.model.trim() ?? 'cpu'} x${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}, hash ${hashImplementation()}`;
+  const date = new Date().toISOString();
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  write(`plotferry bench: ${args.size} file, ${args.rounds} round(s)\nmachine: ${machine}\n`);
+  const results: ScenarioResult[] = [];
+  for (const s of scenarios) results.push(await runScenario(s));
+  for (const s of results) if (s.skipped) write(`\n${s.scenario}: skipped, ${s.skipped}\n`);
+
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const json = JSON.stringify({ machine, date, size, rounds: args.rounds, command, results }, null, 2);
+  const stamp = date.replace(/[:.]/g, '-');
+  if (args.save) {
+    fs.writeFileSync(path.join(RESULTS, `suite-${stamp}.json`), json);
+    fs.writeFileSync(path.join(RESULTS, 'latest.json'), json);
+    fs.writeFileSync(
+      path.join(RESULTS, 'latest.md'),
+      markdownReport(results, { machine, date, size: args.size, rounds: args.rounds, command }),
+    );
+    fs.writeFileSync(
+      path.join(RESULTS, 'latest.svg'),
+      svgChart(results, `MB/s, ${args.size} file, median of ${args.rounds} (bar) with min–max (line)`),
+    );
+    write(`\nresults: bench/results/latest.md, latest.svg, suite-${stamp}.json\n`);
+  }
+  if (results.some((s) => s.runs.some((r) => !r.ok))) process.exitCode = 1;
+}
+
+await main();

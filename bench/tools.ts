@@ -1,0 +1,188 @@
+/**
+ * The tools the bench compares, and one timed transfer with each.
+ *
+ * Every tool moves the same source file to `<target>/bench.plot` on the scenario's receiving
+ * side (iperf3 moves memory to memory: the link's ceiling). The clock starts once the receiver
+ * listens and stops when sender and receiver have both finished, so each tool's start-up counts;
+ * on the disk scenario the copy is also synced (`sync FILE`) inside the clock for the tools that
+ * do not fsync themselves, as plotferry does before it answers.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Link } from './link.js';
+import type { Peer, PeerKind } from './peers.js';
+import { CLI } from './peers.js';
+import { Finished, freePort, listening, procCpu, procRssMB, Timed, timed } from './proc.js';
+
+export const TOOLS = ['plotferry', 'nc', 'socat', 'curl', 'rsyncd', 'rsync-ssh', 'scp', 'iperf3'] as const;
+export type Tool = (typeof TOOLS)[number];
+
+export const TOOL_INFO: Record<Tool, { label: string; needs: string[]; peer?: PeerKind; root?: boolean }> = {
+  plotferry: { label: 'plotferry (xxh64 verified)', needs: [], peer: 'plotferry' },
+  nc: { label: 'nc -N (netcat-openbsd)', needs: ['nc'] },
+  socat: { label: 'socat -b 1048576', needs: ['socat'] },
+  curl: { label: 'curl -T to an HTTP PUT receiver', needs: ['curl'], peer: 'http' },
+  rsyncd: { label: 'rsync -W to an rsync daemon', needs: ['rsync'], peer: 'rsyncd' },
+  'rsync-ssh': { label: 'rsync -W over ssh, aes128-gcm', needs: ['rsync', 'ssh', 'sshd'], peer: 'sshd', root: true },
+  scp: { label: 'scp, aes128-gcm', needs: ['scp', 'sshd'], peer: 'sshd', root: true },
+  iperf3: { label: 'iperf3 (memory to memory: the link)', needs: ['iperf3'] },
+};
+
+/** Why `tool` cannot run on this machine, or undefined. */
+export function unavailable(tool: Tool): string | undefined {
+  const info = TOOL_INFO[tool];
+  if (info.root && process.getuid?.() !== 0) return 'needs root (its sshd)';
+  for (const bin of info.needs) {
+    const found =
+      spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' }).status === 0;
+    if (!found) return `${bin} is missing (scripts/bench-setup.sh installs it)`;
+  }
+  return undefined;
+}
+
+export interface RunContext {
+  link: Link;
+  src: string;
+  target: string;
+  scratch: string;
+  size: number;
+  peers: Map<PeerKind, Peer>;
+  /** Sync the copy inside the clock (disk scenario). */
+  syncCopy: boolean;
+}
+
+export interface Run {
+  tool: Tool;
+  round: number;
+  seconds: number;
+  mbps: number;
+  ok: boolean;
+  senderCpu: number;
+  receiverCpu: number;
+  senderRssMB?: number;
+  receiverRssMB?: number;
+  error?: string;
+}
+
+const SSH_OPTS = (key: string) => [
+  '-i',
+  key,
+  '-o',
+  'StrictHostKeyChecking=no',
+  '-o',
+  'UserKnownHostsFile=/dev/null',
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  'LogLevel=ERROR',
+  '-c',
+  'aes128-gcm@openssh.com',
+];
+
+function sameBytes(a: string, b: string): boolean {
+  return fs.existsSync(b) && fs.statSync(b).size === fs.statSync(a).size && spawnSync('cmp', ['-s', a, b]).status === 0;
+}
+
+export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promise<Run> {
+  const { link, src, target, scratch, size } = ctx;
+  for (const f of fs.readdirSync(target)) fs.rmSync(path.join(target, f), { force: true, recursive: true });
+  const out = path.join(target, 'bench.plot');
+  const host = link.host;
+  const send = (argv: string[], io: { stdin?: string } = {}) => timed(argv, scratch, io, link.sendPrefix);
+  const recv = (argv: string[], io: { stdout?: string } = {}) => timed(argv, scratch, io, link.recvPrefix);
+  const peer = TOOL_INFO[tool].peer ? ctx.peers.get(TOOL_INFO[tool].peer!) : undefined;
+  const peerCpu0 = peer ? procCpu(peer.pid) : 0;
+  let receiver: Timed | undefined;
+  let sender: Timed;
+  let t0: bigint;
+
+  const port = await freePort();
+  if (!peer) {
+    if (tool === 'nc') receiver = recv(['nc', '-l', host, String(port)], { stdout: out });
+    else if (tool === 'socat')
+      receiver = recv([
+        'socat',
+        '-u',
+        '-b',
+        '1048576',
+        `TCP-LISTEN:${port},bind=${host},reuseaddr`,
+        `OPEN:${out},creat,trunc`,
+      ]);
+    else receiver = recv(['iperf3', '-s', '-1', '-B', host, '-p', String(port)]);
+    await listening(port, link.recvAnchorPid);
+  }
+  t0 = process.hrtime.bigint();
+  switch (tool) {
+    case 'plotferry':
+      sender = send([
+        process.execPath,
+        CLI,
+        'send',
+        '--to',
+        `${host}:${peer!.port}`,
+        '--token',
+        peer!.secret,
+        '--json',
+        '--log-level',
+        'warn',
+        src,
+      ]);
+      break;
+    case 'nc':
+      sender = send(['nc', '-N', host, String(port)], { stdin: src });
+      break;
+    case 'socat':
+      sender = send(['socat', '-u', '-b', '1048576', `OPEN:${src}`, `TCP:${host}:${port}`]);
+      break;
+    case 'curl':
+      sender = send(['curl', '-sS', '--fail', '-T', src, `http://${host}:${peer!.port}/bench.plot`]);
+      break;
+    case 'rsyncd':
+      sender = send(['rsync', '-W', src, `rsync://${host}:${peer!.port}/bench/bench.plot`]);
+      break;
+    case 'rsync-ssh':
+      sender = send([
+        'rsync',
+        '-W',
+        '-e',
+        ['ssh', '-p', String(peer!.port), ...SSH_OPTS(peer!.secret)].join(' '),
+        src,
+        `${host}:${out}`,
+      ]);
+      break;
+    case 'scp':
+      sender = send(['scp', '-q', '-P', String(peer!.port), ...SSH_OPTS(peer!.secret), src, `${host}:${out}`]);
+      break;
+    case 'iperf3':
+      sender = send(['iperf3', '-c', host, '-p', String(port), '-n', String(size), '-J']);
+      break;
+  }
+  const [s, r] = await Promise.all([sender.done, receiver?.done]);
+  if (ctx.syncCopy && tool !== 'plotferry' && tool !== 'iperf3' && fs.existsSync(out)) spawnSync('sync', [out]);
+  let seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const failed = (x: Finished | undefined, who: string) =>
+    x && x.code !== 0 ? `${who} exited ${x.code}: ${x.stderr.trim().slice(-300)}` : undefined;
+  let error = failed(s, 'sender') ?? failed(r, 'receiver');
+  if (tool === 'iperf3' && !error) {
+    // iperf3's own figure: bytes received over its receiver's seconds (no start-up, no file).
+    try {
+      const end = JSON.parse(s.stdout).end.sum_received;
+      seconds = end.seconds * (size / end.bytes);
+    } catch {
+      error = 'iperf3 printed no JSON result';
+    }
+  } else if (!error && !sameBytes(src, out)) error = 'the copy is not byte-exact';
+  return {
+    tool,
+    round,
+    seconds,
+    mbps: size / 1e6 / seconds,
+    ok: !error,
+    ...(error ? { error } : {}),
+    senderCpu: s.cpu,
+    receiverCpu: r ? r.cpu : peer ? procCpu(peer.pid) - peerCpu0 : 0,
+    senderRssMB: s.rssMB,
+    ...(r ? { receiverRssMB: r.rssMB } : peer?.kind === 'plotferry' ? { receiverRssMB: procRssMB(peer.pid) } : {}),
+  };
+}
