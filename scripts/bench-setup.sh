@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what `npm run bench` compares against, from Debian's packages where missing.
+# Installs what `npm run bench` compares against, from Debian's packages where missing. The bench
+# itself (bench/peers.ts) starts its throwaway peers (sshd with generated keys on its own port, an
+# rsync daemon, an HTTP receiver, iperf3) on loopback or its own namespace, and stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh nc socat time iperf3 rsync sshd curl
