@@ -9,6 +9,7 @@ import { demoCommand } from './demo.js';
 import { harvesterCommand } from './harvester.js';
 import { listenCommand } from './listen.js';
 import { sendCommand } from './send.js';
+import { speedtestCommand } from './speedtest.js';
 import { statusCommand } from './status.js';
 import { sweepCommand } from './sweep.js';
 
@@ -29,8 +30,9 @@ const cli = yargs(hideBin(process.argv))
   .command(harvesterCommand)
   .command(sweepCommand)
   .command(statusCommand)
+  .command(speedtestCommand)
   .command(demoCommand)
-  .demandCommand(1, 'name a command: listen, send, harvester, sweep, status or demo (see --help)')
+  .demandCommand(1, 'name a command: listen, send, harvester, sweep, status, speedtest or demo (see --help)')
   .recommendCommands()
   // Not .strict(): it would also reject PLOTFERRY_* variables meant for other commands (a
   // PLOTFERRY_TOKEN in the environment would break `harvester`). Typed flags are checked below.

@@ -66,10 +66,11 @@ export interface ReceiverContext {
 }
 
 export type ReceiveOutcome =
-  | { ok: true; name: string; path: string; bytes: number; hash: string; seconds: number }
+  | { ok: true; name: string; path: string; bytes: number; hash: string; seconds: number; speedtest?: true }
   | { ok: false; name?: string; bytes: number; error: PlotferryError; quiet?: boolean };
 
-type State = 'hello' | 'accepting' | 'data' | 'trailer' | 'finishing' | 'done' | 'failed';
+/** 'discard': a speedtest's data phase (bytes counted and dropped, never written). */
+type State = 'hello' | 'accepting' | 'data' | 'discard' | 'trailer' | 'finishing' | 'done' | 'failed';
 
 export class ReceiveSession {
   private readonly reader = new StreamReader();
@@ -131,12 +132,14 @@ export class ReceiveSession {
     if (this.state === 'data' && this.fill && this.remaining > 0) {
       return this.fill.subarray(this.fillPos, this.fillPos + Math.min(this.fill.length - this.fillPos, this.remaining));
     }
+    if (this.state === 'discard' && this.fill) return this.fill;
     return this.scratch;
   }
 
   /** `n` bytes arrived at the start of `buf` (which is reused or dropped after this returns). */
   onRead(buf: Buffer, n: number): void {
     if (this.state === 'failed' || this.state === 'done') return; // draining after an answer
+    if (this.state === 'discard') return this.discard(n);
     try {
       let rest = 0;
       if (this.state === 'data') {
@@ -224,6 +227,7 @@ export class ReceiveSession {
     const { ctx } = this;
     if (ctx.isShuttingDown()) throw new PlotferryError('PF_SHUTTING_DOWN', 'the receiver is shutting down');
     if (!tokensEqual(hello.token, ctx.token)) throw new PlotferryError('PF_AUTH', 'wrong token');
+    if (hello.mode === 'speedtest') return this.acceptSpeedtest(hello);
     const name = validatePlotName(hello.name);
     this.log = this.log.child({ file: name });
     if (ctx.inflightNames.has(name)) {
@@ -256,6 +260,43 @@ export class ReceiveSession {
     this.socket.setTimeout(ctx.idleTimeoutMs);
     this.socket.resume();
     this.pump();
+  }
+
+  /** A speedtest: bytes are counted into one reused buffer and dropped; no disk is touched. */
+  private acceptSpeedtest(hello: HelloMessage): void {
+    this.log = this.log.child({ speedtest: true });
+    this.fill = alignedBuffers(1, WRITE_BATCH)[0];
+    this.state = 'discard';
+    this.remaining = hello.size;
+    this.log.info({ upTo: hello.size }, 'speedtest');
+    this.socket.write(encodeMessage({ type: 'accept' }));
+    this.socket.setTimeout(this.ctx.idleTimeoutMs);
+    this.socket.resume();
+    // Bytes that came with the header.
+    const early = this.reader.readRaw(Number.MAX_SAFE_INTEGER);
+    if (early) this.discard(early.length);
+  }
+
+  private discard(n: number): void {
+    this.received += n;
+    if (this.received > this.hello!.size) {
+      this.fail(
+        new PlotferryError('PF_PROTOCOL', `the speedtest sent more than the ${this.hello!.size} bytes it announced`),
+      );
+    }
+  }
+
+  /** The speedtest sender half-closed: answer with what arrived. */
+  private finishSpeedtest(): void {
+    this.state = 'done';
+    const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
+    this.log.info(
+      { bytes: this.received, seconds: round(seconds), mbps: round(this.received / 1e6 / seconds) },
+      'speedtest done',
+    );
+    if (!this.socket.destroyed)
+      this.socket.end(encodeMessage({ type: 'result', hash: '0'.repeat(16), bytes: this.received, path: '' }));
+    this.resolve({ ok: true, name: '', path: '', bytes: this.received, hash: '', seconds, speedtest: true });
   }
 
   /** Hashes the filled part of the current buffer, sends it to disk, and takes the next buffer. */
@@ -354,6 +395,7 @@ export class ReceiveSession {
   }
 
   private onEnd(): void {
+    if (this.state === 'discard') return this.finishSpeedtest();
     if (this.state === 'hello' && this.reader.bufferedBytes === 0 && this.received === 0) {
       // A connect-and-close: a port probe or health check, not a failed transfer.
       this.fail(new PlotferryError('PF_SHORT_STREAM', 'connection closed before a header'), true);
@@ -388,7 +430,7 @@ export class ReceiveSession {
 
   /** Whether the sender owes us bytes (file data or the trailer). */
   private expectsBytes(): boolean {
-    return this.state === 'data' || this.state === 'trailer';
+    return this.state === 'data' || this.state === 'trailer' || this.state === 'discard';
   }
 
   private shortStream(cause?: unknown): PlotferryError {
