@@ -95,10 +95,12 @@ export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promi
   const peerCpu0 = peer ? procCpu(peer.pid) : 0;
   let receiver: Timed | undefined;
   let sender: Timed;
-  let t0: bigint;
 
-  const port = await freePort();
-  if (!peer) {
+  // A port free here may be taken in the receivers' namespace: a receiver that exits before it
+  // listens is started again on another port.
+  let port = 0;
+  for (let attempt = 1; !peer; attempt++) {
+    port = await freePort();
     if (tool === 'nc') receiver = recv(['nc', '-l', host, String(port)], { stdout: out });
     else if (tool === 'socat')
       receiver = recv([
@@ -110,9 +112,11 @@ export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promi
         `OPEN:${out},creat,trunc`,
       ]);
     else receiver = recv(['iperf3', '-s', '-1', '-B', host, '-p', String(port)]);
-    await listening(port, link.recvAnchorPid);
+    const exited = receiver.done.then(() => 'exited' as const);
+    if ((await Promise.race([listening(port, link.recvAnchorPid).then(() => 'up' as const), exited])) === 'up') break;
+    if (attempt === 3) throw new Error(`${tool}'s receiver did not start: ${(await receiver.done).stderr.trim()}`);
   }
-  t0 = process.hrtime.bigint();
+  const t0 = process.hrtime.bigint();
   switch (tool) {
     case 'plotferry':
       sender = send([
