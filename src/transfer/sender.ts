@@ -12,13 +12,12 @@
  * The source is never modified here; `--move` (deleting after RESULT) is the caller's choice.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fromSystemError, PlotferryError } from '../errors.js';
-import { StreamReader } from '../wire/frame.js';
-import { decodeMessage, encodeMessage, HashAlgorithm, Message, ResultMessage } from '../wire/messages.js';
+import { encodeMessage, HashAlgorithm, ResultMessage } from '../wire/messages.js';
 import { validatePlotName } from '../wire/names.js';
 import { alignedBuffers } from './buffers.js';
+import { Connection, ConnectOptions, unexpected } from './connection.js';
 import { createHasher } from './hash.js';
 
 /**
@@ -29,9 +28,7 @@ import { createHasher } from './hash.js';
 export const DEFAULT_BUFFER_SIZE = 512 * 1024;
 export const DEFAULT_BUFFERS = 8;
 
-export interface SendOptions {
-  host: string;
-  port: number;
+export interface SendOptions extends ConnectOptions {
   token: string;
   file: string;
   /** Name on the receiver; the file's base name by default. */
@@ -39,13 +36,9 @@ export interface SendOptions {
   hash?: HashAlgorithm;
   bufferSize?: number;
   buffers?: number;
-  connectTimeoutMs?: number;
-  /** Longest silence while streaming. */
-  idleTimeoutMs?: number;
   /** Longest wait for the receiver's verdict after the trailer (it fsyncs first). */
   resultTimeoutMs?: number;
   onProgress?: (bytesSent: number, size: number) => void;
-  signal?: AbortSignal;
 }
 
 export interface SendResult {
@@ -101,11 +94,6 @@ export async function removeSource(file: string, storedAt: string): Promise<void
       `verified and stored at ${storedAt}, but ${file} could not be deleted: ${(err as Error).message}`,
     );
   }
-}
-
-function unexpected(m: Message, wanted: string): PlotferryError {
-  if (m.type === 'error') return new PlotferryError(m.code, `receiver: ${m.message}`);
-  return new PlotferryError('PF_PROTOCOL', `expected ${wanted} from the receiver, got ${m.type.toUpperCase()}`);
 }
 
 function checkResult(r: ResultMessage, hash: string, size: number): void {
@@ -179,144 +167,6 @@ async function streamBody(conn: Connection, fd: number, size: number, opts: Send
     await Promise.allSettled(reads);
   }
   return hasher.digest();
-}
-
-/** A client socket plus the frames the receiver sends back, with failure made awaitable. */
-class Connection {
-  private readonly reader = new StreamReader();
-  private readonly messages: Message[] = [];
-  private failure?: PlotferryError;
-  private wake?: () => void;
-  private failWaiters = new Set<(e: PlotferryError) => void>();
-
-  private constructor(
-    private readonly socket: net.Socket,
-    private readonly opts: SendOptions,
-  ) {
-    socket.on('data', (c: Buffer) => {
-      this.reader.push(c);
-      try {
-        for (let f = this.reader.readFrame(); f; f = this.reader.readFrame()) {
-          const m = decodeMessage(f);
-          // An ERROR while we stream means stop now.
-          if (m.type === 'error') this.fail(new PlotferryError(m.code, `receiver: ${m.message}`));
-          else this.messages.push(m);
-        }
-      } catch (err) {
-        this.fail(err as PlotferryError);
-      }
-      this.wake?.();
-    });
-    socket.on('error', (err) =>
-      this.fail(fromSystemError(err, `connection to ${opts.host}:${opts.port}`, 'PF_CONNECTION')),
-    );
-    socket.on('close', () => this.fail(new PlotferryError('PF_CONNECTION', `the receiver closed the connection`)));
-    socket.on('timeout', () =>
-      this.fail(new PlotferryError('PF_TIMEOUT', `no progress for ${opts.idleTimeoutMs ?? 60_000} ms`)),
-    );
-    opts.signal?.addEventListener('abort', () => this.fail(new PlotferryError('PF_ABORTED', 'aborted')), {
-      once: true,
-    });
-  }
-
-  static open(opts: SendOptions): Promise<Connection> {
-    return new Promise((resolve, reject) => {
-      if (opts.signal?.aborted) return reject(new PlotferryError('PF_ABORTED', 'aborted'));
-      const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(
-          new PlotferryError(
-            'PF_TIMEOUT',
-            `could not connect to ${opts.host}:${opts.port} within ${opts.connectTimeoutMs ?? 10_000} ms`,
-          ),
-        );
-      }, opts.connectTimeoutMs ?? 10_000);
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        reject(fromSystemError(err, `connecting to ${opts.host}:${opts.port}`, 'PF_CONNECTION'));
-      });
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        socket.setKeepAlive(true, 30_000);
-        socket.setTimeout(opts.idleTimeoutMs ?? 60_000);
-        resolve(new Connection(socket, opts));
-      });
-    });
-  }
-
-  send(frame: Buffer): void {
-    this.socket.write(frame);
-  }
-
-  write(buf: Buffer, done: () => void): void {
-    this.socket.write(buf, done);
-  }
-
-  throwIfFailed(): void {
-    if (this.failure) throw this.failure;
-  }
-
-  /** Resolves with `p`, or rejects as soon as the connection fails. */
-  race<T>(p: Promise<T>): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<T>((resolve, reject) => {
-      const onFail = (e: PlotferryError) => reject(e);
-      this.failWaiters.add(onFail);
-      p.then(
-        (v) => {
-          this.failWaiters.delete(onFail);
-          resolve(v);
-        },
-        (e) => {
-          this.failWaiters.delete(onFail);
-          reject(e);
-        },
-      );
-    });
-  }
-
-  async nextMessage(timeoutMs: number, what: string): Promise<Message> {
-    this.socket.setTimeout(0);
-    const deadline = Date.now() + timeoutMs;
-    try {
-      for (;;) {
-        const m = this.messages.shift();
-        if (m) return m;
-        this.throwIfFailed();
-        const left = deadline - Date.now();
-        if (left <= 0)
-          throw new PlotferryError(
-            'PF_TIMEOUT',
-            `no answer from the receiver within ${timeoutMs} ms (waiting for ${what})`,
-          );
-        let timer: NodeJS.Timeout | undefined;
-        await this.race(
-          new Promise<void>((r) => {
-            this.wake = r;
-            timer = setTimeout(r, left);
-          }),
-        ).finally(() => clearTimeout(timer));
-      }
-    } finally {
-      this.socket.setTimeout(this.opts.idleTimeoutMs ?? 60_000);
-    }
-  }
-
-  private fail(err: PlotferryError): void {
-    // A RESULT already in hand wins over the close that follows it.
-    if (this.failure) return;
-    if (err.code === 'PF_CONNECTION' && this.messages.some((m) => m.type === 'result')) return;
-    this.failure = err;
-    for (const w of this.failWaiters) w(err);
-    this.failWaiters.clear();
-    this.wake?.();
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 function openForReading(file: string): Promise<number> {

@@ -11,24 +11,20 @@
  * bytes it counted, which must equal the bytes sent.
  */
 import { randomFillSync } from 'node:crypto';
-import net from 'node:net';
-import { fromSystemError, PlotferryError } from '../errors.js';
-import { StreamReader } from '../wire/frame.js';
-import { decodeMessage, encodeMessage, Message } from '../wire/messages.js';
+import { PlotferryError } from '../errors.js';
+import { encodeMessage } from '../wire/messages.js';
 import { alignedBuffers } from './buffers.js';
+import { Connection, ConnectOptions, unexpected } from './connection.js';
 
 const CHUNK = 512 * 1024;
 const WRITES_IN_FLIGHT = 4;
 /** Budget announced per second of test: above any NIC this is meant for (80 Gbit/s). */
 const BUDGET_PER_SECOND = 10e9;
 
-export interface SpeedtestOptions {
-  host: string;
-  port: number;
+export interface SpeedtestOptions extends ConnectOptions {
   token: string;
   seconds: number;
   streams: number;
-  connectTimeoutMs?: number;
 }
 
 export interface StreamResult {
@@ -65,88 +61,52 @@ export async function runSpeedtest(opts: SpeedtestOptions): Promise<SpeedtestRes
   };
 }
 
-function oneStream(stream: number, data: Buffer, opts: SpeedtestOptions): Promise<StreamResult> {
-  return new Promise((resolve, reject) => {
-    const where = `${opts.host}:${opts.port}`;
-    const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
-    const reader = new StreamReader();
-    const budget = Math.ceil(opts.seconds * BUDGET_PER_SECOND);
-    let state: 'connecting' | 'hello' | 'streaming' | 'result' | 'over' = 'connecting';
+async function oneStream(stream: number, data: Buffer, opts: SpeedtestOptions): Promise<StreamResult> {
+  const budget = Math.ceil(opts.seconds * BUDGET_PER_SECOND);
+  const conn = await Connection.open({ ...opts, idleTimeoutMs: opts.idleTimeoutMs ?? 30_000 });
+  try {
+    conn.send(
+      encodeMessage({
+        type: 'hello',
+        token: opts.token,
+        name: 'speedtest',
+        size: budget,
+        hash: 'xxh64',
+        mode: 'speedtest',
+      }),
+    );
+    const answer = await conn.nextMessage(30_000, "the receiver's answer to the speedtest");
+    if (answer.type !== 'accept') throw unexpected(answer, 'ACCEPT');
+    const started = process.hrtime.bigint();
+    const deadline = Date.now() + opts.seconds * 1000;
     let sent = 0;
     let inFlight = 0;
-    let started = 0n;
-    let deadline = 0;
-    const finish = (err?: PlotferryError, result?: StreamResult) => {
-      if (state === 'over') return;
-      state = 'over';
-      clearTimeout(connectTimer);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(result!);
-    };
-    const connectTimer = setTimeout(
-      () => finish(new PlotferryError('PF_TIMEOUT', `could not connect to ${where}`)),
-      opts.connectTimeoutMs ?? 10_000,
-    );
-    const pump = () => {
-      while (state === 'streaming' && inFlight < WRITES_IN_FLIGHT) {
-        if (Date.now() >= deadline || sent + data.length > budget) {
-          state = 'result';
-          // Half-close: "that is all"; the answer comes back on the still-open read side.
-          socket.end();
-          return;
-        }
-        inFlight++;
-        sent += data.length;
-        socket.write(data, () => {
-          inFlight--;
-          pump();
-        });
+    let writeBack: (() => void) | undefined;
+    while (Date.now() < deadline && sent + data.length <= budget) {
+      conn.throwIfFailed();
+      if (inFlight >= WRITES_IN_FLIGHT) {
+        await conn.race(new Promise<void>((r) => (writeBack = r)));
+        continue;
       }
-    };
-    const onMessage = (m: Message) => {
-      if (m.type === 'error') return finish(new PlotferryError(m.code, `receiver: ${m.message}`));
-      if (state === 'hello' && m.type === 'accept') {
-        state = 'streaming';
-        started = process.hrtime.bigint();
-        deadline = Date.now() + opts.seconds * 1000;
-        return pump();
-      }
-      if (state === 'result' && m.type === 'result') {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        if (m.bytes !== sent) {
-          return finish(new PlotferryError('PF_PROTOCOL', `the receiver counted ${m.bytes} bytes; ${sent} were sent`));
-        }
-        return finish(undefined, { stream, bytes: sent, seconds, gbps: (sent * 8) / 1e9 / seconds });
-      }
-      finish(new PlotferryError('PF_PROTOCOL', `unexpected ${m.type.toUpperCase()} from the receiver`));
-    };
-    socket.on('connect', () => {
-      clearTimeout(connectTimer);
-      state = 'hello';
-      socket.setKeepAlive(true, 30_000);
-      socket.write(
-        encodeMessage({
-          type: 'hello',
-          token: opts.token,
-          name: 'speedtest',
-          size: budget,
-          hash: 'xxh64',
-          mode: 'speedtest',
-        }),
-      );
-    });
-    socket.on('data', (c: Buffer) => {
-      reader.push(c);
-      try {
-        for (let f = reader.readFrame(); f; f = reader.readFrame()) onMessage(decodeMessage(f));
-      } catch (err) {
-        finish(err as PlotferryError);
-      }
-    });
-    socket.setTimeout(30_000);
-    socket.on('timeout', () => finish(new PlotferryError('PF_TIMEOUT', `no progress with ${where} for 30 s`)));
-    socket.on('error', (err) => finish(fromSystemError(err, `speedtest to ${where}`, 'PF_CONNECTION')));
-    socket.on('close', () => finish(new PlotferryError('PF_CONNECTION', `${where} closed the connection`)));
-  });
+      inFlight++;
+      sent += data.length;
+      conn.write(data, () => {
+        inFlight--;
+        const b = writeBack;
+        writeBack = undefined;
+        b?.();
+      });
+    }
+    // Half-close: "that is all"; the count comes back on the still-open read side.
+    conn.end();
+    const result = await conn.nextMessage(30_000, "the receiver's count");
+    if (result.type !== 'result') throw unexpected(result, 'RESULT');
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (result.bytes !== sent) {
+      throw new PlotferryError('PF_PROTOCOL', `the receiver counted ${result.bytes} bytes; ${sent} were sent`);
+    }
+    return { stream, bytes: sent, seconds, gbps: (sent * 8) / 1e9 / seconds };
+  } finally {
+    conn.close();
+  }
 }
