@@ -8,6 +8,7 @@
  *   namespaces do not change the mount namespace). Needs root; removed again by close().
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { hasCommand } from './proc.js';
 
 export interface Link {
   name: string;
@@ -37,8 +38,7 @@ export function loopback(): Link {
 export function cannotEmulate(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, veth, tc)';
   for (const tool of ['ip', 'tc']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool} || test -x /usr/sbin/${tool}`]).status !== 0)
-      return `${tool} is missing (Debian: apt-get install iproute2)`;
+    if (!hasCommand(tool)) return `${tool} is missing (Debian: apt-get install iproute2)`;
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
  * long-running peer's CPU from /proc (its own plus its reaped children's, so sshd's and the rsync
  * daemon's per-connection children count), wait for a port to listen.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -73,6 +73,11 @@ export function procCpu(pid: number): number {
 export function procRssMB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** Whether `bin` is on PATH or in /usr/sbin (where sshd, ip and tc live). */
+export function hasCommand(bin: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' }).status === 0;
 }
 
 export async function freePort(): Promise<number> {

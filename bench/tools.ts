@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Link } from './link.js';
 import type { Peer, PeerKind } from './peers.js';
 import { CLI } from './peers.js';
-import { Finished, freePort, listening, procCpu, procRssMB, Timed, timed } from './proc.js';
+import { Finished, freePort, hasCommand, listening, procCpu, procRssMB, Timed, timed } from './proc.js';
 
 export const TOOLS = ['plotferry', 'nc', 'socat', 'curl', 'rsyncd', 'rsync-ssh', 'scp', 'iperf3'] as const;
 export type Tool = (typeof TOOLS)[number];
@@ -34,9 +34,7 @@ export function unavailable(tool: Tool): string | undefined {
   const info = TOOL_INFO[tool];
   if (info.root && process.getuid?.() !== 0) return 'needs root (its sshd)';
   for (const bin of info.needs) {
-    const found =
-      spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' }).status === 0;
-    if (!found) return `${bin} is missing (scripts/bench-setup.sh installs it)`;
+    if (!hasCommand(bin)) return `${bin} is missing (scripts/bench-setup.sh installs it)`;
   }
   return undefined;
 }
