@@ -7,6 +7,8 @@
  *            -- request  {prefix}.claim.{harvester}  Claim --> the winner
  *            <-- reply                              Claimed {host, port, token} | Refused
  *   plotter  -- request  {prefix}.has  Has {name, size} --> only a holder answers Held
+ *   plotter  -- request  {prefix}.speedtest.{harvester}  SpeedtestRequest --> that harvester
+ *            <-- reply                              Claimed (a speedtest-only listener) | Refused
  *   harvester -- publish {prefix}.heartbeat.{harvester}  Heartbeat, every 5 s and when
  *                                                   anything is published on {prefix}.status
  *
@@ -102,7 +104,16 @@ export interface Held {
   path: string;
   size: number;
 }
-export type BusMessage = Announce | Bid | Claim | Claimed | Refused | Heartbeat | Has | Held;
+/** Asks one harvester for a speedtest-only listener (`plotferry speedtest --nats`). */
+export interface SpeedtestRequest {
+  kind: 'speedtest';
+  v: 1;
+  id: string;
+  plotter: string;
+  seconds: number;
+  streams: number;
+}
+export type BusMessage = Announce | Bid | Claim | Claimed | Refused | Heartbeat | Has | Held | SpeedtestRequest;
 export type BusKind = BusMessage['kind'];
 
 export function encodeBus(m: BusMessage): Uint8Array {
@@ -130,6 +141,7 @@ export const subjects = (prefix: string) => ({
   heartbeat: (harvester: string) => `${prefix}.heartbeat.${harvester}`,
   heartbeats: `${prefix}.heartbeat.*`,
   has: `${prefix}.has`,
+  speedtest: (harvester: string) => `${prefix}.speedtest.${harvester}`,
   /** Any message here asks every harvester for a heartbeat now (payload ignored). */
   statusPing: `${prefix}.status`,
 });
@@ -237,6 +249,18 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
       }
       case 'has':
         return { kind: 'has', v: 1, name: name(m), size: count(m, 'size') };
+      case 'speedtest': {
+        const seconds = m.seconds;
+        if (typeof seconds !== 'number' || !(seconds > 0 && seconds <= 3600)) bad('"seconds" must be in (0, 3600]');
+        return {
+          kind: 'speedtest',
+          v: 1,
+          id: id(m, 'id'),
+          plotter: id(m, 'plotter'),
+          seconds,
+          streams: count(m, 'streams'),
+        };
+      }
       case 'held':
         return {
           kind: 'held',

@@ -2,7 +2,11 @@ import type { Argv, CommandModule } from 'yargs';
 import { globalOptions, GlobalArgs, runCommand } from './common.js';
 
 interface SpeedtestArgs extends GlobalArgs {
-  to: string;
+  to?: string;
+  nats?: string;
+  harvester?: string[];
+  prefix: string;
+  plotterId?: string;
   token?: string;
   seconds: number;
   streams: number;
@@ -11,49 +15,108 @@ interface SpeedtestArgs extends GlobalArgs {
 
 export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
   command: 'speedtest',
-  describe: 'measure the link to a receiver through plotferry itself (memory to memory, nothing written)',
+  describe: 'measure the link to a receiver or to every harvester through plotferry itself (memory to memory, nothing written)',
   builder: (y: Argv) =>
     globalOptions(y)
-      .option('to', {
+      .option('to', { type: 'string', describe: 'a `plotferry listen` receiver, HOST:PORT (needs --token)' })
+      .option('nats', {
         type: 'string',
-        demandOption: 'say which receiver: --to HOST:PORT (a `plotferry listen`)',
-        describe: 'the receiver, HOST:PORT',
+        describe: 'or: test harvesters found on this NATS server (each opens a one-time speedtest listener)',
       })
-      .option('token', { type: 'string', describe: "the receiver's shared secret (or PLOTFERRY_TOKEN)" })
-      .option('seconds', { type: 'number', default: 10, describe: 'how long to send' })
-      .option('streams', { type: 'number', default: 1, describe: 'parallel connections' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the result as one JSON object' })
-      .example('$0 speedtest --to 192.168.1.20:8740', 'how fast is the link to this harvester?')
+      .option('harvester', {
+        type: 'string',
+        array: true,
+        describe: 'with --nats: only these harvester ids (default: every live one, one after another)',
+      })
+      .option('prefix', { type: 'string', default: 'plotferry', describe: 'with --nats: the NATS subject prefix' })
+      .option('plotter-id', { type: 'string', describe: "with --nats: this plotter's name on the bus (default: host name)" })
+      .option('token', { type: 'string', describe: "with --to: the receiver's shared secret (or PLOTFERRY_TOKEN)" })
+      .option('seconds', {
+        type: 'number',
+        default: 10,
+        describe: 'how long to send (harvesters take at most 60)',
+      })
+      .option('streams', { type: 'number', default: 1, describe: 'parallel connections (harvesters take at most 16)' })
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per receiver' })
+      .example('$0 speedtest --to 192.168.1.20:8740', 'how fast is the link to this listener?')
+      .example('$0 speedtest --nats nats://farm:4222', 'and to every harvester on the farm, one after another')
       .epilog(
         'Generated data goes from memory to the receiver, which counts and drops it (it needs the ' +
           'token, and writes nothing). Compare with `send`: if speedtest is fast and send is slow, ' +
-          'the disks are the limit, not the network.',
+          'the disks are the limit, not the network. Exit 1 if any receiver could not be tested.',
       ) as unknown as Argv<SpeedtestArgs>,
   handler: (args) =>
     runCommand(args, async (log) => {
       const { parseHostPort, requireToken } = await import('../config.js');
       const { PlotferryError } = await import('../errors.js');
       const { runSpeedtest } = await import('../transfer/speedtest.js');
-      const to = parseHostPort(args.to, 'to');
-      const token = requireToken(args.token);
       if (!(args.seconds > 0 && args.seconds <= 3600))
         throw new PlotferryError('PF_CONFIG', '--seconds must be more than 0 and at most 3600');
       if (!(Number.isInteger(args.streams) && args.streams >= 1 && args.streams <= 64))
         throw new PlotferryError('PF_CONFIG', '--streams must be a whole number from 1 to 64');
-      log.info({ to: args.to, seconds: args.seconds, streams: args.streams }, 'speedtest');
-      const r = await runSpeedtest({ ...to, token, seconds: args.seconds, streams: args.streams });
-      if (args.json) {
-        process.stdout.write(`${JSON.stringify({ ok: true, to: args.to, ...r })}\n`);
+      if (args.to) {
+        const to = parseHostPort(args.to, 'to');
+        const token = requireToken(args.token);
+        log.info({ to: args.to, seconds: args.seconds, streams: args.streams }, 'speedtest');
+        const r = await runSpeedtest({ ...to, token, seconds: args.seconds, streams: args.streams });
+        print(args.json, { ok: true, to: args.to, ...r });
         return 0;
       }
-      const g = (x: number) => x.toFixed(2);
-      for (const s of r.streams)
-        process.stdout.write(
-          `stream ${s.stream}: ${g(s.gbps)} Gbit/s (${(s.bytes / 1e9).toFixed(2)} GB in ${g(s.seconds)} s)\n`,
+      if (!args.nats)
+        throw new PlotferryError(
+          'PF_CONFIG',
+          'say what to test: --to HOST:PORT (a `plotferry listen`, with --token) or --nats URL (the harvesters)',
         );
-      process.stdout.write(
-        `total:    ${g(r.gbps)} Gbit/s (${(r.bytes / 1e6 / r.seconds).toFixed(0)} MB/s), sender CPU ${(r.senderCpu * 100).toFixed(0)}% of one core\n`,
-      );
-      return 0;
+      const os = await import('node:os');
+      const { connectNats } = await import('../bus/connect.js');
+      const { defaultBusId, validateId } = await import('../bus/messages.js');
+      const { speedtestHarvesters } = await import('../plotter/speedtest.js');
+      const nc = await connectNats(args.nats, 'plotferry-speedtest', log);
+      try {
+        const results = await speedtestHarvesters({
+          nc,
+          log,
+          prefix: validateId(args.prefix, '--prefix'),
+          plotter: validateId(args.plotterId ?? defaultBusId(os.hostname()), '--plotter-id'),
+          harvesters: (args.harvester ?? []).map((h) => validateId(h, '--harvester')),
+          seconds: args.seconds,
+          streams: args.streams,
+        });
+        for (const r of results) {
+          if (r.ok) print(args.json, r);
+          else if (args.json)
+            process.stdout.write(
+              `${JSON.stringify({ ok: false, harvester: r.harvester, code: r.error.code, error: r.error.message })}\n`,
+            );
+          else process.stdout.write(`${r.harvester}: FAILED ${r.error.code}: ${r.error.message}\n`);
+        }
+        return results.every((r) => r.ok) ? 0 : 1;
+      } finally {
+        await nc.close();
+      }
     }),
 };
+
+interface Printable {
+  to: string;
+  harvester?: string;
+  streams: { stream: number; bytes: number; seconds: number; gbps: number }[];
+  bytes: number;
+  seconds: number;
+  gbps: number;
+  senderCpu: number;
+}
+
+function print(json: boolean, r: Printable & { ok: true }): void {
+  if (json) return void process.stdout.write(`${JSON.stringify(r)}\n`);
+  const g = (x: number) => x.toFixed(2);
+  const indent = r.harvester ? '  ' : '';
+  if (r.harvester) process.stdout.write(`${r.harvester} (${r.to}):\n`);
+  for (const s of r.streams)
+    process.stdout.write(
+      `${indent}stream ${s.stream}: ${g(s.gbps)} Gbit/s (${(s.bytes / 1e9).toFixed(2)} GB in ${g(s.seconds)} s)\n`,
+    );
+  process.stdout.write(
+    `${indent}total:    ${g(r.gbps)} Gbit/s (${(r.bytes / 1e6 / r.seconds).toFixed(0)} MB/s), sender CPU ${(r.senderCpu * 100).toFixed(0)}% of one core\n`,
+  );
+}

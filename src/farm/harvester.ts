@@ -32,6 +32,7 @@ import { asPlotferryError, PlotferryError } from '../errors.js';
 import { assertNameFree, findExisting, prepareDirs } from '../transfer/finalize.js';
 import { drainWithin } from '../transfer/drain.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
+import { SpeedtestListener } from '../transfer/speedtest-listener.js';
 import { bidDelayMs } from './bid.js';
 import { DiskSet } from './disks.js';
 
@@ -42,6 +43,10 @@ const fastFolderSize = (
 ).default;
 /** Bytes under `dir` (it runs `du`), for the heartbeat. */
 const folderSize = promisify(fastFolderSize) as (dir: string) => Promise<number | undefined>;
+
+/** The longest and widest speedtest a harvester takes (`plotferry speedtest --nats`). */
+export const MAX_SPEEDTEST_SECONDS = 60;
+export const MAX_SPEEDTEST_STREAMS = 16;
 
 /** When a harvester with room but no idle disk answers an announcement (see onAnnounce). */
 export const BUSY_BID_DELAY_MS = 250;
@@ -67,6 +72,7 @@ export interface HarvesterOptions {
 export class Harvester {
   readonly disks: DiskSet;
   private readonly claims = new Map<string, OneShotReceiver>();
+  private speedtest?: SpeedtestListener;
   private readonly subs: Subscription[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
   private closing = false;
@@ -86,6 +92,9 @@ export class Harvester {
     h.subs.push(opts.nc.subscribe(h.subj.announce, { callback: (err, msg) => !err && void h.onAnnounce(msg) }));
     h.subs.push(opts.nc.subscribe(h.subj.claim(opts.id), { callback: (err, msg) => !err && void h.onClaim(msg) }));
     h.subs.push(opts.nc.subscribe(h.subj.has, { callback: (err, msg) => !err && void h.onHas(msg) }));
+    h.subs.push(
+      opts.nc.subscribe(h.subj.speedtest(opts.id), { callback: (err, msg) => !err && void h.onSpeedtest(msg) }),
+    );
     // `status` asks for a heartbeat now; at most one a second, as each one runs `du`.
     let lastAsked = 0;
     h.subs.push(
@@ -235,6 +244,46 @@ export class Harvester {
     }
   }
 
+  /** Opens a speedtest-only listener (one at a time) and answers where to send. */
+  private async onSpeedtest(msg: Msg): Promise<void> {
+    const q = this.decodeOrIgnore(msg, 'speedtest');
+    if (!q) return;
+    const log = this.opts.log.child({ plotter: q.plotter, speedtest: true });
+    try {
+      if (this.closing) throw new PlotferryError('PF_SHUTTING_DOWN', 'the harvester is shutting down');
+      if (q.seconds > MAX_SPEEDTEST_SECONDS || q.streams < 1 || q.streams > MAX_SPEEDTEST_STREAMS)
+        throw new PlotferryError(
+          'PF_CONFIG',
+          `a harvester takes speedtests of at most ${MAX_SPEEDTEST_SECONDS} s and 1-${MAX_SPEEDTEST_STREAMS} streams (asked: ${q.seconds} s, ${q.streams})`,
+        );
+      if (this.speedtest) throw new PlotferryError('PF_BUSY', 'another speedtest is running on this harvester');
+      const token = randomBytes(16).toString('hex');
+      const ttl = 10_000;
+      const l = await SpeedtestListener.open({
+        token,
+        seconds: q.seconds,
+        streams: q.streams,
+        host: this.opts.listenHost ?? '0.0.0.0',
+        portRange: this.opts.portRange ?? [0, 0],
+        ttlMs: ttl,
+        log,
+      });
+      this.speedtest = l;
+      log.info({ port: l.port, seconds: q.seconds, streams: q.streams }, 'speedtest opened');
+      void l.done.then((o) => {
+        this.speedtest = undefined;
+        log.info(o, 'speedtest closed');
+      });
+      msg.respond(
+        encodeBus({ kind: 'claimed', v: 1, id: q.id, host: this.opts.advertiseHost, port: l.port, token, expiresInMs: ttl }),
+      );
+    } catch (err) {
+      const e = asPlotferryError(err);
+      log.info({ code: e.code }, `speedtest refused: ${e.message}`);
+      msg.respond(encodeBus({ kind: 'refused', v: 1, id: q.id, code: e.code, message: e.message }));
+    }
+  }
+
   private async heartbeat(): Promise<void> {
     if (this.opts.nc.isClosed()) return;
     const infos = await this.disks.snapshot();
@@ -274,6 +323,7 @@ export class Harvester {
     this.closing = true;
     clearInterval(this.heartbeatTimer);
     for (const s of this.subs) s.unsubscribe();
+    this.speedtest?.abort();
     await drainWithin(() => [...this.claims.values()], graceMs, this.opts.log);
   }
 }

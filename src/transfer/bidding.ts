@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Msg, NatsConnection, RequestStrategy } from 'nats';
 import { Announce, Claim, decodeBus, encodeBus, subjects } from '../bus/messages.js';
+import { natsFailed, request } from '../bus/request.js';
 import { asPlotferryError, PlotferryError } from '../errors.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from './sender.js';
@@ -63,7 +64,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
       });
       const claim: Claim = { kind: 'claim', v: 1, id, name, size, plotter: opts.plotter };
       const reply = await request(
-        opts,
+        opts.nc,
         subj.claim(harvester),
         encodeBus(claim),
         opts.claimTimeoutMs ?? 5_000,
@@ -139,31 +140,4 @@ async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Pro
     'PF_NO_BID',
     `no harvester bid for ${a.name} (${a.size} bytes) within ${timeout} ms${skipped}`,
   );
-}
-
-function natsFailed(subject: string, err: unknown): PlotferryError {
-  return new PlotferryError('PF_CONNECTION', `NATS request on ${subject} failed: ${(err as Error).message}`, {
-    cause: err,
-  });
-}
-
-/** nats request, its errors mapped to ours. */
-async function request(
-  opts: BiddingOptions,
-  subject: string,
-  data: Uint8Array,
-  timeout: number,
-  what: string,
-): Promise<Uint8Array> {
-  try {
-    return (await opts.nc.request(subject, data, { timeout })).data;
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    // 503: no subscriber at all; TIMEOUT: subscribers that stayed silent. Both: no taker.
-    if (code === '503' || code === 'TIMEOUT')
-      throw new PlotferryError('PF_TIMEOUT', `no answer on ${subject} within ${timeout} ms (waiting for ${what})`, {
-        cause: err,
-      });
-    throw natsFailed(subject, err);
-  }
 }

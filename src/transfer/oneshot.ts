@@ -80,6 +80,7 @@ export class OneShotReceiver {
       headerTimeoutMs: 10_000,
       idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
       isShuttingDown: () => this.finished,
+      speedtest: false,
       place: async (name, size) => {
         if (name !== this.opts.name || size !== this.opts.size) {
           throw new PlotferryError(
@@ -123,7 +124,8 @@ export class OneShotReceiver {
   }
 }
 
-async function listenInRange(server: net.Server, host: string, [lo, hi]: [number, number]): Promise<void> {
+/** Listens on the first free port of the range (inclusive; [0, 0] is any port). */
+export async function listenInRange(server: net.Server, host: string, [lo, hi]: [number, number]): Promise<void> {
   let lastErr: unknown;
   for (let port = lo; port <= hi; port++) {
     try {

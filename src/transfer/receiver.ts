@@ -62,6 +62,11 @@ export interface ReceiverContext {
   /** Pool buffer size and count (defaults WRITE_BATCH, POOL_BUFFERS). */
   bufferSize?: number;
   buffers?: number;
+  /**
+   * Speedtests (HELLO mode "speedtest"): undefined takes them with any budget; false refuses
+   * them (a claim's listener is for its one file); a number is the largest budget taken.
+   */
+  speedtest?: false | number;
   isShuttingDown(): boolean;
 }
 
@@ -264,6 +269,13 @@ export class ReceiveSession {
 
   /** A speedtest: bytes are counted into one reused buffer and dropped; no disk is touched. */
   private acceptSpeedtest(hello: HelloMessage): void {
+    const cap = this.ctx.speedtest;
+    if (cap === false) throw new PlotferryError('PF_PROTOCOL', 'this listener takes a file, not a speedtest');
+    if (cap !== undefined && hello.size > cap)
+      throw new PlotferryError(
+        'PF_PROTOCOL',
+        `the speedtest announced ${hello.size} bytes; this listener was opened for at most ${cap}`,
+      );
     this.log = this.log.child({ speedtest: true });
     this.fill = alignedBuffers(1, WRITE_BATCH)[0];
     this.state = 'discard';

@@ -21,6 +21,9 @@ const WRITES_IN_FLIGHT = 4;
 /** Budget announced per second of test: above any NIC this is meant for (80 Gbit/s). */
 const BUDGET_PER_SECOND = 10e9;
 
+/** The byte budget one stream announces for a test of `seconds` (receivers may cap it). */
+export const speedtestBudget = (seconds: number): number => Math.ceil(seconds * BUDGET_PER_SECOND);
+
 export interface SpeedtestOptions extends ConnectOptions {
   token: string;
   seconds: number;
@@ -62,7 +65,7 @@ export async function runSpeedtest(opts: SpeedtestOptions): Promise<SpeedtestRes
 }
 
 async function oneStream(stream: number, data: Buffer, opts: SpeedtestOptions): Promise<StreamResult> {
-  const budget = Math.ceil(opts.seconds * BUDGET_PER_SECOND);
+  const budget = speedtestBudget(opts.seconds);
   const conn = await Connection.open({ ...opts, idleTimeoutMs: opts.idleTimeoutMs ?? 30_000 });
   try {
     conn.send(
