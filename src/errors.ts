@@ -39,6 +39,9 @@ export const ErrorCodes = {
   /** No harvester answered an announcement. */
   PF_NO_BID:
     'no harvester bid: check that harvesters run (`plotferry status`), use the same --nats and --prefix, and have a disk with room',
+  /** NATS refused the credentials. */
+  PF_NATS_AUTH:
+    'NATS refused our credentials: check --nats-token, --nats-user/--nats-pass or --nats-creds against the server config',
   /** The receiver is stopping. */
   PF_SHUTTING_DOWN: 'the receiver is shutting down; retry when it is back',
   /** A source file problem on the sender. */

@@ -1,20 +1,89 @@
-/** One NATS connection per process: reconnects forever, logs its state changes, clear errors. */
-import { connect, NatsConnection } from 'nats';
+/**
+ * One NATS connection per process: credentials and TLS for real deployments, reconnects
+ * forever once connected, logs its state changes, clear errors. A refused credential fails at
+ * once (PF_NATS_AUTH), never as a silent retry loop.
+ */
+import fs from 'node:fs';
+import { connect, ConnectionOptions, credsAuthenticator, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../errors.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
-export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
+/** How to prove who we are to NATS, and how to trust it (every field optional). */
+export interface NatsAuth {
+  token?: string;
+  user?: string;
+  pass?: string;
+  /** A .creds file: a user JWT and its nkey seed (decentralized auth). */
+  creds?: string;
+  /** CA certificate (PEM) that signed the server's certificate. */
+  ca?: string;
+  /** Client certificate and key (PEM), for servers that verify clients. */
+  cert?: string;
+  key?: string;
+}
+
+/** Turns NatsAuth into nats.js options; a missing half or an unreadable file is PF_CONFIG. */
+export function natsConnectionOptions(url: string, auth: NatsAuth = {}): Partial<ConnectionOptions> {
+  const o: Partial<ConnectionOptions> = {};
+  const ways = [auth.token && '--nats-token', auth.user && '--nats-user', auth.creds && '--nats-creds'].filter(Boolean);
+  if (ways.length > 1)
+    throw new PlotferryError('PF_CONFIG', `give one way to log in to NATS, not ${ways.join(' and ')}`);
+  if (auth.pass && !auth.user) throw new PlotferryError('PF_CONFIG', '--nats-pass needs --nats-user');
+  if (auth.user && !auth.pass) throw new PlotferryError('PF_CONFIG', '--nats-user needs --nats-pass');
+  if (!!auth.cert !== !!auth.key)
+    throw new PlotferryError('PF_CONFIG', '--nats-cert and --nats-key go together (a client certificate and its key)');
+  const readable = (file: string, flag: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new PlotferryError(
+        'PF_CONFIG',
+        `${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  };
+  if (auth.token) o.token = auth.token;
+  if (auth.user) Object.assign(o, { user: auth.user, pass: auth.pass });
+  if (auth.creds) o.authenticator = credsAuthenticator(new Uint8Array(readable(auth.creds, '--nats-creds')));
+  if (auth.ca || auth.cert || /^tls:\/\//i.test(url)) {
+    for (const [f, flag] of [
+      [auth.ca, '--nats-ca'],
+      [auth.cert, '--nats-cert'],
+      [auth.key, '--nats-key'],
+    ] as const)
+      if (f) readable(f, flag);
+    o.tls = {
+      ...(auth.ca ? { caFile: auth.ca } : {}),
+      ...(auth.cert ? { certFile: auth.cert, keyFile: auth.key } : {}),
+    };
+  }
+  return o;
+}
+
+export async function connectNats(
+  url: string,
+  name: string,
+  log: Logger,
+  auth: NatsAuth = {},
+): Promise<NatsConnection> {
+  const options = natsConnectionOptions(url, auth);
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 1_000, timeout: 5_000 });
+    nc = await connect({
+      servers: url,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+      timeout: 5_000,
+      ...options,
+    });
   } catch (err) {
-    throw new PlotferryError(
-      'PF_CONNECTION',
-      `cannot reach NATS at ${url} (${(err as Error).message}): is nats-server running there? (Debian: apt-get install nats-server)`,
-      { cause: err },
-    );
+    throw connectError(url, err, options.tls !== undefined && !auth.cert);
   }
   void (async () => {
     for await (const s of nc.status()) {
@@ -25,4 +94,26 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
     }
   })();
   return nc;
+}
+
+function connectError(url: string, err: unknown, tlsWithoutCert: boolean): PlotferryError {
+  const code = String((err as { code?: string }).code ?? '');
+  const msg = (err as Error).message;
+  if (/AUTHORIZATION_VIOLATION|AUTHENTICATION_EXPIRED|ACCOUNT_EXPIRED|USER_AUTH/i.test(code) || /authoriz/i.test(msg))
+    return new PlotferryError('PF_NATS_AUTH', `NATS at ${url} refused our credentials: authorization failed (${msg})`, {
+      cause: err,
+    });
+  if (/tls|certificate|SSL|self.signed/i.test(`${code} ${msg}`))
+    return new PlotferryError(
+      'PF_CONNECTION',
+      `TLS with NATS at ${url} failed (${msg}): check --nats-ca (the CA that signed the server's certificate) and, where the server verifies clients, --nats-cert and --nats-key`,
+      { cause: err },
+    );
+  // A server that verifies clients drops a TLS handshake without a certificate: we only see a timeout.
+  const tlsHint = tlsWithoutCert ? '; or, if the server verifies TLS clients, pass --nats-cert and --nats-key' : '';
+  return new PlotferryError(
+    'PF_CONNECTION',
+    `cannot reach NATS at ${url} (${msg}): is nats-server running there? (Debian: apt-get install nats-server)${tlsHint}`,
+    { cause: err },
+  );
 }

@@ -71,3 +71,42 @@ export function serveUntilSignalled(
     process.on('SIGTERM', onSignal);
   });
 }
+
+/** NATS credentials and TLS, shared by every command that talks to NATS. */
+export interface NatsAuthArgs {
+  natsToken?: string;
+  natsUser?: string;
+  natsPass?: string;
+  natsCreds?: string;
+  natsCa?: string;
+  natsCert?: string;
+  natsKey?: string;
+}
+
+export function natsAuthOptions<T>(y: Argv<T>) {
+  const group = 'NATS login and TLS (also PLOTFERRY_NATS_* or --config):';
+  return y
+    .option('nats-token', { type: 'string', describe: 'NATS token (server: authorization { token })', group })
+    .option('nats-user', { type: 'string', describe: 'NATS user (with --nats-pass)', group })
+    .option('nats-pass', { type: 'string', describe: 'NATS password', group })
+    .option('nats-creds', { type: 'string', describe: 'a NATS .creds file (user JWT and nkey seed)', group })
+    .option('nats-ca', {
+      type: 'string',
+      describe: "PEM CA that signed the NATS server's certificate (turns on TLS)",
+      group,
+    })
+    .option('nats-cert', { type: 'string', describe: 'PEM client certificate, for servers that verify clients', group })
+    .option('nats-key', { type: 'string', describe: 'PEM key of --nats-cert', group });
+}
+
+export function natsAuth(a: NatsAuthArgs) {
+  return {
+    token: a.natsToken,
+    user: a.natsUser,
+    pass: a.natsPass,
+    creds: a.natsCreds,
+    ca: a.natsCa,
+    cert: a.natsCert,
+    key: a.natsKey,
+  };
+}

@@ -1,7 +1,15 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, runCommand, serveUntilSignalled } from './common.js';
+import {
+  globalOptions,
+  GlobalArgs,
+  natsAuth,
+  NatsAuthArgs,
+  natsAuthOptions,
+  runCommand,
+  serveUntilSignalled,
+} from './common.js';
 
-interface HarvesterArgs extends GlobalArgs {
+interface HarvesterArgs extends GlobalArgs, NatsAuthArgs {
   nats: string;
   dir: string[];
   id?: string;
@@ -20,7 +28,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
   command: 'harvester',
   describe: 'bid for plots announced on NATS and receive the ones this host wins',
   builder: (y: Argv) =>
-    globalOptions(y)
+    natsAuthOptions(globalOptions(y))
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
       .option('dir', {
         type: 'string',
@@ -81,7 +89,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
       const { Harvester, defaultAdvertiseHost } = await import('../farm/harvester.js');
       const { defaultBusId } = await import('../bus/messages.js');
       const id = args.id ?? defaultBusId(os.hostname());
-      const nc = await connectNats(args.nats, `plotferry-harvester-${id}`, log);
+      const nc = await connectNats(args.nats, `plotferry-harvester-${id}`, log, natsAuth(args));
       const h = await Harvester.start({
         nc,
         id,

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, runCommand } from './common.js';
+import { globalOptions, GlobalArgs, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
 
-interface SendArgs extends GlobalArgs {
+interface SendArgs extends GlobalArgs, NatsAuthArgs {
   files: string[];
   to?: string;
   nats?: string;
@@ -20,7 +20,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
   command: 'send <files..>',
   describe: 'send plot files to a receiver (--to HOST:PORT) or to whichever harvester wins the bid (--nats URL)',
   builder: (y: Argv) =>
-    globalOptions(y)
+    natsAuthOptions(globalOptions(y))
       .positional('files', { type: 'string', array: true, describe: 'plot files to send, one after another' })
       .option('to', { type: 'string', describe: 'direct mode: the receiver (`plotferry listen`), HOST:PORT' })
       .option('nats', { type: 'string', describe: 'bidding mode: NATS URL; harvesters bid and the first bid wins' })
@@ -74,7 +74,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       let nc: import('nats').NatsConnection | undefined;
       if (args.nats) {
         const { connectNats } = await import('../bus/connect.js');
-        nc = await connectNats(args.nats, 'plotferry-send', log);
+        nc = await connectNats(args.nats, 'plotferry-send', log, natsAuth(args));
       }
       const plotter =
         args.plotterId ?? (await import('../bus/messages.js')).defaultBusId((await import('node:os')).hostname());

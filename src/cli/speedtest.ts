@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, runCommand } from './common.js';
+import { globalOptions, GlobalArgs, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
 
-interface SpeedtestArgs extends GlobalArgs {
+interface SpeedtestArgs extends GlobalArgs, NatsAuthArgs {
   to?: string;
   nats?: string;
   harvester?: string[];
@@ -15,9 +15,10 @@ interface SpeedtestArgs extends GlobalArgs {
 
 export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
   command: 'speedtest',
-  describe: 'measure the link to a receiver or to every harvester through plotferry itself (memory to memory, nothing written)',
+  describe:
+    'measure the link to a receiver or to every harvester through plotferry itself (memory to memory, nothing written)',
   builder: (y: Argv) =>
-    globalOptions(y)
+    natsAuthOptions(globalOptions(y))
       .option('to', { type: 'string', describe: 'a `plotferry listen` receiver, HOST:PORT (needs --token)' })
       .option('nats', {
         type: 'string',
@@ -29,7 +30,10 @@ export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
         describe: 'with --nats: only these harvester ids (default: every live one, one after another)',
       })
       .option('prefix', { type: 'string', default: 'plotferry', describe: 'with --nats: the NATS subject prefix' })
-      .option('plotter-id', { type: 'string', describe: "with --nats: this plotter's name on the bus (default: host name)" })
+      .option('plotter-id', {
+        type: 'string',
+        describe: "with --nats: this plotter's name on the bus (default: host name)",
+      })
       .option('token', { type: 'string', describe: "with --to: the receiver's shared secret (or PLOTFERRY_TOKEN)" })
       .option('seconds', {
         type: 'number',
@@ -71,7 +75,7 @@ export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
       const { connectNats } = await import('../bus/connect.js');
       const { defaultBusId, validateId } = await import('../bus/messages.js');
       const { speedtestHarvesters } = await import('../plotter/speedtest.js');
-      const nc = await connectNats(args.nats, 'plotferry-speedtest', log);
+      const nc = await connectNats(args.nats, 'plotferry-speedtest', log, natsAuth(args));
       try {
         const results = await speedtestHarvesters({
           nc,

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, runCommand } from './common.js';
+import { globalOptions, GlobalArgs, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
 
-interface StatusArgs extends GlobalArgs {
+interface StatusArgs extends GlobalArgs, NatsAuthArgs {
   nats: string;
   prefix: string;
   wait: number;
@@ -12,7 +12,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   command: 'status',
   describe: 'list live harvesters: disks with free/total space, plots stored, transfers running',
   builder: (y: Argv) =>
-    globalOptions(y)
+    natsAuthOptions(globalOptions(y))
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
       .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix' })
       .option('wait', {
@@ -29,7 +29,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     runCommand(args, async (log) => {
       const { connectNats } = await import('../bus/connect.js');
       const { collectHeartbeats, formatStatus } = await import('../farm/status.js');
-      const nc = await connectNats(args.nats, 'plotferry-status', log);
+      const nc = await connectNats(args.nats, 'plotferry-status', log, natsAuth(args));
       try {
         const beats = await collectHeartbeats(nc, args.prefix, args.wait * 1000, log);
         if (args.json) for (const b of beats) process.stdout.write(`${JSON.stringify(b)}\n`);

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, runCommand } from './common.js';
+import { globalOptions, GlobalArgs, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
 
-interface SweepArgs extends GlobalArgs {
+interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   dirs: string[];
   nats: string;
   pattern: string;
@@ -21,7 +21,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
   command: 'sweep <dirs..>',
   describe: 'move every finished plot in DIRs to whichever harvesters win the bids (for cron)',
   builder: (y: Argv) =>
-    globalOptions(y)
+    natsAuthOptions(globalOptions(y))
       .positional('dirs', { type: 'string', array: true, describe: 'directories holding finished plots' })
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
       .option('pattern', {
@@ -63,7 +63,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       const { sweep } = await import('../plotter/sweep.js');
       const { defaultBusId } = await import('../bus/messages.js');
       const { createProgress } = await import('./progress.js');
-      const nc = await connectNats(args.nats, 'plotferry-sweep', log);
+      const nc = await connectNats(args.nats, 'plotferry-sweep', log, natsAuth(args));
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);

@@ -275,7 +275,15 @@ export class Harvester {
         log.info(o, 'speedtest closed');
       });
       msg.respond(
-        encodeBus({ kind: 'claimed', v: 1, id: q.id, host: this.opts.advertiseHost, port: l.port, token, expiresInMs: ttl }),
+        encodeBus({
+          kind: 'claimed',
+          v: 1,
+          id: q.id,
+          host: this.opts.advertiseHost,
+          port: l.port,
+          token,
+          expiresInMs: ttl,
+        }),
       );
     } catch (err) {
       const e = asPlotferryError(err);

@@ -66,7 +66,6 @@ export class SpeedtestListener {
     return l;
   }
 
-
   private onConnection(accepted: net.Socket): void {
     // Never more connections at once than the streams asked for.
     if (this.finished || this.sessions.size + this.ended >= this.opts.streams) return void accepted.destroy();

@@ -135,7 +135,8 @@ describe('speedtest listener', () => {
       writeRandomFile(file, 1000);
       await assert.rejects(
         sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file }),
-        (e: unknown) => e instanceof PlotferryError && e.code === 'PF_PROTOCOL' && /speedtest, not a file/.test(e.message),
+        (e: unknown) =>
+          e instanceof PlotferryError && e.code === 'PF_PROTOCOL' && /speedtest, not a file/.test(e.message),
       );
       const c = await RawClient.connect(l.port);
       await c.write(
@@ -161,6 +162,14 @@ describe('speedtest listener', () => {
   it('expires when nobody comes', async () => {
     const l = await open(1, 200);
     assert.equal((await l.done).reason, 'expired');
-    await waitFor(async () => !(await RawClient.connect(l.port).then((c) => (c.destroy(), true), () => false)), 2_000, 'closed');
+    await waitFor(
+      async () =>
+        !(await RawClient.connect(l.port).then(
+          (c) => (c.destroy(), true),
+          () => false,
+        )),
+      2_000,
+      'closed',
+    );
   });
 });
