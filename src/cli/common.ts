@@ -110,3 +110,25 @@ export function natsAuth(a: NatsAuthArgs) {
     key: a.natsKey,
   };
 }
+
+/** `--bwlimit MBPS` (send, sweep). */
+export function bwlimitOption<T>(y: Argv<T>) {
+  return y.option('bwlimit', {
+    type: 'number',
+    describe:
+      'cap the rate at this many megabytes (10^6 bytes) per second, all files together, for a link shared with farming',
+  });
+}
+
+/** The pacer for `--bwlimit`, or undefined when unset. */
+export async function pacerFor(bwlimit: number | undefined) {
+  if (bwlimit === undefined) return undefined;
+  const { PlotferryError } = await import('../errors.js');
+  if (!(Number.isFinite(bwlimit) && bwlimit >= 0.1))
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `--bwlimit ${bwlimit}: give megabytes per second, at least 0.1 (e.g. --bwlimit 300)`,
+    );
+  const { Pacer } = await import('../transfer/pace.js');
+  return new Pacer(bwlimit * 1e6);
+}

@@ -1,5 +1,14 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
+import {
+  bwlimitOption,
+  globalOptions,
+  GlobalArgs,
+  natsAuth,
+  NatsAuthArgs,
+  natsAuthOptions,
+  pacerFor,
+  runCommand,
+} from './common.js';
 
 interface SendArgs extends GlobalArgs, NatsAuthArgs {
   files: string[];
@@ -14,13 +23,14 @@ interface SendArgs extends GlobalArgs, NatsAuthArgs {
   retries: number;
   busyWait: number;
   progress?: boolean;
+  bwlimit?: number;
 }
 
 export const sendCommand: CommandModule<object, SendArgs> = {
   command: 'send <files..>',
   describe: 'send plot files to a receiver (--to HOST:PORT) or to whichever harvester wins the bid (--nats URL)',
   builder: (y: Argv) =>
-    natsAuthOptions(globalOptions(y))
+    bwlimitOption(natsAuthOptions(globalOptions(y)))
       .positional('files', { type: 'string', array: true, describe: 'plot files to send, one after another' })
       .option('to', { type: 'string', describe: 'direct mode: the receiver (`plotferry listen`), HOST:PORT' })
       .option('nats', { type: 'string', describe: 'bidding mode: NATS URL; harvesters bid and the first bid wins' })
@@ -70,6 +80,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         );
       }
       const to = args.to ? parseHostPort(args.to, 'to') : undefined;
+      const pacer = await pacerFor(args.bwlimit);
       const token = to ? requireToken(args.token) : '';
       let nc: import('nats').NatsConnection | undefined;
       if (args.nats) {
@@ -100,7 +111,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
           try {
             const onRetry = (e: InstanceType<typeof PlotferryError>, attempt: number, delay: number) =>
               flog.warn({ code: e.code, attempt, delayMs: delay }, `retrying: ${e.message}`);
-            const common = { file, signal: abort.signal, onProgress: (b: number) => bar.update(b) };
+            const common = { file, pacer, signal: abort.signal, onProgress: (b: number) => bar.update(b) };
             const r = to
               ? {
                   ...(await sendWithRetry(

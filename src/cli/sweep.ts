@@ -1,5 +1,14 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
+import {
+  bwlimitOption,
+  globalOptions,
+  GlobalArgs,
+  natsAuth,
+  NatsAuthArgs,
+  natsAuthOptions,
+  pacerFor,
+  runCommand,
+} from './common.js';
 
 interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   dirs: string[];
@@ -15,13 +24,14 @@ interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   retries: number;
   busyWait: number;
   progress?: boolean;
+  bwlimit?: number;
 }
 
 export const sweepCommand: CommandModule<object, SweepArgs> = {
   command: 'sweep <dirs..>',
   describe: 'move every finished plot in DIRs to whichever harvesters win the bids (for cron)',
   builder: (y: Argv) =>
-    natsAuthOptions(globalOptions(y))
+    bwlimitOption(natsAuthOptions(globalOptions(y)))
       .positional('dirs', { type: 'string', array: true, describe: 'directories holding finished plots' })
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
       .option('pattern', {
@@ -63,6 +73,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       const { sweep } = await import('../plotter/sweep.js');
       const { defaultBusId } = await import('../bus/messages.js');
       const { createProgress } = await import('./progress.js');
+      const pacer = await pacerFor(args.bwlimit);
       const nc = await connectNats(args.nats, 'plotferry-sweep', log, natsAuth(args));
       const abort = new AbortController();
       const onSignal = () => abort.abort();
@@ -86,6 +97,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           bidTimeoutMs: args.bidTimeout * 1000,
           tries: args.retries + 1,
           busyWaitMs: args.busyWait * 1000,
+          pacer,
           signal: abort.signal,
           onPlan: (cs) => {
             if (cs.length > 1)

@@ -5,6 +5,7 @@
  * size) is reported as a duplicate and kept. Each plot is locked while it is handled, so
  * overlapping sweeps never send one plot twice.
  */
+import type { Pacer } from '../transfer/pace.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from 'nats';
@@ -49,6 +50,8 @@ export interface SweepOptions {
   backoffMs?: number;
   /** How long a plot may wait while every harvester with room is busy. */
   busyWaitMs?: number;
+  /** `--bwlimit`: one rate cap for all the plots moving at once. */
+  pacer?: Pacer;
   signal?: AbortSignal;
   log: Logger;
   /** Called once with the plots found (before any is sent). */
@@ -129,6 +132,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       tries: opts.tries,
       busyWaitMs: opts.busyWaitMs,
       backoffMs: opts.backoffMs,
+      pacer: opts.pacer,
       signal: opts.signal,
       onProgress: opts.onStart?.(c),
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),

@@ -19,6 +19,7 @@ import { validatePlotName } from '../wire/names.js';
 import { alignedBuffers } from './buffers.js';
 import { Connection, ConnectOptions, unexpected } from './connection.js';
 import { createHasher } from './hash.js';
+import type { Pacer } from './pace.js';
 
 /**
  * 8 x 512 KiB: on loopback to tmpfs (2 cores, 1 MiB L2 each) this sent 2 GiB at ~740 MB/s
@@ -39,6 +40,8 @@ export interface SendOptions extends ConnectOptions {
   /** Longest wait for the receiver's verdict after the trailer (it fsyncs first). */
   resultTimeoutMs?: number;
   onProgress?: (bytesSent: number, size: number) => void;
+  /** `--bwlimit`: caps the rate, shared with every transfer given the same pacer. */
+  pacer?: Pacer;
 }
 
 export interface SendResult {
@@ -152,6 +155,8 @@ async function streamBody(conn: Connection, fd: number, size: number, opts: Send
       }
       const view = r.n === r.buf.length ? r.buf : r.buf.subarray(0, r.n);
       hasher.update(view);
+      const wait = opts.pacer?.book(r.n) ?? 0;
+      if (wait > 0) await conn.race(new Promise<void>((res) => setTimeout(res, wait)));
       sent += r.n;
       conn.write(view, () => {
         free.push(r.buf);

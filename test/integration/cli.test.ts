@@ -41,6 +41,27 @@ describe('plotferry send', () => {
     }
   });
 
+  it('--bwlimit caps the rate', async () => {
+    const file = path.join(fx.src, 'slow.plot');
+    writeRandomFile(file, 2_000_000);
+    const r = await runCli([
+      'send',
+      '--to',
+      `127.0.0.1:${fx.l.port}`,
+      '--token',
+      TOKEN,
+      '--bwlimit',
+      '4',
+      '--json',
+      file,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const [res] = jsonLines(r.stdout);
+    // 2 MB at 4 MB/s: the last of four 512 KiB reads is written at >= 0.39 s.
+    assert.ok(Number(res?.seconds) >= 0.38, `took ${String(res?.seconds)} s`);
+    assert.equal(await sha256(String(res?.remotePath)), await sha256(file));
+  });
+
   it('exits 1 and keeps the source when the stream is corrupted in transit', async () => {
     const file = path.join(fx.src, 'corrupt.plot');
     writeRandomFile(file, 2 * MiB);

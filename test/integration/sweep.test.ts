@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection } from 'nats';
 import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/log.js';
+import { sweep } from '../../src/plotter/sweep.js';
+import { Pacer } from '../../src/transfer/pace.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
@@ -201,6 +203,40 @@ describe('sweep', () => {
     assert.match(r.stdout, /would send .*plot-k32-dry-00\.plot/);
     assert.doesNotMatch(r.stdout, /dry-01|not-a-plot/);
     assert.equal(ls(p.dir).length, 3);
+  });
+
+  it('--bwlimit caps all plots of a sweep together', async () => {
+    const d = await disk('bw', false);
+    await harvester('h-bw', [d], 'bw');
+    const p = await plots('bw', 4, () => 2_000_000);
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    const t0 = performance.now();
+    const items = await sweep({
+      nc,
+      dirs: [p.dir],
+      plotter: 'p-bw',
+      prefix: 'bw',
+      minAgeMs: 0,
+      concurrency: 2,
+      pacer: new Pacer(8e6),
+      log: silentLogger(),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    assert.deepEqual(
+      items.map((i) => i.status),
+      ['sent', 'sent', 'sent', 'sent'],
+    );
+    for (const [n, sum] of p.sums) assert.equal(await sha256(path.join(d, n)), sum);
+    // 8 MB at 8 MB/s, the last 512 KiB write booked at >= 0.93 s. Two plots at a time each with
+    // its own cap would take about half that.
+    assert.ok(seconds >= 0.9, `took ${seconds.toFixed(2)} s`);
+  });
+
+  it('--bwlimit that is not a rate is a config error', async () => {
+    const r = await runCli(['sweep', '--nats', server.url, '--bwlimit', '0', '/nonexistent']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /PF_CONFIG: --bwlimit 0/);
   });
 
   it('no harvester with room: exit 1, sources kept', async () => {
