@@ -23,6 +23,9 @@ export const ErrorCodes = {
   PF_BUSY: 'every receiving directory with room is busy; the sender retries later',
   /** Unsupported hash algorithm. */
   PF_UNSUPPORTED_HASH: 'the receiver does not support this hash algorithm: upgrade the older end',
+  /** The first bytes are not a Chia plot header (--verify-plot-header). */
+  PF_NOT_A_PLOT:
+    'the receiver takes only Chia plots (--verify-plot-header) and this file does not start like one; nothing was kept, the source is intact: check what is being sent',
   /** The stream ended before the declared size. */
   PF_SHORT_STREAM: 'the connection ended before the whole file arrived; nothing was kept, the source is intact',
   /** Hash computed by the receiver differs from the sender's. */

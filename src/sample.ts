@@ -16,3 +16,25 @@ export function writeRandomFile(file: string, size: number): void {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * Random bytes behind a v1 Chia plot header ("Proof of Space Plot", a random id, k, "v1.0", a
+ * 128-byte memo), so a receiver with --verify-plot-header takes it. Not a farmable plot.
+ */
+export function writeSamplePlot(file: string, size: number, k = 32): void {
+  writeRandomFile(file, size);
+  const memo = 128;
+  const head = Buffer.alloc(19 + 32 + 1 + 2 + 4 + 2);
+  head.write('Proof of Space Plot', 0, 'latin1');
+  randomFillSync(head, 19, 32);
+  head[51] = k;
+  head.writeUInt16BE(4, 52);
+  head.write('v1.0', 54, 'latin1');
+  head.writeUInt16BE(memo, 58);
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, head, 0, Math.min(head.length, size), 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

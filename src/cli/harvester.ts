@@ -21,6 +21,7 @@ interface HarvesterArgs extends GlobalArgs, NatsAuthArgs {
   portRange: string;
   prefix: string;
   claimTtl: number;
+  verifyPlotHeader: boolean;
   grace: number;
 }
 
@@ -77,6 +78,12 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         default: 600,
         describe: 'on SIGINT/SIGTERM, seconds running transfers get to finish',
       })
+      .option('verify-plot-header', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'take only files that start like a Chia plot (v1 or BladeBit v2 header); refuse others before writing',
+      })
       .example('$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --dir /mnt/d2', 'receive plots onto two disks')
       .epilog(
         'A bid is delayed 10 ms per running transfer and up to 50 ms as the chosen disk fills, so the idlest, emptiest harvester wins. No file byte crosses NATS.',
@@ -103,6 +110,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         requireMount: args.requireMount,
         portRange: parsePortRange(args.portRange, 'port-range'),
         claimTtlMs: args.claimTtl * 1000,
+        verifyPlotHeader: args.verifyPlotHeader,
       });
       await serveUntilSignalled(log, args.grace, (ms) => h.close(ms));
       await nc.close();

@@ -10,6 +10,7 @@ interface ListenArgs extends GlobalArgs {
   requireMount: boolean;
   grace: number;
   idleTimeout: number;
+  verifyPlotHeader: boolean;
 }
 
 export const listenCommand: CommandModule<object, ListenArgs> = {
@@ -46,6 +47,12 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         default: 60,
         describe: 'seconds of silence before a sender is dropped',
       })
+      .option('verify-plot-header', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'take only files that start like a Chia plot (v1 or BladeBit v2 header); refuse others before writing',
+      })
       .example('$0 listen --dir /mnt/d1 --dir /mnt/d2 --token "$TOKEN"', 'receive onto two disks on port 8740')
       .epilog(
         'Files arrive as .plotferry-NAME.*.partial and appear under their final name only after the ' +
@@ -64,6 +71,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         reserveBytes: parseBytes(args.reserve, 'reserve'),
         requireMount: args.requireMount,
         idleTimeoutMs: args.idleTimeout * 1000,
+        verifyPlotHeader: args.verifyPlotHeader,
         log,
       });
       await serveUntilSignalled(log, args.grace, (ms) => listener.close(ms));

@@ -66,6 +66,8 @@ export interface HarvesterOptions {
   claimTtlMs?: number;
   heartbeatMs?: number;
   idleTimeoutMs?: number;
+  /** Refuse files that do not start like a Chia plot (PF_NOT_A_PLOT). */
+  verifyPlotHeader?: boolean;
   log: Logger;
 }
 
@@ -213,6 +215,7 @@ export class Harvester {
           portRange: this.opts.portRange ?? [0, 0],
           ttlMs: ttl,
           idleTimeoutMs: this.opts.idleTimeoutMs,
+          verifyPlotHeader: this.opts.verifyPlotHeader,
           log: this.opts.log.child({ plotter: c.plotter }),
         });
       } catch (err) {

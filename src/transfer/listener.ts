@@ -30,6 +30,8 @@ export interface ListenerOptions {
   /** Receive pool per transfer: buffer size and count. */
   bufferSize?: number;
   buffers?: number;
+  /** Refuse files that do not start like a Chia plot (PF_NOT_A_PLOT). */
+  verifyPlotHeader?: boolean;
   log: Logger;
 }
 
@@ -106,6 +108,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
       bufferSize: this.opts.bufferSize,
       buffers: this.opts.buffers,
+      verifyPlotHeader: this.opts.verifyPlotHeader,
       isShuttingDown: () => this.closing,
     });
     intake.attach(session);

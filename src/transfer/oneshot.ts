@@ -25,6 +25,7 @@ export interface OneShotOptions {
   portRange: [number, number];
   ttlMs: number;
   idleTimeoutMs?: number;
+  verifyPlotHeader?: boolean;
   log: Logger;
 }
 
@@ -81,6 +82,7 @@ export class OneShotReceiver {
       idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
       isShuttingDown: () => this.finished,
       speedtest: false,
+      verifyPlotHeader: this.opts.verifyPlotHeader,
       place: async (name, size) => {
         if (name !== this.opts.name || size !== this.opts.size) {
           throw new PlotferryError(

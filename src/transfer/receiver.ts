@@ -31,6 +31,7 @@ import type { Reservation } from '../farm/disks.js';
 import { StreamReader } from '../wire/frame.js';
 import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../wire/messages.js';
 import { printable, validatePlotName } from '../wire/names.js';
+import { assertPlotSize, checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../wire/plot-header.js';
 import { alignedBuffers } from './buffers.js';
 import { publish, tempPathFor } from './finalize.js';
 import { createHasher, Hasher } from './hash.js';
@@ -67,6 +68,8 @@ export interface ReceiverContext {
    * them (a claim's listener is for its one file); a number is the largest budget taken.
    */
   speedtest?: false | number;
+  /** `--verify-plot-header`: refuse (PF_NOT_A_PLOT) a file whose first bytes are not a plot's. */
+  verifyPlotHeader?: boolean;
   isShuttingDown(): boolean;
 }
 
@@ -235,6 +238,7 @@ export class ReceiveSession {
     if (hello.mode === 'speedtest') return this.acceptSpeedtest(hello);
     const name = validatePlotName(hello.name);
     this.log = this.log.child({ file: name });
+    if (ctx.verifyPlotHeader) assertPlotSize(hello.size);
     if (ctx.inflightNames.has(name)) {
       throw new PlotferryError('PF_BUSY', `"${name}" is being received on another connection now`);
     }
@@ -254,7 +258,8 @@ export class ReceiveSession {
     if (this.state !== 'accepting') return this.cleanup();
     this.hasher = await createHasher(hello.hash);
     if (this.state !== 'accepting') return this.cleanup();
-    const bufSize = ctx.bufferSize ?? WRITE_BATCH;
+    // The header check reads the first buffer: it must hold the whole header.
+    const bufSize = Math.max(ctx.bufferSize ?? WRITE_BATCH, ctx.verifyPlotHeader ? PLOT_HEADER_MAX_CHECK : 1);
     const poolSize = Math.max(2, Math.min(ctx.buffers ?? POOL_BUFFERS, Math.ceil(hello.size / bufSize) + 1));
     this.free = alignedBuffers(poolSize, Math.min(bufSize, Math.max(hello.size, 1)));
     this.fill = this.free.pop();
@@ -315,6 +320,11 @@ export class ReceiveSession {
   private submitFill(): void {
     const buf = this.fill!;
     const len = this.fillPos;
+    if (this.writePos === 0 && this.ctx.verifyPlotHeader) {
+      // Before the first byte is written: the first buffer is full or holds the whole file.
+      const plot = checkPlotHeader(buf.subarray(0, len), this.hello!.size);
+      this.log.debug(plot, 'plot header checked');
+    }
     this.hasher!.update(len === buf.length ? buf : buf.subarray(0, len));
     this.writeQueue.push({ buf, len, pos: this.writePos });
     this.writePos += len;

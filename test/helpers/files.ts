@@ -3,7 +3,7 @@ import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export { writeRandomFile } from '../../src/sample.js';
+export { writeRandomFile, writeSamplePlot } from '../../src/sample.js';
 
 /** A fresh directory under /dev/shm (fast) or the temp dir; removed by the returned cleanup. */
 export async function tmpDir(prefix = 'pf-test-', base?: string): Promise<string> {

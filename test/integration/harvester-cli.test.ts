@@ -8,7 +8,7 @@ import type { Heartbeat } from '../../src/bus/messages.js';
 import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/log.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
-import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { ls, sha256, tmpDir, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
@@ -65,6 +65,28 @@ describe('harvester and send --nats (processes)', () => {
       assert.equal(res?.harvester, 'hc-one');
       assert.equal(await sha256(path.join(d, 'cli-bid.plot')), sum);
       assert.equal(fs.existsSync(file), false);
+    } finally {
+      h.child.kill('SIGTERM');
+      assert.equal((await h.done).code, 0);
+    }
+  });
+
+  it('--verify-plot-header: a file that is not a plot is refused, not retried elsewhere, and kept', async () => {
+    const d = await dir('pf-hvp-');
+    const h = await startHarvester('hc-verify', d, ['--verify-plot-header']);
+    try {
+      const junk = path.join(src, 'notes.plot');
+      writeRandomFile(junk, 2 * MiB);
+      const bad = await runCli(['send', '--nats', server.url, '--move', '--json', junk]);
+      assert.equal(bad.code, 1);
+      const [res] = jsonLines(bad.stdout);
+      assert.equal((res?.error as { code: string }).code, 'PF_NOT_A_PLOT');
+      assert.ok(fs.existsSync(junk), 'source kept');
+      const plot = path.join(src, 'plot-k32-real.plot');
+      writeSamplePlot(plot, 2 * MiB);
+      const ok = await runCli(['send', '--nats', server.url, '--json', plot]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.deepEqual(ls(d), ['plot-k32-real.plot']);
     } finally {
       h.child.kill('SIGTERM');
       assert.equal((await h.done).code, 0);

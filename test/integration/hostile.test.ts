@@ -10,7 +10,8 @@ import { afterEach, before, describe, it } from 'node:test';
 import { sendFile } from '../../src/transfer/sender.js';
 import { encodeFrame, FrameType } from '../../src/wire/frame.js';
 import { encodeMessage } from '../../src/wire/messages.js';
-import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { isRoot, ls, sha256, tmpDir, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
+import { PlotferryError } from '../../src/errors.js';
 import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { RawClient } from '../helpers/raw.js';
 
@@ -145,6 +146,43 @@ describe('hostile input', () => {
     c.end();
     const o = await fx.l.nextOutcome();
     assert.equal(!o.ok && o.quiet, true);
+  });
+});
+
+describe('--verify-plot-header', () => {
+  const fx = useFixture({ verifyPlotHeader: true });
+  const notAPlot = (e: unknown) => e instanceof PlotferryError && e.code === 'PF_NOT_A_PLOT';
+
+  it('takes a file that starts like a plot, refuses others before writing them, keeps serving', async () => {
+    const plot = path.join(fx.src, 'plot-k32-ok.plot');
+    writeSamplePlot(plot, 3 * MiB + 1);
+    const r = await sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file: plot });
+    assert.equal(await sha256(r.remotePath), await sha256(plot));
+    assert.equal((await fx.l.nextOutcome()).ok, true);
+
+    // Random bytes: refused once the first buffer arrives, before it is written.
+    const junk = path.join(fx.src, 'backup.plot');
+    writeRandomFile(junk, 3 * MiB);
+    await assert.rejects(sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file: junk }), notAPlot);
+    const o = await fx.l.nextOutcome();
+    assert.equal(!o.ok && o.error.code, 'PF_NOT_A_PLOT');
+    // Smaller than the first buffer: the whole file is checked at its end.
+    const small = path.join(fx.src, 'small.plot');
+    writeRandomFile(small, 5000);
+    await assert.rejects(sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file: small }), notAPlot);
+    await fx.l.nextOutcome();
+    // Too short for any header: refused from the declared size, before ACCEPT.
+    const tiny = path.join(fx.src, 'tiny.plot');
+    writeRandomFile(tiny, 0);
+    await assert.rejects(sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file: tiny }), notAPlot);
+    await fx.l.nextOutcome();
+
+    assert.deepEqual(ls(fx.dst), ['plot-k32-ok.plot'], 'no refused file, whole or partial');
+    for (const f of [junk, small, tiny]) assert.ok(fs.existsSync(f), 'sources are kept');
+    const again = path.join(fx.src, 'plot-k32-again.plot');
+    writeSamplePlot(again, 2 * MiB);
+    await sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file: again });
+    assert.equal((await fx.l.nextOutcome()).ok, true);
   });
 });
 
