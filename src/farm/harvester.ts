@@ -33,6 +33,7 @@ import { assertNameFree, findExisting, prepareDirs } from '../transfer/finalize.
 import { drainWithin } from '../transfer/drain.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
+import { AuthThrottle } from '../transfer/throttle.js';
 import { bidDelayMs } from './bid.js';
 import { DiskSet } from './disks.js';
 
@@ -75,6 +76,8 @@ export class Harvester {
   readonly disks: DiskSet;
   private readonly claims = new Map<string, OneShotReceiver>();
   private speedtest?: SpeedtestListener;
+  /** Wrong one-time tokens, counted per address across every claim and speedtest listener. */
+  private readonly throttle = new AuthThrottle();
   private readonly subs: Subscription[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
   private closing = false;
@@ -216,6 +219,7 @@ export class Harvester {
           ttlMs: ttl,
           idleTimeoutMs: this.opts.idleTimeoutMs,
           verifyPlotHeader: this.opts.verifyPlotHeader,
+          throttle: this.throttle,
           log: this.opts.log.child({ plotter: c.plotter }),
         });
       } catch (err) {
@@ -269,6 +273,7 @@ export class Harvester {
         host: this.opts.listenHost ?? '0.0.0.0',
         portRange: this.opts.portRange ?? [0, 0],
         ttlMs: ttl,
+        throttle: this.throttle,
         log,
       });
       this.speedtest = l;

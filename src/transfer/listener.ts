@@ -13,6 +13,7 @@ import { assertNameFree, prepareDirs } from './finalize.js';
 import { drainWithin } from './drain.js';
 import { createIntake, IntakeMode } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
+import { AuthThrottle, ThrottleOptions } from './throttle.js';
 
 export const DEFAULT_PORT = 8740;
 
@@ -32,6 +33,8 @@ export interface ListenerOptions {
   buffers?: number;
   /** Refuse files that do not start like a Chia plot (PF_NOT_A_PLOT). */
   verifyPlotHeader?: boolean;
+  /** Wrong-token throttling (defaults: 5 in 60 s blocks the address for 30 s, doubling). */
+  authThrottle?: ThrottleOptions;
   log: Logger;
 }
 
@@ -45,6 +48,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly sessions = new Set<ReceiveSession>();
   private readonly inflightNames = new Set<string>();
   private closing = false;
+  private readonly throttle: AuthThrottle;
   /** How the last connection was read (for logs and tests). */
   intakeMode?: IntakeMode;
 
@@ -56,6 +60,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
         'a token is required: pass --token T (the same on the sender) or set PLOTFERRY_TOKEN; make one with `openssl rand -hex 16`',
       );
     }
+    this.throttle = new AuthThrottle(opts.authThrottle);
     this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes, requireMount: opts.requireMount });
     // allowHalfOpen: a sender that ends its side must still be able to read our answer.
     // pauseOnConnect: no byte is read before the intake has chosen where bytes go.
@@ -109,6 +114,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       bufferSize: this.opts.bufferSize,
       buffers: this.opts.buffers,
       verifyPlotHeader: this.opts.verifyPlotHeader,
+      throttle: this.throttle,
       isShuttingDown: () => this.closing,
     });
     intake.attach(session);

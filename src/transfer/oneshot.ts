@@ -12,6 +12,7 @@ import type { Reservation } from '../farm/disks.js';
 import { assertNameFree } from './finalize.js';
 import { createIntake } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
+import type { AuthThrottle } from './throttle.js';
 
 export interface OneShotOptions {
   name: string;
@@ -26,6 +27,8 @@ export interface OneShotOptions {
   ttlMs: number;
   idleTimeoutMs?: number;
   verifyPlotHeader?: boolean;
+  /** The harvester's, shared by all its listeners. */
+  throttle?: AuthThrottle;
   log: Logger;
 }
 
@@ -83,6 +86,7 @@ export class OneShotReceiver {
       isShuttingDown: () => this.finished,
       speedtest: false,
       verifyPlotHeader: this.opts.verifyPlotHeader,
+      throttle: this.opts.throttle,
       place: async (name, size) => {
         if (name !== this.opts.name || size !== this.opts.size) {
           throw new PlotferryError(

@@ -35,6 +35,7 @@ import { assertPlotSize, checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../wire/
 import { alignedBuffers } from './buffers.js';
 import { publish, tempPathFor } from './finalize.js';
 import { createHasher, Hasher } from './hash.js';
+import type { AuthThrottle } from './throttle.js';
 
 /**
  * Size of one pool buffer: the unit of hashing and of one positional write. 8 x 1 MiB received
@@ -68,6 +69,8 @@ export interface ReceiverContext {
    * them (a claim's listener is for its one file); a number is the largest budget taken.
    */
   speedtest?: false | number;
+  /** Throttles addresses that keep sending wrong tokens. */
+  throttle?: AuthThrottle;
   /** `--verify-plot-header`: refuse (PF_NOT_A_PLOT) a file whose first bytes are not a plot's. */
   verifyPlotHeader?: boolean;
   isShuttingDown(): boolean;
@@ -234,7 +237,20 @@ export class ReceiveSession {
     this.hello = hello;
     const { ctx } = this;
     if (ctx.isShuttingDown()) throw new PlotferryError('PF_SHUTTING_DOWN', 'the receiver is shutting down');
-    if (!tokensEqual(hello.token, ctx.token)) throw new PlotferryError('PF_AUTH', 'wrong token');
+    const host = this.socket.remoteAddress ?? 'unknown';
+    const blocked = ctx.throttle?.blockedFor(host) ?? 0;
+    if (blocked > 0)
+      throw new PlotferryError(
+        'PF_AUTH',
+        `too many wrong tokens from ${host}: refused for another ${Math.ceil(blocked / 1000)} s`,
+      );
+    if (!tokensEqual(hello.token, ctx.token)) {
+      const block = ctx.throttle?.failure(host) ?? 0;
+      if (block > 0)
+        this.log.warn({ host, blockSeconds: block / 1000 }, 'repeated wrong tokens: refusing this address for a while');
+      throw new PlotferryError('PF_AUTH', 'wrong token');
+    }
+    ctx.throttle?.success(host);
     if (hello.mode === 'speedtest') return this.acceptSpeedtest(hello);
     const name = validatePlotName(hello.name);
     this.log = this.log.child({ file: name });

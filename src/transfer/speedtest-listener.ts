@@ -12,6 +12,7 @@ import { createIntake } from './intake.js';
 import { listenInRange } from './oneshot.js';
 import { ReceiveSession } from './receiver.js';
 import { speedtestBudget } from './speedtest.js';
+import type { AuthThrottle } from './throttle.js';
 
 export interface SpeedtestListenerOptions {
   token: string;
@@ -21,6 +22,8 @@ export interface SpeedtestListenerOptions {
   portRange: [number, number];
   /** How long the sender has to connect its streams. */
   ttlMs: number;
+  /** The harvester's, shared by all its listeners. */
+  throttle?: AuthThrottle;
   log: Logger;
 }
 
@@ -78,6 +81,7 @@ export class SpeedtestListener {
       idleTimeoutMs: 30_000,
       isShuttingDown: () => this.finished,
       speedtest: speedtestBudget(this.opts.seconds),
+      throttle: this.opts.throttle,
       place: async () => {
         throw new PlotferryError('PF_PROTOCOL', 'this listener was opened for a speedtest, not a file');
       },

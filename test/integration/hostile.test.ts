@@ -149,6 +149,29 @@ describe('hostile input', () => {
   });
 });
 
+describe('repeated wrong tokens', () => {
+  const fx = useFixture({ authThrottle: { maxFailures: 3, windowMs: 10_000, blockMs: 1_000 } });
+  const authError = (re: RegExp) => (e: unknown) =>
+    e instanceof PlotferryError && e.code === 'PF_AUTH' && re.test(e.message);
+
+  it('block the address for a while, even with the right token, then it may try again', async () => {
+    const file = path.join(fx.src, 'after-block.plot');
+    writeRandomFile(file, 100_000);
+    const send = (token: string) => sendFile({ host: '127.0.0.1', port: fx.l.port, token, file });
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(send(`guess-${i}`), authError(/: wrong token$/));
+      await fx.l.nextOutcome();
+    }
+    await assert.rejects(send(TOKEN), authError(/too many wrong tokens from .*127\.0\.0\.1: refused for another 1 s/));
+    await fx.l.nextOutcome();
+    assert.deepEqual(ls(fx.dst), []);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await send(TOKEN);
+    assert.equal((await fx.l.nextOutcome()).ok, true);
+    assert.deepEqual(ls(fx.dst), ['after-block.plot']);
+  });
+});
+
 describe('--verify-plot-header', () => {
   const fx = useFixture({ verifyPlotHeader: true });
   const notAPlot = (e: unknown) => e instanceof PlotferryError && e.code === 'PF_NOT_A_PLOT';

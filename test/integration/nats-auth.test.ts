@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { NatsConnection } from 'nats';
 import { connectNats, natsConnectionOptions, NatsAuth } from '../../src/bus/connect.js';
 import { PlotferryError } from '../../src/errors.js';
 import { Harvester } from '../../src/farm/harvester.js';
@@ -23,6 +24,7 @@ describe('NATS login and TLS', () => {
   let work: string;
   const servers: NatsServer[] = [];
   const harvesters: Harvester[] = [];
+  const conns: NatsConnection[] = [];
   const server = async (args: string[]) => {
     const s = await startNatsServer(args);
     servers.push(s);
@@ -31,8 +33,10 @@ describe('NATS login and TLS', () => {
   /** An in-process harvester logged in with `auth`. */
   const harvester = async (url: string, id: string, auth: NatsAuth) => {
     const dir = await tmpDir(`pf-${id}-`, work);
+    const nc = await connectNats(url, id, log, auth);
+    conns.push(nc);
     const h = await Harvester.start({
-      nc: await connectNats(url, id, log, auth),
+      nc,
       id,
       advertiseHost: '127.0.0.1',
       listenHost: '127.0.0.1',
@@ -53,6 +57,8 @@ describe('NATS login and TLS', () => {
   });
   after(async () => {
     for (const h of harvesters) await h.close();
+    // They reconnect forever otherwise, and the test process would never exit.
+    for (const nc of conns) await nc.close();
     for (const s of servers) await s.stop();
     await fsp.rm(work, { recursive: true, force: true });
   });

@@ -23,6 +23,7 @@ describe('speedtest over NATS', () => {
   let server: NatsServer;
   let nc: NatsConnection;
   const harvesters: Harvester[] = [];
+  const conns: NatsConnection[] = [];
   const dirs: string[] = [];
   const log = silentLogger();
 
@@ -32,9 +33,11 @@ describe('speedtest over NATS', () => {
     for (const id of ['st-a', 'st-b']) {
       const dir = await tmpDir(`pf-${id}-`);
       dirs.push(dir);
+      const hnc = await connect({ servers: server.url });
+      conns.push(hnc);
       harvesters.push(
         await Harvester.start({
-          nc: await connect({ servers: server.url }),
+          nc: hnc,
           id,
           advertiseHost: '127.0.0.1',
           listenHost: '127.0.0.1',
@@ -47,7 +50,7 @@ describe('speedtest over NATS', () => {
   });
   after(async () => {
     for (const h of harvesters) await h.close();
-    await nc.close();
+    for (const c of [nc, ...conns]) await c.close();
     await server.stop();
     for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
   });
