@@ -264,14 +264,22 @@ export class ReceiveSession {
     // A session failed while we waited (abort() at shutdown; the socket itself is paused here, so
     // a vanished sender is only noticed later) was cleaned up without these: clean up again.
     if (this.state !== 'accepting') return this.cleanup();
-    this.tempPath = tempPathFor(this.reservation.dir, name);
+    const temp = tempPathFor(this.reservation.dir, name);
+    let fd: number;
     try {
-      this.fd = await openFd(this.tempPath, 'wx');
+      fd = await openFd(temp, 'wx');
     } catch (err) {
-      this.tempPath = undefined;
       throw fromSystemError(err, `creating a temporary file in ${this.reservation.dir}`);
     }
-    if (this.state !== 'accepting') return this.cleanup();
+    if (this.state !== 'accepting') {
+      // Failed while the file was being created (the sender vanished right after its header):
+      // that cleanup could not see the file yet, so it is removed here (seen while chasing a fuzz failure).
+      await closeFd(fd).catch(() => undefined);
+      await fsp.rm(temp, { force: true });
+      return this.cleanup();
+    }
+    this.fd = fd;
+    this.tempPath = temp;
     this.hasher = await createHasher(hello.hash);
     if (this.state !== 'accepting') return this.cleanup();
     // The header check reads the first buffer: it must hold the whole header.
