@@ -45,6 +45,8 @@ export interface Bid {
    * reason for the plotter to wait and announce again rather than fail with PF_NO_BID.
    */
   busy: boolean;
+  /** Bytes of this plot the harvester holds from a broken transfer (it bids at once then). */
+  resumeFrom?: number;
 }
 export interface Claim {
   kind: 'claim';
@@ -214,6 +216,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           freeBytes: count(m, 'freeBytes'),
           activeTransfers: count(m, 'activeTransfers'),
           busy: m.busy === true,
+          ...(m.resumeFrom !== undefined ? { resumeFrom: count(m, 'resumeFrom') } : {}),
         };
       case 'claim':
         return {

@@ -148,8 +148,9 @@ export const sendCommand: CommandModule<object, SendArgs> = {
                 mbps: round(mbps),
                 hash: r.hash,
                 moved,
+                ...(r.resumedFrom ? { resumedFrom: r.resumedFrom, bytesSent: r.bytesSent } : {}),
               },
-              'sent and verified',
+              r.resumedFrom ? 'resumed, sent and verified' : 'sent and verified',
             );
             if (args.json)
               out({
@@ -163,6 +164,8 @@ export const sendCommand: CommandModule<object, SendArgs> = {
                 harvester: r.harvester,
                 remotePath: r.remotePath,
                 moved,
+                resumedFrom: r.resumedFrom,
+                bytesSent: r.bytesSent,
               });
           } catch (err) {
             bar.stop();

@@ -91,8 +91,10 @@ export class DiskSet {
    * could are all writing now.
    */
   /** Where `size` bytes would go now, without reserving (for a bid). Throws like reserve(). */
-  async choose(size: number): Promise<DirInfo> {
-    return chooseDir(await this.snapshot(), size + this.reserveBytes, this.busyDevs);
+  async choose(size: number, onlyDir?: string): Promise<DirInfo> {
+    const all = await this.snapshot();
+    const infos = onlyDir === undefined ? all : all.filter((i) => i.dir === path.resolve(onlyDir));
+    return chooseDir(infos, size + this.reserveBytes, this.busyDevs);
   }
 
   /** Whether some usable filesystem holds `size` plus the reserve, busy or not. */
@@ -100,8 +102,10 @@ export class DiskSet {
     return withRoom(await this.snapshot(), size + this.reserveBytes).length > 0;
   }
 
-  async reserve(size: number): Promise<Reservation> {
-    const infos = await this.snapshot();
+  /** `onlyDir`: reserve that directory's filesystem or fail (a partial copy lives there). */
+  async reserve(size: number, onlyDir?: string): Promise<Reservation> {
+    const all = await this.snapshot();
+    const infos = onlyDir === undefined ? all : all.filter((i) => i.dir === path.resolve(onlyDir));
     // From here to the end is synchronous, so two reservations cannot pick the same slot.
     const pick = chooseDir(infos, size + this.reserveBytes, this.busyDevs);
     this.busyDevs.add(pick.dev);

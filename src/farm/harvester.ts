@@ -29,7 +29,14 @@ import {
   validateId,
 } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../errors.js';
-import { assertNameFree, findExisting, prepareDirs } from '../transfer/finalize.js';
+import {
+  assertNameFree,
+  DEFAULT_PARTIAL_TTL_MS,
+  findExisting,
+  findPartial,
+  prepareDirs,
+  startPartialExpiry,
+} from '../transfer/finalize.js';
 import { drainWithin } from '../transfer/drain.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
@@ -69,6 +76,8 @@ export interface HarvesterOptions {
   idleTimeoutMs?: number;
   /** Refuse files that do not start like a Chia plot (PF_NOT_A_PLOT). */
   verifyPlotHeader?: boolean;
+  /** Keep a broken transfer's good bytes this long for a resume (default 1 h; 0: never). */
+  partialTtlMs?: number;
   log: Logger;
 }
 
@@ -80,6 +89,7 @@ export class Harvester {
   private readonly throttle = new AuthThrottle();
   private readonly subs: Subscription[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
+  private stopExpiry?: () => void;
   private closing = false;
   private readonly subj: ReturnType<typeof subjects>;
 
@@ -93,6 +103,7 @@ export class Harvester {
   static async start(opts: HarvesterOptions): Promise<Harvester> {
     const h = new Harvester(opts);
     await prepareDirs(h.disks, opts.log);
+    h.stopExpiry = startPartialExpiry(h.disks.dirs, h.partialTtlMs, opts.log);
     const beat = () => void h.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
     h.subs.push(opts.nc.subscribe(h.subj.announce, { callback: (err, msg) => !err && void h.onAnnounce(msg) }));
     h.subs.push(opts.nc.subscribe(h.subj.claim(opts.id), { callback: (err, msg) => !err && void h.onClaim(msg) }));
@@ -127,6 +138,10 @@ export class Harvester {
     return this.claims.size;
   }
 
+  private get partialTtlMs(): number {
+    return this.opts.partialTtlMs ?? DEFAULT_PARTIAL_TTL_MS;
+  }
+
   private get maxTransfers(): number {
     return this.opts.maxTransfers ?? 5;
   }
@@ -134,11 +149,17 @@ export class Harvester {
   private async onAnnounce(msg: Msg): Promise<void> {
     const a = this.decodeOrIgnore(msg, 'announce');
     if (!a) return;
-    if (this.closing || a.exclude.includes(this.opts.id)) return;
+    if (this.closing) return;
+    // Holding part of this plot from a broken transfer: bid at once (even when the plotter
+    // would skip us after that failure), so the rest goes here instead of all of it elsewhere.
+    const partial = await findPartial(this.disks.dirs, a.name, a.size, this.partialTtlMs);
+    if (!partial && a.exclude.includes(this.opts.id)) return;
     let best;
     let busy = this.claims.size >= this.maxTransfers;
     try {
-      if (!busy) best = await this.disks.choose(a.size);
+      if (partial) {
+        if (!busy) best = await this.disks.choose(a.size - partial.bytes, partial.dir);
+      } else if (!busy) best = await this.disks.choose(a.size);
       else if (!(await this.disks.hasRoomFor(a.size))) return;
     } catch (err) {
       // No disk with room at all: stay silent, another harvester may have one.
@@ -156,11 +177,13 @@ export class Harvester {
           freeBytes,
           activeTransfers: this.claims.size,
           busy,
+          ...(partial ? { resumeFrom: partial.bytes } : {}),
         }),
       );
     // A busy bid is never taken as an offer (the plotter keeps waiting for a real one); it only
     // tells the plotter to wait rather than give up. Sent late, it rarely even arrives first.
     if (busy || !best) setTimeout(() => bid(0), BUSY_BID_DELAY_MS);
+    else if (partial) bid(best.freeBytes);
     else setTimeout(() => bid(best.freeBytes), bidDelayMs(this.claims.size, best.freeBytes, best.totalBytes));
   }
 
@@ -203,7 +226,10 @@ export class Harvester {
       if (this.claims.size >= this.maxTransfers)
         throw new PlotferryError('PF_BUSY', `at --max-transfers (${this.maxTransfers})`);
       await assertNameFree(this.disks.dirs, c.name);
-      const reservation = await this.disks.reserve(c.size);
+      const partial = await findPartial(this.disks.dirs, c.name, c.size, this.partialTtlMs);
+      const reservation = partial
+        ? await this.disks.reserve(c.size - partial.bytes, partial.dir)
+        : await this.disks.reserve(c.size);
       const token = randomBytes(16).toString('hex');
       const ttl = this.opts.claimTtlMs ?? 30_000;
       let rx: OneShotReceiver;
@@ -220,6 +246,7 @@ export class Harvester {
           idleTimeoutMs: this.opts.idleTimeoutMs,
           verifyPlotHeader: this.opts.verifyPlotHeader,
           throttle: this.throttle,
+          partialTtlMs: this.partialTtlMs,
           log: this.opts.log.child({ plotter: c.plotter }),
         });
       } catch (err) {
@@ -340,6 +367,7 @@ export class Harvester {
     clearInterval(this.heartbeatTimer);
     for (const s of this.subs) s.unsubscribe();
     this.speedtest?.abort();
+    this.stopExpiry?.();
     await drainWithin(() => [...this.claims.values()], graceMs, this.opts.log);
   }
 }

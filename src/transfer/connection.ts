@@ -42,7 +42,9 @@ export class Connection {
           const m = decodeMessage(f);
           // An ERROR while we stream means stop now.
           if (m.type === 'error') this.fail(new PlotferryError(m.code, `receiver: ${m.message}`));
-          else this.messages.push(m);
+          // PROGRESS only says the receiver is alive (re-hashing a partial copy): receiving it
+          // is what keeps the idle timer from firing.
+          else if (m.type !== 'progress') this.messages.push(m);
         }
       } catch (err) {
         this.fail(err as PlotferryError);

@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import { DiskSet } from '../farm/disks.js';
-import { assertNameFree, prepareDirs } from './finalize.js';
+import { assertNameFree, DEFAULT_PARTIAL_TTL_MS, findPartial, prepareDirs, startPartialExpiry } from './finalize.js';
 import { drainWithin } from './drain.js';
 import { createIntake, IntakeMode } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
@@ -33,6 +33,8 @@ export interface ListenerOptions {
   buffers?: number;
   /** Refuse files that do not start like a Chia plot (PF_NOT_A_PLOT). */
   verifyPlotHeader?: boolean;
+  /** Keep a broken transfer's good bytes this long for a resume (default 1 h; 0: never). */
+  partialTtlMs?: number;
   /** Wrong-token throttling (defaults: 5 in 60 s blocks the address for 30 s, doubling). */
   authThrottle?: ThrottleOptions;
   log: Logger;
@@ -49,6 +51,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly inflightNames = new Set<string>();
   private closing = false;
   private readonly throttle: AuthThrottle;
+  private stopExpiry?: () => void;
   /** How the last connection was read (for logs and tests). */
   intakeMode?: IntakeMode;
 
@@ -69,9 +72,14 @@ export class Listener extends EventEmitter<ListenerEvents> {
     );
   }
 
+  private get partialTtlMs(): number {
+    return this.opts.partialTtlMs ?? DEFAULT_PARTIAL_TTL_MS;
+  }
+
   static async start(opts: ListenerOptions): Promise<Listener> {
     const l = new Listener(opts);
     await prepareDirs(l.disks, opts.log);
+    l.stopExpiry = startPartialExpiry(l.disks.dirs, l.partialTtlMs, opts.log);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) =>
         reject(
@@ -102,10 +110,13 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const intake = createIntake(accepted, this.opts.userBuffers !== false);
     this.intakeMode = intake.mode;
     const session = new ReceiveSession(intake.socket, {
-      place: async (name, size) => {
+      place: async (name, size, resume) => {
         await assertNameFree(this.disks.dirs, name);
-        return this.disks.reserve(size);
+        // A partial copy pins the file to its disk, which needs room for the rest only.
+        const partial = resume ? await findPartial(this.disks.dirs, name, size, this.partialTtlMs) : undefined;
+        return partial ? this.disks.reserve(size - partial.bytes, partial.dir) : this.disks.reserve(size);
       },
+      partialTtlMs: this.partialTtlMs,
       token: this.opts.token,
       log: this.opts.log,
       inflightNames: this.inflightNames,
@@ -131,6 +142,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
    */
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
+    this.stopExpiry?.();
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     await drainWithin(
       () => [...this.sessions].map((s) => ({ done: s.outcome, abort: () => s.abort() })),

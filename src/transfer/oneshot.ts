@@ -29,6 +29,8 @@ export interface OneShotOptions {
   verifyPlotHeader?: boolean;
   /** The harvester's, shared by all its listeners. */
   throttle?: AuthThrottle;
+  /** Resume from (and keep) partial copies; the reservation is on the partial's disk. */
+  partialTtlMs?: number;
   log: Logger;
 }
 
@@ -87,6 +89,7 @@ export class OneShotReceiver {
       speedtest: false,
       verifyPlotHeader: this.opts.verifyPlotHeader,
       throttle: this.opts.throttle,
+      partialTtlMs: this.opts.partialTtlMs,
       place: async (name, size) => {
         if (name !== this.opts.name || size !== this.opts.size) {
           throw new PlotferryError(

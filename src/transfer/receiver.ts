@@ -33,7 +33,7 @@ import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../wir
 import { printable, validatePlotName } from '../wire/names.js';
 import { assertPlotSize, checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../wire/plot-header.js';
 import { alignedBuffers } from './buffers.js';
-import { publish, tempPathFor } from './finalize.js';
+import { findPartial, partialPathFor, publish, tempPathFor } from './finalize.js';
 import { createHasher, Hasher } from './hash.js';
 import type { AuthThrottle } from './throttle.js';
 
@@ -46,6 +46,16 @@ export const WRITE_BATCH = 1024 * 1024;
 export const POOL_BUFFERS = 8;
 /** Where reads land outside the data phase (header, trailer): frames are at most 64 KiB + 8. */
 const SCRATCH_BYTES = 64 * 1024 + 64;
+/** Re-hashing a partial copy: read size, and how often the sender hears PROGRESS. */
+const REHASH_CHUNK = 4 * 1024 * 1024;
+const PROGRESS_MS = 2_000;
+/** Failures that leave good bytes worth keeping: the connection broke, not the data or disk. */
+const KEEPS_PARTIAL: ReadonlySet<string> = new Set([
+  'PF_SHORT_STREAM',
+  'PF_CONNECTION',
+  'PF_TIMEOUT',
+  'PF_SHUTTING_DOWN',
+]);
 /** After answering an error, how long the sender gets to stop before the socket is cut. */
 const ERROR_LINGER_MS = 5_000;
 
@@ -54,7 +64,7 @@ export interface ReceiverContext {
    * Chooses where a file goes: checks that `name` is free everywhere it could land and reserves
    * a disk's write slot. Throws PF_EXISTS, PF_NO_SPACE or PF_BUSY.
    */
-  place(name: string, size: number): Promise<Reservation>;
+  place(name: string, size: number, resume: boolean): Promise<Reservation>;
   token: string;
   log: Logger;
   /** Names being received now by any connection of this listener. */
@@ -69,6 +79,11 @@ export interface ReceiverContext {
    * them (a claim's listener is for its one file); a number is the largest budget taken.
    */
   speedtest?: false | number;
+  /**
+   * Resume: a broken transfer's good bytes are kept this long as a partial copy for a later
+   * one to continue from (0 or absent: removed at once, no resume).
+   */
+  partialTtlMs?: number;
   /** Throttles addresses that keep sending wrong tokens. */
   throttle?: AuthThrottle;
   /** `--verify-plot-header`: refuse (PF_NOT_A_PLOT) a file whose first bytes are not a plot's. */
@@ -88,7 +103,14 @@ export class ReceiveSession {
   private state: State = 'hello';
   private hello?: HelloMessage;
   private remaining = 0;
+  /** Bytes of the file received on this connection. */
   private received = 0;
+  /** Where this connection started in the file: a partial copy's length, or 0. */
+  private resumedFrom = 0;
+  /** Bytes whose writes completed (they are written in file order), counting the partial. */
+  private durable = 0;
+  /** The partial copy's re-hash while it runs (cleanup waits for it before closing the fd). */
+  private rehashing?: Promise<void>;
   private hasher?: Hasher;
   private reservation?: Reservation;
   private holdsName = false;
@@ -260,14 +282,30 @@ export class ReceiveSession {
     }
     ctx.inflightNames.add(name);
     this.holdsName = true;
-    this.reservation = await ctx.place(name, hello.size);
+    const resumable = hello.resume === true && (ctx.partialTtlMs ?? 0) > 0;
+    this.reservation = await ctx.place(name, hello.size, resumable);
     // A session failed while we waited (abort() at shutdown; the socket itself is paused here, so
     // a vanished sender is only noticed later) was cleaned up without these: clean up again.
     if (this.state !== 'accepting') return this.cleanup();
     const temp = tempPathFor(this.reservation.dir, name);
-    let fd: number;
+    let fd = -1;
+    let offset = 0;
+    const partial = resumable
+      ? await findPartial([this.reservation.dir], name, hello.size, ctx.partialTtlMs!)
+      : undefined;
+    if (partial) {
+      // Renamed first, so no other connection and no expiry sweep can take it from here on.
+      try {
+        await fsp.rename(partial.path, temp);
+        fd = await openFd(temp, 'r+');
+        offset = partial.bytes;
+      } catch (err) {
+        this.log.warn({ err, path: partial.path }, 'could not take the partial copy; starting from the beginning');
+        await fsp.rm(temp, { force: true }).catch(() => undefined);
+      }
+    }
     try {
-      fd = await openFd(temp, 'wx');
+      if (fd < 0) fd = await openFd(temp, 'wx');
     } catch (err) {
       throw fromSystemError(err, `creating a temporary file in ${this.reservation.dir}`);
     }
@@ -275,25 +313,70 @@ export class ReceiveSession {
       // Failed while the file was being created (the sender vanished right after its header):
       // that cleanup could not see the file yet, so it is removed here (seen while chasing a fuzz failure).
       await closeFd(fd).catch(() => undefined);
-      await fsp.rm(temp, { force: true });
+      // A partial copy taken just now goes back (the connection broke, its bytes are good).
+      if (offset > 0)
+        await fsp
+          .rename(temp, partialPathFor(this.reservation.dir, name, hello.size))
+          .catch(() => fsp.rm(temp, { force: true }));
+      else await fsp.rm(temp, { force: true });
       return this.cleanup();
     }
     this.fd = fd;
     this.tempPath = temp;
+    // Set with the file, so a failure from here on keeps the partial copy's bytes.
+    this.resumedFrom = this.durable = this.writePos = offset;
     this.hasher = await createHasher(hello.hash);
     if (this.state !== 'accepting') return this.cleanup();
+    if (offset > 0) {
+      // Tell the sender now, so it hashes its first `offset` bytes while we re-hash ours.
+      this.log.info({ dir: this.reservation.dir, size: hello.size, offset }, 'resuming from a partial copy');
+      this.socket.write(encodeMessage({ type: 'accept', offset }));
+      this.rehashing = this.rehashPrefix(offset);
+      await this.rehashing;
+      if (this.state !== 'accepting') return this.cleanup();
+    }
     // The header check reads the first buffer: it must hold the whole header.
     const bufSize = Math.max(ctx.bufferSize ?? WRITE_BATCH, ctx.verifyPlotHeader ? PLOT_HEADER_MAX_CHECK : 1);
-    const poolSize = Math.max(2, Math.min(ctx.buffers ?? POOL_BUFFERS, Math.ceil(hello.size / bufSize) + 1));
-    this.free = alignedBuffers(poolSize, Math.min(bufSize, Math.max(hello.size, 1)));
+    const due = hello.size - offset;
+    const poolSize = Math.max(2, Math.min(ctx.buffers ?? POOL_BUFFERS, Math.ceil(due / bufSize) + 1));
+    this.free = alignedBuffers(poolSize, Math.min(bufSize, Math.max(due, 1)));
     this.fill = this.free.pop();
-    this.log.info({ dir: this.reservation.dir, size: hello.size }, 'receiving');
+    if (offset === 0) this.log.info({ dir: this.reservation.dir, size: hello.size }, 'receiving');
     this.state = 'data';
-    this.remaining = hello.size;
-    this.socket.write(encodeMessage({ type: 'accept' }));
+    this.remaining = hello.size - offset;
+    if (offset === 0) this.socket.write(encodeMessage({ type: 'accept' }));
     this.socket.setTimeout(ctx.idleTimeoutMs);
     this.socket.resume();
     this.pump();
+  }
+
+  /**
+   * Hashes the first `n` bytes of the partial copy (the sender's TRAILER covers the whole
+   * file), sending PROGRESS every PROGRESS_MS so the sender knows we are alive. With
+   * --verify-plot-header the copy's first bytes are checked like a new file's.
+   */
+  private async rehashPrefix(n: number): Promise<void> {
+    const [buf] = alignedBuffers(1, REHASH_CHUNK);
+    let pos = 0;
+    let lastProgress = Date.now();
+    while (pos < n && this.state === 'accepting') {
+      const want = Math.min(buf!.length, n - pos);
+      let got: number;
+      try {
+        got = await readFull(this.fd, buf!, want, pos);
+      } catch (err) {
+        throw fromSystemError(err, `reading the partial copy ${this.tempPath}`);
+      }
+      if (got !== want) throw new PlotferryError('PF_IO', `the partial copy ${this.tempPath} is shorter than it was`);
+      const view = buf!.subarray(0, got);
+      if (pos === 0 && this.ctx.verifyPlotHeader) checkPlotHeader(view, this.hello!.size);
+      this.hasher!.update(view);
+      pos += got;
+      if (Date.now() - lastProgress >= PROGRESS_MS && !this.socket.destroyed) {
+        lastProgress = Date.now();
+        this.socket.write(encodeMessage({ type: 'progress', bytes: pos }));
+      }
+    }
   }
 
   /** A speedtest: bytes are counted into one reused buffer and dropped; no disk is touched. */
@@ -373,6 +456,7 @@ export class ReceiveSession {
     this.writing = true;
     writeAll(this.fd, w.buf, w.len, w.pos, (err) => {
       this.writing = false;
+      if (!err) this.durable += w.len;
       this.free.push(w.buf);
       if (err || this.state === 'failed') {
         // Drop what is queued: the transfer is over.
@@ -430,7 +514,8 @@ export class ReceiveSession {
         bytes: hello.size,
         hash: ours,
         seconds: round(seconds),
-        mbps: round(hello.size / 1e6 / seconds),
+        mbps: round((hello.size - this.resumedFrom) / 1e6 / seconds),
+        ...(this.resumedFrom ? { resumedFrom: this.resumedFrom } : {}),
       },
       'stored',
     );
@@ -485,7 +570,7 @@ export class ReceiveSession {
       'PF_SHORT_STREAM',
       size === undefined
         ? 'the connection ended before a complete header'
-        : `the connection ended after ${this.received} of ${size} bytes`,
+        : `the connection ended after ${this.resumedFrom + this.received} of ${size} bytes`,
       { cause },
     );
   }
@@ -517,7 +602,7 @@ export class ReceiveSession {
       this.lingerTimer = setTimeout(() => this.socket.destroy(), ERROR_LINGER_MS);
       this.lingerTimer.unref();
     }
-    this.cleanup().then(
+    this.cleanup(error).then(
       () => this.resolve({ ok: false, name: this.hello?.name, bytes: this.received, error, quiet }),
       (cleanupErr) => {
         this.log.error({ err: cleanupErr }, 'cleanup after a failed transfer failed');
@@ -526,17 +611,46 @@ export class ReceiveSession {
     );
   }
 
-  private async cleanup(): Promise<void> {
+  /**
+   * Closes and removes the temporary file, or, after a broken connection (`error` resumable),
+   * keeps its good bytes as a partial copy for a later transfer to continue from.
+   */
+  private async cleanup(error?: PlotferryError): Promise<void> {
     await this.whenWritesIdle();
+    await this.rehashing?.catch(() => undefined);
     this.free = [];
     this.fill = undefined;
+    const size = this.hello?.size ?? 0;
+    let keep =
+      error !== undefined &&
+      KEEPS_PARTIAL.has(error.code) &&
+      (this.ctx.partialTtlMs ?? 0) > 0 &&
+      this.fd >= 0 &&
+      this.tempPath !== undefined &&
+      this.durable > 0 &&
+      this.durable <= size;
+    if (keep) {
+      // Only bytes whose writes completed: anything after them may be a hole.
+      keep = await truncateFd(this.fd, this.durable).then(
+        () => true,
+        () => false,
+      );
+    }
     if (this.fd >= 0) {
       await closeFd(this.fd).catch(() => undefined);
       this.fd = -1;
     }
     if (this.tempPath) {
-      await fsp.rm(this.tempPath, { force: true });
+      const temp = this.tempPath;
       this.tempPath = undefined;
+      const kept = keep
+        ? await fsp.rename(temp, partialPathFor(path.dirname(temp), this.hello!.name, size)).then(
+            () => true,
+            () => false,
+          )
+        : false;
+      if (kept) this.log.info({ bytes: this.durable, of: size }, 'kept the good bytes for a resume');
+      else await fsp.rm(temp, { force: true });
     }
     this.releaseSlots();
   }
@@ -580,4 +694,21 @@ const openFd = (p: string, flags: string) =>
   new Promise<number>((res, rej) => fs.open(p, flags, 0o644, (e, fd) => (e ? rej(e) : res(fd))));
 const fsyncFd = (fd: number) => new Promise<void>((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
 const closeFd = (fd: number) => new Promise<void>((res, rej) => fs.close(fd, (e) => (e ? rej(e) : res())));
+const truncateFd = (fd: number, len: number) =>
+  new Promise<void>((res, rej) => fs.ftruncate(fd, len, (e) => (e ? rej(e) : res())));
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Reads `length` bytes at `position` unless the file ends first; returns the count. */
+function readFull(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((res, rej) => {
+    let got = 0;
+    const step = () =>
+      fs.read(fd, buf, got, length - got, position + got, (err, n) => {
+        if (err) return rej(err);
+        got += n;
+        if (n === 0 || got === length) return res(got);
+        step();
+      });
+    step();
+  });
+}

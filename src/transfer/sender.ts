@@ -40,6 +40,8 @@ export interface SendOptions extends ConnectOptions {
   /** Longest wait for the receiver's verdict after the trailer (it fsyncs first). */
   resultTimeoutMs?: number;
   onProgress?: (bytesSent: number, size: number) => void;
+  /** Continue from a receiver's partial copy when it has one (default true). */
+  resume?: boolean;
   /** `--bwlimit`: caps the rate, shared with every transfer given the same pacer. */
   pacer?: Pacer;
 }
@@ -51,6 +53,10 @@ export interface SendResult {
   seconds: number;
   hash: string;
   remotePath: string;
+  /** Where this transfer started: the bytes the receiver held already (0: from the start). */
+  resumedFrom: number;
+  /** Bytes that crossed the network this time. */
+  bytesSent: number;
 }
 
 export async function sendFile(opts: SendOptions): Promise<SendResult> {
@@ -61,10 +67,23 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
     const conn = await Connection.open(opts);
     try {
       const started = process.hrtime.bigint();
-      conn.send(encodeMessage({ type: 'hello', token: opts.token, name, size, hash: opts.hash ?? 'xxh64' }));
+      const resume = opts.resume !== false;
+      conn.send(
+        encodeMessage({
+          type: 'hello',
+          token: opts.token,
+          name,
+          size,
+          hash: opts.hash ?? 'xxh64',
+          ...(resume ? { resume } : {}),
+        }),
+      );
       const answer = await conn.nextMessage(opts.idleTimeoutMs ?? 60_000, "the receiver's answer to the header");
       if (answer.type !== 'accept') throw unexpected(answer, 'ACCEPT');
-      const hash = await streamBody(conn, fd, size, opts);
+      const offset = answer.offset ?? 0;
+      if (offset > size || (offset > 0 && !resume))
+        throw new PlotferryError('PF_PROTOCOL', `the receiver offered to resume at ${offset} of ${size} bytes`);
+      const hash = await streamBody(conn, fd, size, opts, offset);
       // A plot that grew or shrank while we read it is not the plot we hashed: no trailer, so
       // the receiver never gives it a final name (it removes its temporary file).
       if ((await fstatSize(fd, opts.file)) !== size) {
@@ -75,7 +94,16 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
       if (result.type !== 'result') throw unexpected(result, 'RESULT');
       checkResult(result, hash, size);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      return { name, file: opts.file, bytes: size, seconds, hash, remotePath: result.path };
+      return {
+        name,
+        file: opts.file,
+        bytes: size,
+        seconds,
+        hash,
+        remotePath: result.path,
+        resumedFrom: offset,
+        bytesSent: size - offset,
+      };
     } finally {
       conn.close();
     }
@@ -108,8 +136,17 @@ function checkResult(r: ResultMessage, hash: string, size: number): void {
   }
 }
 
-/** Streams `size` bytes of `fd` into the connection; returns the hash of what was read. */
-async function streamBody(conn: Connection, fd: number, size: number, opts: SendOptions): Promise<string> {
+/**
+ * Streams bytes `offset` to `size` of `fd` into the connection; returns the hash of the whole
+ * file. The first `offset` bytes (the receiver's partial copy) are read and hashed, not sent.
+ */
+async function streamBody(
+  conn: Connection,
+  fd: number,
+  size: number,
+  opts: SendOptions,
+  offset: number,
+): Promise<string> {
   const hasher = await createHasher(opts.hash ?? 'xxh64');
   if (size === 0) return hasher.digest();
   const bufSize = opts.bufferSize ?? DEFAULT_BUFFER_SIZE;
@@ -119,6 +156,20 @@ async function streamBody(conn: Connection, fd: number, size: number, opts: Send
   let readPos = 0;
   let sent = 0;
   let bufferBack: (() => void) | undefined;
+
+  /** Paces (--bwlimit), then hands `view` (part of `buf`) to the socket; `buf` comes back after. */
+  const send = async (buf: Buffer, view: Buffer) => {
+    const wait = opts.pacer?.book(view.length) ?? 0;
+    if (wait > 0) await conn.race(new Promise<void>((res) => setTimeout(res, wait)));
+    sent += view.length;
+    conn.write(view, () => {
+      free.push(buf);
+      opts.onProgress?.(sent, size);
+      const b = bufferBack;
+      bufferBack = undefined;
+      b?.();
+    });
+  };
 
   const issueReads = () => {
     while (free.length > 0 && readPos < size) {
@@ -155,16 +206,19 @@ async function streamBody(conn: Connection, fd: number, size: number, opts: Send
       }
       const view = r.n === r.buf.length ? r.buf : r.buf.subarray(0, r.n);
       hasher.update(view);
-      const wait = opts.pacer?.book(r.n) ?? 0;
-      if (wait > 0) await conn.race(new Promise<void>((res) => setTimeout(res, wait)));
-      sent += r.n;
-      conn.write(view, () => {
-        free.push(r.buf);
-        opts.onProgress?.(sent, size);
-        const b = bufferBack;
-        bufferBack = undefined;
-        b?.();
-      });
+      if (sent < offset) {
+        // The receiver's partial copy: hashed here, not sent.
+        const take = Math.min(r.n, offset - sent);
+        sent += take;
+        if (take === r.n) {
+          free.push(r.buf);
+          continue;
+        }
+        // A read that straddles the offset: its tail is sent.
+        await send(r.buf, view.subarray(take));
+        continue;
+      }
+      await send(r.buf, view);
     }
   } finally {
     // After an early exit, reads may still be in flight: let them settle before the caller

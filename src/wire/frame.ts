@@ -6,7 +6,7 @@
  *
  *   byte 0-1  magic   0x50 0x46 ("PF")
  *   byte 2    version 0x01
- *   byte 3    type    1 HELLO, 2 ACCEPT, 3 TRAILER, 4 RESULT, 5 ERROR
+ *   byte 3    type    1 HELLO, 2 ACCEPT, 3 TRAILER, 4 RESULT, 5 ERROR, 6 PROGRESS
  *   byte 4-7  length  u32 big-endian, payload bytes that follow (0 .. MAX_PAYLOAD)
  *   byte 8-   payload UTF-8 JSON object
  */
@@ -25,6 +25,7 @@ export enum FrameType {
   TRAILER = 3,
   RESULT = 4,
   ERROR = 5,
+  PROGRESS = 6,
 }
 
 export interface Frame {

@@ -192,11 +192,20 @@ describe('a sender killed mid-transfer', () => {
       await done;
       const o = await l.nextOutcome();
       assert.equal(!o.ok && o.error.code, 'PF_SHORT_STREAM');
-      assert.deepEqual(ls(dst), [], 'no final-named partial, no temporary file');
+      // No final-named file and no temporary one; the good bytes are kept, hidden, for a resume.
+      const kept = `.plotferry-killed.plot.${64 * MiB}.resume`;
+      assert.deepEqual(ls(dst), [kept]);
+      const keptBytes = fs.statSync(path.join(dst, kept)).size;
+      assert.ok(keptBytes > 0 && keptBytes <= proxy.forwarded(), `kept ${keptBytes} bytes`);
       assert.ok(fs.existsSync(file), 'source intact');
-      const r = await runCli(['send', '--to', `127.0.0.1:${l.port}`, '--token', TOKEN, '--move', file]);
+      const sum = await sha256(file);
+      const r = await runCli(['send', '--to', `127.0.0.1:${l.port}`, '--token', TOKEN, '--move', '--json', file]);
       assert.equal(r.code, 0, r.stderr);
+      const [res] = jsonLines(r.stdout);
+      assert.equal(res?.resumedFrom, keptBytes, 'only the missing tail was sent');
+      assert.equal(res?.bytesSent, 64 * MiB - keptBytes);
       assert.deepEqual(ls(dst), ['killed.plot']);
+      assert.equal(await sha256(path.join(dst, 'killed.plot')), sum);
     } finally {
       await proxy.close();
       await l.close();

@@ -20,7 +20,8 @@ const hello = (over: Record<string, unknown> = {}) =>
   encodeMessage({ type: 'hello', token: TOKEN, name: 'x.plot', size: 1000, hash: 'xxh64', ...over } as never);
 
 describe('hostile input', () => {
-  const fx = useFixture({ headerTimeoutMs: 1_000, idleTimeoutMs: 1_000 });
+  // No resume here: these check that a failure keeps nothing (resume.test.ts covers keeping).
+  const fx = useFixture({ headerTimeoutMs: 1_000, idleTimeoutMs: 1_000, partialTtlMs: 0 });
   let good: string;
   before(() => {
     good = path.join(fx.src, 'good.plot');
