@@ -60,3 +60,10 @@ export function parsePortRange(value: unknown, option: string): [number, number]
   }
   return [lo, hi];
 }
+
+/** `--partial-ttl` seconds to ms: 0 turns keeping partial copies off. */
+export function partialTtlMs(seconds: number): number {
+  if (!(Number.isFinite(seconds) && seconds >= 0))
+    throw new PlotferryError('PF_CONFIG', `--partial-ttl ${seconds}: give seconds, 0 or more (0: keep nothing)`);
+  return seconds * 1000;
+}

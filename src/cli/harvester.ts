@@ -22,6 +22,7 @@ interface HarvesterArgs extends GlobalArgs, NatsAuthArgs {
   prefix: string;
   claimTtl: number;
   verifyPlotHeader: boolean;
+  partialTtl: number;
   grace: number;
 }
 
@@ -84,6 +85,11 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         describe:
           'take only files that start like a Chia plot (v1 or BladeBit v2 header); refuse others before writing',
       })
+      .option('partial-ttl', {
+        type: 'number',
+        default: 3600,
+        describe: "seconds a broken transfer's good bytes are kept for the sender to resume from (0: never keep)",
+      })
       .example('$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --dir /mnt/d2', 'receive plots onto two disks')
       .epilog(
         'A bid is delayed 10 ms per running transfer and up to 50 ms as the chosen disk fills, so the idlest, emptiest harvester wins. No file byte crosses NATS.',
@@ -91,7 +97,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
   handler: (args) =>
     runCommand(args, async (log) => {
       const os = await import('node:os');
-      const { parseBytes, parsePortRange } = await import('../config.js');
+      const { parseBytes, parsePortRange, partialTtlMs } = await import('../config.js');
       const { connectNats } = await import('../bus/connect.js');
       const { Harvester, defaultAdvertiseHost } = await import('../farm/harvester.js');
       const { defaultBusId } = await import('../bus/messages.js');
@@ -111,6 +117,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         portRange: parsePortRange(args.portRange, 'port-range'),
         claimTtlMs: args.claimTtl * 1000,
         verifyPlotHeader: args.verifyPlotHeader,
+        partialTtlMs: partialTtlMs(args.partialTtl),
       });
       await serveUntilSignalled(log, args.grace, (ms) => h.close(ms));
       await nc.close();

@@ -11,6 +11,7 @@ interface ListenArgs extends GlobalArgs {
   grace: number;
   idleTimeout: number;
   verifyPlotHeader: boolean;
+  partialTtl: number;
 }
 
 export const listenCommand: CommandModule<object, ListenArgs> = {
@@ -53,6 +54,11 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         describe:
           'take only files that start like a Chia plot (v1 or BladeBit v2 header); refuse others before writing',
       })
+      .option('partial-ttl', {
+        type: 'number',
+        default: 3600,
+        describe: "seconds a broken transfer's good bytes are kept for the sender to resume from (0: never keep)",
+      })
       .example('$0 listen --dir /mnt/d1 --dir /mnt/d2 --token "$TOKEN"', 'receive onto two disks on port 8740')
       .epilog(
         'Files arrive as .plotferry-NAME.*.partial and appear under their final name only after the ' +
@@ -61,7 +67,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       ) as unknown as Argv<ListenArgs>,
   handler: (args) =>
     runCommand(args, async (log) => {
-      const { parseBytes, parsePort, requireToken } = await import('../config.js');
+      const { parseBytes, parsePort, partialTtlMs, requireToken } = await import('../config.js');
       const { Listener } = await import('../transfer/listener.js');
       const listener = await Listener.start({
         dirs: args.dir,
@@ -72,6 +78,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         requireMount: args.requireMount,
         idleTimeoutMs: args.idleTimeout * 1000,
         verifyPlotHeader: args.verifyPlotHeader,
+        partialTtlMs: partialTtlMs(args.partialTtl),
         log,
       });
       await serveUntilSignalled(log, args.grace, (ms) => listener.close(ms));

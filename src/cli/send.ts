@@ -138,7 +138,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
               await removeSource(file, `${r.harvester}:${r.remotePath}`);
               moved = true;
             }
-            const mbps = r.bytes / 1e6 / r.seconds;
+            const mbps = r.bytesSent / 1e6 / r.seconds;
             flog.info(
               {
                 harvester: r.harvester,

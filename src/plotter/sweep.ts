@@ -32,6 +32,9 @@ export interface SweepItem extends Candidate {
   seconds?: number;
   mbps?: number;
   hash?: string;
+  /** Bytes the harvester held already from a broken transfer (resume), and bytes sent now. */
+  resumedFrom?: number;
+  bytesSent?: number;
   error?: { code: string; message: string; hint: string };
 }
 
@@ -138,7 +141,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
     });
     await removeSource(c.file, `${r.harvester}:${r.remotePath}`);
-    const mbps = r.bytes / 1e6 / r.seconds;
+    const mbps = r.bytesSent / 1e6 / r.seconds;
     log.info(
       { harvester: r.harvester, remote: r.remotePath, bytes: r.bytes, mbps: Math.round(mbps) },
       'moved and verified',
@@ -152,6 +155,8 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       seconds: r.seconds,
       mbps,
       hash: r.hash,
+      resumedFrom: r.resumedFrom,
+      bytesSent: r.bytesSent,
     };
   } catch (err) {
     const e = asPlotferryError(err);
