@@ -1,7 +1,8 @@
 /**
  * Sending by bidding: announce the plot on NATS, take the first bid, claim it from that
  * harvester, then stream it over TCP exactly as in direct mode. A retryable failure (the
- * harvester died, the link corrupted a byte, the claim was refused as busy) announces again,
+ * harvester died, the link corrupted a byte, the claim was refused as busy, the harvester's
+ * disk filled up or failed) announces again,
  * excluding harvesters that already failed this file so another one is preferred; after that
  * many tries the error stands. The source is never touched here.
  */
@@ -87,9 +88,10 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         await new Promise((r) => setTimeout(r, (claimRefusedBusy ? 20 : 1_000) + Math.random() * 200));
         continue;
       }
-      // A harvester that answered its claim with junk is treated as failed, like one that died.
-      const junkClaim = e.code === 'PF_PROTOCOL' && harvester !== '';
-      if (!(e.retryable || junkClaim) || attempt >= tries || opts.signal?.aborted) throw e;
+      // A harvester that answered its claim with junk is treated as failed, like one that died;
+      // so is one whose disk filled up or failed under the plot: another harvester may take it.
+      const harvesterFault = harvester !== '' && ['PF_PROTOCOL', 'PF_DISK_FULL', 'PF_IO'].includes(e.code);
+      if (!(e.retryable || harvesterFault) || attempt >= tries || opts.signal?.aborted) throw e;
       // A harvester that failed this file is skipped next time, unless it was only busy.
       if (harvester && e.code !== 'PF_BUSY') exclude.add(harvester);
       const delay = Math.min(30_000, (opts.backoffMs ?? 1_000) * 2 ** (attempt - 1));
