@@ -132,3 +132,23 @@ export async function pacerFor(bwlimit: number | undefined) {
   const { Pacer } = await import('../transfer/pace.js');
   return new Pacer(bwlimit * 1e6);
 }
+
+/** What `listen` and `harvester` share as receivers. */
+export interface ReceiverArgs {
+  verifyPlotHeader: boolean;
+  partialTtl: number;
+}
+
+export function receiverOptions<T>(y: Argv<T>) {
+  return y
+    .option('verify-plot-header', {
+      type: 'boolean',
+      default: false,
+      describe: 'take only files that start like a Chia plot (v1 or BladeBit v2 header); refuse others before writing',
+    })
+    .option('partial-ttl', {
+      type: 'number',
+      default: 3600,
+      describe: "seconds a broken transfer's good bytes are kept for the sender to resume from (0: never keep)",
+    });
+}

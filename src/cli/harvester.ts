@@ -1,6 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import {
   globalOptions,
+  receiverOptions,
+  ReceiverArgs,
   GlobalArgs,
   natsAuth,
   NatsAuthArgs,
@@ -9,7 +11,7 @@ import {
   serveUntilSignalled,
 } from './common.js';
 
-interface HarvesterArgs extends GlobalArgs, NatsAuthArgs {
+interface HarvesterArgs extends GlobalArgs, ReceiverArgs, NatsAuthArgs {
   nats: string;
   dir: string[];
   id?: string;
@@ -21,8 +23,6 @@ interface HarvesterArgs extends GlobalArgs, NatsAuthArgs {
   portRange: string;
   prefix: string;
   claimTtl: number;
-  verifyPlotHeader: boolean;
-  partialTtl: number;
   grace: number;
 }
 
@@ -30,7 +30,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
   command: 'harvester',
   describe: 'bid for plots announced on NATS and receive the ones this host wins',
   builder: (y: Argv) =>
-    natsAuthOptions(globalOptions(y))
+    receiverOptions(natsAuthOptions(globalOptions(y)))
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
       .option('dir', {
         type: 'string',
@@ -78,17 +78,6 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         type: 'number',
         default: 600,
         describe: 'on SIGINT/SIGTERM, seconds running transfers get to finish',
-      })
-      .option('verify-plot-header', {
-        type: 'boolean',
-        default: false,
-        describe:
-          'take only files that start like a Chia plot (v1 or BladeBit v2 header); refuse others before writing',
-      })
-      .option('partial-ttl', {
-        type: 'number',
-        default: 3600,
-        describe: "seconds a broken transfer's good bytes are kept for the sender to resume from (0: never keep)",
       })
       .example('$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --dir /mnt/d2', 'receive plots onto two disks')
       .epilog(

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, runCommand, serveUntilSignalled } from './common.js';
+import { globalOptions, GlobalArgs, receiverOptions, ReceiverArgs, runCommand, serveUntilSignalled } from './common.js';
 
-interface ListenArgs extends GlobalArgs {
+interface ListenArgs extends GlobalArgs, ReceiverArgs {
   dir: string[];
   host: string;
   port: number;
@@ -10,15 +10,13 @@ interface ListenArgs extends GlobalArgs {
   requireMount: boolean;
   grace: number;
   idleTimeout: number;
-  verifyPlotHeader: boolean;
-  partialTtl: number;
 }
 
 export const listenCommand: CommandModule<object, ListenArgs> = {
   command: 'listen',
   describe: 'receive plots over TCP into one or more directories (direct mode, no NATS)',
   builder: (y: Argv) =>
-    globalOptions(y)
+    receiverOptions(globalOptions(y))
       .option('dir', {
         type: 'string',
         array: true,
@@ -47,17 +45,6 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         type: 'number',
         default: 60,
         describe: 'seconds of silence before a sender is dropped',
-      })
-      .option('verify-plot-header', {
-        type: 'boolean',
-        default: false,
-        describe:
-          'take only files that start like a Chia plot (v1 or BladeBit v2 header); refuse others before writing',
-      })
-      .option('partial-ttl', {
-        type: 'number',
-        default: 3600,
-        describe: "seconds a broken transfer's good bytes are kept for the sender to resume from (0: never keep)",
       })
       .example('$0 listen --dir /mnt/d1 --dir /mnt/d2 --token "$TOKEN"', 'receive onto two disks on port 8740')
       .epilog(

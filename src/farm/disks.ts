@@ -85,16 +85,43 @@ export class DiskSet {
     }
   }
 
-  /**
-   * Reserves the write slot of the filesystem with the most free space that holds `size` plus
-   * the reserve. Throws PF_NO_SPACE when none could ever take it, PF_BUSY when the ones that
-   * could are all writing now.
-   */
   /** Where `size` bytes would go now, without reserving (for a bid). Throws like reserve(). */
   async choose(size: number, onlyDir?: string): Promise<DirInfo> {
+    return chooseDir(await this.snapshotOf(onlyDir), size + this.reserveBytes, this.busyDevs);
+  }
+
+  /** snapshot(), or only `onlyDir`'s entry. */
+  private async snapshotOf(onlyDir?: string): Promise<DirInfo[]> {
     const all = await this.snapshot();
-    const infos = onlyDir === undefined ? all : all.filter((i) => i.dir === path.resolve(onlyDir));
-    return chooseDir(infos, size + this.reserveBytes, this.busyDevs);
+    return onlyDir === undefined ? all : all.filter((i) => i.dir === path.resolve(onlyDir));
+  }
+
+  /**
+   * Like reserve(), for a file part of which (`partial.bytes`) sits in `partial.dir` already:
+   * that filesystem, which needs room for the rest only; if it cannot take it at all (gone,
+   * disabled, full), wherever the whole file fits. PF_BUSY when the partial's disk is writing.
+   */
+  async reserveFor(size: number, partial?: { dir: string; bytes: number }): Promise<Reservation> {
+    if (partial) {
+      try {
+        return await this.reserve(size - partial.bytes, partial.dir);
+      } catch (err) {
+        if ((err as PlotferryError).code !== 'PF_NO_SPACE') throw err;
+      }
+    }
+    return this.reserve(size);
+  }
+
+  /** Where reserveFor() would put the file now, without reserving (for a bid). */
+  async chooseFor(size: number, partial?: { dir: string; bytes: number }): Promise<DirInfo> {
+    if (partial) {
+      try {
+        return await this.choose(size - partial.bytes, partial.dir);
+      } catch (err) {
+        if ((err as PlotferryError).code !== 'PF_NO_SPACE') throw err;
+      }
+    }
+    return this.choose(size);
   }
 
   /** Whether some usable filesystem holds `size` plus the reserve, busy or not. */
@@ -102,10 +129,14 @@ export class DiskSet {
     return withRoom(await this.snapshot(), size + this.reserveBytes).length > 0;
   }
 
+  /**
+   * Reserves the write slot of the filesystem with the most free space that holds `size` plus
+   * the reserve. Throws PF_NO_SPACE when none could ever take it, PF_BUSY when the ones that
+   * could are all writing now.
+   */
   /** `onlyDir`: reserve that directory's filesystem or fail (a partial copy lives there). */
   async reserve(size: number, onlyDir?: string): Promise<Reservation> {
-    const all = await this.snapshot();
-    const infos = onlyDir === undefined ? all : all.filter((i) => i.dir === path.resolve(onlyDir));
+    const infos = await this.snapshotOf(onlyDir);
     // From here to the end is synchronous, so two reservations cannot pick the same slot.
     const pick = chooseDir(infos, size + this.reserveBytes, this.busyDevs);
     this.busyDevs.add(pick.dev);

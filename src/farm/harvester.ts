@@ -157,10 +157,8 @@ export class Harvester {
     let best;
     let busy = this.claims.size >= this.maxTransfers;
     try {
-      if (partial) {
-        if (!busy) best = await this.disks.choose(a.size - partial.bytes, partial.dir);
-      } else if (!busy) best = await this.disks.choose(a.size);
-      else if (!(await this.disks.hasRoomFor(a.size))) return;
+      if (!busy) best = await this.disks.chooseFor(a.size, partial);
+      else if (!partial && !(await this.disks.hasRoomFor(a.size))) return;
     } catch (err) {
       // No disk with room at all: stay silent, another harvester may have one.
       if ((err as PlotferryError).code !== 'PF_BUSY') return;
@@ -227,9 +225,7 @@ export class Harvester {
         throw new PlotferryError('PF_BUSY', `at --max-transfers (${this.maxTransfers})`);
       await assertNameFree(this.disks.dirs, c.name);
       const partial = await findPartial(this.disks.dirs, c.name, c.size, this.partialTtlMs);
-      const reservation = partial
-        ? await this.disks.reserve(c.size - partial.bytes, partial.dir)
-        : await this.disks.reserve(c.size);
+      const reservation = await this.disks.reserveFor(c.size, partial);
       const token = randomBytes(16).toString('hex');
       const ttl = this.opts.claimTtlMs ?? 30_000;
       let rx: OneShotReceiver;

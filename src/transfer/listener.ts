@@ -114,7 +114,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
         await assertNameFree(this.disks.dirs, name);
         // A partial copy pins the file to its disk, which needs room for the rest only.
         const partial = resume ? await findPartial(this.disks.dirs, name, size, this.partialTtlMs) : undefined;
-        return partial ? this.disks.reserve(size - partial.bytes, partial.dir) : this.disks.reserve(size);
+        return this.disks.reserveFor(size, partial);
       },
       partialTtlMs: this.partialTtlMs,
       token: this.opts.token,

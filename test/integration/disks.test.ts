@@ -5,6 +5,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DiskSet, DISABLE_FILE } from '../../src/farm/disks.js';
+import type { PlotferryError } from '../../src/errors.js';
 import { isRoot, tmpDir } from '../helpers/files.js';
 
 describe('disk set', () => {
@@ -48,5 +49,26 @@ describe('disk set', () => {
     fs.mkdirSync(a);
     assert.equal((await fresh.reserve(1)).dir, a);
     await fsp.rm(a, { recursive: true, force: true });
+  });
+
+  it('a partial copy pins the file to its disk, unless that disk cannot take it any more', async () => {
+    // Two directories on one filesystem here, so "busy" is shared: each case reserves afresh.
+    const a = await tmpDir();
+    const b = await tmpDir();
+    try {
+      const disks = new DiskSet([a, b]);
+      const partial = { dir: b, bytes: 500 };
+      const r1 = await disks.reserveFor(1000, partial);
+      assert.equal(r1.dir, b, "on the partial copy's disk");
+      await assert.rejects(disks.reserveFor(1000, partial), (e: PlotferryError) => e.code === 'PF_BUSY');
+      r1.release();
+      fs.writeFileSync(path.join(b, DISABLE_FILE), '');
+      const r2 = await disks.reserveFor(1000, partial);
+      assert.equal(r2.dir, a, 'its disk was disabled: anywhere the whole file fits');
+      r2.release();
+      assert.equal((await disks.chooseFor(1000, partial)).dir, a);
+    } finally {
+      for (const d of [a, b]) await fsp.rm(d, { recursive: true, force: true });
+    }
   });
 });
