@@ -105,6 +105,8 @@ export interface Held {
   harvester: string;
   path: string;
   size: number;
+  /** XXH64 verified when it was stored by plotferry (absent if it came another way). */
+  hash?: string;
 }
 /** Asks one harvester for a speedtest-only listener (`plotferry speedtest --nats`). */
 export interface SpeedtestRequest {
@@ -165,6 +167,11 @@ const count = (o: Obj, k: string): number => {
 const id = (o: Obj, k: string): string => {
   const v = str(o, k, 64);
   if (!TOKEN_RE.test(v)) bad(`"${k}" must be letters, digits, "_" or "-"`);
+  return v;
+};
+const hex16 = (o: Obj, k: string): string => {
+  const v = str(o, k, 16);
+  if (!/^[0-9a-f]{16}$/.test(v)) bad(`"${k}" must be 16 hex digits`);
   return v;
 };
 const name = (o: Obj): string => {
@@ -271,6 +278,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           harvester: id(m, 'harvester'),
           path: str(m, 'path', 4096),
           size: count(m, 'size'),
+          ...(m.hash !== undefined ? { hash: hex16(m, 'hash') } : {}),
         };
       case 'heartbeat': {
         const dirs = m.dirs;

@@ -35,6 +35,7 @@ import {
   findExisting,
   findPartial,
   prepareDirs,
+  readHashRecord,
   startPartialExpiry,
 } from '../transfer/finalize.js';
 import { drainWithin } from '../transfer/drain.js';
@@ -208,7 +209,9 @@ export class Harvester {
       (st) => st.size,
       () => -1,
     );
-    if (size === q.size) msg.respond(encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, path: p, size }));
+    if (size !== q.size) return;
+    const hash = await readHashRecord(p);
+    msg.respond(encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, path: p, size, ...(hash ? { hash } : {}) }));
   }
 
   private async onClaim(msg: Msg): Promise<void> {

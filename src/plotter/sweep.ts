@@ -2,7 +2,9 @@
  * `plotferry sweep`: the cron entry point on plotters. Finds finished plots, and moves each to
  * whichever harvester wins its bid, several at once. A plot's source is removed only after the
  * harvester verified, synced and renamed it. A plot a harvester already holds (same name and
- * size) is reported as a duplicate and kept. Each plot is locked while it is handled, so
+ * size) is reported as a duplicate and not sent; its source is removed only when the holder's
+ * recorded hash (written when plotferry stored it) equals the source's: the plotter died
+ * between the transfer and the delete. Otherwise the source is kept. Each plot is locked while it is handled, so
  * overlapping sweeps never send one plot twice.
  */
 import type { Pacer } from '../transfer/pace.js';
@@ -14,6 +16,7 @@ import type { Logger } from 'pino';
 import { decodeBus, encodeBus, subjects } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../errors.js';
 import { sendByBidding } from '../transfer/bidding.js';
+import { hashFile } from '../transfer/hash.js';
 import { removeSource } from '../transfer/sender.js';
 import { tryLock } from './lock.js';
 
@@ -35,6 +38,8 @@ export interface SweepItem extends Candidate {
   /** Bytes the harvester held already from a broken transfer (resume), and bytes sent now. */
   resumedFrom?: number;
   bytesSent?: number;
+  /** A duplicate whose source was removed: the holder's copy was verified identical. */
+  sourceRemoved?: boolean;
   error?: { code: string; message: string; hint: string };
 }
 
@@ -119,12 +124,36 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
     if (!st) return { ...c, status: 'locked' };
     const size = st.size;
     const holder = await heldBy(opts, c.name, size);
+    if (holder?.hash) {
+      const ours = await hashFile(c.file);
+      const base = { ...c, size, status: 'duplicate' as const, harvester: holder.harvester, remotePath: holder.path };
+      if (ours === holder.hash) {
+        await removeSource(c.file, `${holder.harvester}:${holder.path}`);
+        log.info(
+          { harvester: holder.harvester, remote: holder.path, hash: ours },
+          'a harvester already holds this plot, verified identical (xxh64): source removed',
+        );
+        return { ...base, hash: ours, sourceRemoved: true };
+      }
+      log.warn(
+        { harvester: holder.harvester, remote: holder.path, ours, theirs: holder.hash },
+        'a harvester holds a different file of this name and size: not sent, source kept',
+      );
+      return { ...base, hash: ours, sourceRemoved: false };
+    }
     if (holder) {
       log.warn(
         { harvester: holder.harvester, remote: holder.path },
         'a harvester already holds this plot (same name and size): not sent, source kept',
       );
-      return { ...c, size, status: 'duplicate', harvester: holder.harvester, remotePath: holder.path };
+      return {
+        ...c,
+        size,
+        status: 'duplicate',
+        harvester: holder.harvester,
+        remotePath: holder.path,
+        sourceRemoved: false,
+      };
     }
     const r = await sendByBidding({
       nc: opts.nc,

@@ -66,6 +66,55 @@ export async function findPartial(
   return undefined;
 }
 
+/**
+ * `.plotferry-<name>.xxh64`: the verified hash of a stored plot, written when it is published,
+ * so a plotter that died after the transfer but before deleting its source can check later that
+ * the harvester's copy is its plot (`has` answers with it) and delete the source then.
+ */
+export const HASH_RECORD_SUFFIX = '.xxh64';
+
+function hashRecordPath(finalPath: string): string {
+  return path.join(path.dirname(finalPath), `${TEMP_PREFIX}${path.basename(finalPath)}${HASH_RECORD_SUFFIX}`);
+}
+
+/** Best effort: a failure only means a later duplicate cannot be verified. */
+export async function writeHashRecord(finalPath: string, hash: string, size: number): Promise<boolean> {
+  try {
+    await fsp.writeFile(hashRecordPath(finalPath), `${JSON.stringify({ hash, size })}\n`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The recorded hash of `finalPath`, if the record is for a file of its current size. */
+export async function readHashRecord(finalPath: string): Promise<string | undefined> {
+  try {
+    const [rec, st] = await Promise.all([fsp.readFile(hashRecordPath(finalPath), 'utf8'), fsp.stat(finalPath)]);
+    const r = JSON.parse(rec) as { hash?: unknown; size?: unknown };
+    if (typeof r.hash === 'string' && /^[0-9a-f]{16}$/.test(r.hash) && r.size === st.size) return r.hash;
+  } catch {
+    // no record, or not one for this file
+  }
+  return undefined;
+}
+
+/** Removes hash records whose plot is gone (deleted or moved by the farmer). */
+export async function removeOrphanHashRecords(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await fsp.readdir(dir).catch(() => [] as string[]);
+  const names = new Set(entries);
+  for (const e of entries) {
+    if (!(e.startsWith(TEMP_PREFIX) && e.endsWith(HASH_RECORD_SUFFIX))) continue;
+    if (names.has(e.slice(TEMP_PREFIX.length, -HASH_RECORD_SUFFIX.length))) continue;
+    await fsp.unlink(path.join(dir, e)).then(
+      () => removed.push(path.join(dir, e)),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
 /** Default `--partial-ttl`: how long a broken transfer's good bytes wait for a resume. */
 export const DEFAULT_PARTIAL_TTL_MS = 3_600_000;
 
@@ -142,6 +191,8 @@ export async function prepareDirs(disks: DiskSet, log: Logger): Promise<void> {
     if (info.unusable) log.warn({ dir: info.dir }, `directory ${info.unusable}; it is skipped until that changes`);
     for (const p of await removeStaleTemps(info.dir))
       log.info({ path: p }, 'removed a temporary file left by an earlier run');
+    for (const p of await removeOrphanHashRecords(info.dir))
+      log.debug({ path: p }, 'removed the hash record of a plot that is gone');
   }
 }
 

@@ -10,9 +10,11 @@
  * xxhash-wasm, so plotferry still runs where no prebuilt binary exists. Both ends of a transfer
  * may use either. PLOTFERRY_HASH_IMPL=wasm forces the fallback (tests and the bench compare them).
  */
+import { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import xxhash from 'xxhash-wasm';
 import type { HashAlgorithm } from '../wire/messages.js';
+import { alignedBuffers } from './buffers.js';
 
 export interface Hasher {
   update(data: Uint8Array): void;
@@ -66,4 +68,22 @@ export async function createHasher(
       return { update: (data) => void h.update(data), digest: () => hex(h.digest()) };
     }
   }
+}
+
+/** XXH64 of a whole file, read in 4 MiB steps (to check a copy's recorded hash against it). */
+export async function hashFile(file: string): Promise<string> {
+  const h = await createHasher('xxh64');
+  const [buf] = alignedBuffers(1, 4 * 1024 * 1024);
+  const fh = await fsp.open(file, 'r');
+  try {
+    for (let pos = 0; ;) {
+      const { bytesRead } = await fh.read(buf!, 0, buf!.length, pos);
+      if (bytesRead === 0) break;
+      h.update(buf!.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest();
 }

@@ -33,7 +33,7 @@ import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../wir
 import { printable, validatePlotName } from '../wire/names.js';
 import { assertPlotSize, checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../wire/plot-header.js';
 import { alignedBuffers } from './buffers.js';
-import { findPartial, partialPathFor, publish, tempPathFor } from './finalize.js';
+import { findPartial, partialPathFor, publish, tempPathFor, writeHashRecord } from './finalize.js';
 import { createHasher, Hasher } from './hash.js';
 import type { AuthThrottle } from './throttle.js';
 
@@ -506,6 +506,8 @@ export class ReceiveSession {
     this.fd = -1;
     await publish(this.tempPath!, finalPath);
     this.tempPath = undefined;
+    if (!(await writeHashRecord(finalPath, ours, hello.size)))
+      this.log.warn({ path: finalPath }, 'stored, but its hash record could not be written');
     this.state = 'done';
     const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
     this.log.info(

@@ -17,8 +17,15 @@ export async function sha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Every entry of `dir`, for "nothing left behind" checks. */
+/**
+ * Every entry of `dir`, for "nothing left behind" checks, except the hash records that stored
+ * plots come with (`.plotferry-NAME.xxh64`; lsAll() shows them too).
+ */
 export function ls(dir: string): string[] {
+  return lsAll(dir).filter((f) => !(f.startsWith('.plotferry-') && f.endsWith('.xxh64')));
+}
+
+export function lsAll(dir: string): string[] {
   try {
     return fs.readdirSync(dir).sort();
   } catch {

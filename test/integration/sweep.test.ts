@@ -193,6 +193,29 @@ describe('sweep', () => {
     assert.ok(fs.existsSync(path.join(p.dir, name!)), 'source kept');
   });
 
+  it('a plot stored before its plotter died, source not yet deleted: verified by hash, then the source goes', async () => {
+    const target = await disk('dup2-h', false);
+    await harvester('hs-dup2', [target], 'dup2');
+    const p = await plots('dup2', 2, () => 300_000);
+    const names = [...p.sums.keys()];
+    const first = await sweepCli(p.dir, ['--prefix', 'dup2']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(ls(p.dir), []);
+    // As if the plotter died after RESULT but before deleting: the sources are back.
+    for (const n of names) fs.copyFileSync(path.join(target, n), path.join(p.dir, n));
+    // And one is a different file that happens to have the name and size.
+    const other = path.join(p.dir, names[1]!);
+    writeRandomFile(other, 300_000);
+    const r = await sweepCli(p.dir, ['--prefix', 'dup2']);
+    assert.equal(r.code, 0, r.stderr);
+    const items = new Map(jsonLines(r.stdout).map((i) => [i.name as string, i]));
+    assert.equal(items.get(names[0]!)?.status, 'duplicate');
+    assert.equal(items.get(names[0]!)?.sourceRemoved, true, 'identical: the source is removed');
+    assert.equal(items.get(names[1]!)?.sourceRemoved, false, 'different bytes: the source is kept');
+    assert.deepEqual(ls(p.dir), [names[1]]);
+    assert.equal(await sha256(path.join(target, names[0]!)), p.sums.get(names[0]!), 'the copy is untouched');
+  });
+
   it('--dry-run lists and sends nothing; --min-age leaves fresh plots alone', async () => {
     const p = await plots('dry', 2, () => 100);
     const old = Date.now() / 1000 - 3600;
