@@ -33,6 +33,7 @@ import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../wir
 import { printable, validatePlotName } from '../wire/names.js';
 import { assertPlotSize, checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../wire/plot-header.js';
 import { alignedBuffers } from './buffers.js';
+import { readAt } from './fsio.js';
 import { findPartial, partialPathFor, publish, tempPathFor, writeHashRecord } from './finalize.js';
 import { createHasher, Hasher } from './hash.js';
 import type { AuthThrottle } from './throttle.js';
@@ -363,7 +364,7 @@ export class ReceiveSession {
       const want = Math.min(buf!.length, n - pos);
       let got: number;
       try {
-        got = await readFull(this.fd, buf!, want, pos);
+        got = await readAt(this.fd, buf!, want, pos);
       } catch (err) {
         throw fromSystemError(err, `reading the partial copy ${this.tempPath}`);
       }
@@ -699,18 +700,3 @@ const closeFd = (fd: number) => new Promise<void>((res, rej) => fs.close(fd, (e)
 const truncateFd = (fd: number, len: number) =>
   new Promise<void>((res, rej) => fs.ftruncate(fd, len, (e) => (e ? rej(e) : res())));
 const round = (n: number) => Math.round(n * 100) / 100;
-
-/** Reads `length` bytes at `position` unless the file ends first; returns the count. */
-function readFull(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
-  return new Promise((res, rej) => {
-    let got = 0;
-    const step = () =>
-      fs.read(fd, buf, got, length - got, position + got, (err, n) => {
-        if (err) return rej(err);
-        got += n;
-        if (n === 0 || got === length) return res(got);
-        step();
-      });
-    step();
-  });
-}

@@ -17,6 +17,7 @@ import { fromSystemError, PlotferryError } from '../errors.js';
 import { encodeMessage, HashAlgorithm, ResultMessage } from '../wire/messages.js';
 import { validatePlotName } from '../wire/names.js';
 import { alignedBuffers } from './buffers.js';
+import { readAt } from './fsio.js';
 import { Connection, ConnectOptions, unexpected } from './connection.js';
 import { createHasher } from './hash.js';
 import type { Pacer } from './pace.js';
@@ -242,18 +243,4 @@ function fstatSize(fd: number, file: string): Promise<number> {
       res(st.size);
     }),
   );
-}
-
-function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
-  return new Promise((res, rej) => {
-    let got = 0;
-    const step = () =>
-      fs.read(fd, buf, got, length - got, position + got, (err, n) => {
-        if (err) return rej(err);
-        got += n;
-        if (n === 0 || got === length) return res(got);
-        step();
-      });
-    step();
-  });
 }
