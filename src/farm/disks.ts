@@ -101,27 +101,13 @@ export class DiskSet {
    * that filesystem, which needs room for the rest only; if it cannot take it at all (gone,
    * disabled, full), wherever the whole file fits. PF_BUSY when the partial's disk is writing.
    */
-  async reserveFor(size: number, partial?: { dir: string; bytes: number }): Promise<Reservation> {
-    if (partial) {
-      try {
-        return await this.reserve(size - partial.bytes, partial.dir);
-      } catch (err) {
-        if ((err as PlotferryError).code !== 'PF_NO_SPACE') throw err;
-      }
-    }
-    return this.reserve(size);
+  reserveFor(size: number, partial?: PartialPlacement): Promise<Reservation> {
+    return preferPartial(size, partial, (n, dir) => this.reserve(n, dir));
   }
 
   /** Where reserveFor() would put the file now, without reserving (for a bid). */
-  async chooseFor(size: number, partial?: { dir: string; bytes: number }): Promise<DirInfo> {
-    if (partial) {
-      try {
-        return await this.choose(size - partial.bytes, partial.dir);
-      } catch (err) {
-        if ((err as PlotferryError).code !== 'PF_NO_SPACE') throw err;
-      }
-    }
-    return this.choose(size);
+  chooseFor(size: number, partial?: PartialPlacement): Promise<DirInfo> {
+    return preferPartial(size, partial, (n, dir) => this.choose(n, dir));
   }
 
   /** Whether some usable filesystem holds `size` plus the reserve, busy or not. */
@@ -151,6 +137,28 @@ export class DiskSet {
       },
     };
   }
+}
+
+/** Where part of a file is already (a partial copy's directory and length). */
+export interface PartialPlacement {
+  dir: string;
+  bytes: number;
+}
+
+/** The rule of reserveFor() and chooseFor(): the partial's disk for the rest, else anywhere. */
+async function preferPartial<T>(
+  size: number,
+  partial: PartialPlacement | undefined,
+  pick: (bytes: number, onlyDir?: string) => Promise<T>,
+): Promise<T> {
+  if (partial) {
+    try {
+      return await pick(size - partial.bytes, partial.dir);
+    } catch (err) {
+      if ((err as PlotferryError).code !== 'PF_NO_SPACE') throw err;
+    }
+  }
+  return pick(size);
 }
 
 /** Usable directories with `need` bytes free, busy or not. */

@@ -27,7 +27,17 @@ export interface Intake {
   attach(target: ReadTarget): void;
 }
 
-/** `accepted` must come from a server created with `pauseOnConnect: true`. */
+/**
+ * The TCP server every receiver (listener, claim, speedtest) accepts on.
+ * allowHalfOpen: a sender that ends its side must still be able to read our answer.
+ * pauseOnConnect: no byte is read before the intake has chosen where bytes go (createIntake
+ * needs it).
+ */
+export function createReceiverServer(onConnection?: (s: net.Socket) => void): net.Server {
+  return net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onConnection);
+}
+
+/** `accepted` must come from createReceiverServer() (a server with `pauseOnConnect: true`). */
 export function createIntake(accepted: net.Socket, preferUserBuffer = true): Intake {
   if (preferUserBuffer) {
     const adopted = adopt(accepted);

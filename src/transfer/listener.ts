@@ -11,7 +11,7 @@ import { fromSystemError, PlotferryError } from '../errors.js';
 import { DiskSet } from '../farm/disks.js';
 import { assertNameFree, DEFAULT_PARTIAL_TTL_MS, findPartial, prepareDirs, startPartialExpiry } from './finalize.js';
 import { drainWithin } from './drain.js';
-import { createIntake, IntakeMode } from './intake.js';
+import { createIntake, createReceiverServer, IntakeMode } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
 import { AuthThrottle, ThrottleOptions } from './throttle.js';
 
@@ -65,11 +65,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     }
     this.throttle = new AuthThrottle(opts.authThrottle);
     this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes, requireMount: opts.requireMount });
-    // allowHalfOpen: a sender that ends its side must still be able to read our answer.
-    // pauseOnConnect: no byte is read before the intake has chosen where bytes go.
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (s) =>
-      this.onConnection(s),
-    );
+    this.server = createReceiverServer((s) => this.onConnection(s));
   }
 
   private get partialTtlMs(): number {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import type { Reservation } from '../farm/disks.js';
 import { assertNameFree } from './finalize.js';
-import { createIntake } from './intake.js';
+import { createIntake, createReceiverServer } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
 import type { AuthThrottle } from './throttle.js';
 
@@ -52,7 +52,7 @@ export class OneShotReceiver {
   }
 
   static async open(opts: OneShotOptions): Promise<OneShotReceiver> {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true });
+    const server = createReceiverServer();
     await listenInRange(server, opts.host, opts.portRange);
     const r = new OneShotReceiver(server, opts);
     server.on('connection', (s) => r.onConnection(s));

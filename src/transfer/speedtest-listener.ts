@@ -8,7 +8,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../errors.js';
-import { createIntake } from './intake.js';
+import { createIntake, createReceiverServer } from './intake.js';
 import { listenInRange } from './oneshot.js';
 import { ReceiveSession } from './receiver.js';
 import { speedtestBudget } from './speedtest.js';
@@ -57,7 +57,7 @@ export class SpeedtestListener {
   }
 
   static async open(opts: SpeedtestListenerOptions): Promise<SpeedtestListener> {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true });
+    const server = createReceiverServer();
     await listenInRange(server, opts.host, opts.portRange);
     const l = new SpeedtestListener(server, opts);
     server.on('connection', (s) => l.onConnection(s));
