@@ -9,10 +9,10 @@ import { encodeBus, subjects } from '../../src/bus/messages.js';
 import { PlotferryError } from '../../src/errors.js';
 import { bidDelayMs } from '../../src/farm/bid.js';
 import { Harvester, HarvesterOptions } from '../../src/farm/harvester.js';
-import { silentLogger } from '../../src/log.js';
 import { sendByBidding } from '../../src/transfer/bidding.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { startTestHarvester } from '../helpers/harvester.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
@@ -33,14 +33,10 @@ describe('bidding', () => {
   const harvester = async (id: string, opts: Partial<HarvesterOptions> & { base?: string } = {}) => {
     const dir = await tmpDir(`pf-${id}-`, opts.base);
     dirs.push(dir);
-    const h = await Harvester.start({
+    const h = await startTestHarvester({
       nc: await nats(),
       id,
-      advertiseHost: '127.0.0.1',
-      listenHost: '127.0.0.1',
       dirs: [dir],
-      log: silentLogger(),
-      heartbeatMs: 60_000,
       ...opts,
     });
     harvesters.push(h);

@@ -222,16 +222,17 @@ describe('plotferry listen', () => {
     const stale = path.join(dst, '.plotferry-old.plot.0badf00d.partial');
     fs.writeFileSync(stale, 'left by a crash');
     fs.writeFileSync(path.join(dst, 'someone-elses.plot.partial'), 'not ours');
-    const { child, done } = startCli(['listen', '--dir', dst, '--host', '127.0.0.1', '--port', '0', '--token', TOKEN], {
-      PLOTFERRY_LOG_LEVEL: 'info',
-    });
+    const { child, done, stderr } = startCli(
+      ['listen', '--dir', dst, '--host', '127.0.0.1', '--port', '0', '--token', TOKEN],
+      {
+        PLOTFERRY_LOG_LEVEL: 'info',
+      },
+    );
     let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
     try {
-      let stderr = '';
-      child.stderr!.on('data', (c) => (stderr += c));
       // stderr is not a terminal, so logs are JSON lines; the bound port is in the 'listening' one.
       const port = await waitFor(
-        () => Number(/"port":(\d+).*"msg":"listening"/.exec(stderr)?.[1] ?? 0),
+        () => Number(/"port":(\d+).*"msg":"listening"/.exec(stderr())?.[1] ?? 0),
         10_000,
         'the listener to start',
       );

@@ -50,7 +50,6 @@ interface HarvesterProc {
   ports: number[];
   proxy: FaultProxy;
   child?: ReturnType<typeof startCli>;
-  stderr: string;
   /** Output of processes that ended (killed ones included). */
   pastStderr: string;
 }
@@ -85,9 +84,7 @@ describe('fault injection', () => {
       'info',
     ]);
     h.child = child;
-    h.stderr = '';
-    child.child.stderr!.on('data', (c) => (h.stderr += c));
-    await waitFor(() => h.stderr.includes('harvester ready'), 10_000, `${h.id} to start`);
+    await waitFor(() => child.stderr().includes('harvester ready'), 10_000, `${h.id} to start`);
   };
 
   before(async () => {
@@ -108,7 +105,6 @@ describe('fault injection', () => {
         dir,
         ports,
         proxy: await FaultProxy.start(ports, '127.0.0.2', 8 * MiB),
-        stderr: '',
         pastStderr: '',
       };
       hs.push(h);
@@ -167,7 +163,7 @@ describe('fault injection', () => {
         if (!h) return 'no transfer to hit';
         h.child!.child.kill('SIGKILL');
         await h.child!.done;
-        h.pastStderr += h.stderr;
+        h.pastStderr += h.child!.stderr();
         await new Promise((res) => setTimeout(res, 300 + r.int(700)));
         await startHarvester(h);
         return `SIGKILL ${h.id} after ${at} bytes, restarted`;
@@ -246,7 +242,7 @@ describe('fault injection', () => {
     );
     for (const h of hs) {
       assert.equal(h.child!.child.exitCode, null, `${h.id} is running`);
-      assert.doesNotMatch(h.stderr + h.pastStderr, /unexpected error|Uncaught|unhandled/i, `${h.id} crashed`);
+      assert.doesNotMatch(h.child!.stderr() + h.pastStderr, /unexpected error|Uncaught|unhandled/i, `${h.id} crashed`);
     }
   }
 

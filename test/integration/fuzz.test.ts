@@ -11,11 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { connect, createInbox, NatsConnection } from 'nats';
 import { decodeBus, subjects } from '../../src/bus/messages.js';
 import { Harvester } from '../../src/farm/harvester.js';
-import { silentLogger } from '../../src/log.js';
 import { sendByBidding } from '../../src/transfer/bidding.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { encodeFrame, FrameType } from '../../src/wire/frame.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { startTestHarvester } from '../helpers/harvester.js';
 import { fuzzSeed, mutateBytes, mutateObject, NASTY, rng, Rng } from '../helpers/fuzz.js';
 import { TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
@@ -119,16 +119,12 @@ describe('fuzz: NATS messages at a harvester', () => {
     hnc = await connect({ servers: server.url });
     dir = await tmpDir('pf-fzh-');
     src = await tmpDir('pf-fzs-');
-    h = await Harvester.start({
+    h = await startTestHarvester({
       nc: hnc,
       id: 'h-fuzz',
       prefix,
-      advertiseHost: '127.0.0.1',
-      listenHost: '127.0.0.1',
       dirs: [dir],
       claimTtlMs: 300,
-      heartbeatMs: 60_000,
-      log: silentLogger(),
     });
   });
   after(async () => {

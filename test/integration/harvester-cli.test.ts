@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection } from 'nats';
 import type { Heartbeat } from '../../src/bus/messages.js';
 import { Harvester } from '../../src/farm/harvester.js';
-import { silentLogger } from '../../src/log.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
+import { startTestHarvester } from '../helpers/harvester.js';
 import { ls, sha256, tmpDir, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
@@ -46,9 +46,7 @@ describe('harvester and send --nats (processes)', () => {
       d,
       ...extra,
     ]);
-    let err = '';
-    h.child.stderr!.on('data', (c) => (err += c));
-    await waitFor(() => err.includes('harvester ready'), 10_000, `${id} to start`);
+    await waitFor(() => h.stderr().includes('harvester ready'), 10_000, `${id} to start`);
     return h;
   };
 
@@ -159,13 +157,11 @@ describe('harvester and send --nats (processes)', () => {
       assert.ok(fs.existsSync(file), 'source still there after the failure');
       // The retry waits a back-off first; hc-b is there by then.
       nc = await connect({ servers: server.url });
-      b = await Harvester.start({
+      b = await startTestHarvester({
         nc,
         id: 'hc-b',
-        advertiseHost: '127.0.0.1',
-        listenHost: '127.0.0.1',
         dirs: [dB],
-        log: silentLogger(),
+        heartbeatMs: 5_000,
       });
       const r = await send.done;
       assert.equal(r.code, 0, r.stderr);

@@ -14,6 +14,7 @@ import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { startTestHarvester } from '../helpers/harvester.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
 const PLOTTERS = 8;
@@ -46,13 +47,10 @@ describe('load', () => {
         const nc = await connect({ servers: server.url });
         conns.push(nc);
         harvesters.push(
-          await Harvester.start({
+          await startTestHarvester({
             nc,
             id: `load-h${h}`,
-            advertiseHost: '127.0.0.1',
-            listenHost: '127.0.0.1',
             dirs: ds,
-            heartbeatMs: 60_000,
             log,
           }),
         );

@@ -13,6 +13,7 @@ import { PlotferryError } from '../../src/errors.js';
 import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/log.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
+import { startTestHarvester } from '../helpers/harvester.js';
 import { sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { makeCreds, makeTls } from '../helpers/nats-auth.js';
@@ -35,14 +36,11 @@ describe('NATS login and TLS', () => {
     const dir = await tmpDir(`pf-${id}-`, work);
     const nc = await connectNats(url, id, log, auth);
     conns.push(nc);
-    const h = await Harvester.start({
+    const h = await startTestHarvester({
       nc,
       id,
-      advertiseHost: '127.0.0.1',
-      listenHost: '127.0.0.1',
       dirs: [dir],
       log,
-      heartbeatMs: 60_000,
     });
     harvesters.push(h);
     return dir;
@@ -93,10 +91,8 @@ describe('NATS login and TLS', () => {
       '--listen-host',
       '127.0.0.1',
     ]);
-    let err = '';
-    h.child.stderr!.on('data', (c) => (err += c));
     try {
-      await waitFor(() => err.includes('harvester ready'), 10_000, 'the harvester to log in');
+      await waitFor(() => h.stderr().includes('harvester ready'), 10_000, 'the harvester to log in');
       const file = path.join(work, 'up.plot');
       writeRandomFile(file, 300_000);
       const r = await runCli([

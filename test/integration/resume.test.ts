@@ -10,12 +10,12 @@ import { connect, NatsConnection, RequestStrategy } from 'nats';
 import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
 import { PlotferryError } from '../../src/errors.js';
 import { Harvester } from '../../src/farm/harvester.js';
-import { silentLogger } from '../../src/log.js';
 import { sendByBidding } from '../../src/transfer/bidding.js';
 import { partialPathFor } from '../../src/transfer/finalize.js';
 import { sendWithRetry } from '../../src/transfer/retry.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { startTestHarvester } from '../helpers/harvester.js';
 import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
@@ -136,15 +136,11 @@ describe('resume through bidding', () => {
       const dir = await tmpDir(`pf-${id}-`);
       dirs.push(dir);
       harvesters.push(
-        await Harvester.start({
+        await startTestHarvester({
           nc: await nats(),
           id,
           prefix: 'rb',
-          advertiseHost: '127.0.0.1',
-          listenHost: '127.0.0.1',
           dirs: [dir],
-          log: silentLogger(),
-          heartbeatMs: 60_000,
         }),
       );
     }

@@ -14,6 +14,7 @@ import { SpeedtestListener } from '../../src/transfer/speedtest-listener.js';
 import { runSpeedtest, speedtestBudget } from '../../src/transfer/speedtest.js';
 import { encodeMessage } from '../../src/wire/messages.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
+import { startTestHarvester } from '../helpers/harvester.js';
 import { ls, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
@@ -36,14 +37,11 @@ describe('speedtest over NATS', () => {
       const hnc = await connect({ servers: server.url });
       conns.push(hnc);
       harvesters.push(
-        await Harvester.start({
+        await startTestHarvester({
           nc: hnc,
           id,
-          advertiseHost: '127.0.0.1',
-          listenHost: '127.0.0.1',
           dirs: [dir],
           log,
-          heartbeatMs: 60_000,
         }),
       );
     }

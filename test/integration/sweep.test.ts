@@ -5,11 +5,11 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection } from 'nats';
-import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { Pacer } from '../../src/transfer/pace.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
+import { startTestHarvester } from '../helpers/harvester.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
@@ -43,15 +43,11 @@ describe('sweep', () => {
   const harvester = async (id: string, dirs: string[], prefix = 'plotferry') => {
     const nc = await connect({ servers: server.url });
     conns.push(nc);
-    const h = await Harvester.start({
+    const h = await startTestHarvester({
       nc,
       id,
       prefix,
-      advertiseHost: '127.0.0.1',
-      listenHost: '127.0.0.1',
       dirs,
-      log: silentLogger(),
-      heartbeatMs: 60_000,
     });
     cleanup.push(() => h.close());
     return h;
@@ -115,15 +111,11 @@ describe('sweep', () => {
     const target = await disk('restart-h', false);
     const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     conns.push(nc);
-    const h = await Harvester.start({
+    const h = await startTestHarvester({
       nc,
       id: 'hs-restart',
       prefix: 'restart',
-      advertiseHost: '127.0.0.1',
-      listenHost: '127.0.0.1',
       dirs: [target],
-      log: silentLogger(),
-      heartbeatMs: 60_000,
     });
     cleanup.push(() => h.close());
     const p = await plots('rs', 3, () => 192 * MiB);
