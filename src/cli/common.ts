@@ -123,7 +123,6 @@ export function bwlimitOption<T>(y: Argv<T>) {
 /** The pacer for `--bwlimit`, or undefined when unset. */
 export async function pacerFor(bwlimit: number | undefined) {
   if (bwlimit === undefined) return undefined;
-  const { PlotferryError } = await import('../errors.js');
   if (!(Number.isFinite(bwlimit) && bwlimit >= 0.1))
     throw new PlotferryError(
       'PF_CONFIG',
