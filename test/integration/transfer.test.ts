@@ -56,6 +56,8 @@ for (const userBuffers of [true, false]) {
           'no temporary file left',
         );
         assert.equal(fx.l.listener.intakeMode, userBuffers ? 'user-buffer' : 'stream');
+        // Alone in the process and on a fast disk: written from the event loop (receiver.ts).
+        assert.equal(o.ok && o.writes, size === 0 ? undefined : 'loop');
       });
     }
   });
@@ -164,6 +166,9 @@ describe('placement', () => {
       );
       clearInterval(timer);
       assert.equal(peak, 2, 'both transfers ran at once');
+      // Two sessions writing at once: neither may block the loop, so the thread pool takes writes.
+      const writes = [await l.nextOutcome(), await l.nextOutcome()].map((o) => o.ok && o.writes);
+      for (const w of writes) assert.ok(w === 'pool' || w === 'both', `writes: ${w}`);
       const dirs = results.map((r) => path.dirname(r.remotePath)).sort();
       assert.deepEqual(dirs, [a, b].sort(), 'one file on each filesystem');
     } finally {
