@@ -17,7 +17,7 @@
  * 1.76-1.97 against 2.14-2.31 CPU-s per transfer (-17%), ~+10% MB/s. But a write that blocks
  * (dirty-page throttling on a slow disk, or a disk that hangs) would then stall every other
  * transfer and a harvester's NATS client. So writes run on the loop only while this session is
- * the only one writing in the process and every such write has taken under SLOW_WRITE_MS; once
+ * the only one writing in the process and no such write has taken SLOW_WRITE_MS or more; once
  * either fails, they go to the thread pool (one at a time, as before) for the rest of the file.
  * The 'stored' log line says which (`writes`: loop, pool or both).
  *
@@ -52,8 +52,12 @@ export const WRITE_BATCH = 1024 * 1024;
 export const POOL_BUFFERS = 8;
 /** Where reads land outside the data phase (header, trailer): frames are at most 64 KiB + 8. */
 const SCRATCH_BYTES = 64 * 1024 + 64;
-/** A write on the event loop slower than this sends the rest of the file to the thread pool. */
-const SLOW_WRITE_MS = 20;
+/**
+ * A write on the event loop slower than this sends the rest of the file to the thread pool: the
+ * disk stalls or throttles us hard. Not lower: on 2 busy cores a 1 MiB write to tmpfs that is
+ * preempted took over 20 ms in 5 of 7 transfers, and each then lost the loop writes' gain.
+ */
+const SLOW_WRITE_MS = 100;
 /** Re-hashing a partial copy: read size, and how often the sender hears PROGRESS. */
 const REHASH_CHUNK = 4 * 1024 * 1024;
 const PROGRESS_MS = 2_000;
