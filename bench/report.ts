@@ -83,12 +83,12 @@ export function markdownTable(rows: Row[]): string {
 
 export function markdownReport(
   results: ScenarioResult[],
-  meta: { machine: string; date: string; size: string; rounds: number; command: string },
+  meta: { machine: string; date: string; size: string; rounds: number; warmup: number; command: string },
 ): string {
   const out = [
     `# plotferry bench: ${meta.date}`,
     '',
-    `Machine: ${meta.machine}. File: ${meta.size} of random bytes, ${meta.rounds} round(s), tools interleaved`,
+    `Machine: ${meta.machine}. File: ${meta.size} of random bytes, ${meta.rounds} round(s) after ${meta.warmup} untimed warm-up round(s), tools interleaved`,
     `(A B C ... A B C ...), medians with min–max; every copy checked byte-exact. Command: \`${meta.command}\`.`,
     '',
     '![MB/s per tool per scenario](latest.svg)',
