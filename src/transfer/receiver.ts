@@ -746,6 +746,9 @@ export function tokensEqual(a: string, b: string): boolean {
   return timingSafeEqual(da, db) && a.length === b.length;
 }
 
+/** A write that wrote nothing, reported as EIO instead of being retried forever. */
+const zeroWrite = (): NodeJS.ErrnoException => Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' });
+
 /** Positional write that finishes short writes (they happen at ENOSPC's edge). */
 function writeAll(
   fd: number,
@@ -758,7 +761,7 @@ function writeAll(
   const step = () =>
     fs.write(fd, buf, done, len - done, pos + done, (err, written) => {
       if (err) return cb(err);
-      if (written === 0) return cb(Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' }));
+      if (written === 0) return cb(zeroWrite());
       done += written;
       if (done === len) cb(null);
       else step();
@@ -771,7 +774,7 @@ function writeAllSync(fd: number, buf: Buffer, len: number, pos: number): NodeJS
   try {
     for (let done = 0; done < len;) {
       const written = fs.writeSync(fd, buf, done, len - done, pos + done);
-      if (written === 0) return Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' });
+      if (written === 0) return zeroWrite();
       done += written;
     }
     return null;

@@ -159,7 +159,8 @@ async function streamBody(
   const bufSize = opts.bufferSize ?? DEFAULT_BUFFER_SIZE;
   const nBufs = Math.max(2, Math.min(opts.buffers ?? DEFAULT_BUFFERS, Math.ceil(size / bufSize)));
   const free = alignedBuffers(nBufs, Math.min(bufSize, size));
-  let readPos = 0;
+  // Bytes read and sent (below `offset`: read and skipped). Each read is handed on before the
+  // next one, so this is also where the next read starts.
   let sent = 0;
   let bufferBack: (() => void) | undefined;
 
@@ -185,14 +186,13 @@ async function streamBody(
       await conn.race(new Promise<void>((r) => (bufferBack = r)));
       continue;
     }
-    const want = Math.min(buf.length, size - readPos);
+    const want = Math.min(buf.length, size - sent);
     let n: number;
     try {
-      n = readAtSync(fd, buf, want, readPos);
+      n = readAtSync(fd, buf, want, sent);
     } catch (err) {
       throw fromSystemError(err, `reading ${opts.file}`, 'PF_SOURCE');
     }
-    readPos += n;
     if (n !== want) {
       throw new PlotferryError(
         'PF_SOURCE_CHANGED',
