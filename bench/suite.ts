@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: plotferry against netcat, socat, HTTP (curl -T), rsync (daemon and over ssh),
- * scp and iperf3 (the link's ceiling), moving the same file in the same run, interleaved
+ * scp, iperf3 (the link's ceiling) and c-ref (a C yardstick: the cheapest verified copy this
+ * machine allows, bench/ref/pfref.c), moving the same file in the same run, interleaved
  * (A B C ... A B C ...), every copy checked byte-exact, on up to three scenarios:
  *
  *   loopback  /dev/shm to /dev/shm over 127.0.0.1 (the tools' own cost)

@@ -13,9 +13,10 @@ import path from 'node:path';
 import type { Link } from './link.js';
 import type { Peer, PeerKind } from './peers.js';
 import { CLI } from './peers.js';
+import { refBinary } from './ref.js';
 import { Finished, freePort, hasCommand, listening, procCpu, procRssMB, Timed, timed } from './proc.js';
 
-export const TOOLS = ['plotferry', 'nc', 'socat', 'curl', 'rsyncd', 'rsync-ssh', 'scp', 'iperf3'] as const;
+export const TOOLS = ['plotferry', 'nc', 'socat', 'curl', 'rsyncd', 'rsync-ssh', 'scp', 'iperf3', 'c-ref'] as const;
 export type Tool = (typeof TOOLS)[number];
 
 export const TOOL_INFO: Record<Tool, { label: string; needs: string[]; peer?: PeerKind; root?: boolean }> = {
@@ -27,11 +28,15 @@ export const TOOL_INFO: Record<Tool, { label: string; needs: string[]; peer?: Pe
   'rsync-ssh': { label: 'rsync -W over ssh, aes128-gcm', needs: ['rsync', 'ssh', 'sshd'], peer: 'sshd', root: true },
   scp: { label: 'scp, aes128-gcm', needs: ['scp', 'sshd'], peer: 'sshd', root: true },
   iperf3: { label: 'iperf3 (memory to memory: the link)', needs: ['iperf3'] },
+  // Not a peer: the cheapest verified copy C can do here (bench/ref/pfref.c), to tell what
+  // hashing both ends costs on this machine from what plotferry's own code costs.
+  'c-ref': { label: 'C reference: sendfile, XXH3 verified', needs: [] },
 };
 
 /** Why `tool` cannot run on this machine, or undefined. */
 export function unavailable(tool: Tool): string | undefined {
   const info = TOOL_INFO[tool];
+  if (tool === 'c-ref') return refBinary().why;
   if (info.root && process.getuid?.() !== 0) return 'needs root (its sshd)';
   for (const bin of info.needs) {
     if (!hasCommand(bin)) return `${bin} is missing (scripts/bench-setup.sh installs it)`;
@@ -109,6 +114,7 @@ export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promi
         `TCP-LISTEN:${port},bind=${host},reuseaddr`,
         `OPEN:${out},creat,trunc`,
       ]);
+    else if (tool === 'c-ref') receiver = recv([refBinary().bin!, 'recv', host, String(port), out]);
     else receiver = recv(['iperf3', '-s', '-1', '-B', host, '-p', String(port)]);
     const exited = receiver.done.then(() => 'exited' as const);
     if ((await Promise.race([listening(port, link.recvAnchorPid).then(() => 'up' as const), exited])) === 'up') break;
@@ -156,12 +162,16 @@ export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promi
     case 'scp':
       sender = send(['scp', '-q', '-P', String(peer!.port), ...SSH_OPTS(peer!.secret), src, `${host}:${out}`]);
       break;
+    case 'c-ref':
+      sender = send([refBinary().bin!, 'send', host, String(port), src]);
+      break;
     case 'iperf3':
       sender = send(['iperf3', '-c', host, '-p', String(port), '-n', String(size), '-J']);
       break;
   }
   const [s, r] = await Promise.all([sender.done, receiver?.done]);
-  if (ctx.syncCopy && tool !== 'plotferry' && tool !== 'iperf3' && fs.existsSync(out)) spawnSync('sync', [out]);
+  // plotferry and c-ref fsync their copies themselves.
+  if (ctx.syncCopy && !['plotferry', 'c-ref', 'iperf3'].includes(tool) && fs.existsSync(out)) spawnSync('sync', [out]);
   let seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const failed = (x: Finished | undefined, who: string) =>
     x && x.code !== 0 ? `${who} exited ${x.code}: ${x.stderr.trim().slice(-300)}` : undefined;
