@@ -18,7 +18,8 @@ let built: { bin?: string; why?: string } | undefined;
 export function refBinary(): { bin?: string; why?: string } {
   if (built) return built;
   if (!hasCommand('cc')) return (built = { why: 'no C compiler (scripts/bench-setup.sh installs gcc)' });
-  if (!fs.existsSync(HEADER)) return (built = { why: `${HEADER} is missing (scripts/bench-setup.sh installs libxxhash-dev)` });
+  if (!fs.existsSync(HEADER))
+    return (built = { why: `${HEADER} is missing (scripts/bench-setup.sh installs libxxhash-dev)` });
   const bin = path.join(here, 'pfref');
   const r = spawnSync('cc', ['-O2', '-o', bin, SOURCE], { encoding: 'utf8' });
   if (r.status !== 0) return (built = { why: `cc ${SOURCE} failed: ${(r.stderr || r.error?.message || '').trim()}` });
