@@ -51,7 +51,21 @@ const cli = yargs(hideBin(process.argv))
     process.exit(2);
   });
 
+skipHelpCache(cli);
 await cli.parseAsync();
+
+/**
+ * yargs renders a command's whole help text as its handler starts, in case the handler calls
+ * showHelp() later; none of ours does. That render (cliui, wrap-ansi, string-width) cost ~60 ms
+ * of CPU in every run, a sixth of `send`'s start-up. It is a private method of yargs: where it
+ * is missing, nothing changes.
+ */
+function skipHelpCache(y: unknown): void {
+  type Usage = { cacheHelpMessage?: () => void };
+  const internal = (y as { getInternalMethods?: () => { getUsageInstance?: () => Usage } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
 
 /** Rejects flags the command does not declare; only what was typed, never the environment. */
 function rejectUnknownFlags(y: { getOptions(): { key: Record<string, unknown> }; showHelp(): unknown }): void {
