@@ -56,9 +56,9 @@ await cli.parseAsync();
 
 /**
  * yargs renders a command's whole help text as its handler starts, in case the handler calls
- * showHelp() later; none of ours does. That render (cliui, wrap-ansi, string-width) cost ~60 ms
- * of CPU in every run, a sixth of `send`'s start-up. It is a private method of yargs: where it
- * is missing, nothing changes.
+ * showHelp() later; none of ours does. Skipping that render (cliui, wrap-ansi, string-width)
+ * took 40-60 ms of CPU off every run, 10-20% of `send`'s start-up. It is a private method of
+ * yargs: where it is missing, nothing changes.
  */
 function skipHelpCache(y: unknown): void {
   type Usage = { cacheHelpMessage?: () => void };
