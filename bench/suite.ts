@@ -10,7 +10,7 @@
  *             when root, copies synced inside the clock
  *
  * Prints a table per scenario with plotferry's ratio to each tool and whether the targets hold;
- * writes bench/results/suite-DATE.json and, unless --no-save, bench/results/latest.{md,svg,json}.
+ * writes, unless --no-save, bench/results/suite-DATE.json and latest.{md,svg,json}.
  *
  *   npm run bench                                   (2 GiB, 3 rounds, every scenario and tool)
  *   npm run bench -- --size 64M --rounds 1 --scenarios loopback     (smoke run, as in CI)
