@@ -19,18 +19,22 @@ import { Finished, freePort, hasCommand, listening, procCpu, procRssMB, Timed, t
 export const TOOLS = ['plotferry', 'nc', 'socat', 'curl', 'rsyncd', 'rsync-ssh', 'scp', 'iperf3', 'c-ref'] as const;
 export type Tool = (typeof TOOLS)[number];
 
-export const TOOL_INFO: Record<Tool, { label: string; needs: string[]; peer?: PeerKind; root?: boolean }> = {
-  plotferry: { label: 'plotferry (xxh64 verified)', needs: [], peer: 'plotferry' },
+/** `syncsItself`: fsyncs its copy before it exits (or writes none), so the disk scenario adds no `sync`. */
+export const TOOL_INFO: Record<
+  Tool,
+  { label: string; needs: string[]; peer?: PeerKind; root?: boolean; syncsItself?: boolean }
+> = {
+  plotferry: { label: 'plotferry (xxh64 verified)', needs: [], peer: 'plotferry', syncsItself: true },
   nc: { label: 'nc -N (netcat-openbsd)', needs: ['nc'] },
   socat: { label: 'socat -b 1048576', needs: ['socat'] },
   curl: { label: 'curl -T to an HTTP PUT receiver', needs: ['curl'], peer: 'http' },
   rsyncd: { label: 'rsync -W to an rsync daemon', needs: ['rsync'], peer: 'rsyncd' },
   'rsync-ssh': { label: 'rsync -W over ssh, aes128-gcm', needs: ['rsync', 'ssh', 'sshd'], peer: 'sshd', root: true },
   scp: { label: 'scp, aes128-gcm', needs: ['scp', 'sshd'], peer: 'sshd', root: true },
-  iperf3: { label: 'iperf3 (memory to memory: the link)', needs: ['iperf3'] },
+  iperf3: { label: 'iperf3 (memory to memory: the link)', needs: ['iperf3'], syncsItself: true },
   // Not a peer: the cheapest verified copy C can do here (bench/ref/pfref.c), to tell what
   // hashing both ends costs on this machine from what plotferry's own code costs.
-  'c-ref': { label: 'C reference: sendfile, XXH3 verified', needs: [] },
+  'c-ref': { label: 'C reference: sendfile, XXH3 verified', needs: [], syncsItself: true },
 };
 
 /** Why `tool` cannot run on this machine, or undefined. */
@@ -170,8 +174,7 @@ export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promi
       break;
   }
   const [s, r] = await Promise.all([sender.done, receiver?.done]);
-  // plotferry and c-ref fsync their copies themselves.
-  if (ctx.syncCopy && !['plotferry', 'c-ref', 'iperf3'].includes(tool) && fs.existsSync(out)) spawnSync('sync', [out]);
+  if (ctx.syncCopy && !TOOL_INFO[tool].syncsItself && fs.existsSync(out)) spawnSync('sync', [out]);
   let seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const failed = (x: Finished | undefined, who: string) =>
     x && x.code !== 0 ? `${who} exited ${x.code}: ${x.stderr.trim().slice(-300)}` : undefined;
