@@ -8,9 +8,10 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PlotferryError } from '../errors.js';
+import { DISABLE_FILE } from '../wire/names.js';
 
-/** A file of this name in a directory takes it out of rotation. */
-export const DISABLE_FILE = 'plotferry.disable';
+/** A file of this name in a directory takes it out of rotation (never accepted as a plot name). */
+export { DISABLE_FILE };
 
 export interface DirInfo {
   dir: string;

@@ -7,9 +7,24 @@ import { PlotferryError } from '../errors.js';
 export const MAX_NAME_BYTES = 200;
 
 /**
+ * Names plotferry gives a meaning to inside a directory. Hidden ones (`.plotferry-*`: temporary
+ * files, partial copies, hash records, locks) are already refused by the leading-dot rule. The
+ * visible ones live in the `plotferry.` namespace, which is refused as a whole and without
+ * regard to case (exFAT and NTFS disks fold case, so `PLOTFERRY.DISABLE` would disable a disk).
+ */
+export const DISABLE_FILE = 'plotferry.disable';
+const RESERVED_PREFIX = 'plotferry.';
+
+/** Control characters, and the Unicode bidi controls that make a name read differently (U+202E). */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, 'g');
+
+/**
  * A plot name is a plain file name: it can only ever name a file directly inside a receiving
- * directory. Rejects separators, "..", NUL and control characters, and a leading dot (which
- * also keeps senders off plotferry's own temporary names, which start with a dot).
+ * directory. Rejects separators, "..", NUL, control and bidi characters, a leading dot (which
+ * also keeps senders off plotferry's own temporary names, which start with a dot), and the
+ * names plotferry gives a meaning to (the `plotferry.` namespace).
  */
 export function validatePlotName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0) {
@@ -24,15 +39,19 @@ export function validatePlotName(name: unknown): string {
   if (name.startsWith('.')) {
     throw new PlotferryError('PF_BAD_NAME', `"${printable(name)}" starts with a dot`);
   }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) {
-    throw new PlotferryError('PF_BAD_NAME', `"${printable(name)}" contains control characters`);
+  if (UNPRINTABLE.test(name)) {
+    throw new PlotferryError('PF_BAD_NAME', `"${printable(name)}" contains control or bidi characters`);
+  }
+  if (name.toLowerCase().startsWith(RESERVED_PREFIX)) {
+    throw new PlotferryError(
+      'PF_BAD_NAME',
+      `"${printable(name)}" is reserved: names starting with "${RESERVED_PREFIX}" are plotferry's control files (${DISABLE_FILE} takes a disk out of rotation)`,
+    );
   }
   return name;
 }
 
 /** For messages: never echo control characters into a terminal or log. */
 export function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 120);
+  return s.replace(UNPRINTABLE_ALL, '?').slice(0, 120);
 }

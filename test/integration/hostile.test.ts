@@ -73,6 +73,14 @@ describe('hostile input', () => {
     });
   }
 
+  // Regression (issue 15, item 6): this name was stored and took the disk out of rotation.
+  for (const name of ['plotferry.disable', 'PLOTFERRY.DISABLE']) {
+    it(`a control file name ${name}: PF_BAD_NAME, the disk stays in rotation`, async () => {
+      await refused(hello({ name }), 'PF_BAD_NAME');
+      assert.equal(fs.existsSync(path.join(fx.dst, name)), false);
+    });
+  }
+
   it('a stream that ends early: PF_SHORT_STREAM, temporary file removed', async () => {
     const c = await RawClient.connect(fx.l.port);
     await c.write(hello({ name: 'short.plot', size: 4 * MiB }));

@@ -54,6 +54,9 @@ describe('bus messages', () => {
       [{ kind: 'announce', v: 2, id: 'a', name: 'p.plot', size: 1, plotter: 'p' }, 'announce'],
       [{ kind: 'bid', v: 1, id: 'a', harvester: 'h', freeBytes: 1, activeTransfers: 0 }, 'announce'],
       [{ kind: 'announce', v: 1, id: 'a', name: '../../x', size: 1, plotter: 'p' }, 'announce'],
+      // Regression (issue 15, item 6): a claim for the disable file was accepted.
+      [{ kind: 'claim', v: 1, id: 'a', name: 'plotferry.disable', size: 0, plotter: 'p' }, 'claim'],
+      [{ kind: 'has', v: 1, name: 'PLOTFERRY.DISABLE', size: 0 }, 'has'],
       [{ kind: 'announce', v: 1, id: 'a.b', name: 'p.plot', size: 1, plotter: 'p' }, 'announce'],
       [{ kind: 'announce', v: 1, id: 'a', name: 'p.plot', size: -1, plotter: 'p' }, 'announce'],
       [{ kind: 'announce', v: 1, id: 'a', name: 'p.plot', size: 1, plotter: 'p', exclude: ['x y'] }, 'announce'],

@@ -51,5 +51,31 @@ describe('plot names', () => {
 
   it('never echoes control characters', () => {
     assert.equal(printable('a\u001b[2Jb\n'), 'a?[2Jb?');
+    assert.equal(printable('x\u202etolp.exe'), 'x?tolp.exe');
+  });
+
+  // Regression (issue 15, item 6): `send evil/plotferry.disable` was stored, and took the disk
+  // out of rotation for every later file; a NATS claim for that name was accepted too.
+  it('refuses the names plotferry gives a meaning to, in any case', () => {
+    for (const n of ['plotferry.disable', 'PLOTFERRY.DISABLE', 'Plotferry.Disable', 'plotferry.anything']) {
+      assert.throws(
+        () => validatePlotName(n),
+        (e: unknown) => e instanceof PlotferryError && e.code === 'PF_BAD_NAME' && /reserved/.test(e.message),
+        n,
+      );
+    }
+    assert.equal(validatePlotName('plotferry-disable.plot'), 'plotferry-disable.plot');
+  });
+
+  // Regression (issue 15, item 16): a right-to-left override makes `x\u202etolp.exe` read as
+  // `xexe.plot`; it was accepted.
+  it('refuses bidi controls with the other control characters', () => {
+    for (const n of ['x\u202etolp.exe', 'a\u2066b.plot', 'a\u200fb.plot', 'a\u0085b.plot']) {
+      assert.throws(
+        () => validatePlotName(n),
+        (e: unknown) => e instanceof PlotferryError && e.code === 'PF_BAD_NAME',
+        JSON.stringify(n),
+      );
+    }
   });
 });
