@@ -113,9 +113,9 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
 
 async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
   const log = opts.log.child({ file: c.file });
-  const release = await tryLock(c.file);
-  if (!release) {
-    log.info('another sweep is handling this plot; skipped');
+  const locked = await tryLock(c.file);
+  if (!locked.ok) {
+    log.info({ holder: locked.holder }, `${locked.holder} is handling this plot; skipped`);
     return { ...c, status: 'locked' };
   }
   try {
@@ -192,7 +192,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
     log.error({ code: e.code }, `${e.message} (${e.hint}); source kept`);
     return { ...c, status: 'failed', error: { code: e.code, message: e.message, hint: e.hint } };
   } finally {
-    await release();
+    await locked.lock.release();
   }
 }
 

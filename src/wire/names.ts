@@ -15,6 +15,9 @@ export const MAX_NAME_BYTES = 200;
 export const DISABLE_FILE = 'plotferry.disable';
 const RESERVED_PREFIX = 'plotferry.';
 
+/** `.plotferry-lock-NAME`: a plotter's lock on the plot NAME beside it (plotter/lock.ts). */
+export const lockNameFor = (plotName: string) => `.plotferry-lock-${plotName}`;
+
 /** Control characters, and the Unicode bidi controls that make a name read differently (U+202E). */
 // eslint-disable-next-line no-control-regex
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
