@@ -51,6 +51,9 @@ export const ErrorCodes = {
   PF_SOURCE: 'the source file could not be read; check the path and permissions',
   /** The source changed while it was sent. */
   PF_SOURCE_CHANGED: 'the source file changed size while it was sent: do not send plots that are still being written',
+  /** The copy a receiver reports holding is the source itself, seen through another path. */
+  PF_SAME_FILE:
+    "the receiver's copy is this very file (its directory is the source directory, reached through NFS, a bind mount or a harvester's own disk): nothing was removed; sweep and send only plotters' own plot directories",
   /** Bad options or config. */
   PF_CONFIG: 'an option or config value is invalid; see --help',
   /** The transfer was aborted locally (signal). */

@@ -17,6 +17,7 @@
  */
 import { ErrorCode, isErrorCode, PlotferryError } from '../errors.js';
 import { validatePlotName } from '../wire/names.js';
+import { BESIDE, Beside } from '../wire/probe.js';
 
 export const BUS_VERSION = 1;
 /** NATS' default max_payload is 1 MiB; ours are tiny, and a heartbeat of many disks stays far below. */
@@ -98,6 +99,8 @@ export interface Has {
   v: 1;
   name: string;
   size: number;
+  /** The token of the plotter's lock beside its source (see Held.beside). */
+  probe?: string;
 }
 export interface Held {
   kind: 'held';
@@ -107,6 +110,8 @@ export interface Held {
   size: number;
   /** XXH64 verified when it was stored by plotferry (absent if it came another way). */
   hash?: string;
+  /** What lies beside the held copy where the plotter's lock would be (storage/probe.ts). */
+  beside?: Beside;
 }
 /** Asks one harvester for a speedtest-only listener (`plotferry speedtest --nats`). */
 export interface SpeedtestRequest {
@@ -173,6 +178,16 @@ const hex16 = (o: Obj, k: string): string => {
   const v = str(o, k, 16);
   if (!/^[0-9a-f]{16}$/.test(v)) bad(`"${k}" must be 16 hex digits`);
   return v;
+};
+const token = (o: Obj, k: string): string => {
+  const v = str(o, k, 64);
+  if (!/^[0-9a-f]{8,64}$/.test(v)) bad(`"${k}" must be 8 to 64 hex digits`);
+  return v;
+};
+const oneOf = <T extends string>(o: Obj, k: string, allowed: readonly T[]): T => {
+  const v = o[k];
+  if (!(allowed as readonly unknown[]).includes(v)) bad(`"${k}" must be one of ${allowed.join(', ')}`);
+  return v as T;
 };
 const name = (o: Obj): string => {
   try {
@@ -258,7 +273,13 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
         };
       }
       case 'has':
-        return { kind: 'has', v: 1, name: name(m), size: count(m, 'size') };
+        return {
+          kind: 'has',
+          v: 1,
+          name: name(m),
+          size: count(m, 'size'),
+          ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
+        };
       case 'speedtest': {
         const seconds = m.seconds;
         if (typeof seconds !== 'number' || !(seconds > 0 && seconds <= 3600)) bad('"seconds" must be in (0, 3600]');
@@ -279,6 +300,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           path: str(m, 'path', 4096),
           size: count(m, 'size'),
           ...(m.hash !== undefined ? { hash: hex16(m, 'hash') } : {}),
+          ...(m.beside !== undefined ? { beside: oneOf(m, 'beside', BESIDE) } : {}),
         };
       case 'heartbeat': {
         const dirs = m.dirs;

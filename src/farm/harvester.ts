@@ -38,6 +38,7 @@ import {
   readHashRecord,
   startPartialExpiry,
 } from '../transfer/finalize.js';
+import { besideHeld } from '../storage/probe.js';
 import { drainWithin } from '../transfer/drain.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
@@ -210,8 +211,10 @@ export class Harvester {
       () => -1,
     );
     if (size !== q.size) return;
-    const hash = await readHashRecord(p);
-    msg.respond(encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, path: p, size, ...(hash ? { hash } : {}) }));
+    const [hash, beside] = await Promise.all([readHashRecord(p), besideHeld(p, q.probe)]);
+    msg.respond(
+      encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, path: p, size, beside, ...(hash ? { hash } : {}) }),
+    );
   }
 
   private async onClaim(msg: Msg): Promise<void> {

@@ -16,8 +16,8 @@ import type { Logger } from 'pino';
 import { decodeBus, encodeBus, subjects } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../errors.js';
 import { sendByBidding } from '../transfer/bidding.js';
-import { hashFile } from '../transfer/hash.js';
 import { removeSource } from '../transfer/sender.js';
+import { judgeHeld } from './held.js';
 import { tryLock } from './lock.js';
 
 export interface Candidate {
@@ -123,37 +123,37 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
     const st = await fsp.stat(c.file).catch(() => undefined);
     if (!st) return { ...c, status: 'locked' };
     const size = st.size;
-    const holder = await heldBy(opts, c.name, size);
-    if (holder?.hash) {
-      const ours = await hashFile(c.file);
-      const base = { ...c, size, status: 'duplicate' as const, harvester: holder.harvester, remotePath: holder.path };
-      if (ours === holder.hash) {
-        await removeSource(c.file, `${holder.harvester}:${holder.path}`);
-        log.info(
-          { harvester: holder.harvester, remote: holder.path, hash: ours },
-          'a harvester already holds this plot, verified identical (xxh64): source removed',
-        );
-        return { ...base, hash: ours, sourceRemoved: true };
-      }
-      log.warn(
-        { harvester: holder.harvester, remote: holder.path, ours, theirs: holder.hash },
-        'a harvester holds a different file of this name and size: not sent, source kept',
-      );
-      return { ...base, hash: ours, sourceRemoved: false };
-    }
+    const holder = await heldBy(opts, c.name, size, locked.lock.token);
     if (holder) {
-      log.warn(
-        { harvester: holder.harvester, remote: holder.path },
-        'a harvester already holds this plot (same name and size): not sent, source kept',
-      );
-      return {
-        ...c,
-        size,
-        status: 'duplicate',
-        harvester: holder.harvester,
-        remotePath: holder.path,
-        sourceRemoved: false,
-      };
+      const base = { ...c, size, harvester: holder.harvester, remotePath: holder.path };
+      const where = { harvester: holder.harvester, remote: holder.path };
+      const verdict = await judgeHeld(c.file, holder);
+      switch (verdict.kind) {
+        case 'same-file': {
+          const e = new PlotferryError(
+            'PF_SAME_FILE',
+            `${holder.harvester} reports holding ${holder.path}, and that is this very file: source kept`,
+          );
+          log.error({ ...where, code: e.code }, `${e.message} (${e.hint})`);
+          return { ...base, status: 'failed', error: { code: e.code, message: e.message, hint: e.hint } };
+        }
+        case 'identical':
+          await removeSource(c.file, `${holder.harvester}:${holder.path}`);
+          log.info(
+            { ...where, hash: verdict.hash },
+            'a harvester already holds this plot, verified identical (xxh64): source removed',
+          );
+          return { ...base, status: 'duplicate', hash: verdict.hash, sourceRemoved: true };
+        case 'differs':
+          log.warn(
+            { ...where, ours: verdict.hash, theirs: holder.hash },
+            'a harvester holds a different file of this name and size: not sent, source kept',
+          );
+          return { ...base, status: 'duplicate', hash: verdict.hash, sourceRemoved: false };
+        case 'unverified':
+          log.warn(where, 'a harvester already holds this plot (same name and size): not sent, source kept');
+          return { ...base, status: 'duplicate', sourceRemoved: false };
+      }
     }
     const r = await sendByBidding({
       nc: opts.nc,
@@ -196,12 +196,15 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
   }
 }
 
-/** Which harvester holds `name` with `size` bytes, if any answers in time. */
-async function heldBy(opts: SweepOptions, name: string, size: number) {
+/**
+ * Which harvester holds `name` with `size` bytes, if any answers in time. `probe` is our lock's
+ * token: the holder says whether it sees that lock beside its copy (wire/probe.ts).
+ */
+async function heldBy(opts: SweepOptions, name: string, size: number, probe: string) {
   try {
     const m = await opts.nc.request(
       subjects(opts.prefix ?? 'plotferry').has,
-      encodeBus({ kind: 'has', v: 1, name, size }),
+      encodeBus({ kind: 'has', v: 1, name, size, probe }),
       {
         timeout: opts.hasTimeoutMs ?? 500,
       },

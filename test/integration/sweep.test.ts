@@ -208,6 +208,40 @@ describe('sweep', () => {
     assert.equal(await sha256(path.join(target, names[0]!)), p.sums.get(names[0]!), 'the copy is untouched');
   });
 
+  // Regression (issue 15, item 1): `sweep` of a harvester's own directory deleted 40 of 41 plots,
+  // each "already held, verified identical": the held copy was the source itself.
+  it("a sweep of a harvester's own directory, or of a path that leads back to it, removes nothing", async () => {
+    const target = await disk('self-h', false);
+    await harvester('hs-self', [target], 'self');
+    const p = await plots('self', 3, () => 200_000 + 1);
+    assert.equal((await sweepCli(p.dir, ['--prefix', 'self'])).code, 0);
+    const names = [...p.sums.keys()];
+    assert.deepEqual(ls(target), names);
+    const ways = [target];
+    if (isRoot) {
+      // What an NFS mount or a bind mount looks like: the same directory under another path.
+      const bound = await tmpDir('pf-self-bind-');
+      execFileSync('mount', ['--bind', target, bound]);
+      cleanup.push(async () => {
+        execFileSync('umount', [bound]);
+        await fsp.rm(bound, { recursive: true, force: true });
+      });
+      ways.push(bound);
+    }
+    for (const dir of ways) {
+      const r = await sweepCli(dir, ['--prefix', 'self']);
+      assert.equal(r.code, 1, `${dir}: a sweep that found its own plots "held" must not exit 0`);
+      const items = jsonLines(r.stdout);
+      assert.equal(items.length, names.length);
+      for (const i of items) {
+        assert.equal(i.status, 'failed', JSON.stringify(i));
+        assert.equal((i.error as { code: string }).code, 'PF_SAME_FILE');
+      }
+      assert.deepEqual(ls(target), names, 'every plot is still there');
+      for (const n of names) assert.equal(await sha256(path.join(target, n)), p.sums.get(n));
+    }
+  });
+
   it('--dry-run lists and sends nothing; --min-age leaves fresh plots alone', async () => {
     const p = await plots('dry', 2, () => 100);
     const old = Date.now() / 1000 - 3600;

@@ -1,0 +1,34 @@
+/**
+ * Whether a copy that a receiver already holds (same name and size) is this plotter's plot,
+ * so that the source may go: the receiver's recorded hash must equal the source's, and the
+ * copy must provably be another file (wire/probe.ts). Used by `sweep` before it sends, and by
+ * `send` when a receiver answers that it holds the name already (a RESULT lost on the way back).
+ */
+import type { Beside } from '../wire/probe.js';
+import { hashFile } from '../transfer/hash.js';
+
+export interface HeldCopy {
+  /** XXH64 recorded when plotferry stored it; absent when it came another way. */
+  hash?: string;
+  /** Absent from a receiver that does not probe: then nothing can be removed. */
+  beside?: Beside;
+}
+
+export type HeldVerdict =
+  /** Another file, verified identical: the source may be removed. */
+  | { kind: 'identical'; hash: string }
+  /** The copy is the source itself (or may be): never remove it. */
+  | { kind: 'same-file' }
+  /** Another file of that name and size with other bytes: keep both for a human. */
+  | { kind: 'differs'; hash: string }
+  /** No recorded hash to compare with, or no probe answer: keep the source. */
+  | { kind: 'unverified' };
+
+/** `sourceHash`, when the caller hashed the source already, saves reading it again. */
+export async function judgeHeld(file: string, held: HeldCopy, sourceHash?: string): Promise<HeldVerdict> {
+  if (held.beside === 'source' || held.beside === 'locked') return { kind: 'same-file' };
+  // A receiver that did not probe cannot prove its copy is another file.
+  if (held.beside !== 'absent' || !held.hash) return { kind: 'unverified' };
+  const ours = sourceHash ?? (await hashFile(file));
+  return ours === held.hash ? { kind: 'identical', hash: ours } : { kind: 'differs', hash: ours };
+}
