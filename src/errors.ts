@@ -19,6 +19,9 @@ export const ErrorCodes = {
   PF_EXISTS: 'the receiver already holds a file with this name; nothing was overwritten, the source is kept',
   /** No directory has room for size + reserve. */
   PF_NO_SPACE: 'no receiving directory has room for this file plus the reserve: add a disk or free space',
+  /** Another live plotferry receives into this directory. */
+  PF_DIR_IN_USE:
+    'another plotferry (listen or harvester) receives into this directory: stop it, or give each process its own directories',
   /** Every directory with room is busy with another write. */
   PF_BUSY: 'every receiving directory with room is busy; the sender retries later',
   /** Unsupported hash algorithm. */
@@ -49,6 +52,9 @@ export const ErrorCodes = {
   PF_SHUTTING_DOWN: 'the receiver is shutting down; retry when it is back',
   /** A source file problem on the sender. */
   PF_SOURCE: 'the source file could not be read; check the path and permissions',
+  /** Delivered and verified, but --move could not delete the source. */
+  PF_DELETE_FAILED:
+    'the plot was delivered and verified; only its source could not be deleted: check the permissions of its directory, then delete it by hand (the next sweep also removes it once it can)',
   /** The source changed while it was sent. */
   PF_SOURCE_CHANGED: 'the source file changed size while it was sent: do not send plots that are still being written',
   /** The copy a receiver reports holding is the source itself, seen through another path. */

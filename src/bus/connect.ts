@@ -96,6 +96,51 @@ export async function connectNats(
   return nc;
 }
 
+/**
+ * connectNats() for daemons: while NATS cannot be reached (it boots later, or is restarting) it
+ * keeps trying, with a log line each time and a back-off from 1 s up to 30 s, instead of exiting
+ * and leaving a unit that systemd gave up restarting. A refused login or a bad option still fails
+ * at once: retrying cannot fix those. Resolves undefined when `signal` aborts first.
+ */
+export async function connectNatsRetrying(
+  url: string,
+  name: string,
+  log: Logger,
+  auth: NatsAuth = {},
+  signal?: AbortSignal,
+  firstDelayMs = 1_000,
+): Promise<NatsConnection | undefined> {
+  for (let attempt = 1, delay = firstDelayMs; !signal?.aborted; attempt++, delay = Math.min(30_000, delay * 2)) {
+    try {
+      const nc = await connectNats(url, name, log, auth);
+      if (attempt > 1) log.info({ url, attempts: attempt }, 'NATS reachable now');
+      return nc;
+    } catch (err) {
+      if (!(err instanceof PlotferryError) || err.code !== 'PF_CONNECTION') throw err;
+      log.warn(
+        { url, attempt, retryInMs: delay },
+        `${err.message}; trying again in ${Math.round(delay / 1000)} s (the directories are held meanwhile)`,
+      );
+      await abortableSleep(delay, signal);
+    }
+  }
+  return undefined;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (the timer is cleared, the listener removed). */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 function connectError(url: string, err: unknown, tlsWithoutCert: boolean): PlotferryError {
   const code = String((err as { code?: string }).code ?? '');
   const msg = (err as Error).message;

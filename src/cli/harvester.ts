@@ -87,13 +87,11 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
     runCommand(args, async (log) => {
       const os = await import('node:os');
       const { parseBytes, parsePortRange, partialTtlMs } = await import('../config.js');
-      const { connectNats } = await import('../bus/connect.js');
+      const { connectNatsRetrying } = await import('../bus/connect.js');
       const { Harvester, defaultAdvertiseHost } = await import('../farm/harvester.js');
       const { defaultBusId } = await import('../bus/messages.js');
       const id = args.id ?? defaultBusId(os.hostname());
-      const nc = await connectNats(args.nats, `plotferry-harvester-${id}`, log, natsAuth(args));
-      const h = await Harvester.start({
-        nc,
+      const h = await Harvester.prepare({
         id,
         log,
         dirs: args.dir,
@@ -108,6 +106,28 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         verifyPlotHeader: args.verifyPlotHeader,
         partialTtlMs: partialTtlMs(args.partialTtl),
       });
+      // NATS may come up after this host (a boot order, a restart): keep trying, and stop
+      // cleanly if told to meanwhile.
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      let nc;
+      try {
+        nc = await connectNatsRetrying(args.nats, `plotferry-harvester-${id}`, log, natsAuth(args), stop.signal);
+      } catch (err) {
+        await h.close();
+        throw err;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (!nc) {
+        await h.close();
+        log.info('stopped before NATS could be reached');
+        return;
+      }
+      await h.attach(nc);
       await serveUntilSignalled(log, args.grace, (ms) => h.close(ms));
       await nc.close();
       log.info('stopped');

@@ -70,8 +70,8 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       const path = await import('node:path');
       const { parseHostPort, requireToken } = await import('../config.js');
       const { sendWithRetry } = await import('../transfer/retry.js');
-      const { removeSource } = await import('../transfer/sender.js');
-      const { asPlotferryError, PlotferryError } = await import('../errors.js');
+      const { deliver } = await import('../plotter/send.js');
+      const { PlotferryError } = await import('../errors.js');
       const { createProgress } = await import('./progress.js');
       if (Boolean(args.to) === Boolean(args.nats)) {
         throw new PlotferryError(
@@ -95,6 +95,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       process.once('SIGTERM', onSignal);
       const progress = await createProgress(args.progress ?? (process.stderr.isTTY && !args.json));
       let failed = 0;
+      let notDeleted = 0;
       try {
         for (const file of args.files) {
           if (abort.signal.aborted) {
@@ -108,72 +109,78 @@ export const sendCommand: CommandModule<object, SendArgs> = {
           );
           const bar = progress.add(name, size);
           const flog = log.child({ file });
-          try {
-            const onRetry = (e: InstanceType<typeof PlotferryError>, attempt: number, delay: number) =>
-              flog.warn({ code: e.code, attempt, delayMs: delay }, `retrying: ${e.message}`);
-            const common = { file, pacer, signal: abort.signal, onProgress: (b: number) => bar.update(b) };
-            const r = to
-              ? {
-                  ...(await sendWithRetry(
-                    { ...to, token, ...common },
-                    { retries: args.retries, busyWaitMs: args.busyWait * 1000, onRetry },
-                  )),
-                  harvester: `${to.host}:${to.port}`,
-                }
-              : await (
-                  await import('../transfer/bidding.js')
-                ).sendByBidding({
-                  ...common,
-                  nc: nc!,
-                  plotter,
-                  prefix: args.prefix,
-                  bidTimeoutMs: args.bidTimeout * 1000,
-                  tries: args.retries + 1,
-                  busyWaitMs: args.busyWait * 1000,
-                  onRetry,
-                });
-            bar.stop();
-            let moved = false;
-            if (args.move) {
-              await removeSource(file, `${r.harvester}:${r.remotePath}`);
-              moved = true;
-            }
-            const mbps = r.bytesSent / 1e6 / r.seconds;
-            flog.info(
-              {
-                harvester: r.harvester,
-                remote: r.remotePath,
-                bytes: r.bytes,
-                seconds: round(r.seconds),
-                mbps: round(mbps),
-                hash: r.hash,
-                moved,
-                ...(r.resumedFrom ? { resumedFrom: r.resumedFrom, bytesSent: r.bytesSent } : {}),
-              },
-              r.resumedFrom ? 'resumed, sent and verified' : 'sent and verified',
-            );
-            if (args.json)
-              out({
-                ok: true,
-                file,
-                name: r.name,
-                bytes: r.bytes,
-                seconds: r.seconds,
-                mbps,
-                hash: r.hash,
-                harvester: r.harvester,
-                remotePath: r.remotePath,
-                moved,
-                resumedFrom: r.resumedFrom,
-                bytesSent: r.bytesSent,
-              });
-          } catch (err) {
-            bar.stop();
+          const onRetry = (e: InstanceType<typeof PlotferryError>, attempt: number, delay: number) =>
+            flog.warn({ code: e.code, attempt, delayMs: delay }, `retrying: ${e.message}`);
+          const common = { file, pacer, signal: abort.signal, onProgress: (b: number) => bar.update(b) };
+          const d = await deliver({
+            file,
+            name,
+            move: args.move,
+            log: flog,
+            where: to ? `${to.host}:${to.port}` : 'a harvester',
+            transfer: async (probe) =>
+              to
+                ? {
+                    ...(await sendWithRetry(
+                      { ...to, token, probe, ...common },
+                      { retries: args.retries, busyWaitMs: args.busyWait * 1000, onRetry },
+                    )),
+                    harvester: `${to.host}:${to.port}`,
+                  }
+                : (await import('../transfer/bidding.js')).sendByBidding({
+                    ...common,
+                    nc: nc!,
+                    plotter,
+                    prefix: args.prefix,
+                    bidTimeoutMs: args.bidTimeout * 1000,
+                    tries: args.retries + 1,
+                    busyWaitMs: args.busyWait * 1000,
+                    onRetry,
+                  }),
+          });
+          bar.stop();
+          if (!d.ok) {
             failed++;
-            const e = asPlotferryError(err);
+            const e = d.error;
             flog.error({ code: e.code }, `${e.message} (${e.hint})`);
-            if (args.json) out({ ok: false, file, name, error: { code: e.code, message: e.message, hint: e.hint } });
+            if (args.json) out({ ok: false, file, name, error: errorJson(e) });
+            continue;
           }
+          const mbps = d.seconds > 0 ? d.bytesSent / 1e6 / d.seconds : 0;
+          const fields = {
+            harvester: d.harvester,
+            remote: d.remotePath,
+            bytes: d.bytes,
+            seconds: round(d.seconds),
+            mbps: round(mbps),
+            hash: d.hash,
+            moved: d.moved,
+            ...(d.resumedFrom ? { resumedFrom: d.resumedFrom, bytesSent: d.bytesSent } : {}),
+          };
+          if (d.alreadyStored)
+            flog.info(fields, 'the receiver holds this file already, verified identical (xxh64): not sent again');
+          else flog.info(fields, d.resumedFrom ? 'resumed, sent and verified' : 'sent and verified');
+          if (d.deleteError) {
+            notDeleted++;
+            flog.error({ code: d.deleteError.code }, `${d.deleteError.message} (${d.deleteError.hint})`);
+          }
+          if (args.json)
+            out({
+              ok: true,
+              file,
+              name: d.name,
+              bytes: d.bytes,
+              seconds: d.seconds,
+              mbps,
+              hash: d.hash,
+              harvester: d.harvester,
+              remotePath: d.remotePath,
+              moved: d.moved,
+              resumedFrom: d.resumedFrom,
+              bytesSent: d.bytesSent,
+              ...(d.alreadyStored ? { alreadyStored: true } : {}),
+              ...(d.deleteError ? { deleteError: errorJson(d.deleteError) } : {}),
+            });
         }
       } finally {
         progress.stop();
@@ -181,14 +188,25 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
+      if (notDeleted > 0)
+        log.error(
+          { notDeleted, total: args.files.length },
+          `${notDeleted} of ${args.files.length} file(s) delivered and verified, but their sources could not be deleted`,
+        );
       if (failed > 0)
         log.error(
           { failed, total: args.files.length },
           `${failed} of ${args.files.length} file(s) not delivered; their sources are kept`,
         );
-      return failed > 0 ? 1 : 0;
+      return failed > 0 || notDeleted > 0 ? 1 : 0;
     }),
 };
+
+const errorJson = (e: { code: string; message: string; hint: string }) => ({
+  code: e.code,
+  message: e.message,
+  hint: e.hint,
+});
 
 function out(o: object): void {
   process.stdout.write(`${JSON.stringify(o)}\n`);

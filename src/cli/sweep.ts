@@ -129,11 +129,16 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         }
         const count = (s: string) => items.filter((i) => i.status === s).length;
         const failed = count('failed');
-        log.info(
-          { sent: count('sent'), duplicates: count('duplicate'), failed, skipped: count('locked') },
-          failed ? `${failed} plot(s) failed; their sources are kept` : 'sweep done',
+        const notDeleted = items.filter((i) => i.deleteError).length;
+        const problems = [
+          failed ? `${failed} plot(s) failed; their sources are kept` : '',
+          notDeleted ? `${notDeleted} plot(s) delivered and verified, but their sources could not be deleted` : '',
+        ].filter(Boolean);
+        log[problems.length ? 'error' : 'info'](
+          { sent: count('sent'), duplicates: count('duplicate'), failed, notDeleted, skipped: count('locked') },
+          problems.length ? problems.join('; ') : 'sweep done',
         );
-        return failed > 0 || abort.signal.aborted ? 1 : 0;
+        return failed > 0 || notDeleted > 0 || abort.signal.aborted ? 1 : 0;
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);

@@ -4,11 +4,23 @@
  *
  * Directories are looked at again on every choice, so a disk that is added, removed, unmounted
  * or marked with a `plotferry.disable` file is seen without a restart.
+ *
+ * A receiver (`owner` set) also claims each directory for itself (storage/dir-lock.ts), and uses
+ * and cleans only the ones it holds. A disk that fails a write (read-only after disk errors,
+ * EIO, EACCES) is taken out of rotation for a while, so the next plot goes to another disk
+ * instead of failing on it again and again.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { PlotferryError } from '../errors.js';
+import { claimDir } from '../storage/dir-lock.js';
+import type { HeldLock } from '../storage/lockfile.js';
 import { DISABLE_FILE } from '../wire/names.js';
+
+/** How long a disk that failed a write stays out of rotation: doubling on each failure, up to 1 h. */
+export const FAILED_DISK_MS = 5 * 60_000;
+const FAILED_DISK_MAX_MS = 60 * 60_000;
 
 /** A file of this name in a directory takes it out of rotation (never accepted as a plot name). */
 export { DISABLE_FILE };
@@ -29,6 +41,8 @@ export interface Reservation {
   readonly dev: number;
   /** Frees the write slot. Idempotent. */
   release(): void;
+  /** The disk failed a write: takes it out of rotation for a while, and frees the slot. */
+  fail(err: PlotferryError): void;
 }
 
 export interface DiskSetOptions {
@@ -39,6 +53,21 @@ export interface DiskSetOptions {
    * mounted there is not, and writing would fill the parent (often the root filesystem).
    */
   requireMount?: boolean;
+  /**
+   * A receiver's role ("listen", "harvester"): claim each directory before using it, and skip
+   * one another live process holds. Without it nothing is written (bids, tests).
+   */
+  owner?: string;
+  /** Called once for each directory when it is claimed: start-up housekeeping. */
+  onClaimed?: (dir: string) => Promise<void>;
+  log?: Logger;
+}
+
+interface FailedDisk {
+  until: number;
+  reason: string;
+  /** Consecutive failures: the pause doubles with each. */
+  count: number;
 }
 
 export class DiskSet {
@@ -46,12 +75,58 @@ export class DiskSet {
   readonly reserveBytes: number;
   readonly requireMount: boolean;
   private readonly busyDevs = new Set<number>();
+  private readonly failed = new Map<number, FailedDisk>();
+  /** Directories this process holds (owner set), and claims under way. */
+  private readonly claimed = new Map<string, HeldLock>();
+  private readonly claiming = new Map<string, Promise<string | undefined>>();
 
-  constructor(dirs: readonly string[], options: DiskSetOptions = {}) {
+  constructor(
+    dirs: readonly string[],
+    private readonly options: DiskSetOptions = {},
+  ) {
     if (dirs.length === 0) throw new PlotferryError('PF_CONFIG', 'at least one receiving directory (--dir) is needed');
-    this.dirs = dirs.map((d) => path.resolve(d));
+    this.dirs = [...new Set(dirs.map((d) => path.resolve(d)))];
     this.reserveBytes = options.reserveBytes ?? 0;
     this.requireMount = options.requireMount ?? false;
+  }
+
+  /**
+   * For a receiver at start: claims every directory it can, and refuses to start when another
+   * live plotferry serves one of them (two receivers on one directory destroy each other's
+   * transfers). Directories that cannot be used now are looked at again later.
+   */
+  async open(): Promise<DirInfo[]> {
+    const infos = await this.snapshot();
+    const taken = infos.filter((i) => i.unusable?.startsWith(SERVED_BY));
+    if (taken.length > 0)
+      throw new PlotferryError('PF_DIR_IN_USE', taken.map((i) => `${i.dir} is ${i.unusable}`).join('; '));
+    return infos;
+  }
+
+  /** Directories this process holds now (their housekeeping is ours to do). */
+  get ownedDirs(): string[] {
+    return this.options.owner ? this.dirs.filter((d) => this.claimed.has(d)) : [...this.dirs];
+  }
+
+  /** Releases every directory's claim (at shutdown). */
+  async close(): Promise<void> {
+    const locks = [...this.claimed.values()];
+    this.claimed.clear();
+    await Promise.all(locks.map((l) => l.release()));
+  }
+
+  /** Takes a disk out of rotation after a failed write (see FAILED_DISK_MS). */
+  markFailed(dev: number, dir: string, err: PlotferryError): void {
+    const prev = this.failed.get(dev);
+    // A disk that has worked for a while since its last failure starts again at the shortest pause.
+    const count = prev && Date.now() < prev.until + FAILED_DISK_MAX_MS ? prev.count + 1 : 1;
+    const ms = Math.min(FAILED_DISK_MAX_MS, FAILED_DISK_MS * 2 ** (count - 1));
+    const until = Date.now() + ms;
+    this.failed.set(dev, { until, count, reason: err.message });
+    this.options.log?.warn(
+      { dir, code: err.code, reason: err.message, until: new Date(until).toISOString(), failures: count },
+      `disk out of rotation for ${Math.round(ms / 60_000)} min after a failed write; plots go to the other disks`,
+    );
   }
 
   get activeWrites(): number {
@@ -78,12 +153,41 @@ export class DiskSet {
     } catch (err) {
       return { ...info, unusable: `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
     }
-    try {
-      await fsp.access(path.join(dir, DISABLE_FILE));
-      return { ...info, unusable: `disabled by ${DISABLE_FILE}` };
-    } catch {
-      return info;
+    const disabled = await fsp.access(path.join(dir, DISABLE_FILE)).then(
+      () => true,
+      () => false,
+    );
+    if (disabled) return { ...info, unusable: `disabled by ${DISABLE_FILE}` };
+    const failed = this.failed.get(info.dev);
+    if (failed && Date.now() < failed.until) {
+      const until = new Date(failed.until).toISOString().slice(11, 19);
+      return { ...info, unusable: `out of rotation until ${until} UTC after a failed write (${failed.reason})` };
     }
+    const notOurs = await this.claim(dir);
+    return notOurs ? { ...info, unusable: notOurs } : info;
+  }
+
+  /** Claims `dir` once (owner set); why it cannot be used when another holds it, else undefined. */
+  private async claim(dir: string): Promise<string | undefined> {
+    const role = this.options.owner;
+    if (!role || this.claimed.has(dir)) return undefined;
+    let pending = this.claiming.get(dir);
+    if (!pending) {
+      pending = (async () => {
+        const c = await claimDir(dir, role);
+        if (c.ok) {
+          this.claimed.set(dir, c.lock);
+          await this.options.onClaimed?.(dir);
+          return undefined;
+        }
+        if ('error' in c) return `cannot be written (${c.error.code ?? c.error.message})`;
+        const twin = [...this.claimed].find(([, l]) => l.token === c.token)?.[0];
+        if (twin) return `the same directory as ${twin}, reached by another path; it is used once`;
+        return `${SERVED_BY} ${c.holder}`;
+      })().finally(() => this.claiming.delete(dir));
+      this.claiming.set(dir, pending);
+    }
+    return pending;
   }
 
   /** Where `size` bytes would go now, without reserving (for a bid). Throws like reserve(). */
@@ -128,17 +232,25 @@ export class DiskSet {
     const pick = chooseDir(infos, size + this.reserveBytes, this.busyDevs);
     this.busyDevs.add(pick.dev);
     let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.busyDevs.delete(pick.dev);
+    };
     return {
       dir: pick.dir,
       dev: pick.dev,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.busyDevs.delete(pick.dev);
+      release,
+      fail: (err) => {
+        this.markFailed(pick.dev, pick.dir, err);
+        release();
       },
     };
   }
 }
+
+/** How `unusable` begins for a directory another live receiver holds. */
+const SERVED_BY = 'served by another plotferry:';
 
 /** Where part of a file is already (a partial copy's directory and length). */
 export interface PartialPlacement {

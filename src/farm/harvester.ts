@@ -32,13 +32,13 @@ import { asPlotferryError, PlotferryError } from '../errors.js';
 import {
   assertNameFree,
   DEFAULT_PARTIAL_TTL_MS,
+  describeHeld,
   findExisting,
   findPartial,
+  housekeep,
   prepareDirs,
-  readHashRecord,
   startPartialExpiry,
 } from '../transfer/finalize.js';
-import { besideHeld } from '../storage/probe.js';
 import { drainWithin } from '../transfer/drain.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
@@ -95,28 +95,60 @@ export class Harvester {
   private closing = false;
   private readonly subj: ReturnType<typeof subjects>;
 
-  private constructor(private readonly opts: HarvesterOptions) {
+  private constructor(private opts: HarvesterOptions) {
     validateId(opts.id, '--id');
     validateId(opts.prefix ?? 'plotferry', '--prefix');
-    this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes, requireMount: opts.requireMount });
+    this.disks = new DiskSet(opts.dirs, {
+      reserveBytes: opts.reserveBytes,
+      requireMount: opts.requireMount,
+      owner: 'harvester',
+      onClaimed: (dir) => housekeep(dir, opts.log),
+      log: opts.log,
+    });
     this.subj = subjects(opts.prefix ?? 'plotferry');
   }
 
   static async start(opts: HarvesterOptions): Promise<Harvester> {
-    const h = new Harvester(opts);
-    await prepareDirs(h.disks, opts.log);
-    h.stopExpiry = startPartialExpiry(h.disks.dirs, h.partialTtlMs, opts.log);
-    const beat = () => void h.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
-    h.subs.push(opts.nc.subscribe(h.subj.announce, { callback: (err, msg) => !err && void h.onAnnounce(msg) }));
-    h.subs.push(opts.nc.subscribe(h.subj.claim(opts.id), { callback: (err, msg) => !err && void h.onClaim(msg) }));
-    h.subs.push(opts.nc.subscribe(h.subj.has, { callback: (err, msg) => !err && void h.onHas(msg) }));
-    h.subs.push(
-      opts.nc.subscribe(h.subj.speedtest(opts.id), { callback: (err, msg) => !err && void h.onSpeedtest(msg) }),
+    const h = await Harvester.prepare(opts);
+    await h.attach(opts.nc);
+    return h;
+  }
+
+  /**
+   * The half of start() that needs no NATS: claims the directories (PF_DIR_IN_USE where another
+   * receiver serves one) and cleans them, so a misconfiguration is reported at once even while
+   * NATS cannot be reached yet. attach() then starts bidding.
+   */
+  static async prepare(opts: Omit<HarvesterOptions, 'nc'>): Promise<Harvester> {
+    const h = new Harvester(opts as HarvesterOptions);
+    try {
+      await prepareDirs(h.disks, opts.log);
+    } catch (err) {
+      await h.disks.close();
+      throw err;
+    }
+    h.stopExpiry = startPartialExpiry(() => h.disks.ownedDirs, h.partialTtlMs, opts.log);
+    return h;
+  }
+
+  /** Subscribes on `nc` and starts heartbeats: from here on this harvester bids. */
+  async attach(nc: NatsConnection): Promise<void> {
+    const opts = (this.opts = { ...this.opts, nc });
+    const beat = () => void this.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
+    this.subs.push(
+      opts.nc.subscribe(this.subj.announce, { callback: (err, msg) => !err && void this.onAnnounce(msg) }),
+    );
+    this.subs.push(
+      opts.nc.subscribe(this.subj.claim(opts.id), { callback: (err, msg) => !err && void this.onClaim(msg) }),
+    );
+    this.subs.push(opts.nc.subscribe(this.subj.has, { callback: (err, msg) => !err && void this.onHas(msg) }));
+    this.subs.push(
+      opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: (err, msg) => !err && void this.onSpeedtest(msg) }),
     );
     // `status` asks for a heartbeat now; at most one a second, as each one runs `du`.
     let lastAsked = 0;
-    h.subs.push(
-      opts.nc.subscribe(h.subj.statusPing, {
+    this.subs.push(
+      opts.nc.subscribe(this.subj.statusPing, {
         callback: (err) => {
           if (err || Date.now() - lastAsked < 1_000) return;
           lastAsked = Date.now();
@@ -126,14 +158,13 @@ export class Harvester {
     );
     // Make sure the server has our subscriptions before anyone counts on our bids.
     await opts.nc.flush();
-    h.heartbeatTimer = setInterval(beat, opts.heartbeatMs ?? 5_000);
-    h.heartbeatTimer.unref();
+    this.heartbeatTimer = setInterval(beat, opts.heartbeatMs ?? 5_000);
+    this.heartbeatTimer.unref();
     beat();
     opts.log.info(
-      { id: opts.id, host: opts.advertiseHost, dirs: h.disks.dirs, prefix: opts.prefix ?? 'plotferry' },
+      { id: opts.id, host: opts.advertiseHost, dirs: this.disks.dirs, prefix: opts.prefix ?? 'plotferry' },
       'harvester ready',
     );
-    return h;
   }
 
   get activeTransfers(): number {
@@ -205,16 +236,9 @@ export class Harvester {
     const q = this.decodeOrIgnore(msg, 'has');
     if (!q) return;
     const p = await findExisting(this.disks.dirs, q.name);
-    if (!p) return;
-    const size = await fsp.stat(p).then(
-      (st) => st.size,
-      () => -1,
-    );
-    if (size !== q.size) return;
-    const [hash, beside] = await Promise.all([readHashRecord(p), besideHeld(p, q.probe)]);
-    msg.respond(
-      encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, path: p, size, beside, ...(hash ? { hash } : {}) }),
-    );
+    const held = p ? await describeHeld(p, q.probe) : undefined;
+    if (!held || held.size !== q.size) return;
+    msg.respond(encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, ...held }));
   }
 
   private async onClaim(msg: Msg): Promise<void> {
@@ -241,7 +265,7 @@ export class Harvester {
           size: c.size,
           token,
           reservation,
-          dirs: this.disks.dirs,
+          disks: this.disks,
           host: this.opts.listenHost ?? '0.0.0.0',
           portRange: this.opts.portRange ?? [0, 0],
           ttlMs: ttl,
@@ -371,6 +395,7 @@ export class Harvester {
     this.speedtest?.abort();
     this.stopExpiry?.();
     await drainWithin(() => [...this.claims.values()], graceMs, this.opts.log);
+    await this.disks.close();
   }
 }
 

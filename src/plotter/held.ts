@@ -4,10 +4,13 @@
  * copy must provably be another file (wire/probe.ts). Used by `sweep` before it sends, and by
  * `send` when a receiver answers that it holds the name already (a RESULT lost on the way back).
  */
+import { promises as fsp } from 'node:fs';
 import type { Beside } from '../wire/probe.js';
 import { hashFile } from '../transfer/hash.js';
 
 export interface HeldCopy {
+  /** Bytes of the copy; another size is another file. */
+  size?: number;
   /** XXH64 recorded when plotferry stored it; absent when it came another way. */
   hash?: string;
   /** Absent from a receiver that does not probe: then nothing can be removed. */
@@ -19,7 +22,7 @@ export type HeldVerdict =
   | { kind: 'identical'; hash: string }
   /** The copy is the source itself (or may be): never remove it. */
   | { kind: 'same-file' }
-  /** Another file of that name and size with other bytes: keep both for a human. */
+  /** Another file of that name with other bytes (`hash`: the source's; '' when the sizes differ). */
   | { kind: 'differs'; hash: string }
   /** No recorded hash to compare with, or no probe answer: keep the source. */
   | { kind: 'unverified' };
@@ -27,6 +30,7 @@ export type HeldVerdict =
 /** `sourceHash`, when the caller hashed the source already, saves reading it again. */
 export async function judgeHeld(file: string, held: HeldCopy, sourceHash?: string): Promise<HeldVerdict> {
   if (held.beside === 'source' || held.beside === 'locked') return { kind: 'same-file' };
+  if (held.size !== undefined && held.size !== (await fsp.stat(file)).size) return { kind: 'differs', hash: '' };
   // A receiver that did not probe cannot prove its copy is another file.
   if (held.beside !== 'absent' || !held.hash) return { kind: 'unverified' };
   const ours = sourceHash ?? (await hashFile(file));

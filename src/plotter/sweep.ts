@@ -38,8 +38,10 @@ export interface SweepItem extends Candidate {
   /** Bytes the harvester held already from a broken transfer (resume), and bytes sent now. */
   resumedFrom?: number;
   bytesSent?: number;
-  /** A duplicate whose source was removed: the holder's copy was verified identical. */
+  /** Whether the source was removed (sent, or a duplicate whose copy was verified identical). */
   sourceRemoved?: boolean;
+  /** Delivered, but the source could not be removed (PF_DELETE_FAILED). */
+  deleteError?: { code: string; message: string; hint: string };
   error?: { code: string; message: string; hint: string };
 }
 
@@ -137,13 +139,14 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
           log.error({ ...where, code: e.code }, `${e.message} (${e.hint})`);
           return { ...base, status: 'failed', error: { code: e.code, message: e.message, hint: e.hint } };
         }
-        case 'identical':
-          await removeSource(c.file, `${holder.harvester}:${holder.path}`);
+        case 'identical': {
+          const removed = await removeReported(c.file, `${holder.harvester}:${holder.path}`, log);
           log.info(
             { ...where, hash: verdict.hash },
-            'a harvester already holds this plot, verified identical (xxh64): source removed',
+            `a harvester already holds this plot, verified identical (xxh64)${removed.sourceRemoved ? ': source removed' : ''}`,
           );
-          return { ...base, status: 'duplicate', hash: verdict.hash, sourceRemoved: true };
+          return { ...base, status: 'duplicate', hash: verdict.hash, ...removed };
+        }
         case 'differs':
           log.warn(
             { ...where, ours: verdict.hash, theirs: holder.hash },
@@ -169,11 +172,11 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       onProgress: opts.onStart?.(c),
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
     });
-    await removeSource(c.file, `${r.harvester}:${r.remotePath}`);
+    const removed = await removeReported(c.file, `${r.harvester}:${r.remotePath}`, log);
     const mbps = r.bytesSent / 1e6 / r.seconds;
     log.info(
       { harvester: r.harvester, remote: r.remotePath, bytes: r.bytes, mbps: Math.round(mbps) },
-      'moved and verified',
+      removed.sourceRemoved ? 'moved and verified' : 'sent and verified',
     );
     return {
       ...c,
@@ -186,6 +189,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       hash: r.hash,
       resumedFrom: r.resumedFrom,
       bytesSent: r.bytesSent,
+      ...removed,
     };
   } catch (err) {
     const e = asPlotferryError(err);
@@ -193,6 +197,22 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
     return { ...c, status: 'failed', error: { code: e.code, message: e.message, hint: e.hint } };
   } finally {
     await locked.lock.release();
+  }
+}
+
+/** Removes a delivered plot's source; a failure is reported on the item, not as a failed delivery. */
+async function removeReported(
+  file: string,
+  storedAt: string,
+  log: Logger,
+): Promise<Pick<SweepItem, 'sourceRemoved' | 'deleteError'>> {
+  try {
+    await removeSource(file, storedAt);
+    return { sourceRemoved: true };
+  } catch (err) {
+    const e = asPlotferryError(err);
+    log.error({ code: e.code }, `${e.message} (${e.hint})`);
+    return { sourceRemoved: false, deleteError: { code: e.code, message: e.message, hint: e.hint } };
   }
 }
 

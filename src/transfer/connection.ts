@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import { StreamReader } from '../wire/frame.js';
-import { decodeMessage, Message } from '../wire/messages.js';
+import { decodeMessage, Message, remoteError } from '../wire/messages.js';
 
 export interface ConnectOptions {
   host: string;
@@ -19,7 +19,7 @@ export interface ConnectOptions {
 
 /** The error for an answer that is not the one due (the receiver's ERROR keeps its code). */
 export function unexpected(m: Message, wanted: string): PlotferryError {
-  if (m.type === 'error') return new PlotferryError(m.code, `receiver: ${m.message}`);
+  if (m.type === 'error') return remoteError(m);
   return new PlotferryError('PF_PROTOCOL', `expected ${wanted} from the receiver, got ${m.type.toUpperCase()}`);
 }
 
@@ -41,7 +41,7 @@ export class Connection {
         for (let f = this.reader.readFrame(); f; f = this.reader.readFrame()) {
           const m = decodeMessage(f);
           // An ERROR while we stream means stop now.
-          if (m.type === 'error') this.fail(new PlotferryError(m.code, `receiver: ${m.message}`));
+          if (m.type === 'error') this.fail(remoteError(m));
           // PROGRESS only says the receiver is alive (re-hashing a partial copy): receiving it
           // is what keeps the idle timer from firing.
           else if (m.type !== 'progress') this.messages.push(m);

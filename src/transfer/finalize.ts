@@ -8,6 +8,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import type { DiskSet } from '../farm/disks.js';
+import { besideHeld } from '../storage/probe.js';
+import { ExistsError, HeldInfo } from '../wire/messages.js';
 
 /**
  * `.plotferry-<name>.<8 hex>.partial`: the leading dot hides it from harvesters and from
@@ -120,11 +122,11 @@ export const DEFAULT_PARTIAL_TTL_MS = 3_600_000;
 
 /**
  * Removes expired partial copies now and then every min(ttl, 1 min) until the returned stop()
- * (the timer does not keep the process alive).
+ * (the timer does not keep the process alive), in the directories `dirs()` names each time.
  */
-export function startPartialExpiry(dirs: readonly string[], ttlMs: number, log: Logger): () => void {
+export function startPartialExpiry(dirs: () => readonly string[], ttlMs: number, log: Logger): () => void {
   const sweep = () =>
-    void removeExpiredPartials(dirs, ttlMs).then((gone) => {
+    void removeExpiredPartials(dirs(), ttlMs).then((gone) => {
       for (const p of gone) log.info({ path: p }, 'removed a partial copy nobody resumed (--partial-ttl)');
     });
   sweep();
@@ -176,24 +178,46 @@ export async function findExisting(dirs: readonly string[], name: string): Promi
   return undefined;
 }
 
-/** Throws PF_EXISTS when any of `dirs` holds `name`: a file is never received over another. */
-export async function assertNameFree(dirs: readonly string[], name: string): Promise<void> {
+/**
+ * Throws PF_EXISTS when any of `dirs` holds `name`: a file is never received over another. The
+ * error describes the copy (size, recorded hash, what lies beside it for `probe`), so a sender
+ * whose RESULT was lost can tell that the copy is its plot (plotter/held.ts).
+ */
+export async function assertNameFree(dirs: readonly string[], name: string, probe?: string): Promise<void> {
   const existing = await findExisting(dirs, name);
-  if (existing) throw new PlotferryError('PF_EXISTS', `${existing} exists already; it was not overwritten`);
+  if (!existing) return;
+  const message = `${existing} exists already; it was not overwritten`;
+  const held = await describeHeld(existing, probe);
+  throw held ? new ExistsError(message, held) : new PlotferryError('PF_EXISTS', message);
+}
+
+/** A stored plot as `has` and PF_EXISTS describe it; undefined when it is not a regular file. */
+export async function describeHeld(p: string, probe: string | undefined): Promise<HeldInfo | undefined> {
+  const st = await fsp.stat(p).catch(() => undefined);
+  if (!st?.isFile()) return undefined;
+  const [hash, beside] = await Promise.all([readHashRecord(p), besideHeld(p, probe)]);
+  return { path: p, size: st.size, beside, ...(hash ? { hash } : {}) };
 }
 
 /**
- * At start: says which directories cannot take files now (they are looked at again for every
- * file), and removes temporary files a crash left in them.
+ * A receiver's start: claims its directories (refusing to start where another live plotferry
+ * serves one), and says which cannot take files now (they are looked at again for every file).
+ * Housekeeping runs in each directory as it is claimed (see housekeep()).
  */
 export async function prepareDirs(disks: DiskSet, log: Logger): Promise<void> {
-  for (const info of await disks.snapshot()) {
+  for (const info of await disks.open())
     if (info.unusable) log.warn({ dir: info.dir }, `directory ${info.unusable}; it is skipped until that changes`);
-    for (const p of await removeStaleTemps(info.dir))
-      log.info({ path: p }, 'removed a temporary file left by an earlier run');
-    for (const p of await removeOrphanHashRecords(info.dir))
-      log.debug({ path: p }, 'removed the hash record of a plot that is gone');
-  }
+}
+
+/**
+ * Removes what a crash left in `dir`: temporary files, and hash records whose plot is gone. Only
+ * for a directory this process holds (storage/dir-lock.ts): another receiver's temporary files
+ * are its running transfers.
+ */
+export async function housekeep(dir: string, log: Logger): Promise<void> {
+  for (const p of await removeStaleTemps(dir)) log.info({ path: p }, 'removed a temporary file left by an earlier run');
+  for (const p of await removeOrphanHashRecords(dir))
+    log.debug({ path: p }, 'removed the hash record of a plot that is gone');
 }
 
 /** Errors from link(2) that mean "this file system has no hard links", not "it failed". */

@@ -9,7 +9,14 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
 import { DiskSet } from '../farm/disks.js';
-import { assertNameFree, DEFAULT_PARTIAL_TTL_MS, findPartial, prepareDirs, startPartialExpiry } from './finalize.js';
+import {
+  assertNameFree,
+  DEFAULT_PARTIAL_TTL_MS,
+  findPartial,
+  housekeep,
+  prepareDirs,
+  startPartialExpiry,
+} from './finalize.js';
 import { drainWithin } from './drain.js';
 import { createIntake, createReceiverServer, IntakeMode } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
@@ -64,7 +71,13 @@ export class Listener extends EventEmitter<ListenerEvents> {
       );
     }
     this.throttle = new AuthThrottle(opts.authThrottle);
-    this.disks = new DiskSet(opts.dirs, { reserveBytes: opts.reserveBytes, requireMount: opts.requireMount });
+    this.disks = new DiskSet(opts.dirs, {
+      reserveBytes: opts.reserveBytes,
+      requireMount: opts.requireMount,
+      owner: 'listen',
+      onClaimed: (dir) => housekeep(dir, opts.log),
+      log: opts.log,
+    });
     this.server = createReceiverServer((s) => this.onConnection(s));
   }
 
@@ -74,23 +87,34 @@ export class Listener extends EventEmitter<ListenerEvents> {
 
   static async start(opts: ListenerOptions): Promise<Listener> {
     const l = new Listener(opts);
-    await prepareDirs(l.disks, opts.log);
-    l.stopExpiry = startPartialExpiry(l.disks.dirs, l.partialTtlMs, opts.log);
+    try {
+      await l.listen();
+    } catch (err) {
+      l.stopExpiry?.();
+      await l.disks.close();
+      throw err;
+    }
+    const a = l.address();
+    opts.log.info({ host: a.host, port: a.port, dirs: l.disks.dirs }, 'listening');
+    return l;
+  }
+
+  private async listen(): Promise<void> {
+    const { opts } = this;
+    await prepareDirs(this.disks, opts.log);
+    this.stopExpiry = startPartialExpiry(() => this.disks.ownedDirs, this.partialTtlMs, opts.log);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) =>
         reject(
           fromSystemError(err, `listening on ${opts.host ?? '0.0.0.0'}:${opts.port ?? DEFAULT_PORT}`, 'PF_CONFIG'),
         );
-      l.server.once('error', onError);
-      l.server.listen(opts.port ?? DEFAULT_PORT, opts.host ?? '0.0.0.0', () => {
-        l.server.off('error', onError);
+      this.server.once('error', onError);
+      this.server.listen(opts.port ?? DEFAULT_PORT, opts.host ?? '0.0.0.0', () => {
+        this.server.off('error', onError);
         resolve();
       });
     });
-    l.server.on('error', (err) => opts.log.error({ err }, 'listener socket error'));
-    const a = l.address();
-    opts.log.info({ host: a.host, port: a.port, dirs: l.disks.dirs }, 'listening');
-    return l;
+    this.server.on('error', (err) => opts.log.error({ err }, 'listener socket error'));
   }
 
   address(): { host: string; port: number } {
@@ -106,8 +130,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const intake = createIntake(accepted, this.opts.userBuffers !== false);
     this.intakeMode = intake.mode;
     const session = new ReceiveSession(intake.socket, {
-      place: async (name, size, resume) => {
-        await assertNameFree(this.disks.dirs, name);
+      place: async (name, size, resume, probe) => {
+        await assertNameFree(this.disks.dirs, name, probe);
         // A partial copy pins the file to its disk, which needs room for the rest only.
         const partial = resume ? await findPartial(this.disks.dirs, name, size, this.partialTtlMs) : undefined;
         return this.disks.reserveFor(size, partial);
@@ -146,5 +170,6 @@ export class Listener extends EventEmitter<ListenerEvents> {
       this.opts.log,
     );
     await closed;
+    await this.disks.close();
   }
 }

@@ -8,7 +8,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../errors.js';
-import type { Reservation } from '../farm/disks.js';
+import type { DiskSet, Reservation } from '../farm/disks.js';
 import { assertNameFree } from './finalize.js';
 import { createIntake, createReceiverServer } from './intake.js';
 import { ReceiveOutcome, ReceiveSession } from './receiver.js';
@@ -19,8 +19,8 @@ export interface OneShotOptions {
   size: number;
   token: string;
   reservation: Reservation;
-  /** Every receiving directory, for the never-overwrite check. */
-  dirs: readonly string[];
+  /** The harvester's disks: the never-overwrite check, and another disk if the reserved one fails. */
+  disks: DiskSet;
   host: string;
   /** Inclusive; [0, 0] means any free port. */
   portRange: [number, number];
@@ -43,12 +43,15 @@ export class OneShotReceiver {
   private handedOut = false;
   private finished = false;
   private ttlTimer?: NodeJS.Timeout;
+  /** The claim's disk, or the one that replaced it after a failure. */
+  private reservation: Reservation;
 
   private constructor(
     private readonly server: net.Server,
     private readonly opts: OneShotOptions,
   ) {
     this.done = new Promise((r) => (this.resolve = r));
+    this.reservation = opts.reservation;
   }
 
   static async open(opts: OneShotOptions): Promise<OneShotReceiver> {
@@ -90,17 +93,23 @@ export class OneShotReceiver {
       verifyPlotHeader: this.opts.verifyPlotHeader,
       throttle: this.opts.throttle,
       partialTtlMs: this.opts.partialTtlMs,
-      place: async (name, size) => {
+      place: async (name, size, _resume, probe) => {
         if (name !== this.opts.name || size !== this.opts.size) {
           throw new PlotferryError(
             'PF_PROTOCOL',
             `this listener was opened for ${this.opts.name} (${this.opts.size} bytes), not ${name} (${size} bytes)`,
           );
         }
+        if (mine) {
+          // The reserved disk failed before the first byte (ReceiveSession released it): any
+          // other disk that has room takes the file.
+          this.reservation = await this.opts.disks.reserveFor(size);
+          return this.reservation;
+        }
         if (this.handedOut) throw new PlotferryError('PF_BUSY', 'this claim is being used by another connection');
         this.handedOut = mine = true;
-        await assertNameFree(this.opts.dirs, name);
-        return this.opts.reservation;
+        await assertNameFree(this.opts.disks.dirs, name, probe);
+        return this.reservation;
       },
     });
     intake.attach(session);
@@ -116,7 +125,7 @@ export class OneShotReceiver {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.ttlTimer);
-    this.opts.reservation.release();
+    this.reservation.release();
     this.server.close();
     for (const s of this.sessions) s.abort();
     this.resolve(o);

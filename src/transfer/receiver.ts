@@ -68,15 +68,18 @@ const KEEPS_PARTIAL: ReadonlySet<string> = new Set([
   'PF_TIMEOUT',
   'PF_SHUTTING_DOWN',
 ]);
+/** Failures of a disk itself: it leaves the rotation for a while (DiskSet.markFailed). */
+const DISK_FAILURES: ReadonlySet<string> = new Set(['PF_IO', 'PF_DISK_FULL']);
 /** After answering an error, how long the sender gets to stop before the socket is cut. */
 const ERROR_LINGER_MS = 5_000;
 
 export interface ReceiverContext {
   /**
    * Chooses where a file goes: checks that `name` is free everywhere it could land and reserves
-   * a disk's write slot. Throws PF_EXISTS, PF_NO_SPACE or PF_BUSY.
+   * a disk's write slot. Throws PF_EXISTS (describing the copy, for `probe`: wire/probe.ts),
+   * PF_NO_SPACE or PF_BUSY.
    */
-  place(name: string, size: number, resume: boolean): Promise<Reservation>;
+  place(name: string, size: number, resume: boolean, probe?: string): Promise<Reservation>;
   token: string;
   log: Logger;
   /** Names being received now by any connection of this listener. */
@@ -319,11 +322,11 @@ export class ReceiveSession {
     ctx.inflightNames.add(name);
     this.holdsName = true;
     const resumable = hello.resume === true && (ctx.partialTtlMs ?? 0) > 0;
-    this.reservation = await ctx.place(name, hello.size, resumable);
+    this.reservation = await ctx.place(name, hello.size, resumable, hello.probe);
     // A session failed while we waited (abort() at shutdown; the socket itself is paused here, so
     // a vanished sender is only noticed later) was cleaned up without these: clean up again.
     if (this.state !== 'accepting') return this.cleanup();
-    const temp = tempPathFor(this.reservation.dir, name);
+    let temp = tempPathFor(this.reservation.dir, name);
     let fd = -1;
     let offset = 0;
     const partial = resumable
@@ -340,10 +343,20 @@ export class ReceiveSession {
         await fsp.rm(temp, { force: true }).catch(() => undefined);
       }
     }
-    try {
-      if (fd < 0) fd = await openFd(temp, 'wx');
-    } catch (err) {
-      throw fromSystemError(err, `creating a temporary file in ${this.reservation.dir}`);
+    while (fd < 0) {
+      try {
+        fd = await openFd(temp, 'wx');
+      } catch (err) {
+        const e = fromSystemError(err, `creating a temporary file in ${this.reservation.dir}`);
+        if (!DISK_FAILURES.has(e.code) || this.state !== 'accepting') throw e;
+        // This disk cannot take files (remounted read-only after disk errors, EIO, out of
+        // inodes): out of rotation for a while, and this file goes to another disk. Each disk
+        // that fails leaves the rotation, so this ends with a disk or PF_NO_SPACE.
+        this.reservation.fail(e);
+        this.reservation = await ctx.place(name, hello.size, false, hello.probe);
+        if (this.state !== 'accepting') return this.cleanup();
+        temp = tempPathFor(this.reservation.dir, name);
+      }
     }
     if (this.state !== 'accepting') {
       // Failed while the file was being created (the sender vanished right after its header):
@@ -662,6 +675,9 @@ export class ReceiveSession {
     this.state = 'failed';
     clearTimeout(this.headerTimer);
     this.socket.setTimeout(0);
+    // A disk that failed a write, a sync or the rename leaves the rotation; the plot goes
+    // elsewhere when it is sent again. (A disk that filled up mid-stream is seen by statfs.)
+    if (error.code === 'PF_IO') this.reservation?.fail(error);
     const log = {
       code: error.code,
       bytes: this.received,

@@ -1,11 +1,14 @@
 /**
  * Retry policy around sendFile. Retryable failures (wire breaks, corruption in transit, a
- * receiver shutting down) are tried again with exponential back-off, up to `retries` times.
+ * receiver shutting down, a receiving disk that failed or filled up) are tried again with
+ * exponential back-off, up to `retries` times.
  * PF_BUSY (every directory with room is taking another file) is not a failure: it is waited out,
  * polling, for up to `busyWaitMs`, without using up retries.
  */
 import { asPlotferryError, PlotferryError } from '../errors.js';
 import { sendFile, SendOptions, SendResult } from './sender.js';
+
+const RECEIVER_DISK: ReadonlySet<string> = new Set(['PF_IO', 'PF_DISK_FULL']);
 
 export interface RetryOptions {
   retries?: number;
@@ -26,7 +29,9 @@ export async function sendWithRetry(opts: SendOptions, retry: RetryOptions = {})
       return await sendFile(opts);
     } catch (err) {
       const e = asPlotferryError(err);
-      if (opts.signal?.aborted || !e.retryable) throw e;
+      // A receiving disk that failed or filled up is out of the receiver's choice next time
+      // (DiskSet.markFailed, statfs), so the retry goes to another disk.
+      if (opts.signal?.aborted || !(e.retryable || RECEIVER_DISK.has(e.code))) throw e;
       let delay: number;
       if (e.code === 'PF_BUSY') {
         if (Date.now() - started + 5_000 > busyWaitMs) throw e;

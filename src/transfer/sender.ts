@@ -51,6 +51,8 @@ export interface SendOptions extends ConnectOptions {
   resume?: boolean;
   /** `--bwlimit`: caps the rate, shared with every transfer given the same pacer. */
   pacer?: Pacer;
+  /** The token of our lock beside the source, for a receiver that holds the name (wire/probe.ts). */
+  probe?: string;
 }
 
 export interface SendResult {
@@ -83,6 +85,7 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
           size,
           hash: opts.hash ?? 'xxh64',
           ...(resume ? { resume } : {}),
+          ...(opts.probe ? { probe: opts.probe } : {}),
         }),
       );
       const answer = await conn.nextMessage(opts.idleTimeoutMs ?? 60_000, "the receiver's answer to the header");
@@ -128,8 +131,9 @@ export async function removeSource(file: string, storedAt: string): Promise<void
     await fs.promises.unlink(file);
   } catch (err) {
     throw new PlotferryError(
-      'PF_SOURCE',
+      'PF_DELETE_FAILED',
       `verified and stored at ${storedAt}, but ${file} could not be deleted: ${(err as Error).message}`,
+      { cause: err },
     );
   }
 }

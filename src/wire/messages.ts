@@ -25,6 +25,7 @@
  */
 import { ErrorCode, isErrorCode, PlotferryError } from '../errors.js';
 import { encodeFrame, Frame, FrameType } from './frame.js';
+import { BESIDE, Beside } from './probe.js';
 
 export const HASH_ALGORITHMS = ['xxh64'] as const;
 export type HashAlgorithm = (typeof HASH_ALGORITHMS)[number];
@@ -39,6 +40,8 @@ export interface HelloMessage {
   mode?: 'speedtest';
   /** The sender can continue from an offset (ACCEPT {offset}). */
   resume?: boolean;
+  /** The token of the sender's lock beside its source (wire/probe.ts). */
+  probe?: string;
 }
 export interface AcceptMessage {
   type: 'accept';
@@ -64,6 +67,27 @@ export interface ErrorMessage {
   type: 'error';
   code: ErrorCode;
   message: string;
+  /** With PF_EXISTS: the copy the receiver holds, so the sender can tell whether it is its own. */
+  held?: HeldInfo;
+}
+
+/** A stored copy as a receiver describes it (PF_EXISTS, and `has` on NATS). */
+export interface HeldInfo {
+  path: string;
+  size: number;
+  /** XXH64 recorded when plotferry stored it; absent when it came another way. */
+  hash?: string;
+  beside: Beside;
+}
+
+/** PF_EXISTS with a description of what is there. */
+export class ExistsError extends PlotferryError {
+  constructor(
+    message: string,
+    readonly held: HeldInfo,
+  ) {
+    super('PF_EXISTS', message);
+  }
 }
 export type Message = HelloMessage | AcceptMessage | TrailerMessage | ResultMessage | ErrorMessage | ProgressMessage;
 
@@ -135,6 +159,7 @@ export function decodeMessage(frame: Frame): Message {
         hash: alg as HashAlgorithm,
         ...(m.mode === 'speedtest' ? { mode: 'speedtest' as const } : {}),
         ...(m.resume === true ? { resume: true } : {}),
+        ...(typeof m.probe === 'string' && /^[0-9a-f]{8,64}$/.test(m.probe) ? { probe: m.probe } : {}),
       };
     }
     case FrameType.ACCEPT:
@@ -147,11 +172,40 @@ export function decodeMessage(frame: Frame): Message {
       return { type: 'result', hash: hash(m, 'hash'), bytes: size(m, 'bytes'), path: str(m, 'path') };
     case FrameType.ERROR: {
       const code = str(m, 'code', 64);
-      return { type: 'error', code: isErrorCode(code) ? code : 'PF_INTERNAL', message: str(m, 'message', 4096) };
+      const e: ErrorMessage = {
+        type: 'error',
+        code: isErrorCode(code) ? code : 'PF_INTERNAL',
+        message: str(m, 'message', 4096),
+      };
+      if (e.code === 'PF_EXISTS' && typeof m.held === 'object' && m.held !== null) e.held = heldInfo(m.held);
+      return e;
     }
   }
 }
 
+function heldInfo(o: unknown): HeldInfo {
+  const h = o as Record<string, unknown>;
+  const beside = h.beside;
+  if (!(BESIDE as readonly unknown[]).includes(beside)) bad(`field "held.beside" must be one of ${BESIDE.join(', ')}`);
+  return {
+    path: str(h, 'path'),
+    size: size(h, 'size'),
+    beside: beside as Beside,
+    ...(h.hash !== undefined ? { hash: hash(h, 'hash') } : {}),
+  };
+}
+
 export function errorMessage(err: PlotferryError): ErrorMessage {
-  return { type: 'error', code: err.code, message: err.message };
+  return {
+    type: 'error',
+    code: err.code,
+    message: err.message,
+    ...(err instanceof ExistsError ? { held: err.held } : {}),
+  };
+}
+
+/** The receiver's ERROR as the error the sender throws (ExistsError where it says what it holds). */
+export function remoteError(m: ErrorMessage): PlotferryError {
+  const message = `receiver: ${m.message}`;
+  return m.held ? new ExistsError(message, m.held) : new PlotferryError(m.code, message);
 }

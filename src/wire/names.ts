@@ -15,6 +15,9 @@ export const MAX_NAME_BYTES = 200;
 export const DISABLE_FILE = 'plotferry.disable';
 const RESERVED_PREFIX = 'plotferry.';
 
+/** A receiver's claim on its receiving directory (storage/dir-lock.ts). */
+export const RECEIVER_LOCK = '.plotferry-receiver.lock';
+
 /** `.plotferry-lock-NAME`: a plotter's lock on the plot NAME beside it (plotter/lock.ts). */
 export const lockNameFor = (plotName: string) => `.plotferry-lock-${plotName}`;
 

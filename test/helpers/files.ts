@@ -3,6 +3,8 @@ import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { RECEIVER_LOCK } from '../../src/wire/names.js';
+
 export { writeRandomFile, writeSamplePlot } from '../../src/sample.js';
 
 /** A fresh directory under /dev/shm (fast) or the temp dir; removed by the returned cleanup. */
@@ -19,10 +21,11 @@ export async function sha256(file: string): Promise<string> {
 
 /**
  * Every entry of `dir`, for "nothing left behind" checks, except the hash records that stored
- * plots come with (`.plotferry-NAME.xxh64`; lsAll() shows them too).
+ * plots come with (`.plotferry-NAME.xxh64`) and a running receiver's claim on the directory
+ * (`.plotferry-receiver.lock`); lsAll() shows them too.
  */
 export function ls(dir: string): string[] {
-  return lsAll(dir).filter((f) => !(f.startsWith('.plotferry-') && f.endsWith('.xxh64')));
+  return lsAll(dir).filter((f) => !(f.startsWith('.plotferry-') && f.endsWith('.xxh64')) && f !== RECEIVER_LOCK);
 }
 
 export function lsAll(dir: string): string[] {

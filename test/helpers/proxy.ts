@@ -10,17 +10,25 @@ export interface ProxyOptions {
   flipAt?: number;
   /** Bytes per second client->server (approximate). */
   rateBytesPerSec?: number;
+  /**
+   * Cut both connections instead of forwarding the receiver's RESULT frame, for this many
+   * connections (a RESULT lost on the way back, after the file was stored).
+   */
+  dropResults?: number;
 }
 
 export interface Proxy {
   port: number;
   /** Bytes forwarded client->server, over all connections. */
   forwarded(): number;
+  /** RESULT frames cut (dropResults). */
+  droppedResults(): number;
   close(): Promise<void>;
 }
 
 export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   let forwarded = 0;
+  let droppedResults = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect({ host: '127.0.0.1', port: opts.targetPort });
@@ -39,7 +47,25 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         setTimeout(() => client.resume(), (chunk.length / opts.rateBytesPerSec) * 1000);
       }
     });
-    upstream.on('data', (c) => client.write(c));
+    let back = Buffer.alloc(0);
+    upstream.on('data', (c: Buffer) => {
+      if (!opts.dropResults) return void client.write(c);
+      // Frames (magic, version, type, u32 length, payload): forward each whole, and cut where a
+      // RESULT (type 4) would go back.
+      back = Buffer.concat([back, c]);
+      while (back.length >= 8 && back.length >= 8 + back.readUInt32BE(4)) {
+        const n = 8 + back.readUInt32BE(4);
+        if (back[3] === 4) {
+          opts.dropResults--;
+          droppedResults++;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        client.write(back.subarray(0, n));
+        back = back.subarray(n);
+      }
+    });
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
     const kill = () => {
@@ -55,6 +81,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   return {
     port: (server.address() as net.AddressInfo).port,
     forwarded: () => forwarded,
+    droppedResults: () => droppedResults,
     close: () =>
       new Promise((r) => {
         for (const s of sockets) s.destroy();

@@ -183,4 +183,41 @@ describe('harvester and send --nats (processes)', () => {
     again.child.kill('SIGTERM');
     await again.done;
   });
+
+  // Regression (issue 15, item 8): a harvester exited 1 at once when NATS was unreachable at
+  // start; under systemd (Restart=always, no RestartSec) it then stayed down for good.
+  it('a harvester started before NATS keeps trying, says so, and bids once NATS is up', async () => {
+    const later = await startNatsServer();
+    await later.stop();
+    const d = await dir('pf-hc-late-');
+    const h = startCli(['harvester', '--nats', later.url, '--id', 'hc-late', '--host', '127.0.0.1', '--dir', d]);
+    try {
+      await waitFor(() => (h.stderr().match(/trying again in/g) ?? []).length >= 2, 15_000, 'two retry lines');
+      assert.equal(h.child.exitCode, null, 'still running');
+      assert.match(h.stderr(), /cannot reach NATS at .*trying again in \d+ s/);
+      await later.restart();
+      await waitFor(() => h.stderr().includes('harvester ready'), 40_000, 'the harvester to attach');
+      const file = path.join(src, 'late.plot');
+      writeRandomFile(file, 100_000);
+      const r = await runCli(['send', '--nats', later.url, '--move', '--json', file]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(jsonLines(r.stdout)[0]?.harvester, 'hc-late');
+      assert.deepEqual(ls(d), ['late.plot']);
+    } finally {
+      h.child.kill('SIGTERM');
+      const done = await h.done;
+      await later.stop();
+      assert.equal(done.code, 0, 'a SIGTERM stops it cleanly');
+    }
+  });
+
+  it('a harvester told to stop while it waits for NATS exits 0 and releases its directories', async () => {
+    const d = await dir('pf-hc-stop-');
+    const h = startCli(['harvester', '--nats', 'nats://127.0.0.1:1', '--id', 'hc-stop', '--dir', d]);
+    await waitFor(() => h.stderr().includes('trying again in'), 15_000, 'a retry line');
+    h.child.kill('SIGTERM');
+    const r = await h.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(d), [], 'its claim on the directory is gone');
+  });
 });

@@ -79,7 +79,7 @@ describe('plot lock', () => {
   });
 
   it('of many sweeps taking over one stale lock at once, exactly one gets it', async () => {
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 20; round++) {
       write('1\n');
       const all = await Promise.all(Array.from({ length: 8 }, () => tryLock(plot)));
       const won = all.filter((r) => r.ok);

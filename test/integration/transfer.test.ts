@@ -96,7 +96,9 @@ describe('failures leave no final file and the source intact', () => {
   });
 
   it('refuses a file larger than any disk before a byte is sent (PF_NO_SPACE)', async () => {
-    const l2 = await startListener({ dirs: [fx.dst], reserveBytes: 2 ** 50 });
+    // Its own directory: a second receiver on fx.dst is refused (PF_DIR_IN_USE).
+    const own = await tmpDir();
+    const l2 = await startListener({ dirs: [own], reserveBytes: 2 ** 50 });
     try {
       const file = path.join(fx.src, 'big.plot');
       writeRandomFile(file, 10);
@@ -105,6 +107,7 @@ describe('failures leave no final file and the source intact', () => {
       assert.equal(!o.ok && o.bytes, 0);
     } finally {
       await l2.close();
+      await fsp.rm(own, { recursive: true, force: true });
     }
   });
 
@@ -133,9 +136,11 @@ describe('failures leave no final file and the source intact', () => {
   it('reports a listener that is not there as PF_CONNECTION', async () => {
     const file = path.join(fx.src, 'nobody.plot');
     writeRandomFile(file, 10);
-    const closed = await startListener({ dirs: [fx.dst] });
+    const own = await tmpDir();
+    const closed = await startListener({ dirs: [own] });
     const port = closed.port;
     await closed.close();
+    await fsp.rm(own, { recursive: true, force: true });
     await rejectsWith(sendFile({ host: '127.0.0.1', port, token: TOKEN, file }), 'PF_CONNECTION');
   });
 });

@@ -1,0 +1,110 @@
+/**
+ * One file of `plotferry send`: lock it, transfer it (direct or by bidding, the caller's
+ * choice), and with `--move` delete the source, saying exactly what happened:
+ * - a receiver that holds the name already with a verified identical copy, provably another
+ *   file (plotter/held.ts), counts as delivered: that is a RESULT lost on the way back, and
+ *   every later run would otherwise fail the same way;
+ * - a source that could not be deleted after a verified delivery is a delivery with a
+ *   `deleteError`, not a failed one.
+ */
+import type { Logger } from 'pino';
+import { asPlotferryError, PlotferryError } from '../errors.js';
+import { removeSource, SendResult } from '../transfer/sender.js';
+import { ExistsError } from '../wire/messages.js';
+import { judgeHeld } from './held.js';
+import { tryLock } from './lock.js';
+
+export interface Sent extends SendResult {
+  /** Who stored it: the harvester's id, or HOST:PORT in direct mode. */
+  harvester: string;
+}
+
+export type Delivery =
+  | (Sent & {
+      ok: true;
+      moved: boolean;
+      /** The receiver held a verified identical copy already; nothing was sent this time. */
+      alreadyStored?: true;
+      /** --move was asked and the delete failed (the plot is stored all the same). */
+      deleteError?: PlotferryError;
+    })
+  | { ok: false; error: PlotferryError };
+
+export interface DeliverOptions {
+  file: string;
+  name: string;
+  move: boolean;
+  log: Logger;
+  /** Sends the file; `probe` goes into HELLO (wire/probe.ts). `where` names the receiver. */
+  transfer(probe: string | undefined): Promise<Sent>;
+  where: string;
+}
+
+export async function deliver(opts: DeliverOptions): Promise<Delivery> {
+  let lock;
+  try {
+    const l = await tryLock(opts.file, 'send');
+    if (!l.ok)
+      return {
+        ok: false,
+        error: new PlotferryError('PF_BUSY', `${l.holder} is handling ${opts.file}; it was not sent twice`),
+      };
+    lock = l.lock;
+  } catch (err) {
+    // A source directory we cannot write to (read-only, not ours): no lock, so no probe either,
+    // and then no copy the receiver holds can be proven to be another file.
+    opts.log.debug({ err }, 'could not lock the source; sending without a probe');
+  }
+  try {
+    let sent: Sent;
+    let alreadyStored = false;
+    try {
+      sent = await opts.transfer(lock?.token);
+    } catch (err) {
+      if (!(err instanceof ExistsError) || !lock) throw err;
+      const v = await judgeHeld(opts.file, err.held);
+      const at = `${opts.where}:${err.held.path}`;
+      if (v.kind === 'same-file')
+        throw new PlotferryError('PF_SAME_FILE', `${at} is this very file; it was neither sent nor removed`);
+      if (v.kind === 'differs')
+        throw new PlotferryError(
+          'PF_EXISTS',
+          `${at} holds a different file of this name (${err.held.size} bytes${err.held.hash ? `, xxh64 ${err.held.hash}` : ''}; ours ${v.hash ? `xxh64 ${v.hash}` : 'another size'}); nothing was overwritten, the source is kept`,
+        );
+      if (v.kind !== 'identical') throw err;
+      alreadyStored = true;
+      sent = {
+        name: opts.name,
+        file: opts.file,
+        bytes: err.held.size,
+        seconds: 0,
+        hash: v.hash,
+        remotePath: err.held.path,
+        resumedFrom: 0,
+        bytesSent: 0,
+        harvester: opts.where,
+      };
+    }
+    let moved = false;
+    let deleteError: PlotferryError | undefined;
+    if (opts.move) {
+      try {
+        await removeSource(opts.file, `${sent.harvester}:${sent.remotePath}`);
+        moved = true;
+      } catch (err) {
+        deleteError = asPlotferryError(err);
+      }
+    }
+    return {
+      ...sent,
+      ok: true,
+      moved,
+      ...(alreadyStored ? { alreadyStored: true as const } : {}),
+      ...(deleteError ? { deleteError } : {}),
+    };
+  } catch (err) {
+    return { ok: false, error: asPlotferryError(err) };
+  } finally {
+    await lock?.release();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * `send --move` says what happened to each file, and deletes a source only when a verified copy
+ * that is provably another file exists (issue 15, items 4 and 5, and item 1 in direct mode).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { jsonLines, runCli } from '../helpers/cli.js';
+import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { TOKEN, useFixture } from '../helpers/listener.js';
+import { startProxy } from '../helpers/proxy.js';
+
+const send = (port: number, ...args: string[]) =>
+  runCli(['send', '--to', `127.0.0.1:${port}`, '--token', TOKEN, '--json', ...args]);
+
+describe('send --move: what happened to each file', () => {
+  const fx = useFixture();
+
+  // Regression: with the RESULT frame lost, every run retried, got PF_EXISTS and exited 1 with
+  // "not delivered", though the receiver held a verified identical copy with its hash record.
+  it('a RESULT lost on the way back: the stored copy is verified identical, the source goes, exit 0', async () => {
+    const file = path.join(fx.src, 'lost-result.plot');
+    writeRandomFile(file, 3 * 2 ** 20 + 11);
+    const sum = await sha256(file);
+    const proxy = await startProxy({ targetPort: fx.l.port, dropResults: 1 });
+    try {
+      const r = await send(proxy.port, '--move', '--retries', '1', file);
+      assert.equal(proxy.droppedResults(), 1, 'the RESULT was cut');
+      assert.equal(r.code, 0, r.stderr);
+      const [j] = jsonLines(r.stdout);
+      assert.equal(j?.ok, true, r.stdout);
+      assert.equal(j?.alreadyStored, true);
+      assert.equal(j?.moved, true);
+      assert.equal(fs.existsSync(file), false, 'source removed');
+      assert.equal(await sha256(path.join(fx.dst, 'lost-result.plot')), sum);
+      assert.match(r.stderr, /holds this file already, verified identical/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a receiver holding another file of that name: PF_EXISTS saying so, source kept', async () => {
+    const file = path.join(fx.src, 'conflict.plot');
+    writeRandomFile(file, 5000);
+    assert.equal((await send(fx.l.port, file)).code, 0);
+    writeRandomFile(file, 5000); // same name and size, other bytes
+    const r = await send(fx.l.port, '--move', file);
+    assert.equal(r.code, 1);
+    const [j] = jsonLines(r.stdout);
+    assert.equal((j?.error as { code: string }).code, 'PF_EXISTS');
+    assert.match((j?.error as { message: string }).message, /different file/);
+    assert.ok(fs.existsSync(file), 'source kept');
+  });
+
+  // The direct-mode twin of sweep's item 1: the receiver's copy is the source itself.
+  it("sending a file from the receiver's own directory removes nothing: PF_SAME_FILE", async () => {
+    const file = path.join(fx.src, 'own.plot');
+    writeRandomFile(file, 7000);
+    assert.equal((await send(fx.l.port, file)).code, 0);
+    const stored = path.join(fx.dst, 'own.plot');
+    const sum = await sha256(stored);
+    const r = await send(fx.l.port, '--move', stored);
+    assert.equal(r.code, 1, r.stderr);
+    const [j] = jsonLines(r.stdout);
+    assert.equal((j?.error as { code: string }).code, 'PF_SAME_FILE', r.stdout);
+    assert.equal(await sha256(stored), sum, 'the stored plot is untouched');
+    assert.ok(ls(fx.dst).includes('own.plot'));
+  });
+
+  // Regression: a source that could not be deleted was reported as PF_SOURCE, "not delivered;
+  // their sources are kept", though the file was verified and stored.
+  it('a source that cannot be deleted: delivered, with a deleteError, and the summary says so', async () => {
+    const dir = await tmpDir('pf-ro-src-');
+    const file = path.join(dir, 'undeletable.plot');
+    writeRandomFile(file, 9000);
+    let view = dir;
+    if (isRoot) {
+      // Root ignores permissions: a read-only bind mount is a directory root cannot write to.
+      view = await tmpDir('pf-ro-view-');
+      execFileSync('mount', ['--bind', '-o', 'ro', dir, view]);
+    } else fs.chmodSync(dir, 0o555);
+    try {
+      const r = await send(fx.l.port, '--move', path.join(view, 'undeletable.plot'));
+      assert.equal(r.code, 1, 'exit 1: something needs a human');
+      const [j] = jsonLines(r.stdout);
+      assert.equal(j?.ok, true, r.stdout);
+      assert.equal(j?.moved, false);
+      assert.equal((j?.deleteError as { code: string }).code, 'PF_DELETE_FAILED');
+      assert.match(r.stderr, /delivered and verified, but their sources could not be deleted/);
+      assert.doesNotMatch(r.stderr, /not delivered/);
+      assert.ok(ls(fx.dst).includes('undeletable.plot'));
+    } finally {
+      if (isRoot) {
+        execFileSync('umount', [view]);
+        await fsp.rm(view, { recursive: true, force: true });
+      } else fs.chmodSync(dir, 0o755);
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
