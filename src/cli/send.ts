@@ -127,8 +127,9 @@ export const sendCommand: CommandModule<object, SendArgs> = {
                     )),
                     harvester: `${to.host}:${to.port}`,
                   }
-                : (await import('../transfer/bidding.js')).sendByBidding({
+                : (await import('../plotter/bidding.js')).sendByBidding({
                     ...common,
+                    probe,
                     nc: nc!,
                     plotter,
                     prefix: args.prefix,

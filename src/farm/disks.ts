@@ -242,11 +242,20 @@ export class DiskSet {
       dev: pick.dev,
       release,
       fail: (err) => {
-        this.markFailed(pick.dev, pick.dir, err);
+        if (!vanished(err)) this.markFailed(pick.dev, pick.dir, err);
         release();
       },
     };
   }
+}
+
+/**
+ * A failure because the directory itself went away (unmounted, removed, renamed) is not the
+ * disk failing: the directory check sees it, and sees it come back, without a pause.
+ */
+function vanished(err: PlotferryError): boolean {
+  const errno = (err.cause as NodeJS.ErrnoException | undefined)?.code;
+  return errno === 'ENOENT' || errno === 'ENOTDIR';
 }
 
 /** How `unusable` begins for a directory another live receiver holds. */

@@ -5,6 +5,8 @@
  * `send` when a receiver answers that it holds the name already (a RESULT lost on the way back).
  */
 import { promises as fsp } from 'node:fs';
+import type { NatsConnection } from 'nats';
+import { decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
 import type { Beside } from '../wire/probe.js';
 import { hashFile } from '../transfer/hash.js';
 
@@ -35,4 +37,30 @@ export async function judgeHeld(file: string, held: HeldCopy, sourceHash?: strin
   if (held.beside !== 'absent' || !held.hash) return { kind: 'unverified' };
   const ours = sourceHash ?? (await hashFile(file));
   return ours === held.hash ? { kind: 'identical', hash: ours } : { kind: 'differs', hash: ours };
+}
+
+/**
+ * Which harvester holds `name` with `size` bytes, if any answers within `timeoutMs` (only holders
+ * answer). `probe` is our lock's token: the holder says whether that lock lies beside its copy.
+ */
+export async function askHeld(
+  nc: NatsConnection,
+  prefix: string | undefined,
+  name: string,
+  size: number,
+  probe: string,
+  timeoutMs = 500,
+): Promise<Held | undefined> {
+  try {
+    const m = await nc.request(
+      subjects(prefix ?? 'plotferry').has,
+      encodeBus({ kind: 'has', v: 1, name, size, probe }),
+      {
+        timeout: timeoutMs,
+      },
+    );
+    return decodeBus(m.data, ['held']);
+  } catch {
+    return undefined; // silence (or no harvester at all): nobody holds it
+  }
 }

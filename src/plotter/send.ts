@@ -17,14 +17,14 @@ import { tryLock } from './lock.js';
 export interface Sent extends SendResult {
   /** Who stored it: the harvester's id, or HOST:PORT in direct mode. */
   harvester: string;
+  /** Stored before this attempt (a lost RESULT), verified identical; nothing sent again. */
+  alreadyStored?: true;
 }
 
 export type Delivery =
   | (Sent & {
       ok: true;
       moved: boolean;
-      /** The receiver held a verified identical copy already; nothing was sent this time. */
-      alreadyStored?: true;
       /** --move was asked and the delete failed (the plot is stored all the same). */
       deleteError?: PlotferryError;
     })
@@ -57,7 +57,6 @@ export async function deliver(opts: DeliverOptions): Promise<Delivery> {
   }
   try {
     let sent: Sent;
-    let alreadyStored = false;
     try {
       sent = await opts.transfer(lock?.token);
     } catch (err) {
@@ -72,8 +71,8 @@ export async function deliver(opts: DeliverOptions): Promise<Delivery> {
           `${at} holds a different file of this name (${err.held.size} bytes${err.held.hash ? `, xxh64 ${err.held.hash}` : ''}; ours ${v.hash ? `xxh64 ${v.hash}` : 'another size'}); nothing was overwritten, the source is kept`,
         );
       if (v.kind !== 'identical') throw err;
-      alreadyStored = true;
       sent = {
+        alreadyStored: true,
         name: opts.name,
         file: opts.file,
         bytes: err.held.size,
@@ -95,13 +94,7 @@ export async function deliver(opts: DeliverOptions): Promise<Delivery> {
         deleteError = asPlotferryError(err);
       }
     }
-    return {
-      ...sent,
-      ok: true,
-      moved,
-      ...(alreadyStored ? { alreadyStored: true as const } : {}),
-      ...(deleteError ? { deleteError } : {}),
-    };
+    return { ...sent, ok: true, moved, ...(deleteError ? { deleteError } : {}) };
   } catch (err) {
     return { ok: false, error: asPlotferryError(err) };
   } finally {

@@ -13,11 +13,10 @@ import path from 'node:path';
 import type { NatsConnection } from 'nats';
 import picomatch from 'picomatch';
 import type { Logger } from 'pino';
-import { decodeBus, encodeBus, subjects } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../errors.js';
-import { sendByBidding } from '../transfer/bidding.js';
+import { sendByBidding } from './bidding.js';
 import { removeSource } from '../transfer/sender.js';
-import { judgeHeld } from './held.js';
+import { askHeld, judgeHeld } from './held.js';
 import { tryLock } from './lock.js';
 
 export interface Candidate {
@@ -40,6 +39,8 @@ export interface SweepItem extends Candidate {
   bytesSent?: number;
   /** Whether the source was removed (sent, or a duplicate whose copy was verified identical). */
   sourceRemoved?: boolean;
+  /** Stored by an attempt whose RESULT was lost; found verified identical before a resend. */
+  alreadyStored?: boolean;
   /** Delivered, but the source could not be removed (PF_DELETE_FAILED). */
   deleteError?: { code: string; message: string; hint: string };
   error?: { code: string; message: string; hint: string };
@@ -125,7 +126,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
     const st = await fsp.stat(c.file).catch(() => undefined);
     if (!st) return { ...c, status: 'locked' };
     const size = st.size;
-    const holder = await heldBy(opts, c.name, size, locked.lock.token);
+    const holder = await askHeld(opts.nc, opts.prefix, c.name, size, locked.lock.token, opts.hasTimeoutMs);
     if (holder) {
       const base = { ...c, size, harvester: holder.harvester, remotePath: holder.path };
       const where = { harvester: holder.harvester, remote: holder.path };
@@ -169,14 +170,19 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       backoffMs: opts.backoffMs,
       pacer: opts.pacer,
       signal: opts.signal,
+      probe: locked.lock.token,
       onProgress: opts.onStart?.(c),
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
     });
     const removed = await removeReported(c.file, `${r.harvester}:${r.remotePath}`, log);
-    const mbps = r.bytesSent / 1e6 / r.seconds;
+    const mbps = r.seconds > 0 ? r.bytesSent / 1e6 / r.seconds : 0;
     log.info(
       { harvester: r.harvester, remote: r.remotePath, bytes: r.bytes, mbps: Math.round(mbps) },
-      removed.sourceRemoved ? 'moved and verified' : 'sent and verified',
+      r.alreadyStored
+        ? 'stored by an attempt whose answer was lost, verified identical (xxh64)'
+        : removed.sourceRemoved
+          ? 'moved and verified'
+          : 'sent and verified',
     );
     return {
       ...c,
@@ -189,6 +195,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       hash: r.hash,
       resumedFrom: r.resumedFrom,
       bytesSent: r.bytesSent,
+      ...(r.alreadyStored ? { alreadyStored: true } : {}),
       ...removed,
     };
   } catch (err) {
@@ -213,24 +220,5 @@ async function removeReported(
     const e = asPlotferryError(err);
     log.error({ code: e.code }, `${e.message} (${e.hint})`);
     return { sourceRemoved: false, deleteError: { code: e.code, message: e.message, hint: e.hint } };
-  }
-}
-
-/**
- * Which harvester holds `name` with `size` bytes, if any answers in time. `probe` is our lock's
- * token: the holder says whether it sees that lock beside its copy (wire/probe.ts).
- */
-async function heldBy(opts: SweepOptions, name: string, size: number, probe: string) {
-  try {
-    const m = await opts.nc.request(
-      subjects(opts.prefix ?? 'plotferry').has,
-      encodeBus({ kind: 'has', v: 1, name, size, probe }),
-      {
-        timeout: opts.hasTimeoutMs ?? 500,
-      },
-    );
-    return decodeBus(m.data, ['held']);
-  } catch {
-    return undefined; // silence (or no harvester at all): nobody holds it
   }
 }

@@ -353,7 +353,14 @@ export class ReceiveSession {
         // inodes): out of rotation for a while, and this file goes to another disk. Each disk
         // that fails leaves the rotation, so this ends with a disk or PF_NO_SPACE.
         this.reservation.fail(e);
-        this.reservation = await ctx.place(name, hello.size, false, hello.probe);
+        try {
+          this.reservation = await ctx.place(name, hello.size, false, hello.probe);
+        } catch (placeErr) {
+          // No other disk here: the cause the sender should see (and retry elsewhere on) is
+          // the disk that failed, not "no space".
+          if ((placeErr as PlotferryError).code !== 'PF_NO_SPACE') throw placeErr;
+          throw new PlotferryError(e.code, `${e.message}; no other disk here can take the file`, { cause: e });
+        }
         if (this.state !== 'accepting') return this.cleanup();
         temp = tempPathFor(this.reservation.dir, name);
       }

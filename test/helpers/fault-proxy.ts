@@ -2,15 +2,17 @@
  * A TCP proxy in front of a harvester's claim listeners, for fault injection: the harvester
  * listens on 127.0.0.2 and advertises 127.0.0.1, where this proxy listens on the same ports.
  * It throttles the plotter's stream (so a fault lands mid-transfer), counts bytes, and on
- * request flips the next byte or cuts the connection.
+ * request flips the next byte, cuts the connection, or cuts it where the RESULT goes back.
  */
 import net from 'node:net';
+import { resultCutter } from './result-cut.js';
 
 export class FaultProxy {
   /** Bytes forwarded plotter -> harvester, all connections. */
   forwarded = 0;
   private flipNext = false;
   private dropNext = false;
+  private cutResultNext = false;
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
   /** What was done: 'flipped' / 'dropped', for the report. */
@@ -37,6 +39,11 @@ export class FaultProxy {
 
   drop(): void {
     this.dropNext = true;
+  }
+
+  /** Cuts the next connection whose RESULT goes back, at that moment (the file is stored). */
+  cutResult(): void {
+    this.cutResultNext = true;
   }
 
   private onClient(client: net.Socket, host: string, port: number): void {
@@ -68,7 +75,18 @@ export class FaultProxy {
       client.pause();
       setTimeout(() => client.resume(), (chunk.length / this.rateBytesPerSec) * 1000);
     });
-    upstream.on('data', (c) => client.write(c));
+    upstream.on(
+      'data',
+      resultCutter(
+        (f) => client.write(f),
+        () => {
+          this.cutResultNext = false;
+          this.done.push('result-cut');
+          kill();
+        },
+        () => this.cutResultNext,
+      ),
+    );
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
     client.on('error', kill);

@@ -3,6 +3,7 @@
  * sender's stream at a given offset, and throttle the sender's stream.
  */
 import net from 'node:net';
+import { resultCutter } from './result-cut.js';
 
 export interface ProxyOptions {
   targetPort: number;
@@ -47,25 +48,18 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         setTimeout(() => client.resume(), (chunk.length / opts.rateBytesPerSec) * 1000);
       }
     });
-    let back = Buffer.alloc(0);
-    upstream.on('data', (c: Buffer) => {
-      if (!opts.dropResults) return void client.write(c);
-      // Frames (magic, version, type, u32 length, payload): forward each whole, and cut where a
-      // RESULT (type 4) would go back.
-      back = Buffer.concat([back, c]);
-      while (back.length >= 8 && back.length >= 8 + back.readUInt32BE(4)) {
-        const n = 8 + back.readUInt32BE(4);
-        if (back[3] === 4) {
-          opts.dropResults--;
-          droppedResults++;
-          client.destroy();
-          upstream.destroy();
-          return;
-        }
-        client.write(back.subarray(0, n));
-        back = back.subarray(n);
-      }
-    });
+    const cutter =
+      opts.dropResults && opts.dropResults > droppedResults
+        ? resultCutter(
+            (f) => client.write(f),
+            () => {
+              droppedResults++;
+              client.destroy();
+              upstream.destroy();
+            },
+          )
+        : (c: Buffer) => void client.write(c);
+    upstream.on('data', cutter);
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
     const kill = () => {

@@ -9,7 +9,7 @@ import { encodeBus, subjects } from '../../src/bus/messages.js';
 import { PlotferryError } from '../../src/errors.js';
 import { bidDelayMs } from '../../src/farm/bid.js';
 import { Harvester, HarvesterOptions } from '../../src/farm/harvester.js';
-import { sendByBidding } from '../../src/transfer/bidding.js';
+import { sendByBidding } from '../../src/plotter/bidding.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';

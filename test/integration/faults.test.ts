@@ -3,7 +3,10 @@
  * PLOTFERRY_FAULT_ROUNDS sets how many). Each round sweeps a few plots to two harvester
  * processes through throttling proxies and injects one fault mid-transfer: SIGKILL of a
  * harvester or of the plotter, a NATS restart, a disk filling up (own tmpfs, when root), a byte
- * flipped, a connection dropped, a harvester directory removed. Then it checks the invariants:
+ * flipped, a connection dropped, a harvester directory removed, a RESULT lost on the way back, a
+ * receiving disk remounted read-only (root), a second receiver started on a harvester's
+ * directory. Each fault must land (a round whose fault found nothing to hit fails). Then it
+ * checks the invariants:
  * every plot is at its source or exactly once under its final name at a harvester, byte-exact;
  * no final name holds anything else; when idle no claim is open; no process died of an
  * unhandled error. A recovery sweep (cron's next run) must then deliver everything.
@@ -23,7 +26,18 @@ import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
 const MiB = 2 ** 20;
 const SEED = fuzzSeed();
-const FAULTS = ['kill-harvester', 'kill-plotter', 'nats-restart', 'disk-full', 'flip', 'drop', 'dir-removed'] as const;
+const FAULTS = [
+  'kill-harvester',
+  'kill-plotter',
+  'nats-restart',
+  'disk-full',
+  'flip',
+  'drop',
+  'dir-removed',
+  'result-lost',
+  'read-only',
+  'second-receiver',
+] as const;
 type Fault = (typeof FAULTS)[number];
 const ROUNDS = Number(process.env.PLOTFERRY_FAULT_ROUNDS ?? FAULTS.length);
 console.log(`fault seed ${SEED} (replay: PLOTFERRY_FUZZ_SEED=${SEED}), ${ROUNDS} rounds`);
@@ -60,6 +74,8 @@ describe('fault injection', () => {
   const hs: HarvesterProc[] = [];
   const mounts: string[] = [];
   const r = rng(SEED);
+  /** The harvester whose disk a 'read-only' round remounted, to undo after the round. */
+  let readOnly: HarvesterProc | undefined;
 
   const startHarvester = async (h: HarvesterProc) => {
     const child = startCli([
@@ -155,12 +171,49 @@ describe('fault injection', () => {
     }
   };
 
+  /** What was done, or `missed: ...` when the fault found nothing to hit. */
   async function inject(fault: Fault, plotDir: string, sweep: ReturnType<typeof startCli>): Promise<string> {
     const at = 256 * 1024 + r.int(2 * MiB);
     switch (fault) {
+      case 'result-lost': {
+        const h = await duringTransfer(at);
+        if (!h) return 'missed: no transfer to hit';
+        h.proxy.cutResult();
+        await waitFor(() => h.proxy.done.includes('result-cut'), 15_000, 'the RESULT to be cut');
+        return `cut ${h.id}'s RESULT after ${at} bytes`;
+      }
+      case 'read-only': {
+        if (!isRoot) return 'skipped: needs root to remount a disk';
+        const h = hs[0]!;
+        if (!(await duringTransfer(at))) return 'missed: no transfer to hit';
+        // As the kernel does after disk errors. A tmpfs with a file open for writing refuses
+        // (EBUSY): that is a transfer into it, so try again until it is between transfers.
+        await waitFor(
+          () => {
+            try {
+              execFileSync('mount', ['-o', 'remount,ro', h.dir], { stdio: 'ignore' });
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          15_000,
+          `${h.id}'s disk to be remounted read-only`,
+        );
+        readOnly = h;
+        return `remounted ${h.id}'s disk read-only after ${at} bytes`;
+      }
+      case 'second-receiver': {
+        const h = await duringTransfer(at);
+        if (!h) return 'missed: no transfer to hit';
+        const second = await runCli(['listen', '--dir', h.dir, '--port', '0', '--token', 'second']);
+        assert.equal(second.code, 1, `a second receiver on ${h.dir} started: ${second.stderr}`);
+        assert.match(second.stderr, /PF_DIR_IN_USE/);
+        return `a second receiver on ${h.id}'s directory after ${at} bytes was refused`;
+      }
       case 'kill-harvester': {
         const h = await duringTransfer(at);
-        if (!h) return 'no transfer to hit';
+        if (!h) return 'missed: no transfer to hit';
         h.child!.child.kill('SIGKILL');
         await h.child!.done;
         h.pastStderr += h.child!.stderr();
@@ -169,19 +222,19 @@ describe('fault injection', () => {
         return `SIGKILL ${h.id} after ${at} bytes, restarted`;
       }
       case 'kill-plotter': {
-        if (!(await duringTransfer(at))) return 'no transfer to hit';
+        if (!(await duringTransfer(at))) return 'missed: no transfer to hit';
         sweep.child.kill('SIGKILL');
         return `SIGKILL the plotter after ${at} bytes`;
       }
       case 'nats-restart': {
-        if (!(await duringTransfer(at))) return 'no transfer to hit';
+        if (!(await duringTransfer(at))) return 'missed: no transfer to hit';
         await server.restart();
         return `NATS restarted after ${at} bytes`;
       }
       case 'disk-full': {
         if (!isRoot) return 'skipped: needs root for a small tmpfs';
         const h = hs[0]!;
-        if (!(await duringTransfer(at, h))) return `no transfer to ${h.id}`;
+        if (!(await duringTransfer(at, h))) return `missed: no transfer to ${h.id}`;
         const st = fs.statfsSync(h.dir);
         const room = st.bavail * st.bsize;
         const filler = path.join(h.dir, 'filler.bin');
@@ -195,14 +248,14 @@ describe('fault injection', () => {
       case 'flip':
       case 'drop': {
         const h = await duringTransfer(at);
-        if (!h) return 'no transfer to hit';
+        if (!h) return 'missed: no transfer to hit';
         if (fault === 'flip') h.proxy.flip();
         else h.proxy.drop();
         return `${fault} on the way to ${h.id} after ${at} bytes`;
       }
       case 'dir-removed': {
         const h = hs[1]!;
-        if (!(await duringTransfer(at, h))) return `no transfer to ${h.id}`;
+        if (!(await duringTransfer(at, h))) return `missed: no transfer to ${h.id}`;
         // As a disk that vanishes (unmounted, pulled): its path is gone, and what it held goes
         // with it, out of plotferry's reach but not destroyed (the invariants still count it).
         fs.renameSync(h.dir, `${h.dir}.gone`);
@@ -261,6 +314,8 @@ describe('fault injection', () => {
       const sweep = startCli(sweepArgs(plotDir));
       const what = await inject(fault, plotDir, sweep);
       console.log(`round ${round} ${fault}: ${what}`);
+      // A round whose fault found nothing to hit proves nothing.
+      assert.doesNotMatch(what, /^missed/, `round ${round} ${fault}: the fault did not land`);
       const first: CliResult = await sweep.done;
       assert.ok(first.code === 0 || first.code === 1 || first.signal === 'SIGKILL', `sweep died: ${first.stderr}`);
       assert.doesNotMatch(first.stderr, /unexpected error|Uncaught/i);
@@ -270,6 +325,16 @@ describe('fault injection', () => {
       // Undo what the fault broke on the machine (a farmer would): the filler, the directory.
       fs.rmSync(path.join(hs[0]!.dir, 'filler.bin'), { force: true });
       fs.mkdirSync(hs[1]!.dir, { recursive: true });
+      if (readOnly) {
+        // The disk is repaired; its harvester keeps it out of rotation for minutes after the
+        // failed write, so a farmer who fixed it restarts the harvester.
+        execFileSync('mount', ['-o', 'remount,rw', readOnly.dir]);
+        readOnly.child!.child.kill('SIGTERM');
+        await readOnly.child!.done;
+        readOnly.pastStderr += readOnly.child!.stderr();
+        await startHarvester(readOnly);
+        readOnly = undefined;
+      }
       await idleAndHealthy();
       await checkInvariants(sums, plotDir);
       // Cron's next run delivers whatever the fault held back.

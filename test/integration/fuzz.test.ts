@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, createInbox, NatsConnection } from 'nats';
 import { decodeBus, subjects } from '../../src/bus/messages.js';
 import { Harvester } from '../../src/farm/harvester.js';
-import { sendByBidding } from '../../src/transfer/bidding.js';
+import { sendByBidding } from '../../src/plotter/bidding.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { encodeFrame, FrameType } from '../../src/wire/frame.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';

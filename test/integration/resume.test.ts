@@ -10,7 +10,7 @@ import { connect, NatsConnection, RequestStrategy } from 'nats';
 import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
 import { PlotferryError } from '../../src/errors.js';
 import { Harvester } from '../../src/farm/harvester.js';
-import { sendByBidding } from '../../src/transfer/bidding.js';
+import { sendByBidding } from '../../src/plotter/bidding.js';
 import { partialPathFor } from '../../src/transfer/finalize.js';
 import { sendWithRetry } from '../../src/transfer/retry.js';
 import { sendFile } from '../../src/transfer/sender.js';

@@ -4,7 +4,9 @@
  * harvester died, the link corrupted a byte, the claim was refused as busy, the harvester's
  * disk filled up or failed) announces again,
  * excluding harvesters that already failed this file so another one is preferred; after that
- * many tries the error stands. The source is never touched here.
+ * many tries the error stands. Before announcing again after a failure, it asks whether a
+ * harvester stored the plot after all (a RESULT lost on the way back): a verified identical copy
+ * is the delivery, so no plot lands twice. The source is never touched here.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -14,7 +16,8 @@ import { Announce, Claim, decodeBus, encodeBus, subjects } from '../bus/messages
 import { natsFailed, request } from '../bus/request.js';
 import { asPlotferryError, PlotferryError } from '../errors.js';
 import { validatePlotName } from '../wire/names.js';
-import { sendFile, SendOptions, SendResult } from './sender.js';
+import { sendFile, SendOptions, SendResult } from '../transfer/sender.js';
+import { askHeld, judgeHeld } from './held.js';
 
 export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'token'> {
   nc: NatsConnection;
@@ -34,6 +37,8 @@ export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'tok
 export interface BiddingResult extends SendResult {
   harvester: string;
   attempts: number;
+  /** A harvester held a verified identical copy already (a RESULT lost on a retried attempt). */
+  alreadyStored?: true;
 }
 
 export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult> {
@@ -49,10 +54,18 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
   const exclude = new Set<string>();
   const started = Date.now();
   const busyWaitMs = opts.busyWaitMs ?? 30 * 60_000;
+  // After a failure the harvester may have stored the plot all the same (its RESULT was lost):
+  // ask before announcing again, or a second harvester would get a second copy.
+  let askFirst = false;
   for (let attempt = 1; ; attempt++) {
     let harvester = '';
     let claimRefusedBusy = false;
     try {
+      if (askFirst && opts.probe) {
+        askFirst = false;
+        const held = await storedMeanwhile(opts, name, size, opts.probe);
+        if (held) return { ...held, attempts: attempt };
+      }
       const id = randomBytes(8).toString('hex');
       harvester = await firstBid(opts, subj.announce, {
         kind: 'announce',
@@ -92,6 +105,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
       // so is one whose disk filled up or failed under the plot: another harvester may take it.
       const harvesterFault = harvester !== '' && ['PF_PROTOCOL', 'PF_DISK_FULL', 'PF_IO'].includes(e.code);
       if (!(e.retryable || harvesterFault) || attempt >= tries || opts.signal?.aborted) throw e;
+      askFirst = harvester !== '';
       // A harvester that failed this file is skipped next time, unless it was only busy.
       if (harvester && e.code !== 'PF_BUSY') exclude.add(harvester);
       const delay = Math.min(30_000, (opts.backoffMs ?? 1_000) * 2 ** (attempt - 1));
@@ -99,6 +113,43 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+/**
+ * The copy a harvester holds of this plot, as a delivery, when it is verified identical and
+ * provably another file; PF_SAME_FILE or PF_EXISTS when it is held otherwise; undefined when
+ * nobody holds it.
+ */
+async function storedMeanwhile(
+  opts: BiddingOptions,
+  name: string,
+  size: number,
+  probe: string,
+): Promise<Omit<BiddingResult, 'attempts'> | undefined> {
+  const held = await askHeld(opts.nc, opts.prefix, name, size, probe);
+  if (!held) return undefined;
+  const at = `${held.harvester}:${held.path}`;
+  const v = await judgeHeld(opts.file, held);
+  if (v.kind === 'identical')
+    return {
+      name,
+      file: opts.file,
+      bytes: size,
+      seconds: 0,
+      hash: v.hash,
+      remotePath: held.path,
+      resumedFrom: 0,
+      bytesSent: 0,
+      harvester: held.harvester,
+      alreadyStored: true,
+    };
+  if (v.kind === 'same-file') throw new PlotferryError('PF_SAME_FILE', `${at} is this very file`);
+  throw new PlotferryError(
+    'PF_EXISTS',
+    v.kind === 'differs'
+      ? `${at} holds a different file of this name and size; nothing was overwritten`
+      : `${at} holds a file of this name and size that cannot be verified (no hash record); it was not sent again`,
+  );
 }
 
 /**
