@@ -6,7 +6,9 @@
 import fs from 'node:fs';
 import { connect, ConnectionOptions, credsAuthenticator, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { PlotferryError } from '../errors.js';
+import { PlotferryError } from '../core/errors.js';
+import { abortableSleep } from '../core/sleep.js';
+import { isAuthFailure, isTlsFailure } from './errors.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -127,28 +129,13 @@ export async function connectNatsRetrying(
   return undefined;
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts (the timer is cleared, the listener removed). */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 function connectError(url: string, err: unknown, tlsWithoutCert: boolean): PlotferryError {
-  const code = String((err as { code?: string }).code ?? '');
   const msg = (err as Error).message;
-  if (/AUTHORIZATION_VIOLATION|AUTHENTICATION_EXPIRED|ACCOUNT_EXPIRED|USER_AUTH/i.test(code) || /authoriz/i.test(msg))
+  if (isAuthFailure(err))
     return new PlotferryError('PF_NATS_AUTH', `NATS at ${url} refused our credentials: authorization failed (${msg})`, {
       cause: err,
     });
-  if (/tls|certificate|SSL|self.signed/i.test(`${code} ${msg}`))
+  if (isTlsFailure(err))
     return new PlotferryError(
       'PF_CONNECTION',
       `TLS with NATS at ${url} failed (${msg}): check --nats-ca (the CA that signed the server's certificate) and, where the server verifies clients, --nats-cert and --nats-key`,

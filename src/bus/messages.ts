@@ -15,7 +15,7 @@
  * Every message is a JSON object with `v` (1) and `kind`. Anything malformed, oversized or of
  * another version is rejected with PF_PROTOCOL; the receiving process logs it and carries on.
  */
-import { ErrorCode, isErrorCode, PlotferryError } from '../errors.js';
+import { ErrorCode, remoteCode, PlotferryError } from '../core/errors.js';
 import { validatePlotName } from '../wire/names.js';
 import { BESIDE, Beside } from '../wire/probe.js';
 
@@ -262,16 +262,13 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           expiresInMs: count(m, 'expiresInMs'),
         };
       }
-      case 'refused': {
-        const code = str(m, 'code', 64);
+      case 'refused':
         return {
           kind: 'refused',
           v: 1,
           id: id(m, 'id'),
-          code: isErrorCode(code) ? code : 'PF_INTERNAL',
-          message: str(m, 'message', 4096),
+          ...remoteCode(str(m, 'code', 64), str(m, 'message', 4096)),
         };
-      }
       case 'has':
         return {
           kind: 'has',

@@ -1,12 +1,7 @@
 /** One NATS request with its failures mapped to plotferry's errors. */
 import type { NatsConnection } from 'nats';
-import { PlotferryError } from '../errors.js';
-
-export function natsFailed(subject: string, err: unknown): PlotferryError {
-  return new PlotferryError('PF_CONNECTION', `NATS request on ${subject} failed: ${(err as Error).message}`, {
-    cause: err,
-  });
-}
+import { PlotferryError } from '../core/errors.js';
+import { natsFailed, noTaker } from './errors.js';
 
 /** The first reply to a request on `subject`; `what` names it in the timeout message. */
 export async function request(
@@ -19,9 +14,7 @@ export async function request(
   try {
     return (await nc.request(subject, data, { timeout })).data;
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    // 503: no subscriber at all; TIMEOUT: subscribers that stayed silent. Both: no taker.
-    if (code === '503' || code === 'TIMEOUT')
+    if (noTaker(err))
       throw new PlotferryError('PF_TIMEOUT', `no answer on ${subject} within ${timeout} ms (waiting for ${what})`, {
         cause: err,
       });

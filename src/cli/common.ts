@@ -1,8 +1,8 @@
 /** What every command shares: global options, the logger, and turning errors into advice. */
 import type { Argv } from 'yargs';
 import type { Logger } from 'pino';
-import { PlotferryError } from '../errors.js';
-import { LOG_LEVELS, LogLevel } from '../log.js';
+import { PlotferryError } from '../core/errors.js';
+import { LOG_LEVELS, LogLevel } from '../core/log.js';
 
 export interface GlobalArgs {
   logLevel: LogLevel;
@@ -25,7 +25,7 @@ export function globalOptions<T>(y: Argv<T>) {
  * do, and sets process.exitCode (never process.exit mid-flight).
  */
 export async function runCommand(args: GlobalArgs, body: (log: Logger) => Promise<number | void>): Promise<void> {
-  const { createLogger } = await import('../log.js');
+  const { createLogger } = await import('../core/log.js');
   const log = await createLogger(args.debug ? 'debug' : args.logLevel);
   try {
     process.exitCode = (await body(log)) ?? 0;

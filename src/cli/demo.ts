@@ -21,7 +21,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       ) as unknown as Argv<DemoArgs>,
   handler: (args) =>
     runCommand({ ...args, logLevel: args.debug ? args.logLevel : 'warn' }, async (log) => {
-      const { runDemo } = await import('../demo.js');
-      return runDemo({ files: args.files, size: args.size, keep: args.keep, log });
+      const { runDemo } = await import('../demo/demo.js');
+      const { createProgress } = await import('./progress.js');
+      return runDemo({ files: args.files, size: args.size, keep: args.keep, log, progress: await createProgress() });
     }),
 };

@@ -54,7 +54,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       ) as unknown as Argv<ListenArgs>,
   handler: (args) =>
     runCommand(args, async (log) => {
-      const { parseBytes, parsePort, partialTtlMs, requireToken } = await import('../config.js');
+      const { parseBytes, parsePort, partialTtlMs, requireToken } = await import('../core/config.js');
       const { Listener } = await import('../transfer/listener.js');
       const listener = await Listener.start({
         dirs: args.dir,

@@ -32,7 +32,7 @@ export async function createProgress(enabled = process.stderr.isTTY === true): P
     cliProgress.Presets.shades_classic,
   );
   // Log lines go above the bars while they are drawn.
-  const { setTerminalLogSink } = await import('../log.js');
+  const { setTerminalLogSink } = await import('../core/log.js');
   // cli-progress prints log lines over old bar lines without clearing them: erase each first.
   setTerminalLogSink((chunk) =>
     multi.log(

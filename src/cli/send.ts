@@ -68,10 +68,10 @@ export const sendCommand: CommandModule<object, SendArgs> = {
     runCommand(args, async (log) => {
       const { promises: fsp } = await import('node:fs');
       const path = await import('node:path');
-      const { parseHostPort, requireToken } = await import('../config.js');
+      const { parseHostPort, requireToken } = await import('../core/config.js');
       const { sendWithRetry } = await import('../transfer/retry.js');
       const { deliver } = await import('../plotter/send.js');
-      const { PlotferryError } = await import('../errors.js');
+      const { PlotferryError } = await import('../core/errors.js');
       const { createProgress } = await import('./progress.js');
       if (Boolean(args.to) === Boolean(args.nats)) {
         throw new PlotferryError(

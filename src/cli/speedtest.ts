@@ -51,8 +51,8 @@ export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
       ) as unknown as Argv<SpeedtestArgs>,
   handler: (args) =>
     runCommand(args, async (log) => {
-      const { parseHostPort, requireToken } = await import('../config.js');
-      const { PlotferryError } = await import('../errors.js');
+      const { parseHostPort, requireToken } = await import('../core/config.js');
+      const { PlotferryError } = await import('../core/errors.js');
       const { runSpeedtest } = await import('../transfer/speedtest.js');
       if (!(args.seconds > 0 && args.seconds <= 3600))
         throw new PlotferryError('PF_CONFIG', '--seconds must be more than 0 and at most 3600');

@@ -28,7 +28,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   handler: (args) =>
     runCommand(args, async (log) => {
       const { connectNats } = await import('../bus/connect.js');
-      const { collectHeartbeats, formatStatus } = await import('../farm/status.js');
+      const { collectHeartbeats, formatStatus } = await import('../plotter/status.js');
       const nc = await connectNats(args.nats, 'plotferry-status', log, natsAuth(args));
       try {
         const beats = await collectHeartbeats(nc, args.prefix, args.wait * 1000, log);

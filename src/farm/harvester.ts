@@ -28,23 +28,16 @@ import {
   subjects,
   validateId,
 } from '../bus/messages.js';
-import { asPlotferryError, PlotferryError } from '../errors.js';
-import {
-  assertNameFree,
-  DEFAULT_PARTIAL_TTL_MS,
-  describeHeld,
-  findExisting,
-  findPartial,
-  housekeep,
-  prepareDirs,
-  startPartialExpiry,
-} from '../transfer/finalize.js';
+import { asPlotferryError, PlotferryError } from '../core/errors.js';
+import { assertNameFree, describeHeld, findExisting } from '../storage/held.js';
+import { DEFAULT_PARTIAL_TTL_MS, findPartial, startPartialExpiry } from '../storage/partials.js';
+import { housekeep, prepareDirs } from '../storage/housekeeping.js';
 import { drainWithin } from '../transfer/drain.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
 import { AuthThrottle } from '../transfer/throttle.js';
 import { bidDelayMs } from './bid.js';
-import { DiskSet } from './disks.js';
+import { DiskSet } from '../storage/disks.js';
 
 // A CommonJS module whose typings say `export default`: under NodeNext the function is the
 // namespace's default, as Node itself provides it.

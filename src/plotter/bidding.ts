@@ -13,8 +13,10 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Msg, NatsConnection, RequestStrategy } from 'nats';
 import { Announce, Claim, decodeBus, encodeBus, subjects } from '../bus/messages.js';
-import { natsFailed, request } from '../bus/request.js';
-import { asPlotferryError, PlotferryError } from '../errors.js';
+import { natsFailed, noTaker } from '../bus/errors.js';
+import { request } from '../bus/request.js';
+import { asPlotferryError, PlotferryError } from '../core/errors.js';
+import { abortableSleep } from '../core/sleep.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from '../transfer/sender.js';
 import { askHeld, judgeHeld } from './held.js';
@@ -60,6 +62,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
   for (let attempt = 1; ; attempt++) {
     let harvester = '';
     let claimRefusedBusy = false;
+    if (opts.signal?.aborted) throw new PlotferryError('PF_ABORTED', `sending ${name} was aborted`);
     try {
       if (askFirst && opts.probe) {
         askFirst = false;
@@ -98,7 +101,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
       // nothing, so another plotter took the slot) at once; after busy bids, a little later.
       if (e.code === 'PF_BUSY' && Date.now() - started < busyWaitMs && !opts.signal?.aborted) {
         attempt--;
-        await new Promise((r) => setTimeout(r, (claimRefusedBusy ? 20 : 1_000) + Math.random() * 200));
+        await abortableSleep((claimRefusedBusy ? 20 : 1_000) + Math.random() * 200, opts.signal);
         continue;
       }
       // A harvester that answered its claim with junk is treated as failed, like one that died;
@@ -110,7 +113,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
       if (harvester && e.code !== 'PF_BUSY') exclude.add(harvester);
       const delay = Math.min(30_000, (opts.backoffMs ?? 1_000) * 2 ** (attempt - 1));
       opts.onRetry?.(e, attempt, delay);
-      await new Promise((r) => setTimeout(r, delay));
+      await abortableSleep(delay, opts.signal);
     }
   }
 }
@@ -178,9 +181,7 @@ async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Pro
     }
   } catch (err) {
     // 503, no subscriber at all, ends the iteration with an error: that is "no bid" too.
-    if ((err as { code?: string }).code !== '503') {
-      throw natsFailed(subject, err);
-    }
+    if (!noTaker(err)) throw natsFailed(subject, err);
   }
   if (busyHarvesters.size > 0) {
     throw new PlotferryError(

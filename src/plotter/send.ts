@@ -8,7 +8,7 @@
  *   `deleteError`, not a failed one.
  */
 import type { Logger } from 'pino';
-import { asPlotferryError, PlotferryError } from '../errors.js';
+import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { removeSource, SendResult } from '../transfer/sender.js';
 import { ExistsError } from '../wire/messages.js';
 import { judgeHeld } from './held.js';

@@ -9,8 +9,8 @@ import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decodeBus, encodeBus, subjects } from '../bus/messages.js';
 import { request } from '../bus/request.js';
-import { asPlotferryError, PlotferryError } from '../errors.js';
-import { collectHeartbeats } from '../farm/status.js';
+import { asPlotferryError, PlotferryError } from '../core/errors.js';
+import { collectHeartbeats } from './status.js';
 import { runSpeedtest, SpeedtestResult } from '../transfer/speedtest.js';
 
 export interface NatsSpeedtestOptions {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { NatsConnection } from 'nats';
 import picomatch from 'picomatch';
 import type { Logger } from 'pino';
-import { asPlotferryError, PlotferryError } from '../errors.js';
+import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { sendByBidding } from './bidding.js';
 import { removeSource } from '../transfer/sender.js';
 import { askHeld, judgeHeld } from './held.js';

@@ -4,7 +4,7 @@
  * reject whatever is being awaited). Used by `send` and `speedtest`.
  */
 import net from 'node:net';
-import { fromSystemError, PlotferryError } from '../errors.js';
+import { fromSystemError, PlotferryError } from '../core/errors.js';
 import { StreamReader } from '../wire/frame.js';
 import { decodeMessage, Message, remoteError } from '../wire/messages.js';
 
@@ -58,10 +58,12 @@ export class Connection {
     socket.on('timeout', () =>
       this.fail(new PlotferryError('PF_TIMEOUT', `no progress for ${opts.idleTimeoutMs ?? 60_000} ms`)),
     );
-    opts.signal?.addEventListener('abort', () => this.fail(new PlotferryError('PF_ABORTED', 'aborted')), {
-      once: true,
-    });
+    // One listener per connection on a signal shared by every file of a run: removed at close(),
+    // or fifteen files in one `send` print MaxListenersExceededWarning (and cron mails it).
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
+
+  private readonly onAbort = () => this.fail(new PlotferryError('PF_ABORTED', 'aborted'));
 
   static open(opts: ConnectOptions): Promise<Connection> {
     return new Promise((resolve, reject) => {
@@ -164,6 +166,7 @@ export class Connection {
   }
 
   close(): void {
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
     this.socket.destroy();
   }
 }

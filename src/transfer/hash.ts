@@ -14,7 +14,7 @@ import { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import xxhash from 'xxhash-wasm';
 import type { HashAlgorithm } from '../wire/messages.js';
-import { alignedBuffers } from './buffers.js';
+import { alignedBuffers } from '../storage/buffers.js';
 
 export interface Hasher {
   update(data: Uint8Array): void;

@@ -7,19 +7,14 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { fromSystemError, PlotferryError } from '../errors.js';
-import { DiskSet } from '../farm/disks.js';
-import {
-  assertNameFree,
-  DEFAULT_PARTIAL_TTL_MS,
-  findPartial,
-  housekeep,
-  prepareDirs,
-  startPartialExpiry,
-} from './finalize.js';
+import { fromSystemError, PlotferryError } from '../core/errors.js';
+import { DiskSet } from '../storage/disks.js';
+import { assertNameFree } from '../storage/held.js';
+import { DEFAULT_PARTIAL_TTL_MS, findPartial, startPartialExpiry } from '../storage/partials.js';
+import { housekeep, prepareDirs } from '../storage/housekeeping.js';
 import { drainWithin } from './drain.js';
 import { createIntake, createReceiverServer, IntakeMode } from './intake.js';
-import { ReceiveOutcome, ReceiveSession } from './receiver.js';
+import { ReceiveOutcome, ReceiveSession } from './receive/session.js';
 import { AuthThrottle, ThrottleOptions } from './throttle.js';
 
 export const DEFAULT_PORT = 8740;

@@ -7,11 +7,11 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { fromSystemError, PlotferryError } from '../errors.js';
-import type { DiskSet, Reservation } from '../farm/disks.js';
-import { assertNameFree } from './finalize.js';
+import { fromSystemError, PlotferryError } from '../core/errors.js';
+import type { DiskSet, Reservation } from '../storage/disks.js';
+import { assertNameFree } from '../storage/held.js';
 import { createIntake, createReceiverServer } from './intake.js';
-import { ReceiveOutcome, ReceiveSession } from './receiver.js';
+import { ReceiveOutcome, ReceiveSession } from './receive/session.js';
 import type { AuthThrottle } from './throttle.js';
 
 export interface OneShotOptions {
@@ -96,7 +96,7 @@ export class OneShotReceiver {
       place: async (name, size, _resume, probe) => {
         if (name !== this.opts.name || size !== this.opts.size) {
           throw new PlotferryError(
-            'PF_PROTOCOL',
+            'PF_REFUSED',
             `this listener was opened for ${this.opts.name} (${this.opts.size} bytes), not ${name} (${size} bytes)`,
           );
         }

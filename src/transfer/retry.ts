@@ -5,7 +5,8 @@
  * PF_BUSY (every directory with room is taking another file) is not a failure: it is waited out,
  * polling, for up to `busyWaitMs`, without using up retries.
  */
-import { asPlotferryError, PlotferryError } from '../errors.js';
+import { abortableSleep } from '../core/sleep.js';
+import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { sendFile, SendOptions, SendResult } from './sender.js';
 
 const RECEIVER_DISK: ReadonlySet<string> = new Set(['PF_IO', 'PF_DISK_FULL']);
@@ -42,21 +43,7 @@ export async function sendWithRetry(opts: SendOptions, retry: RetryOptions = {})
         attempt++;
       }
       retry.onRetry?.(e, attempt, delay);
-      await sleep(delay, opts.signal);
+      await abortableSleep(delay, opts.signal);
     }
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

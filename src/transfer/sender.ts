@@ -19,11 +19,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fromSystemError, PlotferryError } from '../errors.js';
+import { fromSystemError, PlotferryError } from '../core/errors.js';
 import { encodeMessage, HashAlgorithm, ResultMessage } from '../wire/messages.js';
 import { validatePlotName } from '../wire/names.js';
-import { alignedBuffers } from './buffers.js';
-import { readAtSync } from './fsio.js';
+import { alignedBuffers } from '../storage/buffers.js';
+import { readAtSync } from '../storage/fsio.js';
 import { Connection, ConnectOptions, unexpected } from './connection.js';
 import { createHasher } from './hash.js';
 import type { Pacer } from './pace.js';

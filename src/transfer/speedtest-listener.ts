@@ -7,10 +7,10 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { PlotferryError } from '../errors.js';
+import { PlotferryError } from '../core/errors.js';
 import { createIntake, createReceiverServer } from './intake.js';
 import { listenInRange } from './oneshot.js';
-import { ReceiveSession } from './receiver.js';
+import { ReceiveSession } from './receive/session.js';
 import { speedtestBudget } from './speedtest.js';
 import type { AuthThrottle } from './throttle.js';
 
@@ -83,7 +83,7 @@ export class SpeedtestListener {
       speedtest: speedtestBudget(this.opts.seconds),
       throttle: this.opts.throttle,
       place: async () => {
-        throw new PlotferryError('PF_PROTOCOL', 'this listener was opened for a speedtest, not a file');
+        throw new PlotferryError('PF_REFUSED', 'this listener was opened for a speedtest, not a file');
       },
     });
     intake.attach(session);

@@ -11,9 +11,9 @@
  * bytes it counted, which must equal the bytes sent.
  */
 import { randomFillSync } from 'node:crypto';
-import { PlotferryError } from '../errors.js';
+import { PlotferryError } from '../core/errors.js';
 import { encodeMessage } from '../wire/messages.js';
-import { alignedBuffers } from './buffers.js';
+import { alignedBuffers } from '../storage/buffers.js';
 import { Connection, ConnectOptions, unexpected } from './connection.js';
 
 const CHUNK = 512 * 1024;

@@ -10,7 +10,7 @@
  *   byte 4-7  length  u32 big-endian, payload bytes that follow (0 .. MAX_PAYLOAD)
  *   byte 8-   payload UTF-8 JSON object
  */
-import { PlotferryError } from '../errors.js';
+import { PlotferryError } from '../core/errors.js';
 
 export const MAGIC0 = 0x50; // 'P'
 export const MAGIC1 = 0x46; // 'F'

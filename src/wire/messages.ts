@@ -23,7 +23,7 @@
  * is up; the receiver discards them (nothing touches a disk) and answers RESULT {bytes} with an
  * all-zero hash and an empty path.
  */
-import { ErrorCode, isErrorCode, PlotferryError } from '../errors.js';
+import { ErrorCode, PlotferryError, remoteCode } from '../core/errors.js';
 import { encodeFrame, Frame, FrameType } from './frame.js';
 import { BESIDE, Beside } from './probe.js';
 
@@ -171,12 +171,7 @@ export function decodeMessage(frame: Frame): Message {
     case FrameType.RESULT:
       return { type: 'result', hash: hash(m, 'hash'), bytes: size(m, 'bytes'), path: str(m, 'path') };
     case FrameType.ERROR: {
-      const code = str(m, 'code', 64);
-      const e: ErrorMessage = {
-        type: 'error',
-        code: isErrorCode(code) ? code : 'PF_INTERNAL',
-        message: str(m, 'message', 4096),
-      };
+      const e: ErrorMessage = { type: 'error', ...remoteCode(str(m, 'code', 64), str(m, 'message', 4096)) };
       if (e.code === 'PF_EXISTS' && typeof m.held === 'object' && m.held !== null) e.held = heldInfo(m.held);
       return e;
     }

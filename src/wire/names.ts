@@ -1,4 +1,4 @@
-import { PlotferryError } from '../errors.js';
+import { PlotferryError } from '../core/errors.js';
 
 /**
  * Linux NAME_MAX is 255; the temporary name adds a prefix and a suffix (see finalize.ts), so

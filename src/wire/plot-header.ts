@@ -10,7 +10,7 @@
  * Only the fixed fields are checked, not the tables: this catches the wrong file sent to a
  * harvester (a log, an archive, a half-copied plot), not a forged one.
  */
-import { PlotferryError } from '../errors.js';
+import { PlotferryError } from '../core/errors.js';
 
 const V1_MAGIC = Buffer.from('Proof of Space Plot', 'latin1');
 const V2_MAGIC = Buffer.from('PLOT', 'latin1');

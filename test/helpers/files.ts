@@ -5,7 +5,7 @@ import path from 'node:path';
 
 import { RECEIVER_LOCK } from '../../src/wire/names.js';
 
-export { writeRandomFile, writeSamplePlot } from '../../src/sample.js';
+export { writeRandomFile, writeSamplePlot } from '../../src/demo/sample.js';
 
 /** A fresh directory under /dev/shm (fast) or the temp dir; removed by the returned cleanup. */
 export async function tmpDir(prefix = 'pf-test-', base?: string): Promise<string> {

@@ -1,5 +1,5 @@
 import { Harvester, HarvesterOptions } from '../../src/farm/harvester.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/core/log.js';
 
 /**
  * An in-process harvester for tests: on loopback, silent, with heartbeats only when asked

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import { after, before } from 'node:test';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/core/log.js';
 import { Listener, ListenerOptions } from '../../src/transfer/listener.js';
-import type { ReceiveOutcome } from '../../src/transfer/receiver.js';
+import type { ReceiveOutcome } from '../../src/transfer/receive/session.js';
 import { tmpDir } from './files.js';
 
 export const TOKEN = 'test-token-0123456789';

@@ -1,2 +1,2 @@
 // Every integration test starts its own nats-server through the same launcher the demo uses.
-export { startNatsServer, natsServerPath, type NatsServer } from '../../src/bus/server.js';
+export { startNatsServer, natsServerPath, type NatsServer } from '../../src/demo/nats-server.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection } from 'nats';
 import { encodeBus, subjects } from '../../src/bus/messages.js';
-import { PlotferryError } from '../../src/errors.js';
+import { PlotferryError } from '../../src/core/errors.js';
 import { bidDelayMs } from '../../src/farm/bid.js';
 import { Harvester, HarvesterOptions } from '../../src/farm/harvester.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { DiskSet, DISABLE_FILE } from '../../src/farm/disks.js';
-import type { PlotferryError } from '../../src/errors.js';
+import { DiskSet, DISABLE_FILE } from '../../src/storage/disks.js';
+import type { PlotferryError } from '../../src/core/errors.js';
 import { isRoot, tmpDir } from '../helpers/files.js';
 
 describe('disk set', () => {

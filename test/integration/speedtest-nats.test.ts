@@ -5,9 +5,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection } from 'nats';
 import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
-import { PlotferryError } from '../../src/errors.js';
+import { PlotferryError } from '../../src/core/errors.js';
 import { Harvester } from '../../src/farm/harvester.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/core/log.js';
 import { speedtestHarvesters } from '../../src/plotter/speedtest.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { SpeedtestListener } from '../../src/transfer/speedtest-listener.js';
@@ -87,7 +87,7 @@ describe('speedtest over NATS', () => {
     const claimed = decodeBus(reply.data, ['claimed']);
     await assert.rejects(
       runSpeedtest({ host: claimed.host, port: claimed.port, token: claimed.token, seconds: 0.1, streams: 1 }),
-      (e: unknown) => e instanceof PlotferryError && e.code === 'PF_PROTOCOL' && /not a speedtest/.test(e.message),
+      (e: unknown) => e instanceof PlotferryError && e.code === 'PF_REFUSED' && /not a speedtest/.test(e.message),
     );
   });
 
@@ -137,7 +137,7 @@ describe('speedtest listener', () => {
       await assert.rejects(
         sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file }),
         (e: unknown) =>
-          e instanceof PlotferryError && e.code === 'PF_PROTOCOL' && /speedtest, not a file/.test(e.message),
+          e instanceof PlotferryError && e.code === 'PF_REFUSED' && /speedtest, not a file/.test(e.message),
       );
       const c = await RawClient.connect(l.port);
       await c.write(
@@ -151,7 +151,8 @@ describe('speedtest listener', () => {
         }),
       );
       const m = await c.next();
-      assert.equal(m?.type === 'error' && m.code, 'PF_PROTOCOL');
+      // A refusal by policy, not a peer that does not speak the protocol.
+      assert.equal(m?.type === 'error' && m.code, 'PF_REFUSED');
       c.destroy();
       assert.deepEqual(await l.done, { streams: 2, bytes: 0, reason: 'done' });
     } finally {

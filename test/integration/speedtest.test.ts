@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PlotferryError } from '../../src/errors.js';
+import { PlotferryError } from '../../src/core/errors.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { runSpeedtest } from '../../src/transfer/speedtest.js';
 import { encodeMessage } from '../../src/wire/messages.js';

@@ -5,7 +5,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection } from 'nats';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/core/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { Pacer } from '../../src/transfer/pace.js';
 import { jsonLines, runCli } from '../helpers/cli.js';

@@ -7,7 +7,7 @@ import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PlotferryError } from '../../src/errors.js';
+import { PlotferryError } from '../../src/core/errors.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startListener, TOKEN, useFixture } from '../helpers/listener.js';
@@ -56,8 +56,10 @@ for (const userBuffers of [true, false]) {
           'no temporary file left',
         );
         assert.equal(fx.l.listener.intakeMode, userBuffers ? 'user-buffer' : 'stream');
-        // Alone in the process and on a fast disk: written from the event loop (receiver.ts).
-        assert.equal(o.ok && o.writes, size === 0 ? undefined : 'loop');
+        // Alone in the process: the first write runs on the event loop (disk-writer.ts). A later
+        // one may move to the thread pool when a write was slow (a busy machine): 'both'.
+        if (size === 0) assert.equal(o.ok && o.writes, undefined);
+        else assert.ok(o.ok && (o.writes === 'loop' || o.writes === 'both'), `writes: ${o.ok && o.writes}`);
       });
     }
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseBytes, parseHostPort, requireToken } from '../../src/config.js';
-import { fromSystemError, PlotferryError } from '../../src/errors.js';
+import { parseBytes, parseHostPort, requireToken } from '../../src/core/config.js';
+import { fromSystemError, PlotferryError } from '../../src/core/errors.js';
 
 describe('option parsing', () => {
   it('parses sizes with binary units', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PlotferryError } from '../../src/errors.js';
-import { chooseDir, DirInfo } from '../../src/farm/disks.js';
+import { PlotferryError } from '../../src/core/errors.js';
+import { chooseDir, DirInfo } from '../../src/storage/disks.js';
 
 const GiB = 2 ** 30;
 const d = (dir: string, dev: number, freeGiB: number, extra: Partial<DirInfo> = {}): DirInfo => ({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PlotferryError } from '../../src/errors.js';
+import { PlotferryError } from '../../src/core/errors.js';
 import { encodeFrame, FrameType, MAX_PAYLOAD, StreamReader } from '../../src/wire/frame.js';
 import { decodeMessage, encodeMessage, Message } from '../../src/wire/messages.js';
 
@@ -190,8 +190,9 @@ describe('messages', () => {
     );
   });
 
-  it('maps an unknown error code from a newer peer to PF_INTERNAL, keeping its message', () => {
+  // Issue 14: an unknown code became PF_INTERNAL ("an internal bug"), and the peer's code was lost.
+  it('maps an unknown error code from a newer peer to PF_UNKNOWN, keeping its code and message', () => {
     const m = decodeMessage(frame(FrameType.ERROR, { code: 'PF_FROM_THE_FUTURE', message: 'x' }));
-    assert.deepEqual(m, { type: 'error', code: 'PF_INTERNAL', message: 'x' });
+    assert.deepEqual(m, { type: 'error', code: 'PF_UNKNOWN', message: 'PF_FROM_THE_FUTURE: x' });
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { alignedBuffers } from '../../src/transfer/buffers.js';
+import { alignedBuffers } from '../../src/storage/buffers.js';
 import { createHasher, hashImplementation } from '../../src/transfer/hash.js';
 
 // Reference digests of XXH64, seed 0 (the xxHash project's own sanity values).

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PlotferryError } from '../../src/errors.js';
+import { PlotferryError } from '../../src/core/errors.js';
 import { MAX_NAME_BYTES, printable, validatePlotName } from '../../src/wire/names.js';
 
 describe('plot names', () => {

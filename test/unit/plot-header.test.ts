@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PlotferryError } from '../../src/errors.js';
-import { writeSamplePlot } from '../../src/sample.js';
+import { PlotferryError } from '../../src/core/errors.js';
+import { writeSamplePlot } from '../../src/demo/sample.js';
 import { checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../../src/wire/plot-header.js';
 
 const notAPlot = (re: RegExp) => (e: unknown) =>

@@ -2,7 +2,7 @@
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decodeBus, Heartbeat, subjects } from '../bus/messages.js';
-import { formatBytes } from './disks.js';
+import { formatBytes } from '../storage/disks.js';
 
 export async function collectHeartbeats(
   nc: NatsConnection,

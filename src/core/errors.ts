@@ -9,6 +9,9 @@ export const ErrorCodes = {
   PF_AUTH: 'the receiver refused the token: pass the same --token (or PLOTFERRY_TOKEN) on both ends',
   /** Bytes that are not plotferry's protocol (wrong magic, bad frame, bad JSON). */
   PF_PROTOCOL: "the peer does not speak plotferry's protocol: check host and port point at `plotferry listen`",
+  /** Refused by the receiver's policy, though the protocol was spoken right. */
+  PF_REFUSED:
+    "the receiver refused this by its policy (a claim's listener takes only its one file, a speedtest listener only its speedtest): ask for a new claim or speedtest",
   /** Peer speaks another protocol version. */
   PF_VERSION: 'the two ends run incompatible plotferry versions: upgrade the older one',
   /** A header frame over the size limit. */
@@ -64,6 +67,9 @@ export const ErrorCodes = {
   PF_CONFIG: 'an option or config value is invalid; see --help',
   /** The transfer was aborted locally (signal). */
   PF_ABORTED: 'the transfer was aborted; the source is intact',
+  /** The other end reported a code this version does not know (its message keeps the code). */
+  PF_UNKNOWN:
+    'the other end reported an error this version of plotferry does not know; its message says what happened: upgrade the older end',
   /** An internal bug. */
   PF_INTERNAL: 'an internal error happened; please report it with the log',
 } as const;
@@ -72,6 +78,14 @@ export type ErrorCode = keyof typeof ErrorCodes;
 
 export function isErrorCode(s: unknown): s is ErrorCode {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, s);
+}
+
+/**
+ * A code and message that came from the other end: a code this version does not know becomes
+ * PF_UNKNOWN, with the code kept in front of the message, so nothing the peer said is lost.
+ */
+export function remoteCode(code: string, message: string): { code: ErrorCode; message: string } {
+  return isErrorCode(code) ? { code, message } : { code: 'PF_UNKNOWN', message: `${code}: ${message}` };
 }
 
 /** Codes after which trying again later can succeed without anyone changing anything. */

@@ -10,19 +10,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { DEFAULT_NATS_URL } from './bus/connect.js';
-import { NatsServer, startNatsServer } from './bus/server.js';
-import { createProgress } from './cli/progress.js';
-import { parseBytes } from './config.js';
-import { Harvester } from './farm/harvester.js';
-import { sweep } from './plotter/sweep.js';
+import { DEFAULT_NATS_URL } from '../bus/connect.js';
+import { NatsServer, startNatsServer } from './nats-server.js';
+import { parseBytes } from '../core/config.js';
+import { Harvester } from '../farm/harvester.js';
+import { sweep } from '../plotter/sweep.js';
 import { writeRandomFile } from './sample.js';
+
+/** Progress bars for the sweep (the CLI's, on a terminal). */
+export interface DemoProgress {
+  add(name: string, total: number): { update(bytes: number): void };
+  stop(): void;
+}
 
 export interface DemoOptions {
   files: number;
   size: string;
   keep: boolean;
   log: Logger;
+  progress: DemoProgress;
 }
 
 export async function runDemo(opts: DemoOptions): Promise<number> {
@@ -81,7 +87,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       );
     }
     say('sweeping (as cron would: plotferry sweep --nats URL DIR):');
-    const progress = await createProgress();
+    const { progress } = opts;
     const t0 = process.hrtime.bigint();
     const items = await sweep({
       nc: await nc(),

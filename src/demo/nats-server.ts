@@ -8,7 +8,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PlotferryError } from '../errors.js';
+import { PlotferryError } from '../core/errors.js';
 
 export interface NatsServer {
   url: string;

@@ -13,9 +13,9 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { PlotferryError } from '../errors.js';
-import { claimDir } from '../storage/dir-lock.js';
-import type { HeldLock } from '../storage/lockfile.js';
+import { PlotferryError } from '../core/errors.js';
+import { claimDir } from './dir-lock.js';
+import type { HeldLock } from './lockfile.js';
 import { DISABLE_FILE } from '../wire/names.js';
 
 /** How long a disk that failed a write stays out of rotation: doubling on each failure, up to 1 h. */

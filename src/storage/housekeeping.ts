@@ -1,0 +1,50 @@
+/** A receiver's start, and the cleaning of what a crash left in a directory it holds. */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { DiskSet } from './disks.js';
+import { removeOrphanHashRecords } from './hash-records.js';
+import { isTempName } from './names.js';
+
+/**
+ * A receiver's start: claims its directories (refusing to start where another live plotferry
+ * serves one), and says which cannot take files now (they are looked at again for every file).
+ * Housekeeping runs in each directory as it is claimed (see housekeep()).
+ */
+export async function prepareDirs(disks: DiskSet, log: Logger): Promise<void> {
+  for (const info of await disks.open())
+    if (info.unusable) log.warn({ dir: info.dir }, `directory ${info.unusable}; it is skipped until that changes`);
+}
+
+/**
+ * Removes what a crash left in `dir`: temporary files, and hash records whose plot is gone. Only
+ * for a directory this process holds (storage/dir-lock.ts): another receiver's temporary files
+ * are its running transfers.
+ */
+export async function housekeep(dir: string, log: Logger): Promise<void> {
+  for (const p of await removeStaleTemps(dir)) log.info({ path: p }, 'removed a temporary file left by an earlier run');
+  for (const p of await removeOrphanHashRecords(dir))
+    log.debug({ path: p }, 'removed the hash record of a plot that is gone');
+}
+
+/** Removes plotferry's temporary files left in `dir` by a crash. Returns what it removed. */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const e of entries) {
+    if (!isTempName(e)) continue;
+    const p = path.join(dir, e);
+    try {
+      await fsp.unlink(p);
+      removed.push(p);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
+}

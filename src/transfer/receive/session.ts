@@ -1,0 +1,533 @@
+/**
+ * Receives one file (or one speedtest) over one accepted connection: the protocol's state
+ * machine (wire/messages.ts). The parts have files of their own: handshake.ts checks the HELLO,
+ * file-sink.ts moves bytes from the socket into buffers, disk-writer.ts writes them,
+ * discard-sink.ts counts a speedtest's bytes, partial.ts resumes and keeps partial copies.
+ *
+ * Safety: the file is written under a temporary name; only after the byte count matches the
+ * declared size and the hash matches the sender's is it fsynced, linked to its final name
+ * (never overwriting) and its directory fsynced, and only then does the sender hear RESULT.
+ * Any failure removes the temporary file, or keeps its good bytes for a resume after a broken
+ * connection. A failure that is not a PlotferryError (a bug) reaches the sender as PF_INTERNAL
+ * with a fixed message: the stack goes to the local log, never over the wire.
+ */
+import { promises as fsp } from 'node:fs';
+import type net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { fromSystemError, PlotferryError } from '../../core/errors.js';
+import type { Reservation } from '../../storage/disks.js';
+import { closeFd, fsyncFd, openFd } from '../../storage/fsio.js';
+import { writeHashRecord } from '../../storage/hash-records.js';
+import { partialPathFor, tempPathFor } from '../../storage/names.js';
+import { findPartial } from '../../storage/partials.js';
+import { publish } from '../../storage/publish.js';
+import { StreamReader } from '../../wire/frame.js';
+import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../../wire/messages.js';
+import { printable } from '../../wire/names.js';
+import { checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../../wire/plot-header.js';
+import { createHasher, Hasher } from '../hash.js';
+import { DiscardSink } from './discard-sink.js';
+import { DiskWriter, WriteSite } from './disk-writer.js';
+import { FileSink, POOL_BUFFERS, WRITE_BATCH } from './file-sink.js';
+import { admitFile, admitSpeedtest, authenticate, HandshakePolicy } from './handshake.js';
+import { KEEPS_PARTIAL, keepPartial, rehashPrefix, takePartial } from './partial.js';
+
+export { POOL_BUFFERS, WRITE_BATCH } from './file-sink.js';
+export type { WriteSite } from './disk-writer.js';
+export { tokensEqual } from './handshake.js';
+
+/** Where reads land outside the data phase (header, trailer): frames are at most 64 KiB + 8. */
+const SCRATCH_BYTES = 64 * 1024 + 64;
+/** Failures of a disk itself: it leaves the rotation for a while (DiskSet.markFailed). */
+const DISK_FAILURES: ReadonlySet<string> = new Set(['PF_IO', 'PF_DISK_FULL']);
+/** After answering an error, how long the sender gets to stop before the socket is cut. */
+const ERROR_LINGER_MS = 5_000;
+
+export interface ReceiverContext extends HandshakePolicy {
+  /**
+   * Chooses where a file goes: checks that `name` is free everywhere it could land and reserves
+   * a disk's write slot. Throws PF_EXISTS (describing the copy, for `probe`: wire/probe.ts),
+   * PF_NO_SPACE or PF_BUSY. Called again, with the failed reservation released, when the disk
+   * it chose fails before the first byte.
+   */
+  place(name: string, size: number, resume: boolean, probe?: string): Promise<Reservation>;
+  log: Logger;
+  headerTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Pool buffer size and count (defaults WRITE_BATCH, POOL_BUFFERS). */
+  bufferSize?: number;
+  buffers?: number;
+  /**
+   * Resume: a broken transfer's good bytes are kept this long as a partial copy for a later
+   * one to continue from (0 or absent: removed at once, no resume).
+   */
+  partialTtlMs?: number;
+  isShuttingDown(): boolean;
+}
+
+export type ReceiveOutcome =
+  | {
+      ok: true;
+      name: string;
+      path: string;
+      bytes: number;
+      hash: string;
+      seconds: number;
+      speedtest?: true;
+      /** Where this file's writes ran: the event loop, the thread pool, or both (disk-writer.ts). */
+      writes?: WriteSite;
+    }
+  | { ok: false; name?: string; bytes: number; error: PlotferryError; quiet?: boolean };
+
+/** 'discard': a speedtest's data phase (bytes counted and dropped, never written). */
+type State = 'hello' | 'accepting' | 'data' | 'discard' | 'trailer' | 'finishing' | 'done' | 'failed';
+
+export class ReceiveSession {
+  private readonly reader = new StreamReader();
+  private state: State = 'hello';
+  private hello?: HelloMessage;
+  /** Where this connection started in the file: a partial copy's length, or 0. */
+  private resumedFrom = 0;
+  /** The partial copy's re-hash while it runs (cleanup waits for it before closing the fd). */
+  private rehashing?: Promise<void>;
+  private hasher?: Hasher;
+  private reservation?: Reservation;
+  private heldName?: string;
+  private fd = -1;
+  private tempPath?: string;
+  private sink?: FileSink;
+  private discardSink?: DiscardSink;
+  private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  private readonly started = process.hrtime.bigint();
+  private headerTimer?: NodeJS.Timeout;
+  private lingerTimer?: NodeJS.Timeout;
+  private resolve!: (o: ReceiveOutcome) => void;
+  readonly outcome: Promise<ReceiveOutcome>;
+  private log: Logger;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly ctx: ReceiverContext,
+  ) {
+    this.log = ctx.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.outcome = new Promise((r) => {
+      this.resolve = (o) => {
+        this.sink?.writer.close();
+        r(o);
+      };
+    });
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (e) => this.onSocketError(e));
+    socket.on('close', () => this.onClose());
+    socket.on('timeout', () => this.onIdle());
+    socket.setKeepAlive(true, 30_000);
+    this.headerTimer = setTimeout(() => {
+      if (this.state === 'hello') {
+        this.fail(new PlotferryError('PF_TIMEOUT', `no header within ${ctx.headerTimeoutMs} ms`));
+      }
+    }, ctx.headerTimeoutMs);
+  }
+
+  /** Stops a transfer in progress (listener shutdown): cleans up and answers PF_SHUTTING_DOWN. */
+  abort(): void {
+    this.fail(new PlotferryError('PF_SHUTTING_DOWN', 'the receiver is shutting down'));
+    this.socket.destroy();
+  }
+
+  /** Bytes of the file (or speedtest) received on this connection. */
+  private get received(): number {
+    return this.sink?.received ?? this.discardSink?.received ?? 0;
+  }
+
+  /** Where the socket's next read should land (the user-buffer intake asks after every read). */
+  nextReadBuffer(): Buffer {
+    if (this.state === 'data') return this.sink!.nextReadBuffer() ?? this.scratch;
+    if (this.state === 'discard') return this.discardSink!.buffer;
+    return this.scratch;
+  }
+
+  /** `n` bytes arrived at the start of `buf` (which is reused or dropped after this returns). */
+  onRead(buf: Buffer, n: number): void {
+    if (this.state === 'failed' || this.state === 'done') return; // draining after an answer
+    try {
+      if (this.state === 'discard') return this.discardSink!.take(n);
+      const rest = this.state === 'data' ? this.sink!.take(buf, n) : n;
+      if (rest > 0) this.reader.push(Buffer.from(buf.subarray(n - rest, n)));
+      if (this.state === 'data' && this.sink!.remaining === 0) this.state = 'trailer';
+      this.pump();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private pump(): void {
+    if (this.state === 'hello') {
+      const frame = this.reader.readFrame();
+      if (!frame) return;
+      const msg = decodeMessage(frame);
+      if (msg.type !== 'hello')
+        throw new PlotferryError('PF_PROTOCOL', `expected HELLO, got ${msg.type.toUpperCase()}`);
+      clearTimeout(this.headerTimer);
+      this.state = 'accepting';
+      this.socket.pause();
+      this.accept(msg).catch((e) => this.fail(e));
+      return;
+    }
+    if (this.state === 'data') {
+      // Bytes that came with the header (a sender that did not wait for ACCEPT).
+      const sink = this.sink!;
+      for (let raw = this.reader.readRaw(sink.remaining); raw; raw = this.reader.readRaw(sink.remaining)) {
+        sink.take(raw, raw.length);
+      }
+      if (sink.remaining > 0) return;
+      this.state = 'trailer';
+    }
+    if (this.state === 'trailer') {
+      let frame;
+      try {
+        frame = this.reader.readFrame();
+      } catch (err) {
+        throw new PlotferryError(
+          'PF_PROTOCOL',
+          `after the declared ${this.hello!.size} bytes a trailer was due, but other bytes came: the stream is longer than declared or the trailer is malformed`,
+          { cause: err },
+        );
+      }
+      if (!frame) return;
+      const msg = decodeMessage(frame);
+      if (msg.type !== 'trailer')
+        throw new PlotferryError('PF_PROTOCOL', `expected TRAILER, got ${msg.type.toUpperCase()}`);
+      this.state = 'finishing';
+      this.socket.setTimeout(0);
+      this.finish(msg.hash).catch((e) => this.fail(e));
+    }
+  }
+
+  private async accept(hello: HelloMessage): Promise<void> {
+    this.hello = hello;
+    const { ctx } = this;
+    if (ctx.isShuttingDown()) throw new PlotferryError('PF_SHUTTING_DOWN', 'the receiver is shutting down');
+    authenticate(hello, ctx, this.socket.remoteAddress ?? 'unknown', this.log);
+    if (hello.mode === 'speedtest') return this.acceptSpeedtest(hello);
+    const name = admitFile(hello, ctx);
+    this.heldName = name;
+    this.log = this.log.child({ file: name });
+    const resumable = hello.resume === true && (ctx.partialTtlMs ?? 0) > 0;
+    this.reservation = await ctx.place(name, hello.size, resumable, hello.probe);
+    // A session failed while we waited (abort() at shutdown; the socket itself is paused here, so
+    // a vanished sender is only noticed later) was cleaned up without these: clean up again.
+    if (this.state !== 'accepting') return this.cleanup();
+    const opened = await this.openTemp(name, resumable);
+    if (!opened) return;
+    const { fd, temp, offset } = opened;
+    if (this.state !== 'accepting') {
+      // Failed while the file was being created (the sender vanished right after its header):
+      // that cleanup could not see the file yet, so it is removed here (seen while chasing a fuzz failure).
+      await closeFd(fd).catch(() => undefined);
+      // A partial copy taken just now goes back (the connection broke, its bytes are good).
+      if (offset > 0)
+        await fsp
+          .rename(temp, partialPathFor(this.reservation.dir, name, hello.size))
+          .catch(() => fsp.rm(temp, { force: true }));
+      else await fsp.rm(temp, { force: true });
+      return this.cleanup();
+    }
+    this.fd = fd;
+    this.tempPath = temp;
+    this.resumedFrom = offset;
+    this.hasher = await createHasher(hello.hash);
+    if (this.state !== 'accepting') return this.cleanup();
+    const checkFirst = ctx.verifyPlotHeader
+      ? (first: Buffer) => this.log.debug(checkPlotHeader(first, hello.size), 'plot header checked')
+      : undefined;
+    if (offset > 0) {
+      // Tell the sender now, so it hashes its first `offset` bytes while we re-hash ours.
+      this.log.info({ dir: this.reservation.dir, size: hello.size, offset }, 'resuming from a partial copy');
+      this.socket.write(encodeMessage({ type: 'accept', offset }));
+      const going = () => this.state === 'accepting';
+      this.rehashing = rehashPrefix(fd, offset, temp, this.hasher, this.socket, going, checkFirst);
+      await this.rehashing;
+      if (this.state !== 'accepting') return this.cleanup();
+    }
+    // The header check reads the first buffer: it must hold the whole header.
+    const bufferSize = Math.max(ctx.bufferSize ?? WRITE_BATCH, ctx.verifyPlotHeader ? PLOT_HEADER_MAX_CHECK : 1);
+    this.sink = new FileSink({
+      socket: this.socket,
+      hasher: this.hasher,
+      writer: (done) => new DiskWriter(fd, offset, this.log, done),
+      offset,
+      size: hello.size,
+      bufferSize,
+      buffers: ctx.buffers ?? POOL_BUFFERS,
+      checkFirst,
+      onWriteError: (err) => this.fail(fromSystemError(err, `writing ${this.tempPath}`)),
+      expectsBytes: () => this.expectsBytes(),
+    });
+    if (offset === 0) this.log.info({ dir: this.reservation.dir, size: hello.size }, 'receiving');
+    this.state = 'data';
+    if (offset === 0) this.socket.write(encodeMessage({ type: 'accept' }));
+    this.socket.setTimeout(ctx.idleTimeoutMs);
+    this.socket.resume();
+    this.pump();
+  }
+
+  /**
+   * The temporary file on the reserved disk: a partial copy taken over (resume), else a new one.
+   * A disk that cannot create it (remounted read-only after disk errors, EIO, out of inodes)
+   * leaves the rotation and another disk is reserved; each disk that fails leaves, so this ends
+   * with a file or an error. Undefined when the session failed meanwhile (cleaned up).
+   */
+  private async openTemp(
+    name: string,
+    resumable: boolean,
+  ): Promise<{ fd: number; temp: string; offset: number } | undefined> {
+    const { ctx } = this;
+    const size = this.hello!.size;
+    let temp = tempPathFor(this.reservation!.dir, name);
+    const partial = resumable ? await findPartial([this.reservation!.dir], name, size, ctx.partialTtlMs!) : undefined;
+    if (partial) {
+      const fd = await takePartial(partial, temp);
+      if (fd !== undefined) return { fd, temp, offset: partial.bytes };
+      this.log.warn({ path: partial.path }, 'could not take the partial copy; starting from the beginning');
+    }
+    for (;;) {
+      try {
+        return { fd: await openFd(temp, 'wx'), temp, offset: 0 };
+      } catch (err) {
+        const e = fromSystemError(err, `creating a temporary file in ${this.reservation!.dir}`);
+        if (!DISK_FAILURES.has(e.code) || this.state !== 'accepting') throw e;
+        this.reservation!.fail(e);
+        try {
+          this.reservation = await ctx.place(name, size, false, this.hello!.probe);
+        } catch (placeErr) {
+          // No other disk here: the cause the sender should see (and retry elsewhere on) is
+          // the disk that failed, not "no space".
+          if ((placeErr as PlotferryError).code !== 'PF_NO_SPACE') throw placeErr;
+          throw new PlotferryError(e.code, `${e.message}; no other disk here can take the file`, { cause: e });
+        }
+        if (this.state !== 'accepting') {
+          await this.cleanup();
+          return undefined;
+        }
+        temp = tempPathFor(this.reservation.dir, name);
+      }
+    }
+  }
+
+  /** A speedtest: bytes are counted into one reused buffer and dropped; no disk is touched. */
+  private acceptSpeedtest(hello: HelloMessage): void {
+    admitSpeedtest(hello, this.ctx);
+    this.log = this.log.child({ speedtest: true });
+    this.discardSink = new DiscardSink(hello.size);
+    this.state = 'discard';
+    this.log.info({ upTo: hello.size }, 'speedtest');
+    this.socket.write(encodeMessage({ type: 'accept' }));
+    this.socket.setTimeout(this.ctx.idleTimeoutMs);
+    this.socket.resume();
+    // Bytes that came with the header.
+    const early = this.reader.readRaw(Number.MAX_SAFE_INTEGER);
+    if (early) this.discardSink.take(early.length);
+  }
+
+  /** The speedtest sender half-closed: answer with what arrived. */
+  private finishSpeedtest(): void {
+    this.state = 'done';
+    const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
+    const bytes = this.received;
+    this.log.info({ bytes, seconds: round(seconds), mbps: round(bytes / 1e6 / seconds) }, 'speedtest done');
+    if (!this.socket.destroyed)
+      this.socket.end(encodeMessage({ type: 'result', hash: '0'.repeat(16), bytes, path: '' }));
+    this.resolve({ ok: true, name: '', path: '', bytes, hash: '', seconds, speedtest: true });
+  }
+
+  private async finish(senderHash: string): Promise<void> {
+    const hello = this.hello!;
+    await this.sink!.writer.whenIdle();
+    if (this.state !== 'finishing') return; // a write failed
+    const ours = this.hasher!.digest();
+    if (ours !== senderHash) {
+      throw new PlotferryError('PF_HASH_MISMATCH', `hash mismatch: sender ${senderHash}, receiver ${ours}`);
+    }
+    const finalPath = path.join(this.reservation!.dir, hello.name);
+    try {
+      await fsyncFd(this.fd);
+    } catch (err) {
+      throw fromSystemError(err, `syncing ${this.tempPath}`);
+    }
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      // close(2) can report a write-back failure (EIO on NFS): that is the disk's failure.
+      await closeFd(fd);
+    } catch (err) {
+      throw fromSystemError(err, `closing ${this.tempPath}`);
+    }
+    await publish(this.tempPath!, finalPath, this.log);
+    this.tempPath = undefined;
+    if (!(await writeHashRecord(finalPath, ours, hello.size)))
+      this.log.warn({ path: finalPath }, 'stored, but its hash record could not be written');
+    this.state = 'done';
+    const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
+    const writes = this.sink!.writer.site();
+    this.log.info(
+      {
+        path: finalPath,
+        bytes: hello.size,
+        hash: ours,
+        seconds: round(seconds),
+        mbps: round((hello.size - this.resumedFrom) / 1e6 / seconds),
+        ...(this.resumedFrom ? { resumedFrom: this.resumedFrom } : {}),
+        ...(writes ? { writes } : {}),
+      },
+      'stored',
+    );
+    if (!this.socket.destroyed)
+      this.socket.end(encodeMessage({ type: 'result', hash: ours, bytes: hello.size, path: finalPath }));
+    this.releaseSlots();
+    this.resolve({
+      ok: true,
+      name: hello.name,
+      path: finalPath,
+      bytes: hello.size,
+      hash: ours,
+      seconds,
+      ...(writes ? { writes } : {}),
+    });
+  }
+
+  private onEnd(): void {
+    if (this.state === 'discard') return this.finishSpeedtest();
+    if (this.state === 'hello' && this.reader.bufferedBytes === 0 && this.received === 0) {
+      // A connect-and-close: a port probe or health check, not a failed transfer.
+      this.fail(new PlotferryError('PF_SHORT_STREAM', 'connection closed before a header'), true);
+    } else if (this.state !== 'finishing' && this.state !== 'done') {
+      this.fail(this.shortStream());
+    }
+    if (!this.socket.destroyed && this.socket.writableEnded === false && this.state === 'failed') this.socket.end();
+  }
+
+  private onSocketError(err: Error): void {
+    if (this.state === 'finishing' || this.state === 'done') return; // the data is complete and verified
+    this.fail(this.state === 'data' ? this.shortStream(err) : fromSystemError(err, 'connection', 'PF_CONNECTION'));
+  }
+
+  private onClose(): void {
+    clearTimeout(this.headerTimer);
+    clearTimeout(this.lingerTimer);
+    if (this.state !== 'finishing' && this.state !== 'done' && this.state !== 'failed') this.fail(this.shortStream());
+  }
+
+  private onIdle(): void {
+    // Waiting on our own disk is not the sender's silence.
+    if (this.expectsBytes() && (this.sink?.writer.inFlight ?? 0) === 0) {
+      this.fail(
+        new PlotferryError(
+          'PF_TIMEOUT',
+          `no data for ${this.ctx.idleTimeoutMs} ms after ${this.received} of ${this.hello?.size} bytes`,
+        ),
+      );
+    }
+  }
+
+  /** Whether the sender owes us bytes (file data or the trailer). */
+  private expectsBytes(): boolean {
+    return this.state === 'data' || this.state === 'trailer' || this.state === 'discard';
+  }
+
+  private shortStream(cause?: unknown): PlotferryError {
+    const size = this.hello?.size;
+    return new PlotferryError(
+      'PF_SHORT_STREAM',
+      size === undefined
+        ? 'the connection ended before a complete header'
+        : `the connection ended after ${this.resumedFrom + this.received} of ${size} bytes`,
+      { cause },
+    );
+  }
+
+  /** Answers the error where the connection still stands, cleans up, and resolves. */
+  private fail(err: unknown, quiet = false): void {
+    if (this.state === 'failed' || this.state === 'done') return;
+    const error = this.asError(err);
+    this.state = 'failed';
+    clearTimeout(this.headerTimer);
+    this.socket.setTimeout(0);
+    // A disk that failed a write, a sync or the rename leaves the rotation; the plot goes
+    // elsewhere when it is sent again. (A disk that filled up mid-stream is seen by statfs.)
+    if (error.code === 'PF_IO') this.reservation?.fail(error);
+    const log = {
+      code: error.code,
+      bytes: this.received,
+      size: this.hello?.size,
+      name: this.hello ? printable(this.hello.name) : undefined,
+    };
+    if (quiet) this.log.debug(log, error.message);
+    else this.log.warn(log, `refused: ${error.message}`);
+    if (!this.socket.destroyed && this.socket.writable) {
+      this.socket.write(encodeMessage(errorMessage(error)));
+      this.socket.end();
+      // Keep reading (and discarding) so the sender gets our answer instead of a reset, and cut
+      // the connection if it does not stop.
+      this.socket.resume();
+      this.lingerTimer = setTimeout(() => this.socket.destroy(), ERROR_LINGER_MS);
+      this.lingerTimer.unref();
+    }
+    const done = () => this.resolve({ ok: false, name: this.hello?.name, bytes: this.received, error, quiet });
+    this.cleanup(error).then(done, (cleanupErr) => {
+      this.log.error({ err: cleanupErr }, 'cleanup after a failed transfer failed');
+      done();
+    });
+  }
+
+  /**
+   * Ours as they are. Anything else is a bug: the local log gets its stack, the peer a fixed
+   * message (a stack trace never crosses the wire).
+   */
+  private asError(err: unknown): PlotferryError {
+    if (err instanceof PlotferryError) return err;
+    this.log.error({ err }, 'internal error while receiving; please report it with this log');
+    return new PlotferryError('PF_INTERNAL', 'internal error on the receiver (its log has the details)', {
+      cause: err,
+    });
+  }
+
+  /**
+   * Closes and removes the temporary file, or, after a broken connection (`error` resumable),
+   * keeps its good bytes as a partial copy for a later transfer to continue from.
+   */
+  private async cleanup(error?: PlotferryError): Promise<void> {
+    this.sink?.stop();
+    await this.sink?.writer.whenIdle();
+    await this.rehashing?.catch(() => undefined);
+    const size = this.hello?.size ?? 0;
+    const durable = this.sink?.writer.durable ?? this.resumedFrom;
+    const keep =
+      error !== undefined &&
+      KEEPS_PARTIAL.has(error.code) &&
+      (this.ctx.partialTtlMs ?? 0) > 0 &&
+      this.fd >= 0 &&
+      this.tempPath !== undefined &&
+      durable > 0 &&
+      durable <= size;
+    const fd = this.fd;
+    const temp = this.tempPath;
+    this.fd = -1;
+    this.tempPath = undefined;
+    if (keep && (await keepPartial(fd, temp!, this.hello!.name, size, durable))) {
+      this.log.info({ bytes: durable, of: size }, 'kept the good bytes for a resume');
+    } else {
+      if (fd >= 0 && !keep) await closeFd(fd).catch(() => undefined);
+      if (temp) await fsp.rm(temp, { force: true });
+    }
+    this.releaseSlots();
+  }
+
+  private releaseSlots(): void {
+    this.reservation?.release();
+    if (this.heldName !== undefined) this.ctx.inflightNames.delete(this.heldName);
+    this.heldName = undefined;
+  }
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
