@@ -120,9 +120,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       `moved ${sent} of ${items.length} plot(s), ${(total / 2 ** 30).toFixed(2)} GiB in ${secs.toFixed(2)} s: ${(total / 1e6 / secs).toFixed(0)} MB/s overall`,
     );
     for (const dirs of harvesterDirs) {
-      for (const d of dirs) say(`  ${path.relative(root, d)}: ${(await fsp.readdir(d)).length} plot(s)`);
+      for (const d of dirs) say(`  ${path.relative(root, d)}: ${(await plotsIn(d)).length} plot(s)`);
     }
-    say(`  plotter-nvme: ${(await fsp.readdir(plotter)).length} file(s) left`);
+    say(`  plotter-nvme: ${(await plotsIn(plotter)).length} plot(s) left`);
     say("  (each harvester's two directories share one filesystem here, so they count as one disk)");
     return sent === items.length ? 0 : 1;
   } finally {
@@ -132,6 +132,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (opts.keep) say(`kept ${root}`);
     else await fsp.rm(root, { recursive: true, force: true });
   }
+}
+
+/** Plots in `dir`: not plotferry's hidden files (hash records, locks, temporary files). */
+async function plotsIn(dir: string): Promise<string[]> {
+  return (await fsp.readdir(dir)).filter((f) => !f.startsWith('.') && f.endsWith('.plot'));
 }
 
 async function pickBase(need: number): Promise<string> {

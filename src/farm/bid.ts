@@ -1,12 +1,59 @@
 /**
- * How long a harvester waits before bidding: the first bid wins, so a busier or fuller
- * harvester bids later and an idle, empty one wins (chia-garden's proven formula).
+ * Whether and when a harvester bids for an announced plot. The first bid wins, so a busier or
+ * fuller harvester bids later and an idle, empty one wins (chia-garden's proven formula):
  *   10 ms per active transfer + 0..50 ms by how full the disk it would use is.
  */
+import type { Announce } from '../bus/messages.js';
+import type { PlotferryError } from '../core/errors.js';
+import type { DiskSet } from '../storage/disks.js';
+import { findExisting } from '../storage/held.js';
+import { findPartial } from '../storage/partials.js';
+
 export const MS_PER_TRANSFER = 10;
 export const MS_FULL_DISK = 50;
+/** When a harvester with room but no idle disk answers an announcement (see decideBid). */
+export const BUSY_BID_DELAY_MS = 250;
 
 export function bidDelayMs(activeTransfers: number, freeBytes: number, totalBytes: number): number {
   const fullness = totalBytes > 0 ? Math.min(1, Math.max(0, 1 - freeBytes / totalBytes)) : 1;
   return MS_PER_TRANSFER * Math.max(0, activeTransfers) + Math.round(MS_FULL_DISK * fullness);
+}
+
+export type BidDecision =
+  /** Stay silent: no disk with room, the name is held already, or the plotter skips us. */
+  | { kind: 'silent' }
+  /**
+   * Bid after `delayMs`. A busy bid (room, but every disk with room is writing, or at
+   * --max-transfers) is never taken as an offer; it tells the plotter to wait rather than fail.
+   */
+  | { kind: 'bid'; busy: boolean; delayMs: number; freeBytes: number; resumeFrom?: number };
+
+export interface BidState {
+  id: string;
+  activeTransfers: number;
+  maxTransfers: number;
+  partialTtlMs: number;
+}
+
+export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promise<BidDecision> {
+  // Holding part of this plot from a broken transfer: bid at once (even when the plotter would
+  // skip us after that failure), so the rest goes here instead of all of it elsewhere.
+  const partial = await findPartial(disks.dirs, a.name, a.size, s.partialTtlMs);
+  if (!partial && a.exclude.includes(s.id)) return { kind: 'silent' };
+  let best;
+  let busy = s.activeTransfers >= s.maxTransfers;
+  try {
+    if (!busy) best = await disks.chooseFor(a.size, partial);
+    else if (!partial && !(await disks.hasRoomFor(a.size))) return { kind: 'silent' };
+  } catch (err) {
+    // No disk with room at all: stay silent, another harvester may have one.
+    if ((err as PlotferryError).code !== 'PF_BUSY') return { kind: 'silent' };
+    busy = true;
+  }
+  if (await findExisting(disks.dirs, a.name)) return { kind: 'silent' };
+  const resume = partial ? { resumeFrom: partial.bytes } : {};
+  // Sent late, a busy bid rarely even arrives first.
+  if (busy || !best) return { kind: 'bid', busy: true, delayMs: BUSY_BID_DELAY_MS, freeBytes: 0, ...resume };
+  const delayMs = partial ? 0 : bidDelayMs(s.activeTransfers, best.freeBytes, best.totalBytes);
+  return { kind: 'bid', busy: false, delayMs, freeBytes: best.freeBytes, ...resume };
 }

@@ -11,48 +11,27 @@
  * run over TCP, so they carry on while NATS is down; the connection reconnects by itself.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import os from 'node:os';
-import { promisify } from 'node:util';
-import * as fastFolderSizeModule from 'fast-folder-size';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
-import {
-  BusKind,
-  BusMessage,
-  decodeBus,
-  DirStatus,
-  encodeBus,
-  Heartbeat,
-  Refused,
-  subjects,
-  validateId,
-} from '../bus/messages.js';
+import { BusKind, BusMessage, decodeBus, encodeBus, subjects, validateId } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
-import { assertNameFree, describeHeld, findExisting } from '../storage/held.js';
-import { DEFAULT_PARTIAL_TTL_MS, findPartial, startPartialExpiry } from '../storage/partials.js';
+import { describeHeld, findExisting } from '../storage/held.js';
+import { DEFAULT_PARTIAL_TTL_MS, startPartialExpiry } from '../storage/partials.js';
 import { housekeep, prepareDirs } from '../storage/housekeeping.js';
 import { drainWithin } from '../transfer/drain.js';
-import { OneShotReceiver } from '../transfer/oneshot.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
 import { AuthThrottle } from '../transfer/throttle.js';
-import { bidDelayMs } from './bid.js';
+import { decideBid } from './bid.js';
+import { Claims } from './claims.js';
+import { buildHeartbeat } from './heartbeat.js';
 import { DiskSet } from '../storage/disks.js';
-
-// A CommonJS module whose typings say `export default`: under NodeNext the function is the
-// namespace's default, as Node itself provides it.
-const fastFolderSize = (
-  fastFolderSizeModule as unknown as { default: (dir: string, cb: (err: Error | null, bytes?: number) => void) => void }
-).default;
-/** Bytes under `dir` (it runs `du`), for the heartbeat. */
-const folderSize = promisify(fastFolderSize) as (dir: string) => Promise<number | undefined>;
 
 /** The longest and widest speedtest a harvester takes (`plotferry speedtest --nats`). */
 export const MAX_SPEEDTEST_SECONDS = 60;
 export const MAX_SPEEDTEST_STREAMS = 16;
 
-/** When a harvester with room but no idle disk answers an announcement (see onAnnounce). */
-export const BUSY_BID_DELAY_MS = 250;
+export { BUSY_BID_DELAY_MS } from './bid.js';
 
 export interface HarvesterOptions {
   nc: NatsConnection;
@@ -78,7 +57,7 @@ export interface HarvesterOptions {
 
 export class Harvester {
   readonly disks: DiskSet;
-  private readonly claims = new Map<string, OneShotReceiver>();
+  private readonly claims: Claims;
   private speedtest?: SpeedtestListener;
   /** Wrong one-time tokens, counted per address across every claim and speedtest listener. */
   private readonly throttle = new AuthThrottle();
@@ -99,6 +78,18 @@ export class Harvester {
       log: opts.log,
     });
     this.subj = subjects(opts.prefix ?? 'plotferry');
+    this.claims = new Claims({
+      disks: this.disks,
+      maxTransfers: this.maxTransfers,
+      listenHost: opts.listenHost ?? '0.0.0.0',
+      portRange: opts.portRange ?? [0, 0],
+      claimTtlMs: opts.claimTtlMs ?? 30_000,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      verifyPlotHeader: opts.verifyPlotHeader,
+      partialTtlMs: this.partialTtlMs,
+      throttle: this.throttle,
+      log: opts.log,
+    });
   }
 
   static async start(opts: HarvesterOptions): Promise<Harvester> {
@@ -174,41 +165,29 @@ export class Harvester {
 
   private async onAnnounce(msg: Msg): Promise<void> {
     const a = this.decodeOrIgnore(msg, 'announce');
-    if (!a) return;
-    if (this.closing) return;
-    // Holding part of this plot from a broken transfer: bid at once (even when the plotter
-    // would skip us after that failure), so the rest goes here instead of all of it elsewhere.
-    const partial = await findPartial(this.disks.dirs, a.name, a.size, this.partialTtlMs);
-    if (!partial && a.exclude.includes(this.opts.id)) return;
-    let best;
-    let busy = this.claims.size >= this.maxTransfers;
-    try {
-      if (!busy) best = await this.disks.chooseFor(a.size, partial);
-      else if (!partial && !(await this.disks.hasRoomFor(a.size))) return;
-    } catch (err) {
-      // No disk with room at all: stay silent, another harvester may have one.
-      if ((err as PlotferryError).code !== 'PF_BUSY') return;
-      busy = true;
-    }
-    if (await findExisting(this.disks.dirs, a.name)) return;
-    const bid = (freeBytes: number) =>
+    if (!a || this.closing) return;
+    const d = await decideBid(this.disks, a, {
+      id: this.opts.id,
+      activeTransfers: this.claims.size,
+      maxTransfers: this.maxTransfers,
+      partialTtlMs: this.partialTtlMs,
+    });
+    if (d.kind === 'silent') return;
+    const bid = () =>
       msg.respond(
         encodeBus({
           kind: 'bid',
           v: 1,
           id: a.id,
           harvester: this.opts.id,
-          freeBytes,
+          freeBytes: d.freeBytes,
           activeTransfers: this.claims.size,
-          busy,
-          ...(partial ? { resumeFrom: partial.bytes } : {}),
+          busy: d.busy,
+          ...(d.resumeFrom !== undefined ? { resumeFrom: d.resumeFrom } : {}),
         }),
       );
-    // A busy bid is never taken as an offer (the plotter keeps waiting for a real one); it only
-    // tells the plotter to wait rather than give up. Sent late, it rarely even arrives first.
-    if (busy || !best) setTimeout(() => bid(0), BUSY_BID_DELAY_MS);
-    else if (partial) bid(best.freeBytes);
-    else setTimeout(() => bid(best.freeBytes), bidDelayMs(this.claims.size, best.freeBytes, best.totalBytes));
+    if (d.delayMs === 0) bid();
+    else setTimeout(bid, d.delayMs);
   }
 
   /** A malformed or unexpected message is logged and ignored: it never stops the harvester. */
@@ -237,63 +216,14 @@ export class Harvester {
   private async onClaim(msg: Msg): Promise<void> {
     const c = this.decodeOrIgnore(msg, 'claim');
     if (!c) return;
-    const refuse = (e: PlotferryError) => {
-      const r: Refused = { kind: 'refused', v: 1, id: c.id, code: e.code, message: e.message };
-      this.opts.log.info({ file: c.name, plotter: c.plotter, code: e.code }, `claim refused: ${e.message}`);
-      msg.respond(encodeBus(r));
-    };
     try {
       if (this.closing) throw new PlotferryError('PF_SHUTTING_DOWN', 'the harvester is shutting down');
-      if (this.claims.size >= this.maxTransfers)
-        throw new PlotferryError('PF_BUSY', `at --max-transfers (${this.maxTransfers})`);
-      await assertNameFree(this.disks.dirs, c.name);
-      const partial = await findPartial(this.disks.dirs, c.name, c.size, this.partialTtlMs);
-      const reservation = await this.disks.reserveFor(c.size, partial);
-      const token = randomBytes(16).toString('hex');
-      const ttl = this.opts.claimTtlMs ?? 30_000;
-      let rx: OneShotReceiver;
-      try {
-        rx = await OneShotReceiver.open({
-          name: c.name,
-          size: c.size,
-          token,
-          reservation,
-          disks: this.disks,
-          host: this.opts.listenHost ?? '0.0.0.0',
-          portRange: this.opts.portRange ?? [0, 0],
-          ttlMs: ttl,
-          idleTimeoutMs: this.opts.idleTimeoutMs,
-          verifyPlotHeader: this.opts.verifyPlotHeader,
-          throttle: this.throttle,
-          partialTtlMs: this.partialTtlMs,
-          log: this.opts.log.child({ plotter: c.plotter }),
-        });
-      } catch (err) {
-        reservation.release();
-        throw err;
-      }
-      this.claims.set(c.id, rx);
-      this.opts.log.info(
-        { file: c.name, size: c.size, plotter: c.plotter, dir: reservation.dir, port: rx.port },
-        'claimed',
-      );
-      rx.done.then((o) => {
-        this.claims.delete(c.id);
-        if (!o.ok && 'expired' in o) this.opts.log.warn({ file: c.name }, o.error.message);
-      });
-      msg.respond(
-        encodeBus({
-          kind: 'claimed',
-          v: 1,
-          id: c.id,
-          host: this.opts.advertiseHost,
-          port: rx.port,
-          token,
-          expiresInMs: ttl,
-        }),
-      );
+      const opened = await this.claims.take(c);
+      msg.respond(encodeBus({ kind: 'claimed', v: 1, id: c.id, host: this.opts.advertiseHost, ...opened }));
     } catch (err) {
-      refuse(asPlotferryError(err));
+      const e = asPlotferryError(err);
+      this.opts.log.info({ file: c.name, plotter: c.plotter, code: e.code }, `claim refused: ${e.message}`);
+      msg.respond(encodeBus({ kind: 'refused', v: 1, id: c.id, code: e.code, message: e.message }));
     }
   }
 
@@ -348,35 +278,12 @@ export class Harvester {
 
   private async heartbeat(): Promise<void> {
     if (this.opts.nc.isClosed()) return;
-    const infos = await this.disks.snapshot();
-    const dirs: DirStatus[] = await Promise.all(
-      infos.map(async (i) => {
-        let plots = 0;
-        let plotBytes = 0;
-        if (!i.unusable) {
-          plots = (await fsp.readdir(i.dir).catch(() => [] as string[])).filter((f) => f.endsWith('.plot')).length;
-          plotBytes = (await folderSize(i.dir).catch(() => 0)) ?? 0;
-        }
-        return {
-          dir: i.dir,
-          freeBytes: i.freeBytes,
-          totalBytes: i.totalBytes,
-          plots,
-          plotBytes,
-          ...(i.unusable ? { unusable: i.unusable } : {}),
-        };
-      }),
-    );
-    const hb: Heartbeat = {
-      kind: 'heartbeat',
-      v: 1,
+    const hb = await buildHeartbeat(this.disks, {
       harvester: this.opts.id,
       host: this.opts.advertiseHost,
       activeTransfers: this.claims.size,
       maxTransfers: this.maxTransfers,
-      dirs,
-      at: Date.now(),
-    };
+    });
     this.opts.nc.publish(this.subj.heartbeat(this.opts.id), encodeBus(hb));
   }
 
@@ -387,7 +294,7 @@ export class Harvester {
     for (const s of this.subs) s.unsubscribe();
     this.speedtest?.abort();
     this.stopExpiry?.();
-    await drainWithin(() => [...this.claims.values()], graceMs, this.opts.log);
+    await drainWithin(() => this.claims.receivers(), graceMs, this.opts.log);
     await this.disks.close();
   }
 }

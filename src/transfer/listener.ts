@@ -13,7 +13,8 @@ import { assertNameFree } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, findPartial, startPartialExpiry } from '../storage/partials.js';
 import { housekeep, prepareDirs } from '../storage/housekeeping.js';
 import { drainWithin } from './drain.js';
-import { createIntake, createReceiverServer, IntakeMode } from './intake.js';
+import { createReceiverServer, IntakeMode } from './receive/intake.js';
+import { serveConnection } from './receive/serve.js';
 import { ReceiveOutcome, ReceiveSession } from './receive/session.js';
 import { AuthThrottle, ThrottleOptions } from './throttle.js';
 
@@ -122,31 +123,32 @@ export class Listener extends EventEmitter<ListenerEvents> {
   }
 
   private onConnection(accepted: net.Socket): void {
-    const intake = createIntake(accepted, this.opts.userBuffers !== false);
-    this.intakeMode = intake.mode;
-    const session = new ReceiveSession(intake.socket, {
-      place: async (name, size, resume, probe) => {
-        await assertNameFree(this.disks.dirs, name, probe);
-        // A partial copy pins the file to its disk, which needs room for the rest only.
-        const partial = resume ? await findPartial(this.disks.dirs, name, size, this.partialTtlMs) : undefined;
-        return this.disks.reserveFor(size, partial);
+    const { session, mode } = serveConnection(
+      accepted,
+      {
+        place: async (name, size, resume, probe) => {
+          await assertNameFree(this.disks.dirs, name, probe);
+          // A partial copy pins the file to its disk, which needs room for the rest only.
+          const partial = resume ? await findPartial(this.disks.dirs, name, size, this.partialTtlMs) : undefined;
+          return this.disks.reserveFor(size, partial);
+        },
+        partialTtlMs: this.partialTtlMs,
+        token: this.opts.token,
+        log: this.opts.log,
+        inflightNames: this.inflightNames,
+        headerTimeoutMs: this.opts.headerTimeoutMs ?? 10_000,
+        idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
+        bufferSize: this.opts.bufferSize,
+        buffers: this.opts.buffers,
+        verifyPlotHeader: this.opts.verifyPlotHeader,
+        throttle: this.throttle,
+        isShuttingDown: () => this.closing,
       },
-      partialTtlMs: this.partialTtlMs,
-      token: this.opts.token,
-      log: this.opts.log,
-      inflightNames: this.inflightNames,
-      headerTimeoutMs: this.opts.headerTimeoutMs ?? 10_000,
-      idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
-      bufferSize: this.opts.bufferSize,
-      buffers: this.opts.buffers,
-      verifyPlotHeader: this.opts.verifyPlotHeader,
-      throttle: this.throttle,
-      isShuttingDown: () => this.closing,
-    });
-    intake.attach(session);
-    this.sessions.add(session);
+      this.sessions,
+      this.opts.userBuffers !== false,
+    );
+    this.intakeMode = mode;
     session.outcome.then((o) => {
-      this.sessions.delete(session);
       this.emit('transfer', o);
     });
   }

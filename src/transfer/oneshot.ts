@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
 import type { DiskSet, Reservation } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
-import { createIntake, createReceiverServer } from './intake.js';
+import { createReceiverServer } from './receive/intake.js';
+import { serveConnection } from './receive/serve.js';
 import { ReceiveOutcome, ReceiveSession } from './receive/session.js';
 import type { AuthThrottle } from './throttle.js';
 
@@ -78,44 +79,44 @@ export class OneShotReceiver {
 
   private onConnection(accepted: net.Socket): void {
     if (this.finished) return void accepted.destroy();
-    const intake = createIntake(accepted);
     // Whether this connection holds the claim's reservation: set synchronously, so two
     // connections can never both take it.
     let mine = false;
-    const session = new ReceiveSession(intake.socket, {
-      token: this.opts.token,
-      log: this.opts.log,
-      inflightNames: new Set(),
-      headerTimeoutMs: 10_000,
-      idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
-      isShuttingDown: () => this.finished,
-      speedtest: false,
-      verifyPlotHeader: this.opts.verifyPlotHeader,
-      throttle: this.opts.throttle,
-      partialTtlMs: this.opts.partialTtlMs,
-      place: async (name, size, _resume, probe) => {
-        if (name !== this.opts.name || size !== this.opts.size) {
-          throw new PlotferryError(
-            'PF_REFUSED',
-            `this listener was opened for ${this.opts.name} (${this.opts.size} bytes), not ${name} (${size} bytes)`,
-          );
-        }
-        if (mine) {
-          // The reserved disk failed before the first byte (ReceiveSession released it): any
-          // other disk that has room takes the file.
-          this.reservation = await this.opts.disks.reserveFor(size);
+    const { session } = serveConnection(
+      accepted,
+      {
+        token: this.opts.token,
+        log: this.opts.log,
+        inflightNames: new Set(),
+        headerTimeoutMs: 10_000,
+        idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
+        isShuttingDown: () => this.finished,
+        speedtest: false,
+        verifyPlotHeader: this.opts.verifyPlotHeader,
+        throttle: this.opts.throttle,
+        partialTtlMs: this.opts.partialTtlMs,
+        place: async (name, size, _resume, probe) => {
+          if (name !== this.opts.name || size !== this.opts.size) {
+            throw new PlotferryError(
+              'PF_REFUSED',
+              `this listener was opened for ${this.opts.name} (${this.opts.size} bytes), not ${name} (${size} bytes)`,
+            );
+          }
+          if (mine) {
+            // The reserved disk failed before the first byte (ReceiveSession released it): any
+            // other disk that has room takes the file.
+            this.reservation = await this.opts.disks.reserveFor(size);
+            return this.reservation;
+          }
+          if (this.handedOut) throw new PlotferryError('PF_BUSY', 'this claim is being used by another connection');
+          this.handedOut = mine = true;
+          await assertNameFree(this.opts.disks.dirs, name, probe);
           return this.reservation;
-        }
-        if (this.handedOut) throw new PlotferryError('PF_BUSY', 'this claim is being used by another connection');
-        this.handedOut = mine = true;
-        await assertNameFree(this.opts.disks.dirs, name, probe);
-        return this.reservation;
+        },
       },
-    });
-    intake.attach(session);
-    this.sessions.add(session);
+      this.sessions,
+    );
     session.outcome.then((o) => {
-      this.sessions.delete(session);
       // Only the connection that held the claim ends it; a wrong token does not use it up.
       if (mine) this.finish(o);
     });

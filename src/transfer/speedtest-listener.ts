@@ -8,7 +8,8 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
-import { createIntake, createReceiverServer } from './intake.js';
+import { createReceiverServer } from './receive/intake.js';
+import { serveConnection } from './receive/serve.js';
 import { listenInRange } from './oneshot.js';
 import { ReceiveSession } from './receive/session.js';
 import { speedtestBudget } from './speedtest.js';
@@ -72,24 +73,24 @@ export class SpeedtestListener {
   private onConnection(accepted: net.Socket): void {
     // Never more connections at once than the streams asked for.
     if (this.finished || this.sessions.size + this.ended >= this.opts.streams) return void accepted.destroy();
-    const intake = createIntake(accepted);
-    const session = new ReceiveSession(intake.socket, {
-      token: this.opts.token,
-      log: this.opts.log,
-      inflightNames: new Set(),
-      headerTimeoutMs: 10_000,
-      idleTimeoutMs: 30_000,
-      isShuttingDown: () => this.finished,
-      speedtest: speedtestBudget(this.opts.seconds),
-      throttle: this.opts.throttle,
-      place: async () => {
-        throw new PlotferryError('PF_REFUSED', 'this listener was opened for a speedtest, not a file');
+    const { session } = serveConnection(
+      accepted,
+      {
+        token: this.opts.token,
+        log: this.opts.log,
+        inflightNames: new Set(),
+        headerTimeoutMs: 10_000,
+        idleTimeoutMs: 30_000,
+        isShuttingDown: () => this.finished,
+        speedtest: speedtestBudget(this.opts.seconds),
+        throttle: this.opts.throttle,
+        place: async () => {
+          throw new PlotferryError('PF_REFUSED', 'this listener was opened for a speedtest, not a file');
+        },
       },
-    });
-    intake.attach(session);
-    this.sessions.add(session);
+      this.sessions,
+    );
     session.outcome.then((o) => {
-      this.sessions.delete(session);
       // A wrong token, or a connect-and-close, does not use up a stream.
       if (!o.ok && (o.quiet || o.error.code === 'PF_AUTH')) return;
       this.ended++;

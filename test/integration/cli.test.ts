@@ -307,7 +307,15 @@ describe('plotferry demo', () => {
     assert.match(r.stdout, /moved 3 of 3 plot\(s\)/);
     assert.equal(r.stdout.match(/verified on both ends, source removed/g)?.length, 3);
     assert.match(r.stdout, /-> demo-harvester-[12]: /);
-    assert.match(r.stdout, /plotter-nvme: 0 file\(s\) left/);
+    assert.match(r.stdout, /plotter-nvme: 0 plot\(s\) left/);
+    // Regression (issue 14): hash records were counted as plots ("4 plot(s)" for 2 plots).
+    const perDir = [...r.stdout.matchAll(/harvester-\d\/disk\d: (\d+) plot\(s\)/g)].map((m) => Number(m[1]));
+    assert.equal(perDir.length, 4);
+    assert.equal(
+      perDir.reduce((a, b) => a + b, 0),
+      3,
+      `the disks hold the 3 plots, no more: ${perDir.join(' ')}`,
+    );
     const root = /plotferry demo in (\S+)/.exec(r.stdout)?.[1];
     assert.ok(root && !fs.existsSync(root), 'demo directory removed');
   });

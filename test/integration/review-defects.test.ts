@@ -11,7 +11,7 @@ import { PlotferryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';
 import { publish } from '../../src/storage/publish.js';
-import { createReceiverServer } from '../../src/transfer/intake.js';
+import { createReceiverServer } from '../../src/transfer/receive/intake.js';
 import { ReceiveSession } from '../../src/transfer/receive/session.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { isRoot, tmpDir, writeRandomFile } from '../helpers/files.js';

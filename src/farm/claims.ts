@@ -1,0 +1,85 @@
+/**
+ * A harvester's won bids: each claim reserves a disk now and opens a one-shot TCP listener for
+ * exactly that file, with a one-time token (transfer/oneshot.ts). It ends when its transfer
+ * ends or when it expires unused (--claim-ttl); either way its disk is freed.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Claim } from '../bus/messages.js';
+import { PlotferryError } from '../core/errors.js';
+import type { DiskSet } from '../storage/disks.js';
+import { assertNameFree } from '../storage/held.js';
+import { findPartial } from '../storage/partials.js';
+import { OneShotReceiver } from '../transfer/oneshot.js';
+import type { AuthThrottle } from '../transfer/throttle.js';
+
+export interface ClaimsOptions {
+  disks: DiskSet;
+  maxTransfers: number;
+  listenHost: string;
+  portRange: [number, number];
+  claimTtlMs: number;
+  idleTimeoutMs?: number;
+  verifyPlotHeader?: boolean;
+  partialTtlMs: number;
+  throttle: AuthThrottle;
+  log: Logger;
+}
+
+export interface OpenedClaim {
+  port: number;
+  token: string;
+  expiresInMs: number;
+}
+
+export class Claims {
+  private readonly open = new Map<string, OneShotReceiver>();
+
+  constructor(private readonly o: ClaimsOptions) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  receivers(): OneShotReceiver[] {
+    return [...this.open.values()];
+  }
+
+  /** Reserves a disk and opens the claim's listener; throws PF_BUSY, PF_EXISTS, PF_NO_SPACE, ... */
+  async take(c: Claim): Promise<OpenedClaim> {
+    const { o } = this;
+    if (this.open.size >= o.maxTransfers) throw new PlotferryError('PF_BUSY', `at --max-transfers (${o.maxTransfers})`);
+    await assertNameFree(o.disks.dirs, c.name);
+    const partial = await findPartial(o.disks.dirs, c.name, c.size, o.partialTtlMs);
+    const reservation = await o.disks.reserveFor(c.size, partial);
+    const token = randomBytes(16).toString('hex');
+    let rx: OneShotReceiver;
+    try {
+      rx = await OneShotReceiver.open({
+        name: c.name,
+        size: c.size,
+        token,
+        reservation,
+        disks: o.disks,
+        host: o.listenHost,
+        portRange: o.portRange,
+        ttlMs: o.claimTtlMs,
+        idleTimeoutMs: o.idleTimeoutMs,
+        verifyPlotHeader: o.verifyPlotHeader,
+        throttle: o.throttle,
+        partialTtlMs: o.partialTtlMs,
+        log: o.log.child({ plotter: c.plotter }),
+      });
+    } catch (err) {
+      reservation.release();
+      throw err;
+    }
+    this.open.set(c.id, rx);
+    o.log.info({ file: c.name, size: c.size, plotter: c.plotter, dir: reservation.dir, port: rx.port }, 'claimed');
+    void rx.done.then((outcome) => {
+      this.open.delete(c.id);
+      if (!outcome.ok && 'expired' in outcome) o.log.warn({ file: c.name }, outcome.error.message);
+    });
+    return { port: rx.port, token, expiresInMs: o.claimTtlMs };
+  }
+}
