@@ -14,6 +14,7 @@ import { sendFile } from '../../src/transfer/sender.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { waitFor } from '../helpers/listener.js';
+import { freePorts, PORT_RANGES } from '../helpers/ports.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
 const MiB = 2 ** 20;
@@ -144,15 +145,7 @@ describe('bidding', () => {
   });
 
   it('claims listen on --port-range and stop at --max-transfers', async () => {
-    const probe = await import('node:net').then(
-      ({ default: net }) =>
-        new Promise<number>((resolve) => {
-          const s = net.createServer().listen(0, '127.0.0.1', () => {
-            const p = (s.address() as { port: number }).port;
-            s.close(() => resolve(p));
-          });
-        }),
-    );
+    const probe = await freePorts(1, PORT_RANGES.bidding);
     const d2 = await tmpDir('pf-h-max-b-', os.tmpdir());
     dirs.push(d2);
     await harvester('h-limits', {

@@ -14,7 +14,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CliResult, jsonLines, runCli, startCli } from '../helpers/cli.js';
@@ -22,6 +21,7 @@ import { FaultProxy } from '../helpers/fault-proxy.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { fuzzSeed, rng } from '../helpers/fuzz.js';
 import { waitFor } from '../helpers/listener.js';
+import { freePorts, PORT_RANGES } from '../helpers/ports.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
 const MiB = 2 ** 20;
@@ -41,22 +41,6 @@ const FAULTS = [
 type Fault = (typeof FAULTS)[number];
 const ROUNDS = Number(process.env.PLOTFERRY_FAULT_ROUNDS ?? FAULTS.length);
 console.log(`fault seed ${SEED} (replay: PLOTFERRY_FUZZ_SEED=${SEED}), ${ROUNDS} rounds`);
-
-/** A port range of `n` free on both 127.0.0.1 and 127.0.0.2. */
-async function freeRange(n: number, r: ReturnType<typeof rng>): Promise<number> {
-  const free = (host: string, port: number) =>
-    new Promise<boolean>((res) => {
-      const s = net.createServer();
-      s.once('error', () => res(false));
-      s.listen(port, host, () => s.close(() => res(true)));
-    });
-  for (;;) {
-    const base = 20_000 + r.int(30_000);
-    let ok = true;
-    for (let p = base; p < base + n && ok; p++) ok = (await free('127.0.0.1', p)) && (await free('127.0.0.2', p));
-    if (ok) return base;
-  }
-}
 
 interface HarvesterProc {
   id: string;
@@ -114,7 +98,8 @@ describe('fault injection', () => {
         execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', dir]);
         mounts.push(dir);
       }
-      const base = await freeRange(4, r);
+      // The proxy keeps its ports bound on 127.0.0.1 from here on; only this test uses 127.0.0.2.
+      const base = await freePorts(4, PORT_RANGES.faults, ['127.0.0.1', '127.0.0.2']);
       const ports = [base, base + 1, base + 2, base + 3];
       const h: HarvesterProc = {
         id,

@@ -14,6 +14,7 @@ import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/core/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { waitFor } from '../helpers/listener.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
@@ -107,7 +108,8 @@ describe('load', () => {
       }
       for (const h of harvesters) await h.close();
       for (const nc of conns.splice(0)) await nc.close();
-      await new Promise((r) => setTimeout(r, 200));
+      // Sockets close asynchronously: wait for the count itself, with a deadline.
+      await waitFor(() => openFds() <= fdsBefore + 2, 10_000, 'file handles to close').catch(() => undefined);
       const fdsAfter = openFds();
       assert.ok(fdsAfter <= fdsBefore + 2, `file handles: ${fdsBefore} before, ${fdsAfter} after`);
     } finally {

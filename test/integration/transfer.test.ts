@@ -9,8 +9,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { PlotferryError } from '../../src/core/errors.js';
 import { sendFile } from '../../src/transfer/sender.js';
-import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
-import { startListener, TOKEN, useFixture } from '../helpers/listener.js';
+import { ls, lsAll, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { startProxy } from '../helpers/proxy.js';
 
 const MiB = 2 ** 20;
@@ -196,7 +196,8 @@ describe('placement', () => {
       writeRandomFile(slow, 4 * MiB);
       writeRandomFile(fast, 10);
       const first = sendFile({ host: '127.0.0.1', port: proxy.port, token: TOKEN, file: slow });
-      await new Promise((r) => setTimeout(r, 100));
+      // Wait on the state itself (the first file holds the disk's write slot), not on a sleep.
+      await waitFor(() => l.listener.disks.activeWrites > 0, 10_000, 'the first transfer to hold the disk');
       await rejectsWith(sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file: fast }), 'PF_BUSY');
       await first;
     } finally {
@@ -218,7 +219,8 @@ describe('a source that changes while it is sent', () => {
     const proxy = await startProxy({ targetPort: fx.l.port, rateBytesPerSec: 16 * MiB });
     try {
       const sending = sendFile({ host: '127.0.0.1', port: proxy.port, token: TOKEN, file });
-      await new Promise((r) => setTimeout(r, 100));
+      // The transfer is under way (its temporary file exists), not merely started 100 ms ago.
+      await waitFor(() => lsAll(fx.dst).some((f) => f.endsWith('.partial')), 10_000, 'the transfer to start');
       fs.appendFileSync(file, Buffer.alloc(4096, 1)); // the plotter was still writing it
       await rejectsWith(sending, 'PF_SOURCE_CHANGED');
     } finally {
