@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import {
   bwlimitOption,
   globalOptions,
@@ -36,8 +37,9 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
       .option('pattern', {
         type: 'string',
-        default: '*.plot',
-        describe: 'which files are plots (a glob on the file name)',
+        default: DEFAULT_PLOT_PATTERN,
+        describe:
+          'which files are plots (a glob on the file name): PoS1 *.plot and PoS2 *.plot2, as Chia farms them; add gplot for PoS2 plot-group files',
       })
       .option('min-age', {
         type: 'number',

@@ -15,6 +15,7 @@ import { NatsServer, startNatsServer } from './nats-server.js';
 import { parseBytes } from '../core/config.js';
 import { Harvester } from '../farm/harvester.js';
 import { sweep } from '../plotter/sweep.js';
+import { isPlotFileName } from '../wire/names.js';
 import { writeRandomFile } from './sample.js';
 
 /** Progress bars for the sweep (the CLI's, on a terminal). */
@@ -136,7 +137,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
 /** Plots in `dir`: not plotferry's hidden files (hash records, locks, temporary files). */
 async function plotsIn(dir: string): Promise<string[]> {
-  return (await fsp.readdir(dir)).filter((f) => !f.startsWith('.') && f.endsWith('.plot'));
+  return (await fsp.readdir(dir)).filter(isPlotFileName);
 }
 
 async function pickBase(need: number): Promise<string> {

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
 import type { DirStatus, Heartbeat } from '../bus/messages.js';
 import type { DiskSet } from '../storage/disks.js';
+import { isPlotFileName } from '../wire/names.js';
 
 // A CommonJS module whose typings say `export default`: under NodeNext the function is the
 // namespace's default, as Node itself provides it.
@@ -23,7 +24,7 @@ export async function buildHeartbeat(
       let plots = 0;
       let plotBytes = 0;
       if (!i.unusable) {
-        plots = (await fsp.readdir(i.dir).catch(() => [] as string[])).filter((f) => f.endsWith('.plot')).length;
+        plots = (await fsp.readdir(i.dir).catch(() => [] as string[])).filter(isPlotFileName).length;
         plotBytes = (await folderSize(i.dir).catch(() => 0)) ?? 0;
       }
       return {

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { sendByBidding } from './bidding.js';
 import { removeSource } from '../transfer/sender.js';
+import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import { askHeld, judgeHeld } from './held.js';
 import { tryLock } from './lock.js';
 
@@ -73,7 +74,11 @@ export interface SweepOptions {
 }
 
 /** Finished plots in `dirs`: regular files matching `pattern`, untouched for `minAgeMs`. */
-export async function findPlots(dirs: readonly string[], pattern = '*.plot', minAgeMs = 60_000): Promise<Candidate[]> {
+export async function findPlots(
+  dirs: readonly string[],
+  pattern = DEFAULT_PLOT_PATTERN,
+  minAgeMs = 60_000,
+): Promise<Candidate[]> {
   // dot: false keeps plotferry's own hidden temporary and lock files out.
   const match = picomatch(pattern, { dot: false });
   const now = Date.now();

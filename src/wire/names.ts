@@ -15,6 +15,19 @@ export const MAX_NAME_BYTES = 200;
 export const DISABLE_FILE = 'plotferry.disable';
 const RESERVED_PREFIX = 'plotferry.';
 
+/**
+ * What Chia farms: PoS1 plots are `*.plot`; PoS2 plots `plot-k28-<id>.plot2` (chia-blockchain's
+ * create_plots.py), and its harvester scans `*.plot` and `*.plot2` (plotting/util.py), so those
+ * are what a sweep moves by default. (Plot-group files named `*.gplot` by a later chia-pos2
+ * revision: `--pattern '*.{plot,plot2,gplot}'`.)
+ */
+export const PLOT_EXTENSIONS = ['.plot', '.plot2'] as const;
+export const DEFAULT_PLOT_PATTERN = '*.{plot,plot2}';
+
+/** A visible file with a plot's extension. */
+export const isPlotFileName = (name: string) =>
+  !name.startsWith('.') && PLOT_EXTENSIONS.some((ext) => name.endsWith(ext));
+
 /** A receiver's claim on its receiving directory (storage/dir-lock.ts). */
 export const RECEIVER_LOCK = '.plotferry-receiver.lock';
 

@@ -254,6 +254,22 @@ describe('sweep', () => {
     assert.equal(ls(p.dir).length, 3);
   });
 
+  // Issue 12: PoS2 plots are plot-k28-<id>.plot2 (chia-blockchain's create_plots.py); the default
+  // pattern took only *.plot.
+  it('by default a sweep takes PoS1 *.plot and PoS2 *.plot2 plots, nothing else', async () => {
+    const d = await tmpDir('pf-pos2-names-');
+    cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+    const id = 'ab'.repeat(32);
+    for (const f of [`plot-k28-${id}.plot2`, 'plot-k32-old.plot', 'notes.plot2.txt', '.hidden.plot2', 'x.plot22'])
+      fs.writeFileSync(path.join(d, f), 'x');
+    const r = await runCli(['sweep', '--nats', server.url, '--dry-run', '--min-age', '0', '--json', d]);
+    assert.equal(r.code, 0, r.stderr);
+    const names = jsonLines(r.stdout)
+      .map((i) => i.name)
+      .sort();
+    assert.deepEqual(names, [`plot-k28-${id}.plot2`, 'plot-k32-old.plot']);
+  });
+
   it('--bwlimit caps all plots of a sweep together', async () => {
     const d = await disk('bw', false);
     await harvester('h-bw', [d], 'bw');
