@@ -19,7 +19,7 @@ import { freePort, listening } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const CLI = path.resolve(here, '../src/cli/main.js');
-const HTTP_RECEIVER = path.join(here, 'http-receiver.js');
+export const HTTP_RECEIVER = path.join(here, 'http-receiver.js');
 
 export type PeerKind = 'plotferry' | 'http' | 'rsyncd' | 'sshd';
 

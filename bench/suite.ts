@@ -8,6 +8,8 @@
  *   10gbe     /dev/shm to /dev/shm over an emulated 10GbE link (link.ts; root)
  *   disk      a directory on disk to another over loopback; caches dropped before each run
  *             when root, copies synced inside the clock
+ *   many      a farm on this machine (nats-server, 2 harvesters x 2 disks) and many small plots:
+ *             per-file cost, files/s (many.ts); --size does not apply
  *
  * Prints a table per scenario with plotferry's ratio to each tool and whether the targets hold;
  * writes, unless --no-save, bench/results/suite-DATE.json and latest.{md,svg,json}.
@@ -28,12 +30,13 @@ import { writeRandomFile } from '../src/demo/sample.js';
 import { hashImplementation } from '../src/transfer/hash.js';
 import { cannotEmulate, Link, loopback, tenGbE } from './link.js';
 import { Peer, PeerKind, startPeer } from './peers.js';
+import { ManyRow, manySummary, runMany } from './many.js';
 import { markdownReport, markdownTable, ScenarioResult, summarize, svgChart } from './report.js';
 import { Run, runOnce, Tool, TOOL_INFO, TOOLS, unavailable } from './tools.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.resolve(here, '../../bench/results');
-const SCENARIOS = ['loopback', '10gbe', 'disk'] as const;
+const SCENARIOS = ['loopback', '10gbe', 'disk', 'many'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** The issue's targets: plotferry's median over the tool's, at least. */
@@ -155,12 +158,19 @@ async function main(): Promise<void> {
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   write(`plotferry bench: ${args.size} file, ${args.rounds} round(s)\nmachine: ${machine}\n`);
   const results: ScenarioResult[] = [];
-  for (const s of scenarios) results.push(await runScenario(s));
+  let many: ManyRow[] | undefined;
+  for (const s of scenarios) {
+    if (s === 'many') {
+      write('\nmany: a farm on this machine, many small plots (bench/many.ts)\n');
+      many = await runMany('/dev/shm', tools);
+      write(`\n${manySummary(many)}\n`);
+    } else results.push(await runScenario(s));
+  }
   for (const s of results) if (s.skipped) write(`\n${s.scenario}: skipped, ${s.skipped}\n`);
 
   fs.mkdirSync(RESULTS, { recursive: true });
   const json = JSON.stringify(
-    { machine, date, size, rounds: args.rounds, warmup: args.warmup, command, results },
+    { machine, date, size, rounds: args.rounds, warmup: args.warmup, command, results, ...(many ? { many } : {}) },
     null,
     2,
   );
@@ -170,7 +180,8 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(RESULTS, 'latest.json'), json);
     fs.writeFileSync(
       path.join(RESULTS, 'latest.md'),
-      markdownReport(results, { machine, date, size: args.size, rounds: args.rounds, warmup: args.warmup, command }),
+      markdownReport(results, { machine, date, size: args.size, rounds: args.rounds, warmup: args.warmup, command }) +
+        (many ? `\n## many: a farm on this machine, many small plots\n\n${manySummary(many)}\n` : ''),
     );
     fs.writeFileSync(
       path.join(RESULTS, 'latest.svg'),
@@ -178,7 +189,7 @@ async function main(): Promise<void> {
     );
     write(`\nresults: bench/results/latest.md, latest.svg, suite-${stamp}.json\n`);
   }
-  if (results.some((s) => s.runs.some((r) => !r.ok))) process.exitCode = 1;
+  if (results.some((s) => s.runs.some((r) => !r.ok)) || many?.some((r) => !r.ok)) process.exitCode = 1;
 }
 
 await main();

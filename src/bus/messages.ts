@@ -6,11 +6,15 @@
  *            <-- first reply wins                   Bid (sent after a load-dependent delay)
  *            -- request  {prefix}.claim.{harvester}  Claim --> the winner
  *            <-- reply                              Claimed {host, port, token} | Refused
- *   plotter  -- request  {prefix}.has  Has {name, size} --> only a holder answers Held
+ *   plotter  -- request  {prefix}.has  Has {name, size} --> a holder answers Held; with
+ *                                   {answerAll} every other harvester answers NotHeld, so the
+ *                                   plotter stops waiting once all it knows have answered
  *   plotter  -- request  {prefix}.speedtest.{harvester}  SpeedtestRequest --> that harvester
  *            <-- reply                              Claimed (a speedtest-only listener) | Refused
  *   harvester -- publish {prefix}.heartbeat.{harvester}  Heartbeat, every 5 s and when
  *                                                   anything is published on {prefix}.status
+ *   harvester -- publish {prefix}.free  Free, when a claim ends and its disk can take a plot:
+ *                                   plotters waiting while every disk was busy announce again
  *
  * Every message is a JSON object with `v` (1) and `kind`. Anything malformed, oversized or of
  * another version is rejected with PF_PROTOCOL; the receiving process logs it and carries on.
@@ -101,6 +105,19 @@ export interface Has {
   size: number;
   /** The token of the plotter's lock beside its source (see Held.beside). */
   probe?: string;
+  /** Every harvester answers (NotHeld where it does not hold it), not only a holder. */
+  answerAll?: boolean;
+}
+export interface NotHeld {
+  kind: 'not-held';
+  v: 1;
+  harvester: string;
+}
+/** A harvester's disk was freed (a claim ended): plotters that waited on busy disks go now. */
+export interface Free {
+  kind: 'free';
+  v: 1;
+  harvester: string;
 }
 export interface Held {
   kind: 'held';
@@ -122,7 +139,8 @@ export interface SpeedtestRequest {
   seconds: number;
   streams: number;
 }
-export type BusMessage = Announce | Bid | Claim | Claimed | Refused | Heartbeat | Has | Held | SpeedtestRequest;
+export type BusMessage =
+  Announce | Bid | Claim | Claimed | Refused | Heartbeat | Has | Held | NotHeld | Free | SpeedtestRequest;
 export type BusKind = BusMessage['kind'];
 
 export function encodeBus(m: BusMessage): Uint8Array {
@@ -150,6 +168,7 @@ export const subjects = (prefix: string) => ({
   heartbeat: (harvester: string) => `${prefix}.heartbeat.${harvester}`,
   heartbeats: `${prefix}.heartbeat.*`,
   has: `${prefix}.has`,
+  free: `${prefix}.free`,
   speedtest: (harvester: string) => `${prefix}.speedtest.${harvester}`,
   /** Any message here asks every harvester for a heartbeat now (payload ignored). */
   statusPing: `${prefix}.status`,
@@ -276,7 +295,12 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           name: name(m),
           size: count(m, 'size'),
           ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
+          ...(m.answerAll === true ? { answerAll: true } : {}),
         };
+      case 'not-held':
+        return { kind: 'not-held', v: 1, harvester: id(m, 'harvester') };
+      case 'free':
+        return { kind: 'free', v: 1, harvester: id(m, 'harvester') };
       case 'speedtest': {
         const seconds = m.seconds;
         if (typeof seconds !== 'number' || !(seconds > 0 && seconds <= 3600)) bad('"seconds" must be in (0, 3600]');

@@ -66,11 +66,9 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       ) as unknown as Argv<SendArgs>,
   handler: (args) =>
     runCommand(args, async (log) => {
-      const { promises: fsp } = await import('node:fs');
-      const path = await import('node:path');
       const { parseHostPort, requireToken } = await import('../core/config.js');
       const { sendWithRetry } = await import('../transfer/retry.js');
-      const { deliver } = await import('../plotter/send.js');
+      const { sendFiles } = await import('../plotter/send.js');
       const { PlotferryError } = await import('../core/errors.js');
       const { createProgress } = await import('./progress.js');
       if (Boolean(args.to) === Boolean(args.nats)) {
@@ -94,101 +92,94 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       const progress = await createProgress(args.progress ?? (process.stderr.isTTY && !args.json));
-      let failed = 0;
-      let notDeleted = 0;
+      const bars = new Map<string, ReturnType<typeof progress.add>>();
+      let counts = { failed: 0, notDeleted: 0 };
       try {
-        for (const file of args.files) {
-          if (abort.signal.aborted) {
-            failed++;
-            continue;
-          }
-          const name = path.basename(file);
-          const size = await fsp.stat(file).then(
-            (s) => s.size,
-            () => 0,
-          );
-          const bar = progress.add(name, size);
-          const flog = log.child({ file });
-          const onRetry = (e: InstanceType<typeof PlotferryError>, attempt: number, delay: number) =>
-            flog.warn({ code: e.code, attempt, delayMs: delay }, `retrying: ${e.message}`);
-          const common = { file, pacer, signal: abort.signal, onProgress: (b: number) => bar.update(b) };
-          const d = await deliver({
-            file,
-            name,
-            move: args.move,
-            log: flog,
-            where: to ? `${to.host}:${to.port}` : 'a harvester',
-            transfer: async (probe) =>
-              to
-                ? {
-                    ...(await sendWithRetry(
-                      { ...to, token, probe, ...common },
-                      { retries: args.retries, busyWaitMs: args.busyWait * 1000, onRetry },
-                    )),
-                    harvester: `${to.host}:${to.port}`,
-                  }
-                : (await import('../plotter/bidding.js')).sendByBidding({
-                    ...common,
-                    probe,
-                    nc: nc!,
-                    plotter,
-                    prefix: args.prefix,
-                    bidTimeoutMs: args.bidTimeout * 1000,
-                    tries: args.retries + 1,
-                    busyWaitMs: args.busyWait * 1000,
-                    onRetry,
-                  }),
-          });
-          bar.stop();
-          if (!d.ok) {
-            failed++;
-            const e = d.error;
-            flog.error({ code: e.code }, `${e.message} (${e.hint})`);
-            if (args.json) out({ ok: false, file, name, error: errorJson(e) });
-            continue;
-          }
-          const mbps = d.seconds > 0 ? d.bytesSent / 1e6 / d.seconds : 0;
-          const fields = {
-            harvester: d.harvester,
-            remote: d.remotePath,
-            bytes: d.bytes,
-            seconds: round(d.seconds),
-            mbps: round(mbps),
-            hash: d.hash,
-            moved: d.moved,
-            ...(d.resumedFrom ? { resumedFrom: d.resumedFrom, bytesSent: d.bytesSent } : {}),
-          };
-          if (d.alreadyStored)
-            flog.info(fields, 'the receiver holds this file already, verified identical (xxh64): not sent again');
-          else flog.info(fields, d.resumedFrom ? 'resumed, sent and verified' : 'sent and verified');
-          if (d.deleteError) {
-            notDeleted++;
-            flog.error({ code: d.deleteError.code }, `${d.deleteError.message} (${d.deleteError.hint})`);
-          }
-          if (args.json)
-            out({
-              ok: true,
-              file,
-              name: d.name,
-              bytes: d.bytes,
-              seconds: d.seconds,
-              mbps,
-              hash: d.hash,
-              harvester: d.harvester,
-              remotePath: d.remotePath,
-              moved: d.moved,
-              resumedFrom: d.resumedFrom,
-              bytesSent: d.bytesSent,
-              ...(d.alreadyStored ? { alreadyStored: true } : {}),
-              ...(d.deleteError ? { deleteError: errorJson(d.deleteError) } : {}),
+        counts = await sendFiles({
+          files: args.files,
+          move: args.move,
+          log,
+          signal: abort.signal,
+          where: to ? `${to.host}:${to.port}` : 'a harvester',
+          onStart: (file, name, size) => {
+            const bar = progress.add(name, size);
+            bars.set(file, bar);
+            return (b) => bar.update(b);
+          },
+          transfer: async (file, probe, onProgress, flog) => {
+            const onRetry = (e: InstanceType<typeof PlotferryError>, attempt: number, delay: number) =>
+              flog.warn({ code: e.code, attempt, delayMs: delay }, `retrying: ${e.message}`);
+            const common = { file, pacer, probe, signal: abort.signal, onProgress };
+            if (to)
+              return {
+                ...(await sendWithRetry(
+                  { ...to, token, ...common },
+                  { retries: args.retries, busyWaitMs: args.busyWait * 1000, onRetry },
+                )),
+                harvester: `${to.host}:${to.port}`,
+              };
+            return (await import('../plotter/bidding.js')).sendByBidding({
+              ...common,
+              nc: nc!,
+              plotter,
+              prefix: args.prefix,
+              bidTimeoutMs: args.bidTimeout * 1000,
+              tries: args.retries + 1,
+              busyWaitMs: args.busyWait * 1000,
+              onRetry,
             });
-        }
+          },
+          onDone: (file, name, d) => {
+            bars.get(file)?.stop();
+            const flog = log.child({ file });
+            if (!d.ok) {
+              const e = d.error;
+              flog.error({ code: e.code }, `${e.message} (${e.hint})`);
+              if (args.json) out({ ok: false, file, name, error: errorJson(e) });
+              return;
+            }
+            const mbps = d.seconds > 0 ? d.bytesSent / 1e6 / d.seconds : 0;
+            const fields = {
+              harvester: d.harvester,
+              remote: d.remotePath,
+              bytes: d.bytes,
+              seconds: round(d.seconds),
+              mbps: round(mbps),
+              hash: d.hash,
+              moved: d.moved,
+              ...(d.resumedFrom ? { resumedFrom: d.resumedFrom, bytesSent: d.bytesSent } : {}),
+            };
+            if (d.alreadyStored)
+              flog.info(fields, 'the receiver holds this file already, verified identical (xxh64): not sent again');
+            else flog.info(fields, d.resumedFrom ? 'resumed, sent and verified' : 'sent and verified');
+            if (d.deleteError)
+              flog.error({ code: d.deleteError.code }, `${d.deleteError.message} (${d.deleteError.hint})`);
+            if (args.json)
+              out({
+                ok: true,
+                file,
+                name: d.name,
+                bytes: d.bytes,
+                seconds: d.seconds,
+                mbps,
+                hash: d.hash,
+                harvester: d.harvester,
+                remotePath: d.remotePath,
+                moved: d.moved,
+                resumedFrom: d.resumedFrom,
+                bytesSent: d.bytesSent,
+                ...(d.alreadyStored ? { alreadyStored: true } : {}),
+                ...(d.deleteError ? { deleteError: errorJson(d.deleteError) } : {}),
+              });
+          },
+        });
       } finally {
         progress.stop();
         await nc?.close();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
+      const { failed, notDeleted } = counts;
       if (notDeleted > 0)
         log.error(
           { notDeleted, total: args.files.length },

@@ -24,6 +24,8 @@ export interface ClaimsOptions {
   partialTtlMs: number;
   throttle: AuthThrottle;
   log: Logger;
+  /** A claim ended (done or expired): its disk can take the next plot. */
+  onFreed?: () => void;
 }
 
 export interface OpenedClaim {
@@ -79,6 +81,7 @@ export class Claims {
     void rx.done.then((outcome) => {
       this.open.delete(c.id);
       if (!outcome.ok && 'expired' in outcome) o.log.warn({ file: c.name }, outcome.error.message);
+      o.onFreed?.();
     });
     return { port: rx.port, token, expiresInMs: o.claimTtlMs };
   }

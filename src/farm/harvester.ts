@@ -89,6 +89,11 @@ export class Harvester {
       partialTtlMs: this.partialTtlMs,
       throttle: this.throttle,
       log: opts.log,
+      // Plotters waiting on busy disks go now instead of at their next poll.
+      onFreed: () => {
+        if (this.opts.nc && !this.opts.nc.isClosed() && !this.closing)
+          this.opts.nc.publish(this.subj.free, encodeBus({ kind: 'free', v: 1, harvester: this.opts.id }));
+      },
     });
   }
 
@@ -203,14 +208,17 @@ export class Harvester {
     }
   }
 
-  /** Answers only when holding a file of that name and size; silence means "not here". */
+  /**
+   * Held, when holding a file of that name and size. Otherwise silence, or NotHeld when the
+   * plotter asks every harvester to answer (plotter/held.ts: it then stops waiting early).
+   */
   private async onHas(msg: Msg): Promise<void> {
     const q = this.decodeOrIgnore(msg, 'has');
     if (!q) return;
     const p = await findExisting(this.disks.dirs, q.name);
     const held = p ? await describeHeld(p, q.probe) : undefined;
-    if (!held || held.size !== q.size) return;
-    msg.respond(encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, ...held }));
+    if (held && held.size === q.size) msg.respond(encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, ...held }));
+    else if (q.answerAll) msg.respond(encodeBus({ kind: 'not-held', v: 1, harvester: this.opts.id }));
   }
 
   private async onClaim(msg: Msg): Promise<void> {

@@ -19,7 +19,8 @@ import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { abortableSleep } from '../core/sleep.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from '../transfer/sender.js';
-import { askHeld, judgeHeld } from './held.js';
+import type { FreeSignal } from './free-signal.js';
+import { HolderRoster, judgeHeld } from './held.js';
 
 export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'token'> {
   nc: NatsConnection;
@@ -34,6 +35,10 @@ export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'tok
   tries?: number;
   backoffMs?: number;
   onRetry?: (err: PlotferryError, attempt: number, delayMs: number) => void;
+  /** Who answers `has` (shared by a sweep's plots); a fresh one per call otherwise. */
+  roster?: HolderRoster;
+  /** Harvesters' `free` news: a plot waiting on busy disks goes at once (else it polls). */
+  freed?: FreeSignal;
 }
 
 export interface BiddingResult extends SendResult {
@@ -101,7 +106,14 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
       // nothing, so another plotter took the slot) at once; after busy bids, a little later.
       if (e.code === 'PF_BUSY' && Date.now() - started < busyWaitMs && !opts.signal?.aborted) {
         attempt--;
-        await abortableSleep((claimRefusedBusy ? 20 : 1_000) + Math.random() * 200, opts.signal);
+        if (claimRefusedBusy) await abortableSleep(20 + Math.random() * 200, opts.signal);
+        else {
+          const poll = 1_000 + Math.random() * 200;
+          if (opts.freed) await opts.freed.wait(poll, opts.signal);
+          else await abortableSleep(poll, opts.signal);
+          // Woken with other waiting plotters: a few ms apart, so they do not all claim at once.
+          await abortableSleep(Math.random() * 20, opts.signal);
+        }
         continue;
       }
       // A harvester that answered its claim with junk is treated as failed, like one that died;
@@ -129,7 +141,7 @@ async function storedMeanwhile(
   size: number,
   probe: string,
 ): Promise<Omit<BiddingResult, 'attempts'> | undefined> {
-  const held = await askHeld(opts.nc, opts.prefix, name, size, probe);
+  const held = await (opts.roster ?? new HolderRoster(opts.nc, opts.prefix)).ask(name, size, probe);
   if (!held) return undefined;
   const at = `${held.harvester}:${held.path}`;
   const v = await judgeHeld(opts.file, held);

@@ -5,7 +5,7 @@
  * `send` when a receiver answers that it holds the name already (a RESULT lost on the way back).
  */
 import { promises as fsp } from 'node:fs';
-import type { NatsConnection } from 'nats';
+import { NatsConnection, RequestStrategy } from 'nats';
 import { decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
 import type { Beside } from '../wire/probe.js';
 import { hashFile } from '../transfer/hash.js';
@@ -40,27 +40,62 @@ export async function judgeHeld(file: string, held: HeldCopy, sourceHash?: strin
 }
 
 /**
- * Which harvester holds `name` with `size` bytes, if any answers within `timeoutMs` (only holders
- * answer). `probe` is our lock's token: the holder says whether that lock lies beside its copy.
+ * Asks the farm whether a harvester holds a plot (`has`), fast. Every harvester answers, held or
+ * not (answerAll), and the roster remembers which harvesters answer; once a query has heard all
+ * of them within `maxWaitMs`, later queries stop as soon as every known harvester has answered:
+ * a NATS round trip instead of waiting out a timeout for the silence of non-holders (that wait
+ * was 500 ms per plot, most of the per-file cost of a sweep of many small plots). A harvester that
+ * stops answering is dropped from the roster after one full wait; one that appears is added.
  */
-export async function askHeld(
-  nc: NatsConnection,
-  prefix: string | undefined,
-  name: string,
-  size: number,
-  probe: string,
-  timeoutMs = 500,
-): Promise<Held | undefined> {
-  try {
-    const m = await nc.request(
-      subjects(prefix ?? 'plotferry').has,
-      encodeBus({ kind: 'has', v: 1, name, size, probe }),
-      {
-        timeout: timeoutMs,
-      },
-    );
-    return decodeBus(m.data, ['held']);
-  } catch {
-    return undefined; // silence (or no harvester at all): nobody holds it
+export class HolderRoster {
+  private readonly known = new Set<string>();
+  /** Whether a query ran its full wait, so `known` is every harvester that answers. */
+  private complete = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly prefix = 'plotferry',
+    private readonly maxWaitMs = 500,
+  ) {}
+
+  /** The holder of `name` with `size` bytes, if any; `probe` is our lock's token (wire/probe.ts). */
+  async ask(name: string, size: number, probe: string): Promise<Held | undefined> {
+    const answered = new Set<string>();
+    let held: Held | undefined;
+    let ranOut = true;
+    try {
+      const replies = await this.nc.requestMany(
+        subjects(this.prefix).has,
+        encodeBus({ kind: 'has', v: 1, name, size, probe, answerAll: true }),
+        { strategy: RequestStrategy.Timer, maxWait: this.maxWaitMs },
+      );
+      for await (const m of replies) {
+        let r;
+        try {
+          r = decodeBus(m.data, ['held', 'not-held']);
+        } catch {
+          continue; // junk on the subject is no answer
+        }
+        answered.add(r.harvester);
+        if (r.kind === 'held') {
+          held = r;
+          ranOut = false;
+          break;
+        }
+        if (this.complete && [...this.known].every((h) => answered.has(h))) {
+          ranOut = false;
+          break;
+        }
+      }
+    } catch {
+      // 503, no harvester subscribed at all: nobody holds it.
+    }
+    for (const h of answered) this.known.add(h);
+    if (ranOut) {
+      // A full wait heard everyone who answers: the others are gone.
+      for (const h of this.known) if (!answered.has(h)) this.known.delete(h);
+      this.complete = true;
+    }
+    return held;
   }
 }

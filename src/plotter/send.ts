@@ -1,5 +1,5 @@
 /**
- * One file of `plotferry send`: lock it, transfer it (direct or by bidding, the caller's
+ * `plotferry send`'s work, one file after another: for each, lock it, transfer it (direct or by bidding, the caller's
  * choice), and with `--move` delete the source, saying exactly what happened:
  * - a receiver that holds the name already with a verified identical copy, provably another
  *   file (plotter/held.ts), counts as delivered: that is a RESULT lost on the way back, and
@@ -7,6 +7,8 @@
  * - a source that could not be deleted after a verified delivery is a delivery with a
  *   `deleteError`, not a failed one.
  */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { removeSource, SendResult } from '../transfer/sender.js';
@@ -100,4 +102,55 @@ export async function deliver(opts: DeliverOptions): Promise<Delivery> {
   } finally {
     await lock?.release();
   }
+}
+
+export interface SendFilesOptions {
+  files: readonly string[];
+  move: boolean;
+  log: Logger;
+  /** SIGINT/SIGTERM: the file in flight stops; the rest are reported as not sent. */
+  signal: AbortSignal;
+  /** Names the receiver in messages (HOST:PORT, or "a harvester"). */
+  where: string;
+  /** One file's transfer (direct with retries, or by bidding); `probe` goes into HELLO or `has`. */
+  transfer(file: string, probe: string | undefined, onProgress: (bytes: number) => void, log: Logger): Promise<Sent>;
+  /** A file starts; returns its progress callback. */
+  onStart?: (file: string, name: string, size: number) => (bytes: number) => void;
+  /** Every file's outcome, in order, each exactly once (the aborted ones too). */
+  onDone: (file: string, name: string, d: Delivery) => void;
+}
+
+/** Sends every file in turn; counts those not delivered, and those delivered but not deleted. */
+export async function sendFiles(o: SendFilesOptions): Promise<{ failed: number; notDeleted: number }> {
+  let failed = 0;
+  let notDeleted = 0;
+  for (const file of o.files) {
+    const name = path.basename(file);
+    let d: Delivery;
+    if (o.signal.aborted) {
+      d = {
+        ok: false,
+        error: new PlotferryError('PF_ABORTED', `${file} was not sent: stopped (SIGINT/SIGTERM) before its turn`),
+      };
+    } else {
+      const size = await fsp.stat(file).then(
+        (st) => st.size,
+        () => 0,
+      );
+      const progress = o.onStart?.(file, name, size) ?? (() => undefined);
+      const log = o.log.child({ file });
+      d = await deliver({
+        file,
+        name,
+        move: o.move,
+        log,
+        where: o.where,
+        transfer: (probe) => o.transfer(file, probe, progress, log),
+      });
+    }
+    if (!d.ok) failed++;
+    else if (d.deleteError) notDeleted++;
+    o.onDone(file, name, d);
+  }
+  return { failed, notDeleted };
 }

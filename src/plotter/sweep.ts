@@ -17,7 +17,8 @@ import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { sendByBidding } from './bidding.js';
 import { removeSource } from '../transfer/sender.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
-import { askHeld, judgeHeld } from './held.js';
+import { FreeSignal } from './free-signal.js';
+import { HolderRoster, judgeHeld } from './held.js';
 import { tryLock } from './lock.js';
 
 export interface Candidate {
@@ -57,6 +58,7 @@ export interface SweepOptions {
   dryRun?: boolean;
   prefix?: string;
   bidTimeoutMs?: number;
+  /** Longest wait for the farm's answers to `has` (see HolderRoster). */
   hasTimeoutMs?: number;
   tries?: number;
   backoffMs?: number;
@@ -107,19 +109,33 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
   opts.onPlan?.(candidates);
   const results: SweepItem[] = [];
   let next = 0;
+  const ctx: SweepContext = {
+    roster: new HolderRoster(opts.nc, opts.prefix, opts.hasTimeoutMs),
+    freed: new FreeSignal(opts.nc, opts.prefix),
+  };
   const worker = async () => {
     while (next < candidates.length && !opts.signal?.aborted) {
       const c = candidates[next++]!;
-      const item = await handle(opts, c);
+      const item = await handle(opts, ctx, c);
       results.push(item);
       opts.onDone?.(item);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, worker));
+  } finally {
+    ctx.freed.close();
+  }
   return results;
 }
 
-async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
+/** What the plots of one sweep share: who answers `has`, and the harvesters' `free` news. */
+interface SweepContext {
+  roster: HolderRoster;
+  freed: FreeSignal;
+}
+
+async function handle(opts: SweepOptions, ctx: SweepContext, c: Candidate): Promise<SweepItem> {
   const log = opts.log.child({ file: c.file });
   const locked = await tryLock(c.file);
   if (!locked.ok) {
@@ -131,7 +147,7 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
     const st = await fsp.stat(c.file).catch(() => undefined);
     if (!st) return { ...c, status: 'locked' };
     const size = st.size;
-    const holder = await askHeld(opts.nc, opts.prefix, c.name, size, locked.lock.token, opts.hasTimeoutMs);
+    const holder = await ctx.roster.ask(c.name, size, locked.lock.token);
     if (holder) {
       const base = { ...c, size, harvester: holder.harvester, remotePath: holder.path };
       const where = { harvester: holder.harvester, remote: holder.path };
@@ -176,6 +192,8 @@ async function handle(opts: SweepOptions, c: Candidate): Promise<SweepItem> {
       pacer: opts.pacer,
       signal: opts.signal,
       probe: locked.lock.token,
+      roster: ctx.roster,
+      freed: ctx.freed,
       onProgress: opts.onStart?.(c),
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
     });

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { jsonLines, runCli } from '../helpers/cli.js';
+import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
-import { TOKEN, useFixture } from '../helpers/listener.js';
+import { TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { startProxy } from '../helpers/proxy.js';
 
 const send = (port: number, ...args: string[]) =>
@@ -97,6 +97,34 @@ describe('send --move: what happened to each file', () => {
         await fsp.rm(view, { recursive: true, force: true });
       } else fs.chmodSync(dir, 0o755);
       await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Regression (issue 15, item 16): after SIGINT, `send --json` printed a line only for the
+  // file in flight; the files after it vanished from the output.
+  it('SIGINT mid-send: one JSON line for every file, the ones not sent say so, every source kept', async () => {
+    const files = ['a', 'b', 'c'].map((n) => path.join(fx.src, `sigint-${n}.plot`));
+    for (const f of files) writeRandomFile(f, 4 * 2 ** 20);
+    const slow = await startProxy({ targetPort: fx.l.port, rateBytesPerSec: 2 * 2 ** 20 });
+    try {
+      const s = startCli(['send', '--to', `127.0.0.1:${slow.port}`, '--token', TOKEN, '--json', '--move', ...files]);
+      await waitFor(() => slow.forwarded() > 2 ** 20, 15_000, 'the first file to be under way');
+      s.child.kill('SIGINT');
+      const r = await s.done;
+      assert.equal(r.code, 1);
+      const lines = jsonLines(r.stdout);
+      assert.deepEqual(
+        lines.map((l) => l.file),
+        files,
+        r.stdout,
+      );
+      for (const l of lines) {
+        assert.equal(l.ok, false);
+        assert.equal((l.error as { code: string }).code, 'PF_ABORTED');
+      }
+      for (const f of files) assert.ok(fs.existsSync(f), `${f} kept`);
+    } finally {
+      await slow.close();
     }
   });
 });

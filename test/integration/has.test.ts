@@ -1,0 +1,98 @@
+/**
+ * The per-file waits of a sweep (issue 12): `has` answered by every harvester so the plotter
+ * stops waiting once all it knows have answered, and `free` waking plotters that wait on busy
+ * disks. Real nats-server, real harvesters.
+ */
+import assert from 'node:assert/strict';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, NatsConnection } from 'nats';
+import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
+import type { Harvester } from '../../src/farm/harvester.js';
+import { FreeSignal } from '../../src/plotter/free-signal.js';
+import { HolderRoster } from '../../src/plotter/held.js';
+import { sendByBidding } from '../../src/plotter/bidding.js';
+import { startTestHarvester } from '../helpers/harvester.js';
+import { tmpDir, writeRandomFile } from '../helpers/files.js';
+import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+
+describe('has and free', () => {
+  let server: NatsServer;
+  const conns: NatsConnection[] = [];
+  const cleanup: (() => Promise<void> | void)[] = [];
+  before(async () => {
+    server = await startNatsServer();
+  });
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+    for (const nc of conns) await nc.close();
+    await server.stop();
+  });
+  const nats = async () => {
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    return nc;
+  };
+  const harvester = async (id: string, prefix: string): Promise<{ h: Harvester; dir: string }> => {
+    const dir = await tmpDir(`pf-has-${id}-`);
+    cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));
+    const h = await startTestHarvester({ nc: await nats(), id, dirs: [dir], prefix });
+    cleanup.push(() => h.close());
+    return { h, dir };
+  };
+
+  it('every harvester answers; the roster finds the holder and learns who answers', async () => {
+    const prefix = 'has1';
+    const a = await harvester('ha', prefix);
+    await harvester('hb', prefix);
+    await harvester('hc', prefix);
+    fs.writeFileSync(path.join(a.dir, 'held.plot'), 'x'.repeat(10));
+    const roster = new HolderRoster(await nats(), prefix, 2_000);
+    assert.equal(await roster.ask('nobody.plot', 10, 'ab'.repeat(8)), undefined);
+    const held = await roster.ask('held.plot', 10, 'ab'.repeat(8));
+    assert.equal(held?.harvester, 'ha');
+    assert.equal(held?.beside, 'absent');
+    assert.equal(await roster.ask('held.plot', 11, 'ab'.repeat(8)), undefined, 'another size is not held');
+  });
+
+  // The early stop must never skip a holder the roster knows: a slow one is waited for.
+  it('a known harvester that answers late is waited for, not skipped', async () => {
+    const prefix = 'has2';
+    await harvester('fast-1', prefix);
+    await harvester('fast-2', prefix);
+    const slow = await nats();
+    let slowHolds = false;
+    slow.subscribe(subjects(prefix).has, {
+      callback: (_e, m) => {
+        const q = decodeBus(m.data, ['has']);
+        const answer = slowHolds
+          ? encodeBus({ kind: 'held', v: 1, harvester: 'slow', path: `/d/${q.name}`, size: q.size, beside: 'absent' })
+          : encodeBus({ kind: 'not-held', v: 1, harvester: 'slow' });
+        setTimeout(() => m.respond(answer), slowHolds ? 300 : 0);
+      },
+    });
+    await slow.flush();
+    const roster = new HolderRoster(await nats(), prefix, 3_000);
+    assert.equal(await roster.ask('p.plot', 5, 'cd'.repeat(8)), undefined, 'first query: learns fast-1, fast-2, slow');
+    slowHolds = true;
+    const held = await roster.ask('p.plot', 5, 'cd'.repeat(8));
+    assert.equal(held?.harvester, 'slow', 'the two fast "not held" answers did not end the wait');
+  });
+
+  it('a claim that ends publishes free, and a waiting plotter wakes on it', { timeout: 15_000 }, async () => {
+    const prefix = 'has3';
+    await harvester('hf', prefix);
+    const nc = await nats();
+    const freed = new FreeSignal(nc, prefix);
+    cleanup.push(() => freed.close());
+    // A poll of 60 s: only the harvester's free ends this wait within the test's timeout.
+    const woken = freed.wait(60_000);
+    const src = await tmpDir('pf-has-src-');
+    cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
+    const file = path.join(src, 'f.plot');
+    writeRandomFile(file, 1000);
+    await sendByBidding({ nc, plotter: 'p', prefix, file });
+    await woken;
+  });
+});
