@@ -26,6 +26,8 @@ export interface ClaimsOptions {
   log: Logger;
   /** A claim ended (done or expired): its disk can take the next plot. */
   onFreed?: () => void;
+  /** A plot was stored at `path`. */
+  onStored?: (path: string, bytes: number) => void;
 }
 
 export interface OpenedClaim {
@@ -80,6 +82,7 @@ export class Claims {
     o.log.info({ file: c.name, size: c.size, plotter: c.plotter, dir: reservation.dir, port: rx.port }, 'claimed');
     void rx.done.then((outcome) => {
       this.open.delete(c.id);
+      if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes);
       if (!outcome.ok && 'expired' in outcome) o.log.warn({ file: c.name }, outcome.error.message);
       o.onFreed?.();
     });

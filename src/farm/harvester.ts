@@ -25,6 +25,7 @@ import { AuthThrottle } from '../transfer/throttle.js';
 import { decideBid } from './bid.js';
 import { Claims } from './claims.js';
 import { buildHeartbeat } from './heartbeat.js';
+import { Inventory } from './inventory.js';
 import { DiskSet } from '../storage/disks.js';
 
 /** The longest and widest speedtest a harvester takes (`plotferry speedtest --nats`). */
@@ -47,6 +48,8 @@ export interface HarvesterOptions {
   portRange?: [number, number];
   claimTtlMs?: number;
   heartbeatMs?: number;
+  /** How often the plot counts are reconciled with the disks (farm/inventory.ts; default 10 min). */
+  rescanMs?: number;
   idleTimeoutMs?: number;
   /** Refuse files that do not start like a Chia plot (PF_NOT_A_PLOT). */
   verifyPlotHeader?: boolean;
@@ -58,6 +61,7 @@ export interface HarvesterOptions {
 export class Harvester {
   readonly disks: DiskSet;
   private readonly claims: Claims;
+  private readonly inventory: Inventory;
   private speedtest?: SpeedtestListener;
   /** Wrong one-time tokens, counted per address across every claim and speedtest listener. */
   private readonly throttle = new AuthThrottle();
@@ -78,6 +82,7 @@ export class Harvester {
       log: opts.log,
     });
     this.subj = subjects(opts.prefix ?? 'plotferry');
+    this.inventory = new Inventory(() => this.disks.ownedDirs, opts.log, opts.rescanMs);
     this.claims = new Claims({
       disks: this.disks,
       maxTransfers: this.maxTransfers,
@@ -89,6 +94,7 @@ export class Harvester {
       partialTtlMs: this.partialTtlMs,
       throttle: this.throttle,
       log: opts.log,
+      onStored: (p, bytes) => this.inventory.added(p, bytes),
       // Plotters waiting on busy disks go now instead of at their next poll.
       onFreed: () => {
         if (this.opts.nc && !this.opts.nc.isClosed() && !this.closing)
@@ -117,6 +123,7 @@ export class Harvester {
       throw err;
     }
     h.stopExpiry = startPartialExpiry(() => h.disks.ownedDirs, h.partialTtlMs, opts.log);
+    await h.inventory.start();
     return h;
   }
 
@@ -134,7 +141,7 @@ export class Harvester {
     this.subs.push(
       opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: (err, msg) => !err && void this.onSpeedtest(msg) }),
     );
-    // `status` asks for a heartbeat now; at most one a second, as each one runs `du`.
+    // `status` asks for a heartbeat now; at most one a second.
     let lastAsked = 0;
     this.subs.push(
       opts.nc.subscribe(this.subj.statusPing, {
@@ -286,7 +293,7 @@ export class Harvester {
 
   private async heartbeat(): Promise<void> {
     if (this.opts.nc.isClosed()) return;
-    const hb = await buildHeartbeat(this.disks, {
+    const hb = await buildHeartbeat(this.disks, this.inventory, {
       harvester: this.opts.id,
       host: this.opts.advertiseHost,
       activeTransfers: this.claims.size,
@@ -302,6 +309,7 @@ export class Harvester {
     for (const s of this.subs) s.unsubscribe();
     this.speedtest?.abort();
     this.stopExpiry?.();
+    this.inventory.stop();
     await drainWithin(() => this.claims.receivers(), graceMs, this.opts.log);
     await this.disks.close();
   }

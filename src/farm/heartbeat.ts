@@ -1,41 +1,19 @@
 /** What a harvester publishes every few seconds (and on `status`): its disks and transfers. */
-import { promises as fsp } from 'node:fs';
-import { promisify } from 'node:util';
-import * as fastFolderSizeModule from 'fast-folder-size';
 import type { DirStatus, Heartbeat } from '../bus/messages.js';
 import type { DiskSet } from '../storage/disks.js';
-import { isPlotFileName } from '../wire/names.js';
+import type { Inventory } from './inventory.js';
 
-// A CommonJS module whose typings say `export default`: under NodeNext the function is the
-// namespace's default, as Node itself provides it.
-const fastFolderSize = (
-  fastFolderSizeModule as unknown as { default: (dir: string, cb: (err: Error | null, bytes?: number) => void) => void }
-).default;
-/** Bytes under `dir` (it runs `du`). */
-const folderSize = promisify(fastFolderSize) as (dir: string) => Promise<number | undefined>;
-
+/** O(directories): statfs for space, the inventory for plot counts (no per-plot work). */
 export async function buildHeartbeat(
   disks: DiskSet,
+  inventory: Inventory,
   h: Pick<Heartbeat, 'harvester' | 'host' | 'activeTransfers' | 'maxTransfers'>,
 ): Promise<Heartbeat> {
-  const infos = await disks.snapshot();
-  const dirs: DirStatus[] = await Promise.all(
-    infos.map(async (i) => {
-      let plots = 0;
-      let plotBytes = 0;
-      if (!i.unusable) {
-        plots = (await fsp.readdir(i.dir).catch(() => [] as string[])).filter(isPlotFileName).length;
-        plotBytes = (await folderSize(i.dir).catch(() => 0)) ?? 0;
-      }
-      return {
-        dir: i.dir,
-        freeBytes: i.freeBytes,
-        totalBytes: i.totalBytes,
-        plots,
-        plotBytes,
-        ...(i.unusable ? { unusable: i.unusable } : {}),
-      };
-    }),
-  );
+  const dirs: DirStatus[] = (await disks.snapshot()).map((i) => ({
+    dir: i.dir,
+    freeBytes: i.freeBytes,
+    totalBytes: i.totalBytes,
+    ...(i.unusable ? { plots: 0, plotBytes: 0, unusable: i.unusable } : inventory.of(i.dir)),
+  }));
   return { kind: 'heartbeat', v: 1, ...h, dirs, at: Date.now() };
 }

@@ -77,7 +77,7 @@ export class DiskSet {
   private readonly busyDevs = new Set<number>();
   private readonly failed = new Map<number, FailedDisk>();
   /** Directories this process holds (owner set), and claims under way. */
-  private readonly claimed = new Map<string, HeldLock>();
+  private readonly claimed = new Map<string, HeldLock & { identity: string }>();
   private readonly claiming = new Map<string, Promise<string | undefined>>();
 
   constructor(
@@ -140,6 +140,7 @@ export class DiskSet {
 
   private async inspect(dir: string): Promise<DirInfo> {
     const info: DirInfo = { dir, dev: -1, freeBytes: 0, totalBytes: 0, busy: false };
+    let identity = '';
     try {
       const [st, fs] = await Promise.all([fsp.stat(dir), fsp.statfs(dir)]);
       if (!st.isDirectory()) return { ...info, unusable: 'not a directory' };
@@ -147,6 +148,7 @@ export class DiskSet {
         return { ...info, unusable: 'not a mount point (same filesystem as its parent; --require-mount)' };
       }
       info.dev = st.dev;
+      identity = `${st.dev}:${st.ino}`;
       info.freeBytes = fs.bavail * fs.bsize;
       info.totalBytes = fs.blocks * fs.bsize;
       info.busy = this.busyDevs.has(st.dev);
@@ -163,20 +165,27 @@ export class DiskSet {
       const until = new Date(failed.until).toISOString().slice(11, 19);
       return { ...info, unusable: `out of rotation until ${until} UTC after a failed write (${failed.reason})` };
     }
-    const notOurs = await this.claim(dir);
+    const notOurs = await this.claim(dir, identity);
     return notOurs ? { ...info, unusable: notOurs } : info;
   }
 
-  /** Claims `dir` once (owner set); why it cannot be used when another holds it, else undefined. */
-  private async claim(dir: string): Promise<string | undefined> {
+  /**
+   * Claims `dir` once (owner set); why it cannot be used when another holds it, else undefined.
+   * `identity` (device and inode) tells a directory that was removed or remounted and came back:
+   * our lock went with the old one, so the new one is claimed (and cleaned) afresh.
+   */
+  private async claim(dir: string, identity: string): Promise<string | undefined> {
     const role = this.options.owner;
-    if (!role || this.claimed.has(dir)) return undefined;
+    if (!role) return undefined;
+    const held = this.claimed.get(dir);
+    if (held && held.identity === identity) return undefined;
+    if (held) this.claimed.delete(dir);
     let pending = this.claiming.get(dir);
     if (!pending) {
       pending = (async () => {
         const c = await claimDir(dir, role);
         if (c.ok) {
-          this.claimed.set(dir, c.lock);
+          this.claimed.set(dir, { ...c.lock, identity });
           await this.options.onClaimed?.(dir);
           return undefined;
         }

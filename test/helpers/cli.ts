@@ -34,6 +34,20 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
   return startCli(args, env).done;
 }
 
+/**
+ * runCli() for a command expected to exit by itself (a refused daemon): SIGKILLed after `ms` if
+ * it does not, so a regression fails the assertion on its exit code instead of hanging the test.
+ */
+export async function runCliExpectingExit(args: string[], ms = 15_000): Promise<CliResult> {
+  const c = startCli(args);
+  const timer = setTimeout(() => c.child.kill('SIGKILL'), ms);
+  try {
+    return await c.done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The `--json` lines of a send. */
 export function jsonLines(stdout: string): Record<string, unknown>[] {
   return stdout

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { sendFile } from '../../src/transfer/sender.js';
 import { encodeOwner, selfOwner } from '../../src/storage/owner.js';
 import { RECEIVER_LOCK } from '../../src/wire/names.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, runCliExpectingExit, startCli } from '../helpers/cli.js';
 import { isRoot, ls, lsAll, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startListener, TOKEN, waitFor } from '../helpers/listener.js';
 import { startProxy } from '../helpers/proxy.js';
@@ -58,7 +58,7 @@ describe('receiving directories', () => {
       ['listen', '--dir', recv, '--port', '0', '--token', TOKEN],
       ['harvester', '--nats', 'nats://127.0.0.1:1', '--dir', recv],
     ]) {
-      const r = await runCli(cmd);
+      const r = await runCliExpectingExit(cmd);
       assert.equal(r.code, 1, `${cmd[0]}: ${r.stderr}`);
       assert.match(r.stderr, /PF_DIR_IN_USE: .* is served by another plotferry: listen \(pid \d+/);
       assert.ok(
@@ -83,6 +83,27 @@ describe('receiving directories', () => {
       await l.close();
     }
     assert.deepEqual(lsAll(recv), [], 'the claim is released on close');
+  });
+
+  // Found by the fault suite: after a directory vanished and came back (a disk unmounted and
+  // mounted again), the receiver's claim was gone with the old directory, and a second receiver
+  // took the new one.
+  it('a directory that vanished and came back is claimed again', async () => {
+    const parent = await dir();
+    const recv = path.join(parent, 'disk');
+    fs.mkdirSync(recv);
+    const l = await startListener({ dirs: [recv] });
+    try {
+      fs.renameSync(recv, `${recv}.gone`);
+      fs.mkdirSync(recv);
+      await l.listener.disks.snapshot(); // what every bid and heartbeat does
+      assert.ok(fs.existsSync(path.join(recv, RECEIVER_LOCK)), 'claimed again');
+      const r = await runCliExpectingExit(['listen', '--dir', recv, '--port', '0', '--token', TOKEN]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /PF_DIR_IN_USE/);
+    } finally {
+      await l.close();
+    }
   });
 
   it('one directory named twice (a symlink) is used once, not as two disks', async () => {

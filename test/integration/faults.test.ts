@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CliResult, jsonLines, runCli, startCli } from '../helpers/cli.js';
+import { CliResult, jsonLines, runCli, runCliExpectingExit, startCli } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { fuzzSeed, rng } from '../helpers/fuzz.js';
@@ -191,7 +191,7 @@ describe('fault injection', () => {
       case 'second-receiver': {
         const h = await duringTransfer(at);
         if (!h) return 'missed: no transfer to hit';
-        const second = await runCli(['listen', '--dir', h.dir, '--port', '0', '--token', 'second']);
+        const second = await runCliExpectingExit(['listen', '--dir', h.dir, '--port', '0', '--token', 'second']);
         assert.equal(second.code, 1, `a second receiver on ${h.dir} started: ${second.stderr}`);
         assert.match(second.stderr, /PF_DIR_IN_USE/);
         return `a second receiver on ${h.id}'s directory after ${at} bytes was refused`;
