@@ -138,6 +138,18 @@ export async function runMany(work: string, tools: readonly string[]): Promise<M
       { name: '120 x 1 MiB, concurrency 1', n: 120, size: MiB, concurrency: 1, peers: true },
       { name: '120 x 1 MiB, concurrency 4', n: 120, size: MiB, concurrency: 4, peers: false },
     ];
+    const record = (w: { name: string; n: number; size: number }, tool: string, seconds: number, error?: string) => {
+      rows.push({
+        workload: w.name,
+        tool,
+        files: w.n,
+        bytes: w.n * w.size,
+        seconds,
+        ok: !error,
+        ...(error ? { error } : {}),
+      });
+      report(rows.at(-1)!);
+    };
     for (const w of workloads) {
       // Originals to compare against (sweep moves the sources away).
       const originals = makeFiles(keep, w.n, w.size, 'k');
@@ -181,16 +193,7 @@ export async function runMany(work: string, tools: readonly string[]): Promise<M
             : left.length
               ? `${left.length} sources left`
               : verifyAndClear(files, copies, farm.disks);
-        rows.push({
-          workload: w.name,
-          tool: 'plotferry sweep',
-          files: w.n,
-          bytes: w.n * w.size,
-          seconds,
-          ok: !error,
-          ...(error ? { error } : {}),
-        });
-        report(rows.at(-1)!);
+        record(w, 'plotferry sweep', seconds, error);
       }
       if (w.peers && tools.includes('nc') && hasCommand('nc')) {
         const files = reset();
@@ -210,16 +213,7 @@ export async function runMany(work: string, tools: readonly string[]): Promise<M
         }
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         error ??= verifyAndClear(files, copies, [peerDir]);
-        rows.push({
-          workload: w.name,
-          tool: 'nc loop',
-          files: w.n,
-          bytes: w.n * w.size,
-          seconds,
-          ok: !error,
-          ...(error ? { error } : {}),
-        });
-        report(rows.at(-1)!);
+        record(w, 'nc loop', seconds, error);
       }
       if (w.peers && tools.includes('curl') && hasCommand('curl')) {
         const files = reset();
@@ -248,16 +242,7 @@ export async function runMany(work: string, tools: readonly string[]): Promise<M
         http.kill();
         await http.done;
         error ??= verifyAndClear(files, copies, [peerDir]);
-        rows.push({
-          workload: w.name,
-          tool: 'curl PUT, 2 at a time',
-          files: w.n,
-          bytes: w.n * w.size,
-          seconds,
-          ok: !error,
-          ...(error ? { error } : {}),
-        });
-        report(rows.at(-1)!);
+        record(w, 'curl PUT, 2 at a time', seconds, error);
       }
     }
   } finally {

@@ -18,7 +18,7 @@ import { BusKind, BusMessage, decodeBus, encodeBus, subjects, validateId } from 
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { describeHeld, findExisting } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, startPartialExpiry } from '../storage/partials.js';
-import { housekeep, prepareDirs } from '../storage/housekeeping.js';
+import { prepareDirs, receiverDisks } from '../storage/housekeeping.js';
 import { drainWithin } from '../transfer/drain.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
 import { AuthThrottle } from '../transfer/throttle.js';
@@ -26,7 +26,7 @@ import { decideBid } from './bid.js';
 import { Claims } from './claims.js';
 import { buildHeartbeat } from './heartbeat.js';
 import { Inventory } from './inventory.js';
-import { DiskSet } from '../storage/disks.js';
+import type { DiskSet } from '../storage/disks.js';
 
 /** The longest and widest speedtest a harvester takes (`plotferry speedtest --nats`). */
 export const MAX_SPEEDTEST_SECONDS = 60;
@@ -74,13 +74,7 @@ export class Harvester {
   private constructor(private opts: HarvesterOptions) {
     validateId(opts.id, '--id');
     validateId(opts.prefix ?? 'plotferry', '--prefix');
-    this.disks = new DiskSet(opts.dirs, {
-      reserveBytes: opts.reserveBytes,
-      requireMount: opts.requireMount,
-      owner: 'harvester',
-      onClaimed: (dir) => housekeep(dir, opts.log),
-      log: opts.log,
-    });
+    this.disks = receiverDisks('harvester', opts.dirs, opts);
     this.subj = subjects(opts.prefix ?? 'plotferry');
     this.inventory = new Inventory(() => this.disks.ownedDirs, opts.log, opts.rescanMs);
     this.claims = new Claims({

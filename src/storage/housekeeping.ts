@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { DiskSet } from './disks.js';
+import { DiskSet } from './disks.js';
 import { removeOrphanHashRecords } from './hash-records.js';
 import { isTempName } from './names.js';
 
@@ -47,4 +47,22 @@ export async function removeStaleTemps(dir: string): Promise<string[]> {
     }
   }
   return removed;
+}
+
+/**
+ * A receiver's disks (`listen`, `harvester`): each directory claimed for `role` before it is
+ * used, and cleaned of a crash's leftovers when it is claimed.
+ */
+export function receiverDisks(
+  role: string,
+  dirs: readonly string[],
+  o: { reserveBytes?: number; requireMount?: boolean; log: Logger },
+): DiskSet {
+  return new DiskSet(dirs, {
+    reserveBytes: o.reserveBytes,
+    requireMount: o.requireMount,
+    owner: role,
+    onClaimed: (dir) => housekeep(dir, o.log),
+    log: o.log,
+  });
 }

@@ -8,10 +8,10 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
-import { DiskSet } from '../storage/disks.js';
+import type { DiskSet } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, findPartial, startPartialExpiry } from '../storage/partials.js';
-import { housekeep, prepareDirs } from '../storage/housekeeping.js';
+import { prepareDirs, receiverDisks } from '../storage/housekeeping.js';
 import { drainWithin } from './drain.js';
 import { createReceiverServer, IntakeMode } from './receive/intake.js';
 import { serveConnection } from './receive/serve.js';
@@ -67,13 +67,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       );
     }
     this.throttle = new AuthThrottle(opts.authThrottle);
-    this.disks = new DiskSet(opts.dirs, {
-      reserveBytes: opts.reserveBytes,
-      requireMount: opts.requireMount,
-      owner: 'listen',
-      onClaimed: (dir) => housekeep(dir, opts.log),
-      log: opts.log,
-    });
+    this.disks = receiverDisks('listen', opts.dirs, opts);
     this.server = createReceiverServer((s) => this.onConnection(s));
   }
 
