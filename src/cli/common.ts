@@ -1,6 +1,7 @@
 /** What every command shares: global options, the logger, and turning errors into advice. */
 import type { Argv } from 'yargs';
 import type { Logger } from 'pino';
+import { parseDecimal, parseSeconds } from '../core/config.js';
 import { PlotferryError } from '../core/errors.js';
 import { LOG_LEVELS, LogLevel } from '../core/log.js';
 
@@ -8,6 +9,24 @@ export interface GlobalArgs {
   logLevel: LogLevel;
   debug: boolean;
 }
+
+/** How a value refused at the edge reaches main.ts's fail handler through yargs. */
+export const CONFIG_MARK = 'PF_CONFIG: ';
+
+/**
+ * For an option's yargs `coerce`: every value is checked as it enters (flags, PLOTFERRY_*
+ * variables, --config, defaults). A bad one stops the command before it does anything, with
+ * PF_CONFIG naming the option and what it takes, exit 2.
+ */
+export const edge =
+  <T>(parse: (v: unknown) => T) =>
+  (v: unknown): T => {
+    try {
+      return parse(v);
+    } catch (err) {
+      throw new Error(`${CONFIG_MARK}${(err as Error).message}`);
+    }
+  };
 
 export function globalOptions<T>(y: Argv<T>) {
   return y
@@ -114,7 +133,8 @@ export function natsAuth(a: NatsAuthArgs) {
 /** `--bwlimit MBPS` (send, sweep). */
 export function bwlimitOption<T>(y: Argv<T>) {
   return y.option('bwlimit', {
-    type: 'number',
+    type: 'string',
+    coerce: edge((v) => parseDecimal(v, 'bwlimit', 0.1, 'megabytes per second (e.g. 300)')),
     describe:
       'cap the rate at this many megabytes (10^6 bytes) per second, all files together, for a link shared with farming',
   });
@@ -146,7 +166,8 @@ export function receiverOptions<T>(y: Argv<T>) {
       describe: 'take only files that start like a Chia plot (v1 or BladeBit v2 header); refuse others before writing',
     })
     .option('partial-ttl', {
-      type: 'number',
+      type: 'string',
+      coerce: edge((v) => parseSeconds(v, 'partial-ttl', 0)),
       default: 3600,
       describe: "seconds a broken transfer's good bytes are kept for the sender to resume from (0: never keep)",
     });

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, runCommand } from './common.js';
+import { parseCount } from '../core/config.js';
+import { edge, GlobalArgs, globalOptions, runCommand } from './common.js';
 
 interface DemoArgs extends GlobalArgs {
   files: number;
@@ -12,7 +13,12 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   describe: 'a whole farm on this machine: NATS, two harvesters, a sweep of sample plots; then clean up',
   builder: (y: Argv) =>
     globalOptions(y)
-      .option('files', { type: 'number', default: 4, describe: 'how many sample plots to make' })
+      .option('files', {
+        type: 'string',
+        coerce: edge((v) => parseCount(v, 'files', 1)),
+        default: 4,
+        describe: 'how many sample plots to make',
+      })
       .option('size', { type: 'string', default: '256M', describe: 'size of each sample plot' })
       .option('keep', { type: 'boolean', default: false, describe: 'keep the demo directory afterwards' })
       .epilog(

@@ -1,12 +1,14 @@
 import type { Argv, CommandModule } from 'yargs';
+import { parseCount, parseSeconds } from '../core/config.js';
 import {
-  globalOptions,
-  receiverOptions,
-  ReceiverArgs,
+  edge,
   GlobalArgs,
+  globalOptions,
   natsAuth,
   NatsAuthArgs,
   natsAuthOptions,
+  ReceiverArgs,
+  receiverOptions,
   runCommand,
   serveUntilSignalled,
 } from './common.js';
@@ -49,7 +51,8 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         describe: 'address the per-transfer listeners bind',
       })
       .option('max-transfers', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseCount(v, 'max-transfers', 1)),
         default: 5,
         describe: 'transfers at once (also at most one per disk)',
       })
@@ -70,12 +73,14 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         describe: 'NATS subject prefix; farms sharing a server use different ones',
       })
       .option('claim-ttl', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'claim-ttl', 1)),
         default: 30,
         describe: 'seconds a won bid waits for its transfer before the disk is freed',
       })
       .option('grace', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'grace', 0)),
         default: 600,
         describe: 'on SIGINT/SIGTERM, seconds running transfers get to finish',
       })

@@ -1,5 +1,14 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, receiverOptions, ReceiverArgs, runCommand, serveUntilSignalled } from './common.js';
+import { parseSeconds, parsePort } from '../core/config.js';
+import {
+  edge,
+  GlobalArgs,
+  globalOptions,
+  ReceiverArgs,
+  receiverOptions,
+  runCommand,
+  serveUntilSignalled,
+} from './common.js';
 
 interface ListenArgs extends GlobalArgs, ReceiverArgs {
   dir: string[];
@@ -24,7 +33,12 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         describe: 'a receiving directory; repeat for each disk. Each file goes to the one with most free space',
       })
       .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
-      .option('port', { type: 'number', default: 8740, describe: 'TCP port to listen on (0: any free port)' })
+      .option('port', {
+        type: 'string',
+        coerce: edge((v) => parsePort(v, 'port')),
+        default: 8740,
+        describe: 'TCP port to listen on (0: any free port)',
+      })
       .option('token', { type: 'string', describe: 'shared secret senders must present (or PLOTFERRY_TOKEN)' })
       .option('require-mount', {
         type: 'boolean',
@@ -37,12 +51,14 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         describe: 'space to leave free on every disk (e.g. 2G)',
       })
       .option('grace', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'grace', 0)),
         default: 600,
         describe: 'on SIGINT/SIGTERM, seconds to let running transfers finish (a second signal aborts them)',
       })
       .option('idle-timeout', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'idle-timeout', 1)),
         default: 60,
         describe: 'seconds of silence before a sender is dropped',
       })

@@ -5,6 +5,8 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { ErrorCodes } from '../core/errors.js';
+import { CONFIG_MARK } from './common.js';
 import { demoCommand } from './demo.js';
 import { harvesterCommand } from './harvester.js';
 import { listenCommand } from './listen.js';
@@ -45,6 +47,11 @@ const cli = yargs(hideBin(process.argv))
   .wrap(Math.min(110, process.stdout.columns || 100))
   .epilog('Every option can also come from the environment as PLOTFERRY_<OPTION> (e.g. PLOTFERRY_TOKEN).')
   .fail((msg, err, y) => {
+    // A value refused at the edge (common.ts's edge()): say which and what it takes, no help dump.
+    if (msg?.startsWith(CONFIG_MARK)) {
+      process.stderr.write(`plotferry: ${msg}\n  what to do: ${ErrorCodes.PF_CONFIG}\n`);
+      process.exit(2);
+    }
     if (err) throw err;
     y.showHelp();
     process.stderr.write(`\nplotferry: ${msg}\n`);
@@ -71,14 +78,25 @@ function skipHelpCache(y: unknown): void {
 function rejectUnknownFlags(y: { getOptions(): { key: Record<string, unknown> }; showHelp(): unknown }): void {
   const known = new Set(Object.keys(y.getOptions().key));
   const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const refuse = (what: string) => {
+    y.showHelp();
+    process.stderr.write(`\nplotferry: ${what}\n`);
+    process.exit(2);
+  };
   for (const arg of hideBin(process.argv)) {
     if (arg === '--') break;
+    // `--reserve -5G` reads as the flags -5 and -G: refused, not silently dropped.
+    if (/^-\d/.test(arg) && !/^-\d+(\.\d+)?$/.test(arg))
+      refuse(`unknown option ${arg}: a negative value? sizes, counts and durations cannot be negative`);
+    const short = /^-([^-].*)$/.exec(arg)?.[1];
+    if (short && !/^\d/.test(short)) {
+      for (const c of short.split('=')[0]!) if (!known.has(c)) refuse(`unknown option -${c} (see the options above)`);
+      continue;
+    }
     const m = /^--(?:no-)?([^=]+)/.exec(arg);
     if (!m) continue;
     const name = m[1]!;
     if (known.has(name) || known.has(camel(name))) continue;
-    y.showHelp();
-    process.stderr.write(`\nplotferry: unknown option ${arg.split('=')[0]} (see the options above)\n`);
-    process.exit(2);
+    refuse(`unknown option ${arg.split('=')[0]} (see the options above)`);
   }
 }

@@ -1,8 +1,10 @@
 import type { Argv, CommandModule } from 'yargs';
+import { parseCount, parseSeconds } from '../core/config.js';
 import {
   bwlimitOption,
-  globalOptions,
+  edge,
   GlobalArgs,
+  globalOptions,
   natsAuth,
   NatsAuthArgs,
   natsAuthOptions,
@@ -36,7 +38,12 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       .option('nats', { type: 'string', describe: 'bidding mode: NATS URL; harvesters bid and the first bid wins' })
       .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix (bidding mode)' })
       .option('plotter-id', { type: 'string', describe: "this plotter's name on the bus (default: the host name)" })
-      .option('bid-timeout', { type: 'number', default: 2, describe: 'seconds to wait for a bid (bidding mode)' })
+      .option('bid-timeout', {
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'bid-timeout', 0.001)),
+        default: 2,
+        describe: 'seconds to wait for a bid (bidding mode)',
+      })
       .option('token', { type: 'string', describe: "the receiver's shared secret (or PLOTFERRY_TOKEN)" })
       .option('move', {
         type: 'boolean',
@@ -45,12 +52,14 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON result per file on stdout' })
       .option('retries', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseCount(v, 'retries', 0)),
         default: 3,
         describe: 'times to retry a file after a broken connection or corruption in transit',
       })
       .option('busy-wait', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'busy-wait', 0)),
         default: 1800,
         describe: 'seconds to keep waiting while every receiving disk is busy with other files',
       })

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
+import { parseCount, parseSeconds } from '../core/config.js';
+import { edge, GlobalArgs, globalOptions, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
 
 interface SpeedtestArgs extends GlobalArgs, NatsAuthArgs {
   to?: string;
@@ -36,11 +37,17 @@ export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
       })
       .option('token', { type: 'string', describe: "with --to: the receiver's shared secret (or PLOTFERRY_TOKEN)" })
       .option('seconds', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'seconds', 0.001)),
         default: 10,
         describe: 'how long to send (harvesters take at most 60)',
       })
-      .option('streams', { type: 'number', default: 1, describe: 'parallel connections (harvesters take at most 16)' })
+      .option('streams', {
+        type: 'string',
+        coerce: edge((v) => parseCount(v, 'streams', 1, 64)),
+        default: 1,
+        describe: 'parallel connections (harvesters take at most 16)',
+      })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per receiver' })
       .example('$0 speedtest --to 192.168.1.20:8740', 'how fast is the link to this listener?')
       .example('$0 speedtest --nats nats://farm:4222', 'and to every harvester on the farm, one after another')

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { globalOptions, GlobalArgs, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
+import { parseSeconds } from '../core/config.js';
+import { edge, GlobalArgs, globalOptions, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
 
 interface StatusArgs extends GlobalArgs, NatsAuthArgs {
   nats: string;
@@ -16,7 +17,8 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
       .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix' })
       .option('wait', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'wait', 0)),
         default: 6,
         describe: 'seconds to listen for heartbeats (harvesters send one every 5 s)',
       })

@@ -1,9 +1,11 @@
 import type { Argv, CommandModule } from 'yargs';
+import { parseCount, parseSeconds } from '../core/config.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import {
   bwlimitOption,
-  globalOptions,
+  edge,
   GlobalArgs,
+  globalOptions,
   natsAuth,
   NatsAuthArgs,
   natsAuthOptions,
@@ -42,23 +44,36 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           'which files are plots (a glob on the file name): PoS1 *.plot and PoS2 *.plot2, as Chia farms them; add gplot for PoS2 plot-group files',
       })
       .option('min-age', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'min-age', 0)),
         default: 60,
         describe: 'seconds a plot must be untouched, so one still being written is left alone',
       })
-      .option('concurrency', { type: 'number', default: 2, describe: 'plots moving at once' })
+      .option('concurrency', {
+        type: 'string',
+        coerce: edge((v) => parseCount(v, 'concurrency', 1)),
+        default: 2,
+        describe: 'plots moving at once',
+      })
       .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be sent, send nothing' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per plot on stdout' })
       .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix' })
       .option('plotter-id', { type: 'string', describe: "this plotter's name on the bus (default: the host name)" })
-      .option('bid-timeout', { type: 'number', default: 2, describe: 'seconds to wait for a bid' })
+      .option('bid-timeout', {
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'bid-timeout', 0.001)),
+        default: 2,
+        describe: 'seconds to wait for a bid',
+      })
       .option('retries', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseCount(v, 'retries', 0)),
         default: 3,
         describe: 'retries per plot, each through a fresh bid preferring another harvester',
       })
       .option('busy-wait', {
-        type: 'number',
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'busy-wait', 0)),
         default: 1800,
         describe: 'seconds a plot may wait while every harvester with room is busy writing others',
       })
@@ -76,12 +91,23 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       const { defaultBusId } = await import('../bus/messages.js');
       const { createProgress } = await import('./progress.js');
       const pacer = await pacerFor(args.bwlimit);
+      if (args.dryRun) {
+        // Lists what a sweep would send: no NATS needed (issue 15, item 16).
+        const { findPlots } = await import('../plotter/sweep.js');
+        for (const c of await findPlots(args.dirs, args.pattern, args.minAge * 1000))
+          process.stdout.write(
+            args.json
+              ? `${JSON.stringify({ ...c, status: 'would-send' })}\n`
+              : `would send ${c.file} (${c.size} bytes)\n`,
+          );
+        return 0;
+      }
       const nc = await connectNats(args.nats, 'plotferry-sweep', log, natsAuth(args));
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const progress = await createProgress(args.progress ?? (process.stderr.isTTY && !args.json && !args.dryRun));
+      const progress = await createProgress(args.progress ?? (process.stderr.isTTY && !args.json));
       try {
         const bars = new Map<string, ReturnType<typeof progress.add>>();
         let total: ReturnType<typeof progress.add> | undefined;
@@ -93,7 +119,6 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           pattern: args.pattern,
           minAgeMs: args.minAge * 1000,
           concurrency: args.concurrency,
-          dryRun: args.dryRun,
           prefix: args.prefix,
           plotter: args.plotterId ?? defaultBusId(os.hostname()),
           bidTimeoutMs: args.bidTimeout * 1000,
@@ -124,11 +149,6 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
             if (args.json) process.stdout.write(`${JSON.stringify(item)}\n`);
           },
         });
-        if (args.dryRun) {
-          for (const i of items)
-            process.stdout.write(args.json ? `${JSON.stringify(i)}\n` : `would send ${i.file} (${i.size} bytes)\n`);
-          return 0;
-        }
         const count = (s: string) => items.filter((i) => i.status === s).length;
         const failed = count('failed');
         const notDeleted = items.filter((i) => i.deleteError).length;

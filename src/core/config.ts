@@ -28,7 +28,8 @@ export function parseHostPort(value: unknown, option: string): { host: string; p
 }
 
 export function parsePort(value: unknown, option: string): number {
-  const n = Number(value);
+  const s = String(value).trim();
+  const n = /^\d+$/.test(s) ? Number(s) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
     throw new PlotferryError('PF_CONFIG', `--${option} "${value}" is not a port number (0-65535)`);
   }
@@ -66,4 +67,42 @@ export function partialTtlMs(seconds: number): number {
   if (!(Number.isFinite(seconds) && seconds >= 0))
     throw new PlotferryError('PF_CONFIG', `--partial-ttl ${seconds}: give seconds, 0 or more (0: keep nothing)`);
   return seconds * 1000;
+}
+
+/** Units a duration may carry, in seconds. */
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * A duration in seconds: "90", "90s", "1.5m", "10m", "2h", "500ms" (a bare number is seconds).
+ * At least `min`. PF_CONFIG, naming the option and what it takes, otherwise.
+ */
+export function parseSeconds(value: unknown, option: string, min = 0): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(String(value));
+  const n = m ? Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()]! : NaN;
+  if (!Number.isFinite(n) || n < min)
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `--${option} "${value}" is not a duration${min > 0 ? ` of at least ${min} s` : ''} (seconds, or with a unit: 90, 90s, 10m, 2h)`,
+    );
+  return n;
+}
+
+/** A whole number from `min` to `max`. PF_CONFIG, naming the option and the range, otherwise. */
+export function parseCount(value: unknown, option: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const s = String(value).trim();
+  const n = /^\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `--${option} "${value}" is not a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` of at least ${min}`}`,
+    );
+  return n;
+}
+
+/** A decimal number of at least `min` (a rate). */
+export function parseDecimal(value: unknown, option: string, min: number, what: string): number {
+  const s = String(value).trim();
+  const n = /^\d+(?:\.\d+)?$/.test(s) ? Number(s) : NaN;
+  if (!(n >= min)) throw new PlotferryError('PF_CONFIG', `--${option} "${value}": give ${what}, at least ${min}`);
+  return n;
 }

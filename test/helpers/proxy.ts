@@ -24,12 +24,15 @@ export interface Proxy {
   forwarded(): number;
   /** RESULT frames cut (dropResults). */
   droppedResults(): number;
+  /** Changes the client->server rate from now on (undefined: as fast as it goes). */
+  setRate(bytesPerSec: number | undefined): void;
   close(): Promise<void>;
 }
 
 export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   let forwarded = 0;
   let droppedResults = 0;
+  let rate = opts.rateBytesPerSec;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect({ host: '127.0.0.1', port: opts.targetPort });
@@ -43,9 +46,9 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       offset += chunk.length;
       forwarded += chunk.length;
       upstream.write(chunk);
-      if (opts.rateBytesPerSec) {
+      if (rate) {
         client.pause();
-        setTimeout(() => client.resume(), (chunk.length / opts.rateBytesPerSec) * 1000);
+        setTimeout(() => client.resume(), (chunk.length / rate) * 1000);
       }
     });
     const cutter =
@@ -76,6 +79,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     port: (server.address() as net.AddressInfo).port,
     forwarded: () => forwarded,
     droppedResults: () => droppedResults,
+    setRate: (r) => (rate = r),
     close: () =>
       new Promise((r) => {
         for (const s of sockets) s.destroy();

@@ -288,6 +288,55 @@ describe('options', () => {
     assert.match(r.stderr, /unknown option --mvoe/);
   });
 
+  // Regression (issue 15, item 9): these were taken and misbehaved later: `--retries abc` retried
+  // forever, `--concurrency abc` sent nothing and said "sweep done", `--idle-timeout abc` failed
+  // every transfer with a stack trace, `--claim-ttl abc` expired claims after "NaN ms",
+  // `--reserve -5G` was read as the flags -5 and -G, `--port abc` was echoed as "NaN".
+  for (const [argv, option] of [
+    [['send', '--to', '127.0.0.1:9', '--token', 't', '--retries', 'abc', 'x.plot'], '--retries "abc"'],
+    [['sweep', '--concurrency', 'abc', '/nonexistent'], '--concurrency "abc"'],
+    [['listen', '--dir', '/nonexistent', '--token', 't', '--idle-timeout', 'abc'], '--idle-timeout "abc"'],
+    [['harvester', '--dir', '/nonexistent', '--claim-ttl', 'abc'], '--claim-ttl "abc"'],
+    [['listen', '--dir', '/nonexistent', '--token', 't', '--port', 'abc'], '--port "abc"'],
+    [['sweep', '--min-age', '-5', '/nonexistent'], '--min-age "-5"'],
+    [['send', '--to', '127.0.0.1:9', '--token', 't', '--bwlimit', 'fast', 'x.plot'], '--bwlimit "fast"'],
+    [['status', '--wait', '2 minutes'], '--wait "2 minutes"'],
+  ] as const) {
+    it(`refuses ${argv.join(' ')} at the edge: PF_CONFIG naming ${option}, exit 2`, async () => {
+      const r = await runCli([...argv]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`PF_CONFIG: ${option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    });
+  }
+
+  it('refuses a negative size instead of reading it as flags', async () => {
+    const r = await runCli(['listen', '--dir', '/nonexistent', '--token', 't', '--reserve', '-5G']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown option -5G: a negative value\?/);
+  });
+
+  // `--min-age 1m` counted as 0 (a plot still being written would have been moved).
+  it('takes the units people write: --min-age 1m leaves a plot written 30 s ago alone; --dry-run needs no NATS', async () => {
+    const d = await tmpDir('pf-units-');
+    try {
+      for (const [n, age] of [
+        ['fresh.plot', 30],
+        ['old.plot', 120],
+      ] as const) {
+        fs.writeFileSync(path.join(d, n), 'x');
+        const t = Date.now() / 1000 - age;
+        fs.utimesSync(path.join(d, n), t, t);
+      }
+      const r = await runCli(['sweep', '--nats', 'nats://127.0.0.1:1', '--dry-run', '--min-age', '1m', d]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /would send .*old\.plot/);
+      assert.doesNotMatch(r.stdout, /fresh/);
+    } finally {
+      await fsp.rm(d, { recursive: true, force: true });
+    }
+  });
+
   it('ignores PLOTFERRY_* variables meant for other commands', async () => {
     const r = await runCli(['status', '--help'], {
       PLOTFERRY_TOKEN: 'x',

@@ -49,8 +49,9 @@ describe('receiving directories', () => {
     const sum = await sha256(file);
     const l = await startListener({ dirs: [recv] });
     cleanup.push(() => l.close());
-    // Slow the transfer down so the second receiver starts in the middle of it.
-    const slow = await startProxy({ targetPort: l.port, rateBytesPerSec: 4 * MiB });
+    // Hold the transfer nearly still while the second receivers start (each takes a second or
+    // more on a busy machine), then let it finish.
+    const slow = await startProxy({ targetPort: l.port, rateBytesPerSec: 128 * 1024 });
     cleanup.push(() => slow.close());
     const sending = sendFile({ host: '127.0.0.1', port: slow.port, token: TOKEN, file });
     await waitFor(() => lsAll(recv).some((f) => f.endsWith('.partial')), 10_000, 'the live temporary file');
@@ -66,6 +67,7 @@ describe('receiving directories', () => {
         `${cmd[0]} left the live temporary file alone`,
       );
     }
+    slow.setRate(undefined);
     const result = await sending;
     assert.equal(await sha256(result.remotePath), sum, 'the first transfer finished, byte-exact');
   });

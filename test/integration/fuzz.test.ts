@@ -63,8 +63,15 @@ function protocolInput(r: Rng): Buffer {
 }
 
 describe('fuzz: protocol headers at a listener', () => {
-  // Wrong tokens are part of the input; throttling them would refuse the right ones too.
-  const fx = useFixture({ headerTimeoutMs: 1_000, idleTimeoutMs: 1_000, authThrottle: { maxFailures: 1e9 } });
+  // Wrong tokens are part of the input; throttling them would refuse the right ones too. No
+  // resume: a HELLO with resume:true, some bytes and a half-close rightly keeps those bytes as a
+  // partial copy (resume.test.ts covers that); here nothing may be kept. Seen on a busy machine.
+  const fx = useFixture({
+    headerTimeoutMs: 1_000,
+    idleTimeoutMs: 1_000,
+    authThrottle: { maxFailures: 1e9 },
+    partialTtlMs: 0,
+  });
 
   it(`${ROUNDS} hostile connections: each answered with ERROR or dropped, nothing written`, async () => {
     const r = rng(SEED);
