@@ -84,6 +84,8 @@ export interface DirStatus {
   totalBytes: number;
   plots: number;
   plotBytes: number;
+  /** The filesystem (st_dev): directories on one share its free space, counted once. */
+  fs?: number;
   unusable?: string;
 }
 export interface Heartbeat {
@@ -344,6 +346,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
               totalBytes: count(o2, 'totalBytes'),
               plots: count(o2, 'plots'),
               plotBytes: count(o2, 'plotBytes'),
+              ...(o2.fs !== undefined ? { fs: count(o2, 'fs') } : {}),
               ...(typeof u === 'string' ? { unusable: u.slice(0, 256) } : {}),
             };
           }),

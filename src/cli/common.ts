@@ -50,7 +50,8 @@ export async function runCommand(args: GlobalArgs, body: (log: Logger) => Promis
     process.exitCode = (await body(log)) ?? 0;
   } catch (err) {
     reportError(err, args.debug);
-    process.exitCode = 1;
+    // 2: the command line (or its environment or --config) is wrong, as for a refused flag.
+    process.exitCode = err instanceof PlotferryError && err.code === 'PF_CONFIG' ? 2 : 1;
   }
 }
 

@@ -13,6 +13,7 @@ export async function buildHeartbeat(
     dir: i.dir,
     freeBytes: i.freeBytes,
     totalBytes: i.totalBytes,
+    ...(i.dev >= 0 ? { fs: i.dev } : {}),
     ...(i.unusable ? { plots: 0, plotBytes: 0, unusable: i.unusable } : inventory.of(i.dir)),
   }));
   return { kind: 'heartbeat', v: 1, ...h, dirs, at: Date.now() };

@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import { decodeBus, Heartbeat, subjects } from '../bus/messages.js';
 import { formatBytes } from '../storage/disks.js';
 
+/** After the last new heartbeat, how long `status` waits for another harvester. */
+const QUIET_MS = 1_000;
+
 export async function collectHeartbeats(
   nc: NatsConnection,
   prefix: string,
@@ -23,7 +26,18 @@ export async function collectHeartbeats(
     },
   });
   nc.publish(subjects(prefix).statusPing);
-  await new Promise((r) => setTimeout(r, waitMs));
+  // Harvesters answer a ping within milliseconds: stop QUIET_MS after the last new one, at
+  // waitMs at the latest (the README's --wait), instead of always waiting it out.
+  const started = Date.now();
+  let seen = 0;
+  let lastNew = started;
+  while (Date.now() - started < waitMs) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (latest.size > seen) {
+      seen = latest.size;
+      lastNew = Date.now();
+    } else if (seen > 0 && Date.now() - lastNew >= QUIET_MS) break;
+  }
   sub.unsubscribe();
   return [...latest.values()].sort((a, b) => a.harvester.localeCompare(b.harvester));
 }
@@ -33,7 +47,10 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
   const lines: string[] = [];
   for (const b of beats) {
     const plots = b.dirs.reduce((n, d) => n + d.plots, 0);
-    const free = b.dirs.reduce((n, d) => n + (d.unusable ? 0 : d.freeBytes), 0);
+    // Directories on one filesystem share its free space: count it once (issue 15, item 13).
+    const byFs = new Map<string, number>();
+    for (const d of b.dirs) if (!d.unusable) byFs.set(d.fs !== undefined ? `fs:${d.fs}` : `dir:${d.dir}`, d.freeBytes);
+    const free = [...byFs.values()].reduce((n, f) => n + f, 0);
     lines.push(
       `${b.harvester} (${b.host})  transfers ${b.activeTransfers}/${b.maxTransfers}  plots ${plots}  free ${formatBytes(free)}`,
     );

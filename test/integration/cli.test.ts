@@ -140,11 +140,11 @@ describe('plotferry send', () => {
     assert.equal(fs.existsSync(file), false);
   });
 
-  it('fails clearly, exit 1, without a token', async () => {
+  it('fails clearly, exit 2 (a usage error), without a token', async () => {
     const r = await runCli(['send', '--to', `127.0.0.1:${fx.l.port}`, path.join(fx.src, 'x.plot')], {
       PLOTFERRY_TOKEN: '',
     });
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /PF_CONFIG: no token.*PLOTFERRY_TOKEN/s);
   });
 
@@ -166,9 +166,9 @@ describe('plotferry send', () => {
     assert.ok(fs.existsSync(file));
   });
 
-  it('rejects a malformed --to with usage help, exit 1', async () => {
+  it('rejects a malformed --to with usage help, exit 2', async () => {
     const r = await runCli(['send', '--to', 'nohost', '--token', 'x', 'f.plot']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /HOST:PORT/);
   });
 });
@@ -267,7 +267,7 @@ describe('plotferry listen', () => {
   it('refuses to start without a token, saying how to make one', async () => {
     const dst = await tmpDir();
     const r = await runCli(['listen', '--dir', dst, '--port', '0'], { PLOTFERRY_TOKEN: '' });
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /openssl rand -hex 16/);
     await fsp.rm(dst, { recursive: true, force: true });
   });

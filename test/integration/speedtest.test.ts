@@ -85,7 +85,7 @@ describe('speedtest', () => {
     const bad = await runCli(['speedtest', '--to', `127.0.0.1:${fx.l.port}`, '--seconds', '0.3'], {
       PLOTFERRY_TOKEN: '',
     });
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /token/i);
   });
 });

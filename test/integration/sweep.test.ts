@@ -300,8 +300,8 @@ describe('sweep', () => {
 
   it('--bwlimit that is not a rate is a config error', async () => {
     const r = await runCli(['sweep', '--nats', server.url, '--bwlimit', '0', '/nonexistent']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /PF_CONFIG: --bwlimit 0/);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /PF_CONFIG: --bwlimit "0": give megabytes per second/);
   });
 
   it('no harvester with room: exit 1, sources kept', async () => {
