@@ -29,13 +29,12 @@ export type HeldVerdict =
   /** No recorded hash to compare with, or no probe answer: keep the source. */
   | { kind: 'unverified' };
 
-/** `sourceHash`, when the caller hashed the source already, saves reading it again. */
-export async function judgeHeld(file: string, held: HeldCopy, sourceHash?: string): Promise<HeldVerdict> {
+export async function judgeHeld(file: string, held: HeldCopy): Promise<HeldVerdict> {
   if (held.beside === 'source' || held.beside === 'locked') return { kind: 'same-file' };
   if (held.size !== undefined && held.size !== (await fsp.stat(file)).size) return { kind: 'differs', hash: '' };
   // A receiver that did not probe cannot prove its copy is another file.
   if (held.beside !== 'absent' || !held.hash) return { kind: 'unverified' };
-  const ours = sourceHash ?? (await hashFile(file));
+  const ours = await hashFile(file);
   return ours === held.hash ? { kind: 'identical', hash: ours } : { kind: 'differs', hash: ours };
 }
 

@@ -159,7 +159,7 @@ async function handle(opts: SweepOptions, ctx: SweepContext, c: Candidate): Prom
             `${holder.harvester} reports holding ${holder.path}, and that is this very file: source kept`,
           );
           log.error({ ...where, code: e.code }, `${e.message} (${e.hint})`);
-          return { ...base, status: 'failed', error: { code: e.code, message: e.message, hint: e.hint } };
+          return { ...base, status: 'failed', error: errorOf(e) };
         }
         case 'identical': {
           const removed = await removeReported(c.file, `${holder.harvester}:${holder.path}`, log);
@@ -169,12 +169,15 @@ async function handle(opts: SweepOptions, ctx: SweepContext, c: Candidate): Prom
           );
           return { ...base, status: 'duplicate', hash: verdict.hash, ...removed };
         }
-        case 'differs':
-          log.warn(
-            { ...where, ours: verdict.hash, theirs: holder.hash },
-            'a harvester holds a different file of this name and size: not sent, source kept',
+        case 'differs': {
+          // Another file under this plot's name: a human must choose (exit 1, not "duplicate").
+          const e = new PlotferryError(
+            'PF_EXISTS',
+            `${holder.harvester} holds a different file as ${holder.path} (xxh64 ${holder.hash}, this one ${verdict.hash}): not sent, source kept; rename or remove one of them`,
           );
-          return { ...base, status: 'duplicate', hash: verdict.hash, sourceRemoved: false };
+          log.error({ ...where, code: e.code, ours: verdict.hash, theirs: holder.hash }, e.message);
+          return { ...base, status: 'failed', hash: verdict.hash, sourceRemoved: false, error: errorOf(e) };
+        }
         case 'unverified':
           log.warn(where, 'a harvester already holds this plot (same name and size): not sent, source kept');
           return { ...base, status: 'duplicate', sourceRemoved: false };
@@ -224,7 +227,7 @@ async function handle(opts: SweepOptions, ctx: SweepContext, c: Candidate): Prom
   } catch (err) {
     const e = asPlotferryError(err);
     log.error({ code: e.code }, `${e.message} (${e.hint}); source kept`);
-    return { ...c, status: 'failed', error: { code: e.code, message: e.message, hint: e.hint } };
+    return { ...c, status: 'failed', error: errorOf(e) };
   } finally {
     await locked.lock.release();
   }
@@ -242,6 +245,8 @@ async function removeReported(
   } catch (err) {
     const e = asPlotferryError(err);
     log.error({ code: e.code }, `${e.message} (${e.hint})`);
-    return { sourceRemoved: false, deleteError: { code: e.code, message: e.message, hint: e.hint } };
+    return { sourceRemoved: false, deleteError: errorOf(e) };
   }
 }
+
+const errorOf = (e: PlotferryError) => ({ code: e.code, message: e.message, hint: e.hint });

@@ -199,10 +199,14 @@ describe('sweep', () => {
     const other = path.join(p.dir, names[1]!);
     writeRandomFile(other, 300_000);
     const r = await sweepCli(p.dir, ['--prefix', 'dup2']);
-    assert.equal(r.code, 0, r.stderr);
+    // Regression (issue 15, item 12): a different file under the plot's name was a "duplicate"
+    // with exit 0, so nobody was told.
+    assert.equal(r.code, 1, r.stderr);
     const items = new Map(jsonLines(r.stdout).map((i) => [i.name as string, i]));
     assert.equal(items.get(names[0]!)?.status, 'duplicate');
     assert.equal(items.get(names[0]!)?.sourceRemoved, true, 'identical: the source is removed');
+    assert.equal(items.get(names[1]!)?.status, 'failed', 'different bytes: a conflict for a human');
+    assert.equal((items.get(names[1]!)?.error as { code: string }).code, 'PF_EXISTS');
     assert.equal(items.get(names[1]!)?.sourceRemoved, false, 'different bytes: the source is kept');
     assert.deepEqual(ls(p.dir), [names[1]]);
     assert.equal(await sha256(path.join(target, names[0]!)), p.sums.get(names[0]!), 'the copy is untouched');
