@@ -101,7 +101,7 @@ describe('speedtest over NATS', () => {
     );
     assert.ok(lines[0]!.gbps > 0);
     const none = await runCli(['speedtest', '--seconds', '1']);
-    assert.equal(none.code, 1);
+    assert.equal(none.code, 2, 'a usage error');
     assert.match(none.stderr, /--to HOST:PORT .* or --nats URL/);
   });
 });
