@@ -78,6 +78,8 @@ export class DiskSet {
   private readonly failed = new Map<number, FailedDisk>();
   /** Directories this process holds (owner set), and claims under way. */
   private readonly claimed = new Map<string, HeldLock & { identity: string }>();
+  /** Claims of directories that changed under us (see claim()). */
+  private retired: HeldLock[] = [];
   private readonly claiming = new Map<string, Promise<string | undefined>>();
 
   constructor(
@@ -110,8 +112,9 @@ export class DiskSet {
 
   /** Releases every directory's claim (at shutdown). */
   async close(): Promise<void> {
-    const locks = [...this.claimed.values()];
+    const locks = [...this.claimed.values(), ...this.retired];
     this.claimed.clear();
+    this.retired = [];
     await Promise.all(locks.map((l) => l.release()));
   }
 
@@ -179,11 +182,23 @@ export class DiskSet {
     if (!role) return undefined;
     const held = this.claimed.get(dir);
     if (held && held.identity === identity) return undefined;
-    if (held) this.claimed.delete(dir);
+    if (held) {
+      // Its lock went away with the old directory, or waits under the new mount to come back.
+      this.claimed.delete(dir);
+      this.retired.push(held);
+    }
     let pending = this.claiming.get(dir);
     if (!pending) {
       pending = (async () => {
-        const c = await claimDir(dir, role);
+        let c = await claimDir(dir, role);
+        const token = !c.ok && 'holder' in c ? c.token : undefined;
+        const ours = token ? this.retired.find((l) => l.token === token) : undefined;
+        if (ours) {
+          // Our own lock from before the directory changed (an unmount revealed it): take it back.
+          await ours.release();
+          this.retired = this.retired.filter((l) => l !== ours);
+          c = await claimDir(dir, role);
+        }
         if (c.ok) {
           this.claimed.set(dir, { ...c.lock, identity });
           await this.options.onClaimed?.(dir);

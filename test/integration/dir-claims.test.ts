@@ -108,6 +108,28 @@ describe('receiving directories', () => {
     }
   });
 
+  it('a disk mounted over a claimed directory, then unmounted: each is claimed, neither refused', async (t) => {
+    if (!isRoot) return t.skip('needs root: mounts a tmpfs');
+    const recv = await dir();
+    const l = await startListener({ dirs: [recv] });
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', recv]);
+      try {
+        const [mounted] = await l.listener.disks.snapshot();
+        assert.equal(mounted!.unusable, undefined, 'the mounted disk is claimed');
+        assert.ok(fs.existsSync(path.join(recv, RECEIVER_LOCK)));
+      } finally {
+        execFileSync('umount', [recv]);
+      }
+      // Our own lock from before the mount is there again: taken back, not "served by another".
+      const [again] = await l.listener.disks.snapshot();
+      assert.equal(again!.unusable, undefined, again!.unusable);
+    } finally {
+      await l.close();
+    }
+    assert.deepEqual(lsAll(recv), [], 'every claim released at close');
+  });
+
   it('one directory named twice (a symlink) is used once, not as two disks', async () => {
     const recv = await dir();
     const alias = path.join(await dir(), 'alias');
