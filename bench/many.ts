@@ -13,7 +13,7 @@
  *     per-file overhead = (time for 120 - time for 1) / 119, which still includes moving 1 MiB.
  * Every copy is checked byte-exact, and every source must be gone after a sweep.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeRandomFile } from '../src/demo/sample.js';
@@ -34,6 +34,16 @@ export interface ManyRow {
 const MiB = 2 ** 20;
 const write = (s: string) => process.stdout.write(s);
 
+/**
+ * A long-running process (a harvester, the HTTP receiver): plain spawn, so kill() reaches it
+ * (under /usr/bin/time a SIGTERM would stop `time` and leave the process running).
+ */
+function daemon(argv: string[]): { kill(): void; exited: Promise<void> } {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  return { kill: () => child.kill('SIGTERM'), exited };
+}
+
 interface Farm {
   nats: NatsServer;
   /** Every harvester disk, to check and empty between runs. */
@@ -46,7 +56,7 @@ async function startFarm(base: string): Promise<Farm> {
   const root = process.getuid?.() === 0;
   const disks: string[] = [];
   const mounted: string[] = [];
-  const procs: ReturnType<typeof timed>[] = [];
+  const procs: ReturnType<typeof daemon>[] = [];
   for (const h of ['h1', 'h2']) {
     const dirs = ['d1', 'd2'].map((d) => path.join(base, h, d));
     for (const d of dirs) {
@@ -55,25 +65,22 @@ async function startFarm(base: string): Promise<Farm> {
       if (root && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3g', 'tmpfs', d]).status === 0) mounted.push(d);
     }
     disks.push(...dirs);
-    const p = timed(
-      [
-        process.execPath,
-        CLI,
-        'harvester',
-        '--nats',
-        nats.url,
-        '--id',
-        `bench-${h}`,
-        '--host',
-        '127.0.0.1',
-        '--listen-host',
-        '127.0.0.1',
-        '--log-level',
-        'warn',
-        ...dirs.flatMap((d) => ['--dir', d]),
-      ],
-      base,
-    );
+    const p = daemon([
+      process.execPath,
+      CLI,
+      'harvester',
+      '--nats',
+      nats.url,
+      '--id',
+      `bench-${h}`,
+      '--host',
+      '127.0.0.1',
+      '--listen-host',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
+      ...dirs.flatMap((d) => ['--dir', d]),
+    ]);
     procs.push(p);
   }
   // Ready once both answer a status ping.
@@ -88,7 +95,7 @@ async function startFarm(base: string): Promise<Farm> {
     disks,
     stop: async () => {
       for (const p of procs) p.kill();
-      await Promise.all(procs.map((p) => p.done));
+      await Promise.all(procs.map((p) => p.exited));
       await nats.stop();
       for (const d of mounted) spawnSync('umount', [d]);
     },
@@ -132,6 +139,9 @@ export async function runMany(work: string, tools: readonly string[]): Promise<M
   fs.mkdirSync(peerDir);
   try {
     const workloads: { name: string; n: number; size: number; concurrency: number; peers: boolean }[] = [
+      // Untimed: the first copy into fresh tmpfs memory runs at a fraction of the speed of the
+      // next (PERF-NOTES: 8.0 s, then 4.2 and 4.4 s for one 2 GiB plot).
+      { name: 'warm-up: 4 x 512 MiB, concurrency 4', n: 4, size: 512 * MiB, concurrency: 4, peers: false },
       { name: '1 x 2 GiB, concurrency 1', n: 1, size: 2048 * MiB, concurrency: 1, peers: false },
       { name: '8 x 256 MiB, concurrency 1', n: 8, size: 256 * MiB, concurrency: 1, peers: false },
       { name: '1 x 1 MiB, concurrency 1', n: 1, size: MiB, concurrency: 1, peers: true },
@@ -218,10 +228,16 @@ export async function runMany(work: string, tools: readonly string[]): Promise<M
       if (w.peers && tools.includes('curl') && hasCommand('curl')) {
         const files = reset();
         const port = await freePort();
-        const http = timed(
-          [process.execPath, HTTP_RECEIVER, '--dir', peerDir, '--host', '127.0.0.1', '--port', String(port)],
-          base,
-        );
+        const http = daemon([
+          process.execPath,
+          HTTP_RECEIVER,
+          '--dir',
+          peerDir,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+        ]);
         await listening(port);
         const t0 = process.hrtime.bigint();
         let error: string | undefined;
@@ -240,7 +256,7 @@ export async function runMany(work: string, tools: readonly string[]): Promise<M
         await Promise.all([lane(), lane()]);
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         http.kill();
-        await http.done;
+        await http.exited;
         error ??= verifyAndClear(files, copies, [peerDir]);
         record(w, 'curl PUT, 2 at a time', seconds, error);
       }
@@ -262,7 +278,7 @@ function report(r: ManyRow): void {
 export function manySummary(rows: readonly ManyRow[]): string {
   const get = (workload: string, tool: string) => rows.find((r) => r.workload.startsWith(workload) && r.tool === tool);
   const lines = ['| workload | tool | seconds | files/s | MB/s | ms per file |', '|---|---|---:|---:|---:|---:|'];
-  for (const r of rows)
+  for (const r of rows.filter((r) => !r.workload.startsWith('warm-up')))
     lines.push(
       `| ${r.workload} | ${r.tool} | ${r.seconds.toFixed(2)} | ${(r.files / r.seconds).toFixed(1)} | ${(r.bytes / 1e6 / r.seconds).toFixed(0)} | ${((r.seconds * 1000) / r.files).toFixed(1)} |`,
     );
