@@ -1,11 +1,14 @@
 /**
  * `plotferry sweep`: the cron entry point on plotters. Finds finished plots, and moves each to
  * whichever harvester wins its bid, several at once. A plot's source is removed only after the
- * harvester verified, synced and renamed it. A plot a harvester already holds (same name and
- * size) is reported as a duplicate and not sent; its source is removed only when the holder's
- * recorded hash (written when plotferry stored it) equals the source's: the plotter died
- * between the transfer and the delete. Otherwise the source is kept. Each plot is locked while it is handled, so
+ * harvester verified, synced and renamed it. Each plot is locked while it is handled, so
  * overlapping sweeps never send one plot twice.
+ *
+ * A plot a harvester already holds (same name and size) is not sent. Its source is removed only
+ * when the holder's recorded hash equals the source's and the copy is provably another file
+ * (held.ts, wire/probe.ts): a plotter that died between the transfer and the delete. A copy that
+ * is the source itself fails PF_SAME_FILE, another file under the name PF_EXISTS; a copy
+ * without a hash record is a duplicate whose source is kept.
  */
 import type { Pacer } from '../transfer/pace.js';
 import { promises as fsp } from 'node:fs';
