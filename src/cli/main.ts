@@ -3,6 +3,7 @@
  * plotferry's command line: maps flags onto the library. Each command loads its code only when
  * it runs, so `--help` and cron start-up stay fast.
  */
+import fs from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ErrorCodes } from '../core/errors.js';
@@ -20,13 +21,21 @@ import { sweepCommand } from './sweep.js';
 for (const k of Object.keys(process.env))
   if (k.startsWith('PLOTFERRY_') && process.env[k] === '') delete process.env[k];
 
+/** The keys of the --config file read (loadConfigFile), checked once the command is known. */
+let configKeys: string[] = [];
+let configFile = '';
+
 const cli = yargs(hideBin(process.argv))
   .scriptName('plotferry')
   .usage(
     '$0 <command> [options]\n\nMoves finished Chia plots to harvesters over raw TCP, verified end to end with xxhash.',
   )
   .env('PLOTFERRY')
-  .config('config', 'a JSON file of options, named as on the command line (e.g. {"token": "...", "dir": ["/mnt/d1"]})')
+  .config(
+    'config',
+    'a JSON file of options, named as on the command line (e.g. {"token": "...", "dir": ["/mnt/d1"]})',
+    loadConfigFile,
+  )
   .command(listenCommand)
   .command(sendCommand)
   .command(harvesterCommand)
@@ -74,9 +83,64 @@ function skipHelpCache(y: unknown): void {
   if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
+/**
+ * `--config FILE`: a JSON object of options. A missing file or bad JSON is PF_CONFIG saying so
+ * (yargs' own loader called a missing file "Invalid JSON config file" and crashed with a stack).
+ */
+function loadConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(
+      `${CONFIG_MARK}--config ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
+  }
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${CONFIG_MARK}--config ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    throw new Error(`${CONFIG_MARK}--config ${file} must hold a JSON object of options ({"token": "...", ...})`);
+  configKeys = Object.keys(o);
+  configFile = file;
+  return o as Record<string, unknown>;
+}
+
+/** The known name closest to `name` (edit distance at most 3), for "did you mean". */
+function nearest(name: string, known: Iterable<string>): string | undefined {
+  const dist = (a: string, b: string) => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    return d[a.length]![b.length]!;
+  };
+  let best: string | undefined;
+  let bestD = 4;
+  for (const k of known) {
+    if (k.length < 2 || /[A-Z]/.test(k)) continue;
+    const dd = dist(name, k);
+    if (dd < bestD) [best, bestD] = [k, dd];
+  }
+  return best;
+}
+
 /** Rejects flags the command does not declare; only what was typed, never the environment. */
 function rejectUnknownFlags(y: { getOptions(): { key: Record<string, unknown> }; showHelp(): unknown }): void {
   const known = new Set(Object.keys(y.getOptions().key));
+  // A misspelt key in --config (`dirr`, `reserv`) was ignored without a word.
+  for (const k of configKeys) {
+    if (known.has(k) || known.has(k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()))) continue;
+    const near = nearest(k, known);
+    process.stderr.write(
+      `plotferry: PF_CONFIG: --config ${configFile}: unknown option "${k}"${near ? ` (did you mean "${near}"?)` : ''}\n  what to do: ${ErrorCodes.PF_CONFIG}\n`,
+    );
+    process.exit(2);
+  }
   const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
   const refuse = (what: string) => {
     y.showHelp();

@@ -337,6 +337,31 @@ describe('options', () => {
     }
   });
 
+  // Regression (issue 15, item 10): a bad or missing --config file crashed with a yargs stack
+  // ("Invalid JSON config file" for a missing one), and misspelt keys were ignored.
+  it('--config: a missing file, bad JSON and a misspelt key are PF_CONFIG, exit 2, no stack', async () => {
+    const d = await tmpDir('pf-conf-');
+    try {
+      const bad = path.join(d, 'bad.json');
+      const typo = path.join(d, 'typo.json');
+      fs.writeFileSync(bad, '{"dir": [');
+      fs.writeFileSync(typo, JSON.stringify({ dirr: ['/mnt/d1'], reserv: '2G', token: 't' }));
+      for (const [file, want] of [
+        [path.join(d, 'missing.json'), /--config .*missing\.json: no such file/],
+        [bad, /--config .*bad\.json is not valid JSON/],
+        [typo, /--config .*typo\.json: unknown option "dirr" \(did you mean "dir"\?\)/],
+      ] as const) {
+        const r = await runCli(['listen', '--config', file, '--port', '0']);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /plotferry: PF_CONFIG: /);
+        assert.match(r.stderr, want);
+        assert.doesNotMatch(r.stderr, /\n\s+at |YError/, 'no stack trace');
+      }
+    } finally {
+      await fsp.rm(d, { recursive: true, force: true });
+    }
+  });
+
   it('ignores PLOTFERRY_* variables meant for other commands', async () => {
     const r = await runCli(['status', '--help'], {
       PLOTFERRY_TOKEN: 'x',
