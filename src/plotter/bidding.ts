@@ -20,7 +20,7 @@ import { abortableSleep } from '../core/sleep.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from '../transfer/sender.js';
 import type { FreeSignal } from './free-signal.js';
-import { HolderRoster, judgeHeld } from './held.js';
+import { deliveredAs, HolderRoster } from './held.js';
 
 export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'token'> {
   nc: NatsConnection;
@@ -131,8 +131,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
 }
 
 /**
- * The copy a harvester holds of this plot, as a delivery, when it is verified identical and
- * provably another file; PF_SAME_FILE or PF_EXISTS when it is held otherwise; undefined when
+ * The copy a harvester holds of this plot, as a delivery (held.ts, deliveredAs); undefined when
  * nobody holds it.
  */
 async function storedMeanwhile(
@@ -143,28 +142,7 @@ async function storedMeanwhile(
 ): Promise<Omit<BiddingResult, 'attempts'> | undefined> {
   const held = await (opts.roster ?? new HolderRoster(opts.nc, opts.prefix)).ask(name, size, probe);
   if (!held) return undefined;
-  const at = `${held.harvester}:${held.path}`;
-  const v = await judgeHeld(opts.file, held);
-  if (v.kind === 'identical')
-    return {
-      name,
-      file: opts.file,
-      bytes: size,
-      seconds: 0,
-      hash: v.hash,
-      remotePath: held.path,
-      resumedFrom: 0,
-      bytesSent: 0,
-      harvester: held.harvester,
-      alreadyStored: true,
-    };
-  if (v.kind === 'same-file') throw new PlotferryError('PF_SAME_FILE', `${at} is this very file`);
-  throw new PlotferryError(
-    'PF_EXISTS',
-    v.kind === 'differs'
-      ? `${at} holds a different file of this name and size; nothing was overwritten`
-      : `${at} holds a file of this name and size that cannot be verified (no hash record); it was not sent again`,
-  );
+  return deliveredAs(opts.file, name, held, held.harvester);
 }
 
 /**

@@ -8,7 +8,9 @@ import { promises as fsp } from 'node:fs';
 import { NatsConnection, RequestStrategy } from 'nats';
 import { decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
 import type { Beside } from '../wire/probe.js';
+import { PlotferryError } from '../core/errors.js';
 import { hashFile } from '../transfer/hash.js';
+import type { SendResult } from '../transfer/sender.js';
 
 export interface HeldCopy {
   /** Bytes of the copy; another size is another file. */
@@ -36,6 +38,49 @@ export async function judgeHeld(file: string, held: HeldCopy): Promise<HeldVerdi
   if (held.beside !== 'absent' || !held.hash) return { kind: 'unverified' };
   const ours = await hashFile(file);
   return ours === held.hash ? { kind: 'identical', hash: ours } : { kind: 'differs', hash: ours };
+}
+
+/**
+ * A copy `harvester` holds (found by `has`, or described by a receiver's PF_EXISTS after a lost
+ * RESULT) as the delivery it stands for, when it is verified identical and provably another
+ * file; otherwise the error that says why the source stays: PF_SAME_FILE, or PF_EXISTS for
+ * another file or one that cannot be verified.
+ */
+export async function deliveredAs(
+  file: string,
+  name: string,
+  held: HeldCopy & { path: string; size: number },
+  harvester: string,
+): Promise<SendResult & { harvester: string; alreadyStored: true }> {
+  const at = `${harvester}:${held.path}`;
+  const v = await judgeHeld(file, held);
+  switch (v.kind) {
+    case 'identical':
+      return {
+        name,
+        file,
+        bytes: held.size,
+        seconds: 0,
+        hash: v.hash,
+        remotePath: held.path,
+        resumedFrom: 0,
+        bytesSent: 0,
+        harvester,
+        alreadyStored: true,
+      };
+    case 'same-file':
+      throw new PlotferryError('PF_SAME_FILE', `${at} is this very file; it was neither sent nor removed`);
+    case 'differs':
+      throw new PlotferryError(
+        'PF_EXISTS',
+        `${at} holds a different file of this name (${held.size} bytes${held.hash ? `, xxh64 ${held.hash}` : ''}; ours ${v.hash ? `xxh64 ${v.hash}` : 'another size'}); nothing was overwritten, the source is kept`,
+      );
+    case 'unverified':
+      throw new PlotferryError(
+        'PF_EXISTS',
+        `${at} holds a file of this name and size that cannot be verified (no hash record); it was not sent again, the source is kept`,
+      );
+  }
 }
 
 /**

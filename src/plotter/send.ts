@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { removeSource, SendResult } from '../transfer/sender.js';
 import { ExistsError } from '../wire/messages.js';
-import { judgeHeld } from './held.js';
+import { deliveredAs } from './held.js';
 import { tryLock } from './lock.js';
 
 export interface Sent extends SendResult {
@@ -63,28 +63,7 @@ export async function deliver(opts: DeliverOptions): Promise<Delivery> {
       sent = await opts.transfer(lock?.token);
     } catch (err) {
       if (!(err instanceof ExistsError) || !lock) throw err;
-      const v = await judgeHeld(opts.file, err.held);
-      const at = `${opts.where}:${err.held.path}`;
-      if (v.kind === 'same-file')
-        throw new PlotferryError('PF_SAME_FILE', `${at} is this very file; it was neither sent nor removed`);
-      if (v.kind === 'differs')
-        throw new PlotferryError(
-          'PF_EXISTS',
-          `${at} holds a different file of this name (${err.held.size} bytes${err.held.hash ? `, xxh64 ${err.held.hash}` : ''}; ours ${v.hash ? `xxh64 ${v.hash}` : 'another size'}); nothing was overwritten, the source is kept`,
-        );
-      if (v.kind !== 'identical') throw err;
-      sent = {
-        alreadyStored: true,
-        name: opts.name,
-        file: opts.file,
-        bytes: err.held.size,
-        seconds: 0,
-        hash: v.hash,
-        remotePath: err.held.path,
-        resumedFrom: 0,
-        bytesSent: 0,
-        harvester: opts.where,
-      };
+      sent = await deliveredAs(opts.file, opts.name, err.held, opts.where);
     }
     let moved = false;
     let deleteError: PlotferryError | undefined;

@@ -2,6 +2,7 @@
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decodeBus, Heartbeat, subjects } from '../bus/messages.js';
+import { abortableSleep } from '../core/sleep.js';
 import { formatBytes } from '../storage/disks.js';
 
 /** After the last new heartbeat, how long `status` waits for another harvester. */
@@ -32,7 +33,7 @@ export async function collectHeartbeats(
   let seen = 0;
   let lastNew = started;
   while (Date.now() - started < waitMs) {
-    await new Promise((r) => setTimeout(r, 50));
+    await abortableSleep(50);
     if (latest.size > seen) {
       seen = latest.size;
       lastNew = Date.now();

@@ -5,32 +5,18 @@
  * other's live temporary files (a running transfer lost at its last step). So a directory is
  * used, and cleaned, only by the process that holds its lock.
  */
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RECEIVER_LOCK } from '../wire/names.js';
-import { acquireLock, HeldLock, liveHolder } from './lockfile.js';
-import { decodeOwner } from './owner.js';
+import { acquireLock, LockAttempt } from './lockfile.js';
 
-export type DirClaim =
-  | { ok: true; lock: HeldLock }
-  /** `token`: the holder's, to recognise a directory this process holds under another path. */
-  | { ok: false; holder: string; token?: string }
-  | { ok: false; error: NodeJS.ErrnoException };
+/** A held lock's `token` tells a directory this process holds under another path. */
+export type DirClaim = LockAttempt | { ok: false; error: NodeJS.ErrnoException };
 
 export async function claimDir(dir: string, role: string): Promise<DirClaim> {
   const lockPath = path.join(dir, RECEIVER_LOCK);
   try {
-    const r = await acquireLock(lockPath, role);
-    if (r.ok) return r;
-    const token = decodeOwner(await fsp.readFile(lockPath, 'utf8').catch(() => ''))?.token;
-    return { ok: false, holder: r.holder, ...(token ? { token } : {}) };
+    return await acquireLock(lockPath, role);
   } catch (err) {
     return { ok: false, error: err as NodeJS.ErrnoException };
   }
-}
-
-/** Who serves `dir` as a receiving directory now, if anyone provably does (for `sweep`). */
-export async function dirServedBy(dir: string): Promise<string | undefined> {
-  const content = await fsp.readFile(path.join(dir, RECEIVER_LOCK), 'utf8').catch(() => undefined);
-  return content === undefined ? undefined : liveHolder(content);
 }

@@ -16,7 +16,8 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-export type LockAttempt = { ok: true; lock: HeldLock } | { ok: false; holder: string };
+/** `token`: the holder's, when its lock is an owner record (to recognise one's own lock). */
+export type LockAttempt = { ok: true; lock: HeldLock } | { ok: false; holder: string; token?: string };
 
 /**
  * Takes `lock` for this process. `legacyHolder` judges content that is not an owner record (an
@@ -30,17 +31,21 @@ export async function acquireLock(
 ): Promise<LockAttempt> {
   const me = selfOwner(role);
   const body = encodeOwner(me);
+  const taken: LockAttempt = { ok: true, lock: { token: me.token, release: () => releaseIfOurs(lock, me.token) } };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await fsp.writeFile(lock, body, { flag: 'wx' });
-      return { ok: true, lock: { token: me.token, release: () => releaseIfOurs(lock, me.token) } };
+      return taken;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const seen = await fsp.readFile(lock, 'utf8').catch(() => undefined);
     if (seen === undefined) continue; // released meanwhile
     const holder = liveHolder(seen, legacyHolder);
-    if (holder) return { ok: false, holder };
+    if (holder) {
+      const token = decodeOwner(seen)?.token;
+      return { ok: false, holder, ...(token ? { token } : {}) };
+    }
     // Stale. Replacing it must be one process's act: a guard file (O_EXCL) admits one taker,
     // which checks again under the guard that the lock still holds what was judged stale, and
     // swaps its own record in with one rename(2), so the lock never stops existing meanwhile.
@@ -64,7 +69,7 @@ export async function acquireLock(
         const temp = `${lock}.${me.token}`;
         await fsp.writeFile(temp, body, { flag: 'wx' });
         await fsp.rename(temp, lock);
-        return { ok: true, lock: { token: me.token, release: () => releaseIfOurs(lock, me.token) } };
+        return taken;
       }
       // Released or replaced meanwhile: look again.
     } finally {

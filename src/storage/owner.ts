@@ -88,7 +88,6 @@ export function decodeOwner(text: string): Owner | undefined {
 export function liveness(o: Owner): Liveness {
   if (o.host !== os.hostname()) return 'other-host';
   if (o.boot !== currentBootId()) return 'dead'; // written before this boot
-  if (o.pid === process.pid) return o.start === processStart(process.pid) ? 'alive' : 'dead';
   if (!pidExists(o.pid)) return 'dead';
   // Where /proc is missing both are '': the PID check is all there is.
   return processStart(o.pid) === o.start ? 'alive' : 'dead';
