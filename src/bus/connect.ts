@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { abortableSleep } from '../core/sleep.js';
 import { isAuthFailure, isTlsFailure } from './errors.js';
+import { markLinkDown, markLinkUp } from './link.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -89,10 +90,13 @@ export async function connectNats(
   }
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect')
+      if (s.type === 'disconnect') {
+        markLinkDown(nc, String(s.data));
         log.warn({ server: String(s.data) }, 'NATS disconnected; running transfers go on, reconnecting');
-      else if (s.type === 'reconnect') log.info({ server: String(s.data) }, 'NATS reconnected');
-      else if (s.type === 'error') log.error({ err: s.data }, 'NATS error');
+      } else if (s.type === 'reconnect') {
+        markLinkUp(nc);
+        log.info({ server: String(s.data) }, 'NATS reconnected');
+      } else if (s.type === 'error') log.error({ err: s.data }, 'NATS error');
     }
   })();
   return nc;

@@ -4,6 +4,9 @@
  *
  *   plotter  -- request  {prefix}.announce          Announce --> every harvester
  *            <-- first reply wins                   Bid (sent after a load-dependent delay)
+ *                With {answerAll}, every harvester answers at once: a Bid carrying that delay
+ *                (the plotter ranks bids by arrival + delay, and stops waiting once all the
+ *                harvesters it knows have answered), or a Decline saying why not
  *            -- request  {prefix}.claim.{harvester}  Claim --> the winner
  *            <-- reply                              Claimed {host, port, token} | Refused
  *   plotter  -- request  {prefix}.has  Has {name, size} --> a holder answers Held; with
@@ -37,6 +40,8 @@ export interface Announce {
   plotter: string;
   /** Harvester ids that should not bid (a retry after they failed). */
   exclude: string[];
+  /** Answer at once, with the delay in the bid, and Decline instead of staying silent. */
+  answerAll?: boolean;
 }
 export interface Bid {
   kind: 'bid';
@@ -52,6 +57,20 @@ export interface Bid {
   busy: boolean;
   /** Bytes of this plot the harvester holds from a broken transfer (it bids at once then). */
   resumeFrom?: number;
+  /** To an answerAll announce: the delay the bid would otherwise have waited (its rank). */
+  delayMs?: number;
+}
+/** Why a harvester does not bid (answerAll announcements only). */
+export const DECLINE_REASONS = ['no-room', 'no-disk', 'held', 'excluded', 'closing'] as const;
+export type DeclineReason = (typeof DECLINE_REASONS)[number];
+export interface Decline {
+  kind: 'decline';
+  v: 1;
+  id: string;
+  harvester: string;
+  reason: DeclineReason;
+  /** The most room any of its disks has for a plot (after the reserve), for the plotter's message. */
+  freeBytes: number;
 }
 export interface Claim {
   kind: 'claim';
@@ -142,7 +161,7 @@ export interface SpeedtestRequest {
   streams: number;
 }
 export type BusMessage =
-  Announce | Bid | Claim | Claimed | Refused | Heartbeat | Has | Held | NotHeld | Free | SpeedtestRequest;
+  Announce | Bid | Decline | Claim | Claimed | Refused | Heartbeat | Has | Held | NotHeld | Free | SpeedtestRequest;
 export type BusKind = BusMessage['kind'];
 
 export function encodeBus(m: BusMessage): Uint8Array {
@@ -248,6 +267,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
             if (typeof x !== 'string' || !TOKEN_RE.test(x)) bad('"exclude" entries must be harvester ids');
             return x;
           }),
+          ...(m.answerAll === true ? { answerAll: true } : {}),
         };
       }
       case 'bid':
@@ -260,6 +280,16 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           activeTransfers: count(m, 'activeTransfers'),
           busy: m.busy === true,
           ...(m.resumeFrom !== undefined ? { resumeFrom: count(m, 'resumeFrom') } : {}),
+          ...(m.delayMs !== undefined ? { delayMs: count(m, 'delayMs') } : {}),
+        };
+      case 'decline':
+        return {
+          kind: 'decline',
+          v: 1,
+          id: id(m, 'id'),
+          harvester: id(m, 'harvester'),
+          reason: oneOf(m, 'reason', DECLINE_REASONS),
+          freeBytes: count(m, 'freeBytes'),
         };
       case 'claim':
         return {

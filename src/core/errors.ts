@@ -22,6 +22,9 @@ export const ErrorCodes = {
   PF_EXISTS: 'the receiver already holds a file with this name; nothing was overwritten, the source is kept',
   /** No directory has room for size + reserve. */
   PF_NO_SPACE: 'no receiving directory has room for this file plus the reserve: add a disk or free space',
+  /** No receiving directory can be used at all (each is missing, not a directory, disabled, ...). */
+  PF_NO_DISK:
+    'no receiving directory can be used (the message says why for each: missing, not a directory, disabled, not mounted, out of rotation, served by another process): fix them or change --dir',
   /** Another live plotferry receives into this directory. */
   PF_DIR_IN_USE:
     'another plotferry (listen or harvester) receives into this directory: stop it, or give each process its own directories',
@@ -39,6 +42,9 @@ export const ErrorCodes = {
     'the data was corrupted in transit (hashes differ); nothing was kept, the source is intact: check NICs, cables and RAM',
   /** The receiving disk filled up mid-transfer. */
   PF_DISK_FULL: 'the receiving disk filled up; the partial file was removed, the source is intact',
+  /** The OS refused access to a file or directory (EACCES, EPERM). */
+  PF_PERMISSION:
+    'permission denied: the user plotferry runs as must be able to read and write the directory (check its owner and mode, `ls -ld DIR`)',
   /** Any other I/O error on a disk. */
   PF_IO: 'a disk I/O error happened; check the disk (dmesg, smartctl)',
   /** The TCP connection failed or broke. */
@@ -48,6 +54,12 @@ export const ErrorCodes = {
   /** No harvester answered an announcement. */
   PF_NO_BID:
     'no harvester bid: check that harvesters run (`plotferry status`), use the same --nats and --prefix, and have a disk with room',
+  /** The NATS connection is down; plotferry reconnects on its own. */
+  PF_NATS:
+    'NATS cannot be reached (the log says since when): check that nats-server runs at --nats and the network to it; plotferry reconnects by itself',
+  /** A listening port is taken by another process. */
+  PF_PORT_IN_USE:
+    'the port is in use by another process (another plotferry?): stop it, or choose another port with --port (0 picks a free one)',
   /** NATS refused the credentials. */
   PF_NATS_AUTH:
     'NATS refused our credentials: check --nats-token, --nats-user/--nats-pass or --nats-creds against the server config',
@@ -97,7 +109,11 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'PF_CONNECTION',
   'PF_TIMEOUT',
   'PF_SHUTTING_DOWN',
+  'PF_NATS',
 ]);
+
+/** A receiving disk's own failure: it leaves that receiver's rotation, and the plot goes elsewhere. */
+export const DISK_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['PF_IO', 'PF_DISK_FULL', 'PF_PERMISSION']);
 
 export class PlotferryError extends Error {
   readonly code: ErrorCode;
@@ -150,6 +166,13 @@ export function fromSystemError(err: unknown, context: string, fallback: ErrorCo
       break;
     case 'ETIMEDOUT':
       code = 'PF_TIMEOUT';
+      break;
+    case 'EACCES':
+    case 'EPERM':
+      code = fallback === 'PF_IO' ? 'PF_PERMISSION' : fallback;
+      break;
+    case 'EADDRINUSE':
+      code = 'PF_PORT_IN_USE';
       break;
     default:
       break;

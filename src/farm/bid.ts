@@ -3,7 +3,7 @@
  * fuller harvester bids later and an idle, empty one wins (chia-garden's proven formula):
  *   10 ms per active transfer + 0..50 ms by how full the disk it would use is.
  */
-import type { Announce } from '../bus/messages.js';
+import type { Announce, DeclineReason } from '../bus/messages.js';
 import type { PlotferryError } from '../core/errors.js';
 import type { DiskSet } from '../storage/disks.js';
 import { findExisting } from '../storage/held.js';
@@ -20,8 +20,11 @@ export function bidDelayMs(activeTransfers: number, freeBytes: number, totalByte
 }
 
 export type BidDecision =
-  /** Stay silent: no disk with room, the name is held already, or the plotter skips us. */
-  | { kind: 'silent' }
+  /**
+   * No bid: no disk with room, the name is held already, or the plotter skips us. Silence, or a
+   * Decline with this reason to a plotter that asks every harvester to answer.
+   */
+  | { kind: 'silent'; reason: DeclineReason }
   /**
    * Bid after `delayMs`. A busy bid (room, but every disk with room is writing, or at
    * --max-transfers) is never taken as an offer; it tells the plotter to wait rather than fail.
@@ -39,18 +42,19 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
   // Holding part of this plot from a broken transfer: bid at once (even when the plotter would
   // skip us after that failure), so the rest goes here instead of all of it elsewhere.
   const partial = await findPartial(disks.dirs, a.name, a.size, s.partialTtlMs);
-  if (!partial && a.exclude.includes(s.id)) return { kind: 'silent' };
+  if (!partial && a.exclude.includes(s.id)) return { kind: 'silent', reason: 'excluded' };
   let best;
   let busy = s.activeTransfers >= s.maxTransfers;
   try {
     if (!busy) best = await disks.chooseFor(a.size, partial);
-    else if (!partial && !(await disks.hasRoomFor(a.size))) return { kind: 'silent' };
+    else if (!partial && !(await disks.hasRoomFor(a.size))) return { kind: 'silent', reason: 'no-room' };
   } catch (err) {
     // No disk with room at all: stay silent, another harvester may have one.
-    if ((err as PlotferryError).code !== 'PF_BUSY') return { kind: 'silent' };
+    const code = (err as PlotferryError).code;
+    if (code !== 'PF_BUSY') return { kind: 'silent', reason: code === 'PF_NO_DISK' ? 'no-disk' : 'no-room' };
     busy = true;
   }
-  if (await findExisting(disks.dirs, a.name)) return { kind: 'silent' };
+  if (await findExisting(disks.dirs, a.name)) return { kind: 'silent', reason: 'held' };
   const resume = partial ? { resumeFrom: partial.bytes } : {};
   // Sent late, a busy bid rarely even arrives first.
   if (busy || !best) return { kind: 'bid', busy: true, delayMs: BUSY_BID_DELAY_MS, freeBytes: 0, ...resume };

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
-import { BusKind, BusMessage, decodeBus, encodeBus, subjects, validateId } from '../bus/messages.js';
+import { BusKind, BusMessage, DeclineReason, decodeBus, encodeBus, subjects, validateId } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { describeHeld, findExisting } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, startPartialExpiry } from '../storage/partials.js';
@@ -171,14 +171,19 @@ export class Harvester {
 
   private async onAnnounce(msg: Msg): Promise<void> {
     const a = this.decodeOrIgnore(msg, 'announce');
-    if (!a || this.closing) return;
+    if (!a) return;
+    const decline = (reason: DeclineReason, freeBytes = 0) => {
+      if (a.answerAll)
+        msg.respond(encodeBus({ kind: 'decline', v: 1, id: a.id, harvester: this.opts.id, reason, freeBytes }));
+    };
+    if (this.closing) return decline('closing');
     const d = await decideBid(this.disks, a, {
       id: this.opts.id,
       activeTransfers: this.claims.size,
       maxTransfers: this.maxTransfers,
       partialTtlMs: this.partialTtlMs,
     });
-    if (d.kind === 'silent') return;
+    if (d.kind === 'silent') return decline(d.reason, d.reason === 'no-room' ? await this.disks.mostRoom() : 0);
     const bid = () =>
       msg.respond(
         encodeBus({
@@ -190,9 +195,12 @@ export class Harvester {
           activeTransfers: this.claims.size,
           busy: d.busy,
           ...(d.resumeFrom !== undefined ? { resumeFrom: d.resumeFrom } : {}),
+          ...(a.answerAll ? { delayMs: d.delayMs } : {}),
         }),
       );
-    if (d.delayMs === 0) bid();
+    // A plotter that hears every harvester ranks the bids by their delay itself (no waiting
+    // here); to one that takes the first bid, the delay is the rank.
+    if (d.delayMs === 0 || a.answerAll) bid();
     else setTimeout(bid, d.delayMs);
   }
 

@@ -11,12 +11,14 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { Msg, NatsConnection, RequestStrategy } from 'nats';
-import { Announce, Claim, decodeBus, encodeBus, subjects } from '../bus/messages.js';
-import { natsFailed, noTaker } from '../bus/errors.js';
+import { createInbox, NatsConnection } from 'nats';
+import { Announce, Claim, Decline, decodeBus, encodeBus, subjects } from '../bus/messages.js';
+import { natsFailed } from '../bus/errors.js';
+import { linkDown, linkDownMessage } from '../bus/link.js';
 import { request } from '../bus/request.js';
-import { asPlotferryError, PlotferryError } from '../core/errors.js';
+import { asPlotferryError, DISK_FAULTS, PlotferryError } from '../core/errors.js';
 import { abortableSleep } from '../core/sleep.js';
+import { formatBytes } from '../storage/disks.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from '../transfer/sender.js';
 import type { FreeSignal } from './free-signal.js';
@@ -64,6 +66,8 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
   // After a failure the harvester may have stored the plot all the same (its RESULT was lost):
   // ask before announcing again, or a second harvester would get a second copy.
   let askFirst = false;
+  /** The last failure that happened at a harvester (claim or transfer), for the final report. */
+  let lastFault: PlotferryError | undefined;
   for (let attempt = 1; ; attempt++) {
     let harvester = '';
     let claimRefusedBusy = false;
@@ -83,6 +87,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         size,
         plotter: opts.plotter,
         exclude: [...exclude],
+        answerAll: true,
       });
       const claim: Claim = { kind: 'claim', v: 1, id, name, size, plotter: opts.plotter };
       const reply = await request(
@@ -118,7 +123,13 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
       }
       // A harvester that answered its claim with junk is treated as failed, like one that died;
       // so is one whose disk filled up or failed under the plot: another harvester may take it.
-      const harvesterFault = harvester !== '' && ['PF_PROTOCOL', 'PF_DISK_FULL', 'PF_IO'].includes(e.code);
+      const harvesterFault = harvester !== '' && (e.code === 'PF_PROTOCOL' || DISK_FAULTS.has(e.code));
+      // Nobody else bid after a harvester failed the plot: that failure is the cause to report.
+      if (lastFault && (e.code === 'PF_NO_BID' || e.code === 'PF_NO_SPACE'))
+        throw new PlotferryError(lastFault.code, `${lastFault.message}; no other harvester took it (${e.message})`, {
+          cause: lastFault,
+        });
+      if (harvester !== '') lastFault = e;
       if (!(e.retryable || harvesterFault) || attempt >= tries || opts.signal?.aborted) throw e;
       askFirst = harvester !== '';
       // A harvester that failed this file is skipped next time, unless it was only busy.
@@ -146,42 +157,116 @@ async function storedMeanwhile(
 }
 
 /**
- * The first valid bid. Replies that do not decode (a buggy or hostile responder) are skipped,
- * so junk on the subject cannot make a plotter fail.
+ * The winning bid, or the error that says why there is none. Harvesters that know `answerAll`
+ * answer at once with the delay their bid would have waited: a bid ranks at its arrival plus
+ * that delay (older harvesters delay it themselves), so load ordering holds without the wait.
+ * The best bid wins once its rank is reached, or at once when every harvester the roster knows
+ * has answered. Declines say why a harvester does not bid, so "nobody has room" is PF_NO_SPACE
+ * (not retried) and a name held elsewhere PF_EXISTS, instead of PF_NO_BID after the timeout.
+ * Replies that do not decode (a buggy or hostile responder) are skipped.
  */
-async function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<string> {
+function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<string> {
   const timeout = opts.bidTimeoutMs ?? 2_000;
-  let replies: AsyncIterable<Msg>;
-  const busyHarvesters = new Set<string>();
-  try {
-    replies = await opts.nc.requestMany(subject, encodeBus(a), { strategy: RequestStrategy.Timer, maxWait: timeout });
-  } catch (err) {
-    throw natsFailed(subject, err);
-  }
-  try {
-    for await (const m of replies) {
-      try {
-        const bid = decodeBus(m.data, ['bid']);
-        if (bid.id !== a.id) continue;
-        if (!bid.busy) return bid.harvester;
-        busyHarvesters.add(bid.harvester);
-      } catch {
-        // not a bid: keep waiting for one
-      }
+  const known = opts.roster?.harvesters();
+  const answered = new Set<string>();
+  const busy = new Set<string>();
+  const declines = new Map<string, Decline>();
+  let best: { harvester: string; rank: number } | undefined;
+  return new Promise<string>((resolve, reject) => {
+    let decideTimer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(overall);
+      clearTimeout(decideTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      sub.unsubscribe();
+      if (best) resolve(best.harvester);
+      else reject(noBidError(opts, a, timeout, busy, declines));
+    };
+    const onAbort = () => finish();
+    const inbox = createInbox();
+    const sub = opts.nc.subscribe(inbox, {
+      callback: (err, m) => {
+        if (err || done) return;
+        let r;
+        try {
+          r = decodeBus(m.data, ['bid', 'decline']);
+        } catch {
+          return; // not an answer: keep waiting for one
+        }
+        if (r.id !== a.id) return;
+        answered.add(r.harvester);
+        if (r.kind === 'decline') declines.set(r.harvester, r);
+        else if (r.busy) busy.add(r.harvester);
+        else {
+          const rank = Date.now() + (r.delayMs ?? 0);
+          if (!best || rank < best.rank) {
+            best = { harvester: r.harvester, rank };
+            clearTimeout(decideTimer);
+            decideTimer = setTimeout(finish, Math.max(0, rank - Date.now()));
+          }
+        }
+        if (known && [...known].every((h) => answered.has(h))) finish();
+      },
+    });
+    const overall = setTimeout(finish, timeout);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      opts.nc.publish(subject, encodeBus(a), { reply: inbox });
+    } catch (err) {
+      done = true;
+      clearTimeout(overall);
+      opts.signal?.removeEventListener('abort', onAbort);
+      sub.unsubscribe();
+      reject(natsFailed(subject, err));
     }
-  } catch (err) {
-    // 503, no subscriber at all, ends the iteration with an error: that is "no bid" too.
-    if (!noTaker(err)) throw natsFailed(subject, err);
-  }
-  if (busyHarvesters.size > 0) {
-    throw new PlotferryError(
-      'PF_BUSY',
-      `every harvester with room for ${a.name} is busy (${[...busyHarvesters].join(', ')})`,
+  });
+}
+
+/** Why no harvester took the plot, from what they answered (and whether NATS is up at all). */
+function noBidError(
+  opts: BiddingOptions,
+  a: Announce,
+  timeout: number,
+  busy: ReadonlySet<string>,
+  declines: ReadonlyMap<string, Decline>,
+): PlotferryError {
+  if (opts.signal?.aborted) return new PlotferryError('PF_ABORTED', `sending ${a.name} was aborted`);
+  if (busy.size > 0)
+    return new PlotferryError('PF_BUSY', `every harvester with room for ${a.name} is busy (${[...busy].join(', ')})`);
+  const down = linkDown(opts.nc);
+  if (down) return new PlotferryError('PF_NATS', `${a.name} could not be offered: ${linkDownMessage(down)}`);
+  const all = [...declines.values()];
+  const held = all.filter((d) => d.reason === 'held');
+  if (held.length > 0)
+    return new PlotferryError(
+      'PF_EXISTS',
+      `${held.map((d) => d.harvester).join(', ')} holds a file named ${a.name} already (of another size); not sent, the source is kept: rename or remove one of them`,
+    );
+  const noRoom = all.filter((d) => d.reason === 'no-room' || d.reason === 'no-disk');
+  const skipped = a.exclude.length ? ` (skipping ${a.exclude.join(', ')}, which failed it before)` : '';
+  if (noRoom.length > 0 && noRoom.length === all.length && a.exclude.length === 0) {
+    if (noRoom.every((d) => d.reason === 'no-disk'))
+      return new PlotferryError(
+        'PF_NO_DISK',
+        `no harvester has a usable disk for ${a.name} (${noRoom.map((d) => d.harvester).join(', ')}: see their logs or \`plotferry status\`)`,
+      );
+    return new PlotferryError(
+      'PF_NO_SPACE',
+      `no harvester has room for ${a.name} (${formatBytes(a.size)} plus its reserve): ${noRoom
+        .map((d) =>
+          d.reason === 'no-disk'
+            ? `${d.harvester} has no usable disk`
+            : `${d.harvester} has room for at most ${formatBytes(d.freeBytes)}`,
+        )
+        .join(', ')}`,
     );
   }
-  const skipped = a.exclude.length ? ` (skipping ${a.exclude.join(', ')}, which failed it before)` : '';
-  throw new PlotferryError(
+  const heard = all.length ? `; ${all.map((d) => `${d.harvester}: ${d.reason}`).join(', ')}` : '';
+  return new PlotferryError(
     'PF_NO_BID',
-    `no harvester bid for ${a.name} (${a.size} bytes) within ${timeout} ms${skipped}`,
+    `no harvester bid for ${a.name} (${a.size} bytes) within ${timeout} ms${skipped}${heard}`,
   );
 }

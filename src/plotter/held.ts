@@ -102,6 +102,11 @@ export class HolderRoster {
     private readonly maxWaitMs = 500,
   ) {}
 
+  /** Every harvester that answers, once a full wait has shown who they are; else undefined. */
+  harvesters(): ReadonlySet<string> | undefined {
+    return this.complete && this.known.size > 0 ? this.known : undefined;
+  }
+
   /** The holder of `name` with `size` bytes, if any; `probe` is our lock's token (wire/probe.ts). */
   async ask(name: string, size: number, probe: string): Promise<Held | undefined> {
     const answered = new Set<string>();

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { NatsConnection } from 'nats';
 import picomatch from 'picomatch';
 import type { Logger } from 'pino';
+import { linkDown, LinkDown, linkDownMessage } from '../bus/link.js';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { sendByBidding } from './bidding.js';
 import { removeSource } from '../transfer/sender.js';
@@ -116,10 +117,15 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
     roster: new HolderRoster(opts.nc, opts.prefix, opts.hasTimeoutMs),
     freed: new FreeSignal(opts.nc, opts.prefix),
   };
+  let natsLost = false;
   const worker = async () => {
     while (next < candidates.length && !opts.signal?.aborted) {
       const c = candidates[next++]!;
-      const item = await handle(opts, ctx, c);
+      // A plot already failed through all its tries because NATS is down, and it still is: the
+      // rest are not offered into the void one by one (minutes each), they are reported at once.
+      const down = natsLost ? linkDown(opts.nc) : undefined;
+      const item = down ? notOffered(opts, c, down) : await handle(opts, ctx, c);
+      if (item.error?.code === 'PF_NATS') natsLost = true;
       results.push(item);
       opts.onDone?.(item);
     }
@@ -130,6 +136,12 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
     ctx.freed.close();
   }
   return results;
+}
+
+function notOffered(opts: SweepOptions, c: Candidate, down: LinkDown): SweepItem {
+  const e = new PlotferryError('PF_NATS', `not offered: ${linkDownMessage(down)}`);
+  opts.log.error({ file: c.file, code: e.code }, `${e.message}; source kept`);
+  return { ...c, status: 'failed', error: errorOf(e) };
 }
 
 /** What the plots of one sweep share: who answers `has`, and the harvesters' `free` news. */

@@ -156,7 +156,14 @@ export class DiskSet {
       info.totalBytes = fs.blocks * fs.bsize;
       info.busy = this.busyDevs.has(st.dev);
     } catch (err) {
-      return { ...info, unusable: `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT'
+          ? 'does not exist'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : 'cannot be read';
+      return { ...info, unusable: `${why} (${code ?? String(err)})` };
     }
     const disabled = await fsp.access(path.join(dir, DISABLE_FILE)).then(
       () => true,
@@ -239,6 +246,12 @@ export class DiskSet {
     return preferPartial(size, partial, (n, dir) => this.choose(n, dir));
   }
 
+  /** The most bytes one usable filesystem could take now, after the reserve (0 if none). */
+  async mostRoom(): Promise<number> {
+    const usable = (await this.snapshot()).filter((i) => !i.unusable);
+    return Math.max(0, ...usable.map((i) => i.freeBytes - this.reserveBytes));
+  }
+
   /** Whether some usable filesystem holds `size` plus the reserve, busy or not. */
   async hasRoomFor(size: number): Promise<boolean> {
     return withRoom(await this.snapshot(), size + this.reserveBytes).length > 0;
@@ -301,7 +314,8 @@ async function preferPartial<T>(
     try {
       return await pick(size - partial.bytes, partial.dir);
     } catch (err) {
-      if ((err as PlotferryError).code !== 'PF_NO_SPACE') throw err;
+      const code = (err as PlotferryError).code;
+      if (code !== 'PF_NO_SPACE' && code !== 'PF_NO_DISK') throw err;
     }
   }
   return pick(size);
@@ -319,6 +333,11 @@ function withRoom(infos: readonly DirInfo[], need: number): DirInfo[] {
  */
 export function chooseDir(infos: readonly DirInfo[], need: number, busyDevs: ReadonlySet<number>): DirInfo {
   const fits = withRoom(infos, need);
+  if (infos.length > 0 && infos.every((i) => i.unusable)) {
+    // Not a space problem: "add a disk or free space" would send the farmer the wrong way.
+    const why = infos.map((i) => `${i.dir}: ${i.unusable}`).join('; ');
+    throw new PlotferryError('PF_NO_DISK', `no receiving directory can be used (${why})`);
+  }
   if (fits.length === 0) {
     const seen = infos.map((i) => `${i.dir}: ${i.unusable ?? `${formatBytes(i.freeBytes)} free`}`).join('; ');
     throw new PlotferryError('PF_NO_SPACE', `no directory has ${formatBytes(need)} free (${seen})`);

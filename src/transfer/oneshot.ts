@@ -161,5 +161,8 @@ export async function listenInRange(server: net.Server, host: string, [lo, hi]: 
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
     }
   }
-  throw fromSystemError(lastErr, `no free port in ${lo}-${hi} on ${host}`, 'PF_BUSY');
+  // Every port of the range taken is a busy harvester (the plotter waits), not a config error.
+  if ((lastErr as NodeJS.ErrnoException)?.code === 'EADDRINUSE')
+    throw new PlotferryError('PF_BUSY', `no free port in ${lo}-${hi} on ${host}`, { cause: lastErr });
+  throw fromSystemError(lastErr, `no free port in ${lo}-${hi} on ${host}`, 'PF_CONFIG');
 }

@@ -6,10 +6,8 @@
  * polling, for up to `busyWaitMs`, without using up retries.
  */
 import { abortableSleep } from '../core/sleep.js';
-import { asPlotferryError, PlotferryError } from '../core/errors.js';
+import { asPlotferryError, DISK_FAULTS, PlotferryError } from '../core/errors.js';
 import { sendFile, SendOptions, SendResult } from './sender.js';
-
-const RECEIVER_DISK: ReadonlySet<string> = new Set(['PF_IO', 'PF_DISK_FULL']);
 
 export interface RetryOptions {
   retries?: number;
@@ -32,7 +30,7 @@ export async function sendWithRetry(opts: SendOptions, retry: RetryOptions = {})
       const e = asPlotferryError(err);
       // A receiving disk that failed or filled up is out of the receiver's choice next time
       // (DiskSet.markFailed, statfs), so the retry goes to another disk.
-      if (opts.signal?.aborted || !(e.retryable || RECEIVER_DISK.has(e.code))) throw e;
+      if (opts.signal?.aborted || !(e.retryable || DISK_FAULTS.has(e.code))) throw e;
       let delay: number;
       if (e.code === 'PF_BUSY') {
         if (Date.now() - started + 5_000 > busyWaitMs) throw e;

@@ -4,12 +4,16 @@ import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect, NatsConnection } from 'nats';
+import { connect, NatsConnection, RequestStrategy } from 'nats';
 import { encodeBus, subjects } from '../../src/bus/messages.js';
+import { connectNats } from '../../src/bus/connect.js';
+import { linkDown } from '../../src/bus/link.js';
 import { PlotferryError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/log.js';
 import { bidDelayMs } from '../../src/farm/bid.js';
 import { Harvester, HarvesterOptions } from '../../src/farm/harvester.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';
+import { sweep } from '../../src/plotter/sweep.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
@@ -97,17 +101,140 @@ describe('bidding', () => {
     assert.ok(fs.existsSync(file));
   });
 
-  it('a harvester without room stays silent: PF_NO_BID', async () => {
+  it('a harvester without room says so: PF_NO_SPACE naming it, not retried; to an old plotter it stays silent', async () => {
     await harvester('h-small', { reserveBytes: 2 ** 50 });
     const file = path.join(src, 'too-big.plot');
     writeRandomFile(file, 10);
-    const started = Date.now();
+    const nc = await nats();
+    const retries: string[] = [];
     await assert.rejects(
-      sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 400, tries: 1 }),
-      (e: unknown) => e instanceof PlotferryError && e.code === 'PF_NO_BID',
+      sendByBidding({
+        nc,
+        plotter: 'plotter-1',
+        file,
+        bidTimeoutMs: 400,
+        tries: 3,
+        onRetry: (e) => retries.push(e.code),
+      }),
+      (e: unknown) =>
+        e instanceof PlotferryError && e.code === 'PF_NO_SPACE' && /h-small has room for at most/.test(e.message),
     );
-    assert.ok(Date.now() - started >= 350, 'it waited for a bid rather than failing on no responders');
+    assert.deepEqual(retries, [], 'nobody has room: trying again cannot help');
+    // An announcement without answerAll (a plotter of an earlier version) gets no decline.
+    const replies = await nc.requestMany(
+      subjects('plotferry').announce,
+      new TextEncoder().encode(
+        JSON.stringify({
+          kind: 'announce',
+          v: 1,
+          id: 'old1',
+          name: 'too-big.plot',
+          size: 10,
+          plotter: 'p',
+          exclude: [],
+        }),
+      ),
+      { strategy: RequestStrategy.Timer, maxWait: 300 },
+    );
+    const got: string[] = [];
+    for await (const m of replies) got.push(new TextDecoder().decode(m.data));
+    assert.deepEqual(got, []);
     await harvesters.pop()!.close();
+  });
+
+  it('NATS down: the plot fails as PF_NATS (the cause), not as PF_NO_BID', async () => {
+    const own = await startNatsServer();
+    const nc = await connectNats(own.url, 'plotter-down', silentLogger());
+    conns.push(nc);
+    const file = path.join(src, 'nats-down.plot');
+    writeRandomFile(file, 100);
+    await own.stop();
+    await waitFor(() => linkDown(nc) !== undefined, 10_000, 'the disconnect to be seen');
+    await assert.rejects(
+      sendByBidding({ nc, plotter: 'plotter-1', file, bidTimeoutMs: 300, tries: 1 }),
+      (e: unknown) => e instanceof PlotferryError && e.code === 'PF_NATS' && /unreachable/.test(e.message),
+    );
+    assert.ok(fs.existsSync(file));
+  });
+
+  it('a sweep while NATS is down: every plot fails as PF_NATS, sources kept, the rest not offered one by one', async () => {
+    const own = await startNatsServer();
+    const nc = await connectNats(own.url, 'plotter-sweep-down', silentLogger());
+    conns.push(nc);
+    const dir = await tmpDir('pf-down-');
+    dirs.push(dir);
+    for (let i = 0; i < 5; i++) writeRandomFile(path.join(dir, `down-${i}.plot`), 100);
+    await own.stop();
+    await waitFor(() => linkDown(nc) !== undefined, 10_000, 'the disconnect to be seen');
+    const items = await sweep({
+      nc,
+      dirs: [dir],
+      plotter: 'p-down',
+      minAgeMs: 0,
+      concurrency: 1,
+      bidTimeoutMs: 200,
+      hasTimeoutMs: 100,
+      tries: 2,
+      backoffMs: 10,
+      log: silentLogger(),
+    });
+    assert.equal(items.length, 5);
+    for (const it of items) assert.equal(it.error?.code, 'PF_NATS', `${it.name}: ${JSON.stringify(it.error)}`);
+    assert.match(items[4]!.error!.message, /^not offered/);
+    assert.equal(ls(dir).filter((n) => n.endsWith('.plot')).length, 5, 'every source kept');
+  });
+
+  it('the only harvester fails the plot (PF_DISK_FULL): that is the reported cause, not PF_NO_BID', async () => {
+    // A responder that bids, then refuses the claim as its disk filled up, then declines.
+    const nc = await nats();
+    const s = subjects('plotferry');
+    let claims = 0;
+    const subs = [
+      nc.subscribe(s.announce, {
+        callback: (_e, m) => {
+          const a = JSON.parse(new TextDecoder().decode(m.data)) as { id: string; exclude: string[] };
+          const excluded = a.exclude.includes('h-fills');
+          m.respond(
+            encodeBus(
+              excluded
+                ? { kind: 'decline', v: 1, id: a.id, harvester: 'h-fills', reason: 'excluded', freeBytes: 0 }
+                : {
+                    kind: 'bid',
+                    v: 1,
+                    id: a.id,
+                    harvester: 'h-fills',
+                    freeBytes: 1e9,
+                    activeTransfers: 0,
+                    busy: false,
+                  },
+            ),
+          );
+        },
+      }),
+      nc.subscribe(s.claim('h-fills'), {
+        callback: (_e, m) => {
+          claims++;
+          const c = JSON.parse(new TextDecoder().decode(m.data)) as { id: string };
+          m.respond(
+            encodeBus({ kind: 'refused', v: 1, id: c.id, code: 'PF_DISK_FULL', message: 'writing /d1: ENOSPC' }),
+          );
+        },
+      }),
+    ];
+    const file = path.join(src, 'fills.plot');
+    writeRandomFile(file, 100);
+    try {
+      await assert.rejects(
+        sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 300, tries: 3, backoffMs: 10 }),
+        (e: unknown) =>
+          e instanceof PlotferryError &&
+          e.code === 'PF_DISK_FULL' &&
+          /ENOSPC.*no other harvester took it/.test(e.message),
+      );
+      assert.equal(claims, 1);
+    } finally {
+      for (const sub of subs) sub.unsubscribe();
+    }
   });
 
   it('malformed announcements and claims are ignored; the harvester keeps serving', async () => {

@@ -1,6 +1,7 @@
 /** The command line as a farmer's cron job runs it: real processes, exit codes, signals. */
 import assert from 'node:assert/strict';
 import fs, { promises as fsp } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
@@ -309,6 +310,47 @@ describe('options', () => {
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     });
   }
+
+  // Regression (issue 15, item 15): a port in use was PF_CONFIG ("an option is invalid"), and a
+  // --dir that is missing or not a directory was PF_NO_SPACE ("add a disk or free space").
+  it('names the real cause: a port in use is PF_PORT_IN_USE; a missing or file --dir is PF_NO_DISK', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const d = await tmpDir('pf-cause-');
+    try {
+      const port = (taken.address() as net.AddressInfo).port;
+      const r = await runCli(['listen', '--host', '127.0.0.1', '--port', String(port), '--token', 't', '--dir', d]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /PF_PORT_IN_USE: listening on 127\.0\.0\.1:\d+/);
+      fs.writeFileSync(path.join(d, 'not-a-dir'), '');
+      const l = await startListener({ dirs: [path.join(d, 'missing'), path.join(d, 'not-a-dir')] });
+      try {
+        const file = path.join(d, 'a.plot');
+        writeRandomFile(file, 1000);
+        const s = await runCli([
+          'send',
+          '--to',
+          `127.0.0.1:${l.port}`,
+          '--token',
+          TOKEN,
+          '--retries',
+          '0',
+          '--json',
+          file,
+        ]);
+        assert.equal(s.code, 1);
+        const [item] = jsonLines(s.stdout);
+        const err = item?.error as { code: string; message: string };
+        assert.equal(err.code, 'PF_NO_DISK');
+        assert.match(err.message, /missing: does not exist \(ENOENT\).*not-a-dir: not a directory/);
+      } finally {
+        await l.listener.close();
+      }
+    } finally {
+      taken.close();
+      await fsp.rm(d, { recursive: true, force: true });
+    }
+  });
 
   it('refuses a negative size instead of reading it as flags', async () => {
     const r = await runCli(['listen', '--dir', '/nonexistent', '--token', 't', '--reserve', '-5G']);

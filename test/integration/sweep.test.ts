@@ -334,7 +334,9 @@ describe('sweep', () => {
     assert.equal(r2.code, 1);
     const [item] = jsonLines(r2.stdout);
     assert.equal(item?.status, 'failed');
-    assert.equal((item?.error as { code: string }).code, 'PF_NO_BID');
+    // Every harvester answered that it has no room: that, not "no bid", is the cause.
+    assert.equal((item?.error as { code: string }).code, 'PF_NO_SPACE');
+    assert.match((item?.error as { message: string }).message, /no harvester has room for huge\.plot/);
     assert.ok(fs.existsSync(path.join(p.dir, 'huge.plot')));
   });
 });

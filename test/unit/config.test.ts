@@ -40,6 +40,15 @@ describe('errors', () => {
     assert.equal(e.cause, enospc);
     assert.equal(fromSystemError(Object.assign(new Error(), { code: 'ECONNRESET' }), 'x').code, 'PF_CONNECTION');
     assert.equal(fromSystemError(e, 'again'), e);
+    // EACCES is a permission problem, not a failing disk (no dmesg/smartctl advice).
+    const acc = fromSystemError(Object.assign(new Error('denied'), { code: 'EACCES' }), 'creating x');
+    assert.equal(acc.code, 'PF_PERMISSION');
+    assert.doesNotMatch(acc.hint, /smartctl/);
+    assert.equal(fromSystemError(Object.assign(new Error(), { code: 'EACCES' }), 'x', 'PF_SOURCE').code, 'PF_SOURCE');
+    assert.equal(
+      fromSystemError(Object.assign(new Error(), { code: 'EADDRINUSE' }), 'listening', 'PF_CONFIG').code,
+      'PF_PORT_IN_USE',
+    );
   });
 
   it('marks only transient failures retryable', () => {

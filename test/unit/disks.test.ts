@@ -47,11 +47,17 @@ describe('chooseDir', () => {
     );
   });
 
-  it('skips unusable directories (missing, disabled)', () => {
+  it('skips unusable directories (missing, disabled); with none usable it is PF_NO_DISK, not PF_NO_SPACE', () => {
     const infos = [d('/a', 1, 900, { unusable: 'disabled by plotferry.disable' }), d('/b', 2, 200)];
     assert.equal(chooseDir(infos, 102 * GiB, new Set()).dir, '/b');
+    // Nothing usable: "add a disk or free space" would be the wrong advice.
     assert.equal(
-      code(() => chooseDir([infos[0]!], 1, new Set())),
+      code(() => chooseDir([infos[0]!, d('/c', 3, 0, { unusable: 'does not exist (ENOENT)' })], 1, new Set())),
+      'PF_NO_DISK',
+    );
+    // Usable but too small, beside an unusable one: that is space.
+    assert.equal(
+      code(() => chooseDir([infos[0]!, d('/b', 2, 1)], 102 * GiB, new Set())),
       'PF_NO_SPACE',
     );
   });

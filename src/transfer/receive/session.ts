@@ -15,7 +15,7 @@ import { promises as fsp } from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { fromSystemError, PlotferryError } from '../../core/errors.js';
+import { DISK_FAULTS, fromSystemError, PlotferryError } from '../../core/errors.js';
 import type { Reservation } from '../../storage/disks.js';
 import { closeFd, fsyncFd, openFd } from '../../storage/fsio.js';
 import { writeHashRecord } from '../../storage/hash-records.js';
@@ -40,7 +40,6 @@ export { tokensEqual } from './handshake.js';
 /** Where reads land outside the data phase (header, trailer): frames are at most 64 KiB + 8. */
 const SCRATCH_BYTES = 64 * 1024 + 64;
 /** Failures of a disk itself: it leaves the rotation for a while (DiskSet.markFailed). */
-const DISK_FAILURES: ReadonlySet<string> = new Set(['PF_IO', 'PF_DISK_FULL']);
 /** After answering an error, how long the sender gets to stop before the socket is cut. */
 const ERROR_LINGER_MS = 5_000;
 
@@ -296,14 +295,15 @@ export class ReceiveSession {
         return { fd: await openFd(temp, 'wx'), temp, offset: 0 };
       } catch (err) {
         const e = fromSystemError(err, `creating a temporary file in ${this.reservation!.dir}`);
-        if (!DISK_FAILURES.has(e.code) || this.state !== 'accepting') throw e;
+        if (!DISK_FAULTS.has(e.code) || this.state !== 'accepting') throw e;
         this.reservation!.fail(e);
         try {
           this.reservation = await ctx.place(name, size, false, this.hello!.probe);
         } catch (placeErr) {
           // No other disk here: the cause the sender should see (and retry elsewhere on) is
           // the disk that failed, not "no space".
-          if ((placeErr as PlotferryError).code !== 'PF_NO_SPACE') throw placeErr;
+          const code = (placeErr as PlotferryError).code;
+          if (code !== 'PF_NO_SPACE' && code !== 'PF_NO_DISK') throw placeErr;
           throw new PlotferryError(e.code, `${e.message}; no other disk here can take the file`, { cause: e });
         }
         if (this.state !== 'accepting') {
@@ -455,7 +455,7 @@ export class ReceiveSession {
     this.socket.setTimeout(0);
     // A disk that failed a write, a sync or the rename leaves the rotation; the plot goes
     // elsewhere when it is sent again. (A disk that filled up mid-stream is seen by statfs.)
-    if (error.code === 'PF_IO') this.reservation?.fail(error);
+    if (error.code === 'PF_IO' || error.code === 'PF_PERMISSION') this.reservation?.fail(error);
     const log = {
       code: error.code,
       bytes: this.received,
