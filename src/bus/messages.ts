@@ -103,6 +103,8 @@ export interface DirStatus {
   totalBytes: number;
   plots: number;
   plotBytes: number;
+  /** Bytes of the directory's other files (not plots), at the last reconciliation scan. */
+  otherBytes?: number;
   /** The filesystem (st_dev): directories on one share its free space, counted once. */
   fs?: number;
   unusable?: string;
@@ -376,6 +378,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
               totalBytes: count(o2, 'totalBytes'),
               plots: count(o2, 'plots'),
               plotBytes: count(o2, 'plotBytes'),
+              ...(o2.otherBytes !== undefined ? { otherBytes: count(o2, 'otherBytes') } : {}),
               ...(o2.fs !== undefined ? { fs: count(o2, 'fs') } : {}),
               ...(typeof u === 'string' ? { unusable: u.slice(0, 256) } : {}),
             };

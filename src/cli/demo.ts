@@ -22,13 +22,32 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('size', { type: 'string', default: '256M', describe: 'size of each sample plot' })
       .option('keep', { type: 'boolean', default: false, describe: 'keep the demo directory afterwards' })
       .epilog(
-        'Uses the NATS server at PLOTFERRY_NATS_URL or 127.0.0.1:4222 when one answers, else starts ' +
-          'nats-server on a free port. Files live in /dev/shm when it has room (else the temp directory).',
+        'Uses the NATS server at PLOTFERRY_NATS or 127.0.0.1:4222 when one answers, else starts ' +
+          'nats-server on a free port. Files live in /dev/shm when it has room (else the temp directory). ' +
+          'Ctrl-C stops it and removes everything it made; what a killed demo left is removed by the next one.',
       ) as unknown as Argv<DemoArgs>,
   handler: (args) =>
     runCommand({ ...args, logLevel: args.debug ? args.logLevel : 'warn' }, async (log) => {
       const { runDemo } = await import('../demo/demo.js');
       const { createProgress } = await import('./progress.js');
-      return runDemo({ files: args.files, size: args.size, keep: args.keep, log, progress: await createProgress() });
+      // Ctrl-C stops the sweep; runDemo then removes its files and its nats-server all the same.
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const progress = await createProgress();
+        return await runDemo({
+          files: args.files,
+          size: args.size,
+          keep: args.keep,
+          log,
+          progress,
+          signal: abort.signal,
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     }),
 };

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { parseCount, parseSeconds } from '../core/config.js';
+import { errorJson } from '../core/errors.js';
 import {
   bwlimitOption,
   edge,
@@ -202,12 +203,6 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       return failed > 0 || notDeleted > 0 ? 1 : 0;
     }),
 };
-
-const errorJson = (e: { code: string; message: string; hint: string }) => ({
-  code: e.code,
-  message: e.message,
-  hint: e.hint,
-});
 
 function out(o: object): void {
   process.stdout.write(`${JSON.stringify(o)}\n`);

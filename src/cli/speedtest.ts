@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { asPlotferryError, errorJson } from '../core/errors.js';
 import { parseCount, parseSeconds } from '../core/config.js';
 import { edge, GlobalArgs, globalOptions, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
 
@@ -69,9 +70,18 @@ export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
         const to = parseHostPort(args.to, 'to');
         const token = requireToken(args.token);
         log.info({ to: args.to, seconds: args.seconds, streams: args.streams }, 'speedtest');
-        const r = await runSpeedtest({ ...to, token, seconds: args.seconds, streams: args.streams });
-        print(args.json, { ok: true, to: args.to, ...r });
-        return 0;
+        try {
+          const r = await runSpeedtest({ ...to, token, seconds: args.seconds, streams: args.streams });
+          print(args.json, { ok: true, to: args.to, ...r });
+          return 0;
+        } catch (err) {
+          // With --json, a failure is a line on stdout too, shaped as send's and sweep's.
+          if (args.json)
+            process.stdout.write(
+              `${JSON.stringify({ ok: false, to: args.to, error: errorJson(asPlotferryError(err)) })}\n`,
+            );
+          throw err;
+        }
       }
       if (!args.nats)
         throw new PlotferryError(
@@ -97,7 +107,7 @@ export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
           if (r.ok) print(args.json, r);
           else if (args.json)
             process.stdout.write(
-              `${JSON.stringify({ ok: false, harvester: r.harvester, code: r.error.code, error: r.error.message })}\n`,
+              `${JSON.stringify({ ok: false, harvester: r.harvester, error: errorJson(r.error) })}\n`,
             );
           else process.stdout.write(`${r.harvester}: FAILED ${r.error.code}: ${r.error.message}\n`);
         }

@@ -1,5 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { parseCount, parseSeconds } from '../core/config.js';
+import { errorJson } from '../core/errors.js';
+import type { UnreadableDir } from '../plotter/sweep.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import {
   bwlimitOption,
@@ -80,8 +82,12 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('progress', { type: 'boolean', describe: 'progress bars (default: when stderr is a terminal)' })
       .example('*/5 * * * * plotferry sweep --nats nats://farm:4222 /mnt/nvme/plots', 'crontab: every 5 minutes')
       .epilog(
-        'Exit 0 when every plot went (or is already held by a harvester: reported as a duplicate, source kept); ' +
-          '1 when any failed (its source kept). Overlapping sweeps never send one plot twice.',
+        'A plot a harvester already holds is not sent again: its source is removed when that copy is verified ' +
+          'identical (xxh64) and provably another file, and kept otherwise (reported as a duplicate, or as ' +
+          'PF_EXISTS / PF_SAME_FILE). A DIR that cannot be read is reported and the others are swept. ' +
+          'Exit 0 when every plot went or was already held; 1 when any failed (its source kept), a source ' +
+          'could not be deleted, or a DIR could not be read; 2 for a wrong command line. ' +
+          'Overlapping sweeps never send one plot twice.',
       ) as unknown as Argv<SweepArgs>,
   handler: (args) =>
     runCommand(args, async (log) => {
@@ -94,13 +100,15 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       if (args.dryRun) {
         // Lists what a sweep would send: no NATS needed (issue 15, item 16).
         const { findPlots } = await import('../plotter/sweep.js');
-        for (const c of await findPlots(args.dirs, args.pattern, args.minAge * 1000))
+        const { found, unreadable } = await findPlots(args.dirs, args.pattern, args.minAge * 1000);
+        for (const u of unreadable) reportUnreadable(args.json, u);
+        for (const c of found)
           process.stdout.write(
             args.json
               ? `${JSON.stringify({ ...c, status: 'would-send' })}\n`
               : `would send ${c.file} (${c.size} bytes)\n`,
           );
-        return 0;
+        return unreadable.length > 0 ? 1 : 0;
       }
       const nc = await connectNats(args.nats, 'plotferry-sweep', log, natsAuth(args));
       const abort = new AbortController();
@@ -112,6 +120,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         const bars = new Map<string, ReturnType<typeof progress.add>>();
         let total: ReturnType<typeof progress.add> | undefined;
         let totalBytes = 0;
+        let unreadable = 0;
         const items = await sweep({
           nc,
           log,
@@ -126,6 +135,10 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           busyWaitMs: args.busyWait * 1000,
           pacer,
           signal: abort.signal,
+          onUnreadable: (u) => {
+            unreadable++;
+            if (args.json) reportUnreadable(true, u);
+          },
           onPlan: (cs) => {
             if (cs.length > 1)
               total = progress.add(
@@ -155,12 +168,13 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         const problems = [
           failed ? `${failed} plot(s) failed; their sources are kept` : '',
           notDeleted ? `${notDeleted} plot(s) delivered and verified, but their sources could not be deleted` : '',
+          unreadable ? `${unreadable} director${unreadable === 1 ? 'y' : 'ies'} could not be read` : '',
         ].filter(Boolean);
         log[problems.length ? 'error' : 'info'](
           { sent: count('sent'), duplicates: count('duplicate'), failed, notDeleted, skipped: count('locked') },
           problems.length ? problems.join('; ') : 'sweep done',
         );
-        return failed > 0 || notDeleted > 0 || abort.signal.aborted ? 1 : 0;
+        return failed > 0 || notDeleted > 0 || unreadable > 0 || abort.signal.aborted ? 1 : 0;
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);
@@ -169,3 +183,10 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       }
     }),
 };
+
+/** A directory the sweep could not read: with --json a line like a plot's (the log says it too). */
+function reportUnreadable(json: boolean, u: UnreadableDir): void {
+  if (json)
+    process.stdout.write(`${JSON.stringify({ dir: u.dir, status: 'unreadable', error: errorJson(u.error) })}\n`);
+  else process.stderr.write(`plotferry: ${u.error.code}: ${u.error.message}\n`);
+}

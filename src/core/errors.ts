@@ -134,6 +134,14 @@ export class PlotferryError extends Error {
   }
 }
 
+/** An error as `--json` output carries it, the same shape in every command. */
+export interface ErrorJson {
+  code: string;
+  message: string;
+  hint: string;
+}
+export const errorJson = (e: ErrorJson): ErrorJson => ({ code: e.code, message: e.message, hint: e.hint });
+
 /** Any thrown value as a PlotferryError: ours as it is, anything else as PF_INTERNAL (a bug). */
 export function asPlotferryError(err: unknown): PlotferryError {
   return err instanceof PlotferryError ? err : new PlotferryError('PF_INTERNAL', String(err), { cause: err });

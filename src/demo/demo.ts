@@ -1,6 +1,6 @@
 /**
  * The newcomer's first run (`npm run demo`): the main job on a local default. It uses the NATS
- * server at PLOTFERRY_NATS_URL or nats://127.0.0.1:4222 when one answers, else starts a private
+ * server at PLOTFERRY_NATS (as every command reads it) or nats://127.0.0.1:4222 when one answers, else starts a private
  * nats-server; starts two harvesters over temporary directories; makes sample plots; sweeps
  * them with progress; prints where each landed and the throughput; cleans up.
  */
@@ -30,13 +30,21 @@ export interface DemoOptions {
   keep: boolean;
   log: Logger;
   progress: DemoProgress;
+  /** Ctrl-C: the sweep stops, and everything the demo made is removed all the same. */
+  signal?: AbortSignal;
 }
+
+/** The demo's directories are named so; OWNER_FILE inside says which process made one. */
+const ROOT_PREFIX = 'plotferry-demo-';
+const OWNER_FILE = '.demo-owner.json';
 
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const size = parseBytes(opts.size, 'size');
-  const base = await pickBase(size * opts.files * 2);
-  const root = await fsp.mkdtemp(path.join(base, 'plotferry-demo-'));
   const say = (s: string) => process.stdout.write(`${s}\n`);
+  const base = await pickBase(size * opts.files * 2);
+  for (const gone of await removeLeftovers(base)) say(`removed ${gone}, left by a demo that was killed`);
+  const root = await fsp.mkdtemp(path.join(base, ROOT_PREFIX));
+  await fsp.writeFile(path.join(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
   const prefix = `demo-${randomBytes(4).toString('hex')}`; // never mixes with a real farm on a shared server
   const plotter = path.join(root, 'plotter-nvme');
   const harvesterDirs = [
@@ -49,7 +57,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const harvesters: Harvester[] = [];
   try {
     say(`plotferry demo in ${root}`);
-    const url = process.env.PLOTFERRY_NATS_URL || DEFAULT_NATS_URL;
+    const url = process.env.PLOTFERRY_NATS || DEFAULT_NATS_URL;
     const probe = await connect({ servers: url, timeout: 1_000, maxReconnectAttempts: 0 }).catch(() => undefined);
     let natsUrl = url;
     if (probe) {
@@ -58,6 +66,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     } else {
       server = await startNatsServer();
       natsUrl = server.url;
+      await fsp.writeFile(path.join(root, OWNER_FILE), JSON.stringify({ pid: process.pid, nats: server.pid }));
       say(`no NATS server at ${url}: started a private nats-server at ${natsUrl}`);
     }
     const nc = async () => {
@@ -98,12 +107,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       minAgeMs: 0,
       concurrency: 2,
       log: opts.log,
+      signal: opts.signal,
       onStart: (c) => {
         const bar = progress.add(c.name, c.size);
         return (b) => bar.update(b);
       },
     });
     progress.stop();
+    if (opts.signal?.aborted) say('stopped (Ctrl-C): cleaning up');
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     let total = 0;
     for (const it of items) {
@@ -133,6 +144,45 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (opts.keep) say(`kept ${root}`);
     else await fsp.rm(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * Demo directories whose process is gone (killed with SIGKILL, or the machine lost power): each
+ * is removed, and its private nats-server stopped if it still runs. A live demo's are left alone.
+ */
+async function removeLeftovers(base: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const n of await fsp.readdir(base).catch(() => [] as string[])) {
+    if (!n.startsWith(ROOT_PREFIX)) continue;
+    const dir = path.join(base, n);
+    let owner: { pid?: number; nats?: number };
+    try {
+      owner = JSON.parse(await fsp.readFile(path.join(dir, OWNER_FILE), 'utf8')) as typeof owner;
+    } catch {
+      continue; // not ours to judge (no owner file: an older demo, or not a demo at all)
+    }
+    if (typeof owner.pid !== 'number' || alive(owner.pid)) continue;
+    if (typeof owner.nats === 'number' && alive(owner.nats) && (await isNatsServer(owner.nats)))
+      process.kill(owner.nats, 'SIGTERM');
+    await fsp.rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether `pid` is a nats-server (not a process that reused its number). */
+async function isNatsServer(pid: number): Promise<boolean> {
+  const comm = await fsp.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+  return comm.trim() === 'nats-server';
 }
 
 /** Plots in `dir`: not plotferry's hidden files (hash records, locks, temporary files). */

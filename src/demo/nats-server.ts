@@ -13,6 +13,8 @@ import { PlotferryError } from '../core/errors.js';
 export interface NatsServer {
   url: string;
   port: number;
+  /** The server process's id while it runs (0 when stopped). */
+  readonly pid: number;
   stop(): Promise<void>;
   /** Starts again on the same port after stop(). */
   restart(): Promise<void>;
@@ -89,6 +91,9 @@ export async function startNatsServer(args: string[] = []): Promise<NatsServer> 
     },
     get port() {
       return port;
+    },
+    get pid() {
+      return child?.pid ?? 0;
     },
     stop,
     restart: async () => {

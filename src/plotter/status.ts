@@ -43,6 +43,9 @@ export async function collectHeartbeats(
   return [...latest.values()].sort((a, b) => a.harvester.localeCompare(b.harvester));
 }
 
+/** Below this, the other files beside the plots (records, locks, lost+found) are not mentioned. */
+const OTHER_WORTH_SAYING = 2 ** 30;
+
 export function formatStatus(beats: readonly Heartbeat[]): string {
   if (beats.length === 0) return 'no live harvesters\n';
   const lines: string[] = [];
@@ -57,8 +60,10 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
     );
     for (const d of b.dirs) {
       const state = d.unusable ? `  [${d.unusable}]` : '';
+      // Other files that take a real share of the disk are worth a look (a forgotten copy, logs).
+      const other = (d.otherBytes ?? 0) >= OTHER_WORTH_SAYING ? `, ${formatBytes(d.otherBytes!)} other files` : '';
       lines.push(
-        `  ${d.dir}  ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}  ${d.plots} plots (${formatBytes(d.plotBytes)})${state}`,
+        `  ${d.dir}  ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}  ${d.plots} plots (${formatBytes(d.plotBytes)}${other})${state}`,
       );
     }
   }

@@ -17,7 +17,7 @@ import type { NatsConnection } from 'nats';
 import picomatch from 'picomatch';
 import type { Logger } from 'pino';
 import { linkDown, LinkDown, linkDownMessage } from '../bus/link.js';
-import { asPlotferryError, PlotferryError } from '../core/errors.js';
+import { asPlotferryError, errorJson, ErrorJson, PlotferryError } from '../core/errors.js';
 import { sendByBidding } from './bidding.js';
 import { removeSource } from '../transfer/sender.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
@@ -48,8 +48,8 @@ export interface SweepItem extends Candidate {
   /** Stored by an attempt whose RESULT was lost; found verified identical before a resend. */
   alreadyStored?: boolean;
   /** Delivered, but the source could not be removed (PF_DELETE_FAILED). */
-  deleteError?: { code: string; message: string; hint: string };
-  error?: { code: string; message: string; hint: string };
+  deleteError?: ErrorJson;
+  error?: ErrorJson;
 }
 
 export interface SweepOptions {
@@ -72,6 +72,8 @@ export interface SweepOptions {
   pacer?: Pacer;
   signal?: AbortSignal;
   log: Logger;
+  /** A directory that cannot be read (the others are swept all the same). */
+  onUnreadable?: (u: UnreadableDir) => void;
   /** Called once with the plots found (before any is sent). */
   onPlan?: (candidates: readonly Candidate[]) => void;
   /** Called as each plot starts; returns the progress callback for it. */
@@ -79,36 +81,61 @@ export interface SweepOptions {
   onDone?: (item: SweepItem) => void;
 }
 
-/** Finished plots in `dirs`: regular files matching `pattern`, untouched for `minAgeMs`. */
+/** A directory a sweep was given but cannot read (missing, unmounted, no permission). */
+export interface UnreadableDir {
+  dir: string;
+  error: PlotferryError;
+}
+
+/**
+ * Finished plots in `dirs`: regular files matching `pattern`, untouched for `minAgeMs`. A
+ * directory that cannot be read is reported in `unreadable` and the others are still searched:
+ * one unmounted NVMe must not stop the plots on the others from moving.
+ */
 export async function findPlots(
   dirs: readonly string[],
   pattern = DEFAULT_PLOT_PATTERN,
   minAgeMs = 60_000,
-): Promise<Candidate[]> {
+): Promise<{ found: Candidate[]; unreadable: UnreadableDir[] }> {
   // dot: false keeps plotferry's own hidden temporary and lock files out.
   const match = picomatch(pattern, { dot: false });
   const now = Date.now();
-  const out: Candidate[] = [];
+  const found: Candidate[] = [];
+  const unreadable: UnreadableDir[] = [];
   for (const dir of dirs) {
     let entries: string[];
     try {
       entries = await fsp.readdir(dir);
     } catch (err) {
-      throw new PlotferryError('PF_SOURCE', `cannot read ${dir}: ${(err as Error).message}`, { cause: err });
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT'
+          ? 'it does not exist (not mounted?)'
+          : code === 'ENOTDIR'
+            ? 'it is not a directory'
+            : (err as Error).message;
+      unreadable.push({ dir, error: new PlotferryError('PF_SOURCE', `cannot read ${dir}: ${why}`, { cause: err }) });
+      continue;
     }
     for (const name of entries.sort()) {
       if (!match(name)) continue;
       const file = path.join(dir, name);
       const st = await fsp.stat(file).catch(() => undefined);
       if (!st?.isFile() || now - st.mtimeMs < minAgeMs) continue;
-      out.push({ file, name, size: st.size });
+      found.push({ file, name, size: st.size });
     }
   }
-  return out;
+  return { found, unreadable };
 }
 
 export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
-  const candidates = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs);
+  const { found: candidates, unreadable } = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs);
+  for (const u of unreadable) {
+    opts.log.error({ dir: u.dir, code: u.error.code }, `${u.error.message}; the other directories are swept`);
+    opts.onUnreadable?.(u);
+  }
+  // Not one directory readable: nothing to do is not "done".
+  if (unreadable.length > 0 && unreadable.length === opts.dirs.length) throw unreadable[0]!.error;
   if (opts.dryRun) return candidates.map((c) => ({ ...c, status: 'would-send' as const }));
   opts.onPlan?.(candidates);
   const results: SweepItem[] = [];
@@ -264,4 +291,4 @@ async function removeReported(
   }
 }
 
-const errorOf = (e: PlotferryError) => ({ code: e.code, message: e.message, hint: e.hint });
+const errorOf = errorJson;

@@ -1,5 +1,6 @@
 /** The command line as a farmer's cron job runs it: real processes, exit codes, signals. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -417,7 +418,8 @@ describe('options', () => {
 
 describe('plotferry demo', () => {
   it('runs a farm on this machine: harvesters bid, a sweep moves the sample plots, all cleaned up', async () => {
-    const r = await runCli(['demo', '--files', '3', '--size', '3M'], { PLOTFERRY_NATS_URL: 'nats://127.0.0.1:1' });
+    // PLOTFERRY_NATS, as every other command reads it (issue 15, item 16: demo read _NATS_URL).
+    const r = await runCli(['demo', '--files', '3', '--size', '3M'], { PLOTFERRY_NATS: 'nats://127.0.0.1:1' });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /started a private nats-server/);
     assert.match(r.stdout, /moved 3 of 3 plot\(s\)/);
@@ -434,5 +436,31 @@ describe('plotferry demo', () => {
     );
     const root = /plotferry demo in (\S+)/.exec(r.stdout)?.[1];
     assert.ok(root && !fs.existsSync(root), 'demo directory removed');
+  });
+
+  // Regression (issue 15, item 14): Ctrl-C left /dev/shm/plotferry-demo-* and a nats-server.
+  it('Ctrl-C mid-sweep removes its files and its nats-server; what a killed demo left go with the next run', async () => {
+    const c = startCli(['demo', '--files', '6', '--size', '64M'], { PLOTFERRY_NATS: 'nats://127.0.0.1:1' });
+    let out = '';
+    c.child.stdout!.on('data', (b) => (out += b));
+    await waitFor(() => /sweeping/.test(out), 60_000, 'the sweep to start');
+    const root = /plotferry demo in (\S+)/.exec(out)![1]!;
+    const owner = JSON.parse(fs.readFileSync(path.join(root, '.demo-owner.json'), 'utf8')) as { nats: number };
+    assert.ok(owner.nats > 0, 'a private nats-server was started');
+    c.child.kill('SIGINT');
+    const r = await c.done;
+    assert.ok(!fs.existsSync(root), `${root} removed after Ctrl-C`);
+    assert.throws(() => process.kill(owner.nats, 0), 'its nats-server is gone');
+    assert.notEqual(r.signal, 'SIGINT', 'it handled the signal rather than dying of it');
+
+    // A demo killed hard (SIGKILL) cannot clean up; the next run does.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const stale = fs.mkdtempSync(path.join(path.dirname(root), 'plotferry-demo-'));
+    fs.writeFileSync(path.join(stale, '.demo-owner.json'), JSON.stringify({ pid: dead }));
+    fs.writeFileSync(path.join(stale, 'junk.plot'), 'x');
+    const again = await runCli(['demo', '--files', '1', '--size', '1M'], { PLOTFERRY_NATS: 'nats://127.0.0.1:1' });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /removed .*left by a demo that was killed/);
+    assert.ok(!fs.existsSync(stale));
   });
 });

@@ -45,7 +45,7 @@ describe('disk set', () => {
     await assert.rejects(fresh.reserve(1), /disabled/);
     fs.rmSync(path.join(a, DISABLE_FILE));
     fs.rmSync(a, { recursive: true });
-    await assert.rejects(fresh.reserve(1), /cannot be read \(ENOENT\)/);
+    await assert.rejects(fresh.reserve(1), /does not exist \(ENOENT\)/);
     fs.mkdirSync(a);
     assert.equal((await fresh.reserve(1)).dir, a);
     await fsp.rm(a, { recursive: true, force: true });

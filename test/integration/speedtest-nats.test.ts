@@ -100,6 +100,21 @@ describe('speedtest over NATS', () => {
       [[true, 'st-b']],
     );
     assert.ok(lines[0]!.gbps > 0);
+    // A failure has the shape send and sweep use: { ok: false, ..., error: { code, message, hint } }.
+    const ghost = await runCli([
+      'speedtest',
+      '--nats',
+      server.url,
+      '--harvester',
+      'st-ghost',
+      '--seconds',
+      '0.3',
+      '--json',
+    ]);
+    assert.equal(ghost.code, 1);
+    const [g] = jsonLines(ghost.stdout) as { ok: boolean; harvester: string; error: { code: string; hint: string } }[];
+    assert.deepEqual([g!.ok, g!.harvester, g!.error.code], [false, 'st-ghost', 'PF_TIMEOUT']);
+    assert.ok(g!.error.hint.length > 0);
     const none = await runCli(['speedtest', '--seconds', '1']);
     assert.equal(none.code, 2, 'a usage error');
     assert.match(none.stderr, /--to HOST:PORT .* or --nats URL/);

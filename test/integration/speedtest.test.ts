@@ -88,4 +88,28 @@ describe('speedtest', () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /token/i);
   });
+
+  // Regression (issue 15, item 16): `speedtest --to` failures printed no JSON at all, and the
+  // --nats ones used another shape than send's and sweep's.
+  it('CLI: --json failures are a line shaped as send and sweep print theirs', async () => {
+    const r = await runCli([
+      'speedtest',
+      '--to',
+      `127.0.0.1:${fx.l.port}`,
+      '--token',
+      'wrong-token',
+      '--seconds',
+      '0.3',
+      '--json',
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const [line] = jsonLines(r.stdout) as [
+      { ok: boolean; to: string; error: { code: string; message: string; hint: string } },
+    ];
+    assert.equal(line.ok, false);
+    assert.equal(line.to, `127.0.0.1:${fx.l.port}`);
+    assert.equal(line.error.code, 'PF_AUTH');
+    assert.ok(line.error.message.length > 0 && line.error.hint.length > 0);
+    await fx.l.nextOutcome();
+  });
 });

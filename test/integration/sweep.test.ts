@@ -308,6 +308,44 @@ describe('sweep', () => {
     assert.match(r.stderr, /PF_CONFIG: --bwlimit "0": give megabytes per second/);
   });
 
+  // Regression (issue 15, item 16): one missing DIR made the whole sweep give up.
+  it('one DIR missing: the others are swept, the missing one is said (JSON line, log), exit 1', async () => {
+    const d = await tmpDir('pf-missdir-h-');
+    cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+    await harvester('h-missdir', [d], 'missdir');
+    const p = await plots('missdir', 2, () => 1000);
+    const missing = path.join(p.dir, 'not-mounted');
+    const r = await runCli([
+      'sweep',
+      '--nats',
+      server.url,
+      '--prefix',
+      'missdir',
+      '--min-age',
+      '0',
+      '--json',
+      missing,
+      p.dir,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = jsonLines(r.stdout);
+    const bad = lines.find((l) => l.status === 'unreadable') as {
+      dir: string;
+      error: { code: string; message: string };
+    };
+    assert.equal(bad.dir, missing);
+    assert.equal(bad.error.code, 'PF_SOURCE');
+    assert.match(bad.error.message, /does not exist/);
+    assert.equal(lines.filter((l) => l.status === 'sent').length, 2, 'the readable directory was swept');
+    assert.deepEqual(
+      ls(d)
+        .filter((n) => n.endsWith('.plot'))
+        .sort(),
+      [...p.sums.keys()].sort(),
+    );
+    assert.match(r.stderr, /1 directory could not be read/);
+  });
+
   it('no harvester with room: exit 1, sources kept', async () => {
     const p = await plots('nobid', 2, () => 100);
     const quickSweep = (pattern: string) =>

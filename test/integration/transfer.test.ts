@@ -113,14 +113,14 @@ describe('failures leave no final file and the source intact', () => {
     }
   });
 
-  it('skips a directory holding plotferry.disable', async () => {
+  it('skips a directory holding plotferry.disable (only that one: PF_NO_DISK, not PF_NO_SPACE)', async () => {
     const other = await tmpDir();
     fs.writeFileSync(path.join(other, 'plotferry.disable'), '');
     const l2 = await startListener({ dirs: [other] });
     try {
       const file = path.join(fx.src, 'disabled.plot');
       writeRandomFile(file, 10);
-      const e = await rejectsWith(sendFile({ host: '127.0.0.1', port: l2.port, token: TOKEN, file }), 'PF_NO_SPACE');
+      const e = await rejectsWith(sendFile({ host: '127.0.0.1', port: l2.port, token: TOKEN, file }), 'PF_NO_DISK');
       assert.match(e.message, /plotferry\.disable/);
     } finally {
       await l2.close();
