@@ -123,10 +123,7 @@ export async function connectNatsRetrying(
       return nc;
     } catch (err) {
       if (!(err instanceof PlotferryError) || err.code !== 'PF_CONNECTION') throw err;
-      log.warn(
-        { url, attempt, retryInMs: delay },
-        `${err.message}; trying again in ${Math.round(delay / 1000)} s (the directories are held meanwhile)`,
-      );
+      log.warn({ url, attempt, retryInMs: delay }, `${err.message}; trying again in ${Math.round(delay / 1000)} s`);
       await abortableSleep(delay, signal);
     }
   }

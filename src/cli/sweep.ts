@@ -1,7 +1,10 @@
+import { setMaxListeners } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
 import { parseCount, parseSeconds } from '../core/config.js';
 import { errorJson } from '../core/errors.js';
+import type { Logger } from 'pino';
 import type { UnreadableDir } from '../plotter/sweep.js';
+import type { Pacer } from '../transfer/pace.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import {
   bwlimitOption,
@@ -30,11 +33,16 @@ interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   busyWait: number;
   progress?: boolean;
   bwlimit?: number;
+  watch: boolean;
+  scanInterval: number;
+  retryAfter: number;
+  grace: number;
 }
 
 export const sweepCommand: CommandModule<object, SweepArgs> = {
   command: 'sweep <dirs..>',
-  describe: 'move every finished plot in DIRs to whichever harvesters win the bids (for cron)',
+  describe:
+    'move every finished plot in DIRs to whichever harvesters win the bids (from cron, or as a service with --watch)',
   builder: (y: Argv) =>
     bwlimitOption(natsAuthOptions(globalOptions(y)))
       .positional('dirs', { type: 'string', array: true, describe: 'directories holding finished plots' })
@@ -80,7 +88,35 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         describe: 'seconds a plot may wait while every harvester with room is busy writing others',
       })
       .option('progress', { type: 'boolean', describe: 'progress bars (default: when stderr is a terminal)' })
+      .option('watch', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'keep running (a systemd service): move each plot as soon as it is finished, --concurrency at a time, until SIGTERM',
+      })
+      .option('scan-interval', {
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'scan-interval', 0.05)),
+        default: 10,
+        describe: '--watch: look at the DIRs at least this often (changes are also seen at once where fs.watch works)',
+      })
+      .option('retry-after', {
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'retry-after', 0)),
+        default: 60,
+        describe: '--watch: wait before a failed plot is tried again (doubles per failure, up to 1 h)',
+      })
+      .option('grace', {
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'grace', 0)),
+        default: 600,
+        describe: '--watch: on SIGTERM, seconds the plots in flight get to finish (a second signal aborts them)',
+      })
       .example('*/5 * * * * plotferry sweep --nats nats://farm:4222 /mnt/nvme/plots', 'crontab: every 5 minutes')
+      .example(
+        'plotferry sweep --watch --nats nats://farm:4222 --concurrency 4 /mnt/nvme/plots',
+        'as a service (contrib/systemd/plotferry-sweep.service): each plot moves once it is untouched for --min-age',
+      )
       .epilog(
         'A plot a harvester already holds is not sent again: its source is removed when that copy is verified ' +
           'identical (xxh64) and provably another file, and kept otherwise (reported as a duplicate, or as ' +
@@ -110,8 +146,12 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           );
         return unreadable.length > 0 ? 1 : 0;
       }
+      if (args.watch) return runWatch(args, log, pacer);
       const nc = await connectNats(args.nats, 'plotferry-sweep', log, natsAuth(args));
       const abort = new AbortController();
+      // Each running plot holds a few listeners on this signal (its connection, its bid, its
+      // wait), each removed when done: the default warning at 10 would cry wolf at --concurrency 4.
+      setMaxListeners(16 + 4 * args.concurrency, abort.signal);
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
@@ -189,4 +229,72 @@ function reportUnreadable(json: boolean, u: UnreadableDir): void {
   if (json)
     process.stdout.write(`${JSON.stringify({ dir: u.dir, status: 'unreadable', error: errorJson(u.error) })}\n`);
   else process.stderr.write(`plotferry: ${u.error.code}: ${u.error.message}\n`);
+}
+
+/**
+ * `--watch`: until SIGTERM. The first signal starts nothing new and gives the plots in flight
+ * --grace seconds; a second signal, or the end of the grace, aborts them (their receivers keep
+ * the good bytes for a resume; every source stays until stored). Exit 0 after a clean stop.
+ */
+async function runWatch(args: SweepArgs, log: Logger, pacer: Pacer | undefined): Promise<number> {
+  const os = await import('node:os');
+  const { connectNatsRetrying } = await import('../bus/connect.js');
+  const { defaultBusId } = await import('../bus/messages.js');
+  const { watchSweep } = await import('../plotter/watch.js');
+  const stop = new AbortController();
+  const abort = new AbortController();
+  setMaxListeners(16 + 4 * args.concurrency, abort.signal, stop.signal);
+  let signals = 0;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      log.info(
+        { signal: sig },
+        `stopping: no new plots; those moving get ${args.grace} s (signal again to abort them)`,
+      );
+      stop.abort();
+      graceTimer = setTimeout(() => abort.abort(), args.grace * 1000);
+    } else {
+      log.warn({ signal: sig }, 'aborting the plots in flight; their receivers keep the bytes for a resume');
+      abort.abort();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const nc = await connectNatsRetrying(args.nats, 'plotferry-sweep-watch', log, natsAuth(args), stop.signal);
+    if (!nc) return 0;
+    try {
+      const s = await watchSweep({
+        nc,
+        log,
+        dirs: args.dirs,
+        pattern: args.pattern,
+        minAgeMs: args.minAge * 1000,
+        concurrency: args.concurrency,
+        prefix: args.prefix,
+        plotter: args.plotterId ?? defaultBusId(os.hostname()),
+        bidTimeoutMs: args.bidTimeout * 1000,
+        tries: args.retries + 1,
+        busyWaitMs: args.busyWait * 1000,
+        pacer,
+        stop: stop.signal,
+        signal: abort.signal,
+        scanIntervalMs: args.scanInterval * 1000,
+        retryMs: args.retryAfter * 1000,
+        onDone: (item) => {
+          if (args.json) process.stdout.write(`${JSON.stringify(item)}\n`);
+        },
+      });
+      log.info(s, 'stopped');
+      return 0;
+    } finally {
+      await nc.close();
+    }
+  } finally {
+    clearTimeout(graceTimer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

@@ -27,7 +27,7 @@ export const ErrorCodes = {
     'no receiving directory can be used (the message says why for each: missing, not a directory, disabled, not mounted, out of rotation, served by another process): fix them or change --dir',
   /** Another live plotferry receives into this directory. */
   PF_DIR_IN_USE:
-    'another plotferry (listen or harvester) receives into this directory: stop it, or give each process its own directories',
+    'another live plotferry (listen, harvester or sweep --watch) serves this directory: stop it, or give each process its own directories',
   /** Every directory with room is busy with another write. */
   PF_BUSY: 'every receiving directory with room is busy; the sender retries later',
   /** Unsupported hash algorithm. */

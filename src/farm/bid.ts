@@ -41,7 +41,11 @@ export interface BidState {
 export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promise<BidDecision> {
   // Holding part of this plot from a broken transfer: bid at once (even when the plotter would
   // skip us after that failure), so the rest goes here instead of all of it elsewhere.
-  const partial = await findPartial(disks.dirs, a.name, a.size, s.partialTtlMs);
+  // The lookups at once: a bid's cost is a round trip, not one per disk and per question.
+  const [partial, held] = await Promise.all([
+    findPartial(disks.dirs, a.name, a.size, s.partialTtlMs),
+    findExisting(disks.dirs, a.name),
+  ]);
   if (!partial && a.exclude.includes(s.id)) return { kind: 'silent', reason: 'excluded' };
   let best;
   let busy = s.activeTransfers >= s.maxTransfers;
@@ -54,7 +58,7 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
     if (code !== 'PF_BUSY') return { kind: 'silent', reason: code === 'PF_NO_DISK' ? 'no-disk' : 'no-room' };
     busy = true;
   }
-  if (await findExisting(disks.dirs, a.name)) return { kind: 'silent', reason: 'held' };
+  if (held) return { kind: 'silent', reason: 'held' };
   const resume = partial ? { resumeFrom: partial.bytes } : {};
   // Sent late, a busy bid rarely even arrives first.
   if (busy || !best) return { kind: 'bid', busy: true, delayMs: BUSY_BID_DELAY_MS, freeBytes: 0, ...resume };

@@ -6,7 +6,7 @@
  */
 import type { NatsConnection, Subscription } from 'nats';
 import { subjects } from '../bus/messages.js';
-import { abortableSleep } from '../core/sleep.js';
+import { wakeableSleep } from '../core/sleep.js';
 
 export class FreeSignal {
   private readonly sub: Subscription;
@@ -25,11 +25,10 @@ export class FreeSignal {
 
   /** Resolves when a harvester frees a disk, after `ms` at the latest, or when `signal` aborts. */
   async wait(ms: number, signal?: AbortSignal): Promise<void> {
-    let wake!: () => void;
-    const freed = new Promise<void>((r) => (wake = r));
-    this.waiters.push(wake);
-    await Promise.race([freed, abortableSleep(ms, signal)]);
-    this.waiters = this.waiters.filter((w) => w !== wake);
+    const sleep = wakeableSleep(ms, signal);
+    this.waiters.push(sleep.wake);
+    await sleep.done;
+    this.waiters = this.waiters.filter((w) => w !== sleep.wake);
   }
 
   close(): void {

@@ -96,12 +96,13 @@ export async function findPlots(
   dirs: readonly string[],
   pattern = DEFAULT_PLOT_PATTERN,
   minAgeMs = 60_000,
-): Promise<{ found: Candidate[]; unreadable: UnreadableDir[] }> {
+): Promise<{ found: Candidate[]; unreadable: UnreadableDir[]; nextReadyAt?: number }> {
   // dot: false keeps plotferry's own hidden temporary and lock files out.
   const match = picomatch(pattern, { dot: false });
   const now = Date.now();
   const found: Candidate[] = [];
   const unreadable: UnreadableDir[] = [];
+  let nextReadyAt: number | undefined;
   for (const dir of dirs) {
     let entries: string[];
     try {
@@ -121,11 +122,16 @@ export async function findPlots(
       if (!match(name)) continue;
       const file = path.join(dir, name);
       const st = await fsp.stat(file).catch(() => undefined);
-      if (!st?.isFile() || now - st.mtimeMs < minAgeMs) continue;
+      if (!st?.isFile()) continue;
+      if (now - st.mtimeMs < minAgeMs) {
+        // Still being written, or just finished: when it will be old enough (for a watcher).
+        nextReadyAt = Math.min(nextReadyAt ?? Infinity, st.mtimeMs + minAgeMs);
+        continue;
+      }
       found.push({ file, name, size: st.size });
     }
   }
-  return { found, unreadable };
+  return { found, unreadable, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) };
 }
 
 export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
@@ -140,10 +146,7 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
   opts.onPlan?.(candidates);
   const results: SweepItem[] = [];
   let next = 0;
-  const ctx: SweepContext = {
-    roster: new HolderRoster(opts.nc, opts.prefix, opts.hasTimeoutMs),
-    freed: new FreeSignal(opts.nc, opts.prefix),
-  };
+  const ctx = sweepContext(opts);
   let natsLost = false;
   const worker = async () => {
     while (next < candidates.length && !opts.signal?.aborted) {
@@ -151,7 +154,7 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
       // A plot already failed through all its tries because NATS is down, and it still is: the
       // rest are not offered into the void one by one (minutes each), they are reported at once.
       const down = natsLost ? linkDown(opts.nc) : undefined;
-      const item = down ? notOffered(opts, c, down) : await handle(opts, ctx, c);
+      const item = down ? notOffered(opts, c, down) : await movePlot(opts, ctx, c);
       if (item.error?.code === 'PF_NATS') natsLost = true;
       results.push(item);
       opts.onDone?.(item);
@@ -172,12 +175,24 @@ function notOffered(opts: SweepOptions, c: Candidate, down: LinkDown): SweepItem
 }
 
 /** What the plots of one sweep share: who answers `has`, and the harvesters' `free` news. */
-interface SweepContext {
+export interface SweepContext {
   roster: HolderRoster;
   freed: FreeSignal;
 }
 
-async function handle(opts: SweepOptions, ctx: SweepContext, c: Candidate): Promise<SweepItem> {
+/** A fresh context; close its `freed` when done. */
+export function sweepContext(opts: Pick<SweepOptions, 'nc' | 'prefix' | 'hasTimeoutMs'>): SweepContext {
+  return {
+    roster: new HolderRoster(opts.nc, opts.prefix, opts.hasTimeoutMs),
+    freed: new FreeSignal(opts.nc, opts.prefix),
+  };
+}
+
+/**
+ * One plot, start to end: lock it, ask who holds it, send it by bidding, remove the source once
+ * stored; the outcome, never a throw. Shared by a sweep and by `sweep --watch` (watch.ts).
+ */
+export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candidate): Promise<SweepItem> {
   const log = opts.log.child({ file: c.file });
   const locked = await tryLock(c.file);
   if (!locked.ok) {

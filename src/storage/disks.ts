@@ -144,8 +144,18 @@ export class DiskSet {
   private async inspect(dir: string): Promise<DirInfo> {
     const info: DirInfo = { dir, dev: -1, freeBytes: 0, totalBytes: 0, busy: false };
     let identity = '';
+    let disabled = false;
     try {
-      const [st, fs] = await Promise.all([fsp.stat(dir), fsp.statfs(dir)]);
+      // One round of calls: the disable file is looked for at the same time.
+      const [st, fs, disabledNow] = await Promise.all([
+        fsp.stat(dir),
+        fsp.statfs(dir),
+        fsp.access(path.join(dir, DISABLE_FILE)).then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      disabled = disabledNow;
       if (!st.isDirectory()) return { ...info, unusable: 'not a directory' };
       if (this.requireMount && (await fsp.stat(path.dirname(dir))).dev === st.dev) {
         return { ...info, unusable: 'not a mount point (same filesystem as its parent; --require-mount)' };
@@ -165,10 +175,6 @@ export class DiskSet {
             : 'cannot be read';
       return { ...info, unusable: `${why} (${code ?? String(err)})` };
     }
-    const disabled = await fsp.access(path.join(dir, DISABLE_FILE)).then(
-      () => true,
-      () => false,
-    );
     if (disabled) return { ...info, unusable: `disabled by ${DISABLE_FILE}` };
     const failed = this.failed.get(info.dev);
     if (failed && Date.now() < failed.until) {

@@ -8,16 +8,18 @@ import { besideHeld } from './probe.js';
 
 /** Which of `dirs` already holds `name`, if any. */
 export async function findExisting(dirs: readonly string[], name: string): Promise<string | undefined> {
-  for (const dir of dirs) {
-    const p = path.join(dir, name);
-    try {
-      await fsp.lstat(p);
-      return p;
-    } catch {
+  // Every directory at once (one round of stats, not one per disk), the first in order wins.
+  const found = await Promise.all(
+    dirs.map((dir) => {
+      const p = path.join(dir, name);
       // absent (or unreadable dir: the disk set reports that one)
-    }
-  }
-  return undefined;
+      return fsp.lstat(p).then(
+        () => p,
+        () => undefined,
+      );
+    }),
+  );
+  return found.find((p) => p !== undefined);
 }
 
 /**

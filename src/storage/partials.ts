@@ -23,17 +23,17 @@ export async function findPartial(
   now = Date.now(),
 ): Promise<Partial | undefined> {
   if (ttlMs <= 0) return undefined;
-  for (const dir of dirs) {
-    const p = partialPathFor(dir, name, size);
-    try {
-      const st = await fsp.stat(p);
-      if (st.isFile() && now - st.mtimeMs < ttlMs && st.size > 0 && st.size <= size)
+  // Every directory at once, the first in order wins.
+  const found = await Promise.all(
+    dirs.map(async (dir): Promise<Partial | undefined> => {
+      const p = partialPathFor(dir, name, size);
+      const st = await fsp.stat(p).catch(() => undefined); // none here
+      if (st?.isFile() && now - st.mtimeMs < ttlMs && st.size > 0 && st.size <= size)
         return { dir, path: p, bytes: st.size };
-    } catch {
-      // none here
-    }
-  }
-  return undefined;
+      return undefined;
+    }),
+  );
+  return found.find((p) => p !== undefined);
 }
 
 /** Default `--partial-ttl`: how long a broken transfer's good bytes wait for a resume. */

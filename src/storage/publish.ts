@@ -16,60 +16,107 @@ const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', '
  * some FUSE mounts) it falls back to check-then-rename, which only a concurrent writer of the
  * same name outside plotferry could race. Then fsyncs the directory so the name survives a
  * power cut.
+ *
+ * Per-file cost matters with ~1 GiB plots (issue 12): the directory is opened while the caller
+ * syncs the file (`dir`, from openDirForSync), and after the link, the directory sync, the hash
+ * record (`record`, written only once the name is ours) and the temporary name's removal run at
+ * once. Resolves whether the record was written.
  */
-export async function publish(tempPath: string, finalPath: string, log?: Logger): Promise<void> {
+export async function publish(
+  tempPath: string,
+  finalPath: string,
+  log?: Logger,
+  record?: (finalPath: string) => Promise<boolean>,
+  dir: Promise<DirHandle> = openDirForSync(path.dirname(finalPath)),
+): Promise<boolean> {
   let linked = false;
   try {
-    await fsp.link(tempPath, finalPath);
-    linked = true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      throw new PlotferryError(
-        'PF_EXISTS',
-        `${finalPath} appeared while the file was received; it was not overwritten`,
-      );
-    }
-    if (!code || !NO_LINK.has(code)) throw fromSystemError(err, `publishing ${finalPath}`);
     try {
-      await fsp.lstat(finalPath);
-      throw new PlotferryError(
-        'PF_EXISTS',
-        `${finalPath} appeared while the file was received; it was not overwritten`,
-      );
-    } catch (e) {
-      if (e instanceof PlotferryError) throw e;
+      await fsp.link(tempPath, finalPath);
+      linked = true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        throw new PlotferryError(
+          'PF_EXISTS',
+          `${finalPath} appeared while the file was received; it was not overwritten`,
+        );
+      }
+      if (!code || !NO_LINK.has(code)) throw fromSystemError(err, `publishing ${finalPath}`);
+      try {
+        await fsp.lstat(finalPath);
+        throw new PlotferryError(
+          'PF_EXISTS',
+          `${finalPath} appeared while the file was received; it was not overwritten`,
+        );
+      } catch (e) {
+        if (e instanceof PlotferryError) throw e;
+      }
+      try {
+        await fsp.rename(tempPath, finalPath);
+      } catch (e) {
+        throw fromSystemError(e, `renaming to ${finalPath}`);
+      }
     }
-    try {
-      await fsp.rename(tempPath, finalPath);
-    } catch (e) {
-      throw fromSystemError(e, `renaming to ${finalPath}`);
-    }
+    const [recorded] = await Promise.all([
+      record ? record(finalPath) : Promise.resolve(false),
+      dir.then((d) => d.sync()),
+      // The plot is under its final name now. A temporary name that cannot be removed (a disk
+      // remounted read-only this instant) is left for the next start's housekeeping: reporting
+      // the plot as failed would make the plotter send it again elsewhere, and it would land twice.
+      linked
+        ? fsp
+            .unlink(tempPath)
+            .catch((err: unknown) =>
+              log?.warn(
+                { err, path: tempPath },
+                'stored, but its temporary name could not be removed; the next start removes it',
+              ),
+            )
+        : undefined,
+    ]);
+    return recorded;
+  } finally {
+    await dir.then(
+      (d) => d.close(),
+      () => undefined,
+    );
   }
-  if (linked) {
-    // The plot is under its final name now. A temporary name that cannot be removed (a disk
-    // remounted read-only this instant) is left for the next start's housekeeping: reporting
-    // the plot as failed would make the plotter send it again elsewhere, and it would land twice.
-    await fsp
-      .unlink(tempPath)
-      .catch((err: unknown) =>
-        log?.warn(
-          { err, path: tempPath },
-          'stored, but its temporary name could not be removed; the next start removes it',
-        ),
-      );
-  }
-  await syncDir(path.dirname(finalPath));
+}
+
+/** An open directory, to fsync it once a name in it changed. */
+export interface DirHandle {
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens `dir` for a later sync; the open's failure surfaces at sync(). */
+export function openDirForSync(dir: string): Promise<DirHandle> {
+  const h = fsp.open(dir, 'r').then(
+    (fh) => ({
+      async sync() {
+        try {
+          await fh.sync();
+        } catch (err) {
+          // Some file systems refuse fsync on a directory (EINVAL); the data itself is synced.
+          if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw fromSystemError(err, `syncing directory ${dir}`);
+        }
+      },
+      close: () => fh.close(),
+    }),
+    (err: unknown) => {
+      throw fromSystemError(err, `opening directory ${dir} to sync it`);
+    },
+  );
+  h.catch(() => undefined); // awaited by sync(); never an unhandled rejection meanwhile
+  return h;
 }
 
 export async function syncDir(dir: string): Promise<void> {
-  const h = await fsp.open(dir, 'r');
+  const d = await openDirForSync(dir);
   try {
-    await h.sync();
-  } catch (err) {
-    // Some file systems refuse fsync on a directory (EINVAL); the data itself is synced.
-    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw fromSystemError(err, `syncing directory ${dir}`);
+    await d.sync();
   } finally {
-    await h.close();
+    await d.close();
   }
 }

@@ -21,7 +21,7 @@ import { closeFd, fsyncFd, openFd } from '../../storage/fsio.js';
 import { writeHashRecord } from '../../storage/hash-records.js';
 import { partialPathFor, tempPathFor } from '../../storage/names.js';
 import { findPartial } from '../../storage/partials.js';
-import { publish } from '../../storage/publish.js';
+import { openDirForSync, publish } from '../../storage/publish.js';
 import { StreamReader } from '../../wire/frame.js';
 import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../../wire/messages.js';
 import { printable } from '../../wire/names.js';
@@ -350,9 +350,15 @@ export class ReceiveSession {
       throw new PlotferryError('PF_HASH_MISMATCH', `hash mismatch: sender ${senderHash}, receiver ${ours}`);
     }
     const finalPath = path.join(this.reservation!.dir, hello.name);
+    // Opened while the file syncs: one step less per file (storage/publish.ts).
+    const dir = openDirForSync(this.reservation!.dir);
     try {
       await fsyncFd(this.fd);
     } catch (err) {
+      void dir.then(
+        (d) => d.close(),
+        () => undefined,
+      );
       throw fromSystemError(err, `syncing ${this.tempPath}`);
     }
     const fd = this.fd;
@@ -361,12 +367,21 @@ export class ReceiveSession {
       // close(2) can report a write-back failure (EIO on NFS): that is the disk's failure.
       await closeFd(fd);
     } catch (err) {
+      void dir.then(
+        (d) => d.close(),
+        () => undefined,
+      );
       throw fromSystemError(err, `closing ${this.tempPath}`);
     }
-    await publish(this.tempPath!, finalPath, this.log);
+    const recorded = await publish(
+      this.tempPath!,
+      finalPath,
+      this.log,
+      (p) => writeHashRecord(p, ours, hello.size),
+      dir,
+    );
     this.tempPath = undefined;
-    if (!(await writeHashRecord(finalPath, ours, hello.size)))
-      this.log.warn({ path: finalPath }, 'stored, but its hash record could not be written');
+    if (!recorded) this.log.warn({ path: finalPath }, 'stored, but its hash record could not be written');
     this.state = 'done';
     const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
     const writes = this.sink!.writer.site();

@@ -1,0 +1,194 @@
+/**
+ * `plotferry sweep --watch`: the plotter as a long-running service (systemd, not cron). It moves
+ * each plot as soon as it is finished and keeps `concurrency` plots moving:
+ * - It looks again when a directory changes (fs.watch: a plot renamed into it, or written to
+ *   its end), when the youngest plot passes --min-age, and every `scanIntervalMs` whatever
+ *   fs.watch says (it misses events on NFS and some FUSE mounts).
+ * - A plot that failed waits before it is tried again: `retryMs`, doubling per failure up to
+ *   an hour, so a plot that cannot go (a name held elsewhere, a harvester's disk that fails) is
+ *   retried and logged, but does not spin. Nothing is ever given up on, and no timer is kept
+ *   per plot (the scans do the waiting).
+ * - While NATS is down no plot is started (each would fail after its tries): it waits for the
+ *   reconnect, which the connection does by itself.
+ * - `stop` (the first SIGTERM): nothing new starts, and the call resolves once the plots in
+ *   flight are done. Aborting `signal` (a second SIGTERM, or the grace ran out) aborts those
+ *   too; a receiver keeps their good bytes for a resume, and every source stays until stored.
+ * - Each directory is claimed (.plotferry-watch.lock), so a second watcher on it refuses to
+ *   start (PF_DIR_IN_USE). Cron sweeps beside a watcher are safe: every plot is locked while
+ *   it moves, by whichever process moves it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { linkDown } from '../bus/link.js';
+import { PlotferryError } from '../core/errors.js';
+import { wakeableSleep } from '../core/sleep.js';
+import { acquireLock, HeldLock } from '../storage/lockfile.js';
+import { Candidate, findPlots, movePlot, sweepContext, SweepItem, SweepOptions } from './sweep.js';
+
+export const WATCH_LOCK = '.plotferry-watch.lock';
+export const DEFAULT_SCAN_INTERVAL_MS = 10_000;
+export const DEFAULT_RETRY_MS = 60_000;
+const MAX_RETRY_MS = 3_600_000;
+/** fs.watch fires several events for one rename or write: they are taken together. */
+const SETTLE_MS = 100;
+
+export interface WatchOptions extends Omit<SweepOptions, 'dryRun' | 'onPlan'> {
+  /** Nothing new starts once this aborts; the call then resolves when the plots in flight end. */
+  stop: AbortSignal;
+  scanIntervalMs?: number;
+  /** First wait before a failed plot is tried again (doubles per failure, up to 1 h). */
+  retryMs?: number;
+}
+
+export interface WatchSummary {
+  sent: number;
+  duplicates: number;
+  /** Failed attempts (each plot is tried again later; its source is kept meanwhile). */
+  failures: number;
+}
+
+interface Backoff {
+  at: number;
+  delayMs: number;
+}
+
+export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
+  const locks = await claimDirs(opts.dirs);
+  const ctx = sweepContext(opts);
+  const concurrency = Math.max(1, opts.concurrency ?? 2);
+  const scanEvery = opts.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS;
+  const firstRetry = opts.retryMs ?? DEFAULT_RETRY_MS;
+  const summary: WatchSummary = { sent: 0, duplicates: 0, failures: 0 };
+  const inFlight = new Map<string, Promise<void>>();
+  const backoff = new Map<string, Backoff>();
+  const unreadableSaid = new Set<string>();
+  let queue: Candidate[] = [];
+
+  let wake: (() => void) | undefined;
+  const poke = () => wake?.();
+  let settle: NodeJS.Timeout | undefined;
+  const watchers = opts.dirs.map((dir) =>
+    watchDir(dir, () => {
+      clearTimeout(settle);
+      settle = setTimeout(poke, SETTLE_MS);
+    }),
+  );
+
+  /** Plots that finished while a scan ran: its listing may still show them. */
+  const settled = new Set<string>();
+  const finished = (c: Candidate, item: SweepItem) => {
+    inFlight.delete(c.file);
+    settled.add(c.file);
+    // Gone before its turn (moved by a cron sweep beside us, or by hand), or locked by another
+    // sweep that moves it now: nothing happened here, nothing to report.
+    if (item.status === 'locked') {
+      opts.log.debug({ file: c.file }, 'handled elsewhere');
+      return poke();
+    }
+    if (item.status === 'sent') summary.sent++;
+    else if (item.status === 'duplicate') summary.duplicates++;
+    if (item.status === 'failed') {
+      summary.failures++;
+      const prev = backoff.get(c.file);
+      const delayMs = prev ? Math.min(MAX_RETRY_MS, prev.delayMs * 2) : firstRetry;
+      backoff.set(c.file, { at: Date.now() + delayMs, delayMs });
+      opts.log.warn(
+        { file: c.file, code: item.error?.code, retryInS: Math.round(delayMs / 1000) },
+        `not moved; tried again in ${Math.round(delayMs / 1000)} s (source kept)`,
+      );
+    } else backoff.delete(c.file);
+    opts.onDone?.(item);
+    poke();
+  };
+
+  const dispatch = () => {
+    while (inFlight.size < concurrency && queue.length > 0 && !opts.stop.aborted && !linkDown(opts.nc)) {
+      const c = queue.shift()!;
+      inFlight.set(
+        c.file,
+        movePlot(opts, ctx, c).then((item) => finished(c, item)),
+      );
+    }
+  };
+
+  opts.log.info(
+    { dirs: opts.dirs, concurrency, minAgeS: (opts.minAgeMs ?? 60_000) / 1000 },
+    `watching ${opts.dirs.length} director${opts.dirs.length === 1 ? 'y' : 'ies'} for finished plots`,
+  );
+  try {
+    while (!opts.stop.aborted) {
+      settled.clear();
+      const { found, unreadable, nextReadyAt } = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs);
+      for (const u of unreadable) {
+        // Said once per outage, not every scan; said again once it is back.
+        if (!unreadableSaid.has(u.dir))
+          opts.log.error({ dir: u.dir, code: u.error.code }, `${u.error.message}; watching the others`);
+        unreadableSaid.add(u.dir);
+      }
+      for (const d of unreadableSaid)
+        if (!unreadable.some((u) => u.dir === d)) {
+          unreadableSaid.delete(d);
+          opts.log.info({ dir: d }, 'readable again');
+        }
+      const now = Date.now();
+      const present = new Set(found.map((c) => c.file));
+      for (const f of backoff.keys()) if (!present.has(f)) backoff.delete(f); // gone: moved by another, or by hand
+      queue = found.filter(
+        (c) => !inFlight.has(c.file) && !settled.has(c.file) && !((backoff.get(c.file)?.at ?? 0) > now),
+      );
+      dispatch();
+      // Sleep until something changes, the youngest plot is old enough, or a backed-off plot
+      // is due; at most a scan interval. NATS down: look again each second for the reconnect.
+      const due = [nextReadyAt, ...[...backoff.values()].map((b) => b.at)].filter((t): t is number => t !== undefined);
+      let wait = Math.min(scanEvery, ...due.map((t) => Math.max(0, t - Date.now() + 5)));
+      if (linkDown(opts.nc) && queue.length > 0) wait = Math.min(wait, 1_000);
+      const sleep = wakeableSleep(wait, opts.stop);
+      wake = sleep.wake;
+      await sleep.done;
+      wake = undefined;
+    }
+    await Promise.all(inFlight.values());
+    return summary;
+  } finally {
+    clearTimeout(settle);
+    for (const w of watchers) w?.close();
+    ctx.freed.close();
+    for (const l of locks) await l.release();
+  }
+}
+
+/** fs.watch on `dir`, or undefined where it is not available (the scans still run). */
+function watchDir(dir: string, onChange: () => void): fs.FSWatcher | undefined {
+  try {
+    const w = fs.watch(dir, { persistent: false }, onChange);
+    w.on('error', () => w.close()); // the directory went away: the scans say so
+    return w;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Claims every directory for this watcher; PF_DIR_IN_USE when another live one holds one. */
+async function claimDirs(dirs: readonly string[]): Promise<HeldLock[]> {
+  const held: HeldLock[] = [];
+  try {
+    for (const dir of dirs) {
+      let got;
+      try {
+        got = await acquireLock(path.join(dir, WATCH_LOCK), 'sweep --watch');
+      } catch {
+        continue; // unreadable now (not mounted yet?): watched all the same, and said so by the scans
+      }
+      if (!got.ok)
+        throw new PlotferryError(
+          'PF_DIR_IN_USE',
+          `${dir} is watched already by ${got.holder}: run one \`sweep --watch\` per directory`,
+        );
+      held.push(got.lock);
+    }
+    return held;
+  } catch (err) {
+    for (const l of held) await l.release();
+    throw err;
+  }
+}
