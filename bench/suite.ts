@@ -10,6 +10,8 @@
  *             when root, copies synced inside the clock
  *   many      a farm on this machine (nats-server, 2 harvesters x 2 disks) and many small plots:
  *             per-file cost, files/s (many.ts); --size does not apply
+ *   hold      a harvester whose 2 disks hold 20,000 plots each: has, bid and heartbeat round
+ *             trips, idle CPU (hold.ts)
  *
  * Prints a table per scenario with plotferry's ratio to each tool and whether the targets hold;
  * writes, unless --no-save, bench/results/suite-DATE.json and latest.{md,svg,json}.
@@ -30,13 +32,14 @@ import { writeRandomFile } from '../src/demo/sample.js';
 import { hashImplementation } from '../src/transfer/hash.js';
 import { cannotEmulate, Link, loopback, tenGbE } from './link.js';
 import { Peer, PeerKind, startPeer } from './peers.js';
+import { HoldResult, holdSummary, runHold } from './hold.js';
 import { ManyRow, manySummary, runMany } from './many.js';
 import { markdownReport, markdownTable, ScenarioResult, summarize, svgChart } from './report.js';
 import { Run, runOnce, Tool, TOOL_INFO, TOOLS, unavailable } from './tools.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.resolve(here, '../../bench/results');
-const SCENARIOS = ['loopback', '10gbe', 'disk', 'many'] as const;
+const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** The issue's targets: plotferry's median over the tool's, at least. */
@@ -159,8 +162,13 @@ async function main(): Promise<void> {
   write(`plotferry bench: ${args.size} file, ${args.rounds} round(s)\nmachine: ${machine}\n`);
   const results: ScenarioResult[] = [];
   let many: ManyRow[] | undefined;
+  let hold: HoldResult | undefined;
   for (const s of scenarios) {
-    if (s === 'many') {
+    if (s === 'hold') {
+      write('\nhold: a harvester holding 2 x 20,000 plots (bench/hold.ts)\n');
+      hold = await runHold('/dev/shm');
+      write(`\n${holdSummary(hold)}\n`);
+    } else if (s === 'many') {
       write('\nmany: a farm on this machine, many small plots (bench/many.ts)\n');
       many = await runMany('/dev/shm', tools);
       write(`\n${manySummary(many)}\n`);
@@ -170,7 +178,17 @@ async function main(): Promise<void> {
 
   fs.mkdirSync(RESULTS, { recursive: true });
   const json = JSON.stringify(
-    { machine, date, size, rounds: args.rounds, warmup: args.warmup, command, results, ...(many ? { many } : {}) },
+    {
+      machine,
+      date,
+      size,
+      rounds: args.rounds,
+      warmup: args.warmup,
+      command,
+      results,
+      ...(many ? { many } : {}),
+      ...(hold ? { hold } : {}),
+    },
     null,
     2,
   );
@@ -181,7 +199,8 @@ async function main(): Promise<void> {
     fs.writeFileSync(
       path.join(RESULTS, 'latest.md'),
       markdownReport(results, { machine, date, size: args.size, rounds: args.rounds, warmup: args.warmup, command }) +
-        (many ? `\n## many: a farm on this machine, many small plots\n\n${manySummary(many)}\n` : ''),
+        (many ? `\n## many: a farm on this machine, many small plots\n\n${manySummary(many)}\n` : '') +
+        (hold ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold)}\n` : ''),
     );
     fs.writeFileSync(
       path.join(RESULTS, 'latest.svg'),

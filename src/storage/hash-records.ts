@@ -1,45 +1,48 @@
 /**
- * Hash records: the verified hash of a stored plot, kept beside it (names.ts) so that a plotter
- * that died between the transfer and the delete can check later that the copy is its plot.
+ * The verified hash of each stored plot, so that a plotter that died between the transfer and
+ * the delete can check later that the copy is its plot. Kept in one ledger per directory
+ * (ledger.ts), not in a file beside each plot.
+ *
+ * This module keeps one open ledger per directory for the process, opened when the directory is
+ * claimed (housekeeping) or at first use, and opened afresh when the directory is another one
+ * now (removed and made again, or remounted: another device and inode).
  */
+import type { Stats } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { HASH_RECORD_SUFFIX, hashRecordPath, TEMP_PREFIX } from './names.js';
+import type { Logger } from 'pino';
+import { Ledger } from './ledger.js';
+
+const open = new Map<string, { identity: string; ledger: Promise<Ledger> }>();
+
+/** The ledger of `dir` (opened, migrated and repaired on first use). */
+export async function ledgerFor(dir: string, log?: Logger): Promise<Ledger> {
+  const d = path.resolve(dir);
+  const st = await fsp.stat(d);
+  const identity = `${st.dev}:${st.ino}`;
+  const have = open.get(d);
+  if (have && have.identity === identity) return have.ledger;
+  const ledger = Ledger.open(d, log);
+  open.set(d, { identity, ledger });
+  ledger.catch(() => open.get(d)?.ledger === ledger && open.delete(d));
+  return ledger;
+}
 
 /** Best effort: a failure only means a later duplicate cannot be verified. */
-export async function writeHashRecord(finalPath: string, hash: string, size: number): Promise<boolean> {
+export async function writeHashRecord(finalPath: string, hash: string): Promise<boolean> {
   try {
-    await fsp.writeFile(hashRecordPath(finalPath), `${JSON.stringify({ hash, size })}\n`);
+    await (await ledgerFor(path.dirname(finalPath))).record(path.basename(finalPath), hash);
     return true;
   } catch {
     return false;
   }
 }
 
-/** The recorded hash of `finalPath`, if the record is for a file of its current size. */
-export async function readHashRecord(finalPath: string): Promise<string | undefined> {
+/** The recorded hash of `finalPath`, if it was recorded for the file that is there now (`st`). */
+export async function readHashRecord(finalPath: string, st: Stats): Promise<string | undefined> {
   try {
-    const [rec, st] = await Promise.all([fsp.readFile(hashRecordPath(finalPath), 'utf8'), fsp.stat(finalPath)]);
-    const r = JSON.parse(rec) as { hash?: unknown; size?: unknown };
-    if (typeof r.hash === 'string' && /^[0-9a-f]{16}$/.test(r.hash) && r.size === st.size) return r.hash;
+    return (await ledgerFor(path.dirname(finalPath))).hashOf(path.basename(finalPath), st);
   } catch {
-    // no record, or not one for this file
+    return undefined; // no ledger to be read: the hash is unknown
   }
-  return undefined;
-}
-
-/** Removes hash records whose plot is gone (deleted or moved by the farmer). */
-export async function removeOrphanHashRecords(dir: string): Promise<string[]> {
-  const removed: string[] = [];
-  const entries = await fsp.readdir(dir).catch(() => [] as string[]);
-  const names = new Set(entries);
-  for (const e of entries) {
-    if (!(e.startsWith(TEMP_PREFIX) && e.endsWith(HASH_RECORD_SUFFIX))) continue;
-    if (names.has(e.slice(TEMP_PREFIX.length, -HASH_RECORD_SUFFIX.length))) continue;
-    await fsp.unlink(path.join(dir, e)).then(
-      () => removed.push(path.join(dir, e)),
-      () => undefined,
-    );
-  }
-  return removed;
 }

@@ -39,6 +39,6 @@ export async function assertNameFree(dirs: readonly string[], name: string, prob
 export async function describeHeld(p: string, probe: string | undefined): Promise<HeldInfo | undefined> {
   const st = await fsp.stat(p).catch(() => undefined);
   if (!st?.isFile()) return undefined;
-  const [hash, beside] = await Promise.all([readHashRecord(p), besideHeld(p, probe)]);
+  const [hash, beside] = await Promise.all([readHashRecord(p, st), besideHeld(p, probe)]);
   return { path: p, size: st.size, beside, ...(hash ? { hash } : {}) };
 }

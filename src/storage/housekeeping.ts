@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DiskSet } from './disks.js';
-import { removeOrphanHashRecords } from './hash-records.js';
+import { ledgerFor } from './hash-records.js';
 import { isTempName } from './names.js';
 
 /**
@@ -17,14 +17,16 @@ export async function prepareDirs(disks: DiskSet, log: Logger): Promise<void> {
 }
 
 /**
- * Removes what a crash left in `dir`: temporary files, and hash records whose plot is gone. Only
+ * Removes what a crash left in `dir` (temporary files) and opens its hash ledger. Only
  * for a directory this process holds (storage/dir-lock.ts): another receiver's temporary files
  * are its running transfers.
  */
 export async function housekeep(dir: string, log: Logger): Promise<void> {
   for (const p of await removeStaleTemps(dir)) log.info({ path: p }, 'removed a temporary file left by an earlier run');
-  for (const p of await removeOrphanHashRecords(dir))
-    log.debug({ path: p }, 'removed the hash record of a plot that is gone');
+  // The hash ledger: read, repaired if a crash cut it, old per-plot records taken in (ledger.ts).
+  await ledgerFor(dir, log).catch((err: unknown) =>
+    log.warn({ dir, err }, 'the hash ledger could not be opened; hashes of plots stored here are unknown'),
+  );
 }
 
 /** Removes plotferry's temporary files left in `dir` by a crash. Returns what it removed. */

@@ -34,12 +34,7 @@ export function partialPathFor(dir: string, name: string, size: number): string 
 }
 
 /**
- * `.plotferry-<name>.xxh64`: the verified hash of a stored plot, written when it is published,
- * so a plotter that died after the transfer but before deleting its source can check later that
- * the harvester's copy is its plot (`has` answers with it) and delete the source then.
+ * `.plotferry-<name>.xxh64`: the per-plot hash records of earlier versions. A directory's hash
+ * ledger (ledger.ts) takes them in when it is opened, and removes them.
  */
 export const HASH_RECORD_SUFFIX = '.xxh64';
-
-export function hashRecordPath(finalPath: string): string {
-  return path.join(path.dirname(finalPath), `${TEMP_PREFIX}${path.basename(finalPath)}${HASH_RECORD_SUFFIX}`);
-}

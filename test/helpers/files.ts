@@ -3,6 +3,7 @@ import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { LEDGER_NAME } from '../../src/storage/ledger.js';
 import { RECEIVER_LOCK } from '../../src/wire/names.js';
 
 export { writeRandomFile, writeSamplePlot } from '../../src/demo/sample.js';
@@ -20,12 +21,12 @@ export async function sha256(file: string): Promise<string> {
 }
 
 /**
- * Every entry of `dir`, for "nothing left behind" checks, except the hash records that stored
- * plots come with (`.plotferry-NAME.xxh64`) and a running receiver's claim on the directory
+ * Every entry of `dir`, for "nothing left behind" checks, except the directory's hash ledger
+ * (`.plotferry-ledger`) and a running receiver's claim on the directory
  * (`.plotferry-receiver.lock`); lsAll() shows them too.
  */
 export function ls(dir: string): string[] {
-  return lsAll(dir).filter((f) => !(f.startsWith('.plotferry-') && f.endsWith('.xxh64')) && f !== RECEIVER_LOCK);
+  return lsAll(dir).filter((f) => f !== LEDGER_NAME && f !== RECEIVER_LOCK);
 }
 
 export function lsAll(dir: string): string[] {

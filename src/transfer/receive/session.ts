@@ -373,13 +373,7 @@ export class ReceiveSession {
       );
       throw fromSystemError(err, `closing ${this.tempPath}`);
     }
-    const recorded = await publish(
-      this.tempPath!,
-      finalPath,
-      this.log,
-      (p) => writeHashRecord(p, ours, hello.size),
-      dir,
-    );
+    const recorded = await publish(this.tempPath!, finalPath, this.log, (p) => writeHashRecord(p, ours), dir);
     this.tempPath = undefined;
     if (!recorded) this.log.warn({ path: finalPath }, 'stored, but its hash record could not be written');
     this.state = 'done';
