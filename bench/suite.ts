@@ -162,12 +162,13 @@ async function main(): Promise<void> {
   write(`plotferry bench: ${args.size} file, ${args.rounds} round(s)\nmachine: ${machine}\n`);
   const results: ScenarioResult[] = [];
   let many: ManyRow[] | undefined;
-  let hold: HoldResult | undefined;
+  let hold: { full: HoldResult; empty: HoldResult } | undefined;
   for (const s of scenarios) {
     if (s === 'hold') {
       write('\nhold: a harvester holding 2 x 20,000 plots (bench/hold.ts)\n');
-      hold = await runHold('/dev/shm');
-      write(`\n${holdSummary(hold)}\n`);
+      const empty = await runHold('/dev/shm', 0);
+      hold = { full: await runHold('/dev/shm'), empty };
+      write(`\n${holdSummary(hold.full, hold.empty)}\n`);
     } else if (s === 'many') {
       write('\nmany: a farm on this machine, many small plots (bench/many.ts)\n');
       many = await runMany('/dev/shm', tools);
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
       path.join(RESULTS, 'latest.md'),
       markdownReport(results, { machine, date, size: args.size, rounds: args.rounds, warmup: args.warmup, command }) +
         (many ? `\n## many: a farm on this machine, many small plots\n\n${manySummary(many)}\n` : '') +
-        (hold ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold)}\n` : ''),
+        (hold ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold.full, hold.empty)}\n` : ''),
     );
     fs.writeFileSync(
       path.join(RESULTS, 'latest.svg'),
