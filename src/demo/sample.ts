@@ -17,20 +17,95 @@ export function writeRandomFile(file: string, size: number): void {
   }
 }
 
+/** The header layouts sample plots can have (wire/plot-header.ts reads them). */
+export type SampleLayout = 'chiapos-v1' | 'bladebit-v2' | 'pos2-v1' | 'pos2-group';
+
+export interface SampleHeader {
+  k?: number;
+  /** 32 bytes of id; random when absent. */
+  id?: Buffer;
+  /** BladeBit: compression level (0: uncompressed, flags 0). */
+  compression?: number;
+  strength?: number;
+  metaGroup?: number;
+  plotIndex?: number;
+  groupSize?: number;
+}
+
+/** The first bytes of a plot of `layout`, written field by field (with a 128-byte memo). */
+export function sampleHeader(layout: SampleLayout, o: SampleHeader = {}): Buffer {
+  const id = o.id ?? randomFillSync(Buffer.alloc(32));
+  const k = o.k ?? (layout.startsWith('pos2') ? 28 : 32);
+  const memo = Buffer.alloc(128, 0x6d);
+  switch (layout) {
+    case 'chiapos-v1': {
+      const b = Buffer.alloc(19 + 32 + 1 + 2 + 4 + 2 + memo.length);
+      b.write('Proof of Space Plot', 0, 'latin1');
+      id.copy(b, 19);
+      b[51] = k;
+      b.writeUInt16BE(4, 52);
+      b.write('v1.0', 54, 'latin1');
+      b.writeUInt16BE(memo.length, 58);
+      memo.copy(b, 60);
+      return b;
+    }
+    case 'bladebit-v2': {
+      const level = o.compression ?? 0;
+      const b = Buffer.alloc(4 + 4 + 32 + 1 + 2 + memo.length + 4 + (level > 0 ? 1 : 0));
+      b.write('PLOT', 0, 'latin1');
+      b.writeUInt32LE(2, 4);
+      id.copy(b, 8);
+      b[40] = k;
+      b.writeUInt16BE(memo.length, 41);
+      memo.copy(b, 43);
+      b.writeUInt32LE(level > 0 ? 1 : 0, 43 + memo.length);
+      if (level > 0) b[43 + memo.length + 4] = level;
+      return b;
+    }
+    case 'pos2-v1': {
+      const b = Buffer.alloc(4 + 1 + 32 + 1 + 1 + 2 + 1 + 1 + memo.length);
+      b.write('pos2', 0, 'latin1');
+      b[4] = 1;
+      id.copy(b, 5);
+      b[37] = k;
+      b[38] = o.strength ?? 2;
+      b.writeUInt16LE(o.plotIndex ?? 0, 39);
+      b[41] = o.metaGroup ?? 0;
+      b[42] = memo.length;
+      memo.copy(b, 43);
+      return b;
+    }
+    case 'pos2-group': {
+      const b = Buffer.alloc(4 + 1 + 32 + 1 + 1 + 2 + 1 + 8 + 1 + memo.length);
+      b.write('PoS2', 0, 'latin1');
+      b[4] = 2;
+      id.copy(b, 5);
+      b[37] = k;
+      b[38] = o.strength ?? 2;
+      b.writeUInt16LE(o.groupSize ?? 128, 39);
+      b[41] = o.metaGroup ?? 0;
+      b.writeBigUInt64LE(4096n, 42);
+      b[50] = memo.length;
+      memo.copy(b, 51);
+      return b;
+    }
+  }
+}
+
 /**
- * Random bytes behind a v1 Chia plot header ("Proof of Space Plot", a random id, k, "v1.0", a
- * 128-byte memo), so a receiver with --verify-plot-header takes it. Not a farmable plot.
+ * Random bytes behind a Chia plot header (by default chiapos v1: "Proof of Space Plot", a random
+ * id, k, "v1.0", a 128-byte memo), so a receiver with --verify-plot-header takes it, and a
+ * replotting harvester can tell a PoS1 sample from a PoS2 one. Not a farmable plot.
  */
-export function writeSamplePlot(file: string, size: number, k = 32): void {
+export function writeSamplePlot(
+  file: string,
+  size: number,
+  k?: number,
+  layout: SampleLayout = 'chiapos-v1',
+  o: SampleHeader = {},
+): void {
   writeRandomFile(file, size);
-  const memo = 128;
-  const head = Buffer.alloc(19 + 32 + 1 + 2 + 4 + 2);
-  head.write('Proof of Space Plot', 0, 'latin1');
-  randomFillSync(head, 19, 32);
-  head[51] = k;
-  head.writeUInt16BE(4, 52);
-  head.write('v1.0', 54, 'latin1');
-  head.writeUInt16BE(memo, 58);
+  const head = sampleHeader(layout, { ...o, ...(k !== undefined ? { k } : {}) });
   const fd = fs.openSync(file, 'r+');
   try {
     fs.writeSync(fd, head, 0, Math.min(head.length, size), 0);

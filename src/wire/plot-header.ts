@@ -1,32 +1,55 @@
 /**
- * `--verify-plot-header`: do the first bytes of a stream look like a Chia plot? Pure code.
+ * What a Chia plot file is, from its first bytes. Pure code, unit-tested byte by byte.
  *
- * Two layouts are in use (chiapos, madMAx and BladeBit write the first; BladeBit's compressed
- * plots the second):
- * - v1: "Proof of Space Plot" (19 bytes), plot id (32), k (1), format description length
- *   (u16 big-endian) and text (e.g. "v1.0"), memo length (u16 big-endian), memo.
- * - v2: "PLOT" (the u32 0x544F4C50 little-endian), version (u32 little-endian, 2), plot id (32),
- *   k (1), memo length (u16 big-endian), memo, then flags and compression level.
- * Only the fixed fields are checked, not the tables: this catches the wrong file sent to a
- * harvester (a log, an archive, a half-copied plot), not a forged one.
+ * Four layouts (integers little-endian unless said):
+ * - PoS1, chiapos v1 (chiapos, madMAx, BladeBit uncompressed): "Proof of Space Plot" (19 bytes),
+ *   plot id (32), k (u8), format description length (u16 big-endian) and text ("v1.0"), memo
+ *   length (u16 big-endian), memo.
+ * - PoS1, BladeBit v2 (compressed plots): "PLOT" (4), version (u32, 2), plot id (32), k (u8),
+ *   memo length (u16 big-endian), memo, flags (u32; bit 0: compressed), then the compression
+ *   level (u8) when compressed.
+ * - PoS2, single plot (pos2-chip src/plot/PlotFile.hpp, FORMAT_VERSION 1): "pos2" (4), version
+ *   (u8, 1), plot id (32), k (u8), strength (u8, match key bits), plot index (u16), meta-group
+ *   (u8), memo length (u8), memo.
+ * - PoS2, plot-group file (../shared/ANCHORS.md; not in the pos2-chip revision read here, so the
+ *   field widths follow the single-plot header): "PoS2" (4), version (u8, 2), group id (32), k
+ *   (u8), strength (u8), group size (u16), meta-group (u8), chunk-index offset (u64), memo
+ *   length (u8), memo.
+ * Only the fixed fields are checked, not the tables: this tells the wrong file (a log, an
+ * archive, a half-copied plot) and an old plot from a new one, not a forged one. A layout this
+ * code does not know (another version) is "not a plot" here, which is the safe side: such a
+ * file is refused by --verify-plot-header, and never deleted by --replot.
  */
 import { PlotferryError } from '../core/errors.js';
 
 const V1_MAGIC = Buffer.from('Proof of Space Plot', 'latin1');
-const V2_MAGIC = Buffer.from('PLOT', 'latin1');
+const BLADEBIT_MAGIC = Buffer.from('PLOT', 'latin1');
+const POS2_MAGIC = Buffer.from('pos2', 'latin1');
+const POS2_GROUP_MAGIC = Buffer.from('PoS2', 'latin1');
 /** Test plots go down to k 18; the protocol has room up to 50. */
 const K_MIN = 18;
 const K_MAX = 50;
-/** The longest prefix the check reads (v1 with a 64-byte format description). */
-export const PLOT_HEADER_MAX_CHECK = 19 + 32 + 1 + 2 + 64 + 2;
-/** The shortest prefix a plot can have (v2 up to its memo length). */
-export const PLOT_HEADER_MIN = 4 + 4 + 32 + 1 + 2;
+/** The longest prefix a check reads (v1 with a 64-byte format description, BladeBit with a 128-byte memo). */
+export const PLOT_HEADER_MAX_CHECK = 4 + 4 + 32 + 1 + 2 + 128 + 4 + 1;
+/** The shortest prefix a plot can have (a PoS2 single plot up to its memo length). */
+export const PLOT_HEADER_MIN = 4 + 1 + 32 + 1 + 1 + 2 + 1 + 1;
+
+export type PlotFormat = 'chiapos-v1' | 'bladebit-v2' | 'pos2-v1' | 'pos2-group';
 
 export interface PlotHeaderInfo {
-  format: 'v1' | 'v2';
+  /** Which proof of space: PoS1 plots are the ones a replot replaces. */
+  pos: 1 | 2;
+  format: PlotFormat;
   k: number;
-  /** The plot id, hex. */
+  /** The plot id (a group file: the group id), hex. */
   id: string;
+  /** BladeBit's compression level (0: none); PoS1 only. */
+  compression?: number;
+  /** PoS2: strength (match key bits), meta-group; a single plot's index; a group's size. */
+  strength?: number;
+  metaGroup?: number;
+  plotIndex?: number;
+  groupSize?: number;
 }
 
 function notAPlot(why: string): PlotferryError {
@@ -39,7 +62,7 @@ export function assertPlotSize(size: number): void {
 }
 
 /**
- * Checks `head`, the first bytes of a file of `size` bytes (at least PLOT_HEADER_MAX_CHECK of
+ * Reads `head`, the first bytes of a file of `size` bytes (at least PLOT_HEADER_MAX_CHECK of
  * them, or the whole file when it is shorter). Throws PF_NOT_A_PLOT.
  */
 export function checkPlotHeader(head: Buffer, size: number): PlotHeaderInfo {
@@ -52,7 +75,10 @@ export function checkPlotHeader(head: Buffer, size: number): PlotHeaderInfo {
     if (k < K_MIN || k > K_MAX) throw notAPlot(`k ${k} is outside ${K_MIN}-${K_MAX}`);
     return k;
   };
-  if (head.subarray(0, V1_MAGIC.length).equals(V1_MAGIC)) {
+  const starts = (magic: Buffer) => head.subarray(0, magic.length).equals(magic);
+  const idAt = (off: number) => head.subarray(off, off + 32).toString('hex');
+
+  if (starts(V1_MAGIC)) {
     need(19 + 32 + 1 + 2, 'header');
     const k = kAt(51);
     const fdLen = head.readUInt16BE(52);
@@ -62,16 +88,46 @@ export function checkPlotHeader(head: Buffer, size: number): PlotHeaderInfo {
     if (!fd.every((b) => b >= 0x20 && b < 0x7f)) throw notAPlot('the format description is not text');
     const memoLen = head.readUInt16BE(54 + fdLen);
     if (memoLen > 1024) throw notAPlot(`memo length ${memoLen}`);
-    return { format: 'v1', k, id: head.subarray(19, 51).toString('hex') };
+    return { pos: 1, format: 'chiapos-v1', k, id: idAt(19), compression: 0 };
   }
-  if (head.subarray(0, 4).equals(V2_MAGIC)) {
-    need(PLOT_HEADER_MIN, 'header');
+  if (starts(BLADEBIT_MAGIC)) {
+    need(4 + 4 + 32 + 1 + 2, 'header');
     const version = head.readUInt32LE(4);
     if (version !== 2) throw notAPlot(`"PLOT" file version ${version} (known: 2)`);
     const k = kAt(40);
     const memoLen = head.readUInt16BE(41);
     if (memoLen > 128) throw notAPlot(`memo length ${memoLen}`);
-    return { format: 'v2', k, id: head.subarray(8, 40).toString('hex') };
+    const flagsAt = 43 + memoLen;
+    need(flagsAt + 4, 'flags');
+    const compressed = (head.readUInt32LE(flagsAt) & 1) === 1;
+    if (compressed) need(flagsAt + 5, 'compression level');
+    const compression = compressed ? head[flagsAt + 4]! : 0;
+    if (compression > 20) throw notAPlot(`compression level ${compression}`);
+    return { pos: 1, format: 'bladebit-v2', k, id: idAt(8), compression };
   }
-  throw notAPlot('it does not start with "Proof of Space Plot" or "PLOT"');
+  if (starts(POS2_MAGIC)) {
+    need(PLOT_HEADER_MIN, 'header');
+    const version = head[4]!;
+    if (version !== 1) throw notAPlot(`"pos2" plot version ${version} (known: 1)`);
+    const k = kAt(37);
+    return {
+      pos: 2,
+      format: 'pos2-v1',
+      k,
+      id: idAt(5),
+      strength: head[38]!,
+      plotIndex: head.readUInt16LE(39),
+      metaGroup: head[41]!,
+    };
+  }
+  if (starts(POS2_GROUP_MAGIC)) {
+    need(4 + 1 + 32 + 1 + 1 + 2 + 1 + 8 + 1, 'group header');
+    const version = head[4]!;
+    if (version !== 2) throw notAPlot(`"PoS2" group file version ${version} (known: 2)`);
+    const k = kAt(37);
+    const groupSize = head.readUInt16LE(39);
+    if (groupSize < 1) throw notAPlot('a plot group of 0 plots');
+    return { pos: 2, format: 'pos2-group', k, id: idAt(5), strength: head[38]!, groupSize, metaGroup: head[41]! };
+  }
+  throw notAPlot('it does not start like any plot layout known here ("Proof of Space Plot", "PLOT", "pos2", "PoS2")');
 }

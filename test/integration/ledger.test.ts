@@ -81,7 +81,11 @@ describe('hash ledger', () => {
     const re = await Ledger.open(d, c.log);
     const st = (n: string) => fs.statSync(path.join(d, n));
     assert.equal(re.hashOf('x.plot2', st('x.plot2')), hex(10));
-    assert.equal(re.hashOf('y.plot2', st('y.plot2')), undefined, 'the corrupt entry is unknown, never the flipped hash');
+    assert.equal(
+      re.hashOf('y.plot2', st('y.plot2')),
+      undefined,
+      'the corrupt entry is unknown, never the flipped hash',
+    );
     assert.equal(re.hashOf('z.plot2', st('z.plot2')), hex(12));
     assert.match(c.text(), /1 unreadable entry dropped/);
     assert.match(c.text(), /last entry was cut short/);
@@ -151,9 +155,13 @@ describe('hash ledger', () => {
     const h = await startTestHarvester({ nc, id: 'h-ledger', dirs: [d] });
     try {
       const ask = async (name: string, size: number) => {
-        const r = await nc.request(subjects('plotferry').has, encodeBus({ kind: 'has', v: 1, name, size, answerAll: true }), {
-          timeout: 5_000,
-        });
+        const r = await nc.request(
+          subjects('plotferry').has,
+          encodeBus({ kind: 'has', v: 1, name, size, answerAll: true }),
+          {
+            timeout: 5_000,
+          },
+        );
         return decodeBus(r.data, ['held', 'not-held']);
       };
       fs.writeFileSync(path.join(d, 'byhand.plot2'), 'hand');
