@@ -1,7 +1,7 @@
 /** What every command shares: global options, the logger, and turning errors into advice. */
 import type { Argv } from 'yargs';
 import type { Logger } from 'pino';
-import { parseDecimal, parseSeconds } from '../core/config.js';
+import { parseCount, parseDecimal, parseSeconds } from '../core/config.js';
 import { PlotferryError } from '../core/errors.js';
 import { LOG_LEVELS, LogLevel } from '../core/log.js';
 
@@ -157,6 +157,31 @@ export async function pacerFor(bwlimit: number | undefined) {
 export interface ReceiverArgs {
   verifyPlotHeader: boolean;
   partialTtl: number;
+  replot: boolean;
+  replotMatch?: string;
+  replotOrder: string;
+  replotDryRun: boolean;
+  replotMaxPerHour: number;
+}
+
+const REPLOT_ORDERS = ['oldest', 'newest', 'largest', 'smallest'] as const;
+
+/** The --replot flags as the receiver takes them; undefined when replotting is off. */
+export function replotSettings(a: ReceiverArgs) {
+  if (!a.replot && !a.replotDryRun) {
+    for (const [flag, set] of [
+      ['--replot-match', a.replotMatch !== undefined],
+      ['--replot-order', a.replotOrder !== 'oldest'],
+    ] as const)
+      if (set) throw new PlotferryError('PF_CONFIG', `${flag} needs --replot (or --replot-dry-run)`);
+    return undefined;
+  }
+  return {
+    ...(a.replotMatch ? { match: a.replotMatch } : {}),
+    order: a.replotOrder as (typeof REPLOT_ORDERS)[number],
+    dryRun: a.replotDryRun,
+    maxPerHour: a.replotMaxPerHour,
+  };
 }
 
 export function receiverOptions<T>(y: Argv<T>) {
@@ -171,5 +196,33 @@ export function receiverOptions<T>(y: Argv<T>) {
       coerce: edge((v) => parseSeconds(v, 'partial-ttl', 0)),
       default: 3600,
       describe: "seconds a broken transfer's good bytes are kept for the sender to resume from (0: never keep)",
+    })
+    .option('replot', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'replace PoS1 plots (chiapos v1, BladeBit) with incoming plots: when a plot needs more room than is free above --reserve, delete PoS1 plots (by their header) just before it is written, only as many as it needs',
+    })
+    .option('replot-match', {
+      type: 'string',
+      describe: 'with --replot: only PoS1 plots whose file name matches this glob may go (e.g. "plot-k32-2021-*")',
+    })
+    .option('replot-order', {
+      type: 'string',
+      choices: REPLOT_ORDERS,
+      default: 'oldest',
+      describe: 'with --replot: which PoS1 plots go first (by modification time or size)',
+    })
+    .option('replot-dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'log which PoS1 plots --replot would delete for each plot that finds no room; delete nothing',
+    })
+    .option('replot-max-per-hour', {
+      type: 'string',
+      coerce: edge((v) => parseCount(v, 'replot-max-per-hour', 1)),
+      default: 60,
+      describe:
+        'with --replot: at most this many deletions an hour (a stop for a runaway; one k32 makes room for ~100 PoS2 plots)',
     });
 }

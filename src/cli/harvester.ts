@@ -9,6 +9,7 @@ import {
   natsAuthOptions,
   ReceiverArgs,
   receiverOptions,
+  replotSettings,
   runCommand,
   serveUntilSignalled,
 } from './common.js';
@@ -110,6 +111,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         claimTtlMs: args.claimTtl * 1000,
         verifyPlotHeader: args.verifyPlotHeader,
         partialTtlMs: partialTtlMs(args.partialTtl),
+        replot: replotSettings(args),
       });
       // NATS may come up after this host (a boot order, a restart): keep trying, and stop
       // cleanly if told to meanwhile.

@@ -6,6 +6,7 @@ import {
   globalOptions,
   ReceiverArgs,
   receiverOptions,
+  replotSettings,
   runCommand,
   serveUntilSignalled,
 } from './common.js';
@@ -82,6 +83,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         idleTimeoutMs: args.idleTimeout * 1000,
         verifyPlotHeader: args.verifyPlotHeader,
         partialTtlMs: partialTtlMs(args.partialTtl),
+        replot: replotSettings(args),
         log,
       });
       await serveUntilSignalled(log, args.grace, (ms) => listener.close(ms));

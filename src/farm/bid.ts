@@ -13,6 +13,12 @@ export const MS_PER_TRANSFER = 10;
 export const MS_FULL_DISK = 50;
 /** When a harvester with room but no idle disk answers an announcement (see decideBid). */
 export const BUSY_BID_DELAY_MS = 250;
+/**
+ * Added to the bid of a harvester that can take the plot only by deleting PoS1 plots (--replot):
+ * more than any bid with free space can wait (10 ms x --max-transfers + 50 ms), so free space
+ * anywhere in the farm is used before an old plot goes.
+ */
+export const REPLOT_BID_DELAY_MS = 200;
 
 export function bidDelayMs(activeTransfers: number, freeBytes: number, totalBytes: number): number {
   const fullness = totalBytes > 0 ? Math.min(1, Math.max(0, 1 - freeBytes / totalBytes)) : 1;
@@ -55,6 +61,7 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
   } catch (err) {
     // No disk with room at all: stay silent, another harvester may have one.
     const code = (err as PlotferryError).code;
+    if (code === 'PF_NO_SPACE') await disks.explainReplot(a.size, a.name);
     if (code !== 'PF_BUSY') return { kind: 'silent', reason: code === 'PF_NO_DISK' ? 'no-disk' : 'no-room' };
     busy = true;
   }
@@ -62,6 +69,7 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
   const resume = partial ? { resumeFrom: partial.bytes } : {};
   // Sent late, a busy bid rarely even arrives first.
   if (busy || !best) return { kind: 'bid', busy: true, delayMs: BUSY_BID_DELAY_MS, freeBytes: 0, ...resume };
-  const delayMs = partial ? 0 : bidDelayMs(s.activeTransfers, best.freeBytes, best.totalBytes);
+  const replot = (best.needsRoom ?? 0) > 0 ? REPLOT_BID_DELAY_MS : 0;
+  const delayMs = partial ? 0 : replot + bidDelayMs(s.activeTransfers, best.freeBytes, best.totalBytes);
   return { kind: 'bid', busy: false, delayMs, freeBytes: best.freeBytes, ...resume };
 }

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
+import type { ReplotSettings } from '../storage/replot.js';
 import { BusKind, BusMessage, DeclineReason, decodeBus, encodeBus, subjects, validateId } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { describeHeld, findExisting } from '../storage/held.js';
@@ -40,6 +41,8 @@ export interface HarvesterOptions {
   /** Address plotters connect to (this host's name or IP on the farm network). */
   advertiseHost: string;
   dirs: readonly string[];
+  /** --replot: PoS1 plots give way to incoming plots (storage/replot.ts). */
+  replot?: ReplotSettings;
   prefix?: string;
   listenHost?: string;
   maxTransfers?: number;
@@ -74,7 +77,7 @@ export class Harvester {
   private constructor(private opts: HarvesterOptions) {
     validateId(opts.id, '--id');
     validateId(opts.prefix ?? 'plotferry', '--prefix');
-    this.disks = receiverDisks('harvester', opts.dirs, opts);
+    this.disks = receiverDisks('harvester', opts.dirs, { ...opts, onPlotDeleted: (f) => this.inventory.removed(f) });
     this.subj = subjects(opts.prefix ?? 'plotferry');
     this.inventory = new Inventory(() => this.disks.ownedDirs, opts.log, opts.rescanMs);
     this.claims = new Claims({

@@ -14,8 +14,12 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
+import { formatBytes } from '../core/format.js';
+
+export { formatBytes };
 import { claimDir } from './dir-lock.js';
 import type { HeldLock } from './lockfile.js';
+import type { Replotter } from './replot.js';
 import { DISABLE_FILE } from '../wire/names.js';
 
 /** How long a disk that failed a write stays out of rotation: doubling on each failure, up to 1 h. */
@@ -34,6 +38,10 @@ export interface DirInfo {
   busy: boolean;
   /** Why the directory cannot take files now, when it cannot. */
   unusable?: string;
+  /** --replot: bytes its PoS1 plots would free (storage/replot.ts). */
+  freeableBytes?: number;
+  /** Set by chooseDir: bytes PoS1 plots must free before the file fits (0 or absent: none). */
+  needsRoom?: number;
 }
 
 export interface Reservation {
@@ -43,6 +51,11 @@ export interface Reservation {
   release(): void;
   /** The disk failed a write: takes it out of rotation for a while, and frees the slot. */
   fail(err: PlotferryError): void;
+  /**
+   * --replot: frees room for the file `name` now, deleting PoS1 plots if it must (just before
+   * the first byte is written). Throws PF_NO_SPACE when it cannot.
+   */
+  makeRoom?(name: string): Promise<void>;
 }
 
 export interface DiskSetOptions {
@@ -60,6 +73,8 @@ export interface DiskSetOptions {
   owner?: string;
   /** Called once for each directory when it is claimed: start-up housekeeping. */
   onClaimed?: (dir: string) => Promise<void>;
+  /** --replot: PoS1 plots count as room, and give way when a file needs it. */
+  replot?: Replotter;
   log?: Logger;
 }
 
@@ -182,7 +197,9 @@ export class DiskSet {
       return { ...info, unusable: `out of rotation until ${until} UTC after a failed write (${failed.reason})` };
     }
     const notOurs = await this.claim(dir, identity);
-    return notOurs ? { ...info, unusable: notOurs } : info;
+    if (notOurs) return { ...info, unusable: notOurs };
+    if (this.options.replot) info.freeableBytes = await this.options.replot.freeable(dir).catch(() => 0);
+    return info;
   }
 
   /**
@@ -255,12 +272,27 @@ export class DiskSet {
   /** The most bytes one usable filesystem could take now, after the reserve (0 if none). */
   async mostRoom(): Promise<number> {
     const usable = (await this.snapshot()).filter((i) => !i.unusable);
-    return Math.max(0, ...usable.map((i) => i.freeBytes - this.reserveBytes));
+    return Math.max(0, ...usable.map((i) => i.freeBytes + (i.freeableBytes ?? 0) - this.reserveBytes));
+  }
+
+  /**
+   * --replot-dry-run, for a plot no disk has room for: logs which PoS1 plots would go on the
+   * disk with the most free space (nothing is deleted; the plot is declined all the same).
+   */
+  async explainReplot(size: number, name: string): Promise<void> {
+    const replot = this.options.replot;
+    if (!replot?.dryRun) return;
+    const usable = (await this.snapshot()).filter((i) => !i.unusable);
+    if (usable.length === 0) return;
+    const best = usable.reduce((b, i) => (i.freeBytes > b.freeBytes ? i : b));
+    const need = size + this.reserveBytes - best.freeBytes;
+    if (need > 0) await replot.makeRoom(best.dir, name, async () => need).catch(() => undefined);
   }
 
   /** Whether some usable filesystem holds `size` plus the reserve, busy or not. */
   async hasRoomFor(size: number): Promise<boolean> {
-    return withRoom(await this.snapshot(), size + this.reserveBytes).length > 0;
+    const need = size + this.reserveBytes;
+    return (await this.snapshot()).some((i) => !i.unusable && i.freeBytes + (i.freeableBytes ?? 0) >= need);
   }
 
   /**
@@ -280,6 +312,8 @@ export class DiskSet {
       released = true;
       this.busyDevs.delete(pick.dev);
     };
+    const replot = this.options.replot;
+    const need = size + this.reserveBytes;
     return {
       dir: pick.dir,
       dev: pick.dev,
@@ -288,6 +322,16 @@ export class DiskSet {
         if (!vanished(err)) this.markFailed(pick.dev, pick.dir, err);
         release();
       },
+      ...(replot
+        ? {
+            makeRoom: async (name: string) => {
+              await replot.makeRoom(pick.dir, name, async () => {
+                const f = await fsp.statfs(pick.dir);
+                return need - f.bavail * f.bsize;
+              });
+            },
+          }
+        : {}),
     };
   }
 }
@@ -345,7 +389,24 @@ export function chooseDir(infos: readonly DirInfo[], need: number, busyDevs: Rea
     throw new PlotferryError('PF_NO_DISK', `no receiving directory can be used (${why})`);
   }
   if (fits.length === 0) {
-    const seen = infos.map((i) => `${i.dir}: ${i.unusable ?? `${formatBytes(i.freeBytes)} free`}`).join('; ');
+    // --replot: a disk whose PoS1 plots would free enough, the one that needs the least freed.
+    const byFreeing = infos.filter((i) => !i.unusable && i.freeBytes + (i.freeableBytes ?? 0) >= need);
+    const idleFreeing = byFreeing.filter((i) => !busyDevs.has(i.dev));
+    if (idleFreeing.length > 0) {
+      const best = idleFreeing.reduce((b, i) => (i.freeBytes > b.freeBytes ? i : b));
+      return { ...best, needsRoom: need - best.freeBytes };
+    }
+    if (byFreeing.length > 0)
+      throw new PlotferryError(
+        'PF_BUSY',
+        `every directory that could make room is receiving another file (${byFreeing.map((i) => i.dir).join(', ')})`,
+      );
+    const seen = infos
+      .map(
+        (i) =>
+          `${i.dir}: ${i.unusable ?? `${formatBytes(i.freeBytes)} free${i.freeableBytes ? ` (+${formatBytes(i.freeableBytes)} of PoS1 plots)` : ''}`}`,
+      )
+      .join('; ');
     throw new PlotferryError('PF_NO_SPACE', `no directory has ${formatBytes(need)} free (${seen})`);
   }
   const idle = fits.filter((i) => !busyDevs.has(i.dev));
@@ -357,15 +418,4 @@ export function chooseDir(infos: readonly DirInfo[], need: number, busyDevs: Rea
   }
   // Stable: on a tie the directory named first wins.
   return idle.reduce((best, i) => (i.freeBytes > best.freeBytes ? i : best));
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }

@@ -46,3 +46,12 @@ export async function readHashRecord(finalPath: string, st: Stats): Promise<stri
     return undefined; // no ledger to be read: the hash is unknown
   }
 }
+
+/** A plot plotferry deleted (--replot): its entry goes too. Best effort. */
+export async function forgetHashRecord(finalPath: string): Promise<void> {
+  try {
+    await (await ledgerFor(path.dirname(finalPath))).forget(path.basename(finalPath));
+  } catch {
+    // no ledger: nothing to forget
+  }
+}

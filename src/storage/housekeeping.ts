@@ -3,7 +3,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DiskSet } from './disks.js';
-import { ledgerFor } from './hash-records.js';
+import { forgetHashRecord, ledgerFor } from './hash-records.js';
+import { Replotter, ReplotSettings } from './replot.js';
 import { isTempName } from './names.js';
 
 /**
@@ -58,13 +59,32 @@ export async function removeStaleTemps(dir: string): Promise<string[]> {
 export function receiverDisks(
   role: string,
   dirs: readonly string[],
-  o: { reserveBytes?: number; requireMount?: boolean; log: Logger },
+  o: {
+    reserveBytes?: number;
+    requireMount?: boolean;
+    log: Logger;
+    /** --replot: PoS1 plots give way to incoming plots (replot.ts). */
+    replot?: ReplotSettings;
+    /** A plot --replot deleted (the receiver's plot counts). */
+    onPlotDeleted?: (file: string) => void;
+  },
 ): DiskSet {
+  const replot = o.replot
+    ? new Replotter({
+        ...o.replot,
+        log: o.log,
+        onDeleted: async (file) => {
+          await forgetHashRecord(file);
+          o.onPlotDeleted?.(file);
+        },
+      })
+    : undefined;
   return new DiskSet(dirs, {
     reserveBytes: o.reserveBytes,
     requireMount: o.requireMount,
     owner: role,
     onClaimed: (dir) => housekeep(dir, o.log),
     log: o.log,
+    ...(replot ? { replot } : {}),
   });
 }

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import type { ReplotSettings } from '../storage/replot.js';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
 import type { DiskSet } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
@@ -22,6 +23,8 @@ export const DEFAULT_PORT = 8740;
 
 export interface ListenerOptions {
   dirs: readonly string[];
+  /** --replot: PoS1 plots give way to incoming plots (storage/replot.ts). */
+  replot?: ReplotSettings;
   token: string;
   host?: string;
   port?: number;

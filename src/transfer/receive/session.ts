@@ -285,6 +285,8 @@ export class ReceiveSession {
     const size = this.hello!.size;
     let temp = tempPathFor(this.reservation!.dir, name);
     const partial = resumable ? await findPartial([this.reservation!.dir], name, size, ctx.partialTtlMs!) : undefined;
+    // --replot: PoS1 plots give way now, after the claim and before the first byte (storage/replot.ts).
+    await this.reservation!.makeRoom?.(name);
     if (partial) {
       const fd = await takePartial(partial, temp);
       if (fd !== undefined) return { fd, temp, offset: partial.bytes };
@@ -310,6 +312,7 @@ export class ReceiveSession {
           await this.cleanup();
           return undefined;
         }
+        await this.reservation.makeRoom?.(name);
         temp = tempPathFor(this.reservation.dir, name);
       }
     }

@@ -1,0 +1,248 @@
+/**
+ * `--replot`: PoS1 plots give way to incoming PoS2 plots just in time (issue 13).
+ *
+ * A receiving disk counts the space of its PoS1 plots as room it may free. When a transfer that
+ * was claimed needs more than is free above the reserve, the PoS1 plots go in `order` (oldest
+ * first by default) until the incoming plot fits, and not one more. That happens when the
+ * transfer starts (its header has arrived), before its first byte is written. Rules:
+ * - Only a file whose header reads as PoS1 (chiapos v1, BladeBit v2) is ever deleted. A PoS2
+ *   plot, a file that is not a plot, a file whose header cannot be read, and anything not
+ *   matching `match` stay. So does a plot with a sweep's lock beside it (being sent), or with
+ *   other hard links (deleting it would free nothing).
+ * - Each victim is looked at again just before it goes (the same size, inode, mtime, and still
+ *   PoS1), so a stale list never deletes the wrong file.
+ * - Every deletion is logged with name, size, header kind and the plot it made room for.
+ * - Bytes freed for a transfer that then fails stay free for the next plot; nothing refills them.
+ * - `maxPerHour` stops a runaway (a wrong --reserve, a loop): past it, the plot is refused with
+ *   PF_NO_SPACE and the log says why.
+ * - `dryRun`: nothing is deleted; what would go is logged, and the disk is not counted as room.
+ * Files are read only as PoS1 candidates when named `*.plot` (PoS1 plotters all name them so);
+ * PoS2 `*.plot2` files are never opened for this. The list per directory is cached for a minute.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import type { Logger } from 'pino';
+import { PlotferryError } from '../core/errors.js';
+import { isPlotFileName, lockNameFor } from '../wire/names.js';
+import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from '../wire/plot-header.js';
+import { formatBytes } from '../core/format.js';
+
+export const REPLOT_ORDERS = ['oldest', 'newest', 'largest', 'smallest'] as const;
+export type ReplotOrder = (typeof REPLOT_ORDERS)[number];
+export const DEFAULT_REPLOT_MAX_PER_HOUR = 60;
+const LIST_TTL_MS = 60_000;
+
+/** What a command's --replot flags say (the rest comes from the receiver). */
+export type ReplotSettings = Pick<ReplotOptions, 'match' | 'order' | 'dryRun' | 'maxPerHour'>;
+
+export interface ReplotOptions {
+  /** Only plots whose file name matches count (a glob); all PoS1 plots when absent. */
+  match?: string;
+  order?: ReplotOrder;
+  dryRun?: boolean;
+  maxPerHour?: number;
+  log: Logger;
+  /** A plot this deleted (for the ledger and the plot counts). */
+  onDeleted?: (file: string) => void | Promise<void>;
+}
+
+/** A PoS1 plot that may go. */
+export interface Victim {
+  path: string;
+  name: string;
+  size: number;
+  /** Bytes deleting it frees (allocated blocks). */
+  frees: number;
+  ino: number;
+  mtimeMs: number;
+  header: PlotHeaderInfo;
+}
+
+export class Replotter {
+  private readonly lists = new Map<string, { at: number; victims: Promise<Victim[]> }>();
+  private deletedAt: number[] = [];
+  private readonly match?: (name: string) => boolean;
+
+  constructor(private readonly o: ReplotOptions) {
+    if (o.match) this.match = picomatch(o.match, { dot: false });
+  }
+
+  get dryRun(): boolean {
+    return this.o.dryRun === true;
+  }
+
+  /** Bytes the PoS1 plots of `dir` would free; 0 in a dry run (nothing will be deleted). */
+  async freeable(dir: string): Promise<number> {
+    if (this.dryRun) return 0;
+    return (await this.victims(dir)).reduce((n, v) => n + v.frees, 0);
+  }
+
+  /** The plots that would go, in order, to free `need` bytes in `dir`; undefined if they cannot. */
+  async plan(dir: string, need: number): Promise<Victim[] | undefined> {
+    const chosen: Victim[] = [];
+    let freed = 0;
+    for (const v of await this.victims(dir)) {
+      if (freed >= need) break;
+      chosen.push(v);
+      freed += v.frees;
+    }
+    return freed >= need ? chosen : undefined;
+  }
+
+  /**
+   * Frees at least `need` bytes in `dir` for `forPlot` by deleting PoS1 plots, in order, each
+   * checked again just before it goes; stops as soon as `stillNeeded()` is 0. Throws PF_NO_SPACE
+   * when the plots that may go cannot free enough, or the hourly cap is reached.
+   */
+  async makeRoom(dir: string, forPlot: string, stillNeeded: () => Promise<number>): Promise<Victim[]> {
+    const deleted: Victim[] = [];
+    let need = await stillNeeded();
+    if (need <= 0) return deleted;
+    const plan = await this.plan(dir, need);
+    if (this.dryRun) {
+      this.logPlan(dir, forPlot, need, plan);
+      throw new PlotferryError('PF_NO_SPACE', `replot dry run: nothing deleted in ${dir} for ${forPlot}`);
+    }
+    if (!plan)
+      throw new PlotferryError(
+        'PF_NO_SPACE',
+        `${dir}: the PoS1 plots that may go (--replot${this.o.match ? `, --replot-match ${this.o.match}` : ''}) cannot free ${formatBytes(need)} for ${forPlot}`,
+      );
+    for (const v of plan) {
+      if (need <= 0) break;
+      this.withinCap();
+      if (!(await stillTheSame(v))) {
+        this.lists.delete(dir);
+        continue;
+      }
+      await fsp.unlink(v.path);
+      this.deletedAt.push(Date.now());
+      deleted.push(v);
+      this.o.log.warn(
+        {
+          deleted: v.path,
+          bytes: v.size,
+          kind: describe(v.header),
+          for: forPlot,
+          mtime: new Date(v.mtimeMs).toISOString(),
+        },
+        `replot: deleted ${v.name} (${describe(v.header)}, ${formatBytes(v.size)}) to make room for ${forPlot}`,
+      );
+      await this.o.onDeleted?.(v.path);
+      need = await stillNeeded();
+    }
+    this.lists.delete(dir);
+    if (need > 0)
+      throw new PlotferryError(
+        'PF_NO_SPACE',
+        `${dir}: deleted ${deleted.length} PoS1 plot(s) for ${forPlot}, still ${formatBytes(need)} short (files changed meanwhile?)`,
+      );
+    return deleted;
+  }
+
+  /** Forget the cached list of `dir` (a plot arrived or left). */
+  changed(dir: string): void {
+    this.lists.delete(dir);
+  }
+
+  private withinCap(): void {
+    const hourAgo = Date.now() - 3_600_000;
+    this.deletedAt = this.deletedAt.filter((t) => t > hourAgo);
+    const cap = this.o.maxPerHour ?? DEFAULT_REPLOT_MAX_PER_HOUR;
+    if (this.deletedAt.length >= cap)
+      throw new PlotferryError(
+        'PF_NO_SPACE',
+        `replot cap reached: ${this.deletedAt.length} PoS1 plots deleted in the last hour (--replot-max-per-hour ${cap}); nothing more is deleted until the hour has passed`,
+      );
+  }
+
+  private logPlan(dir: string, forPlot: string, need: number, plan: Victim[] | undefined): void {
+    if (!plan) {
+      this.o.log.info(
+        { dir, for: forPlot, need },
+        `replot dry run: the PoS1 plots here could not free ${formatBytes(need)} for ${forPlot}`,
+      );
+      return;
+    }
+    this.o.log.info(
+      { dir, for: forPlot, need, would: plan.map((v) => v.name) },
+      `replot dry run: would delete ${plan.map((v) => `${v.name} (${describe(v.header)}, ${formatBytes(v.size)})`).join(', ')} for ${forPlot}; nothing deleted`,
+    );
+  }
+
+  /** The PoS1 plots of `dir` that may go, in order (cached for a minute). */
+  private victims(dir: string): Promise<Victim[]> {
+    const have = this.lists.get(dir);
+    if (have && Date.now() - have.at < LIST_TTL_MS) return have.victims;
+    const victims = listVictims(dir, this.match).then((vs) => sortVictims(vs, this.o.order ?? 'oldest'));
+    victims.catch(() => this.lists.delete(dir));
+    this.lists.set(dir, { at: Date.now(), victims });
+    return victims;
+  }
+}
+
+function describe(h: PlotHeaderInfo): string {
+  const c = h.compression ? ` C${h.compression}` : '';
+  return `PoS1 ${h.format} k${h.k}${c}`;
+}
+
+function sortVictims(vs: Victim[], order: ReplotOrder): Victim[] {
+  const by: Record<ReplotOrder, (a: Victim, b: Victim) => number> = {
+    oldest: (a, b) => a.mtimeMs - b.mtimeMs,
+    newest: (a, b) => b.mtimeMs - a.mtimeMs,
+    largest: (a, b) => b.size - a.size,
+    smallest: (a, b) => a.size - b.size,
+  };
+  // Ties by name, so the order is the same every time.
+  return vs.sort((a, b) => by[order](a, b) || a.name.localeCompare(b.name));
+}
+
+async function listVictims(dir: string, match?: (name: string) => boolean): Promise<Victim[]> {
+  const names = await fsp.readdir(dir);
+  const present = new Set(names);
+  const out: Victim[] = [];
+  for (const name of names) {
+    if (!isPlotFileName(name) || !name.endsWith('.plot')) continue;
+    if (match && !match(name)) continue;
+    if (present.has(lockNameFor(name))) continue; // a sweep here is sending it
+    const v = await inspect(path.join(dir, name));
+    if (v) out.push(v);
+  }
+  return out;
+}
+
+/** The file as a victim: a regular file, one link, a PoS1 header; else undefined. */
+async function inspect(file: string): Promise<Victim | undefined> {
+  try {
+    const st = await fsp.lstat(file);
+    if (!st.isFile() || st.nlink !== 1) return undefined;
+    const fh = await fsp.open(file, 'r');
+    let head: Buffer;
+    try {
+      const buf = Buffer.alloc(PLOT_HEADER_MAX_CHECK);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      head = buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+    const header = checkPlotHeader(head, st.size);
+    if (header.pos !== 1) return undefined;
+    return {
+      path: file,
+      name: path.basename(file),
+      size: st.size,
+      frees: st.blocks * 512,
+      ino: st.ino,
+      mtimeMs: st.mtimeMs,
+      header,
+    };
+  } catch {
+    return undefined; // unreadable, or not a plot: never deleted
+  }
+}
+
+async function stillTheSame(v: Victim): Promise<boolean> {
+  const now = await inspect(v.path);
+  return now !== undefined && now.ino === v.ino && now.size === v.size && now.mtimeMs === v.mtimeMs;
+}

@@ -1,0 +1,219 @@
+/**
+ * `--replot` (issue 13): a full disk of PoS1 plots takes PoS2 plots in a sweep, deleting only as
+ * many PoS1 plots as each arrival needs, in order, never below the reserve, and never a PoS2
+ * plot, a file that is not a plot, a file whose header cannot be read, or a plot being sent.
+ * Real nats-server, a real tmpfs of fixed size (root; skipped otherwise), real headers.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { connect, NatsConnection } from 'nats';
+import pino from 'pino';
+import { silentLogger } from '../../src/core/log.js';
+import { writeSamplePlot } from '../../src/demo/sample.js';
+import type { Harvester } from '../../src/farm/harvester.js';
+import { sweep } from '../../src/plotter/sweep.js';
+import type { ReplotSettings } from '../../src/storage/replot.js';
+import { isRoot, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { startTestHarvester } from '../helpers/harvester.js';
+import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+
+const MiB = 2 ** 20;
+const KiB = 1024;
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _e, cb) {
+        for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    }),
+  );
+  return { log, lines };
+}
+
+describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the full disk)' }, () => {
+  let server: NatsServer;
+  const conns: NatsConnection[] = [];
+  const cleanup: (() => Promise<void> | void)[] = [];
+  before(async () => {
+    server = await startNatsServer();
+  });
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+    for (const nc of conns) await nc.close();
+    await server.stop();
+  });
+
+  /**
+   * A 64 MiB disk, full: 5 PoS1 plots of 8 MiB (P1 oldest ... P4, BladeBit C7 second oldest),
+   * P1 with a sweep's lock beside it; older still, a .plot whose header is junk and a PoS2 plot
+   * named .plot; a PoS2 .plot2 and a text file. About 10 MiB free.
+   */
+  async function fullDisk(label: string) {
+    const d = await tmpDir(`pf-replot-${label}-`, '/tmp');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', d]);
+    cleanup.push(async () => {
+      execFileSync('umount', [d]);
+      await fsp.rm(d, { recursive: true, force: true });
+    });
+    const t0 = Date.now() / 1000 - 86_400 * 400;
+    const put = (name: string, mb: number, ageRank: number, write: (f: string, size: number) => void) => {
+      const f = path.join(d, name);
+      write(f, mb * MiB);
+      fs.utimesSync(f, t0 + ageRank * 3600, t0 + ageRank * 3600);
+    };
+    put('junk.plot', 4, 0, writeRandomFile); // unreadable header, the oldest of all
+    put('pos2-named-old.plot', 4, 1, (f, s) => writeSamplePlot(f, s, 28, 'pos2-v1'));
+    put('P1.plot', 8, 2, (f, s) => writeSamplePlot(f, s, 32));
+    fs.writeFileSync(path.join(d, '.plotferry-lock-P1.plot'), ''); // a sweep here is sending P1
+    put('BB1.plot', 8, 3, (f, s) => writeSamplePlot(f, s, 32, 'bladebit-v2', { compression: 7 }));
+    put('P2.plot', 8, 4, (f, s) => writeSamplePlot(f, s, 32));
+    put('P3.plot', 8, 5, (f, s) => writeSamplePlot(f, s, 32));
+    put('P4.plot', 8, 6, (f, s) => writeSamplePlot(f, s, 32));
+    put('Q1.plot2', 4, 7, (f, s) => writeSamplePlot(f, s, 28, 'pos2-v1'));
+    put('notes.txt', 2, 8, writeRandomFile);
+    return d;
+  }
+
+  async function farm(d: string, replot: ReplotSettings, id: string) {
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    const c = capture();
+    const h: Harvester = await startTestHarvester({
+      nc,
+      id,
+      dirs: [d],
+      reserveBytes: 4 * MiB,
+      replot,
+      prefix: id,
+      log: c.log,
+    });
+    cleanup.push(() => h.close());
+    return c;
+  }
+
+  async function arrivals(label: string, n: number) {
+    const src = await tmpDir(`pf-replot-src-${label}-`);
+    cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
+    const sums = new Map<string, string>();
+    for (let i = 0; i < n; i++) {
+      const f = path.join(src, `plot-k28-${label}-${i}.plot2`);
+      writeSamplePlot(f, 2560 * KiB, 28, 'pos2-v1');
+      sums.set(path.basename(f), await sha256(f));
+    }
+    return { src, sums };
+  }
+
+  const free = (d: string) => {
+    const s = fs.statfsSync(d);
+    return s.bavail * s.bsize;
+  };
+
+  it('deletes only the PoS1 plots each arrival needs, oldest first, never below the reserve, never the wrong file', async () => {
+    const d = await fullDisk('sweep');
+    const c = await farm(d, { order: 'oldest' }, 'rp1');
+    const { src, sums } = await arrivals('a', 8);
+    const free0 = free(d);
+    assert.ok(free0 > 9.5 * MiB && free0 < 10.5 * MiB, `the disk starts with ~10 MiB free (${free0})`);
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    const items = await sweep({
+      nc,
+      dirs: [src],
+      plotter: 'p-rp',
+      prefix: 'rp1',
+      minAgeMs: 0,
+      concurrency: 1,
+      log: silentLogger(),
+    });
+    assert.deepEqual(
+      items.map((i) => i.status),
+      Array(8).fill('sent'),
+      JSON.stringify(items.map((i) => i.error)),
+    );
+    for (const [n, sum] of sums) assert.equal(await sha256(path.join(d, n)), sum, `${n} byte-exact`);
+    // The same sums by hand: 2.5 MiB plots need 6.5 MiB with the reserve. Free goes 10 -> 7.5 -> 5;
+    // the 3rd needs room: the oldest PoS1 that may go is BB1 (P1 is being sent): 13 -> 10.5 -> 8 ->
+    // 5.5; the 6th needs room: P2. Then 13.5 -> 11 -> 8.5 -> 6.
+    const deletions = c.lines.filter((l) => typeof l.deleted === 'string');
+    assert.deepEqual(
+      deletions.map((l) => [path.basename(l.deleted as string), l.for]),
+      [
+        ['BB1.plot', 'plot-k28-a-2.plot2'],
+        ['P2.plot', 'plot-k28-a-5.plot2'],
+      ],
+    );
+    assert.match(String(deletions[0]!.msg), /PoS1 bladebit-v2 k32 C7, 8\.0 MiB/);
+    const left = fs.readdirSync(d).sort();
+    for (const kept of ['junk.plot', 'pos2-named-old.plot', 'P1.plot', 'P3.plot', 'P4.plot', 'Q1.plot2', 'notes.txt'])
+      assert.ok(left.includes(kept), `${kept} kept`);
+    assert.ok(free(d) >= 4 * MiB, 'the reserve is still free');
+  });
+
+  it('--replot-dry-run deletes nothing and logs what would go; the plot finds no room (PF_NO_SPACE)', async () => {
+    const d = await fullDisk('dry');
+    const c = await farm(d, { dryRun: true }, 'rp2');
+    const { src } = await arrivals('b', 3);
+    const before = fs.readdirSync(d).sort();
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    const items = await sweep({
+      nc,
+      dirs: [src],
+      plotter: 'p-rp',
+      prefix: 'rp2',
+      minAgeMs: 0,
+      concurrency: 1,
+      log: silentLogger(),
+    });
+    assert.deepEqual(
+      items.map((i) => i.status),
+      ['sent', 'sent', 'failed'],
+    );
+    assert.equal(items[2]!.error?.code, 'PF_NO_SPACE');
+    const after = fs
+      .readdirSync(d)
+      .filter((n) => !n.includes('-b-'))
+      .sort();
+    assert.deepEqual(
+      after,
+      before.filter((n) => !n.startsWith('.plotferry-ledger')),
+      'nothing deleted',
+    );
+    assert.ok(
+      c.lines.some((l) => /replot dry run: would delete BB1\.plot/.test(String(l.msg))),
+      'the log says what would go',
+    );
+  });
+
+  it('--replot-max-per-hour stops deleting: past the cap the plot is refused, the log says why', async () => {
+    const d = await fullDisk('cap');
+    const c = await farm(d, { maxPerHour: 1 }, 'rp3');
+    const { src } = await arrivals('c', 6);
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    const items = await sweep({
+      nc,
+      dirs: [src],
+      plotter: 'p-rp',
+      prefix: 'rp3',
+      minAgeMs: 0,
+      concurrency: 1,
+      tries: 1,
+      log: silentLogger(),
+    });
+    assert.deepEqual(
+      items.map((i) => i.status),
+      ['sent', 'sent', 'sent', 'sent', 'sent', 'failed'],
+    );
+    assert.match(items[5]!.error?.message ?? '', /replot cap reached: 1 PoS1 plots deleted in the last hour/);
+    assert.equal(c.lines.filter((l) => typeof l.deleted === 'string').length, 1);
+  });
+});
