@@ -105,6 +105,11 @@ export interface DirStatus {
   plotBytes: number;
   /** Bytes of the directory's other files (not plots), at the last reconciliation scan. */
   otherBytes?: number;
+  /** The replot's progress here: PoS1 and PoS2 plots and their bytes. */
+  pos1Plots?: number;
+  pos1Bytes?: number;
+  pos2Plots?: number;
+  pos2Bytes?: number;
   /** The filesystem (st_dev): directories on one share its free space, counted once. */
   fs?: number;
   unusable?: string;
@@ -379,6 +384,11 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
               plots: count(o2, 'plots'),
               plotBytes: count(o2, 'plotBytes'),
               ...(o2.otherBytes !== undefined ? { otherBytes: count(o2, 'otherBytes') } : {}),
+              ...Object.fromEntries(
+                (['pos1Plots', 'pos1Bytes', 'pos2Plots', 'pos2Bytes'] as const)
+                  .filter((k) => o2[k] !== undefined)
+                  .map((k) => [k, count(o2, k)]),
+              ),
               ...(o2.fs !== undefined ? { fs: count(o2, 'fs') } : {}),
               ...(typeof u === 'string' ? { unusable: u.slice(0, 256) } : {}),
             };

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
 import type { Logger } from 'pino';
 import { isPlotFileName } from '../wire/names.js';
+import { checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../wire/plot-header.js';
 
 // A CommonJS module whose typings say `export default`: under NodeNext the function is the
 // namespace's default, as Node itself provides it.
@@ -30,6 +31,11 @@ export interface DirCounts {
   plotBytes: number;
   /** Bytes of everything else under the directory (`du` less the plots), at the last scan. */
   otherBytes: number;
+  /** The replot's progress: PoS1 plots (by header) and PoS2 plots (`*.plot2`, or by header). */
+  pos1Plots: number;
+  pos1Bytes: number;
+  pos2Plots: number;
+  pos2Bytes: number;
 }
 
 /** Stats issued at once during a scan: enough to keep a disk's queue busy, few enough to share it. */
@@ -61,8 +67,16 @@ export class Inventory {
 
   /** The counts of `dir` (zero before its first scan), from the index: O(1), no disk touched. */
   of(dir: string): DirCounts {
-    const m = this.plots.get(dir);
-    return { plots: m?.size ?? 0, plotBytes: m?.bytes ?? 0, otherBytes: this.other.get(dir) ?? 0 };
+    const m = this.plots.get(dir) ?? new PlotIndex();
+    return {
+      plots: m.size,
+      plotBytes: m.bytes,
+      otherBytes: this.other.get(dir) ?? 0,
+      pos1Plots: m.byPos[1].plots,
+      pos1Bytes: m.byPos[1].bytes,
+      pos2Plots: m.byPos[2].plots,
+      pos2Bytes: m.byPos[2].bytes,
+    };
   }
 
   /** The plots `dir` holds, by name with their sizes (a read-only view of the index). */
@@ -72,8 +86,15 @@ export class Inventory {
 
   /** A plot this process stored in `dir`: counted at once, not at the next scan. */
   added(finalPath: string, bytes: number): void {
-    if (!isPlotFileName(path.basename(finalPath))) return;
-    this.plots.get(path.dirname(finalPath))?.set(path.basename(finalPath), bytes);
+    const name = path.basename(finalPath);
+    if (!isPlotFileName(name)) return;
+    const index = this.plots.get(path.dirname(finalPath));
+    if (!index) return;
+    index.set(name, bytes);
+    if (posByName(name) === 0)
+      void readPos(finalPath).then((pos) => {
+        if (index.get(name) === bytes) index.setPlot(name, bytes, pos);
+      });
   }
 
   /** A plot this process removed. */
@@ -94,17 +115,23 @@ export class Inventory {
         const names = await fsp.readdir(dir).catch(() => undefined);
         if (!names) continue;
         const found = new PlotIndex();
+        const before = this.plots.get(dir);
         const plotNames = names.filter(isPlotFileName);
         for (let i = 0; i < plotNames.length; i += STAT_BATCH) {
           await Promise.all(
             plotNames.slice(i, i + STAT_BATCH).map(async (n) => {
               const st = await fsp.lstat(path.join(dir, n)).catch(() => undefined);
-              if (st?.isFile()) found.set(n, st.size);
+              if (!st?.isFile()) return;
+              // PoS1 or PoS2: from the name where it says (*.plot2), else from the header (read
+              // once: a plot seen before with the same size keeps what it was).
+              let pos = posByName(n);
+              if (pos === 0) pos = before?.get(n) === st.size ? (before.posOf(n) ?? 0) : 0;
+              if (pos === 0) pos = await readPos(path.join(dir, n));
+              found.setPlot(n, st.size, pos);
             }),
           );
         }
         files += found.size;
-        const before = this.plots.get(dir);
         if (before) logDrift(this.log, dir, before, found);
         this.plots.set(dir, found);
         const total = (await folderSize(dir).catch(() => 0)) ?? 0;
@@ -117,17 +144,66 @@ export class Inventory {
   }
 }
 
-/** Plot names and sizes, keeping their sum up to date, so counts cost O(1). */
+/** 1 (PoS1), 2 (PoS2), 0 (not known: no readable header). */
+type Pos = 0 | 1 | 2;
+
+/** What a name says: `*.plot2` (and PoS2 group files) are PoS2; `*.plot` needs its header. */
+function posByName(name: string): Pos {
+  return name.endsWith('.plot2') || name.endsWith('.gplot') ? 2 : 0;
+}
+
+async function readPos(file: string): Promise<Pos> {
+  try {
+    const fh = await fsp.open(file, 'r');
+    try {
+      const buf = Buffer.alloc(PLOT_HEADER_MAX_CHECK);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      return checkPlotHeader(buf.subarray(0, bytesRead), (await fh.stat()).size).pos;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return 0;
+  }
+}
+
+/** Plot names and sizes, keeping their sums (all, PoS1, PoS2) up to date, so counts cost O(1). */
 class PlotIndex extends Map<string, number> {
   bytes = 0;
+  readonly byPos: Record<Pos, { plots: number; bytes: number }> = {
+    0: { plots: 0, bytes: 0 },
+    1: { plots: 0, bytes: 0 },
+    2: { plots: 0, bytes: 0 },
+  };
+  private readonly pos = new Map<string, Pos>();
+
+  posOf(name: string): Pos | undefined {
+    return this.pos.get(name);
+  }
+
+  setPlot(name: string, size: number, pos: Pos): this {
+    this.delete(name);
+    super.set(name, size);
+    this.pos.set(name, pos);
+    this.bytes += size;
+    this.byPos[pos].plots++;
+    this.byPos[pos].bytes += size;
+    return this;
+  }
 
   override set(name: string, size: number): this {
-    this.bytes += size - (super.get(name) ?? 0);
-    return super.set(name, size);
+    // (Map's constructor calls set before the fields exist; it is never given entries here.)
+    return this.setPlot(name, size, posByName(name));
   }
 
   override delete(name: string): boolean {
-    this.bytes -= super.get(name) ?? 0;
+    const size = super.get(name);
+    if (size === undefined) return false;
+    const pos = this.pos.get(name) ?? 0;
+    this.bytes -= size;
+    this.byPos[pos].plots--;
+    this.byPos[pos].bytes -= size;
+    this.pos.delete(name);
     return super.delete(name);
   }
 }

@@ -49,12 +49,14 @@ const OTHER_WORTH_SAYING = 2 ** 30;
 export function formatStatus(beats: readonly Heartbeat[]): string {
   if (beats.length === 0) return 'no live harvesters\n';
   const lines: string[] = [];
+  const farm = { pos1Plots: 0, pos1Bytes: 0, pos2Plots: 0, pos2Bytes: 0, free: 0 };
   for (const b of beats) {
     const plots = b.dirs.reduce((n, d) => n + d.plots, 0);
     // Directories on one filesystem share its free space: count it once (issue 15, item 13).
     const byFs = new Map<string, number>();
     for (const d of b.dirs) if (!d.unusable) byFs.set(d.fs !== undefined ? `fs:${d.fs}` : `dir:${d.dir}`, d.freeBytes);
     const free = [...byFs.values()].reduce((n, f) => n + f, 0);
+    farm.free += free;
     lines.push(
       `${b.harvester} (${b.host})  transfers ${b.activeTransfers}/${b.maxTransfers}  plots ${plots}  free ${formatBytes(free)}`,
     );
@@ -63,9 +65,21 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
       // Other files that take a real share of the disk are worth a look (a forgotten copy, logs).
       const other = (d.otherBytes ?? 0) >= OTHER_WORTH_SAYING ? `, ${formatBytes(d.otherBytes!)} other files` : '';
       lines.push(
-        `  ${d.dir}  ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}  ${d.plots} plots (${formatBytes(d.plotBytes)}${other})${state}`,
+        `  ${d.dir}  ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}  ${d.plots} plots (${formatBytes(d.plotBytes)}${other})${replotOf(d)}${state}`,
       );
+      for (const k of ['pos1Plots', 'pos1Bytes', 'pos2Plots', 'pos2Bytes'] as const) farm[k] += d[k] ?? 0;
     }
   }
+  const both = farm.pos1Bytes + farm.pos2Bytes;
+  if (both > 0)
+    lines.push(
+      `farm: PoS1 ${farm.pos1Plots} plots (${formatBytes(farm.pos1Bytes)})  PoS2 ${farm.pos2Plots} plots (${formatBytes(farm.pos2Bytes)})  free ${formatBytes(farm.free)}  replotted ${Math.floor((farm.pos2Bytes / both) * 100)}% by bytes`,
+    );
   return `${lines.join('\n')}\n`;
+}
+
+/** "  PoS1 3 (303 GiB) / PoS2 120 (110 GiB)" when the heartbeat says. */
+function replotOf(d: Heartbeat['dirs'][number]): string {
+  if (d.pos1Plots === undefined && d.pos2Plots === undefined) return '';
+  return `  PoS1 ${d.pos1Plots ?? 0} (${formatBytes(d.pos1Bytes ?? 0)}) / PoS2 ${d.pos2Plots ?? 0} (${formatBytes(d.pos2Bytes ?? 0)})`;
 }

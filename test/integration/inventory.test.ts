@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { Inventory } from '../../src/farm/inventory.js';
-import { tmpDir } from '../helpers/files.js';
+import { tmpDir, writeSamplePlot } from '../helpers/files.js';
 
 describe('inventory', () => {
   const made: string[] = [];
@@ -28,7 +28,15 @@ describe('inventory', () => {
     const inv = new Inventory(() => [empty, d], silentLogger());
     await inv.start();
     inv.stop();
-    assert.deepEqual(inv.of(empty), { plots: 0, plotBytes: 0, otherBytes: 0 });
+    assert.deepEqual(inv.of(empty), {
+      plots: 0,
+      plotBytes: 0,
+      otherBytes: 0,
+      pos1Plots: 0,
+      pos1Bytes: 0,
+      pos2Plots: 0,
+      pos2Bytes: 0,
+    });
     const c = inv.of(d);
     assert.equal(c.plots, 2);
     assert.equal(c.plotBytes, 1234);
@@ -55,5 +63,28 @@ describe('inventory', () => {
     fs.writeFileSync(path.join(d, 'q.plot'), Buffer.alloc(8));
     await inv.rescan();
     assert.deepEqual([inv.of(d).plots, inv.of(d).plotBytes], [2, 15]);
+  });
+
+  // Issue 13: the replot's progress, by header where the name does not say.
+  it('tells PoS1 from PoS2: *.plot by its header, *.plot2 by its name; an unreadable header is neither', async () => {
+    const d = await tmpDir('pf-inv-pos-');
+    made.push(d);
+    writeSamplePlot(path.join(d, 'old-k32.plot'), 4096, 32);
+    writeSamplePlot(path.join(d, 'old-bb.plot'), 8192, 32, 'bladebit-v2', { compression: 5 });
+    writeSamplePlot(path.join(d, 'new.plot'), 1000, 28, 'pos2-v1'); // PoS2 under a PoS1 name
+    writeSamplePlot(path.join(d, 'new.plot2'), 2000, 28, 'pos2-v1');
+    fs.writeFileSync(path.join(d, 'junk.plot'), Buffer.alloc(300, 1));
+    const inv = new Inventory(() => [d], silentLogger());
+    await inv.start();
+    inv.stop();
+    const c = inv.of(d);
+    assert.deepEqual([c.pos1Plots, c.pos1Bytes, c.pos2Plots, c.pos2Bytes, c.plots], [2, 12288, 2, 3000, 5]);
+    // One that lands is counted at once (its header read for a *.plot).
+    writeSamplePlot(path.join(d, 'landed.plot'), 500, 28, 'pos2-v1');
+    inv.added(path.join(d, 'landed.plot'), 500);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(inv.of(d).pos2Plots, 3);
+    inv.removed(path.join(d, 'old-k32.plot'));
+    assert.deepEqual([inv.of(d).pos1Plots, inv.of(d).pos1Bytes], [1, 8192]);
   });
 });

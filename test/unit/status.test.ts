@@ -29,4 +29,44 @@ describe('status', () => {
     assert.match(out.split('\n')[0]!, /plots 3 +free 15\.0 GiB/);
     assert.match(out, /\/mnt\/gone .*\[cannot be read \(ENOENT\)\]/);
   });
+
+  // Issue 13: the replot at a glance, per disk and for the farm.
+  it('shows PoS1 and PoS2 plots per disk and for the farm, with the share replotted', () => {
+    const out = formatStatus([
+      beat([
+        {
+          dir: '/mnt/a',
+          freeBytes: GiB,
+          totalBytes: 18_000 * GiB,
+          plots: 130,
+          plotBytes: 0,
+          pos1Plots: 30,
+          pos1Bytes: 3030 * GiB,
+          pos2Plots: 100,
+          pos2Bytes: 92 * GiB,
+        },
+      ]),
+      {
+        ...beat([
+          {
+            dir: '/mnt/b',
+            freeBytes: GiB,
+            totalBytes: 18_000 * GiB,
+            plots: 1,
+            plotBytes: 0,
+            pos1Plots: 0,
+            pos1Bytes: 0,
+            pos2Plots: 1000,
+            pos2Bytes: 920 * GiB,
+          },
+        ]),
+        harvester: 'h2',
+      },
+    ]);
+    assert.match(out, /\/mnt\/a .*PoS1 30 \(2\.96 TiB|PoS1 30 \(3\.0 TiB\) \/ PoS2 100 \(92\.0 GiB\)/);
+    assert.match(
+      out,
+      /farm: PoS1 30 plots \(3\.0 TiB\) +PoS2 1100 plots \(1012\.0 GiB\) +free 2\.0 GiB +replotted 25% by bytes/,
+    );
+  });
 });
