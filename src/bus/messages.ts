@@ -122,6 +122,13 @@ export interface Heartbeat {
   activeTransfers: number;
   maxTransfers: number;
   dirs: DirStatus[];
+  /** The replot's pace here: PoS2 bytes stored and PoS1 bytes deleted, last hour and day. */
+  replot?: {
+    pos2StoredLastHour: number;
+    pos2StoredLastDay: number;
+    pos1DeletedLastHour: number;
+    pos1DeletedLastDay: number;
+  };
   /** Sender's clock, ms since the epoch. */
   at: number;
 }
@@ -373,6 +380,16 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           activeTransfers: count(m, 'activeTransfers'),
           maxTransfers: count(m, 'maxTransfers'),
           at: count(m, 'at'),
+          ...(typeof m.replot === 'object' && m.replot !== null
+            ? {
+                replot: {
+                  pos2StoredLastHour: count(m.replot as Obj, 'pos2StoredLastHour'),
+                  pos2StoredLastDay: count(m.replot as Obj, 'pos2StoredLastDay'),
+                  pos1DeletedLastHour: count(m.replot as Obj, 'pos1DeletedLastHour'),
+                  pos1DeletedLastDay: count(m.replot as Obj, 'pos1DeletedLastDay'),
+                },
+              }
+            : {}),
           dirs: dirs.map((d) => {
             if (typeof d !== 'object' || d === null) bad('"dirs" entries must be objects');
             const o2 = d as Obj;

@@ -16,5 +16,5 @@ export async function buildHeartbeat(
     ...(i.dev >= 0 ? { fs: i.dev } : {}),
     ...(i.unusable ? { plots: 0, plotBytes: 0, unusable: i.unusable } : inventory.of(i.dir)),
   }));
-  return { kind: 'heartbeat', v: 1, ...h, dirs, at: Date.now() };
+  return { kind: 'heartbeat', v: 1, ...h, dirs, replot: inventory.rates(), at: Date.now() };
 }

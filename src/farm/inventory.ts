@@ -41,7 +41,36 @@ export interface DirCounts {
 /** Stats issued at once during a scan: enough to keep a disk's queue busy, few enough to share it. */
 const STAT_BATCH = 64;
 
+/** Bytes per minute over the last day: a rate without keeping one entry per plot. */
+class MinuteBuckets {
+  private readonly buckets = new Map<number, number>();
+
+  add(bytes: number, now = Date.now()): void {
+    const m = Math.floor(now / 60_000);
+    this.buckets.set(m, (this.buckets.get(m) ?? 0) + bytes);
+    for (const k of this.buckets.keys()) if (k <= m - 1440) this.buckets.delete(k);
+  }
+
+  /** Bytes in the last `minutes` minutes. */
+  sum(minutes: number, now = Date.now()): number {
+    const from = Math.floor(now / 60_000) - minutes;
+    let n = 0;
+    for (const [k, v] of this.buckets) if (k > from) n += v;
+    return n;
+  }
+}
+
+/** The replot's pace on this harvester: PoS2 bytes stored, PoS1 bytes deleted by --replot. */
+export interface ReplotRates {
+  pos2StoredLastHour: number;
+  pos2StoredLastDay: number;
+  pos1DeletedLastHour: number;
+  pos1DeletedLastDay: number;
+}
+
 export class Inventory {
+  private readonly stored = new MinuteBuckets();
+  private readonly deleted = new MinuteBuckets();
   /** Per directory: every plot's name and size, and their sum. */
   private readonly plots = new Map<string, PlotIndex>();
   private readonly other = new Map<string, number>();
@@ -91,15 +120,32 @@ export class Inventory {
     const index = this.plots.get(path.dirname(finalPath));
     if (!index) return;
     index.set(name, bytes);
+    if (posByName(name) === 2) this.stored.add(bytes);
     if (posByName(name) === 0)
       void readPos(finalPath).then((pos) => {
-        if (index.get(name) === bytes) index.setPlot(name, bytes, pos);
+        if (index.get(name) !== bytes) return;
+        index.setPlot(name, bytes, pos);
+        if (pos === 2) this.stored.add(bytes);
       });
   }
 
-  /** A plot this process removed. */
+  /** A plot this process removed (--replot). */
   removed(finalPath: string): void {
-    this.plots.get(path.dirname(finalPath))?.delete(path.basename(finalPath));
+    const index = this.plots.get(path.dirname(finalPath));
+    const name = path.basename(finalPath);
+    const size = index?.get(name);
+    if (index && size !== undefined && index.posOf(name) === 1) this.deleted.add(size);
+    index?.delete(name);
+  }
+
+  /** PoS2 bytes stored and PoS1 bytes deleted, over the last hour and day. */
+  rates(): ReplotRates {
+    return {
+      pos2StoredLastHour: this.stored.sum(60),
+      pos2StoredLastDay: this.stored.sum(1440),
+      pos1DeletedLastHour: this.deleted.sum(60),
+      pos1DeletedLastDay: this.deleted.sum(1440),
+    };
   }
 
   /**

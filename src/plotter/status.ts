@@ -71,10 +71,25 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
     }
   }
   const both = farm.pos1Bytes + farm.pos2Bytes;
-  if (both > 0)
+  if (both > 0) {
     lines.push(
       `farm: PoS1 ${farm.pos1Plots} plots (${formatBytes(farm.pos1Bytes)})  PoS2 ${farm.pos2Plots} plots (${formatBytes(farm.pos2Bytes)})  free ${formatBytes(farm.free)}  replotted ${Math.floor((farm.pos2Bytes / both) * 100)}% by bytes`,
     );
+    const sum = (k: keyof NonNullable<Heartbeat['replot']>) => beats.reduce((n, b) => n + (b.replot?.[k] ?? 0), 0);
+    const hour = sum('pos2StoredLastHour');
+    const day = sum('pos2StoredLastDay');
+    // Each PoS2 byte that lands takes the place of a PoS1 byte on a full farm: at the last day's
+    // pace, the PoS1 bytes left are replaced in this long.
+    const eta =
+      farm.pos1Bytes === 0
+        ? 'done: every plot is PoS2'
+        : day > 0
+          ? `all PoS2 in ${formatDuration((farm.pos1Bytes / day) * 86_400_000)} at the last day's pace`
+          : 'no PoS2 plot stored in the last day: no ETA';
+    lines.push(
+      `replot: PoS2 stored ${formatBytes(hour)} in the last hour, ${formatBytes(day)} in the last day; PoS1 deleted ${formatBytes(sum('pos1DeletedLastHour'))} / ${formatBytes(sum('pos1DeletedLastDay'))}; ${eta}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -82,4 +97,10 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
 function replotOf(d: Heartbeat['dirs'][number]): string {
   if (d.pos1Plots === undefined && d.pos2Plots === undefined) return '';
   return `  PoS1 ${d.pos1Plots ?? 0} (${formatBytes(d.pos1Bytes ?? 0)}) / PoS2 ${d.pos2Plots ?? 0} (${formatBytes(d.pos2Bytes ?? 0)})`;
+}
+
+function formatDuration(ms: number): string {
+  const h = ms / 3_600_000;
+  if (h < 48) return `${h.toFixed(1)} h`;
+  return `${Math.round(h / 24)} days`;
 }

@@ -86,5 +86,12 @@ describe('inventory', () => {
     assert.equal(inv.of(d).pos2Plots, 3);
     inv.removed(path.join(d, 'old-k32.plot'));
     assert.deepEqual([inv.of(d).pos1Plots, inv.of(d).pos1Bytes], [1, 8192]);
+    inv.added(path.join(d, 'new2.plot2'), 700);
+    assert.deepEqual(inv.rates(), {
+      pos2StoredLastHour: 1200,
+      pos2StoredLastDay: 1200,
+      pos1DeletedLastHour: 4096,
+      pos1DeletedLastDay: 4096,
+    });
   });
 });

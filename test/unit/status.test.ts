@@ -69,4 +69,33 @@ describe('status', () => {
       /farm: PoS1 30 plots \(3\.0 TiB\) +PoS2 1100 plots \(1012\.0 GiB\) +free 2\.0 GiB +replotted 25% by bytes/,
     );
   });
+
+  it('gives the replot pace and an ETA to all PoS2 from the last day', () => {
+    const b = beat([
+      {
+        dir: '/mnt/a',
+        freeBytes: GiB,
+        totalBytes: 18_000 * GiB,
+        plots: 2,
+        plotBytes: 0,
+        pos1Plots: 1,
+        pos1Bytes: 100 * GiB,
+        pos2Plots: 1,
+        pos2Bytes: GiB,
+      },
+    ]);
+    b.replot = {
+      pos2StoredLastHour: 2 * GiB,
+      pos2StoredLastDay: 50 * GiB,
+      pos1DeletedLastHour: 0,
+      pos1DeletedLastDay: 101 * GiB,
+    };
+    const out = formatStatus([b]);
+    assert.match(
+      out,
+      /replot: PoS2 stored 2\.0 GiB in the last hour, 50\.0 GiB in the last day; PoS1 deleted 0 B \/ 101\.0 GiB; all PoS2 in 48 h|all PoS2 in 2 days at the last day's pace/,
+    );
+    b.replot = { pos2StoredLastHour: 0, pos2StoredLastDay: 0, pos1DeletedLastHour: 0, pos1DeletedLastDay: 0 };
+    assert.match(formatStatus([b]), /no PoS2 plot stored in the last day: no ETA/);
+  });
 });
