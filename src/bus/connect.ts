@@ -68,6 +68,20 @@ export function natsConnectionOptions(url: string, auth: NatsAuth = {}): Partial
   return o;
 }
 
+/**
+ * `--nats a,b,c` (as `nats` CLI users write it) as the server list it is: nats.js took the
+ * whole string as one URL, so only one server was ever tried. Empty entries are refused.
+ */
+export function natsServers(url: string): string[] {
+  const list = url.split(',').map((u) => u.trim());
+  if (list.length === 0 || list.some((u) => u === ''))
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `--nats "${url}": give one URL or a comma-separated list (a,b,c) with none empty`,
+    );
+  return list;
+}
+
 export async function connectNats(
   url: string,
   name: string,
@@ -78,7 +92,9 @@ export async function connectNats(
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: url,
+      servers: natsServers(url),
+      // Any live one of the list, in random order, and the others on failover.
+      noRandomize: false,
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,

@@ -1,0 +1,70 @@
+/**
+ * `--nats a,b` is a server list (issue 16, item 3, first part): a process connects to any live
+ * one and fails over to another. Before, the string went to nats.js as one URL, so only one
+ * server was tried, and a start with it down failed although another was up.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { connectNats, natsServers } from '../../src/bus/connect.js';
+import { linkDown } from '../../src/bus/link.js';
+import { PlotferryError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/log.js';
+import { waitFor } from '../helpers/listener.js';
+import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+
+describe('a NATS server list', () => {
+  const servers: NatsServer[] = [];
+  after(async () => {
+    for (const s of servers) await s.stop();
+  });
+
+  it('parses a,b,c and refuses an empty entry', () => {
+    assert.deepEqual(natsServers('nats://a:4222, nats://b:4222,nats://c:4222'), [
+      'nats://a:4222',
+      'nats://b:4222',
+      'nats://c:4222',
+    ]);
+    assert.throws(
+      () => natsServers('nats://a:4222,,nats://b:4222'),
+      (e: unknown) => e instanceof PlotferryError && e.code === 'PF_CONFIG',
+    );
+  });
+
+  it('connects while a listed server is down, first or last in the list', async () => {
+    const a = await startNatsServer();
+    const b = await startNatsServer();
+    servers.push(a, b);
+    await a.stop();
+    for (const list of [`${a.url},${b.url}`, `${b.url},${a.url}`]) {
+      const nc = await connectNats(list, 'list-test', silentLogger());
+      try {
+        assert.equal(nc.getServer(), `127.0.0.1:${b.port}`, list);
+      } finally {
+        await nc.close();
+      }
+    }
+  });
+
+  it('fails over to another listed server when the one in use dies, and serves there', async () => {
+    const a = await startNatsServer();
+    const b = await startNatsServer();
+    servers.push(a, b);
+    const nc = await connectNats(`${a.url},${b.url}`, 'failover-test', silentLogger());
+    try {
+      const first = nc.getServer();
+      const [dying, other] = first === `127.0.0.1:${a.port}` ? [a, b] : [b, a];
+      await dying.stop();
+      await waitFor(
+        () => linkDown(nc) === undefined && nc.getServer() === `127.0.0.1:${other.port}`,
+        30_000,
+        'the failover',
+      );
+      const sub = nc.subscribe('echo', { callback: (_e, m) => m.respond(m.data) });
+      const r = await nc.request('echo', new TextEncoder().encode('hi'), { timeout: 5_000 });
+      assert.equal(new TextDecoder().decode(r.data), 'hi');
+      sub.unsubscribe();
+    } finally {
+      await nc.close();
+    }
+  });
+});
