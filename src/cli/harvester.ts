@@ -34,7 +34,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
   describe: 'bid for plots announced on NATS and receive the ones this host wins',
   builder: (y: Argv) =>
     receiverOptions(natsAuthOptions(globalOptions(y)))
-      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
+      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL, or several as a,b,c (any live one is used, with failover)' })
       .option('dir', {
         type: 'string',
         array: true,

@@ -46,7 +46,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
   builder: (y: Argv) =>
     bwlimitOption(natsAuthOptions(globalOptions(y)))
       .positional('dirs', { type: 'string', array: true, describe: 'directories holding finished plots' })
-      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL' })
+      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL, or several as a,b,c (any live one is used, with failover)' })
       .option('pattern', {
         type: 'string',
         default: DEFAULT_PLOT_PATTERN,
