@@ -8,7 +8,7 @@ set -euo pipefail
 declare -A PKG=(
   [nc]=netcat-openbsd [socat]=socat [nats-server]=nats-server [iperf3]=iperf3 [rsync]=rsync
   [sshd]=openssh-server [ssh]=openssh-client [curl]=curl [time]=time [strace]=strace [perf]=linux-perf
-  [cc]=gcc [xxhash.h]=libxxhash-dev
+  [cc]=gcc [xxhash.h]=libxxhash-dev [prometheus]=prometheus
 )
 # Tools that live in sbin or under another name.
 path_of() {

@@ -162,6 +162,7 @@ export interface ReceiverArgs {
   replotOrder: string;
   replotDryRun: boolean;
   replotMaxPerHour: number;
+  metrics?: string;
 }
 
 const REPLOT_ORDERS = ['oldest', 'newest', 'largest', 'smallest'] as const;
@@ -185,7 +186,7 @@ export function replotSettings(a: ReceiverArgs) {
 }
 
 export function receiverOptions<T>(y: Argv<T>) {
-  return y
+  return metricsOption(y)
     .option('verify-plot-header', {
       type: 'boolean',
       default: false,
@@ -225,4 +226,23 @@ export function receiverOptions<T>(y: Argv<T>) {
       describe:
         'with --replot: at most this many deletions an hour (a stop for a runaway; one k32 makes room for ~100 PoS2 plots)',
     });
+}
+
+/** `--metrics HOST:PORT` (harvester, listen, sweep --watch): Prometheus metrics; off by default. */
+export function metricsOption<T>(y: Argv<T>) {
+  return y.option('metrics', {
+    type: 'string',
+    describe:
+      'serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 0.0.0.0:9368); bytes, plots, failures by code, disks, bids',
+  });
+}
+
+/** Starts the metrics endpoint when asked; returns its closer (a no-op when not). */
+export async function startMetrics(spec: string | undefined, log: Logger): Promise<() => Promise<void>> {
+  if (spec === undefined) return async () => undefined;
+  const { parseHostPort } = await import('../core/config.js');
+  const { host, port } = parseHostPort(spec, 'metrics');
+  const { serveMetrics } = await import('../core/metrics-server.js');
+  const m = await serveMetrics(host, port, log);
+  return m.close;
 }

@@ -12,6 +12,7 @@ import {
   replotSettings,
   runCommand,
   serveUntilSignalled,
+  startMetrics,
 } from './common.js';
 
 interface HarvesterArgs extends GlobalArgs, ReceiverArgs, NatsAuthArgs {
@@ -34,7 +35,11 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
   describe: 'bid for plots announced on NATS and receive the ones this host wins',
   builder: (y: Argv) =>
     receiverOptions(natsAuthOptions(globalOptions(y)))
-      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL, or several as a,b,c (any live one is used, with failover)' })
+      .option('nats', {
+        type: 'string',
+        default: 'nats://127.0.0.1:4222',
+        describe: 'NATS server URL, or several as a,b,c (any live one is used, with failover)',
+      })
       .option('dir', {
         type: 'string',
         array: true,
@@ -135,7 +140,9 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         return;
       }
       await h.attach(nc);
+      const stopMetrics = await startMetrics(args.metrics, log);
       await serveUntilSignalled(log, args.grace, (ms) => h.close(ms));
+      await stopMetrics();
       await nc.close();
       log.info('stopped');
     }),

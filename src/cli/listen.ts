@@ -9,6 +9,7 @@ import {
   replotSettings,
   runCommand,
   serveUntilSignalled,
+  startMetrics,
 } from './common.js';
 
 interface ListenArgs extends GlobalArgs, ReceiverArgs {
@@ -86,7 +87,9 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         replot: replotSettings(args),
         log,
       });
+      const stopMetrics = await startMetrics(args.metrics, log);
       await serveUntilSignalled(log, args.grace, (ms) => listener.close(ms));
+      await stopMetrics();
       log.info('stopped');
     }),
 };

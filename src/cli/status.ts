@@ -14,7 +14,11 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   describe: 'list live harvesters: disks with free/total space, plots stored, transfers running',
   builder: (y: Argv) =>
     natsAuthOptions(globalOptions(y))
-      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL, or several as a,b,c (any live one is used, with failover)' })
+      .option('nats', {
+        type: 'string',
+        default: 'nats://127.0.0.1:4222',
+        describe: 'NATS server URL, or several as a,b,c (any live one is used, with failover)',
+      })
       .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix' })
       .option('wait', {
         type: 'string',

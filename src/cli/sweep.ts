@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
 import { parseCount, parseSeconds } from '../core/config.js';
-import { errorJson } from '../core/errors.js';
+import { errorJson, PlotferryError } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { UnreadableDir } from '../plotter/sweep.js';
 import type { Pacer } from '../transfer/pace.js';
@@ -9,6 +9,8 @@ import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import {
   bwlimitOption,
   edge,
+  metricsOption,
+  startMetrics,
   GlobalArgs,
   globalOptions,
   natsAuth,
@@ -37,6 +39,7 @@ interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   scanInterval: number;
   retryAfter: number;
   grace: number;
+  metrics?: string;
 }
 
 export const sweepCommand: CommandModule<object, SweepArgs> = {
@@ -44,9 +47,13 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
   describe:
     'move every finished plot in DIRs to whichever harvesters win the bids (from cron, or as a service with --watch)',
   builder: (y: Argv) =>
-    bwlimitOption(natsAuthOptions(globalOptions(y)))
+    metricsOption(bwlimitOption(natsAuthOptions(globalOptions(y))))
       .positional('dirs', { type: 'string', array: true, describe: 'directories holding finished plots' })
-      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL, or several as a,b,c (any live one is used, with failover)' })
+      .option('nats', {
+        type: 'string',
+        default: 'nats://127.0.0.1:4222',
+        describe: 'NATS server URL, or several as a,b,c (any live one is used, with failover)',
+      })
       .option('pattern', {
         type: 'string',
         default: DEFAULT_PLOT_PATTERN,
@@ -147,6 +154,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         return unreadable.length > 0 ? 1 : 0;
       }
       if (args.watch) return runWatch(args, log, pacer);
+      if (args.metrics !== undefined)
+        throw new PlotferryError('PF_CONFIG', '--metrics is for `sweep --watch` (a cron sweep ends before a scrape)');
       const nc = await connectNats(args.nats, 'plotferry-sweep', log, natsAuth(args));
       const abort = new AbortController();
       // Each running plot holds a few listeners on this signal (its connection, its bid, its
@@ -262,6 +271,7 @@ async function runWatch(args: SweepArgs, log: Logger, pacer: Pacer | undefined):
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const stopMetrics = await startMetrics(args.metrics, log);
   try {
     const nc = await connectNatsRetrying(args.nats, 'plotferry-sweep-watch', log, natsAuth(args), stop.signal);
     if (!nc) return 0;
@@ -293,6 +303,7 @@ async function runWatch(args: SweepArgs, log: Logger, pacer: Pacer | undefined):
       await nc.close();
     }
   } finally {
+    await stopMetrics();
     clearTimeout(graceTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

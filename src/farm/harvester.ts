@@ -24,6 +24,7 @@ import { drainWithin } from '../transfer/drain.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
 import { AuthThrottle } from '../transfer/throttle.js';
 import { decideBid } from './bid.js';
+import { metrics, setDiskSource } from '../core/metrics.js';
 import { Claims } from './claims.js';
 import { buildHeartbeat } from './heartbeat.js';
 import { Inventory } from './inventory.js';
@@ -121,6 +122,16 @@ export class Harvester {
     }
     h.stopExpiry = startPartialExpiry(() => h.disks.ownedDirs, h.partialTtlMs, opts.log);
     await h.inventory.start();
+    // The disk gauges of --metrics, read at each scrape (statfs and the plot index, O(disks)).
+    setDiskSource(async () =>
+      (await h.disks.snapshot()).map((i) => ({
+        dir: i.dir,
+        freeBytes: i.freeBytes,
+        totalBytes: i.totalBytes,
+        pos1Bytes: h.inventory.of(i.dir).pos1Bytes,
+        pos2Bytes: h.inventory.of(i.dir).pos2Bytes,
+      })),
+    );
     return h;
   }
 
@@ -187,7 +198,8 @@ export class Harvester {
       partialTtlMs: this.partialTtlMs,
     });
     if (d.kind === 'silent') return decline(d.reason, d.reason === 'no-room' ? await this.disks.mostRoom() : 0);
-    const bid = () =>
+    const bid = () => {
+      metrics.bids.inc();
       msg.respond(
         encodeBus({
           kind: 'bid',
@@ -201,6 +213,7 @@ export class Harvester {
           ...(a.answerAll ? { delayMs: d.delayMs } : {}),
         }),
       );
+    };
     // A plotter that hears every harvester ranks the bids by their delay itself (no waiting
     // here); to one that takes the first bid, the delay is the rank.
     if (d.delayMs === 0 || a.answerAll) bid();
@@ -239,6 +252,7 @@ export class Harvester {
     try {
       if (this.closing) throw new PlotferryError('PF_SHUTTING_DOWN', 'the harvester is shutting down');
       const opened = await this.claims.take(c);
+      metrics.bidsWon.inc();
       msg.respond(encodeBus({ kind: 'claimed', v: 1, id: c.id, host: this.opts.advertiseHost, ...opened }));
     } catch (err) {
       const e = asPlotferryError(err);

@@ -17,6 +17,7 @@ import { natsFailed } from '../bus/errors.js';
 import { linkDown, linkDownMessage } from '../bus/link.js';
 import { request } from '../bus/request.js';
 import { asPlotferryError, DISK_FAULTS, PlotferryError } from '../core/errors.js';
+import { metrics } from '../core/metrics.js';
 import { abortableSleep } from '../core/sleep.js';
 import { formatBytes } from '../storage/disks.js';
 import { validatePlotName } from '../wire/names.js';
@@ -182,8 +183,10 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<s
       clearTimeout(decideTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       sub.unsubscribe();
-      if (best) resolve(best.harvester);
-      else reject(noBidError(opts, a, timeout, busy, declines));
+      if (best) {
+        metrics.bidSeconds.observe((performance.now() - t0) / 1000);
+        resolve(best.harvester);
+      } else reject(noBidError(opts, a, timeout, busy, declines));
     };
     const onAbort = () => finish();
     const inbox = createInbox();
@@ -212,6 +215,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<s
       },
     });
     const overall = setTimeout(finish, timeout);
+    const t0 = performance.now();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       opts.nc.publish(subject, encodeBus(a), { reply: inbox });

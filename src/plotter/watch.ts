@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { linkDown } from '../bus/link.js';
 import { PlotferryError } from '../core/errors.js';
+import { metrics } from '../core/metrics.js';
 import { wakeableSleep } from '../core/sleep.js';
 import { acquireLock, HeldLock } from '../storage/lockfile.js';
 import { Candidate, findPlots, movePlot, sweepContext, SweepItem, SweepOptions } from './sweep.js';
@@ -87,6 +88,12 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
     }
     if (item.status === 'sent') summary.sent++;
     else if (item.status === 'duplicate') summary.duplicates++;
+    const outcome = item.status === 'failed' ? 'failed' : 'ok';
+    metrics.sentPlots.inc({ outcome });
+    metrics.sentBytes.inc({ outcome }, item.bytesSent ?? 0);
+    if (item.status === 'sent' && item.seconds !== undefined)
+      metrics.transferSeconds.observe({ direction: 'send' }, item.seconds);
+    if (item.error) metrics.failures.inc({ code: item.error.code });
     if (item.status === 'failed') {
       summary.failures++;
       const prev = backoff.get(c.file);

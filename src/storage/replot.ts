@@ -27,6 +27,7 @@ import { PlotferryError } from '../core/errors.js';
 import { isPlotFileName, lockNameFor } from '../wire/names.js';
 import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from '../wire/plot-header.js';
 import { formatBytes } from '../core/format.js';
+import { metrics } from '../core/metrics.js';
 
 export const REPLOT_ORDERS = ['oldest', 'newest', 'largest', 'smallest'] as const;
 export type ReplotOrder = (typeof REPLOT_ORDERS)[number];
@@ -119,6 +120,8 @@ export class Replotter {
       await fsp.unlink(v.path);
       this.deletedAt.push(Date.now());
       deleted.push(v);
+      metrics.replotDeletedPlots.inc();
+      metrics.replotDeletedBytes.inc(v.size);
       this.o.log.warn(
         {
           deleted: v.path,

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { ReplotSettings } from '../storage/replot.js';
+import { setDiskSource } from '../core/metrics.js';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
 import type { DiskSet } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
@@ -95,6 +96,9 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private async listen(): Promise<void> {
     const { opts } = this;
     await prepareDirs(this.disks, opts.log);
+    setDiskSource(async () =>
+      (await this.disks.snapshot()).map((i) => ({ dir: i.dir, freeBytes: i.freeBytes, totalBytes: i.totalBytes })),
+    );
     this.stopExpiry = startPartialExpiry(() => this.disks.ownedDirs, this.partialTtlMs, opts.log);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) =>

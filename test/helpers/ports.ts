@@ -11,6 +11,8 @@ export const PORT_RANGES = {
   faults: [20_000, 26_000],
   /** bidding.test.ts */
   bidding: [26_000, 32_000],
+  /** metrics.test.ts: Prometheus's web port. */
+  metrics: [19_000, 20_000],
 } as const;
 
 /** `n` contiguous ports in `range` that are free now on every one of `hosts`. */

@@ -16,6 +16,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DISK_FAULTS, fromSystemError, PlotferryError } from '../../core/errors.js';
+import { countReceived, metrics } from '../../core/metrics.js';
 import type { Reservation } from '../../storage/disks.js';
 import { closeFd, fsyncFd, openFd } from '../../storage/fsio.js';
 import { writeHashRecord } from '../../storage/hash-records.js';
@@ -104,6 +105,8 @@ export class ReceiveSession {
   private resolve!: (o: ReceiveOutcome) => void;
   readonly outcome: Promise<ReceiveOutcome>;
   private log: Logger;
+  /** Whether this session counts in plotferry_active_transfers (from its file's opening). */
+  private counted = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -113,6 +116,10 @@ export class ReceiveSession {
     this.outcome = new Promise((r) => {
       this.resolve = (o) => {
         this.sink?.writer.close();
+        if (this.counted) metrics.activeTransfers.dec({ direction: 'receive' });
+        // Port probes (quiet) and speedtests are not transfers.
+        if (!(o.ok ? o.speedtest : o.quiet))
+          countReceived(o.ok, o.bytes, o.ok ? o.seconds : undefined, o.ok ? undefined : o.error.code);
         r(o);
       };
     });
@@ -218,6 +225,10 @@ export class ReceiveSession {
     // a vanished sender is only noticed later) was cleaned up without these: clean up again.
     if (this.state !== 'accepting') return this.cleanup();
     const opened = await this.openTemp(name, resumable);
+    if (opened && !this.counted) {
+      this.counted = true;
+      metrics.activeTransfers.inc({ direction: 'receive' });
+    }
     if (!opened) return;
     const { fd, temp, offset } = opened;
     if (this.state !== 'accepting') {

@@ -1,0 +1,39 @@
+/**
+ * `--metrics HOST:PORT`: serves the registry (core/metrics.ts) at GET /metrics, for Prometheus.
+ * Off by default. Anything else gets 404; a scrape never touches a transfer.
+ */
+import http from 'node:http';
+import type { Logger } from 'pino';
+import { fromSystemError } from './errors.js';
+import { registry } from './metrics.js';
+
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function serveMetrics(host: string, port: number, log: Logger): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('plotferry serves only GET /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      (err: unknown) => {
+        log.warn({ err }, 'metrics could not be collected');
+        res.writeHead(500).end();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(fromSystemError(err, `--metrics ${host}:${port}`, 'PF_CONFIG')));
+    server.listen(port, host, () => resolve());
+  });
+  const bound = (server.address() as { port: number }).port;
+  log.info({ host, port: bound }, `metrics at http://${host}:${bound}/metrics`);
+  return {
+    port: bound,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * `--metrics` (issue 16, item 1): a real Prometheus (Debian's `prometheus`, started here on a
+ * port of its own) scrapes a harvester during a sweep; the values read back through
+ * Prometheus's HTTP API must equal what was sent. Skipped when prometheus is not installed
+ * (`.ci/run` installs it).
+ */
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { connect } from 'nats';
+import { serveMetrics } from '../../src/core/metrics-server.js';
+import { silentLogger } from '../../src/core/log.js';
+import { sweep } from '../../src/plotter/sweep.js';
+import { tmpDir, writeSamplePlot } from '../helpers/files.js';
+import { startTestHarvester } from '../helpers/harvester.js';
+import { waitFor } from '../helpers/listener.js';
+import { startNatsServer } from '../helpers/nats-server.js';
+import { freePorts, PORT_RANGES } from '../helpers/ports.js';
+
+const prometheus = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim();
+
+describe('metrics', { skip: !prometheus && 'prometheus is not installed (apt-get install prometheus)' }, () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it('Prometheus scrapes a harvester during a sweep and reads what was sent', async () => {
+    const nats = await startNatsServer();
+    cleanup.push(() => nats.stop());
+    const disk = await tmpDir('pf-metrics-disk-');
+    const src = await tmpDir('pf-metrics-src-');
+    const work = await tmpDir('pf-metrics-prom-');
+    cleanup.push(() =>
+      Promise.all([disk, src, work].map((d) => fsp.rm(d, { recursive: true, force: true }))).then(() => undefined),
+    );
+    const hnc = await connect({ servers: nats.url });
+    const h = await startTestHarvester({ nc: hnc, id: 'h-metrics', dirs: [disk] });
+    cleanup.push(async () => {
+      await h.close();
+      await hnc.close();
+    });
+    const m = await serveMetrics('127.0.0.1', 0, silentLogger());
+    cleanup.push(() => m.close());
+
+    const webPort = await freePorts(1, PORT_RANGES.metrics);
+    fs.writeFileSync(
+      path.join(work, 'prometheus.yml'),
+      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: plotferry\n    static_configs:\n      - targets: ['127.0.0.1:${m.port}']\n`,
+    );
+    const prom: ChildProcess = spawn(
+      prometheus,
+      [
+        `--config.file=${path.join(work, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(work, 'data')}`,
+        `--web.listen-address=127.0.0.1:${webPort}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    cleanup.push(
+      () => new Promise<void>((r) => (prom.exitCode !== null ? r() : (prom.once('exit', () => r()), prom.kill()))),
+    );
+    const query = async (q: string): Promise<number | undefined> => {
+      const r = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(q)}`).catch(
+        () => undefined,
+      );
+      if (!r?.ok) return undefined;
+      const j = (await r.json()) as { data: { result: { value: [number, string] }[] } };
+      return j.data.result[0] ? Number(j.data.result[0].value[1]) : undefined;
+    };
+    await waitFor(async () => (await query('up{job="plotferry"}')) === 1, 60_000, 'Prometheus to scrape the harvester');
+
+    // What a sweep sends: 5 PoS2 plots of known sizes.
+    const sizes = [300_000, 400_001, 512_345, 700_000, 1_048_576];
+    sizes.forEach((n, i) => writeSamplePlot(path.join(src, `plot-k28-m${i}.plot2`), n, 28, 'pos2-v1'));
+    const before = (await query('sum(plotferry_received_bytes_total{outcome="ok"})')) ?? 0;
+    const beforePlots = (await query('sum(plotferry_received_plots_total{outcome="ok"})')) ?? 0;
+    const nc = await connect({ servers: nats.url });
+    cleanup.push(() => nc.close());
+    const items = await sweep({
+      nc,
+      dirs: [src],
+      plotter: 'p-metrics',
+      minAgeMs: 0,
+      concurrency: 2,
+      log: silentLogger(),
+    });
+    assert.deepEqual(
+      items.map((i) => i.status),
+      Array(5).fill('sent'),
+    );
+    const total = sizes.reduce((a, b) => a + b, 0);
+    // Read through Prometheus: its scrapes must come to the bytes and plots sent.
+    await waitFor(
+      async () => (await query('sum(plotferry_received_bytes_total{outcome="ok"})')) === before + total,
+      60_000,
+      'Prometheus to see the bytes received',
+    );
+    assert.equal(await query('sum(plotferry_received_plots_total{outcome="ok"})'), beforePlots + 5);
+    assert.ok(((await query('plotferry_bids_won_total')) ?? 0) >= 5);
+    assert.equal(await query('plotferry_transfer_duration_seconds_count{direction="receive"}'), beforePlots + 5);
+    await waitFor(
+      async () => (await query(`plotferry_disk_pos2_bytes{dir="${disk}"}`)) === total,
+      60_000,
+      'the disk gauge to show the PoS2 bytes',
+    );
+    assert.ok(((await query(`plotferry_disk_free_bytes{dir="${disk}"}`)) ?? 0) > 0);
+    assert.ok(((await query('plotferry_process_resident_memory_bytes')) ?? 0) > 0, 'process metrics');
+  });
+});
