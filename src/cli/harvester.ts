@@ -91,8 +91,17 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         describe: 'on SIGINT/SIGTERM, seconds running transfers get to finish',
       })
       .example('$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --dir /mnt/d2', 'receive plots onto two disks')
+      .example(
+        '$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --replot --reserve 2G',
+        'full disks of PoS1 plots: each PoS2 plot deletes just the PoS1 plots it needs, oldest first (try --replot-dry-run first)',
+      )
+      .example(
+        '$0 harvester --nats nats://n1:4222,nats://n2:4222 --dir /mnt/d1 --metrics 0.0.0.0:9368',
+        'two NATS servers; Prometheus metrics',
+      )
       .epilog(
-        'A bid is delayed 10 ms per running transfer and up to 50 ms as the chosen disk fills, so the idlest, emptiest harvester wins. No file byte crosses NATS.',
+        'The plotter ranks the bids by a delay of 10 ms per running transfer and up to 50 ms as the chosen disk fills, so the idlest, emptiest harvester wins; ' +
+          'one that must delete PoS1 plots (--replot) ranks 200 ms later, so free space anywhere is used first. No file byte crosses NATS.',
       ) as unknown as Argv<HarvesterArgs>,
   handler: (args) =>
     runCommand(args, async (log) => {
