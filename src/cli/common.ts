@@ -46,13 +46,60 @@ export function globalOptions<T>(y: Argv<T>) {
 export async function runCommand(args: GlobalArgs, body: (log: Logger) => Promise<number | void>): Promise<void> {
   const { createLogger } = await import('../core/log.js');
   const log = await createLogger(args.debug ? 'debug' : args.logLevel);
+  let notifier: Awaited<ReturnType<typeof startNotifier>>;
   try {
+    notifier = await startNotifier(args as Partial<NotifyArgs>, log);
     process.exitCode = (await body(log)) ?? 0;
   } catch (err) {
     reportError(err, args.debug);
     // 2: the command line (or its environment or --config) is wrong, as for a refused flag.
     process.exitCode = err instanceof PlotferryError && err.code === 'PF_CONFIG' ? 2 : 1;
+  } finally {
+    // Messages under way get a moment to leave (a cron sweep ends right after its last plot).
+    if (notifier) await Promise.race([notifier.flush(), new Promise((r) => setTimeout(r, 30_000).unref())]);
   }
+}
+
+/** `--notify URL ...` (harvester, listen, sweep). */
+export interface NotifyArgs {
+  notify?: string[];
+  notifyInterval: number;
+}
+
+export function notifyOptions<T>(y: Argv<T>) {
+  return y
+    .option('notify', {
+      // Not `array: true`: that would swallow the DIRs after it (`sweep --notify URL DIR`).
+      // Given twice, yargs makes it a list; coerce makes one a list too.
+      type: 'string',
+      coerce: (v: unknown) => (v === undefined ? undefined : Array.isArray(v) ? v.map(String) : [String(v)]),
+      describe:
+        'POST a JSON message to this webhook (repeatable) when a disk fails, fills or is disabled, the farm has no room, a plot fails, or a disk is replotted; Gotify, Slack-compatible and Discord read it as it is',
+    })
+    .option('notify-interval', {
+      type: 'string',
+      coerce: edge((v) => parseSeconds(v, 'notify-interval', 1)),
+      default: 3600,
+      describe: 'at most one message per condition in this many seconds',
+    });
+}
+
+async function startNotifier(args: Partial<NotifyArgs>, log: Logger) {
+  const urls = args.notify ?? [];
+  if (urls.length === 0) return undefined;
+  for (const u of urls) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(u).protocol);
+    } catch {
+      // not a URL
+    }
+    if (!ok) throw new PlotferryError('PF_CONFIG', `--notify "${u}" is not an http(s) URL`);
+  }
+  const { Notifier, setNotifier } = await import('../core/notify.js');
+  const n = new Notifier({ urls, log, intervalMs: (args.notifyInterval ?? 3600) * 1000 });
+  setNotifier(n);
+  return n;
 }
 
 export function reportError(err: unknown, debug = false): void {
@@ -186,7 +233,7 @@ export function replotSettings(a: ReceiverArgs) {
 }
 
 export function receiverOptions<T>(y: Argv<T>) {
-  return metricsOption(y)
+  return notifyOptions(metricsOption(y))
     .option('verify-plot-header', {
       type: 'boolean',
       default: false,

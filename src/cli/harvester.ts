@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { parseCount, parseSeconds } from '../core/config.js';
+import { parseCount, parseDecimal, parseSeconds } from '../core/config.js';
+import { PlotferryError } from '../core/errors.js';
 import {
   edge,
   GlobalArgs,
@@ -17,6 +18,7 @@ import {
 
 interface HarvesterArgs extends GlobalArgs, ReceiverArgs, NatsAuthArgs {
   nats: string;
+  notifyFull: number;
   dir: string[];
   id?: string;
   host?: string;
@@ -90,6 +92,18 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         default: 600,
         describe: 'on SIGINT/SIGTERM, seconds running transfers get to finish',
       })
+      .option('notify-full', {
+        type: 'string',
+        coerce: edge((v) => {
+          const n = parseDecimal(v, 'notify-full', 1, 'a percentage');
+          if (n > 100)
+            throw new PlotferryError('PF_CONFIG', `--notify-full "${String(v)}": give a percentage, at most 100`);
+          return n;
+        }),
+        default: 95,
+        describe:
+          'with --notify: tell when a disk is this full, in percent (not while --replot still has PoS1 plots to free there)',
+      })
       .example('$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --dir /mnt/d2', 'receive plots onto two disks')
       .example(
         '$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --replot --reserve 2G',
@@ -126,6 +140,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         verifyPlotHeader: args.verifyPlotHeader,
         partialTtlMs: partialTtlMs(args.partialTtl),
         replot: replotSettings(args),
+        notifyFullPercent: args.notifyFull,
       });
       // NATS may come up after this host (a boot order, a restart): keep trying, and stop
       // cleanly if told to meanwhile.

@@ -10,6 +10,7 @@ import {
   bwlimitOption,
   edge,
   metricsOption,
+  notifyOptions,
   startMetrics,
   GlobalArgs,
   globalOptions,
@@ -47,7 +48,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
   describe:
     'move every finished plot in DIRs to whichever harvesters win the bids (from cron, or as a service with --watch)',
   builder: (y: Argv) =>
-    metricsOption(bwlimitOption(natsAuthOptions(globalOptions(y))))
+    notifyOptions(metricsOption(bwlimitOption(natsAuthOptions(globalOptions(y)))))
       .positional('dirs', { type: 'string', array: true, describe: 'directories holding finished plots' })
       .option('nats', {
         type: 'string',

@@ -15,7 +15,16 @@ import os from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { ReplotSettings } from '../storage/replot.js';
-import { BusKind, BusMessage, DeclineReason, decodeBus, encodeBus, subjects, validateId } from '../bus/messages.js';
+import {
+  BusKind,
+  BusMessage,
+  DeclineReason,
+  decodeBus,
+  encodeBus,
+  Heartbeat,
+  subjects,
+  validateId,
+} from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { describeHeld, findExisting } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, startPartialExpiry } from '../storage/partials.js';
@@ -25,6 +34,8 @@ import { SpeedtestListener } from '../transfer/speedtest-listener.js';
 import { AuthThrottle } from '../transfer/throttle.js';
 import { decideBid } from './bid.js';
 import { metrics, setDiskSource } from '../core/metrics.js';
+import { notify } from '../core/notify.js';
+import { formatBytes } from '../core/format.js';
 import { Claims } from './claims.js';
 import { buildHeartbeat } from './heartbeat.js';
 import { Inventory } from './inventory.js';
@@ -44,6 +55,8 @@ export interface HarvesterOptions {
   dirs: readonly string[];
   /** --replot: PoS1 plots give way to incoming plots (storage/replot.ts). */
   replot?: ReplotSettings;
+  /** --notify-full: a disk this full (percent) is notified (core/notify.ts). Default 95. */
+  notifyFullPercent?: number;
   prefix?: string;
   listenHost?: string;
   maxTransfers?: number;
@@ -319,6 +332,36 @@ export class Harvester {
       maxTransfers: this.maxTransfers,
     });
     this.opts.nc.publish(this.subj.heartbeat(this.opts.id), encodeBus(hb));
+    this.watchForNotices(hb);
+  }
+
+  /** PoS1 plots each directory held at the last heartbeat (to tell when its replot is done). */
+  private readonly pos1Before = new Map<string, number>();
+
+  /** What a farmer wants to hear about from a heartbeat: a disk nearly full, a disk all PoS2. */
+  private watchForNotices(hb: Heartbeat): void {
+    const full = this.opts.notifyFullPercent ?? 95;
+    for (const d of hb.dirs) {
+      if (d.unusable || d.totalBytes === 0) continue;
+      const used = (1 - d.freeBytes / d.totalBytes) * 100;
+      // A disk that --replot keeps full is meant to be full: no alarm while it has PoS1 to give.
+      if (used >= full && !(this.opts.replot && !this.opts.replot.dryRun && (d.pos1Plots ?? 0) > 0))
+        notify(
+          `disk-full:${d.dir}`,
+          'warning',
+          'a disk is nearly full',
+          `${this.opts.id}: ${d.dir} is ${used.toFixed(1)}% full (${formatBytes(d.freeBytes)} free).`,
+        );
+      const before = this.pos1Before.get(d.dir);
+      if (before !== undefined && before > 0 && d.pos1Plots === 0)
+        notify(
+          `replot-done:${d.dir}`,
+          'info',
+          'a disk is replotted',
+          `${this.opts.id}: ${d.dir} holds no PoS1 plot any more.`,
+        );
+      if (d.pos1Plots !== undefined) this.pos1Before.set(d.dir, d.pos1Plots);
+    }
   }
 
   /** Stops bidding; lets running transfers finish within `graceMs`, then aborts them. */

@@ -18,6 +18,7 @@ import picomatch from 'picomatch';
 import type { Logger } from 'pino';
 import { linkDown, LinkDown, linkDownMessage } from '../bus/link.js';
 import { asPlotferryError, errorJson, ErrorJson, PlotferryError } from '../core/errors.js';
+import { notify } from '../core/notify.js';
 import { sendByBidding } from './bidding.js';
 import { removeSource } from '../transfer/sender.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
@@ -284,6 +285,7 @@ export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candida
   } catch (err) {
     const e = asPlotferryError(err);
     log.error({ code: e.code }, `${e.message} (${e.hint}); source kept`);
+    if (e.code !== 'PF_ABORTED') notifyFailure(c, e);
     return { ...c, status: 'failed', error: errorOf(e) };
   } finally {
     await locked.lock.release();
@@ -307,3 +309,21 @@ async function removeReported(
 }
 
 const errorOf = errorJson;
+
+/** A plot that could not go: the farm has no room, or this plot failed (one message per code an interval). */
+function notifyFailure(c: Candidate, e: PlotferryError): void {
+  if (e.code === 'PF_NO_SPACE' || e.code === 'PF_NO_BID' || e.code === 'PF_NO_DISK')
+    notify(
+      'farm-no-room',
+      'critical',
+      'the farm has no room',
+      `${c.name} found no harvester to take it (${e.code}: ${e.message}). Add disks, free space, or start --replot.`,
+    );
+  else
+    notify(
+      `plot-failed:${e.code}`,
+      'warning',
+      'a plot was not moved',
+      `${c.file}: ${e.code}: ${e.message} (${e.hint}). Its source is kept.`,
+    );
+}

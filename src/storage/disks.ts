@@ -11,10 +11,12 @@
  * instead of failing on it again and again.
  */
 import { promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { formatBytes } from '../core/format.js';
+import { notify } from '../core/notify.js';
 
 export { formatBytes };
 import { claimDir } from './dir-lock.js';
@@ -141,6 +143,12 @@ export class DiskSet {
     const ms = Math.min(FAILED_DISK_MAX_MS, FAILED_DISK_MS * 2 ** (count - 1));
     const until = Date.now() + ms;
     this.failed.set(dev, { until, count, reason: err.message });
+    notify(
+      `disk-failed:${dir}`,
+      'critical',
+      'a disk failed a write',
+      `${os.hostname()}: ${dir} failed a write (${err.message}); it is out of rotation until ${new Date(until).toISOString()} and plots go to the other disks. Check it (dmesg, smartctl).`,
+    );
     this.options.log?.warn(
       { dir, code: err.code, reason: err.message, until: new Date(until).toISOString(), failures: count },
       `disk out of rotation for ${Math.round(ms / 60_000)} min after a failed write; plots go to the other disks`,
@@ -190,7 +198,15 @@ export class DiskSet {
             : 'cannot be read';
       return { ...info, unusable: `${why} (${code ?? String(err)})` };
     }
-    if (disabled) return { ...info, unusable: `disabled by ${DISABLE_FILE}` };
+    if (disabled) {
+      notify(
+        'disk-disabled:' + dir,
+        'warning',
+        'a disk is disabled',
+        `${os.hostname()}: ${dir} holds ${DISABLE_FILE}: no plot goes there until it is removed.`,
+      );
+      return { ...info, unusable: `disabled by ${DISABLE_FILE}` };
+    }
     const failed = this.failed.get(info.dev);
     if (failed && Date.now() < failed.until) {
       const until = new Date(failed.until).toISOString().slice(11, 19);
