@@ -13,6 +13,8 @@ export const PORT_RANGES = {
   bidding: [26_000, 32_000],
   /** metrics.test.ts: Prometheus's web port. */
   metrics: [19_000, 20_000],
+  /** nats-cluster.test.ts: the route ports of a 3-node cluster. */
+  cluster: [18_000, 19_000],
 } as const;
 
 /** `n` contiguous ports in `range` that are free now on every one of `hosts`. */
