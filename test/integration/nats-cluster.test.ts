@@ -110,6 +110,7 @@ describe('a NATS cluster', () => {
       },
     });
     assert.ok(killed.length > 0, "the plotter's node was killed mid-sweep");
+    assert.ok(nodes.filter((n) => n.pid === 0).length >= 1, 'and it is down');
     assert.deepEqual(
       items.map((i) => `${i.name} ${i.status}`).filter((s) => !s.endsWith(' sent')),
       [],
