@@ -16,6 +16,7 @@ if grep -E '^package/(dist/test|dist/bench|src|test|bench)/' <<<"$listing"; then
   exit 1
 fi
 for f in package/contrib/systemd/plotferry-harvester.service package/contrib/systemd/plotferry-sweep.service \
+  package/contrib/systemd/plotferry.env package/contrib/nats/farm-cluster.conf \
   package/contrib/grafana/plotferry-dashboard.json package/dist/src/cli/main.js; do
   grep -qx "$f" <<<"$listing" || { echo "pack-test: $f is missing from the tarball" >&2; exit 1; }
 done

@@ -74,11 +74,14 @@ export function natsConnectionOptions(url: string, auth: NatsAuth = {}): Partial
  */
 export function natsServers(url: string): string[] {
   const list = url.split(',').map((u) => u.trim());
-  if (list.length === 0 || list.some((u) => u === ''))
-    throw new PlotferryError(
-      'PF_CONFIG',
-      `--nats "${url}": give one URL or a comma-separated list (a,b,c) with none empty`,
-    );
+  list.forEach((u, i) => {
+    // nats://host:port, tls://, ws://, wss://, or host[:port]; user:pass@ allowed.
+    if (!/^(?:(?:nats|tls|wss?):\/\/)?(?:[^@/\s]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?\/?$/.test(u))
+      throw new PlotferryError(
+        'PF_CONFIG',
+        `--nats: entry ${i + 1} of ${list.length}, "${u}", is not a NATS server URL (examples: nats://n1:4222, tls://n1:4222, n1:4222); give one URL or a comma-separated list`,
+      );
+  });
   return list;
 }
 

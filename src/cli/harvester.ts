@@ -119,6 +119,8 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
       ) as unknown as Argv<HarvesterArgs>,
   handler: (args) =>
     runCommand(args, async (log) => {
+      // First: a metrics port already taken fails the start before anything serves.
+      const stopMetrics = await startMetrics(args.metrics, log);
       const os = await import('node:os');
       const { parseBytes, parsePortRange, partialTtlMs } = await import('../core/config.js');
       const { connectNatsRetrying } = await import('../bus/connect.js');
@@ -164,7 +166,6 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         return;
       }
       await h.attach(nc);
-      const stopMetrics = await startMetrics(args.metrics, log);
       await serveUntilSignalled(log, args.grace, (ms) => h.close(ms));
       await stopMetrics();
       await nc.close();

@@ -72,6 +72,8 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       ) as unknown as Argv<ListenArgs>,
   handler: (args) =>
     runCommand(args, async (log) => {
+      // First: a metrics port already taken fails the start before anything serves.
+      const stopMetrics = await startMetrics(args.metrics, log);
       const { parseBytes, parsePort, partialTtlMs, requireToken } = await import('../core/config.js');
       const { Listener } = await import('../transfer/listener.js');
       const listener = await Listener.start({
@@ -87,7 +89,6 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         replot: replotSettings(args),
         log,
       });
-      const stopMetrics = await startMetrics(args.metrics, log);
       await serveUntilSignalled(log, args.grace, (ms) => listener.close(ms));
       await stopMetrics();
       log.info('stopped');

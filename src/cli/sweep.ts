@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
 import { parseCount, parseSeconds } from '../core/config.js';
-import { errorJson, PlotferryError } from '../core/errors.js';
+import { errorJson } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { UnreadableDir } from '../plotter/sweep.js';
 import type { Pacer } from '../transfer/pace.js';
@@ -155,8 +155,9 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         return unreadable.length > 0 ? 1 : 0;
       }
       if (args.watch) return runWatch(args, log, pacer);
+      // Not refused: PLOTFERRY_METRICS in an env file shared with the service must not break cron.
       if (args.metrics !== undefined)
-        throw new PlotferryError('PF_CONFIG', '--metrics is for `sweep --watch` (a cron sweep ends before a scrape)');
+        log.warn('--metrics is for `sweep --watch`; a cron sweep ends before a scrape, so none is served');
       const nc = await connectNats(args.nats, 'plotferry-sweep', log, natsAuth(args));
       const abort = new AbortController();
       // Each running plot holds a few listeners on this signal (its connection, its bid, its

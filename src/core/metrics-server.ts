@@ -30,6 +30,8 @@ export async function serveMetrics(host: string, port: number, log: Logger): Pro
     server.once('error', (err) => reject(fromSystemError(err, `--metrics ${host}:${port}`, 'PF_CONFIG')));
     server.listen(port, host, () => resolve());
   });
+  // Never what keeps a process alive: a start that fails after this still exits.
+  server.unref();
   const bound = (server.address() as { port: number }).port;
   log.info({ host, port: bound }, `metrics at http://${host}:${bound}/metrics`);
   return {

@@ -13,6 +13,7 @@ import { connect } from 'nats';
 import { serveMetrics } from '../../src/core/metrics-server.js';
 import { silentLogger } from '../../src/core/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
+import { runCliExpectingExit } from '../helpers/cli.js';
 import { tmpDir, writeSamplePlot } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { waitFor } from '../helpers/listener.js';
@@ -108,5 +109,25 @@ describe('metrics', { skip: !prometheus && 'prometheus is not installed (apt-get
     );
     assert.ok(((await query(`plotferry_disk_free_bytes{dir="${disk}"}`)) ?? 0) > 0);
     assert.ok(((await query('plotferry_process_resident_memory_bytes')) ?? 0) > 0, 'process metrics');
+  });
+
+  it('a metrics port already taken is a clear start-up error (PF_PORT_IN_USE, exit 1)', async () => {
+    const m = await serveMetrics('127.0.0.1', 0, silentLogger());
+    cleanup.push(() => m.close());
+    const d = await tmpDir('pf-metrics-busy-');
+    cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+    const r = await runCliExpectingExit([
+      'listen',
+      '--dir',
+      d,
+      '--token',
+      't',
+      '--port',
+      '0',
+      '--metrics',
+      `127.0.0.1:${m.port}`,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`PF_PORT_IN_USE: --metrics 127\\.0\\.0\\.1:${m.port}`));
   });
 });

@@ -24,10 +24,19 @@ describe('a NATS server list', () => {
       'nats://b:4222',
       'nats://c:4222',
     ]);
-    assert.throws(
-      () => natsServers('nats://a:4222,,nats://b:4222'),
-      (e: unknown) => e instanceof PlotferryError && e.code === 'PF_CONFIG',
-    );
+    const refused = (list: string, which: RegExp) =>
+      assert.throws(
+        () => natsServers(list),
+        (e: unknown) => e instanceof PlotferryError && e.code === 'PF_CONFIG' && which.test(e.message),
+      );
+    refused('nats://a:4222,,nats://b:4222', /entry 2 of 3, ""/);
+    refused('nats://a:4222,http://b:80', /entry 2 of 2, "http:\/\/b:80"/);
+    refused('nats//a:4222', /entry 1 of 1/);
+    assert.deepEqual(natsServers('tls://u:p@n1:4222,n2:4222,[::1]:4222'), [
+      'tls://u:p@n1:4222',
+      'n2:4222',
+      '[::1]:4222',
+    ]);
   });
 
   it('connects while a listed server is down, first or last in the list', async () => {
