@@ -36,7 +36,10 @@ export const sendCommand: CommandModule<object, SendArgs> = {
     bwlimitOption(natsAuthOptions(globalOptions(y)))
       .positional('files', { type: 'string', array: true, describe: 'plot files to send, one after another' })
       .option('to', { type: 'string', describe: 'direct mode: the receiver (`plotferry listen`), HOST:PORT' })
-      .option('nats', { type: 'string', describe: 'bidding mode: NATS URL; harvesters bid and the first bid wins' })
+      .option('nats', {
+        type: 'string',
+        describe: 'bidding mode: NATS URL, or several as a,b,c (with failover); harvesters bid and the best bid wins',
+      })
       .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix (bidding mode)' })
       .option('plotter-id', { type: 'string', describe: "this plotter's name on the bus (default: the host name)" })
       .option('bid-timeout', {

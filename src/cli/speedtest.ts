@@ -24,7 +24,8 @@ export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
       .option('to', { type: 'string', describe: 'a `plotferry listen` receiver, HOST:PORT (needs --token)' })
       .option('nats', {
         type: 'string',
-        describe: 'or: test harvesters found on this NATS server (each opens a one-time speedtest listener)',
+        describe:
+          'or: test harvesters found on this NATS server (or servers, a,b,c); each opens a one-time speedtest listener',
       })
       .option('harvester', {
         type: 'string',
