@@ -84,7 +84,7 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
     // sweep that moves it now: nothing happened here, nothing to report.
     if (item.status === 'locked') {
       opts.log.debug({ file: c.file }, 'handled elsewhere');
-      return poke();
+      return queue.length > 0 ? dispatch() : poke();
     }
     if (item.status === 'sent') summary.sent++;
     else if (item.status === 'duplicate') summary.duplicates++;
@@ -105,7 +105,10 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
       );
     } else backoff.delete(c.file);
     opts.onDone?.(item);
-    poke();
+    // The next from the last scan's queue, and a new scan only once it is empty: a rescan per
+    // plot would stat the whole backlog again and again.
+    if (queue.length > 0) dispatch();
+    else poke();
   };
 
   const dispatch = () => {

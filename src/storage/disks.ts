@@ -17,12 +17,12 @@ import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { formatBytes } from '../core/format.js';
 import { notify } from '../core/notify.js';
-
-export { formatBytes };
 import { claimDir } from './dir-lock.js';
 import type { HeldLock } from './lockfile.js';
 import type { Replotter } from './replot.js';
 import { DISABLE_FILE } from '../wire/names.js';
+
+export { formatBytes };
 
 /** How long a disk that failed a write stays out of rotation: doubling on each failure, up to 1 h. */
 export const FAILED_DISK_MS = 5 * 60_000;
