@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
 import type { Logger } from 'pino';
 import { isPlotFileName } from '../wire/names.js';
-import { checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../wire/plot-header.js';
+import { readPlotHeader } from '../storage/fsio.js';
 
 // A CommonJS module whose typings say `export default`: under NodeNext the function is the
 // namespace's default, as Node itself provides it.
@@ -122,7 +122,7 @@ export class Inventory {
     index.set(name, bytes);
     if (posByName(name) === 2) this.stored.add(bytes);
     if (posByName(name) === 0)
-      void readPos(finalPath).then((pos) => {
+      void readPos(finalPath, bytes).then((pos) => {
         if (index.get(name) !== bytes) return;
         index.setPlot(name, bytes, pos);
         if (pos === 2) this.stored.add(bytes);
@@ -172,7 +172,7 @@ export class Inventory {
               // once: a plot seen before with the same size keeps what it was).
               let pos = posByName(n);
               if (pos === 0) pos = before?.get(n) === st.size ? (before.posOf(n) ?? 0) : 0;
-              if (pos === 0) pos = await readPos(path.join(dir, n));
+              if (pos === 0) pos = await readPos(path.join(dir, n), st.size);
               found.setPlot(n, st.size, pos);
             }),
           );
@@ -198,19 +198,12 @@ function posByName(name: string): Pos {
   return name.endsWith('.plot2') || name.endsWith('.gplot') ? 2 : 0;
 }
 
-async function readPos(file: string): Promise<Pos> {
-  try {
-    const fh = await fsp.open(file, 'r');
-    try {
-      const buf = Buffer.alloc(PLOT_HEADER_MAX_CHECK);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      return checkPlotHeader(buf.subarray(0, bytesRead), (await fh.stat()).size).pos;
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return 0;
-  }
+/** From the header of a plot of `size` bytes; 0 when it cannot be read or is no plot. */
+async function readPos(file: string, size: number): Promise<Pos> {
+  return readPlotHeader(file, size).then(
+    (h) => h.pos,
+    () => 0,
+  );
 }
 
 /** Plot names and sizes, keeping their sums (all, PoS1, PoS2) up to date, so counts cost O(1). */

@@ -1,5 +1,6 @@
-/** Positional file I/O on raw fds (the transfer code keeps fds, not FileHandles). */
-import fs from 'node:fs';
+/** Positional file I/O on raw fds (the transfer code keeps fds, not FileHandles), and reading a plot's header. */
+import fs, { promises as fsp } from 'node:fs';
+import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from '../wire/plot-header.js';
 
 /**
  * Reads `length` bytes at `position` into the start of `buf`, finishing short reads, unless
@@ -78,3 +79,18 @@ export const fsyncFd = (fd: number) => new Promise<void>((res, rej) => fs.fsync(
 export const closeFd = (fd: number) => new Promise<void>((res, rej) => fs.close(fd, (e) => (e ? rej(e) : res())));
 export const truncateFd = (fd: number, len: number) =>
   new Promise<void>((res, rej) => fs.ftruncate(fd, len, (e) => (e ? rej(e) : res())));
+
+/**
+ * The header of the plot file at `file` (wire/plot-header.ts), read from its first bytes, for a
+ * file of `size` bytes. Throws PF_NOT_A_PLOT, or the OS error when it cannot be read.
+ */
+export async function readPlotHeader(file: string, size: number): Promise<PlotHeaderInfo> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(PLOT_HEADER_MAX_CHECK);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return checkPlotHeader(buf.subarray(0, bytesRead), size);
+  } finally {
+    await fh.close();
+  }
+}

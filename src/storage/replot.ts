@@ -25,7 +25,8 @@ import picomatch from 'picomatch';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { isPlotFileName, lockNameFor } from '../wire/names.js';
-import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from '../wire/plot-header.js';
+import type { PlotHeaderInfo } from '../wire/plot-header.js';
+import { readPlotHeader } from './fsio.js';
 import { formatBytes } from '../core/format.js';
 import { metrics } from '../core/metrics.js';
 
@@ -220,16 +221,7 @@ async function inspect(file: string): Promise<Victim | undefined> {
   try {
     const st = await fsp.lstat(file);
     if (!st.isFile() || st.nlink !== 1) return undefined;
-    const fh = await fsp.open(file, 'r');
-    let head: Buffer;
-    try {
-      const buf = Buffer.alloc(PLOT_HEADER_MAX_CHECK);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      head = buf.subarray(0, bytesRead);
-    } finally {
-      await fh.close();
-    }
-    const header = checkPlotHeader(head, st.size);
+    const header = await readPlotHeader(file, st.size);
     if (header.pos !== 1) return undefined;
     return {
       path: file,
