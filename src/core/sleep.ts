@@ -1,26 +1,11 @@
 /**
- * The one back-off sleep: resolves after `ms`, or at once when `signal` aborts (Ctrl-C must not
- * wait out a 30 s back-off). Its timer is cleared and its abort listener removed either way, so
- * a signal shared by a whole run does not collect one listener per sleep.
- */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-/**
- * A sleep that can also be cut short by calling `wake()`. Whichever ends it (time, wake,
- * abort), its timer and listener go at once: a loop that sleeps and is woken often must not
+ * Sleeps that never outlive their use. Whichever ends one (time, `wake()`, the signal's abort),
+ * its timer is cleared and its abort listener removed at once: a signal shared by a whole run
+ * does not collect one listener per sleep, and a loop that sleeps and is woken often does not
  * collect a timer per turn (a 60 s sleep woken after 10 ms kept its timer for 60 s).
  */
+
+/** Resolves after `ms`, at `wake()`, or at once when `signal` aborts. */
 export function wakeableSleep(ms: number, signal?: AbortSignal): { done: Promise<void>; wake(): void } {
   let wake!: () => void;
   const done = new Promise<void>((resolve) => {
@@ -38,4 +23,9 @@ export function wakeableSleep(ms: number, signal?: AbortSignal): { done: Promise
     wake = end;
   });
   return { done, wake };
+}
+
+/** The back-off sleep: after `ms`, or at once when `signal` aborts (Ctrl-C must not wait out 30 s). */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return wakeableSleep(ms, signal).done;
 }

@@ -16,6 +16,7 @@ import { parseBytes } from '../core/config.js';
 import { Harvester } from '../farm/harvester.js';
 import { sweep } from '../plotter/sweep.js';
 import { isPlotFileName } from '../wire/names.js';
+import { decodeOwner, encodeOwner, liveness, Owner, processStart, selfOwner } from '../storage/owner.js';
 import { writeRandomFile } from './sample.js';
 
 /** Progress bars for the sweep (the CLI's, on a terminal). */
@@ -44,7 +45,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const base = await pickBase(size * opts.files * 2);
   for (const gone of await removeLeftovers(base)) say(`removed ${gone}, left by a demo that was killed`);
   const root = await fsp.mkdtemp(path.join(base, ROOT_PREFIX));
-  await fsp.writeFile(path.join(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
+  const owner = selfOwner('demo');
+  await fsp.writeFile(path.join(root, OWNER_FILE), encodeOwner(owner));
   const prefix = `demo-${randomBytes(4).toString('hex')}`; // never mixes with a real farm on a shared server
   const plotter = path.join(root, 'plotter-nvme');
   const harvesterDirs = [
@@ -66,7 +68,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     } else {
       server = await startNatsServer();
       natsUrl = server.url;
-      await fsp.writeFile(path.join(root, OWNER_FILE), JSON.stringify({ pid: process.pid, nats: server.pid }));
+      const nats = { pid: server.pid, start: processStart(server.pid) };
+      await fsp.writeFile(path.join(root, OWNER_FILE), encodeOwner({ ...owner, nats } as Owner));
       say(`no NATS server at ${url}: started a private nats-server at ${natsUrl}`);
     }
     const nc = async () => {
@@ -149,40 +152,32 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 /**
  * Demo directories whose process is gone (killed with SIGKILL, or the machine lost power): each
  * is removed, and its private nats-server stopped if it still runs. A live demo's are left alone.
+ * Their owner file is the owner record locks use (storage/owner.ts), so a reused PID is no owner.
  */
 async function removeLeftovers(base: string): Promise<string[]> {
   const removed: string[] = [];
   for (const n of await fsp.readdir(base).catch(() => [] as string[])) {
     if (!n.startsWith(ROOT_PREFIX)) continue;
     const dir = path.join(base, n);
-    let owner: { pid?: number; nats?: number };
-    try {
-      owner = JSON.parse(await fsp.readFile(path.join(dir, OWNER_FILE), 'utf8')) as typeof owner;
-    } catch {
-      continue; // not ours to judge (no owner file: an older demo, or not a demo at all)
-    }
-    if (typeof owner.pid !== 'number' || alive(owner.pid)) continue;
-    if (typeof owner.nats === 'number' && alive(owner.nats) && (await isNatsServer(owner.nats)))
-      process.kill(owner.nats, 'SIGTERM');
+    const owner = decodeOwner(await fsp.readFile(path.join(dir, OWNER_FILE), 'utf8').catch(() => '')) as
+      (Owner & { nats?: { pid?: unknown; start?: unknown } }) | undefined;
+    // No owner record: not ours to judge (an older demo, or not a demo at all). A live owner, or
+    // one on another host (a shared temp dir), keeps its directory.
+    if (!owner || liveness(owner) !== 'dead') continue;
+    // Its nats-server, if that very process still runs (same PID and start time: not a process
+    // that reused the number).
+    const nats = owner.nats;
+    if (
+      typeof nats?.pid === 'number' &&
+      typeof nats.start === 'string' &&
+      nats.start !== '' &&
+      processStart(nats.pid) === nats.start
+    )
+      process.kill(nats.pid, 'SIGTERM');
     await fsp.rm(dir, { recursive: true, force: true });
     removed.push(dir);
   }
   return removed;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Whether `pid` is a nats-server (not a process that reused its number). */
-async function isNatsServer(pid: number): Promise<boolean> {
-  const comm = await fsp.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-  return comm.trim() === 'nats-server';
 }
 
 /** Plots in `dir`: not plotferry's hidden files (hash records, locks, temporary files). */

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
+import { encodeOwner, selfOwner } from '../../src/storage/owner.js';
 import { startProxy } from '../helpers/proxy.js';
 
 const MiB = 2 ** 20;
@@ -445,18 +446,18 @@ describe('plotferry demo', () => {
     c.child.stdout!.on('data', (b) => (out += b));
     await waitFor(() => /sweeping/.test(out), 60_000, 'the sweep to start');
     const root = /plotferry demo in (\S+)/.exec(out)![1]!;
-    const owner = JSON.parse(fs.readFileSync(path.join(root, '.demo-owner.json'), 'utf8')) as { nats: number };
-    assert.ok(owner.nats > 0, 'a private nats-server was started');
+    const owner = JSON.parse(fs.readFileSync(path.join(root, '.demo-owner.json'), 'utf8')) as { nats: { pid: number } };
+    assert.ok(owner.nats.pid > 0, 'a private nats-server was started');
     c.child.kill('SIGINT');
     const r = await c.done;
     assert.ok(!fs.existsSync(root), `${root} removed after Ctrl-C`);
-    assert.throws(() => process.kill(owner.nats, 0), 'its nats-server is gone');
+    assert.throws(() => process.kill(owner.nats.pid, 0), 'its nats-server is gone');
     assert.notEqual(r.signal, 'SIGINT', 'it handled the signal rather than dying of it');
 
     // A demo killed hard (SIGKILL) cannot clean up; the next run does.
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     const stale = fs.mkdtempSync(path.join(path.dirname(root), 'plotferry-demo-'));
-    fs.writeFileSync(path.join(stale, '.demo-owner.json'), JSON.stringify({ pid: dead }));
+    fs.writeFileSync(path.join(stale, '.demo-owner.json'), encodeOwner({ ...selfOwner('demo'), pid: dead }));
     fs.writeFileSync(path.join(stale, 'junk.plot'), 'x');
     const again = await runCli(['demo', '--files', '1', '--size', '1M'], { PLOTFERRY_NATS: 'nats://127.0.0.1:1' });
     assert.equal(again.code, 0, again.stderr);
