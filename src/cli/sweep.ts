@@ -4,7 +4,7 @@ import { parseCount, parseSeconds } from '../core/config.js';
 import { errorJson } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { UnreadableDir } from '../plotter/sweep.js';
-import type { Pacer } from '../transfer/pace.js';
+import type { WatchOptions } from '../plotter/watch.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import {
   bwlimitOption,
@@ -140,11 +140,23 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       const { sweep } = await import('../plotter/sweep.js');
       const { defaultBusId } = await import('../bus/messages.js');
       const { createProgress } = await import('./progress.js');
-      const pacer = await pacerFor(args.bwlimit);
+      // What a plot is and how it is offered, the same for a cron sweep and for --watch.
+      const plots = {
+        dirs: args.dirs,
+        pattern: args.pattern,
+        minAgeMs: args.minAge * 1000,
+        concurrency: args.concurrency,
+        prefix: args.prefix,
+        plotter: args.plotterId ?? defaultBusId(os.hostname()),
+        bidTimeoutMs: args.bidTimeout * 1000,
+        tries: args.retries + 1,
+        busyWaitMs: args.busyWait * 1000,
+        pacer: await pacerFor(args.bwlimit),
+      };
       if (args.dryRun) {
         // Lists what a sweep would send: no NATS needed (issue 15, item 16).
         const { findPlots } = await import('../plotter/sweep.js');
-        const { found, unreadable } = await findPlots(args.dirs, args.pattern, args.minAge * 1000);
+        const { found, unreadable } = await findPlots(plots.dirs, plots.pattern, plots.minAgeMs);
         for (const u of unreadable) reportUnreadable(args.json, u);
         for (const c of found)
           process.stdout.write(
@@ -154,7 +166,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           );
         return unreadable.length > 0 ? 1 : 0;
       }
-      if (args.watch) return runWatch(args, log, pacer);
+      if (args.watch) return runWatch(args, log, plots);
       // Not refused: PLOTFERRY_METRICS in an env file shared with the service must not break cron.
       if (args.metrics !== undefined)
         log.warn('--metrics is for `sweep --watch`; a cron sweep ends before a scrape, so none is served');
@@ -173,18 +185,9 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         let totalBytes = 0;
         let unreadable = 0;
         const items = await sweep({
+          ...plots,
           nc,
           log,
-          dirs: args.dirs,
-          pattern: args.pattern,
-          minAgeMs: args.minAge * 1000,
-          concurrency: args.concurrency,
-          prefix: args.prefix,
-          plotter: args.plotterId ?? defaultBusId(os.hostname()),
-          bidTimeoutMs: args.bidTimeout * 1000,
-          tries: args.retries + 1,
-          busyWaitMs: args.busyWait * 1000,
-          pacer,
           signal: abort.signal,
           onUnreadable: (u) => {
             unreadable++;
@@ -247,10 +250,12 @@ function reportUnreadable(json: boolean, u: UnreadableDir): void {
  * --grace seconds; a second signal, or the end of the grace, aborts them (their receivers keep
  * the good bytes for a resume; every source stays until stored). Exit 0 after a clean stop.
  */
-async function runWatch(args: SweepArgs, log: Logger, pacer: Pacer | undefined): Promise<number> {
-  const os = await import('node:os');
+async function runWatch(
+  args: SweepArgs,
+  log: Logger,
+  plots: Omit<WatchOptions, 'nc' | 'log' | 'stop'>,
+): Promise<number> {
   const { connectNatsRetrying } = await import('../bus/connect.js');
-  const { defaultBusId } = await import('../bus/messages.js');
   const { watchSweep } = await import('../plotter/watch.js');
   const stop = new AbortController();
   const abort = new AbortController();
@@ -279,18 +284,9 @@ async function runWatch(args: SweepArgs, log: Logger, pacer: Pacer | undefined):
     if (!nc) return 0;
     try {
       const s = await watchSweep({
+        ...plots,
         nc,
         log,
-        dirs: args.dirs,
-        pattern: args.pattern,
-        minAgeMs: args.minAge * 1000,
-        concurrency: args.concurrency,
-        prefix: args.prefix,
-        plotter: args.plotterId ?? defaultBusId(os.hostname()),
-        bidTimeoutMs: args.bidTimeout * 1000,
-        tries: args.retries + 1,
-        busyWaitMs: args.busyWait * 1000,
-        pacer,
         stop: stop.signal,
         signal: abort.signal,
         scanIntervalMs: args.scanInterval * 1000,
