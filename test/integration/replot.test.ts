@@ -111,6 +111,13 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     return { src, sums };
   }
 
+  /** One sweep of `src`, a plot at a time, on `prefix` (each test's own farm); `tries` per plot. */
+  async function sweepOnce(src: string, prefix: string, tries?: number) {
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    return sweep({ nc, dirs: [src], plotter: 'p-rp', prefix, minAgeMs: 0, concurrency: 1, tries, log: silentLogger() });
+  }
+
   const free = (d: string) => {
     const s = fs.statfsSync(d);
     return s.bavail * s.bsize;
@@ -122,17 +129,7 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     const { src, sums } = await arrivals('a', 8);
     const free0 = free(d);
     assert.ok(free0 > 9.5 * MiB && free0 < 10.5 * MiB, `the disk starts with ~10 MiB free (${free0})`);
-    const nc = await connect({ servers: server.url });
-    conns.push(nc);
-    const items = await sweep({
-      nc,
-      dirs: [src],
-      plotter: 'p-rp',
-      prefix: 'rp1',
-      minAgeMs: 0,
-      concurrency: 1,
-      log: silentLogger(),
-    });
+    const items = await sweepOnce(src, 'rp1');
     assert.deepEqual(
       items.map((i) => i.status),
       Array(8).fill('sent'),
@@ -162,17 +159,7 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     const c = await farm(d, { dryRun: true }, 'rp2');
     const { src } = await arrivals('b', 3);
     const before = fs.readdirSync(d).sort();
-    const nc = await connect({ servers: server.url });
-    conns.push(nc);
-    const items = await sweep({
-      nc,
-      dirs: [src],
-      plotter: 'p-rp',
-      prefix: 'rp2',
-      minAgeMs: 0,
-      concurrency: 1,
-      log: silentLogger(),
-    });
+    const items = await sweepOnce(src, 'rp2');
     assert.deepEqual(
       items.map((i) => i.status),
       ['sent', 'sent', 'failed'],
@@ -190,18 +177,7 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     const d = await fullDisk('cap');
     const c = await farm(d, { maxPerHour: 1 }, 'rp3');
     const { src } = await arrivals('c', 6);
-    const nc = await connect({ servers: server.url });
-    conns.push(nc);
-    const items = await sweep({
-      nc,
-      dirs: [src],
-      plotter: 'p-rp',
-      prefix: 'rp3',
-      minAgeMs: 0,
-      concurrency: 1,
-      tries: 1,
-      log: silentLogger(),
-    });
+    const items = await sweepOnce(src, 'rp3', 1);
     assert.deepEqual(
       items.map((i) => i.status),
       ['sent', 'sent', 'sent', 'sent', 'sent', 'failed'],
