@@ -141,8 +141,7 @@ export class Harvester {
         dir: i.dir,
         freeBytes: i.freeBytes,
         totalBytes: i.totalBytes,
-        pos1Bytes: h.inventory.of(i.dir).pos1Bytes,
-        pos2Bytes: h.inventory.of(i.dir).pos2Bytes,
+        ...h.inventory.of(i.dir),
       })),
     );
     return h;
