@@ -6,7 +6,8 @@
  *            <-- first reply wins                   Bid (sent after a load-dependent delay)
  *                With {answerAll}, every harvester answers at once: a Bid carrying that delay
  *                (the plotter ranks bids by arrival + delay, and stops waiting once all the
- *                harvesters it knows have answered), or a Decline saying why not
+ *                harvesters it knows have answered), or a Decline saying why not; with the
+ *                plotter's {probe}, a harvester holding the name describes its copy there
  *            -- request  {prefix}.claim.{harvester}  Claim --> the winner
  *            <-- reply                              Claimed {host, port, token} | Refused
  *   plotter  -- request  {prefix}.has  Has {name, size} --> a holder answers Held; with
@@ -42,6 +43,11 @@ export interface Announce {
   exclude: string[];
   /** Answer at once, with the delay in the bid, and Decline instead of staying silent. */
   answerAll?: boolean;
+  /**
+   * The token of the plotter's lock beside its source (see Held.beside): a harvester that holds
+   * the name describes its copy in its Decline, so no separate `has` is needed first.
+   */
+  probe?: string;
 }
 export interface Bid {
   kind: 'bid';
@@ -71,6 +77,17 @@ export interface Decline {
   reason: DeclineReason;
   /** The most room any of its disks has for a plot (after the reserve), for the plotter's message. */
   freeBytes: number;
+  /** With reason 'held', to an announce with a probe: the copy, as `has` would describe it. */
+  held?: HeldCopy;
+}
+/** A stored copy as a harvester describes it (Held, and a 'held' Decline). */
+export interface HeldCopy {
+  path: string;
+  size: number;
+  /** XXH64 verified when it was stored by plotferry (absent if it came another way). */
+  hash?: string;
+  /** What lies beside the held copy where the plotter's lock would be (storage/probe.ts). */
+  beside?: Beside;
 }
 export interface Claim {
   kind: 'claim';
@@ -154,16 +171,10 @@ export interface Free {
   v: 1;
   harvester: string;
 }
-export interface Held {
+export interface Held extends HeldCopy {
   kind: 'held';
   v: 1;
   harvester: string;
-  path: string;
-  size: number;
-  /** XXH64 verified when it was stored by plotferry (absent if it came another way). */
-  hash?: string;
-  /** What lies beside the held copy where the plotter's lock would be (storage/probe.ts). */
-  beside?: Beside;
 }
 /** Asks one harvester for a speedtest-only listener (`plotferry speedtest --nats`). */
 export interface SpeedtestRequest {
@@ -251,6 +262,13 @@ const name = (o: Obj): string => {
   }
 };
 
+const heldCopy = (o: Obj): HeldCopy => ({
+  path: str(o, 'path', 4096),
+  size: count(o, 'size'),
+  ...(o.hash !== undefined ? { hash: hex16(o, 'hash') } : {}),
+  ...(o.beside !== undefined ? { beside: oneOf(o, 'beside', BESIDE) } : {}),
+});
+
 /** Parses and validates; `expect` lists the kinds this subscriber handles. */
 export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly K[]): Extract<BusMessage, { kind: K }> {
   if (data.length > MAX_BUS_MESSAGE) bad(`${data.length} bytes is over the ${MAX_BUS_MESSAGE}-byte limit`);
@@ -282,6 +300,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
             return x;
           }),
           ...(m.answerAll === true ? { answerAll: true } : {}),
+          ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
         };
       }
       case 'bid':
@@ -304,6 +323,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           harvester: id(m, 'harvester'),
           reason: oneOf(m, 'reason', DECLINE_REASONS),
           freeBytes: count(m, 'freeBytes'),
+          ...(typeof m.held === 'object' && m.held !== null ? { held: heldCopy(m.held as Obj) } : {}),
         };
       case 'claim':
         return {
@@ -360,15 +380,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
         };
       }
       case 'held':
-        return {
-          kind: 'held',
-          v: 1,
-          harvester: id(m, 'harvester'),
-          path: str(m, 'path', 4096),
-          size: count(m, 'size'),
-          ...(m.hash !== undefined ? { hash: hex16(m, 'hash') } : {}),
-          ...(m.beside !== undefined ? { beside: oneOf(m, 'beside', BESIDE) } : {}),
-        };
+        return { kind: 'held', v: 1, harvester: id(m, 'harvester'), ...heldCopy(m) };
       case 'heartbeat': {
         const dirs = m.dirs;
         if (!Array.isArray(dirs) || dirs.length > 256) bad('"dirs" must be a list of at most 256');

@@ -30,7 +30,7 @@ export type BidDecision =
    * No bid: no disk with room, the name is held already, or the plotter skips us. Silence, or a
    * Decline with this reason to a plotter that asks every harvester to answer.
    */
-  | { kind: 'silent'; reason: DeclineReason }
+  | { kind: 'silent'; reason: DeclineReason; heldPath?: string }
   /**
    * Bid after `delayMs`. A busy bid (room, but every disk with room is writing, or at
    * --max-transfers) is never taken as an offer; it tells the plotter to wait rather than fail.
@@ -52,6 +52,8 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
     findPartial(disks.dirs, a.name, a.size, s.partialTtlMs),
     findExisting(disks.dirs, a.name),
   ]);
+  // Held here: said before anything else, so the plotter never sends it to a second harvester.
+  if (held && !partial) return { kind: 'silent', reason: 'held', heldPath: held };
   if (!partial && a.exclude.includes(s.id)) return { kind: 'silent', reason: 'excluded' };
   let best;
   let busy = s.activeTransfers >= s.maxTransfers;
@@ -65,7 +67,7 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
     if (code !== 'PF_BUSY') return { kind: 'silent', reason: code === 'PF_NO_DISK' ? 'no-disk' : 'no-room' };
     busy = true;
   }
-  if (held) return { kind: 'silent', reason: 'held' };
+  if (held) return { kind: 'silent', reason: 'held', heldPath: held };
   const resume = partial ? { resumeFrom: partial.bytes } : {};
   // Sent late, a busy bid rarely even arrives first.
   if (busy || !best) return { kind: 'bid', busy: true, delayMs: BUSY_BID_DELAY_MS, freeBytes: 0, ...resume };

@@ -22,6 +22,7 @@ import {
   decodeBus,
   encodeBus,
   Heartbeat,
+  HeldCopy,
   subjects,
   validateId,
 } from '../bus/messages.js';
@@ -198,9 +199,19 @@ export class Harvester {
   private async onAnnounce(msg: Msg): Promise<void> {
     const a = this.decodeOrIgnore(msg, 'announce');
     if (!a) return;
-    const decline = (reason: DeclineReason, freeBytes = 0) => {
+    const decline = (reason: DeclineReason, freeBytes = 0, held?: HeldCopy) => {
       if (a.answerAll)
-        msg.respond(encodeBus({ kind: 'decline', v: 1, id: a.id, harvester: this.opts.id, reason, freeBytes }));
+        msg.respond(
+          encodeBus({
+            kind: 'decline',
+            v: 1,
+            id: a.id,
+            harvester: this.opts.id,
+            reason,
+            freeBytes,
+            ...(held ? { held } : {}),
+          }),
+        );
     };
     if (this.closing) return decline('closing');
     const d = await decideBid(this.disks, a, {
@@ -209,7 +220,12 @@ export class Harvester {
       maxTransfers: this.maxTransfers,
       partialTtlMs: this.partialTtlMs,
     });
-    if (d.kind === 'silent') return decline(d.reason, d.reason === 'no-room' ? await this.disks.mostRoom() : 0);
+    if (d.kind === 'silent') {
+      // Held: described as `has` would (the plotter then needs no `has` of its own first).
+      if (d.heldPath && a.answerAll && a.probe !== undefined)
+        return decline('held', 0, await describeHeld(d.heldPath, a.probe));
+      return decline(d.reason, d.reason === 'no-room' ? await this.disks.mostRoom() : 0);
+    }
     const bid = () => {
       metrics.bids.inc();
       msg.respond(

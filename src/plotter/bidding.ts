@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { createInbox, NatsConnection } from 'nats';
-import { Announce, Claim, Decline, decodeBus, encodeBus, subjects } from '../bus/messages.js';
+import { Announce, Claim, Decline, decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
 import { natsFailed } from '../bus/errors.js';
 import { linkDown, linkDownMessage } from '../bus/link.js';
 import { request } from '../bus/request.js';
@@ -42,6 +42,17 @@ export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'tok
   roster?: HolderRoster;
   /** Harvesters' `free` news: a plot waiting on busy disks goes at once (else it polls). */
   freed?: FreeSignal;
+}
+
+/**
+ * The first announce found that `harvester` holds a file of this name and size (its 'held'
+ * decline, or `has`): nothing was sent. Whether that copy is this plot is the caller's to judge
+ * (plotter/held.ts): a sweep reports a duplicate, `send` a delivery.
+ */
+export class HeldError extends PlotferryError {
+  constructor(readonly holder: Held) {
+    super('PF_EXISTS', `${holder.harvester} holds ${holder.path} (${holder.size} bytes) already`);
+  }
 }
 
 export interface BiddingResult extends SendResult {
@@ -80,7 +91,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         if (held) return { ...held, attempts: attempt };
       }
       const id = randomBytes(8).toString('hex');
-      harvester = await firstBid(opts, subj.announce, {
+      const offer = await firstBid(opts, subj.announce, {
         kind: 'announce',
         v: 1,
         id,
@@ -89,7 +100,16 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         plotter: opts.plotter,
         exclude: [...exclude],
         answerAll: true,
+        ...(opts.probe ? { probe: opts.probe } : {}),
       });
+      if (offer.kind === 'held') {
+        // A holder of this name and size: described in its decline, or (a harvester that does
+        // not describe it) asked with `has`. Held of another size stays PF_EXISTS.
+        const held = offer.held ?? (opts.probe ? await holderRoster(opts).ask(name, size, opts.probe) : undefined);
+        if (held && held.size === size) throw new HeldError(held);
+        throw offer.error;
+      }
+      harvester = offer.harvester;
       const claim: Claim = { kind: 'claim', v: 1, id, name, size, plotter: opts.plotter };
       const reply = await request(
         opts.nc,
@@ -152,10 +172,18 @@ async function storedMeanwhile(
   size: number,
   probe: string,
 ): Promise<Omit<BiddingResult, 'attempts'> | undefined> {
-  const held = await (opts.roster ?? new HolderRoster(opts.nc, opts.prefix)).ask(name, size, probe);
+  const held = await holderRoster(opts).ask(name, size, probe);
   if (!held) return undefined;
   return deliveredAs(opts.file, name, held, held.harvester);
 }
+
+const holderRoster = (opts: BiddingOptions) => opts.roster ?? new HolderRoster(opts.nc, opts.prefix);
+
+/** What an announce brought: a harvester to claim from, or one that holds the name already. */
+type Offer =
+  | { kind: 'bid'; harvester: string }
+  /** `held` absent: a harvester declined as holding it without saying what (`error`: PF_EXISTS). */
+  | { kind: 'held'; held?: Held; error: PlotferryError };
 
 /**
  * The winning bid, or the error that says why there is none. Harvesters that know `answerAll`
@@ -166,14 +194,15 @@ async function storedMeanwhile(
  * (not retried) and a name held elsewhere PF_EXISTS, instead of PF_NO_BID after the timeout.
  * Replies that do not decode (a buggy or hostile responder) are skipped.
  */
-function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<string> {
+function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<Offer> {
   const timeout = opts.bidTimeoutMs ?? 2_000;
   const known = opts.roster?.harvesters();
   const answered = new Set<string>();
   const busy = new Set<string>();
   const declines = new Map<string, Decline>();
   let best: { harvester: string; rank: number } | undefined;
-  return new Promise<string>((resolve, reject) => {
+  let holder: Held | undefined;
+  return new Promise<Offer>((resolve, reject) => {
     let decideTimer: NodeJS.Timeout | undefined;
     let done = false;
     const finish = () => {
@@ -183,10 +212,24 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<s
       clearTimeout(decideTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       sub.unsubscribe();
+      opts.roster?.heard(answered, !!known && [...known].every((h) => answered.has(h)));
+      if (holder) return resolve({ kind: 'held', held: holder, error: new HeldError(holder) });
       if (best) {
         metrics.bidSeconds.observe((performance.now() - t0) / 1000);
-        resolve(best.harvester);
-      } else reject(noBidError(opts, a, timeout, busy, declines));
+        return resolve({ kind: 'bid', harvester: best.harvester });
+      }
+      const error = noBidError(opts, a, timeout, busy, declines);
+      if (error.code === 'PF_EXISTS' && [...declines.values()].some((d) => d.reason === 'held' && !d.held))
+        resolve({ kind: 'held', error });
+      else reject(error);
+    };
+    // The best bid's rank is reached. A known harvester still silent may hold the plot (a disk
+    // spinning up, a busy loop): it gets up to the roster's wait, as `has` would give it, so
+    // the plot never goes to a second harvester because its holder answered late.
+    const decide = () => {
+      const left = known ? t0 + opts.roster!.maxWaitMs - performance.now() : 0;
+      if (left > 0 && ![...known!].every((h) => answered.has(h))) decideTimer = setTimeout(finish, left);
+      else finish();
     };
     const onAbort = () => finish();
     const inbox = createInbox();
@@ -201,6 +244,11 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<s
         }
         if (r.id !== a.id) return;
         answered.add(r.harvester);
+        if (r.kind === 'decline' && r.held?.size === a.size) {
+          // Held here already: nobody else gets it (a holder ends the query, as in `has`).
+          holder = { kind: 'held', v: 1, harvester: r.harvester, ...r.held };
+          return finish();
+        }
         if (r.kind === 'decline') declines.set(r.harvester, r);
         else if (r.busy) busy.add(r.harvester);
         else {
@@ -208,7 +256,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<s
           if (!best || rank < best.rank) {
             best = { harvester: r.harvester, rank };
             clearTimeout(decideTimer);
-            decideTimer = setTimeout(finish, Math.max(0, rank - Date.now()));
+            decideTimer = setTimeout(decide, Math.max(0, rank - Date.now()));
           }
         }
         if (known && [...known].every((h) => answered.has(h))) finish();

@@ -99,8 +99,20 @@ export class HolderRoster {
   constructor(
     private readonly nc: NatsConnection,
     private readonly prefix = 'plotferry',
-    private readonly maxWaitMs = 500,
+    /** How long a query waits for every harvester (and an announce for a known one). */
+    readonly maxWaitMs = 500,
   ) {}
+
+  /**
+   * What an announce heard (plotter/bidding.ts): harvesters that answered join; when it ended
+   * before every known harvester answered, the silent ones are dropped (a slow one rejoins when it
+   * is heard again), so a stopped harvester is not waited for plot after plot.
+   */
+  heard(answered: ReadonlySet<string>, everyoneKnown: boolean): void {
+    if (!this.complete) return;
+    for (const h of answered) this.known.add(h);
+    if (!everyoneKnown) for (const h of this.known) if (!answered.has(h)) this.known.delete(h);
+  }
 
   /** Every harvester that answers, once a full wait has shown who they are; else undefined. */
   harvesters(): ReadonlySet<string> | undefined {

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import { removeSource, SendResult } from '../transfer/sender.js';
 import { ExistsError } from '../wire/messages.js';
+import { HeldError } from './bidding.js';
 import { deliveredAs } from './held.js';
 import { tryLock } from './lock.js';
 
@@ -62,8 +63,15 @@ export async function deliver(opts: DeliverOptions): Promise<Delivery> {
     try {
       sent = await opts.transfer(lock?.token);
     } catch (err) {
-      if (!(err instanceof ExistsError) || !lock) throw err;
-      sent = await deliveredAs(opts.file, opts.name, err.held, opts.where);
+      // The receiver holds the name (a RESULT lost on the way back), or a harvester did already.
+      const held = err instanceof HeldError ? err.holder : err instanceof ExistsError ? err.held : undefined;
+      if (!held || !lock) throw err;
+      sent = await deliveredAs(
+        opts.file,
+        opts.name,
+        held,
+        err instanceof HeldError ? err.holder.harvester : opts.where,
+      );
     }
     let moved = false;
     let deleteError: PlotferryError | undefined;

@@ -17,9 +17,10 @@ import type { NatsConnection } from 'nats';
 import picomatch from 'picomatch';
 import type { Logger } from 'pino';
 import { linkDown, LinkDown, linkDownMessage } from '../bus/link.js';
+import type { Held } from '../bus/messages.js';
 import { asPlotferryError, errorJson, ErrorJson, PlotferryError } from '../core/errors.js';
 import { notify } from '../core/notify.js';
-import { sendByBidding } from './bidding.js';
+import { HeldError, sendByBidding } from './bidding.js';
 import { removeSource } from '../transfer/sender.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import { FreeSignal } from './free-signal.js';
@@ -205,42 +206,10 @@ export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candida
     const st = await fsp.stat(c.file).catch(() => undefined);
     if (!st) return { ...c, status: 'locked' };
     const size = st.size;
-    const holder = await ctx.roster.ask(c.name, size, locked.lock.token);
-    if (holder) {
-      const base = { ...c, size, harvester: holder.harvester, remotePath: holder.path };
-      const where = { harvester: holder.harvester, remote: holder.path };
-      const verdict = await judgeHeld(c.file, holder);
-      switch (verdict.kind) {
-        case 'same-file': {
-          const e = new PlotferryError(
-            'PF_SAME_FILE',
-            `${holder.harvester} reports holding ${holder.path}, and that is this very file: source kept`,
-          );
-          log.error({ ...where, code: e.code }, `${e.message} (${e.hint})`);
-          return { ...base, status: 'failed', error: errorOf(e) };
-        }
-        case 'identical': {
-          const removed = await removeReported(c.file, `${holder.harvester}:${holder.path}`, log);
-          log.info(
-            { ...where, hash: verdict.hash },
-            `a harvester already holds this plot, verified identical (xxh64)${removed.sourceRemoved ? ': source removed' : ''}`,
-          );
-          return { ...base, status: 'duplicate', hash: verdict.hash, ...removed };
-        }
-        case 'differs': {
-          // Another file under this plot's name: a human must choose (exit 1, not "duplicate").
-          const e = new PlotferryError(
-            'PF_EXISTS',
-            `${holder.harvester} holds a different file as ${holder.path} (xxh64 ${holder.hash}, this one ${verdict.hash}): not sent, source kept; rename or remove one of them`,
-          );
-          log.error({ ...where, code: e.code, ours: verdict.hash, theirs: holder.hash }, e.message);
-          return { ...base, status: 'failed', hash: verdict.hash, sourceRemoved: false, error: errorOf(e) };
-        }
-        case 'unverified':
-          log.warn(where, 'a harvester already holds this plot (same name and size): not sent, source kept');
-          return { ...base, status: 'duplicate', sourceRemoved: false };
-      }
-    }
+    // Who holds it already: asked with `has` until the roster knows every harvester, then told by
+    // the announce itself (a holder declines, describing its copy), one round trip less per plot.
+    const holder = ctx.roster.harvesters() ? undefined : await ctx.roster.ask(c.name, size, locked.lock.token);
+    if (holder) return await settleHeld(c, size, holder, log);
     const r = await sendByBidding({
       nc: opts.nc,
       plotter: opts.plotter,
@@ -283,12 +252,53 @@ export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candida
       ...removed,
     };
   } catch (err) {
+    if (err instanceof HeldError) return await settleHeld(c, err.holder.size, err.holder, log);
     const e = asPlotferryError(err);
     log.error({ code: e.code }, `${e.message} (${e.hint}); source kept`);
     if (e.code !== 'PF_ABORTED') notifyFailure(c, e);
     return { ...c, status: 'failed', error: errorOf(e) };
   } finally {
     await locked.lock.release();
+  }
+}
+
+/**
+ * A harvester holds a file of this plot's name and size: a verified identical copy is a
+ * duplicate (the source goes), anything else keeps the source and says why.
+ */
+async function settleHeld(c: Candidate, size: number, holder: Held, log: Logger): Promise<SweepItem> {
+  const base = { ...c, size, harvester: holder.harvester, remotePath: holder.path };
+  const where = { harvester: holder.harvester, remote: holder.path };
+  const verdict = await judgeHeld(c.file, holder);
+  switch (verdict.kind) {
+    case 'same-file': {
+      const e = new PlotferryError(
+        'PF_SAME_FILE',
+        `${holder.harvester} reports holding ${holder.path}, and that is this very file: source kept`,
+      );
+      log.error({ ...where, code: e.code }, `${e.message} (${e.hint})`);
+      return { ...base, status: 'failed', error: errorOf(e) };
+    }
+    case 'identical': {
+      const removed = await removeReported(c.file, `${holder.harvester}:${holder.path}`, log);
+      log.info(
+        { ...where, hash: verdict.hash },
+        `a harvester already holds this plot, verified identical (xxh64)${removed.sourceRemoved ? ': source removed' : ''}`,
+      );
+      return { ...base, status: 'duplicate', hash: verdict.hash, ...removed };
+    }
+    case 'differs': {
+      // Another file under this plot's name: a human must choose (exit 1, not "duplicate").
+      const e = new PlotferryError(
+        'PF_EXISTS',
+        `${holder.harvester} holds a different file as ${holder.path} (xxh64 ${holder.hash}, this one ${verdict.hash}): not sent, source kept; rename or remove one of them`,
+      );
+      log.error({ ...where, code: e.code, ours: verdict.hash, theirs: holder.hash }, e.message);
+      return { ...base, status: 'failed', hash: verdict.hash, sourceRemoved: false, error: errorOf(e) };
+    }
+    case 'unverified':
+      log.warn(where, 'a harvester already holds this plot (same name and size): not sent, source kept');
+      return { ...base, status: 'duplicate', sourceRemoved: false };
   }
 }
 

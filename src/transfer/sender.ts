@@ -1,8 +1,8 @@
 /**
  * Sends one file over one TCP connection (protocol: wire/messages.ts).
  *
- * Data path: a fixed pool of page-aligned read buffers (default 8 x 512 KiB, allocated once per
- * transfer; why aligned: buffers.ts).
+ * Data path: a fixed pool of page-aligned read buffers (default 8 x 512 KiB, reused from one
+ * transfer to the next; why aligned and why reused: buffers.ts).
  * Every free buffer is filled by a positional read, hashed and handed to the socket in file
  * order; a buffer goes back to the pool only when the socket has taken it (write callback), so
  * up to the whole pool is in flight to the kernel while the next buffer is read. Memory is the
@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
 import { encodeMessage, HashAlgorithm, ResultMessage } from '../wire/messages.js';
 import { validatePlotName } from '../wire/names.js';
-import { alignedBuffers } from '../storage/buffers.js';
+import { transferBuffers } from '../storage/buffers.js';
 import { readAtSync } from '../storage/fsio.js';
 import { Connection, ConnectOptions, unexpected } from './connection.js';
 import { createHasher } from './hash.js';
@@ -74,6 +74,9 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
   try {
     const size = await fstatSize(fd, opts.file);
     const conn = await Connection.open(opts);
+    // The read buffers that are free: a buffer goes into the socket and comes back here in its
+    // write callback, so what is here at the end no write refers to (storage/buffers.ts).
+    const buffers: Buffer[] = [];
     try {
       const started = process.hrtime.bigint();
       const resume = opts.resume !== false;
@@ -93,7 +96,7 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
       const offset = answer.offset ?? 0;
       if (offset > size || (offset > 0 && !resume))
         throw new PlotferryError('PF_PROTOCOL', `the receiver offered to resume at ${offset} of ${size} bytes`);
-      const hash = await streamBody(conn, fd, size, opts, offset);
+      const hash = await streamBody(conn, fd, size, opts, offset, buffers);
       // A plot that grew or shrank while we read it is not the plot we hashed: no trailer, so
       // the receiver never gives it a final name (it removes its temporary file).
       if ((await fstatSize(fd, opts.file)) !== size) {
@@ -116,6 +119,7 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
       };
     } finally {
       conn.close();
+      transferBuffers.give(buffers.splice(0));
     }
   } finally {
     fs.close(fd, () => undefined);
@@ -157,12 +161,14 @@ async function streamBody(
   size: number,
   opts: SendOptions,
   offset: number,
+  free: Buffer[],
 ): Promise<string> {
   const hasher = await createHasher(opts.hash ?? 'xxh64');
   if (size === 0) return hasher.digest();
   const bufSize = opts.bufferSize ?? DEFAULT_BUFFER_SIZE;
   const nBufs = Math.max(2, Math.min(opts.buffers ?? DEFAULT_BUFFERS, Math.ceil(size / bufSize)));
-  const free = alignedBuffers(nBufs, Math.min(bufSize, size));
+  // Reused from the last transfer; given back by sendFile once the receiver answered.
+  free.push(...transferBuffers.take(nBufs, bufSize));
   // Bytes read and sent (below `offset`: read and skipped). Each read is handed on before the
   // next one, so this is also where the next read starts.
   let sent = 0;

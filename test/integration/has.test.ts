@@ -13,6 +13,10 @@ import type { Harvester } from '../../src/farm/harvester.js';
 import { FreeSignal } from '../../src/plotter/free-signal.js';
 import { HolderRoster } from '../../src/plotter/held.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';
+import { sweep } from '../../src/plotter/sweep.js';
+import { silentLogger } from '../../src/core/log.js';
+import { writeHashRecord } from '../../src/storage/hash-records.js';
+import { hashFile } from '../../src/transfer/hash.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { tmpDir, writeRandomFile } from '../helpers/files.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
@@ -78,6 +82,107 @@ describe('has and free', () => {
     slowHolds = true;
     const held = await roster.ask('p.plot', 5, 'cd'.repeat(8));
     assert.equal(held?.harvester, 'slow', 'the two fast "not held" answers did not end the wait');
+  });
+
+  /** Counts the `has` queries seen on `prefix`. */
+  const countHas = async (prefix: string) => {
+    const nc = await nats();
+    const seen = { n: 0 };
+    nc.subscribe(subjects(prefix).has, { callback: () => void seen.n++ });
+    await nc.flush();
+    return seen;
+  };
+  const sources = async (n: number) => {
+    const src = await tmpDir('pf-has-src-');
+    cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
+    const files = Array.from({ length: n }, (_, i) => path.join(src, `plot-k28-has-${i}.plot2`));
+    for (const f of files) writeRandomFile(f, 5000);
+    return { src, files };
+  };
+
+  // One round trip less per plot (issue 12): the announce itself tells who holds a plot.
+  it('a sweep asks `has` for its first plot only; an announce finds a held copy after that', async () => {
+    const prefix = 'has4';
+    const a = await harvester('h4a', prefix);
+    const b = await harvester('h4b', prefix);
+    const { src, files } = await sources(5);
+    // h4b holds plot 3 already, stored by plotferry (with its recorded hash): a duplicate.
+    const dup = path.join(b.dir, path.basename(files[3]!));
+    fs.copyFileSync(files[3]!, dup);
+    assert.ok(await writeHashRecord(dup, await hashFile(files[3]!)));
+    const has = await countHas(prefix);
+    const items = await sweep({
+      nc: await nats(),
+      dirs: [src],
+      plotter: 'p4',
+      prefix,
+      minAgeMs: 0,
+      concurrency: 1,
+      log: silentLogger(),
+    });
+    const by = new Map(items.map((i) => [i.name, i]));
+    assert.equal(by.get(path.basename(files[3]!))?.status, 'duplicate');
+    assert.equal(by.get(path.basename(files[3]!))?.harvester, 'h4b');
+    assert.equal(by.get(path.basename(files[3]!))?.sourceRemoved, true);
+    assert.deepEqual(items.map((i) => i.status).sort(), ['duplicate', 'sent', 'sent', 'sent', 'sent']);
+    assert.deepEqual(
+      fs.readdirSync(src).filter((f) => !f.startsWith('.')),
+      [],
+      'every source is gone',
+    );
+    const stored = [...fs.readdirSync(a.dir), ...fs.readdirSync(b.dir)].filter((f) => !f.startsWith('.'));
+    assert.equal(stored.length, 5, 'each plot once in the farm');
+    await (await nats()).flush();
+    assert.equal(has.n, 1, 'only the first plot asked `has` (it learned who answers)');
+  });
+
+  // Without `has` first, the announce is what must not skip a holder that answers late.
+  it('a known harvester that declines an announce late as holding the plot is waited for', async () => {
+    const prefix = 'has5';
+    const real = await harvester('h5', prefix);
+    const { src, files } = await sources(2);
+    const heldName = path.basename(files[1]!);
+    const heldHash = await hashFile(files[1]!);
+    const slow = await nats();
+    slow.subscribe(subjects(prefix).has, {
+      callback: (_e, m) => m.respond(encodeBus({ kind: 'not-held', v: 1, harvester: 'slow' })),
+    });
+    slow.subscribe(subjects(prefix).announce, {
+      callback: (_e, m) => {
+        const a = decodeBus(m.data, ['announce']);
+        const holds = a.name === heldName;
+        const answer = encodeBus({
+          kind: 'decline',
+          v: 1,
+          id: a.id,
+          harvester: 'slow',
+          reason: holds ? 'held' : 'no-room',
+          freeBytes: 0,
+          ...(holds ? { held: { path: `/d/${a.name}`, size: a.size, hash: heldHash, beside: 'absent' } } : {}),
+        });
+        // Later than the real harvester's bid (delay 0 to 50 ms), sooner than the roster's wait.
+        setTimeout(() => m.respond(answer), holds ? 250 : 0);
+      },
+    });
+    await slow.flush();
+    const items = await sweep({
+      nc: await nats(),
+      dirs: [src],
+      plotter: 'p5',
+      prefix,
+      minAgeMs: 0,
+      concurrency: 1,
+      hasTimeoutMs: 1_000,
+      log: silentLogger(),
+    });
+    const held = items.find((i) => i.name === heldName);
+    assert.equal(held?.status, 'duplicate', 'the late holder was heard');
+    assert.equal(held?.harvester, 'slow');
+    assert.deepEqual(
+      fs.readdirSync(real.dir).filter((f) => !f.startsWith('.')),
+      [path.basename(files[0]!)],
+      'the held plot did not land a second time',
+    );
   });
 
   it('a claim that ends publishes free, and a waiting plotter wakes on it', { timeout: 15_000 }, async () => {

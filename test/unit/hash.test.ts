@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { alignedBuffers } from '../../src/storage/buffers.js';
+import { alignedBuffers, BufferPool } from '../../src/storage/buffers.js';
 import { createHasher, hashImplementation } from '../../src/transfer/hash.js';
 
 // Reference digests of XXH64, seed 0 (the xxHash project's own sanity values).
@@ -58,5 +58,36 @@ describe('aligned buffers', () => {
     bufs.forEach((b, i) => assert.ok(b.every((x) => x === i + 1)));
     // Each starts at a multiple of a WebAssembly page within its memory, hence on a page boundary.
     bufs.forEach((b) => assert.equal(b.byteOffset % 65536, 0));
+  });
+});
+
+describe('buffer pool', () => {
+  it('gives back the buffers it was given, before allocating new ones, page-aligned either way', () => {
+    const pool = new BufferPool(10 * 65536);
+    const first = pool.take(2, 65536);
+    assert.equal(first.length, 2);
+    pool.give(first);
+    assert.equal(pool.held, 2 * 65536);
+    const again = pool.take(3, 65536);
+    assert.ok(
+      first.every((b) => again.includes(b)),
+      'the idle ones are reused',
+    );
+    assert.equal(again.filter((b) => !first.includes(b)).length, 1, 'the rest are new');
+    again.forEach((b) => assert.equal(b.byteOffset % 65536, 0));
+    assert.equal(pool.held, 0);
+    assert.equal(pool.take(1, 4096)[0]!.length, 4096, 'another size is another shelf');
+  });
+
+  it('never shelves a buffer twice (it would go to two transfers at once), and caps what it keeps', () => {
+    const pool = new BufferPool(3 * 65536);
+    const [b] = pool.take(1, 65536);
+    pool.give([b!]);
+    pool.give([b!]);
+    assert.equal(pool.held, 65536);
+    const two = pool.take(2, 65536);
+    assert.notEqual(two[0], two[1]);
+    pool.give([...two, ...pool.take(3, 65536)]);
+    assert.equal(pool.held, 3 * 65536, 'beyond the cap, buffers are left to the garbage collector');
   });
 });

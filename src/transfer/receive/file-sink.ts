@@ -1,7 +1,7 @@
 /**
  * Where a received file's bytes go between the socket and the disk.
  *
- * A pool of page-aligned buffers (storage/buffers.ts) per transfer. Where the socket could be
+ * A pool of page-aligned buffers per transfer, reused by the next one (storage/buffers.ts). Where the socket could be
  * adopted with a user read buffer (see ../intake.ts), the kernel copies socket bytes straight
  * into the free tail of the buffer being filled: no per-read allocation and no copy in user
  * space, and reads as large as that tail instead of libuv's 64 KiB (measured on loopback,
@@ -12,7 +12,7 @@
  * through TCP.
  */
 import type net from 'node:net';
-import { alignedBuffers } from '../../storage/buffers.js';
+import { transferBuffers } from '../../storage/buffers.js';
 import type { Hasher } from '../hash.js';
 import { DiskWriter } from './disk-writer.js';
 
@@ -58,7 +58,7 @@ export class FileSink {
     this.remaining = due;
     this.writePos = o.offset;
     const poolSize = Math.max(2, Math.min(o.buffers, Math.ceil(due / o.bufferSize) + 1));
-    this.free = alignedBuffers(poolSize, Math.min(o.bufferSize, Math.max(due, 1)));
+    this.free = transferBuffers.take(poolSize, o.bufferSize);
     this.fill = this.free.pop();
     this.writer = o.writer((buf, err) => this.written(buf, err));
   }
@@ -93,6 +93,16 @@ export class FileSink {
       this.advance(take);
     }
     return n - off;
+  }
+
+  /**
+   * The whole file arrived and every write is done: the buffers go back to the pool for the next
+   * transfer. Only then: after a failure a write may still be queued, or the socket's next read
+   * may already point into a buffer, so those buffers are left to the garbage collector.
+   */
+  recycle(): void {
+    if (this.remaining !== 0 || this.writer.inFlight !== 0) return;
+    transferBuffers.give(this.free.splice(0));
   }
 
   /** The transfer is over: no more buffers are filled, queued writes are dropped. */

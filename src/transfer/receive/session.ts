@@ -363,6 +363,8 @@ export class ReceiveSession {
     if (ours !== senderHash) {
       throw new PlotferryError('PF_HASH_MISMATCH', `hash mismatch: sender ${senderHash}, receiver ${ours}`);
     }
+    // Every byte is written and the socket reads into `scratch` from here on.
+    this.sink!.recycle();
     const finalPath = path.join(this.reservation!.dir, hello.name);
     // Opened while the file syncs: one step less per file (storage/publish.ts).
     const dir = openDirForSync(this.reservation!.dir);
