@@ -10,6 +10,9 @@
  *                plotter's {probe}, a harvester holding the name describes its copy there
  *            -- request  {prefix}.claim.{harvester}  Claim --> the winner
  *            <-- reply                              Claimed {host, port, token} | Refused
+ *                To a {direct} announce a bid may carry an offer {host, port, token}: the
+ *                plotter then skips the claim and connects; its HELLO {offer: id} claims
+ *                (farm/offers.ts), and a refusal comes back as the HELLO's ERROR
  *   plotter  -- request  {prefix}.has  Has {name, size} --> a holder answers Held; with
  *                                   {answerAll} every other harvester answers NotHeld, so the
  *                                   plotter stops waiting once all it knows have answered
@@ -48,6 +51,14 @@ export interface Announce {
    * the name describes its copy in its Decline, so no separate `has` is needed first.
    */
   probe?: string;
+  /** The plotter can take an offer: a bid's own listener, claimed by the HELLO (farm/offers.ts). */
+  direct?: boolean;
+}
+/** Where a bid's plot may be sent straight away: the HELLO carries the announce id and this token. */
+export interface BidOffer {
+  host: string;
+  port: number;
+  token: string;
 }
 export interface Bid {
   kind: 'bid';
@@ -65,6 +76,8 @@ export interface Bid {
   resumeFrom?: number;
   /** To an answerAll announce: the delay the bid would otherwise have waited (its rank). */
   delayMs?: number;
+  /** To a `direct` announce: connect here instead of claiming first (one round trip less). */
+  offer?: BidOffer;
 }
 /** Why a harvester does not bid (answerAll announcements only). */
 export const DECLINE_REASONS = ['no-room', 'no-disk', 'held', 'excluded', 'closing'] as const;
@@ -262,6 +275,12 @@ const name = (o: Obj): string => {
   }
 };
 
+const port = (o: Obj): number => {
+  const p = count(o, 'port');
+  if (p < 1 || p > 65535) bad('"port" out of range');
+  return p;
+};
+const bidOffer = (o: Obj): BidOffer => ({ host: str(o, 'host'), port: port(o), token: token(o, 'token') });
 const heldCopy = (o: Obj): HeldCopy => ({
   path: str(o, 'path', 4096),
   size: count(o, 'size'),
@@ -301,6 +320,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           }),
           ...(m.answerAll === true ? { answerAll: true } : {}),
           ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
+          ...(m.direct === true ? { direct: true } : {}),
         };
       }
       case 'bid':
@@ -314,6 +334,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           busy: m.busy === true,
           ...(m.resumeFrom !== undefined ? { resumeFrom: count(m, 'resumeFrom') } : {}),
           ...(m.delayMs !== undefined ? { delayMs: count(m, 'delayMs') } : {}),
+          ...(typeof m.offer === 'object' && m.offer !== null ? { offer: bidOffer(m.offer as Obj) } : {}),
         };
       case 'decline':
         return {
@@ -335,14 +356,12 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           plotter: id(m, 'plotter'),
         };
       case 'claimed': {
-        const port = count(m, 'port');
-        if (port < 1 || port > 65535) bad('"port" out of range');
         return {
           kind: 'claimed',
           v: 1,
           id: id(m, 'id'),
           host: str(m, 'host'),
-          port,
+          port: port(m),
           token: str(m, 'token', 128),
           expiresInMs: count(m, 'expiresInMs'),
         };

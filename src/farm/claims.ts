@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Claim } from '../bus/messages.js';
 import { PlotferryError } from '../core/errors.js';
-import type { DiskSet } from '../storage/disks.js';
+import type { DiskSet, Reservation } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
 import { findPartial } from '../storage/partials.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
@@ -36,8 +36,14 @@ export interface OpenedClaim {
   expiresInMs: number;
 }
 
+/** A claimed transfer under way: it ends with `done`; abort() ends it now (shutdown). */
+export interface OpenClaim {
+  done: Promise<{ ok: true; path: string; bytes: number } | { ok: false; error: PlotferryError; expired?: true }>;
+  abort(): void;
+}
+
 export class Claims {
-  private readonly open = new Map<string, OneShotReceiver>();
+  private readonly open = new Map<string, OpenClaim>();
 
   constructor(private readonly o: ClaimsOptions) {}
 
@@ -45,17 +51,39 @@ export class Claims {
     return this.open.size;
   }
 
-  receivers(): OneShotReceiver[] {
+  receivers(): OpenClaim[] {
     return [...this.open.values()];
+  }
+
+  /**
+   * What a claim checks and reserves: a transfer slot (PF_BUSY at --max-transfers), the name free
+   * everywhere (PF_EXISTS, describing the copy for `probe`), and a disk (PF_NO_SPACE, PF_BUSY, ...).
+   */
+  async reserve(c: Claim, probe?: string): Promise<Reservation> {
+    const { o } = this;
+    if (this.open.size >= o.maxTransfers) throw new PlotferryError('PF_BUSY', `at --max-transfers (${o.maxTransfers})`);
+    await assertNameFree(o.disks.dirs, c.name, probe);
+    const partial = await findPartial(o.disks.dirs, c.name, c.size, o.partialTtlMs);
+    return o.disks.reserveFor(c.size, partial);
+  }
+
+  /** Counts a claimed transfer until it ends; then its disk can take the next plot. */
+  track(c: Claim, t: OpenClaim, dir: string, port: number): void {
+    const { o } = this;
+    this.open.set(c.id, t);
+    o.log.info({ file: c.name, size: c.size, plotter: c.plotter, dir, port }, 'claimed');
+    void t.done.then((outcome) => {
+      this.open.delete(c.id);
+      if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes);
+      if (!outcome.ok && outcome.expired) o.log.warn({ file: c.name }, outcome.error.message);
+      o.onFreed?.();
+    });
   }
 
   /** Reserves a disk and opens the claim's listener; throws PF_BUSY, PF_EXISTS, PF_NO_SPACE, ... */
   async take(c: Claim): Promise<OpenedClaim> {
     const { o } = this;
-    if (this.open.size >= o.maxTransfers) throw new PlotferryError('PF_BUSY', `at --max-transfers (${o.maxTransfers})`);
-    await assertNameFree(o.disks.dirs, c.name);
-    const partial = await findPartial(o.disks.dirs, c.name, c.size, o.partialTtlMs);
-    const reservation = await o.disks.reserveFor(c.size, partial);
+    const reservation = await this.reserve(c);
     const token = randomBytes(16).toString('hex');
     let rx: OneShotReceiver;
     try {
@@ -78,14 +106,7 @@ export class Claims {
       reservation.release();
       throw err;
     }
-    this.open.set(c.id, rx);
-    o.log.info({ file: c.name, size: c.size, plotter: c.plotter, dir: reservation.dir, port: rx.port }, 'claimed');
-    void rx.done.then((outcome) => {
-      this.open.delete(c.id);
-      if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes);
-      if (!outcome.ok && 'expired' in outcome) o.log.warn({ file: c.name }, outcome.error.message);
-      o.onFreed?.();
-    });
+    this.track(c, rx, reservation.dir, rx.port);
     return { port: rx.port, token, expiresInMs: o.claimTtlMs };
   }
 }

@@ -6,6 +6,8 @@
  *   the idlest, emptiest harvester answers first and wins.
  * - claim (to this harvester only): reserves the disk now, opens a one-shot TCP listener with a
  *   one-time token, and answers where to send; or refuses with a code (the plotter bids again).
+ *   A plotter that can (`direct`) skips it: the bid carries an offer, and the HELLO on this
+ *   harvester's standing listener is the claim (offers.ts).
  * - heartbeat: publishes its disks, plots and active transfers for `plotferry status`.
  * NATS carries these small messages only. A malformed message is logged and ignored. Transfers
  * run over TCP, so they carry on while NATS is down; the connection reconnects by itself.
@@ -38,6 +40,7 @@ import { metrics, setDiskSource } from '../core/metrics.js';
 import { notify } from '../core/notify.js';
 import { formatBytes } from '../core/format.js';
 import { Claims } from './claims.js';
+import { OfferDesk } from './offers.js';
 import { buildHeartbeat } from './heartbeat.js';
 import { Inventory } from './inventory.js';
 import type { DiskSet } from '../storage/disks.js';
@@ -79,6 +82,7 @@ export interface HarvesterOptions {
 export class Harvester {
   readonly disks: DiskSet;
   private readonly claims: Claims;
+  private readonly offers: OfferDesk;
   private readonly inventory: Inventory;
   private speedtest?: SpeedtestListener;
   /** Wrong one-time tokens, counted per address across every claim and speedtest listener. */
@@ -112,6 +116,20 @@ export class Harvester {
         if (this.opts.nc && !this.opts.nc.isClosed() && !this.closing)
           this.opts.nc.publish(this.subj.free, encodeBus({ kind: 'free', v: 1, harvester: this.opts.id }));
       },
+    });
+    this.offers = new OfferDesk({
+      claims: this.claims,
+      disks: this.disks,
+      advertiseHost: opts.advertiseHost,
+      listenHost: opts.listenHost ?? '0.0.0.0',
+      portRange: opts.portRange ?? [0, 0],
+      ttlMs: opts.claimTtlMs ?? 30_000,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      verifyPlotHeader: opts.verifyPlotHeader,
+      partialTtlMs: this.partialTtlMs,
+      throttle: this.throttle,
+      isClosing: () => this.closing,
+      log: opts.log,
     });
   }
 
@@ -151,6 +169,7 @@ export class Harvester {
   /** Subscribes on `nc` and starts heartbeats: from here on this harvester bids. */
   async attach(nc: NatsConnection): Promise<void> {
     const opts = (this.opts = { ...this.opts, nc });
+    await this.offers.open();
     const beat = () => void this.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
     this.subs.push(
       opts.nc.subscribe(this.subj.announce, { callback: (err, msg) => !err && void this.onAnnounce(msg) }),
@@ -226,6 +245,8 @@ export class Harvester {
         return decline('held', 0, await describeHeld(d.heldPath, a.probe));
       return decline(d.reason, d.reason === 'no-room' ? await this.disks.mostRoom() : 0);
     }
+    // To a plotter that can take it, a bid with room carries its own claim (farm/offers.ts).
+    const offer = a.direct && a.answerAll && !d.busy ? this.offers.offer(a) : undefined;
     const bid = () => {
       metrics.bids.inc();
       msg.respond(
@@ -239,6 +260,7 @@ export class Harvester {
           busy: d.busy,
           ...(d.resumeFrom !== undefined ? { resumeFrom: d.resumeFrom } : {}),
           ...(a.answerAll ? { delayMs: d.delayMs } : {}),
+          ...(offer ? { offer } : {}),
         }),
       );
     };
@@ -387,7 +409,9 @@ export class Harvester {
     this.speedtest?.abort();
     this.stopExpiry?.();
     this.inventory.stop();
+    this.offers.close();
     await drainWithin(() => this.claims.receivers(), graceMs, this.opts.log);
+    this.offers.abortAll();
     await this.disks.close();
   }
 }

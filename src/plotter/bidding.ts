@@ -1,6 +1,7 @@
 /**
  * Sending by bidding: announce the plot on NATS, take the first bid, claim it from that
- * harvester, then stream it over TCP exactly as in direct mode. A retryable failure (the
+ * harvester (or, where its bid carries an offer, connect at once: the HELLO claims), then
+ * stream it over TCP exactly as in direct mode. A retryable failure (the
  * harvester died, the link corrupted a byte, the claim was refused as busy, the harvester's
  * disk filled up or failed) announces again,
  * excluding harvesters that already failed this file so another one is preferred; after that
@@ -12,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { createInbox, NatsConnection } from 'nats';
-import { Announce, Claim, Decline, decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
+import { Announce, BidOffer, Claim, Decline, decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
 import { natsFailed } from '../bus/errors.js';
 import { linkDown, linkDownMessage } from '../bus/link.js';
 import { request } from '../bus/request.js';
@@ -100,6 +101,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         plotter: opts.plotter,
         exclude: [...exclude],
         answerAll: true,
+        direct: true,
         ...(opts.probe ? { probe: opts.probe } : {}),
       });
       if (offer.kind === 'held') {
@@ -110,6 +112,17 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         throw offer.error;
       }
       harvester = offer.harvester;
+      if (offer.direct) {
+        // The bid's own listener: the HELLO claims, and a refusal is its ERROR (farm/offers.ts).
+        const { host, port, token } = offer.direct;
+        try {
+          const r = await sendFile({ ...opts, name, host, port, token, offer: id });
+          return { ...r, harvester, attempts: attempt };
+        } catch (err) {
+          claimRefusedBusy = (err as PlotferryError).code === 'PF_BUSY';
+          throw err;
+        }
+      }
       const claim: Claim = { kind: 'claim', v: 1, id, name, size, plotter: opts.plotter };
       const reply = await request(
         opts.nc,
@@ -181,7 +194,8 @@ const holderRoster = (opts: BiddingOptions) => opts.roster ?? new HolderRoster(o
 
 /** What an announce brought: a harvester to claim from, or one that holds the name already. */
 type Offer =
-  | { kind: 'bid'; harvester: string }
+  /** `direct`: the bid's offer, to connect to without a claim. */
+  | { kind: 'bid'; harvester: string; direct?: BidOffer }
   /** `held` absent: a harvester declined as holding it without saying what (`error`: PF_EXISTS). */
   | { kind: 'held'; held?: Held; error: PlotferryError };
 
@@ -200,7 +214,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
   const answered = new Set<string>();
   const busy = new Set<string>();
   const declines = new Map<string, Decline>();
-  let best: { harvester: string; rank: number } | undefined;
+  let best: { harvester: string; rank: number; direct?: BidOffer } | undefined;
   let holder: Held | undefined;
   return new Promise<Offer>((resolve, reject) => {
     let decideTimer: NodeJS.Timeout | undefined;
@@ -216,7 +230,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
       if (holder) return resolve({ kind: 'held', held: holder, error: new HeldError(holder) });
       if (best) {
         metrics.bidSeconds.observe((performance.now() - t0) / 1000);
-        return resolve({ kind: 'bid', harvester: best.harvester });
+        return resolve({ kind: 'bid', harvester: best.harvester, ...(best.direct ? { direct: best.direct } : {}) });
       }
       const error = noBidError(opts, a, timeout, busy, declines);
       if (error.code === 'PF_EXISTS' && [...declines.values()].some((d) => d.reason === 'held' && !d.held))
@@ -254,7 +268,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
         else {
           const rank = Date.now() + (r.delayMs ?? 0);
           if (!best || rank < best.rank) {
-            best = { harvester: r.harvester, rank };
+            best = { harvester: r.harvester, rank, ...(r.offer ? { direct: r.offer } : {}) };
             clearTimeout(decideTimer);
             decideTimer = setTimeout(decide, Math.max(0, rank - Date.now()));
           }

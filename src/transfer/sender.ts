@@ -53,6 +53,8 @@ export interface SendOptions extends ConnectOptions {
   pacer?: Pacer;
   /** The token of our lock beside the source, for a receiver that holds the name (wire/probe.ts). */
   probe?: string;
+  /** The announce whose bid's offer this transfer takes up (farm/offers.ts). */
+  offer?: string;
 }
 
 export interface SendResult {
@@ -89,6 +91,7 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
           hash: opts.hash ?? 'xxh64',
           ...(resume ? { resume } : {}),
           ...(opts.probe ? { probe: opts.probe } : {}),
+          ...(opts.offer ? { offer: opts.offer } : {}),
         }),
       );
       const answer = await conn.nextMessage(opts.idleTimeoutMs ?? 60_000, "the receiver's answer to the header");

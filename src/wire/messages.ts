@@ -42,6 +42,8 @@ export interface HelloMessage {
   resume?: boolean;
   /** The token of the sender's lock beside its source (wire/probe.ts). */
   probe?: string;
+  /** The announce whose bid's offer this connection takes up (farm/offers.ts). */
+  offer?: string;
 }
 export interface AcceptMessage {
   type: 'accept';
@@ -112,6 +114,11 @@ function bad(what: string): never {
   throw new PlotferryError('PF_PROTOCOL', `malformed message: ${what}`);
 }
 
+function offerId(v: unknown): string {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(v)) bad('field "offer" must be an announce id');
+  return v;
+}
+
 function str(o: Record<string, unknown>, k: string, max = 4096): string {
   const v = o[k];
   if (typeof v !== 'string' || v.length > max) bad(`field "${k}" must be a string`);
@@ -160,6 +167,7 @@ export function decodeMessage(frame: Frame): Message {
         ...(m.mode === 'speedtest' ? { mode: 'speedtest' as const } : {}),
         ...(m.resume === true ? { resume: true } : {}),
         ...(typeof m.probe === 'string' && /^[0-9a-f]{8,64}$/.test(m.probe) ? { probe: m.probe } : {}),
+        ...(m.offer !== undefined ? { offer: offerId(m.offer) } : {}),
       };
     }
     case FrameType.ACCEPT:

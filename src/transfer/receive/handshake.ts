@@ -14,6 +14,11 @@ import type { AuthThrottle } from '../throttle.js';
 
 export interface HandshakePolicy {
   token: string;
+  /**
+   * The token this HELLO must carry, when it depends on the HELLO (a bid's offer: farm/offers.ts);
+   * undefined refuses it as PF_BUSY (an offer taken or expired: the sender announces again).
+   */
+  tokenFor?: (hello: HelloMessage) => string | undefined;
   throttle?: AuthThrottle;
   /** undefined: speedtests of any budget; false: none (a claim's listener); a number: the largest. */
   speedtest?: false | number;
@@ -30,7 +35,10 @@ export function authenticate(hello: HelloMessage, p: HandshakePolicy, host: stri
       'PF_AUTH',
       `too many wrong tokens from ${host}: refused for another ${Math.ceil(blocked / 1000)} s`,
     );
-  if (!tokensEqual(hello.token, p.token)) {
+  const expected = p.tokenFor ? p.tokenFor(hello) : p.token;
+  if (expected === undefined)
+    throw new PlotferryError('PF_BUSY', 'this offer was taken or has expired; announce the plot again');
+  if (!tokensEqual(hello.token, expected)) {
     const block = p.throttle?.failure(host) ?? 0;
     if (block > 0)
       log.warn({ host, blockSeconds: block / 1000 }, 'repeated wrong tokens: refusing this address for a while');

@@ -1,0 +1,114 @@
+/**
+ * Bids that carry their own claim (issue 12, farm/offers.ts): a `direct` announce gets bids with
+ * an offer, the plotter connects at once and its HELLO claims. Real nats-server, a real harvester.
+ */
+import assert from 'node:assert/strict';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, createInbox, NatsConnection } from 'nats';
+import { Bid, decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
+import { PlotferryError } from '../../src/core/errors.js';
+import { sendByBidding } from '../../src/plotter/bidding.js';
+import { sendFile } from '../../src/transfer/sender.js';
+import { startTestHarvester } from '../helpers/harvester.js';
+import { sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { waitFor } from '../helpers/listener.js';
+import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+
+describe('offers', () => {
+  let server: NatsServer;
+  const conns: NatsConnection[] = [];
+  const cleanup: (() => Promise<void> | void)[] = [];
+  before(async () => {
+    server = await startNatsServer();
+  });
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+    for (const nc of conns) await nc.close();
+    await server.stop();
+  });
+  const nats = async () => {
+    const nc = await connect({ servers: server.url });
+    conns.push(nc);
+    return nc;
+  };
+  const setup = async (prefix: string, id: string) => {
+    const dir = await tmpDir(`pf-offer-${id}-`);
+    const src = await tmpDir(`pf-offer-src-`);
+    cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));
+    cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
+    const h = await startTestHarvester({ nc: await nats(), id, dirs: [dir], prefix });
+    cleanup.push(() => h.close());
+    return { h, dir, src };
+  };
+  /** The bid `announce` brings back from the one harvester. */
+  const bidFor = async (nc: NatsConnection, prefix: string, name: string, size: number, direct: boolean) => {
+    const inbox = createInbox();
+    const sub = nc.subscribe(inbox, { max: 1 });
+    nc.publish(
+      subjects(prefix).announce,
+      encodeBus({
+        kind: 'announce',
+        v: 1,
+        id: `a${Math.random().toString(16).slice(2, 10)}`,
+        name,
+        size,
+        plotter: 'p',
+        exclude: [],
+        answerAll: true,
+        ...(direct ? { direct: true } : {}),
+      }),
+      { reply: inbox },
+    );
+    for await (const m of sub) return decodeBus(m.data, ['bid']) as Bid;
+    throw new Error('no bid');
+  };
+
+  it('a direct bid is claimed by the HELLO: no claim crosses NATS, the plot lands verified', async () => {
+    const prefix = 'off1';
+    const { h, dir, src } = await setup(prefix, 'ho1');
+    const claims = { n: 0 };
+    const watcher = await nats();
+    watcher.subscribe(`${prefix}.claim.>`, { callback: () => void claims.n++ });
+    await watcher.flush();
+    const file = path.join(src, 'plot-k28-offer.plot2');
+    writeRandomFile(file, 300_000);
+    const sum = await sha256(file);
+    const r = await sendByBidding({ nc: await nats(), plotter: 'p1', prefix, file });
+    assert.equal(r.harvester, 'ho1');
+    assert.equal(await sha256(path.join(dir, 'plot-k28-offer.plot2')), sum);
+    await waitFor(() => h.activeTransfers === 0, 5_000, 'the transfer to be counted as ended');
+    await watcher.flush();
+    assert.equal(claims.n, 0, 'the HELLO was the claim');
+  });
+
+  it('an offer goes only to a plotter that asks for it, is used once, and checks token and name', async () => {
+    const prefix = 'off2';
+    const { dir, src } = await setup(prefix, 'ho2');
+    const nc = await nats();
+    const file = path.join(src, 'plot-k28-once.plot2');
+    writeRandomFile(file, 5_000);
+    const old = await bidFor(nc, prefix, 'plot-k28-once.plot2', 5_000, false);
+    assert.equal(old.offer, undefined, 'an older plotter (no `direct`) claims as before');
+
+    const b = await bidFor(nc, prefix, 'plot-k28-once.plot2', 5_000, true);
+    assert.ok(b.offer, 'a direct announce gets an offer');
+    const { host, port, token } = b.offer;
+    const send = (o: { token?: string; offer?: string; name?: string }) =>
+      sendFile({ file, host, port, token: o.token ?? token, offer: o.offer ?? b.id, name: o.name });
+    const code = (e: unknown) => (e instanceof PlotferryError ? e.code : String(e));
+    await assert.rejects(send({ token: 'ff'.repeat(16) }), (e) => code(e) === 'PF_AUTH');
+    await assert.rejects(send({ name: 'plot-k28-other.plot2' }), (e) => code(e) === 'PF_REFUSED');
+    await assert.rejects(send({ offer: 'nosuchoffer' }), (e) => code(e) === 'PF_BUSY');
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => !f.startsWith('.')),
+      [],
+      'refused HELLOs wrote nothing',
+    );
+    // None of those used the offer up: the right token and name take the plot, once.
+    const r = await send({});
+    assert.equal(r.remotePath, path.join(dir, 'plot-k28-once.plot2'));
+    await assert.rejects(send({}), (e) => code(e) === 'PF_BUSY', 'an offer is used once');
+  });
+});
