@@ -71,7 +71,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         type: 'string',
         coerce: edge((v) => parseCount(v, 'concurrency', 1)),
         default: 2,
-        describe: 'plots moving at once',
+        describe:
+          "plots being sent at once; one whose bytes are all sent waits for its harvester's verdict (fsync, rename) outside this count, while the next one starts",
       })
       .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be sent, send nothing' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per plot on stdout' })

@@ -156,8 +156,12 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         continue;
       }
       // A harvester that answered its claim with junk is treated as failed, like one that died;
-      // so is one whose disk filled up or failed under the plot: another harvester may take it.
-      const harvesterFault = harvester !== '' && (e.code === 'PF_PROTOCOL' || DISK_FAULTS.has(e.code));
+      // so is one whose disk filled up or failed under the plot, or that had no usable disk or
+      // room left by the time the claim came (a write failed there since its bid): another
+      // harvester may take it.
+      const harvesterFault =
+        harvester !== '' &&
+        (e.code === 'PF_PROTOCOL' || DISK_FAULTS.has(e.code) || e.code === 'PF_NO_DISK' || e.code === 'PF_NO_SPACE');
       // Nobody else bid after a harvester failed the plot: that failure is the cause to report.
       if (lastFault && (e.code === 'PF_NO_BID' || e.code === 'PF_NO_SPACE'))
         throw new PlotferryError(lastFault.code, `${lastFault.message}; no other harvester took it (${e.message})`, {

@@ -26,6 +26,7 @@ import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import { FreeSignal } from './free-signal.js';
 import { HolderRoster, judgeHeld } from './held.js';
 import { tryLock } from './lock.js';
+import { Slots } from './slots.js';
 
 export interface Candidate {
   file: string;
@@ -149,21 +150,17 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
   const results: SweepItem[] = [];
   let next = 0;
   const ctx = sweepContext(opts);
-  let natsLost = false;
   const worker = async () => {
     while (next < candidates.length && !opts.signal?.aborted) {
       const c = candidates[next++]!;
-      // A plot already failed through all its tries because NATS is down, and it still is: the
-      // rest are not offered into the void one by one (minutes each), they are reported at once.
-      const down = natsLost ? linkDown(opts.nc) : undefined;
-      const item = down ? notOffered(opts, c, down) : await movePlot(opts, ctx, c);
-      if (item.error?.code === 'PF_NATS') natsLost = true;
+      const item = await movePlot(opts, ctx, c);
+      if (item.error?.code === 'PF_NATS') ctx.natsLost = true;
       results.push(item);
       opts.onDone?.(item);
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, worker));
+    await Promise.all(Array.from({ length: plotsUnderWay(opts.concurrency) }, worker));
   } finally {
     ctx.freed.close();
   }
@@ -180,22 +177,54 @@ function notOffered(opts: SweepOptions, c: Candidate, down: LinkDown): SweepItem
 export interface SweepContext {
   roster: HolderRoster;
   freed: FreeSignal;
+  /** --concurrency: plots being announced or sent at once (slots.ts). */
+  slots: Slots;
+  /** A plot failed through all its tries because NATS is down (sweep: the rest are not offered). */
+  natsLost?: boolean;
 }
 
 /** A fresh context; close its `freed` when done. */
-export function sweepContext(opts: Pick<SweepOptions, 'nc' | 'prefix' | 'hasTimeoutMs'>): SweepContext {
+export function sweepContext(opts: Pick<SweepOptions, 'nc' | 'prefix' | 'hasTimeoutMs' | 'concurrency'>): SweepContext {
   return {
     roster: new HolderRoster(opts.nc, opts.prefix, opts.hasTimeoutMs),
     freed: new FreeSignal(opts.nc, opts.prefix),
+    slots: new Slots(Math.max(1, opts.concurrency ?? 2)),
   };
 }
+
+/**
+ * How many plots may be under way at once for `concurrency` slots: each slot's plot, and as many
+ * more waiting for their verdicts (or being deleted) while the next ones use the slots.
+ */
+export const plotsUnderWay = (concurrency: number | undefined) => 2 * Math.max(1, concurrency ?? 2);
 
 /**
  * One plot, start to end: lock it, ask who holds it, send it by bidding, remove the source once
  * stored; the outcome, never a throw. Shared by a sweep and by `sweep --watch` (watch.ts).
  */
 export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candidate): Promise<SweepItem> {
+  const release = await ctx.slots.acquire();
+  try {
+    return await moveInSlot(opts, ctx, c, release);
+  } finally {
+    release();
+  }
+}
+
+/** movePlot() once a slot is held; `release` gives it up once the plot's bytes are all sent. */
+async function moveInSlot(
+  opts: SweepOptions,
+  ctx: SweepContext,
+  c: Candidate,
+  release: () => void,
+): Promise<SweepItem> {
+  // A plot already failed through all its tries because NATS is down, and it still is: the
+  // rest are not offered into the void one by one (minutes each), they are reported at once.
+  const down = ctx.natsLost ? linkDown(opts.nc) : undefined;
+  if (down) return notOffered(opts, c, down);
   const log = opts.log.child({ file: c.file });
+  if (opts.signal?.aborted)
+    return { ...c, status: 'failed', error: errorOf(new PlotferryError('PF_ABORTED', 'stopped before its turn')) };
   const locked = await tryLock(c.file);
   if (!locked.ok) {
     log.info({ holder: locked.holder }, `${locked.holder} is handling this plot; skipped`);
@@ -225,6 +254,7 @@ export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candida
       roster: ctx.roster,
       freed: ctx.freed,
       onProgress: opts.onStart?.(c),
+      onSent: release,
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
     });
     const removed = await removeReported(c.file, `${r.harvester}:${r.remotePath}`, log);

@@ -24,7 +24,7 @@ import { PlotferryError } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import { wakeableSleep } from '../core/sleep.js';
 import { acquireLock, HeldLock } from '../storage/lockfile.js';
-import { Candidate, findPlots, movePlot, sweepContext, SweepItem, SweepOptions } from './sweep.js';
+import { Candidate, findPlots, movePlot, plotsUnderWay, sweepContext, SweepItem, SweepOptions } from './sweep.js';
 
 export const WATCH_LOCK = '.plotferry-watch.lock';
 export const DEFAULT_SCAN_INTERVAL_MS = 10_000;
@@ -112,7 +112,9 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
   };
 
   const dispatch = () => {
-    while (inFlight.size < concurrency && queue.length > 0 && !opts.stop.aborted && !linkDown(opts.nc)) {
+    // Plots waiting for their verdicts leave their slots to the next ones (slots.ts).
+    const most = plotsUnderWay(concurrency);
+    while (inFlight.size < most && queue.length > 0 && !opts.stop.aborted && !linkDown(opts.nc)) {
       const c = queue.shift()!;
       inFlight.set(
         c.file,

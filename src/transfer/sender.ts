@@ -55,6 +55,8 @@ export interface SendOptions extends ConnectOptions {
   probe?: string;
   /** The announce whose bid's offer this transfer takes up (farm/offers.ts). */
   offer?: string;
+  /** Every byte and the trailer are handed to the socket; the receiver's verdict is awaited next. */
+  onSent?: () => void;
 }
 
 export interface SendResult {
@@ -106,6 +108,7 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
         throw new PlotferryError('PF_SOURCE_CHANGED', `${opts.file} changed size while it was sent`);
       }
       conn.send(encodeMessage({ type: 'trailer', hash }));
+      opts.onSent?.();
       const result = await conn.nextMessage(opts.resultTimeoutMs ?? 600_000, "the receiver's verdict");
       if (result.type !== 'result') throw unexpected(result, 'RESULT');
       checkResult(result, hash, size);

@@ -15,6 +15,8 @@ export const PORT_RANGES = {
   metrics: [19_000, 20_000],
   /** nats-cluster.test.ts: the route ports of a 3-node cluster. */
   cluster: [18_000, 19_000],
+  /** offers.test.ts: a harvester behind a proxy that holds its RESULTs back. */
+  offers: [17_000, 18_000],
 } as const;
 
 /** `n` contiguous ports in `range` that are free now on every one of `hosts`. */

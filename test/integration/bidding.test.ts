@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection, RequestStrategy } from 'nats';
-import { encodeBus, subjects } from '../../src/bus/messages.js';
+import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
 import { connectNats } from '../../src/bus/connect.js';
 import { linkDown } from '../../src/bus/link.js';
 import { PlotferryError } from '../../src/core/errors.js';
@@ -234,6 +234,54 @@ describe('bidding', () => {
       assert.equal(claims, 1);
     } finally {
       for (const sub of subs) sub.unsubscribe();
+    }
+  });
+
+  it('a harvester that lost its last disk between bid and claim (PF_NO_DISK): the plot goes to another', async () => {
+    // A responder that bids, then, by the time the claim comes, has no usable disk (a write
+    // failed there meanwhile). Only then does a real harvester appear.
+    const nc = await nats();
+    const s = subjects('plotferry');
+    let real: { dir: string } | undefined;
+    const subs = [
+      nc.subscribe(s.announce, {
+        callback: (_e, m) => {
+          const a = decodeBus(m.data, ['announce']);
+          m.respond(
+            encodeBus(
+              a.exclude.includes('h-lost')
+                ? { kind: 'decline', v: 1, id: a.id, harvester: 'h-lost', reason: 'excluded', freeBytes: 0 }
+                : { kind: 'bid', v: 1, id: a.id, harvester: 'h-lost', freeBytes: 1e9, activeTransfers: 0, busy: false },
+            ),
+          );
+        },
+      }),
+      nc.subscribe(s.claim('h-lost'), {
+        callback: async (_e, m) => {
+          const c = decodeBus(m.data, ['claim']);
+          real ??= await harvester('h-takes-over');
+          m.respond(
+            encodeBus({
+              kind: 'refused',
+              v: 1,
+              id: c.id,
+              code: 'PF_NO_DISK',
+              message: 'no receiving directory can be used (/d1: out of rotation after a failed write)',
+            }),
+          );
+        },
+      }),
+    ];
+    const file = path.join(src, 'lost-disk.plot');
+    writeRandomFile(file, 100);
+    try {
+      const r = await sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, tries: 3, backoffMs: 10 });
+      assert.equal(r.harvester, 'h-takes-over');
+      assert.equal(r.attempts, 2);
+      assert.equal(await sha256(path.join(real!.dir, 'lost-disk.plot')), await sha256(file));
+    } finally {
+      for (const sub of subs) sub.unsubscribe();
+      await harvesters.pop()?.close();
     }
   });
 

@@ -4,17 +4,61 @@
  */
 import assert from 'node:assert/strict';
 import fs, { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, createInbox, NatsConnection } from 'nats';
 import { Bid, decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
 import { PlotferryError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/log.js';
+import { sweep } from '../../src/plotter/sweep.js';
+import { FrameType } from '../../src/wire/frame.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+import { freePorts, PORT_RANGES } from '../helpers/ports.js';
+
+/**
+ * Listens on 127.0.0.1 at `ports`, forwards to 127.0.0.2 at the same port, and holds every
+ * RESULT frame back `ms` (a harvester whose fsync and rename take that long).
+ */
+async function resultDelayer(ports: number[], ms: number): Promise<{ close(): Promise<void> }> {
+  const servers: net.Server[] = [];
+  const sockets = new Set<net.Socket>();
+  for (const port of ports) {
+    const server = net.createServer((c) => {
+      const up = net.connect(port, '127.0.0.2');
+      for (const s of [c, up]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => (c.destroy(), up.destroy()));
+      }
+      c.pipe(up);
+      let back = Buffer.alloc(0);
+      up.on('data', (chunk: Buffer) => {
+        back = Buffer.concat([back, chunk]);
+        while (back.length >= 8 && back.length >= 8 + back.readUInt32BE(4)) {
+          const frame = back.subarray(0, 8 + back.readUInt32BE(4));
+          back = back.subarray(frame.length);
+          if (frame[3] === FrameType.RESULT) setTimeout(() => c.write(frame), ms);
+          else c.write(frame);
+        }
+      });
+    });
+    await new Promise<void>((res) => server.listen(port, '127.0.0.1', () => res()));
+    servers.push(server);
+  }
+  return {
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    },
+  };
+}
 
 describe('offers', () => {
   let server: NatsServer;
@@ -81,6 +125,60 @@ describe('offers', () => {
     await waitFor(() => h.activeTransfers === 0, 5_000, 'the transfer to be counted as ended');
     await watcher.flush();
     assert.equal(claims.n, 0, 'the HELLO was the claim');
+  });
+
+  it('--concurrency 1: the next plot is announced and sent while the last one waits for its verdict', async () => {
+    const prefix = 'off3';
+    const base = await freePorts(4, PORT_RANGES.offers, ['127.0.0.1', '127.0.0.2']);
+    const ports = [base, base + 1, base + 2, base + 3];
+    const proxy = await resultDelayer(ports, 1_500);
+    cleanup.push(() => proxy.close());
+    const dirs = [await tmpDir('pf-offer-d1-'), await tmpDir('pf-offer-d2-', os.tmpdir())];
+    for (const d of dirs) cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+    const h = await startTestHarvester({
+      nc: await nats(),
+      id: 'ho3',
+      dirs,
+      prefix,
+      listenHost: '127.0.0.2',
+      advertiseHost: '127.0.0.1',
+      portRange: [ports[0]!, ports[3]!],
+    });
+    cleanup.push(() => h.close());
+    const src = await tmpDir('pf-offer-src-');
+    cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
+    for (const i of [0, 1]) writeRandomFile(path.join(src, `plot-k28-slot-${i}.plot2`), 50_000);
+    const events: string[] = [];
+    const items = await sweep({
+      nc: await nats(),
+      dirs: [src],
+      plotter: 'p3',
+      prefix,
+      minAgeMs: 0,
+      concurrency: 1,
+      log: silentLogger(),
+      onStart: (c) => (events.push(`start ${c.name}`), () => undefined),
+      onDone: (i) => void events.push(`done ${i.name}`),
+    });
+    assert.deepEqual(
+      items.map((i) => i.status),
+      ['sent', 'sent'],
+    );
+    assert.deepEqual(
+      events,
+      [
+        'start plot-k28-slot-0.plot2',
+        'start plot-k28-slot-1.plot2',
+        'done plot-k28-slot-0.plot2',
+        'done plot-k28-slot-1.plot2',
+      ],
+      "the second plot went while the first one's RESULT was held back",
+    );
+    assert.deepEqual(
+      fs.readdirSync(src).filter((f) => !f.startsWith('.')),
+      [],
+      'both sources removed after RESULT',
+    );
   });
 
   it('an offer goes only to a plotter that asks for it, is used once, and checks token and name', async () => {
