@@ -25,6 +25,7 @@ import {
   encodeBus,
   Heartbeat,
   HeldCopy,
+  MAX_BUS_MESSAGE,
   subjects,
   validateId,
 } from '../bus/messages.js';
@@ -270,15 +271,19 @@ export class Harvester {
     else setTimeout(bid, d.delayMs);
   }
 
-  /** A malformed or unexpected message is logged and ignored: it never stops the harvester. */
+  /**
+   * A malformed or unexpected message is logged and ignored: it never stops the harvester. A
+   * request (it has a reply subject) is refused with the reason, so whoever sent it (a script,
+   * `nats req`, another version) reads what is wrong instead of waiting out a timeout.
+   */
   private decodeOrIgnore<K extends BusKind>(msg: Msg, kind: K): Extract<BusMessage, { kind: K }> | undefined {
     try {
       return decodeBus(msg.data, [kind]);
     } catch (err) {
-      this.opts.log.warn(
-        { subject: msg.subject, code: (err as PlotferryError).code },
-        `ignored: ${(err as Error).message}`,
-      );
+      const code = (err as PlotferryError).code ?? 'PF_PROTOCOL';
+      const message = `${this.opts.id} ignored a ${kind} message: ${(err as Error).message}`.slice(0, 4000);
+      this.opts.log.warn({ subject: msg.subject, code }, message);
+      if (msg.reply) msg.respond(encodeBus({ kind: 'refused', v: 1, id: requestId(msg.data), code, message }));
       return undefined;
     }
   }
@@ -414,6 +419,19 @@ export class Harvester {
     this.offers.abortAll();
     await this.disks.close();
   }
+}
+
+/** The `id` of a request that did not decode, when it has a usable one, for its refusal. */
+function requestId(data: Uint8Array): string {
+  if (data.length <= MAX_BUS_MESSAGE) {
+    try {
+      const id = (JSON.parse(Buffer.from(data).toString('utf8')) as { id?: unknown }).id;
+      if (typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
+    } catch {
+      // not JSON
+    }
+  }
+  return 'malformed';
 }
 
 /** This host's first non-internal IPv4 address, else 127.0.0.1. */

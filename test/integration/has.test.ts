@@ -185,6 +185,28 @@ describe('has and free', () => {
     );
   });
 
+  it('a `has` of 30,000 names, or of a name like ../../x, is refused with the reason; the harvester keeps serving', async () => {
+    const prefix = 'has6';
+    const { dir } = await harvester('h6', prefix);
+    fs.writeFileSync(path.join(dir, 'kept.plot'), 'x'.repeat(10));
+    const nc = await nats();
+    const ask = async (body: unknown) =>
+      decodeBus((await nc.request(subjects(prefix).has, Buffer.from(JSON.stringify(body)), { timeout: 5_000 })).data, [
+        'refused',
+        'held',
+        'not-held',
+      ]);
+    const names = Array.from({ length: 30_000 }, (_, i) => `plot-k28-${String(i).padStart(8, '0')}.plot2`);
+    const batch = await ask({ kind: 'has', v: 1, name: names[0], size: 1, names, answerAll: true });
+    assert.equal(batch.kind, 'refused');
+    assert.ok(batch.kind === 'refused' && batch.code === 'PF_PROTOCOL' && /65536-byte limit/.test(batch.message));
+    const evil = await ask({ kind: 'has', v: 1, id: 'q1', name: '../../x', size: 1, answerAll: true });
+    assert.ok(evil.kind === 'refused' && evil.code === 'PF_PROTOCOL' && evil.id === 'q1', JSON.stringify(evil));
+    assert.match(evil.kind === 'refused' ? evil.message : '', /h6 ignored a has message/);
+    const fine = await ask({ kind: 'has', v: 1, name: 'kept.plot', size: 10, answerAll: true });
+    assert.equal(fine.kind, 'held', 'and it still answers');
+  });
+
   it('a claim that ends publishes free, and a waiting plotter wakes on it', { timeout: 15_000 }, async () => {
     const prefix = 'has3';
     await harvester('hf', prefix);
