@@ -12,6 +12,8 @@
  *             per-file cost, files/s (many.ts); --size does not apply
  *   hold      a harvester whose 2 disks hold 20,000 plots each: has, bid and heartbeat round
  *             trips, idle CPU (hold.ts)
+ *   many-10gbe  that farm across the emulated 10GbE link: 12 x 512 MiB at concurrency 4 against
+ *             1 x 6 GiB (many-10gbe.ts; root; ~13 GiB of memory)
  *
  * Prints a table per scenario with plotferry's ratio to each tool and whether the targets hold;
  * writes, unless --no-save, bench/results/suite-DATE.json and latest.{md,svg,json}.
@@ -34,12 +36,13 @@ import { cannotEmulate, Link, loopback, tenGbE } from './link.js';
 import { Peer, PeerKind, startPeer } from './peers.js';
 import { HoldResult, holdSummary, runHold } from './hold.js';
 import { ManyRow, manySummary, runMany } from './many.js';
+import { Many10gResult, many10gbeSummary, runMany10gbe } from './many-10gbe.js';
 import { markdownReport, markdownTable, ScenarioResult, summarize, svgChart } from './report.js';
 import { Run, runOnce, Tool, TOOL_INFO, TOOLS, unavailable } from './tools.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.resolve(here, '../../bench/results');
-const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold'] as const;
+const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold', 'many-10gbe'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** The issue's targets: plotferry's median over the tool's, at least. */
@@ -163,8 +166,13 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   let many: ManyRow[] | undefined;
   let hold: { full: HoldResult; empty: HoldResult } | undefined;
+  let many10: Many10gResult | undefined;
   for (const s of scenarios) {
-    if (s === 'hold') {
+    if (s === 'many-10gbe') {
+      write('\nmany-10gbe: that farm across the emulated 10GbE link (bench/many-10gbe.ts)\n');
+      many10 = await runMany10gbe('/dev/shm');
+      write(many10.skipped ? `  skipped: ${many10.skipped}\n` : `\n${many10gbeSummary(many10.rows)}\n`);
+    } else if (s === 'hold') {
       write('\nhold: a harvester holding 2 x 20,000 plots (bench/hold.ts)\n');
       const empty = await runHold('/dev/shm', 0);
       hold = { full: await runHold('/dev/shm'), empty };
@@ -189,6 +197,7 @@ async function main(): Promise<void> {
       results,
       ...(many ? { many } : {}),
       ...(hold ? { hold } : {}),
+      ...(many10 ? { many10gbe: many10 } : {}),
     },
     null,
     2,
@@ -201,7 +210,8 @@ async function main(): Promise<void> {
       path.join(RESULTS, 'latest.md'),
       markdownReport(results, { machine, date, size: args.size, rounds: args.rounds, warmup: args.warmup, command }) +
         (many ? `\n## many: a farm on this machine, many small plots\n\n${manySummary(many)}\n` : '') +
-        (hold ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold.full, hold.empty)}\n` : ''),
+        (hold ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold.full, hold.empty)}\n` : '') +
+        (many10 && !many10.skipped ? `\n## many-10gbe: ${many10.describe}\n\n${many10gbeSummary(many10.rows)}\n` : ''),
     );
     fs.writeFileSync(
       path.join(RESULTS, 'latest.svg'),
@@ -209,7 +219,8 @@ async function main(): Promise<void> {
     );
     write(`\nresults: bench/results/latest.md, latest.svg, suite-${stamp}.json\n`);
   }
-  if (results.some((s) => s.runs.some((r) => !r.ok)) || many?.some((r) => !r.ok)) process.exitCode = 1;
+  if (results.some((s) => s.runs.some((r) => !r.ok)) || many?.some((r) => !r.ok) || many10?.rows.some((r) => !r.ok))
+    process.exitCode = 1;
 }
 
 await main();
