@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import { fromSystemError } from './errors.js';
-import { registry } from './metrics.js';
+import { collectProcessMetrics, registry } from './metrics.js';
 
 export interface MetricsServer {
   port: number;
@@ -13,6 +13,7 @@ export interface MetricsServer {
 }
 
 export async function serveMetrics(host: string, port: number, log: Logger): Promise<MetricsServer> {
+  collectProcessMetrics();
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('plotferry serves only GET /metrics\n');

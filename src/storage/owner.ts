@@ -49,10 +49,14 @@ export function processStart(pid: number): string {
   return stat ? (rest[19] ?? '') : '';
 }
 
+/** Our own start time: read once (a lock per plot read /proc/self/stat every time). */
+let selfStart: string | undefined;
+
 export function selfOwner(role: string): Owner {
+  selfStart ??= processStart(process.pid);
   return {
     pid: process.pid,
-    start: processStart(process.pid),
+    start: selfStart,
     boot: currentBootId(),
     host: os.hostname(),
     role,
