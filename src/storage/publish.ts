@@ -15,12 +15,13 @@ const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', '
  * EEXIST where rename(2) would silently replace. On file systems without hard links (exFAT,
  * some FUSE mounts) it falls back to check-then-rename, which only a concurrent writer of the
  * same name outside plotferry could race. Then fsyncs the directory so the name survives a
- * power cut.
+ * power cut, and resolves: from here on the plot is stored, durably, under its final name.
  *
  * Per-file cost matters with ~1 GiB plots (issue 12): the directory is opened while the caller
- * syncs the file (`dir`, from openDirForSync), and after the link, the directory sync, the hash
- * record (`record`, written only once the name is ours) and the temporary name's removal run at
- * once. Resolves whether the record was written.
+ * syncs the file (`dir`, from openDirForSync), and what does not make the plot safer runs after
+ * this resolves, while the sender hears RESULT: the hash record (`record`, written only once the
+ * name is ours) and the removal of the temporary name. `settled` resolves when they are done,
+ * with whether the record was written.
  */
 export async function publish(
   tempPath: string,
@@ -28,7 +29,12 @@ export async function publish(
   log?: Logger,
   record?: (finalPath: string) => Promise<boolean>,
   dir: Promise<DirHandle> = openDirForSync(path.dirname(finalPath)),
-): Promise<boolean> {
+): Promise<{ settled: Promise<boolean> }> {
+  const closeDir = () =>
+    dir.then(
+      (d) => d.close(),
+      () => undefined,
+    );
   let linked = false;
   try {
     try {
@@ -58,30 +64,37 @@ export async function publish(
         throw fromSystemError(e, `renaming to ${finalPath}`);
       }
     }
-    const [recorded] = await Promise.all([
-      record ? record(finalPath) : Promise.resolve(false),
-      dir.then((d) => d.sync()),
-      // The plot is under its final name now. A temporary name that cannot be removed (a disk
-      // remounted read-only this instant) is left for the next start's housekeeping: reporting
-      // the plot as failed would make the plotter send it again elsewhere, and it would land twice.
-      linked
-        ? fsp
-            .unlink(tempPath)
-            .catch((err: unknown) =>
-              log?.warn(
-                { err, path: tempPath },
-                'stored, but its temporary name could not be removed; the next start removes it',
-              ),
-            )
-        : undefined,
-    ]);
-    return recorded;
-  } finally {
-    await dir.then(
-      (d) => d.close(),
-      () => undefined,
-    );
+    await dir.then((d) => d.sync());
+  } catch (err) {
+    await closeDir();
+    throw err;
   }
+  const settled = Promise.all([
+    record ? record(finalPath) : Promise.resolve(false),
+    // The plot is under its final name now. A temporary name that cannot be removed (a disk
+    // remounted read-only this instant) is left for the next start's housekeeping: reporting
+    // the plot as failed would make the plotter send it again elsewhere, and it would land twice.
+    linked
+      ? fsp
+          .unlink(tempPath)
+          .catch((err: unknown) =>
+            log?.warn(
+              { err, path: tempPath },
+              'stored, but its temporary name could not be removed; the next start removes it',
+            ),
+          )
+      : undefined,
+  ]).then(
+    async ([recorded]) => {
+      await closeDir();
+      return recorded;
+    },
+    async () => {
+      await closeDir();
+      return false;
+    },
+  );
+  return { settled };
 }
 
 /** An open directory, to fsync it once a name in it changed. */

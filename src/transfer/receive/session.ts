@@ -389,9 +389,8 @@ export class ReceiveSession {
       );
       throw fromSystemError(err, `closing ${this.tempPath}`);
     }
-    const recorded = await publish(this.tempPath!, finalPath, this.log, (p) => writeHashRecord(p, ours), dir);
+    const { settled } = await publish(this.tempPath!, finalPath, this.log, (p) => writeHashRecord(p, ours), dir);
     this.tempPath = undefined;
-    if (!recorded) this.log.warn({ path: finalPath }, 'stored, but its hash record could not be written');
     this.state = 'done';
     const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
     const writes = this.sink!.writer.site();
@@ -410,6 +409,8 @@ export class ReceiveSession {
     if (!this.socket.destroyed)
       this.socket.end(encodeMessage({ type: 'result', hash: ours, bytes: hello.size, path: finalPath }));
     this.releaseSlots();
+    // The hash record and the temporary name's removal, while the sender hears RESULT.
+    if (!(await settled)) this.log.warn({ path: finalPath }, 'stored, but its hash record could not be written');
     this.resolve({
       ok: true,
       name: hello.name,
