@@ -73,7 +73,8 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
       .option('port-range', {
         type: 'string',
         default: '0',
-        describe: 'TCP ports for transfers, "LOW-HIGH" (0: any free port)',
+        describe:
+          'TCP ports for transfers, "LOW-HIGH" (0: any free port); the first free one is the standing listener for bids, the rest serve claims of older plotters',
       })
       .option('prefix', {
         type: 'string',

@@ -194,6 +194,12 @@ async function storedMeanwhile(
   return deliveredAs(opts.file, name, held, held.harvester);
 }
 
+/**
+ * Without a roster (`send --nats`), how long after the announce bids still compete: two
+ * harvesters that both bid at once arrive a fraction of a millisecond apart.
+ */
+const MIN_GATHER_MS = 10;
+
 const holderRoster = (opts: BiddingOptions) => opts.roster ?? new HolderRoster(opts.nc, opts.prefix);
 
 /** What an announce brought: a harvester to claim from, or one that holds the name already. */
@@ -218,7 +224,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
   const answered = new Set<string>();
   const busy = new Set<string>();
   const declines = new Map<string, Decline>();
-  let best: { harvester: string; rank: number; direct?: BidOffer } | undefined;
+  let best: { harvester: string; rank: number; resumes: number; direct?: BidOffer } | undefined;
   let holder: Held | undefined;
   return new Promise<Offer>((resolve, reject) => {
     let decideTimer: NodeJS.Timeout | undefined;
@@ -271,10 +277,15 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
         else if (r.busy) busy.add(r.harvester);
         else {
           const rank = Date.now() + (r.delayMs ?? 0);
-          if (!best || rank < best.rank) {
-            best = { harvester: r.harvester, rank, ...(r.offer ? { direct: r.offer } : {}) };
+          const resumes = r.resumeFrom ?? 0;
+          // A harvester holding part of this plot (a broken transfer's good bytes) takes the rest
+          // before any other, the one holding most first; among the rest, the best rank wins.
+          if (!best || resumes > best.resumes || (resumes === best.resumes && rank < best.rank)) {
+            best = { harvester: r.harvester, rank, resumes, ...(r.offer ? { direct: r.offer } : {}) };
             clearTimeout(decideTimer);
-            decideTimer = setTimeout(decide, Math.max(0, rank - Date.now()));
+            // Not knowing who else will answer, bids that come within MIN_GATHER_MS compete.
+            const gather = known ? 0 : MIN_GATHER_MS - (performance.now() - t0);
+            decideTimer = setTimeout(decide, Math.max(0, rank - Date.now(), gather));
           }
         }
         if (known && [...known].every((h) => answered.has(h))) finish();
