@@ -18,7 +18,7 @@ import { natsServerPath } from '../src/demo/nats-server.js';
 import { writeRandomFile } from '../src/demo/sample.js';
 import { hashFile } from '../src/transfer/hash.js';
 import { cannotEmulate, tenGbE } from './link.js';
-import type { ManyRow } from './many.js';
+import { ManyRow, sweepArgv } from './many.js';
 import { CLI } from './peers.js';
 import { timed } from './proc.js';
 
@@ -105,25 +105,7 @@ export async function runMany10gbe(work: string): Promise<Many10gResult> {
         sums.set(path.basename(f), await hashFile(f));
       }
       const t0 = process.hrtime.bigint();
-      const r = await timed(
-        [
-          process.execPath,
-          CLI,
-          'sweep',
-          '--nats',
-          nats,
-          '--min-age',
-          '0',
-          '--concurrency',
-          String(w.concurrency),
-          '--log-level',
-          'warn',
-          src,
-        ],
-        base,
-        {},
-        link.sendPrefix,
-      ).done;
+      const r = await timed(sweepArgv(nats, w.concurrency, src), base, {}, link.sendPrefix).done;
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       let error = r.code !== 0 ? `sweep exited ${r.code}: ${r.stderr.trim().slice(-300)}` : undefined;
       const left = fs.readdirSync(src).filter((f) => !f.startsWith('.'));

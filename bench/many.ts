@@ -102,6 +102,24 @@ async function startFarm(base: string): Promise<Farm> {
   };
 }
 
+/** `plotferry sweep` as cron runs it, over `src`, with no minimum age. */
+export function sweepArgv(nats: string, concurrency: number, src: string): string[] {
+  return [
+    process.execPath,
+    CLI,
+    'sweep',
+    '--nats',
+    nats,
+    '--min-age',
+    '0',
+    '--concurrency',
+    String(concurrency),
+    '--log-level',
+    'warn',
+    src,
+  ];
+}
+
 function makeFiles(dir: string, n: number, size: number, tag: string): string[] {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -178,23 +196,7 @@ export async function runMany(work: string, tools: readonly string[]): Promise<M
       if (tools.includes('plotferry')) {
         const files = reset();
         const t0 = process.hrtime.bigint();
-        const r = await timed(
-          [
-            process.execPath,
-            CLI,
-            'sweep',
-            '--nats',
-            farm.nats.url,
-            '--min-age',
-            '0',
-            '--concurrency',
-            String(w.concurrency),
-            '--log-level',
-            'warn',
-            src,
-          ],
-          base,
-        ).done;
+        const r = await timed(sweepArgv(farm.nats.url, w.concurrency, src), base).done;
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         const left = fs.readdirSync(src).filter((f) => !f.startsWith('.'));
         const error =

@@ -100,17 +100,22 @@ export class Harvester {
     this.disks = receiverDisks('harvester', opts.dirs, { ...opts, onPlotDeleted: (f) => this.inventory.removed(f) });
     this.subj = subjects(opts.prefix ?? 'plotferry');
     this.inventory = new Inventory(() => this.disks.ownedDirs, opts.log, opts.rescanMs);
-    this.claims = new Claims({
+    // What a claim and a bid's offer receive with: the same disks, ports, limits and checks.
+    const receiving = {
       disks: this.disks,
-      maxTransfers: this.maxTransfers,
       listenHost: opts.listenHost ?? '0.0.0.0',
-      portRange: opts.portRange ?? [0, 0],
-      claimTtlMs: opts.claimTtlMs ?? 30_000,
+      portRange: opts.portRange ?? ([0, 0] as [number, number]),
       idleTimeoutMs: opts.idleTimeoutMs,
       verifyPlotHeader: opts.verifyPlotHeader,
       partialTtlMs: this.partialTtlMs,
       throttle: this.throttle,
       log: opts.log,
+    };
+    const claimTtlMs = opts.claimTtlMs ?? 30_000;
+    this.claims = new Claims({
+      ...receiving,
+      maxTransfers: this.maxTransfers,
+      claimTtlMs,
       onStored: (p, bytes) => this.inventory.added(p, bytes),
       // Plotters waiting on busy disks go now instead of at their next poll.
       onFreed: () => {
@@ -119,18 +124,11 @@ export class Harvester {
       },
     });
     this.offers = new OfferDesk({
+      ...receiving,
       claims: this.claims,
-      disks: this.disks,
       advertiseHost: opts.advertiseHost,
-      listenHost: opts.listenHost ?? '0.0.0.0',
-      portRange: opts.portRange ?? [0, 0],
-      ttlMs: opts.claimTtlMs ?? 30_000,
-      idleTimeoutMs: opts.idleTimeoutMs,
-      verifyPlotHeader: opts.verifyPlotHeader,
-      partialTtlMs: this.partialTtlMs,
-      throttle: this.throttle,
+      ttlMs: claimTtlMs,
       isClosing: () => this.closing,
-      log: opts.log,
     });
   }
 

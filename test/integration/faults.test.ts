@@ -113,15 +113,25 @@ describe('fault injection', () => {
     }
   });
 
+  // Every step whatever the one before did: a mount left behind outlives the test run.
   after(async () => {
+    const step = async (f: () => unknown) => {
+      try {
+        await f();
+      } catch (err) {
+        console.error(`fault suite cleanup: ${(err as Error).message}`);
+      }
+    };
     for (const h of hs) {
-      h.child?.child.kill('SIGKILL');
-      await h.child?.done;
-      await h.proxy.close();
+      await step(async () => {
+        h.child?.child.kill('SIGKILL');
+        await h.child?.done;
+      });
+      await step(() => h.proxy.close());
     }
-    for (const m of mounts) execFileSync('umount', [m]);
-    await server.stop();
-    await fsp.rm(work, { recursive: true, force: true });
+    for (const m of mounts) await step(() => execFileSync('umount', [m]));
+    await step(() => server.stop());
+    await step(() => fsp.rm(work, { recursive: true, force: true }));
   });
 
   const sweepArgs = (dir: string) => [
