@@ -236,7 +236,9 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
       clearTimeout(decideTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       sub.unsubscribe();
-      opts.roster?.heard(answered, !!known && [...known].every((h) => answered.has(h)));
+      // A known harvester still silent after its full wait is taken as gone (not one that had
+      // no time to answer before a holder, or everyone else, did).
+      opts.roster?.heard(answered, !!known && performance.now() - t0 >= opts.roster.maxWaitMs);
       if (holder) return resolve({ kind: 'held', held: holder, error: new HeldError(holder) });
       if (best) {
         metrics.bidSeconds.observe((performance.now() - t0) / 1000);

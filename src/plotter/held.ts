@@ -104,14 +104,14 @@ export class HolderRoster {
   ) {}
 
   /**
-   * What an announce heard (plotter/bidding.ts): harvesters that answered join; when it ended
-   * before every known harvester answered, the silent ones are dropped (a slow one rejoins when it
-   * is heard again), so a stopped harvester is not waited for plot after plot.
+   * What an announce heard (plotter/bidding.ts): harvesters that answered join; with `dropSilent`
+   * (the announce waited the full maxWaitMs for them), known ones that stayed silent are dropped,
+   * so a stopped harvester is not waited for plot after plot (one that answers again rejoins).
    */
-  heard(answered: ReadonlySet<string>, everyoneKnown: boolean): void {
+  heard(answered: ReadonlySet<string>, dropSilent: boolean): void {
     if (!this.complete) return;
     for (const h of answered) this.known.add(h);
-    if (!everyoneKnown) for (const h of this.known) if (!answered.has(h)) this.known.delete(h);
+    if (dropSilent) for (const h of this.known) if (!answered.has(h)) this.known.delete(h);
   }
 
   /** Every harvester that answers, once a full wait has shown who they are; else undefined. */

@@ -12,7 +12,7 @@ import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
 import type { Harvester } from '../../src/farm/harvester.js';
 import { FreeSignal } from '../../src/plotter/free-signal.js';
 import { HolderRoster } from '../../src/plotter/held.js';
-import { sendByBidding } from '../../src/plotter/bidding.js';
+import { HeldError, sendByBidding } from '../../src/plotter/bidding.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { silentLogger } from '../../src/core/log.js';
 import { writeHashRecord } from '../../src/storage/hash-records.js';
@@ -205,6 +205,41 @@ describe('has and free', () => {
     assert.match(evil.kind === 'refused' ? evil.message : '', /h6 ignored a has message/);
     const fine = await ask({ kind: 'has', v: 1, name: 'kept.plot', size: 10, answerAll: true });
     assert.equal(fine.kind, 'held', 'and it still answers');
+  });
+
+  it('a known harvester silent for a whole announce wait is dropped from the roster; one only slower than a holder is not', async () => {
+    const prefix = 'has7';
+    const { dir } = await harvester('h7', prefix);
+    const { files } = await sources(2);
+    fs.copyFileSync(files[1]!, path.join(dir, path.basename(files[1]!)));
+    const nc = await nats();
+    // "slow" answers `has` at once and announces 200 ms late; "gone" answers `has` only.
+    const fake = await nats();
+    for (const id of ['slow', 'gone'])
+      fake.subscribe(subjects(prefix).has, {
+        callback: (_e, m) => m.respond(encodeBus({ kind: 'not-held', v: 1, harvester: id })),
+      });
+    fake.subscribe(subjects(prefix).announce, {
+      callback: (_e, m) => {
+        const a = decodeBus(m.data, ['announce']);
+        const no = encodeBus({ kind: 'decline', v: 1, id: a.id, harvester: 'slow', reason: 'no-room', freeBytes: 0 });
+        setTimeout(() => m.respond(no), 200);
+      },
+    });
+    await fake.flush();
+    const roster = new HolderRoster(nc, prefix, 400);
+    await roster.ask('nothing.plot2', 1, 'ab'.repeat(8));
+    assert.deepEqual([...roster.harvesters()!].sort(), ['gone', 'h7', 'slow']);
+    // h7 holds plot 1 and says so at once: the announce ends before "slow" and "gone" answer.
+    await assert.rejects(
+      sendByBidding({ nc, plotter: 'p7', prefix, file: files[1]!, roster, probe: 'cd'.repeat(8) }),
+      (e: unknown) => e instanceof HeldError && e.holder.harvester === 'h7',
+    );
+    assert.deepEqual([...roster.harvesters()!].sort(), ['gone', 'h7', 'slow'], 'no one had their full wait');
+    // Plot 0: h7 bids, "slow" declines in time, "gone" stays silent through the whole wait.
+    const r = await sendByBidding({ nc, plotter: 'p7', prefix, file: files[0]!, roster });
+    assert.equal(r.harvester, 'h7');
+    assert.deepEqual([...roster.harvesters()!].sort(), ['h7', 'slow'], '"gone" was dropped, "slow" kept');
   });
 
   it('a claim that ends publishes free, and a waiting plotter wakes on it', { timeout: 15_000 }, async () => {
