@@ -207,7 +207,7 @@ export function encodeBus(m: BusMessage): Uint8Array {
 }
 
 /** A NATS subject token: ids and prefixes must not contain dots, spaces or wildcards. */
-const TOKEN_RE = /^[A-Za-z0-9_-]{1,64}$/;
+export const TOKEN_RE = /^[A-Za-z0-9_-]{1,64}$/;
 export function validateId(id: unknown, what: string): string {
   if (typeof id !== 'string' || !TOKEN_RE.test(id)) {
     throw new PlotferryError(

@@ -153,6 +153,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         tries: args.retries + 1,
         busyWaitMs: args.busyWait * 1000,
         pacer: await pacerFor(args.bwlimit),
+        // The next cron run starts from the harvesters this one hears (no 500 ms `has` wait).
+        rosterFile: (await import('../plotter/roster-file.js')).rosterCacheFile(args.nats, args.prefix),
       };
       if (args.dryRun) {
         // Lists what a sweep would send: no NATS needed (issue 15, item 16).

@@ -238,7 +238,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
       sub.unsubscribe();
       // A known harvester still silent after its full wait is taken as gone (not one that had
       // no time to answer before a holder, or everyone else, did).
-      opts.roster?.heard(answered, !!known && performance.now() - t0 >= opts.roster.maxWaitMs);
+      opts.roster?.heard(answered, !!known && waitedOut);
       if (holder) return resolve({ kind: 'held', held: holder, error: new HeldError(holder) });
       if (best) {
         metrics.bidSeconds.observe((performance.now() - t0) / 1000);
@@ -254,8 +254,14 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
     // the plot never goes to a second harvester because its holder answered late.
     const decide = () => {
       const left = known ? t0 + opts.roster!.maxWaitMs - performance.now() : 0;
-      if (left > 0 && ![...known!].every((h) => answered.has(h))) decideTimer = setTimeout(finish, left);
+      if (left > 0 && ![...known!].every((h) => answered.has(h))) decideTimer = setTimeout(waitOver, left);
       else finish();
+    };
+    // The whole wait ran out (timers, not a clock reading: a timer may fire a fraction of a ms early).
+    let waitedOut = false;
+    const waitOver = () => {
+      waitedOut = true;
+      finish();
     };
     const onAbort = () => finish();
     const inbox = createInbox();
@@ -293,7 +299,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
         if (known && [...known].every((h) => answered.has(h))) finish();
       },
     });
-    const overall = setTimeout(finish, timeout);
+    const overall = setTimeout(waitOver, timeout);
     const t0 = performance.now();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {

@@ -114,6 +114,17 @@ export class HolderRoster {
     if (dropSilent) for (const h of this.known) if (!answered.has(h)) this.known.delete(h);
   }
 
+  /**
+   * Starts from the harvesters an earlier sweep heard (roster-file.ts) instead of a full wait:
+   * announces then wait for these, a gone one is dropped after one announce's wait, a new one
+   * joins when it answers.
+   */
+  seed(harvesters: readonly string[]): void {
+    if (this.complete || harvesters.length === 0) return;
+    for (const h of harvesters) this.known.add(h);
+    this.complete = true;
+  }
+
   /** Every harvester that answers, once a full wait has shown who they are; else undefined. */
   harvesters(): ReadonlySet<string> | undefined {
     return this.complete && this.known.size > 0 ? this.known : undefined;

@@ -26,6 +26,7 @@ import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import { FreeSignal } from './free-signal.js';
 import { HolderRoster, judgeHeld } from './held.js';
 import { tryLock } from './lock.js';
+import { loadRoster, saveRoster } from './roster-file.js';
 import { Slots } from './slots.js';
 
 export interface Candidate {
@@ -71,6 +72,11 @@ export interface SweepOptions {
   backoffMs?: number;
   /** How long a plot may wait while every harvester with room is busy. */
   busyWaitMs?: number;
+  /**
+   * Where the harvesters this sweep hears are kept for the next one, which then needs no `has`
+   * wait to learn them (roster-file.ts); none: every sweep learns afresh.
+   */
+  rosterFile?: string;
   /** `--bwlimit`: one rate cap for all the plots moving at once. */
   pacer?: Pacer;
   signal?: AbortSignal;
@@ -150,6 +156,9 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
   const results: SweepItem[] = [];
   let next = 0;
   const ctx = sweepContext(opts);
+  const prefix = opts.prefix ?? 'plotferry';
+  const cache = opts.rosterFile;
+  if (cache && candidates.length > 0) ctx.roster.seed((await loadRoster(cache, prefix)) ?? []);
   const worker = async () => {
     while (next < candidates.length && !opts.signal?.aborted) {
       const c = candidates[next++]!;
@@ -163,6 +172,8 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
     await Promise.all(Array.from({ length: plotsUnderWay(opts.concurrency) }, worker));
   } finally {
     ctx.freed.close();
+    const heard = ctx.roster.harvesters();
+    if (cache && heard) await saveRoster(cache, prefix, [...heard]);
   }
   return results;
 }

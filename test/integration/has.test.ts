@@ -242,6 +242,55 @@ describe('has and free', () => {
     assert.deepEqual([...roster.harvesters()!].sort(), ['h7', 'slow'], '"gone" was dropped, "slow" kept');
   });
 
+  it('the next cron sweep starts from the harvesters the last one heard: no `has` wait; a gone one is dropped', async () => {
+    const prefix = 'has8';
+    await harvester('h8a', prefix);
+    await harvester('h8b', prefix);
+    const { src, files } = await sources(3);
+    const rosterFile = path.join(await tmpDir('pf-has-cache-'), 'plotferry', 'harvesters-x.json');
+    cleanup.push(() => fsp.rm(path.dirname(path.dirname(rosterFile)), { recursive: true, force: true }));
+    const run = async () =>
+      sweep({
+        nc: await nats(),
+        dirs: [src],
+        plotter: 'p8',
+        prefix,
+        minAgeMs: 0,
+        concurrency: 1,
+        rosterFile,
+        log: silentLogger(),
+      });
+    const saved = () => JSON.parse(fs.readFileSync(rosterFile, 'utf8')) as { harvesters: string[] };
+    const has = await countHas(prefix);
+    assert.deepEqual(
+      (await run()).map((i) => i.status),
+      ['sent', 'sent', 'sent'],
+    );
+    await (await nats()).flush();
+    assert.equal(has.n, 1, 'the first sweep learned who answers');
+    assert.deepEqual(saved().harvesters, ['h8a', 'h8b']);
+    assert.deepEqual(fs.readdirSync(src), [], 'nothing left beside the plots');
+    // The next run: new plots, and a harvester in the record that has gone since.
+    fs.writeFileSync(rosterFile, JSON.stringify({ ...saved(), harvesters: ['h8a', 'h8b', 'h8-gone'] }));
+    for (const f of files) writeRandomFile(f.replace('.plot2', '-2.plot2'), 5000);
+    assert.deepEqual(
+      (await run()).map((i) => i.status),
+      ['sent', 'sent', 'sent'],
+    );
+    await (await nats()).flush();
+    assert.equal(has.n, 1, 'the second sweep asked no `has` at all');
+    assert.deepEqual(saved().harvesters, ['h8a', 'h8b'], 'the gone one was dropped after one wait');
+    // A record that is not JSON is not used.
+    fs.writeFileSync(rosterFile, 'junk');
+    writeRandomFile(path.join(src, 'plot-k28-has-after-junk.plot2'), 5000);
+    assert.deepEqual(
+      (await run()).map((i) => i.status),
+      ['sent'],
+    );
+    await (await nats()).flush();
+    assert.equal(has.n, 2, 'without a usable record the sweep learns with `has` again');
+  });
+
   it('a claim that ends publishes free, and a waiting plotter wakes on it', { timeout: 15_000 }, async () => {
     const prefix = 'has3';
     await harvester('hf', prefix);
