@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { connect, createInbox, NatsConnection } from 'nats';
 import { startNatsServer } from '../src/demo/nats-server.js';
-import { CLI } from './peers.js';
+import { harvesterArgv } from './many.js';
 
 export interface HoldResult {
   plots: number;
@@ -82,23 +82,8 @@ export async function runHold(work: string, perDisk = PER_DISK): Promise<HoldRes
   const nc = await connect({ servers: nats.url });
   const beats = nc.subscribe('plotferry.heartbeat.*');
   const t0 = performance.now();
-  const h = spawn(
-    process.execPath,
-    [
-      CLI,
-      'harvester',
-      '--nats',
-      nats.url,
-      '--id',
-      'hold',
-      '--host',
-      '127.0.0.1',
-      '--log-level',
-      'warn',
-      ...dirs.flatMap((d) => ['--dir', d]),
-    ],
-    { stdio: 'ignore' },
-  );
+  const [node, ...argv] = harvesterArgv(nats.url, 'hold', '127.0.0.1', dirs);
+  const h = spawn(node!, argv, { stdio: 'ignore' });
   try {
     const ping = setInterval(() => nc.publish('plotferry.status'), 50);
     for await (const m of beats) {

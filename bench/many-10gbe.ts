@@ -18,7 +18,7 @@ import { natsServerPath } from '../src/demo/nats-server.js';
 import { writeRandomFile } from '../src/demo/sample.js';
 import { hashFile } from '../src/transfer/hash.js';
 import { cannotEmulate, tenGbE } from './link.js';
-import { ManyRow, sweepArgv } from './many.js';
+import { harvesterArgv, ManyRow, sweepArgv } from './many.js';
 import { CLI } from './peers.js';
 import { timed } from './proc.js';
 
@@ -60,23 +60,7 @@ export async function runMany10gbe(work: string): Promise<Many10gResult> {
         if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=7g', 'tmpfs', d]).status === 0) mounted.push(d);
       }
       disks.push(...dirs);
-      const argv = [
-        ...link.recvPrefix,
-        process.execPath,
-        CLI,
-        'harvester',
-        '--nats',
-        nats,
-        '--id',
-        `b10-${h}`,
-        '--host',
-        link.host,
-        '--listen-host',
-        link.host,
-        '--log-level',
-        'warn',
-        ...dirs.flatMap((d) => ['--dir', d]),
-      ];
+      const argv = [...link.recvPrefix, ...harvesterArgv(nats, `b10-${h}`, link.host, dirs)];
       procs.push(spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' }));
     }
     // Ready once both harvesters answer a status ping from the senders' side.

@@ -65,22 +65,7 @@ async function startFarm(base: string): Promise<Farm> {
       if (root && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3g', 'tmpfs', d]).status === 0) mounted.push(d);
     }
     disks.push(...dirs);
-    const p = daemon([
-      process.execPath,
-      CLI,
-      'harvester',
-      '--nats',
-      nats.url,
-      '--id',
-      `bench-${h}`,
-      '--host',
-      '127.0.0.1',
-      '--listen-host',
-      '127.0.0.1',
-      '--log-level',
-      'warn',
-      ...dirs.flatMap((d) => ['--dir', d]),
-    ]);
+    const p = daemon(harvesterArgv(nats.url, `bench-${h}`, '127.0.0.1', dirs));
     procs.push(p);
   }
   // Ready once both answer a status ping.
@@ -100,6 +85,26 @@ async function startFarm(base: string): Promise<Farm> {
       for (const d of mounted) spawnSync('umount', [d]);
     },
   };
+}
+
+/** A bench harvester: `id`, listening on and advertising `host`, serving `dirs`, logging warnings. */
+export function harvesterArgv(nats: string, id: string, host: string, dirs: readonly string[]): string[] {
+  return [
+    process.execPath,
+    CLI,
+    'harvester',
+    '--nats',
+    nats,
+    '--id',
+    id,
+    '--host',
+    host,
+    '--listen-host',
+    host,
+    '--log-level',
+    'warn',
+    ...dirs.flatMap((d) => ['--dir', d]),
+  ];
 }
 
 /** `plotferry sweep` as cron runs it, over `src`, with no minimum age. */

@@ -27,7 +27,7 @@
  * another version is rejected with PF_PROTOCOL; the receiving process logs it and carries on.
  */
 import { ErrorCode, remoteCode, PlotferryError } from '../core/errors.js';
-import { validatePlotName } from '../wire/names.js';
+import { ID_RE, validatePlotName } from '../wire/names.js';
 import { BESIDE, Beside } from '../wire/probe.js';
 
 export const BUS_VERSION = 1;
@@ -207,9 +207,8 @@ export function encodeBus(m: BusMessage): Uint8Array {
 }
 
 /** A NATS subject token: ids and prefixes must not contain dots, spaces or wildcards. */
-export const TOKEN_RE = /^[A-Za-z0-9_-]{1,64}$/;
 export function validateId(id: unknown, what: string): string {
-  if (typeof id !== 'string' || !TOKEN_RE.test(id)) {
+  if (typeof id !== 'string' || !ID_RE.test(id)) {
     throw new PlotferryError(
       'PF_CONFIG',
       `${what} "${String(id).slice(0, 80)}" must be 1-64 letters, digits, "_" or "-"`,
@@ -249,7 +248,7 @@ const count = (o: Obj, k: string): number => {
 };
 const id = (o: Obj, k: string): string => {
   const v = str(o, k, 64);
-  if (!TOKEN_RE.test(v)) bad(`"${k}" must be letters, digits, "_" or "-"`);
+  if (!ID_RE.test(v)) bad(`"${k}" must be letters, digits, "_" or "-"`);
   return v;
 };
 const hex16 = (o: Obj, k: string): string => {
@@ -315,7 +314,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           size: count(m, 'size'),
           plotter: id(m, 'plotter'),
           exclude: ex.map((x) => {
-            if (typeof x !== 'string' || !TOKEN_RE.test(x)) bad('"exclude" entries must be harvester ids');
+            if (typeof x !== 'string' || !ID_RE.test(x)) bad('"exclude" entries must be harvester ids');
             return x;
           }),
           ...(m.answerAll === true ? { answerAll: true } : {}),

@@ -30,6 +30,7 @@ import {
   validateId,
 } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
+import { ID_RE } from '../wire/names.js';
 import { describeHeld, findExisting } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, startPartialExpiry } from '../storage/partials.js';
 import { prepareDirs, receiverDisks } from '../storage/housekeeping.js';
@@ -424,7 +425,7 @@ function requestId(data: Uint8Array): string {
   if (data.length <= MAX_BUS_MESSAGE) {
     try {
       const id = (JSON.parse(Buffer.from(data).toString('utf8')) as { id?: unknown }).id;
-      if (typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
+      if (typeof id === 'string' && ID_RE.test(id)) return id;
     } catch {
       // not JSON
     }

@@ -109,10 +109,12 @@ export class OfferDesk {
     return { host: this.o.advertiseHost, port: this.port, token };
   }
 
+  /** The offer made for announce `id`, unless it expired (then it goes). */
   private live(id: string): Offer | undefined {
     const o = this.offers.get(id);
-    if (o && o.expires <= Date.now()) this.offers.delete(id);
-    return o && o.expires > Date.now() ? o : undefined;
+    if (!o || o.expires > Date.now()) return o;
+    this.offers.delete(id);
+    return undefined;
   }
 
   private onConnection(accepted: net.Socket): void {

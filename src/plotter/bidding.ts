@@ -92,7 +92,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         if (held) return { ...held, attempts: attempt };
       }
       const id = randomBytes(8).toString('hex');
-      const offer = await firstBid(opts, subj.announce, {
+      const found = await firstBid(opts, subj.announce, {
         kind: 'announce',
         v: 1,
         id,
@@ -104,17 +104,18 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         direct: true,
         ...(opts.probe ? { probe: opts.probe } : {}),
       });
-      if (offer.kind === 'held') {
-        // A holder of this name and size: described in its decline, or (a harvester that does
-        // not describe it) asked with `has`. Held of another size stays PF_EXISTS.
-        const held = offer.held ?? (opts.probe ? await holderRoster(opts).ask(name, size, opts.probe) : undefined);
+      if (found.kind === 'held') throw new HeldError(found.held);
+      if (found.kind === 'undescribed') {
+        // A harvester that does not describe its copy: asked with `has`. Held of another size
+        // stays PF_EXISTS.
+        const held = opts.probe ? await holderRoster(opts).ask(name, size, opts.probe) : undefined;
         if (held && held.size === size) throw new HeldError(held);
-        throw offer.error;
+        throw found.error;
       }
-      harvester = offer.harvester;
-      if (offer.direct) {
+      harvester = found.harvester;
+      if (found.direct) {
         // The bid's own listener: the HELLO claims, and a refusal is its ERROR (farm/offers.ts).
-        const { host, port, token } = offer.direct;
+        const { host, port, token } = found.direct;
         try {
           const r = await sendFile({ ...opts, name, host, port, token, offer: id });
           return { ...r, harvester, attempts: attempt };
@@ -202,12 +203,14 @@ const MIN_GATHER_MS = 10;
 
 const holderRoster = (opts: BiddingOptions) => opts.roster ?? new HolderRoster(opts.nc, opts.prefix);
 
-/** What an announce brought: a harvester to claim from, or one that holds the name already. */
-type Offer =
+/** What an announce found: a harvester to claim from, or one that holds the name already. */
+type Found =
   /** `direct`: the bid's offer, to connect to without a claim. */
   | { kind: 'bid'; harvester: string; direct?: BidOffer }
-  /** `held` absent: a harvester declined as holding it without saying what (`error`: PF_EXISTS). */
-  | { kind: 'held'; held?: Held; error: PlotferryError };
+  /** A holder of this name and size, as its decline describes it. */
+  | { kind: 'held'; held: Held }
+  /** A harvester declined as holding the name without describing it (`error`: PF_EXISTS). */
+  | { kind: 'undescribed'; error: PlotferryError };
 
 /**
  * The winning bid, or the error that says why there is none. Harvesters that know `answerAll`
@@ -218,7 +221,7 @@ type Offer =
  * (not retried) and a name held elsewhere PF_EXISTS, instead of PF_NO_BID after the timeout.
  * Replies that do not decode (a buggy or hostile responder) are skipped.
  */
-function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<Offer> {
+function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<Found> {
   const timeout = opts.bidTimeoutMs ?? 2_000;
   const known = opts.roster?.harvesters();
   const answered = new Set<string>();
@@ -226,7 +229,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
   const declines = new Map<string, Decline>();
   let best: { harvester: string; rank: number; resumes: number; direct?: BidOffer } | undefined;
   let holder: Held | undefined;
-  return new Promise<Offer>((resolve, reject) => {
+  return new Promise<Found>((resolve, reject) => {
     let decideTimer: NodeJS.Timeout | undefined;
     let done = false;
     const finish = () => {
@@ -239,14 +242,14 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<O
       // A known harvester still silent after its full wait is taken as gone (not one that had
       // no time to answer before a holder, or everyone else, did).
       opts.roster?.heard(answered, !!known && waitedOut);
-      if (holder) return resolve({ kind: 'held', held: holder, error: new HeldError(holder) });
+      if (holder) return resolve({ kind: 'held', held: holder });
       if (best) {
         metrics.bidSeconds.observe((performance.now() - t0) / 1000);
         return resolve({ kind: 'bid', harvester: best.harvester, ...(best.direct ? { direct: best.direct } : {}) });
       }
       const error = noBidError(opts, a, timeout, busy, declines);
       if (error.code === 'PF_EXISTS' && [...declines.values()].some((d) => d.reason === 'held' && !d.held))
-        resolve({ kind: 'held', error });
+        resolve({ kind: 'undescribed', error });
       else reject(error);
     };
     // The best bid's rank is reached. A known harvester still silent may hold the plot (a disk

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TOKEN_RE } from '../bus/messages.js';
+import { ID_RE } from '../wire/names.js';
 
 /** Where `plotferry sweep` keeps the roster of a farm: $XDG_CACHE_HOME (or ~/.cache)/plotferry/. */
 export function rosterCacheFile(nats: string, prefix: string): string {
@@ -40,7 +40,7 @@ export async function loadRoster(file: string, prefix: string, now = Date.now())
   }
   if (r?.v !== 1 || r.prefix !== prefix || typeof r.at !== 'number' || !Array.isArray(r.harvesters)) return undefined;
   if (now - r.at > ROSTER_MAX_AGE_MS || r.at > now + 60_000) return undefined;
-  const ids = r.harvesters.filter((h): h is string => typeof h === 'string' && TOKEN_RE.test(h));
+  const ids = r.harvesters.filter((h): h is string => typeof h === 'string' && ID_RE.test(h));
   return ids.length > 0 && ids.length <= 1024 ? ids : undefined;
 }
 

@@ -169,7 +169,7 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
     }
   };
   try {
-    await Promise.all(Array.from({ length: plotsUnderWay(opts.concurrency) }, worker));
+    await Promise.all(Array.from({ length: plotsUnderWay(ctx) }, worker));
   } finally {
     ctx.freed.close();
     const heard = ctx.roster.harvesters();
@@ -204,10 +204,10 @@ export function sweepContext(opts: Pick<SweepOptions, 'nc' | 'prefix' | 'hasTime
 }
 
 /**
- * How many plots may be under way at once for `concurrency` slots: each slot's plot, and as many
- * more waiting for their verdicts (or being deleted) while the next ones use the slots.
+ * How many plots may be under way at once: each slot's plot, and as many more waiting for their
+ * verdicts (or being deleted) while the next ones use the slots.
  */
-export const plotsUnderWay = (concurrency: number | undefined) => 2 * Math.max(1, concurrency ?? 2);
+export const plotsUnderWay = (ctx: SweepContext) => 2 * ctx.slots.size;
 
 /**
  * One plot, start to end: lock it, ask who holds it, send it by bidding, remove the source once
@@ -249,7 +249,7 @@ async function moveInSlot(
     // Who holds it already: asked with `has` until the roster knows every harvester, then told by
     // the announce itself (a holder declines, describing its copy), one round trip less per plot.
     const holder = ctx.roster.harvesters() ? undefined : await ctx.roster.ask(c.name, size, locked.lock.token);
-    if (holder) return await settleHeld(c, size, holder, log);
+    if (holder) return await settleHeld(c, holder, log);
     const r = await sendByBidding({
       nc: opts.nc,
       plotter: opts.plotter,
@@ -293,7 +293,7 @@ async function moveInSlot(
       ...removed,
     };
   } catch (err) {
-    if (err instanceof HeldError) return await settleHeld(c, err.holder.size, err.holder, log);
+    if (err instanceof HeldError) return await settleHeld(c, err.holder, log);
     const e = asPlotferryError(err);
     log.error({ code: e.code }, `${e.message} (${e.hint}); source kept`);
     if (e.code !== 'PF_ABORTED') notifyFailure(c, e);
@@ -307,8 +307,8 @@ async function moveInSlot(
  * A harvester holds a file of this plot's name and size: a verified identical copy is a
  * duplicate (the source goes), anything else keeps the source and says why.
  */
-async function settleHeld(c: Candidate, size: number, holder: Held, log: Logger): Promise<SweepItem> {
-  const base = { ...c, size, harvester: holder.harvester, remotePath: holder.path };
+async function settleHeld(c: Candidate, holder: Held, log: Logger): Promise<SweepItem> {
+  const base = { ...c, size: holder.size, harvester: holder.harvester, remotePath: holder.path };
   const where = { harvester: holder.harvester, remote: holder.path };
   const verdict = await judgeHeld(c.file, holder);
   switch (verdict.kind) {

@@ -56,7 +56,7 @@ interface Backoff {
 export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
   const locks = await claimDirs(opts.dirs);
   const ctx = sweepContext(opts);
-  const concurrency = Math.max(1, opts.concurrency ?? 2);
+  const concurrency = ctx.slots.size;
   const scanEvery = opts.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS;
   const firstRetry = opts.retryMs ?? DEFAULT_RETRY_MS;
   const summary: WatchSummary = { sent: 0, duplicates: 0, failures: 0 };
@@ -113,7 +113,7 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
 
   const dispatch = () => {
     // Plots waiting for their verdicts leave their slots to the next ones (slots.ts).
-    const most = plotsUnderWay(concurrency);
+    const most = plotsUnderWay(ctx);
     while (inFlight.size < most && queue.length > 0 && !opts.stop.aborted && !linkDown(opts.nc)) {
       const c = queue.shift()!;
       inFlight.set(

@@ -25,6 +25,7 @@
  */
 import { ErrorCode, PlotferryError, remoteCode } from '../core/errors.js';
 import { encodeFrame, Frame, FrameType } from './frame.js';
+import { ID_RE } from './names.js';
 import { BESIDE, Beside } from './probe.js';
 
 export const HASH_ALGORITHMS = ['xxh64'] as const;
@@ -115,7 +116,7 @@ function bad(what: string): never {
 }
 
 function offerId(v: unknown): string {
-  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(v)) bad('field "offer" must be an announce id');
+  if (typeof v !== 'string' || !ID_RE.test(v)) bad('field "offer" must be an announce id');
   return v;
 }
 

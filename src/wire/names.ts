@@ -6,6 +6,9 @@ import { PlotferryError } from '../core/errors.js';
  */
 export const MAX_NAME_BYTES = 200;
 
+/** An id on the bus and on the wire (a harvester, a plotter, an announce): letters, digits, "_", "-". */
+export const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
 /**
  * Names plotferry gives a meaning to inside a directory. Hidden ones (`.plotferry-*`: temporary
  * files, partial copies, hash records, locks) are already refused by the leading-dot rule. The

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { connect, NatsConnection } from 'nats';
+import { describe, it } from 'node:test';
+
 import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
 import type { Harvester } from '../../src/farm/harvester.js';
 import { FreeSignal } from '../../src/plotter/free-signal.js';
@@ -19,25 +19,10 @@ import { writeHashRecord } from '../../src/storage/hash-records.js';
 import { hashFile } from '../../src/transfer/hash.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { tmpDir, writeRandomFile } from '../helpers/files.js';
-import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+import { natsSuite } from '../helpers/nats-server.js';
 
 describe('has and free', () => {
-  let server: NatsServer;
-  const conns: NatsConnection[] = [];
-  const cleanup: (() => Promise<void> | void)[] = [];
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(async () => {
-    for (const c of cleanup.reverse()) await c();
-    for (const nc of conns) await nc.close();
-    await server.stop();
-  });
-  const nats = async () => {
-    const nc = await connect({ servers: server.url });
-    conns.push(nc);
-    return nc;
-  };
+  const { nats, cleanup } = natsSuite();
   const harvester = async (id: string, prefix: string): Promise<{ h: Harvester; dir: string }> => {
     const dir = await tmpDir(`pf-has-${id}-`);
     cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));

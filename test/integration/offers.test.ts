@@ -7,8 +7,8 @@ import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { connect, createInbox, NatsConnection } from 'nats';
+import { describe, it } from 'node:test';
+import { createInbox, NatsConnection } from 'nats';
 import { Bid, decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
 import { PlotferryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -19,7 +19,7 @@ import { sendFile } from '../../src/transfer/sender.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
-import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+import { natsSuite } from '../helpers/nats-server.js';
 import { freePorts, PORT_RANGES } from '../helpers/ports.js';
 
 /**
@@ -61,22 +61,7 @@ async function resultDelayer(ports: number[], ms: number): Promise<{ close(): Pr
 }
 
 describe('offers', () => {
-  let server: NatsServer;
-  const conns: NatsConnection[] = [];
-  const cleanup: (() => Promise<void> | void)[] = [];
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(async () => {
-    for (const c of cleanup.reverse()) await c();
-    for (const nc of conns) await nc.close();
-    await server.stop();
-  });
-  const nats = async () => {
-    const nc = await connect({ servers: server.url });
-    conns.push(nc);
-    return nc;
-  };
+  const { nats, cleanup } = natsSuite();
   const setup = async (prefix: string, id: string) => {
     const dir = await tmpDir(`pf-offer-${id}-`);
     const src = await tmpDir(`pf-offer-src-`);

@@ -9,8 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
-import { connect, NatsConnection } from 'nats';
+import { describe, it } from 'node:test';
 import pino from 'pino';
 import { silentLogger } from '../../src/core/log.js';
 import { writeSamplePlot } from '../../src/demo/sample.js';
@@ -19,7 +18,7 @@ import { sweep } from '../../src/plotter/sweep.js';
 import type { ReplotSettings } from '../../src/storage/replot.js';
 import { isRoot, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
-import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+import { natsSuite } from '../helpers/nats-server.js';
 
 const MiB = 2 ** 20;
 const KiB = 1024;
@@ -39,17 +38,8 @@ function capture() {
 }
 
 describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the full disk)' }, () => {
-  let server: NatsServer;
-  const conns: NatsConnection[] = [];
-  const cleanup: (() => Promise<void> | void)[] = [];
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(async () => {
-    for (const c of cleanup.reverse()) await c();
-    for (const nc of conns) await nc.close();
-    await server.stop();
-  });
+  const suite = natsSuite();
+  const { nats, cleanup } = suite;
 
   /**
    * A 64 MiB disk, full: 5 PoS1 plots of 8 MiB (P1 oldest ... P4, BladeBit C7 second oldest),
@@ -83,8 +73,7 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
   }
 
   async function farm(d: string, replot: ReplotSettings, id: string) {
-    const nc = await connect({ servers: server.url });
-    conns.push(nc);
+    const nc = await nats();
     const c = capture();
     const h: Harvester = await startTestHarvester({
       nc,
@@ -113,8 +102,7 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
 
   /** One sweep of `src`, a plot at a time, on `prefix` (each test's own farm); `tries` per plot. */
   async function sweepOnce(src: string, prefix: string, tries?: number) {
-    const nc = await connect({ servers: server.url });
-    conns.push(nc);
+    const nc = await nats();
     return sweep({ nc, dirs: [src], plotter: 'p-rp', prefix, minAgeMs: 0, concurrency: 1, tries, log: silentLogger() });
   }
 

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { connect, NatsConnection } from 'nats';
+import { describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { Pacer } from '../../src/transfer/pace.js';
@@ -12,23 +11,13 @@ import { jsonLines, runCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
-import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+import { natsSuite } from '../helpers/nats-server.js';
 
 const MiB = 2 ** 20;
 
 describe('sweep', () => {
-  let server: NatsServer;
-  const conns: NatsConnection[] = [];
-  const cleanup: (() => Promise<void> | void)[] = [];
-
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(async () => {
-    for (const c of cleanup.reverse()) await c();
-    for (const nc of conns) await nc.close();
-    await server.stop();
-  });
+  const suite = natsSuite();
+  const { nats, cleanup } = suite;
 
   /** A directory, on its own small tmpfs when root (so disks really are separate). */
   const disk = async (label: string, ownFs: boolean): Promise<string> => {
@@ -41,8 +30,7 @@ describe('sweep', () => {
     return d;
   };
   const harvester = async (id: string, dirs: string[], prefix = 'plotferry') => {
-    const nc = await connect({ servers: server.url });
-    conns.push(nc);
+    const nc = await nats();
     const h = await startTestHarvester({
       nc,
       id,
@@ -64,7 +52,7 @@ describe('sweep', () => {
     return { dir: d, sums };
   };
   const sweepCli = (dir: string, extra: string[] = []) =>
-    runCli(['sweep', '--nats', server.url, '--min-age', '0', '--json', '--concurrency', '2', ...extra, dir]);
+    runCli(['sweep', '--nats', suite.server.url, '--min-age', '0', '--json', '--concurrency', '2', ...extra, dir]);
 
   it('3 harvesters x 2 disks, 2 plotters, 12 plots at once: each arrives once, byte-exact, spread', async () => {
     const own = isRoot;
@@ -109,8 +97,7 @@ describe('sweep', () => {
 
   it('NATS stopped and restarted mid-sweep: the running transfer finishes, the rest go once it is back', async () => {
     const target = await disk('restart-h', false);
-    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
-    conns.push(nc);
+    const nc = await nats({ maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     const h = await startTestHarvester({
       nc,
       id: 'hs-restart',
@@ -122,7 +109,7 @@ describe('sweep', () => {
     const run = runCli([
       'sweep',
       '--nats',
-      server.url,
+      suite.server.url,
       '--prefix',
       'restart',
       '--min-age',
@@ -133,9 +120,9 @@ describe('sweep', () => {
       p.dir,
     ]);
     await waitFor(() => ls(target).some((f) => f.endsWith('.partial')), 20_000, 'the first transfer to start');
-    await server.stop();
+    await suite.server.stop();
     await new Promise((r) => setTimeout(r, 1_500));
-    await server.restart();
+    await suite.server.restart();
     const r = await run;
     const items = jsonLines(r.stdout);
     assert.ok(
@@ -251,7 +238,7 @@ describe('sweep', () => {
     const old = Date.now() / 1000 - 3600;
     fs.utimesSync(path.join(p.dir, 'plot-k32-dry-00.plot'), old, old);
     fs.writeFileSync(path.join(p.dir, 'not-a-plot.tmp'), 'x');
-    const r = await runCli(['sweep', '--nats', server.url, '--dry-run', '--min-age', '60', p.dir]);
+    const r = await runCli(['sweep', '--nats', suite.server.url, '--dry-run', '--min-age', '60', p.dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /would send .*plot-k32-dry-00\.plot/);
     assert.doesNotMatch(r.stdout, /dry-01|not-a-plot/);
@@ -266,7 +253,7 @@ describe('sweep', () => {
     const id = 'ab'.repeat(32);
     for (const f of [`plot-k28-${id}.plot2`, 'plot-k32-old.plot', 'notes.plot2.txt', '.hidden.plot2', 'x.plot22'])
       fs.writeFileSync(path.join(d, f), 'x');
-    const r = await runCli(['sweep', '--nats', server.url, '--dry-run', '--min-age', '0', '--json', d]);
+    const r = await runCli(['sweep', '--nats', suite.server.url, '--dry-run', '--min-age', '0', '--json', d]);
     assert.equal(r.code, 0, r.stderr);
     const names = jsonLines(r.stdout)
       .map((i) => i.name)
@@ -278,8 +265,7 @@ describe('sweep', () => {
     const d = await disk('bw', false);
     await harvester('h-bw', [d], 'bw');
     const p = await plots('bw', 4, () => 2_000_000);
-    const nc = await connect({ servers: server.url });
-    conns.push(nc);
+    const nc = await nats();
     const t0 = performance.now();
     const items = await sweep({
       nc,
@@ -303,7 +289,7 @@ describe('sweep', () => {
   });
 
   it('--bwlimit that is not a rate is a config error', async () => {
-    const r = await runCli(['sweep', '--nats', server.url, '--bwlimit', '0', '/nonexistent']);
+    const r = await runCli(['sweep', '--nats', suite.server.url, '--bwlimit', '0', '/nonexistent']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /PF_CONFIG: --bwlimit "0": give megabytes per second/);
   });
@@ -318,7 +304,7 @@ describe('sweep', () => {
     const r = await runCli([
       'sweep',
       '--nats',
-      server.url,
+      suite.server.url,
       '--prefix',
       'missdir',
       '--min-age',
@@ -352,7 +338,7 @@ describe('sweep', () => {
       runCli([
         'sweep',
         '--nats',
-        server.url,
+        suite.server.url,
         '--min-age',
         '0',
         '--json',
