@@ -29,11 +29,13 @@
 import { ErrorCode, remoteCode, PlotferryError } from '../core/errors.js';
 import { ID_RE, validatePlotName } from '../wire/names.js';
 import { BESIDE, Beside } from '../wire/probe.js';
+import type { PlotGroup } from '../wire/plot-header.js';
 
 export const BUS_VERSION = 1;
 /** NATS' default max_payload is 1 MiB; ours are tiny, and a heartbeat of many disks stays far below. */
 export const MAX_BUS_MESSAGE = 64 * 1024;
 
+export type { PlotGroup };
 export interface Announce {
   kind: 'announce';
   v: 1;
@@ -53,6 +55,8 @@ export interface Announce {
   probe?: string;
   /** The plotter can take an offer: a bid's own listener, claimed by the HELLO (farm/offers.ts). */
   direct?: boolean;
+  /** A PoS2 plot's group (absent: PoS1, no readable header, or an older plotter). */
+  group?: PlotGroup;
 }
 /** Where a bid's plot may be sent straight away: the HELLO carries the announce id and this token. */
 export interface BidOffer {
@@ -78,6 +82,13 @@ export interface Bid {
   delayMs?: number;
   /** To a `direct` announce: connect here instead of claiming first (one round trip less). */
   offer?: BidOffer;
+  /**
+   * The disk this bid is for holds plots of the announced plot's group: it goes before any bid
+   * without (and, when busy, the plotter waits for it rather than split the group).
+   */
+  group?: true;
+  /** Why this disk: for the plotter's log ("holds 12 plots of its group", "most free space"). */
+  why?: string;
 }
 /** Why a harvester does not bid (answerAll announcements only). */
 export const DECLINE_REASONS = ['no-room', 'no-disk', 'held', 'excluded', 'closing'] as const;
@@ -109,6 +120,8 @@ export interface Claim {
   name: string;
   size: number;
   plotter: string;
+  /** As in the announce: the claim reserves the disk the bid was for by the same rule. */
+  group?: PlotGroup;
 }
 export interface Claimed {
   kind: 'claimed';
@@ -140,6 +153,10 @@ export interface DirStatus {
   pos1Bytes?: number;
   pos2Plots?: number;
   pos2Bytes?: number;
+  /** PoS2 plot groups here (by group key; each of today's chia plots is a group of its own). */
+  groups?: number;
+  /** The last plot this harvester stored here, and why this disk was chosen for it. */
+  placed?: { name: string; why: string; at: number };
   /** The filesystem (st_dev): directories on one share its free space, counted once. */
   fs?: number;
   unusable?: string;
@@ -279,6 +296,17 @@ const port = (o: Obj): number => {
   if (p < 1 || p > 65535) bad('"port" out of range');
   return p;
 };
+const plotGroup = (o: Obj): PlotGroup => {
+  const key = str(o, 'key', 32);
+  if (!/^[0-9a-f]{32}$/.test(key)) bad('"group.key" must be 32 hex digits');
+  const meta = count(o, 'meta');
+  if (meta > 255) bad('"group.meta" must be 0-255');
+  return { key, meta, ...(o.anyDisk === true ? { anyDisk: true } : {}) };
+};
+const groupOf = (m: Obj): { group?: PlotGroup } =>
+  typeof m.group === 'object' && m.group !== null && !Array.isArray(m.group)
+    ? { group: plotGroup(m.group as Obj) }
+    : {};
 const bidOffer = (o: Obj): BidOffer => ({ host: str(o, 'host'), port: port(o), token: token(o, 'token') });
 const heldCopy = (o: Obj): HeldCopy => ({
   path: str(o, 'path', 4096),
@@ -320,6 +348,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           ...(m.answerAll === true ? { answerAll: true } : {}),
           ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
           ...(m.direct === true ? { direct: true } : {}),
+          ...groupOf(m),
         };
       }
       case 'bid':
@@ -334,6 +363,8 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           ...(m.resumeFrom !== undefined ? { resumeFrom: count(m, 'resumeFrom') } : {}),
           ...(m.delayMs !== undefined ? { delayMs: count(m, 'delayMs') } : {}),
           ...(typeof m.offer === 'object' && m.offer !== null ? { offer: bidOffer(m.offer as Obj) } : {}),
+          ...(m.group === true ? { group: true } : {}),
+          ...(m.why !== undefined ? { why: str(m, 'why', 300) } : {}),
         };
       case 'decline':
         return {
@@ -353,6 +384,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           name: name(m),
           size: count(m, 'size'),
           plotter: id(m, 'plotter'),
+          ...groupOf(m),
         };
       case 'claimed': {
         return {
@@ -436,6 +468,16 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
                   .filter((k) => o2[k] !== undefined)
                   .map((k) => [k, count(o2, k)]),
               ),
+              ...(o2.groups !== undefined ? { groups: count(o2, 'groups') } : {}),
+              ...(typeof o2.placed === 'object' && o2.placed !== null
+                ? {
+                    placed: {
+                      name: str(o2.placed as Obj, 'name'),
+                      why: str(o2.placed as Obj, 'why', 300),
+                      at: count(o2.placed as Obj, 'at'),
+                    },
+                  }
+                : {}),
               ...(o2.fs !== undefined ? { fs: count(o2, 'fs') } : {}),
               ...(typeof u === 'string' ? { unusable: u.slice(0, 256) } : {}),
             };

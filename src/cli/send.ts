@@ -25,6 +25,7 @@ interface SendArgs extends GlobalArgs, NatsAuthArgs {
   json: boolean;
   retries: number;
   busyWait: number;
+  groupWait: number;
   progress?: boolean;
   bwlimit?: number;
 }
@@ -66,6 +67,13 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         coerce: edge((v) => parseSeconds(v, 'busy-wait', 0)),
         default: 1800,
         describe: 'seconds to keep waiting while every receiving disk is busy with other files',
+      })
+      .option('group-wait', {
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'group-wait', 0)),
+        default: 300,
+        describe:
+          'seconds a PoS2 plot waits for the busy disk that holds its plot group before another disk will do; 0: never waits',
       })
       .option('progress', { type: 'boolean', describe: 'show progress bars (default: when stderr is a terminal)' })
       .example('$0 send --to 192.168.1.20:8740 --move /mnt/nvme/*.plot', 'move finished plots to one receiver')
@@ -139,6 +147,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
               bidTimeoutMs: args.bidTimeout * 1000,
               tries: args.retries + 1,
               busyWaitMs: args.busyWait * 1000,
+              groupWaitMs: args.groupWait * 1000,
               onRetry,
             });
           },

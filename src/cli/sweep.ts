@@ -34,6 +34,7 @@ interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   bidTimeout: number;
   retries: number;
   busyWait: number;
+  groupWait: number;
   progress?: boolean;
   bwlimit?: number;
   watch: boolean;
@@ -96,6 +97,13 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         default: 1800,
         describe: 'seconds a plot may wait while every harvester with room is busy writing others',
       })
+      .option('group-wait', {
+        type: 'string',
+        coerce: edge((v) => parseSeconds(v, 'group-wait', 0)),
+        default: 300,
+        describe:
+          'seconds a PoS2 plot waits for the busy disk that holds its plot group (CHIP-48: a group stays on one disk) before another disk will do; 0: never waits',
+      })
       .option('progress', { type: 'boolean', describe: 'progress bars (default: when stderr is a terminal)' })
       .option('watch', {
         type: 'boolean',
@@ -152,6 +160,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         bidTimeoutMs: args.bidTimeout * 1000,
         tries: args.retries + 1,
         busyWaitMs: args.busyWait * 1000,
+        groupWaitMs: args.groupWait * 1000,
         pacer: await pacerFor(args.bwlimit),
         // The next cron run starts from the harvesters this one hears (no 500 ms `has` wait).
         rosterFile: (await import('../plotter/roster-file.js')).rosterCacheFile(args.nats, args.prefix),

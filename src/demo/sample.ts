@@ -30,13 +30,19 @@ export interface SampleHeader {
   metaGroup?: number;
   plotIndex?: number;
   groupSize?: number;
+  /**
+   * The memo (pool key, farmer key, master secret key: 128 bytes). Random when absent, as chia
+   * makes a fresh master key for every plot: every sample plot is then a group of its own.
+   * The plots of one group share it.
+   */
+  memo?: Buffer;
 }
 
 /** The first bytes of a plot of `layout`, written field by field (with a 128-byte memo). */
 export function sampleHeader(layout: SampleLayout, o: SampleHeader = {}): Buffer {
   const id = o.id ?? randomFillSync(Buffer.alloc(32));
   const k = o.k ?? (layout.startsWith('pos2') ? 28 : 32);
-  const memo = Buffer.alloc(128, 0x6d);
+  const memo = o.memo ?? randomFillSync(Buffer.alloc(128));
   switch (layout) {
     case 'chiapos-v1': {
       const b = Buffer.alloc(19 + 32 + 1 + 2 + 4 + 2 + memo.length);

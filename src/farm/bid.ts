@@ -5,7 +5,7 @@
  */
 import type { Announce, DeclineReason } from '../bus/messages.js';
 import type { PlotferryError } from '../core/errors.js';
-import type { DiskSet } from '../storage/disks.js';
+import { GroupBusyError, type DiskSet } from '../storage/disks.js';
 import { findExisting } from '../storage/held.js';
 import { findPartial } from '../storage/partials.js';
 
@@ -19,6 +19,13 @@ export const BUSY_BID_DELAY_MS = 250;
  * anywhere in the farm is used before an old plot goes.
  */
 export const REPLOT_BID_DELAY_MS = 200;
+/**
+ * Added when the disk a PoS2 plot would go to holds another group of its meta-group already
+ * (CHIP-49 asks for one group per meta-group on a disk): a harvester with a disk free of it
+ * answers first, all else being equal. Less than a disk's fullness weighs, more than a
+ * transfer.
+ */
+export const META_GROUP_BID_DELAY_MS = 25;
 
 export function bidDelayMs(activeTransfers: number, freeBytes: number, totalBytes: number): number {
   const fullness = totalBytes > 0 ? Math.min(1, Math.max(0, 1 - freeBytes / totalBytes)) : 1;
@@ -35,7 +42,17 @@ export type BidDecision =
    * Bid after `delayMs`. A busy bid (room, but every disk with room is writing, or at
    * --max-transfers) is never taken as an offer; it tells the plotter to wait rather than fail.
    */
-  | { kind: 'bid'; busy: boolean; delayMs: number; freeBytes: number; resumeFrom?: number };
+  | {
+      kind: 'bid';
+      busy: boolean;
+      delayMs: number;
+      freeBytes: number;
+      resumeFrom?: number;
+      /** The disk holds plots of the announced plot's group (it bids at once, and wins). */
+      group?: true;
+      /** Why this disk (storage/disks.ts chooseDir). */
+      why?: string;
+    };
 
 export interface BidState {
   id: string;
@@ -57,21 +74,44 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
   if (!partial && a.exclude.includes(s.id)) return { kind: 'silent', reason: 'excluded' };
   let best;
   let busy = s.activeTransfers >= s.maxTransfers;
+  let groupHome = false;
   try {
-    if (!busy) best = await disks.chooseFor(a.size, partial);
+    if (!busy) best = await disks.chooseFor(a.size, partial, a.group);
     else if (!partial && !(await disks.hasRoomFor(a.size))) return { kind: 'silent', reason: 'no-room' };
+    else if (a.group && !a.group.anyDisk) groupHome = await disks.holdsGroup(a.size, a.group);
   } catch (err) {
     // No disk with room at all: stay silent, another harvester may have one.
     const code = (err as PlotferryError).code;
     if (code === 'PF_NO_SPACE') await disks.explainReplot(a.size, a.name);
     if (code !== 'PF_BUSY') return { kind: 'silent', reason: code === 'PF_NO_DISK' ? 'no-disk' : 'no-room' };
     busy = true;
+    // The disk holding its group is writing: said, so the plotter waits for it (see Bid.group).
+    groupHome = err instanceof GroupBusyError;
   }
   if (held) return { kind: 'silent', reason: 'held', heldPath: held };
   const resume = partial ? { resumeFrom: partial.bytes } : {};
   // Sent late, a busy bid rarely even arrives first.
-  if (busy || !best) return { kind: 'bid', busy: true, delayMs: BUSY_BID_DELAY_MS, freeBytes: 0, ...resume };
+  if (busy || !best)
+    return {
+      kind: 'bid',
+      busy: true,
+      delayMs: BUSY_BID_DELAY_MS,
+      freeBytes: 0,
+      ...resume,
+      ...(groupHome ? { group: true, why: 'the disk holding its group is receiving another file' } : {}),
+    };
+  const home = (best.groupPlots ?? 0) > 0 && !partial;
   const replot = (best.needsRoom ?? 0) > 0 ? REPLOT_BID_DELAY_MS : 0;
-  const delayMs = partial ? 0 : replot + bidDelayMs(s.activeTransfers, best.freeBytes, best.totalBytes);
-  return { kind: 'bid', busy: false, delayMs, freeBytes: best.freeBytes, ...resume };
+  const meta = (best.sameMeta ?? 0) > 0 && !home ? META_GROUP_BID_DELAY_MS : 0;
+  // A partial copy's or a group's disk bids at once: the plot belongs there.
+  const delayMs = partial || home ? 0 : replot + meta + bidDelayMs(s.activeTransfers, best.freeBytes, best.totalBytes);
+  return {
+    kind: 'bid',
+    busy: false,
+    delayMs,
+    freeBytes: best.freeBytes,
+    ...resume,
+    ...(home ? { group: true } : {}),
+    why: `${best.dir}: ${partial && best.dir === partial.dir ? `holds ${partial.bytes} bytes of it from a broken transfer` : best.why}`,
+  };
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Claim } from '../bus/messages.js';
+import type { Claim, PlotGroup } from '../bus/messages.js';
 import { PlotferryError } from '../core/errors.js';
 import type { DiskSet, Reservation } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
@@ -26,8 +26,8 @@ export interface ClaimsOptions {
   log: Logger;
   /** A claim ended (done or expired): its disk can take the next plot. */
   onFreed?: () => void;
-  /** A plot was stored at `path`. */
-  onStored?: (path: string, bytes: number) => void;
+  /** A plot was stored at `path`; `why`: why its disk was chosen. */
+  onStored?: (path: string, bytes: number, why: string, group?: PlotGroup) => void;
 }
 
 export interface OpenedClaim {
@@ -44,6 +44,8 @@ export interface OpenClaim {
 
 export class Claims {
   private readonly open = new Map<string, OpenClaim>();
+  /** The directory and plot group of each open claim with a group. */
+  private readonly groups = new Map<string, { dir: string; key: string }>();
 
   constructor(private readonly o: ClaimsOptions) {}
 
@@ -56,6 +58,16 @@ export class Claims {
   }
 
   /**
+   * Plots of group `key` being received into `dir` now: they count as the group's (the
+   * inventory has them only once stored), so the group's next plot waits for that disk.
+   */
+  incoming(dir: string, key: string): number {
+    let n = 0;
+    for (const g of this.groups.values()) if (g.dir === dir && g.key === key) n++;
+    return n;
+  }
+
+  /**
    * What a claim checks and reserves: a transfer slot (PF_BUSY at --max-transfers), the name free
    * everywhere (PF_EXISTS, describing the copy for `probe`), and a disk (PF_NO_SPACE, PF_BUSY, ...).
    */
@@ -64,17 +76,31 @@ export class Claims {
     if (this.open.size >= o.maxTransfers) throw new PlotferryError('PF_BUSY', `at --max-transfers (${o.maxTransfers})`);
     await assertNameFree(o.disks.dirs, c.name, probe);
     const partial = await findPartial(o.disks.dirs, c.name, c.size, o.partialTtlMs);
-    return o.disks.reserveFor(c.size, partial);
+    return o.disks.reserveFor(c.size, partial, c.group);
   }
 
   /** Counts a claimed transfer until it ends; then its disk can take the next plot. */
-  track(c: Claim, t: OpenClaim, dir: string, port: number): void {
+  track(c: Claim, t: OpenClaim, r: Pick<Reservation, 'dir' | 'why'>, port: number): void {
     const { o } = this;
     this.open.set(c.id, t);
-    o.log.info({ file: c.name, size: c.size, plotter: c.plotter, dir, port }, 'claimed');
+    if (c.group) this.groups.set(c.id, { dir: r.dir, key: c.group.key });
+    o.log.info(
+      {
+        file: c.name,
+        size: c.size,
+        plotter: c.plotter,
+        dir: r.dir,
+        why: r.why,
+        port,
+        ...(c.group ? { group: c.group.key } : {}),
+      },
+      `claimed: ${c.name} goes to ${r.dir} (${r.why})`,
+    );
     void t.done.then((outcome) => {
+      // Stored (and so counted by the inventory) before it stops counting as incoming.
+      if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes, r.why, c.group);
       this.open.delete(c.id);
-      if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes);
+      this.groups.delete(c.id);
       if (!outcome.ok && outcome.expired) o.log.warn({ file: c.name }, outcome.error.message);
       o.onFreed?.();
     });
@@ -92,6 +118,7 @@ export class Claims {
         size: c.size,
         token,
         reservation,
+        ...(c.group ? { group: c.group } : {}),
         disks: o.disks,
         host: o.listenHost,
         portRange: o.portRange,
@@ -106,7 +133,7 @@ export class Claims {
       reservation.release();
       throw err;
     }
-    this.track(c, rx, reservation.dir, rx.port);
+    this.track(c, rx, reservation, rx.port);
     return { port: rx.port, token, expiresInMs: o.claimTtlMs };
   }
 }

@@ -98,7 +98,15 @@ export class Harvester {
   private constructor(private opts: HarvesterOptions) {
     validateId(opts.id, '--id');
     validateId(opts.prefix ?? 'plotferry', '--prefix');
-    this.disks = receiverDisks('harvester', opts.dirs, { ...opts, onPlotDeleted: (f) => this.inventory.removed(f) });
+    this.disks = receiverDisks('harvester', opts.dirs, {
+      ...opts,
+      onPlotDeleted: (f) => this.inventory.removed(f),
+      // What a disk holds of a group: stored plots, and plots of it being received there now.
+      groups: (dir, group) => {
+        const g = this.inventory.groupIn(dir, group);
+        return { ...g, plots: g.plots + this.claims.incoming(dir, group.key) };
+      },
+    });
     this.subj = subjects(opts.prefix ?? 'plotferry');
     this.inventory = new Inventory(() => this.disks.ownedDirs, opts.log, opts.rescanMs);
     // What a claim and a bid's offer receive with: the same disks, ports, limits and checks.
@@ -117,7 +125,7 @@ export class Harvester {
       ...receiving,
       maxTransfers: this.maxTransfers,
       claimTtlMs,
-      onStored: (p, bytes) => this.inventory.added(p, bytes),
+      onStored: (p, bytes, why, group) => void this.inventory.added(p, bytes, why, group),
       // Plotters waiting on busy disks go now instead of at their next poll.
       onFreed: () => {
         if (this.opts.nc && !this.opts.nc.isClosed() && !this.closing)
@@ -261,6 +269,8 @@ export class Harvester {
           ...(d.resumeFrom !== undefined ? { resumeFrom: d.resumeFrom } : {}),
           ...(a.answerAll ? { delayMs: d.delayMs } : {}),
           ...(offer ? { offer } : {}),
+          ...(d.group ? { group: true } : {}),
+          ...(d.why ? { why: d.why.slice(0, 300) } : {}),
         }),
       );
     };

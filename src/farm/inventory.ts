@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
 import type { Logger } from 'pino';
 import { isPlotFileName } from '../wire/names.js';
+import type { PlotGroup } from '../wire/plot-header.js';
 import { readPlotHeader } from '../storage/fsio.js';
 
 // A CommonJS module whose typings say `export default`: under NodeNext the function is the
@@ -36,6 +37,18 @@ export interface DirCounts {
   pos1Bytes: number;
   pos2Plots: number;
   pos2Bytes: number;
+  /** PoS2 plot groups (by group key). */
+  groups: number;
+  /** The last plot this process stored here, and why the disk was chosen. */
+  placed?: { name: string; why: string; at: number };
+}
+
+/** What a directory holds of one group, for placement (storage/disks.ts). */
+export interface GroupPresence {
+  /** Plots of the group `key` here. */
+  plots: number;
+  /** Other groups here of the same meta-group. */
+  sameMeta: number;
 }
 
 /** Stats issued at once during a scan: enough to keep a disk's queue busy, few enough to share it. */
@@ -74,6 +87,7 @@ export class Inventory {
   /** Per directory: every plot's name and size, and their sum. */
   private readonly plots = new Map<string, PlotIndex>();
   private readonly other = new Map<string, number>();
+  private readonly placed = new Map<string, { name: string; why: string; at: number }>();
   private timer?: NodeJS.Timeout;
   private scanning?: Promise<void>;
 
@@ -105,7 +119,18 @@ export class Inventory {
       pos1Bytes: m.byPos[1].bytes,
       pos2Plots: m.byPos[2].plots,
       pos2Bytes: m.byPos[2].bytes,
+      groups: m.groups.size,
+      ...(this.placed.has(dir) ? { placed: this.placed.get(dir)! } : {}),
     };
+  }
+
+  /** What `dir` holds of `group`, from the index: O(1). */
+  groupIn(dir: string, group: PlotGroup): GroupPresence {
+    const m = this.plots.get(dir);
+    if (!m) return { plots: 0, sameMeta: 0 };
+    const g = m.groups.get(group.key);
+    const sameMeta = (m.metaGroups.get(group.meta) ?? 0) - (g && g.meta === group.meta ? 1 : 0);
+    return { plots: g?.plots ?? 0, sameMeta };
   }
 
   /** The plots `dir` holds, by name with their sizes (a read-only view of the index). */
@@ -113,20 +138,27 @@ export class Inventory {
     return this.plots.get(dir) ?? new PlotIndex();
   }
 
-  /** A plot this process stored in `dir`: counted at once, not at the next scan. */
-  added(finalPath: string, bytes: number): void {
+  /**
+   * A plot this process stored in `dir`: counted at once, not at the next scan. Its header is
+   * read now (the page cache has it) for PoS1 or PoS2 and its group; the promise is that read. `why`: why the disk was
+   * chosen, for `status`; `group`: the plot's group as announced, counted at once (the header,
+   * read a moment later, has the last word).
+   */
+  added(finalPath: string, bytes: number, why?: string, group?: PlotGroup): Promise<void> {
     const name = path.basename(finalPath);
-    if (!isPlotFileName(name)) return;
-    const index = this.plots.get(path.dirname(finalPath));
-    if (!index) return;
-    index.set(name, bytes);
-    if (posByName(name) === 2) this.stored.add(bytes);
-    if (posByName(name) === 0)
-      void readPos(finalPath, bytes).then((pos) => {
-        if (index.get(name) !== bytes) return;
-        index.setPlot(name, bytes, pos);
-        if (pos === 2) this.stored.add(bytes);
-      });
+    if (!isPlotFileName(name)) return Promise.resolve();
+    const dir = path.dirname(finalPath);
+    const index = this.plots.get(dir);
+    if (!index) return Promise.resolve();
+    if (why) this.placed.set(dir, { name, why, at: Date.now() });
+    const byName = posByName(name);
+    index.setPlot(name, bytes, byName, group);
+    if (byName === 2) this.stored.add(bytes);
+    return readKind(finalPath, bytes).then((kind) => {
+      if (index.get(name) !== bytes) return;
+      index.setPlot(name, bytes, byName || kind.pos, kind.group ?? group);
+      if (byName === 0 && kind.pos === 2) this.stored.add(bytes);
+    });
   }
 
   /** A plot this process removed (--replot). */
@@ -168,12 +200,11 @@ export class Inventory {
             plotNames.slice(i, i + STAT_BATCH).map(async (n) => {
               const st = await fsp.lstat(path.join(dir, n)).catch(() => undefined);
               if (!st?.isFile()) return;
-              // PoS1 or PoS2: from the name where it says (*.plot2), else from the header (read
-              // once: a plot seen before with the same size keeps what it was).
-              let pos = posByName(n);
-              if (pos === 0) pos = before?.get(n) === st.size ? (before.posOf(n) ?? 0) : 0;
-              if (pos === 0) pos = await readPos(path.join(dir, n), st.size);
-              found.setPlot(n, st.size, pos);
+              // PoS1 or PoS2 and its group, from the header (read once: a plot seen before
+              // with the same size keeps what it was); a `*.plot2` is PoS2 whatever it says.
+              const seen = before?.get(n) === st.size ? before.kindOf(n) : undefined;
+              const kind = seen ?? (await readKind(path.join(dir, n), st.size));
+              found.setPlot(n, st.size, posByName(n) || kind.pos, kind.group);
             }),
           );
         }
@@ -198,15 +229,23 @@ function posByName(name: string): Pos {
   return name.endsWith('.plot2') || name.endsWith('.gplot') ? 2 : 0;
 }
 
-/** From the header of a plot of `size` bytes; 0 when it cannot be read or is no plot. */
-async function readPos(file: string, size: number): Promise<Pos> {
+interface Kind {
+  pos: Pos;
+  group?: PlotGroup;
+}
+
+/** From the header of a plot of `size` bytes; pos 0 when it cannot be read or is no plot. */
+async function readKind(file: string, size: number): Promise<Kind> {
   return readPlotHeader(file, size).then(
-    (h) => h.pos,
-    () => 0,
+    (h) => ({ pos: h.pos, ...(h.groupKey ? { group: { key: h.groupKey, meta: h.metaGroup ?? 0 } } : {}) }),
+    () => ({ pos: 0 }),
   );
 }
 
-/** Plot names and sizes, keeping their sums (all, PoS1, PoS2) up to date, so counts cost O(1). */
+/**
+ * Plot names and sizes, keeping their sums (all, PoS1, PoS2) and their groups up to date, so
+ * counts and placement cost O(1).
+ */
 class PlotIndex extends Map<string, number> {
   bytes = 0;
   readonly byPos: Record<Pos, { plots: number; bytes: number }> = {
@@ -214,19 +253,35 @@ class PlotIndex extends Map<string, number> {
     1: { plots: 0, bytes: 0 },
     2: { plots: 0, bytes: 0 },
   };
-  private readonly pos = new Map<string, Pos>();
+  /** Per group key: its plots here, and its meta-group (its first plot's). */
+  readonly groups = new Map<string, { plots: number; meta: number }>();
+  /** Per meta-group: how many groups here have it. */
+  readonly metaGroups = new Map<number, number>();
+  private readonly kinds = new Map<string, Kind>();
 
   posOf(name: string): Pos | undefined {
-    return this.pos.get(name);
+    return this.kinds.get(name)?.pos;
   }
 
-  setPlot(name: string, size: number, pos: Pos): this {
+  kindOf(name: string): Kind | undefined {
+    return this.kinds.get(name);
+  }
+
+  setPlot(name: string, size: number, pos: Pos, group?: PlotGroup): this {
     this.delete(name);
     super.set(name, size);
-    this.pos.set(name, pos);
+    this.kinds.set(name, { pos, ...(group ? { group } : {}) });
     this.bytes += size;
     this.byPos[pos].plots++;
     this.byPos[pos].bytes += size;
+    if (group) {
+      const g = this.groups.get(group.key);
+      if (g) g.plots++;
+      else {
+        this.groups.set(group.key, { plots: 1, meta: group.meta });
+        this.metaGroups.set(group.meta, (this.metaGroups.get(group.meta) ?? 0) + 1);
+      }
+    }
     return this;
   }
 
@@ -238,11 +293,20 @@ class PlotIndex extends Map<string, number> {
   override delete(name: string): boolean {
     const size = super.get(name);
     if (size === undefined) return false;
-    const pos = this.pos.get(name) ?? 0;
+    const kind = this.kinds.get(name);
+    const pos = kind?.pos ?? 0;
     this.bytes -= size;
     this.byPos[pos].plots--;
     this.byPos[pos].bytes -= size;
-    this.pos.delete(name);
+    const key = kind?.group?.key;
+    const g = key !== undefined ? this.groups.get(key) : undefined;
+    if (key !== undefined && g && --g.plots === 0) {
+      this.groups.delete(key);
+      const left = (this.metaGroups.get(g.meta) ?? 1) - 1;
+      if (left > 0) this.metaGroups.set(g.meta, left);
+      else this.metaGroups.delete(g.meta);
+    }
+    this.kinds.delete(name);
     return super.delete(name);
   }
 }

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { Announce, BidOffer } from '../bus/messages.js';
+import type { Announce, BidOffer, Claim, PlotGroup } from '../bus/messages.js';
 import { PlotferryError } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import type { DiskSet, Reservation } from '../storage/disks.js';
@@ -48,6 +48,7 @@ interface Offer {
   name: string;
   size: number;
   plotter: string;
+  group?: PlotGroup;
   expires: number;
 }
 
@@ -104,6 +105,7 @@ export class OfferDesk {
       name: a.name,
       size: a.size,
       plotter: a.plotter,
+      ...(a.group ? { group: a.group } : {}),
       expires: now + this.o.ttlMs,
     });
     return { host: this.o.advertiseHost, port: this.port, token };
@@ -139,7 +141,7 @@ export class OfferDesk {
         partialTtlMs: o.partialTtlMs,
         place: async (name, size, _resume, probe): Promise<Reservation> => {
           // The reserved disk failed before the first byte: any other disk with room takes it.
-          if (mine) return o.disks.reserveFor(size);
+          if (mine) return o.disks.reserveFor(size, undefined, offer?.group);
           if (!offer || this.offers.get(offer.id) !== offer)
             throw new PlotferryError('PF_BUSY', 'this offer was taken or has expired; announce the plot again');
           if (name !== offer.name || size !== offer.size)
@@ -150,7 +152,15 @@ export class OfferDesk {
           // Taken synchronously with the check above: two connections never both take it.
           this.offers.delete(offer.id);
           mine = true;
-          const claim = { kind: 'claim' as const, v: 1 as const, id: offer.id, name, size, plotter: offer.plotter };
+          const claim: Claim = {
+            kind: 'claim',
+            v: 1,
+            id: offer.id,
+            name,
+            size,
+            plotter: offer.plotter,
+            ...(offer.group ? { group: offer.group } : {}),
+          };
           const reservation = await o.claims.reserve(claim, probe);
           metrics.bidsWon.inc();
           o.claims.track(
@@ -161,7 +171,7 @@ export class OfferDesk {
               ),
               abort: () => session.abort(),
             },
-            reservation.dir,
+            reservation,
             this.port!,
           );
           return reservation;

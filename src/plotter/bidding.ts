@@ -13,7 +13,17 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { createInbox, NatsConnection } from 'nats';
-import { Announce, BidOffer, Claim, Decline, decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
+import {
+  Announce,
+  BidOffer,
+  Claim,
+  Decline,
+  decodeBus,
+  encodeBus,
+  Held,
+  PlotGroup,
+  subjects,
+} from '../bus/messages.js';
 import { natsFailed } from '../bus/errors.js';
 import { linkDown, linkDownMessage } from '../bus/link.js';
 import { request } from '../bus/request.js';
@@ -21,9 +31,11 @@ import { asPlotferryError, DISK_FAULTS, PlotferryError } from '../core/errors.js
 import { metrics } from '../core/metrics.js';
 import { abortableSleep } from '../core/sleep.js';
 import { formatBytes } from '../storage/disks.js';
+import { readPlotHeader } from '../storage/fsio.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from '../transfer/sender.js';
 import type { FreeSignal } from './free-signal.js';
+import type { GroupGate } from './slots.js';
 import { deliveredAs, HolderRoster } from './held.js';
 
 export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'token'> {
@@ -43,6 +55,33 @@ export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'tok
   roster?: HolderRoster;
   /** Harvesters' `free` news: a plot waiting on busy disks goes at once (else it polls). */
   freed?: FreeSignal;
+  /**
+   * How long a PoS2 plot waits for the busy disk that holds its group before any disk will do
+   * (default DEFAULT_GROUP_WAIT_MS; 0: never waits, though an idle group disk still goes first).
+   */
+  groupWaitMs?: number;
+  /** Plots of one group go one at a time (shared by a sweep's plots; plotter/slots.ts). */
+  groupGate?: GroupGate;
+}
+
+/** A plot of a group waits this long for its group's disk, then takes another (CHIP-48 is a wish, not a rule). */
+export const DEFAULT_GROUP_WAIT_MS = 5 * 60_000;
+
+/** PF_BUSY: the disk holding this plot's group is writing, and the plot waits for it. */
+class GroupWaitError extends PlotferryError {
+  constructor(name: string, holder: string) {
+    super('PF_BUSY', `${name} waits for ${holder}'s disk that holds its plot group (it is receiving another file)`);
+  }
+}
+
+/** The plot's group from its header (PoS2 with a memo); undefined for any other file. */
+async function plotGroupOf(file: string, size: number): Promise<PlotGroup | undefined> {
+  try {
+    const h = await readPlotHeader(file, size);
+    return h.groupKey ? { key: h.groupKey, meta: h.metaGroup ?? 0 } : undefined;
+  } catch {
+    return undefined; // not a plot we can read: placed by free space alone
+  }
 }
 
 /**
@@ -61,6 +100,8 @@ export interface BiddingResult extends SendResult {
   attempts: number;
   /** A harvester held a verified identical copy already (a RESULT lost on a retried attempt). */
   alreadyStored?: true;
+  /** Why the winning harvester chose its disk, as its bid said. */
+  why?: string;
 }
 
 export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult> {
@@ -71,7 +112,32 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
   } catch (err) {
     throw new PlotferryError('PF_SOURCE', `cannot read ${opts.file}: ${(err as Error).message}`, { cause: err });
   }
+  const group = await plotGroupOf(opts.file, size);
+  const leave = group && opts.groupGate ? await opts.groupGate.enter(group.key) : undefined;
+  if (!leave) return bidAndSend(opts, name, size, group);
+  try {
+    return await bidAndSend(
+      {
+        ...opts,
+        onSent: () => {
+          leave();
+          opts.onSent?.();
+        },
+      },
+      name,
+      size,
+      group,
+    );
+  } finally {
+    leave();
+  }
+}
+
+async function bidAndSend(opts: BiddingOptions, name: string, size: number, group?: PlotGroup): Promise<BiddingResult> {
   const subj = subjects(opts.prefix ?? 'plotferry');
+  const groupWaitMs = opts.groupWaitMs ?? DEFAULT_GROUP_WAIT_MS;
+  /** Since when this plot has waited for its group's busy disk. */
+  let groupWaitSince: number | undefined;
   const tries = Math.max(1, opts.tries ?? 4);
   const exclude = new Set<string>();
   const started = Date.now();
@@ -92,6 +158,8 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         if (held) return { ...held, attempts: attempt };
       }
       const id = randomBytes(8).toString('hex');
+      const anyDisk = groupWaitSince !== undefined && Date.now() - groupWaitSince >= groupWaitMs;
+      const groupNow = group && (anyDisk || groupWaitMs === 0 ? { ...group, anyDisk: true } : group);
       const found = await firstBid(opts, subj.announce, {
         kind: 'announce',
         v: 1,
@@ -103,6 +171,7 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         answerAll: true,
         direct: true,
         ...(opts.probe ? { probe: opts.probe } : {}),
+        ...(groupNow ? { group: groupNow } : {}),
       });
       if (found.kind === 'held') throw new HeldError(found.held);
       if (found.kind === 'undescribed') {
@@ -113,18 +182,27 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         throw found.error;
       }
       harvester = found.harvester;
+      const why = found.why ? { why: found.why } : {};
       if (found.direct) {
         // The bid's own listener: the HELLO claims, and a refusal is its ERROR (farm/offers.ts).
         const { host, port, token } = found.direct;
         try {
           const r = await sendFile({ ...opts, name, host, port, token, offer: id });
-          return { ...r, harvester, attempts: attempt };
+          return { ...r, harvester, attempts: attempt, ...why };
         } catch (err) {
           claimRefusedBusy = (err as PlotferryError).code === 'PF_BUSY';
           throw err;
         }
       }
-      const claim: Claim = { kind: 'claim', v: 1, id, name, size, plotter: opts.plotter };
+      const claim: Claim = {
+        kind: 'claim',
+        v: 1,
+        id,
+        name,
+        size,
+        plotter: opts.plotter,
+        ...(groupNow ? { group: groupNow } : {}),
+      };
       const reply = await request(
         opts.nc,
         subj.claim(harvester),
@@ -138,9 +216,10 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
         throw new PlotferryError(answer.code, `${harvester} refused the claim: ${answer.message}`);
       }
       const r = await sendFile({ ...opts, name, host: answer.host, port: answer.port, token: answer.token });
-      return { ...r, harvester, attempts: attempt };
+      return { ...r, harvester, attempts: attempt, ...why };
     } catch (err) {
       const e = asPlotferryError(err);
+      if (e instanceof GroupWaitError) groupWaitSince ??= Date.now();
       // Busy is not failure: a harvester with room is writing other plots. Announce again
       // without using up a try, for up to busyWaitMs. After a refused claim (a bid reserves
       // nothing, so another plotter took the slot) at once; after busy bids, a little later.
@@ -205,8 +284,8 @@ const holderRoster = (opts: BiddingOptions) => opts.roster ?? new HolderRoster(o
 
 /** What an announce found: a harvester to claim from, or one that holds the name already. */
 type Found =
-  /** `direct`: the bid's offer, to connect to without a claim. */
-  | { kind: 'bid'; harvester: string; direct?: BidOffer }
+  /** `direct`: the bid's offer, to connect to without a claim; `why`: why that disk. */
+  | { kind: 'bid'; harvester: string; direct?: BidOffer; why?: string }
   /** A holder of this name and size, as its decline describes it. */
   | { kind: 'held'; held: Held }
   /** A harvester declined as holding the name without describing it (`error`: PF_EXISTS). */
@@ -227,8 +306,11 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<F
   const answered = new Set<string>();
   const busy = new Set<string>();
   const declines = new Map<string, Decline>();
-  let best: { harvester: string; rank: number; resumes: number; direct?: BidOffer } | undefined;
+  let best:
+    { harvester: string; rank: number; resumes: number; group: boolean; direct?: BidOffer; why?: string } | undefined;
   let holder: Held | undefined;
+  /** A harvester whose disk holding this plot's group is busy: the plot waits for it. */
+  let groupBusy: string | undefined;
   return new Promise<Found>((resolve, reject) => {
     let decideTimer: NodeJS.Timeout | undefined;
     let done = false;
@@ -243,9 +325,18 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<F
       // no time to answer before a holder, or everyone else, did).
       opts.roster?.heard(answered, !!known && waitedOut);
       if (holder) return resolve({ kind: 'held', held: holder });
+      // Its group's disk is writing: wait for it rather than start the group on a second disk
+      // (a partial copy elsewhere, or a bid from the group's disk, still goes at once).
+      if (groupBusy && !a.group?.anyDisk && !(best && (best.group || best.resumes > 0)))
+        return reject(new GroupWaitError(a.name, groupBusy));
       if (best) {
         metrics.bidSeconds.observe((performance.now() - t0) / 1000);
-        return resolve({ kind: 'bid', harvester: best.harvester, ...(best.direct ? { direct: best.direct } : {}) });
+        return resolve({
+          kind: 'bid',
+          harvester: best.harvester,
+          ...(best.direct ? { direct: best.direct } : {}),
+          ...(best.why ? { why: best.why } : {}),
+        });
       }
       const error = noBidError(opts, a, timeout, busy, declines);
       if (error.code === 'PF_EXISTS' && [...declines.values()].some((d) => d.reason === 'held' && !d.held))
@@ -285,14 +376,29 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<F
           return finish();
         }
         if (r.kind === 'decline') declines.set(r.harvester, r);
-        else if (r.busy) busy.add(r.harvester);
-        else {
+        else if (r.busy) {
+          busy.add(r.harvester);
+          if (r.group && a.group) groupBusy = r.harvester;
+        } else {
           const rank = Date.now() + (r.delayMs ?? 0);
           const resumes = r.resumeFrom ?? 0;
+          const group = r.group === true && a.group !== undefined;
           // A harvester holding part of this plot (a broken transfer's good bytes) takes the rest
-          // before any other, the one holding most first; among the rest, the best rank wins.
-          if (!best || resumes > best.resumes || (resumes === best.resumes && rank < best.rank)) {
-            best = { harvester: r.harvester, rank, resumes, ...(r.offer ? { direct: r.offer } : {}) };
+          // before any other, the one holding most first; then a disk holding the plot's group;
+          // among the rest, the best rank wins.
+          const better =
+            !best ||
+            resumes > best.resumes ||
+            (resumes === best.resumes && (group && !best.group ? true : group === best.group && rank < best.rank));
+          if (better) {
+            best = {
+              harvester: r.harvester,
+              rank,
+              resumes,
+              group,
+              ...(r.offer ? { direct: r.offer } : {}),
+              ...(r.why ? { why: r.why } : {}),
+            };
             clearTimeout(decideTimer);
             // Not knowing who else will answer, bids that come within MIN_GATHER_MS compete.
             const gather = known ? 0 : MIN_GATHER_MS - (performance.now() - t0);

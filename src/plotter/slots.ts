@@ -30,3 +30,34 @@ export class Slots {
     return this.used;
   }
 }
+
+/**
+ * One plot of a PoS2 plot group on its way at a time from this plotter, from its announce until
+ * its last byte is sent. A group's plots all go to the one disk that holds it, which takes one
+ * file at a time anyway; sent together, two plots of a new group would both be announced before
+ * any harvester held it, and start it on two disks. Plots of other groups pass freely (each of
+ * today's chia plots is a group of its own).
+ */
+export class GroupGate {
+  private readonly gates = new Map<string, { slots: Slots; users: number }>();
+
+  /** Resolves once this plotter sends no other plot of group `key`; returns leave() (at most once). */
+  async enter(key: string): Promise<() => void> {
+    let g = this.gates.get(key);
+    if (!g) this.gates.set(key, (g = { slots: new Slots(1), users: 0 }));
+    g.users++;
+    const release = await g.slots.acquire();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      release();
+      if (--g.users === 0) this.gates.delete(key);
+    };
+  }
+
+  /** Groups with a plot on its way or waiting (tests). */
+  get size(): number {
+    return this.gates.size;
+  }
+}

@@ -64,9 +64,15 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
       const state = d.unusable ? `  [${d.unusable}]` : '';
       // Other files that take a real share of the disk are worth a look (a forgotten copy, logs).
       const other = (d.otherBytes ?? 0) >= OTHER_WORTH_SAYING ? `, ${formatBytes(d.otherBytes!)} other files` : '';
+      const groups = d.groups ? `  ${d.groups} group${d.groups === 1 ? '' : 's'}` : '';
       lines.push(
-        `  ${d.dir}  ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}  ${d.plots} plots (${formatBytes(d.plotBytes)}${other})${replotOf(d)}${state}`,
+        `  ${d.dir}  ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}  ${d.plots} plots (${formatBytes(d.plotBytes)}${other})${replotOf(d)}${groups}${state}`,
       );
+      // Why the last plot went here: a farmer asking "why this disk?" reads it at a glance.
+      if (d.placed)
+        lines.push(
+          `    last: ${d.placed.name} at ${new Date(d.placed.at).toISOString().slice(11, 19)} UTC (${d.placed.why})`,
+        );
       for (const k of ['pos1Plots', 'pos1Bytes', 'pos2Plots', 'pos2Bytes'] as const) farm[k] += d[k] ?? 0;
     }
   }

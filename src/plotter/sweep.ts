@@ -27,7 +27,7 @@ import { FreeSignal } from './free-signal.js';
 import { HolderRoster, judgeHeld } from './held.js';
 import { tryLock } from './lock.js';
 import { loadRoster, saveRoster } from './roster-file.js';
-import { Slots } from './slots.js';
+import { GroupGate, Slots } from './slots.js';
 
 export interface Candidate {
   file: string;
@@ -72,6 +72,8 @@ export interface SweepOptions {
   backoffMs?: number;
   /** How long a plot may wait while every harvester with room is busy. */
   busyWaitMs?: number;
+  /** How long a PoS2 plot waits for its group's busy disk (plotter/bidding.ts). */
+  groupWaitMs?: number;
   /**
    * Where the harvesters this sweep hears are kept for the next one, which then needs no `has`
    * wait to learn them (roster-file.ts); none: every sweep learns afresh.
@@ -188,6 +190,8 @@ function notOffered(opts: SweepOptions, c: Candidate, down: LinkDown): SweepItem
 export interface SweepContext {
   roster: HolderRoster;
   freed: FreeSignal;
+  /** A PoS2 group's plots go one at a time (plotter/slots.ts). */
+  groups: GroupGate;
   /** --concurrency: plots being announced or sent at once (slots.ts). */
   slots: Slots;
   /** A plot failed through all its tries because NATS is down (sweep: the rest are not offered). */
@@ -200,6 +204,7 @@ export function sweepContext(opts: Pick<SweepOptions, 'nc' | 'prefix' | 'hasTime
     roster: new HolderRoster(opts.nc, opts.prefix, opts.hasTimeoutMs),
     freed: new FreeSignal(opts.nc, opts.prefix),
     slots: new Slots(Math.max(1, opts.concurrency ?? 2)),
+    groups: new GroupGate(),
   };
 }
 
@@ -258,12 +263,14 @@ async function moveInSlot(
       bidTimeoutMs: opts.bidTimeoutMs,
       tries: opts.tries,
       busyWaitMs: opts.busyWaitMs,
+      groupWaitMs: opts.groupWaitMs,
       backoffMs: opts.backoffMs,
       pacer: opts.pacer,
       signal: opts.signal,
       probe: locked.lock.token,
       roster: ctx.roster,
       freed: ctx.freed,
+      groupGate: ctx.groups,
       onProgress: opts.onStart?.(c),
       onSent: release,
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
@@ -271,7 +278,13 @@ async function moveInSlot(
     const removed = await removeReported(c.file, `${r.harvester}:${r.remotePath}`, log);
     const mbps = r.seconds > 0 ? r.bytesSent / 1e6 / r.seconds : 0;
     log.info(
-      { harvester: r.harvester, remote: r.remotePath, bytes: r.bytes, mbps: Math.round(mbps) },
+      {
+        harvester: r.harvester,
+        remote: r.remotePath,
+        bytes: r.bytes,
+        mbps: Math.round(mbps),
+        ...(r.why ? { why: r.why } : {}),
+      },
       r.alreadyStored
         ? 'stored by an attempt whose answer was lost, verified identical (xxh64)'
         : removed.sourceRemoved

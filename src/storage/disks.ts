@@ -20,6 +20,7 @@ import { notify } from '../core/notify.js';
 import { claimDir } from './dir-lock.js';
 import type { HeldLock } from './lockfile.js';
 import type { Replotter } from './replot.js';
+import type { PlotGroup } from '../wire/plot-header.js';
 import { DISABLE_FILE } from '../wire/names.js';
 
 export { formatBytes };
@@ -44,11 +45,28 @@ export interface DirInfo {
   freeableBytes?: number;
   /** Set by chooseDir: bytes PoS1 plots must free before the file fits (0 or absent: none). */
   needsRoom?: number;
+  /** For a PoS2 plot with a group: plots of that group here, and other groups of its meta-group. */
+  groupPlots?: number;
+  sameMeta?: number;
+  /** Set by chooseDir: why this directory ("holds 3 plots of its group", "the most free space"). */
+  why?: string;
+}
+
+/**
+ * PF_BUSY because the disk that holds the plot's group is receiving another file: the plot waits
+ * for it rather than split its group (unless its announce says any disk will do).
+ */
+export class GroupBusyError extends PlotferryError {
+  constructor(readonly home: readonly string[]) {
+    super('PF_BUSY', `the disk holding this plot's group (${home.join(', ')}) is receiving another file`);
+  }
 }
 
 export interface Reservation {
   readonly dir: string;
   readonly dev: number;
+  /** Why this directory was chosen (chooseDir), for the log and `status`. */
+  readonly why: string;
   /** Frees the write slot. Idempotent. */
   release(): void;
   /** The disk failed a write: takes it out of rotation for a while, and frees the slot. */
@@ -73,6 +91,8 @@ export interface DiskSetOptions {
    * one another live process holds. Without it nothing is written (bids, tests).
    */
   owner?: string;
+  /** What a directory holds of a PoS2 plot group (farm/inventory.ts), for group-aware placement. */
+  groups?: (dir: string, group: PlotGroup) => { plots: number; sameMeta: number };
   /** Called once for each directory when it is claimed: start-up housekeeping. */
   onClaimed?: (dir: string) => Promise<void>;
   /** --replot: PoS1 plots count as room, and give way when a file needs it. */
@@ -261,14 +281,20 @@ export class DiskSet {
   }
 
   /** Where `size` bytes would go now, without reserving (for a bid). Throws like reserve(). */
-  async choose(size: number, onlyDir?: string): Promise<DirInfo> {
-    return chooseDir(await this.snapshotOf(onlyDir), size + this.reserveBytes, this.busyDevs);
+  async choose(size: number, onlyDir?: string, group?: PlotGroup): Promise<DirInfo> {
+    return chooseDir(await this.snapshotOf(onlyDir, group), size + this.reserveBytes, this.busyDevs, group);
   }
 
-  /** snapshot(), or only `onlyDir`'s entry. */
-  private async snapshotOf(onlyDir?: string): Promise<DirInfo[]> {
+  /** snapshot(), or only `onlyDir`'s entry; with what each holds of `group`. */
+  private async snapshotOf(onlyDir?: string, group?: PlotGroup): Promise<DirInfo[]> {
     const all = await this.snapshot();
-    return onlyDir === undefined ? all : all.filter((i) => i.dir === path.resolve(onlyDir));
+    const some = onlyDir === undefined ? all : all.filter((i) => i.dir === path.resolve(onlyDir));
+    const of = this.options.groups;
+    if (!group || !of) return some;
+    return some.map((i) => {
+      const g = of(i.dir, group);
+      return { ...i, groupPlots: g.plots, sameMeta: g.sameMeta };
+    });
   }
 
   /**
@@ -276,13 +302,13 @@ export class DiskSet {
    * that filesystem, which needs room for the rest only; if it cannot take it at all (gone,
    * disabled, full), wherever the whole file fits. PF_BUSY when the partial's disk is writing.
    */
-  reserveFor(size: number, partial?: PartialPlacement): Promise<Reservation> {
-    return preferPartial(size, partial, (n, dir) => this.reserve(n, dir));
+  reserveFor(size: number, partial?: PartialPlacement, group?: PlotGroup): Promise<Reservation> {
+    return preferPartial(size, partial, (n, dir) => this.reserve(n, dir, group));
   }
 
   /** Where reserveFor() would put the file now, without reserving (for a bid). */
-  chooseFor(size: number, partial?: PartialPlacement): Promise<DirInfo> {
-    return preferPartial(size, partial, (n, dir) => this.choose(n, dir));
+  chooseFor(size: number, partial?: PartialPlacement, group?: PlotGroup): Promise<DirInfo> {
+    return preferPartial(size, partial, (n, dir) => this.choose(n, dir, group));
   }
 
   /** The most bytes one usable filesystem could take now, after the reserve (0 if none). */
@@ -305,6 +331,14 @@ export class DiskSet {
     if (need > 0) await replot.makeRoom(best.dir, name, async () => need).catch(() => undefined);
   }
 
+  /** Whether a usable directory holds plots of `group` and has room for `size` more, busy or not. */
+  async holdsGroup(size: number, group: PlotGroup): Promise<boolean> {
+    const need = size + this.reserveBytes;
+    return (await this.snapshotOf(undefined, group)).some(
+      (i) => !i.unusable && (i.groupPlots ?? 0) > 0 && i.freeBytes + (i.freeableBytes ?? 0) >= need,
+    );
+  }
+
   /** Whether some usable filesystem holds `size` plus the reserve, busy or not. */
   async hasRoomFor(size: number): Promise<boolean> {
     const need = size + this.reserveBytes;
@@ -317,10 +351,10 @@ export class DiskSet {
    * could are all writing now.
    */
   /** `onlyDir`: reserve that directory's filesystem or fail (a partial copy lives there). */
-  async reserve(size: number, onlyDir?: string): Promise<Reservation> {
-    const infos = await this.snapshotOf(onlyDir);
+  async reserve(size: number, onlyDir?: string, group?: PlotGroup): Promise<Reservation> {
+    const infos = await this.snapshotOf(onlyDir, group);
     // From here to the end is synchronous, so two reservations cannot pick the same slot.
-    const pick = chooseDir(infos, size + this.reserveBytes, this.busyDevs);
+    const pick = chooseDir(infos, size + this.reserveBytes, this.busyDevs, group);
     this.busyDevs.add(pick.dev);
     let released = false;
     const release = () => {
@@ -333,6 +367,7 @@ export class DiskSet {
     return {
       dir: pick.dir,
       dev: pick.dev,
+      why: pick.why ?? 'the most free space',
       release,
       fail: (err) => {
         if (!vanished(err)) this.markFailed(pick.dev, pick.dir, err);
@@ -396,8 +431,21 @@ function withRoom(infos: readonly DirInfo[], need: number): DirInfo[] {
  * The choice itself, pure: among usable directories whose filesystem has `need` bytes free and
  * is not busy, the one with the most free space. PF_NO_SPACE when none could take the file even
  * idle, PF_BUSY when the ones that could are all writing.
+ *
+ * A PoS2 plot with a `group` (infos carry groupPlots and sameMeta, storage/disks snapshotOf):
+ * - a directory with room that holds plots of its group comes first (the most of them first), so
+ *   a group stays on one disk (CHIP-48). When that disk is writing, GroupBusyError: the plot
+ *   waits for it, unless `group.anyDisk`;
+ * - otherwise a directory holding no other group of the same meta-group (CHIP-49), the most free
+ *   space among those; and when every one holds that meta-group, the most free space.
+ * The chosen entry's `why` says which rule picked it.
  */
-export function chooseDir(infos: readonly DirInfo[], need: number, busyDevs: ReadonlySet<number>): DirInfo {
+export function chooseDir(
+  infos: readonly DirInfo[],
+  need: number,
+  busyDevs: ReadonlySet<number>,
+  group?: PlotGroup,
+): DirInfo {
   const fits = withRoom(infos, need);
   if (infos.length > 0 && infos.every((i) => i.unusable)) {
     // Not a space problem: "add a disk or free space" would send the farmer the wrong way.
@@ -407,11 +455,8 @@ export function chooseDir(infos: readonly DirInfo[], need: number, busyDevs: Rea
   if (fits.length === 0) {
     // --replot: a disk whose PoS1 plots would free enough, the one that needs the least freed.
     const byFreeing = infos.filter((i) => !i.unusable && i.freeBytes + (i.freeableBytes ?? 0) >= need);
-    const idleFreeing = byFreeing.filter((i) => !busyDevs.has(i.dev));
-    if (idleFreeing.length > 0) {
-      const best = idleFreeing.reduce((b, i) => (i.freeBytes > b.freeBytes ? i : b));
-      return { ...best, needsRoom: need - best.freeBytes };
-    }
+    const best = place(byFreeing, infos, busyDevs, group);
+    if (best) return { ...best, needsRoom: need - best.freeBytes, why: `${best.why}; PoS1 plots give way` };
     if (byFreeing.length > 0)
       throw new PlotferryError(
         'PF_BUSY',
@@ -425,13 +470,47 @@ export function chooseDir(infos: readonly DirInfo[], need: number, busyDevs: Rea
       .join('; ');
     throw new PlotferryError('PF_NO_SPACE', `no directory has ${formatBytes(need)} free (${seen})`);
   }
-  const idle = fits.filter((i) => !busyDevs.has(i.dev));
-  if (idle.length === 0) {
+  const best = place(fits, infos, busyDevs, group);
+  if (!best)
     throw new PlotferryError(
       'PF_BUSY',
       `every directory with room is receiving another file (${fits.map((i) => i.dir).join(', ')})`,
     );
-  }
+  return best;
+}
+
+/** The rule of chooseDir among `fits` (directories that can take the file); undefined if all are busy. */
+function place(
+  fits: readonly DirInfo[],
+  infos: readonly DirInfo[],
+  busyDevs: ReadonlySet<number>,
+  group?: PlotGroup,
+): DirInfo | undefined {
+  const idle = fits.filter((i) => !busyDevs.has(i.dev));
   // Stable: on a tie the directory named first wins.
-  return idle.reduce((best, i) => (i.freeBytes > best.freeBytes ? i : best));
+  const mostFree = (ds: readonly DirInfo[]) => ds.reduce((best, i) => (i.freeBytes > best.freeBytes ? i : best));
+  if (!group) return idle.length > 0 ? { ...mostFree(idle), why: 'the most free space' } : undefined;
+  const home = fits.filter((i) => (i.groupPlots ?? 0) > 0);
+  const idleHome = home.filter((i) => !busyDevs.has(i.dev));
+  if (idleHome.length > 0) {
+    const h = idleHome.reduce((best, i) => (i.groupPlots! > best.groupPlots! ? i : best));
+    return { ...h, why: `holds ${h.groupPlots} plot(s) of its group` };
+  }
+  if (home.length > 0 && !group.anyDisk) throw new GroupBusyError(home.map((i) => i.dir));
+  if (idle.length === 0) return undefined;
+  // Why its group's disk was not taken, when one holds it.
+  const full = infos.filter((i) => (i.groupPlots ?? 0) > 0 && !fits.includes(i)).map((i) => i.dir);
+  const notes = [
+    ...(full.length ? [`its group's disk ${full.join(', ')} is full`] : []),
+    ...(home.length ? [`its group's disk ${home.map((i) => i.dir).join(', ')} is busy`] : []),
+  ];
+  const clean = idle.filter((i) => !(i.sameMeta ?? 0));
+  const pick =
+    clean.length > 0
+      ? { ...mostFree(clean), why: `the most free space with no other group of meta-group ${group.meta}` }
+      : {
+          ...mostFree(idle),
+          why: `the most free space (every disk with room holds meta-group ${group.meta} already)`,
+        };
+  return notes.length ? { ...pick, why: `${notes.join('; ')}: ${pick.why}` } : pick;
 }

@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { DiskSet } from './disks.js';
+import { DiskSet, type DiskSetOptions } from './disks.js';
 import { forgetHashRecord, ledgerFor } from './hash-records.js';
 import { Replotter, ReplotSettings } from './replot.js';
 import { isTempName } from './names.js';
@@ -67,6 +67,8 @@ export function receiverDisks(
     replot?: ReplotSettings;
     /** A plot --replot deleted (the receiver's plot counts). */
     onPlotDeleted?: (file: string) => void;
+    /** What a directory holds of a plot group (the harvester's inventory), for placement. */
+    groups?: DiskSetOptions['groups'];
   },
 ): DiskSet {
   const replot = o.replot
@@ -86,5 +88,6 @@ export function receiverDisks(
     onClaimed: (dir) => housekeep(dir, o.log),
     log: o.log,
     ...(replot ? { replot } : {}),
+    ...(o.groups ? { groups: o.groups } : {}),
   });
 }

@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
+import type { PlotGroup } from '../wire/plot-header.js';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
 import type { DiskSet, Reservation } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
@@ -20,6 +21,8 @@ export interface OneShotOptions {
   size: number;
   token: string;
   reservation: Reservation;
+  /** The plot's group, for the disk that replaces a failed one (storage/disks.ts chooseDir). */
+  group?: PlotGroup;
   /** The harvester's disks: the never-overwrite check, and another disk if the reserved one fails. */
   disks: DiskSet;
   host: string;
@@ -105,7 +108,7 @@ export class OneShotReceiver {
           if (mine) {
             // The reserved disk failed before the first byte (ReceiveSession released it): any
             // other disk that has room takes the file.
-            this.reservation = await this.opts.disks.reserveFor(size);
+            this.reservation = await this.opts.disks.reserveFor(size, undefined, this.opts.group);
             return this.reservation;
           }
           if (this.handedOut) throw new PlotferryError('PF_BUSY', 'this claim is being used by another connection');

@@ -15,11 +15,18 @@
  *   field widths follow the single-plot header): "PoS2" (4), version (u8, 2), group id (32), k
  *   (u8), strength (u8), group size (u16), meta-group (u8), chunk-index offset (u64), memo
  *   length (u8), memo.
+ * A PoS2 plot's group (CHIP-48): chia-blockchain's plot group id is sha256(strength ‖ plot public
+ * key ‖ pool info), and a single plot's header does not carry it. Its memo does carry what makes
+ * it: the pool key or contract puzzle hash, the farmer key, and the plot's master secret key, from
+ * which the plot public key is derived. So the plots of one group are exactly the plots with the
+ * same strength and memo, and `groupKey` is a hash of those two (the memo holds a secret key:
+ * only the hash ever leaves the file). A group file carries its group id, which is its key.
  * Only the fixed fields are checked, not the tables: this tells the wrong file (a log, an
  * archive, a half-copied plot) and an old plot from a new one, not a forged one. A layout this
  * code does not know (another version) is "not a plot" here, which is the safe side: such a
  * file is refused by --verify-plot-header, and never deleted by --replot.
  */
+import { createHash } from 'node:crypto';
 import { PlotferryError } from '../core/errors.js';
 
 const V1_MAGIC = Buffer.from('Proof of Space Plot', 'latin1');
@@ -29,8 +36,11 @@ const POS2_GROUP_MAGIC = Buffer.from('PoS2', 'latin1');
 /** Test plots go down to k 18; the protocol has room up to 50. */
 const K_MIN = 18;
 const K_MAX = 50;
-/** The longest prefix a check reads (v1 with a 64-byte format description, BladeBit with a 128-byte memo). */
-export const PLOT_HEADER_MAX_CHECK = 4 + 4 + 32 + 1 + 2 + 128 + 4 + 1;
+/**
+ * The longest prefix a check reads: a PoS2 header with the longest memo a u8 length allows
+ * (v1 with a 64-byte format description and BladeBit with a 128-byte memo are shorter).
+ */
+export const PLOT_HEADER_MAX_CHECK = 4 + 1 + 32 + 1 + 1 + 2 + 1 + 8 + 1 + 255;
 /** The shortest prefix a plot can have (a PoS2 single plot up to its memo length). */
 export const PLOT_HEADER_MIN = 4 + 1 + 32 + 1 + 1 + 2 + 1 + 1;
 
@@ -50,6 +60,36 @@ export interface PlotHeaderInfo {
   metaGroup?: number;
   plotIndex?: number;
   groupSize?: number;
+  /**
+   * PoS2: what tells this plot's group from any other (32 hex digits): a group file's group id,
+   * else a hash of the strength and memo (see above). Absent when the memo is empty.
+   */
+  groupKey?: string;
+}
+
+/**
+ * A PoS2 plot's group, from its header (wire/plot-header.ts): the harvester keeps a group on the
+ * disk that holds it (CHIP-48), and puts a new group where no other of its meta-group is (CHIP-49).
+ */
+export interface PlotGroup {
+  /** The group key (32 hex digits). */
+  key: string;
+  /** The meta-group (0-255). */
+  meta: number;
+  /**
+   * The plotter waited long enough for the group's disk: any disk will do now (the group's own
+   * still first when it is idle).
+   */
+  anyDisk?: boolean;
+}
+/** The group key of a single PoS2 plot: its strength and memo, hashed (the memo holds a secret). */
+export function singlePlotGroupKey(strength: number, memo: Buffer): string {
+  return createHash('sha256')
+    .update('plotferry-pos2-group')
+    .update(Buffer.of(strength))
+    .update(memo)
+    .digest('hex')
+    .slice(0, 32);
 }
 
 function notAPlot(why: string): PlotferryError {
@@ -110,14 +150,18 @@ export function checkPlotHeader(head: Buffer, size: number): PlotHeaderInfo {
     const version = head[4]!;
     if (version !== 1) throw notAPlot(`"pos2" plot version ${version} (known: 1)`);
     const k = kAt(37);
+    const strength = head[38]!;
+    const memoLen = head[42]!;
+    need(43 + memoLen, 'memo');
     return {
       pos: 2,
       format: 'pos2-v1',
       k,
       id: idAt(5),
-      strength: head[38]!,
+      strength,
       plotIndex: head.readUInt16LE(39),
       metaGroup: head[41]!,
+      ...(memoLen > 0 ? { groupKey: singlePlotGroupKey(strength, head.subarray(43, 43 + memoLen)) } : {}),
     };
   }
   if (starts(POS2_GROUP_MAGIC)) {
@@ -127,7 +171,17 @@ export function checkPlotHeader(head: Buffer, size: number): PlotHeaderInfo {
     const k = kAt(37);
     const groupSize = head.readUInt16LE(39);
     if (groupSize < 1) throw notAPlot('a plot group of 0 plots');
-    return { pos: 2, format: 'pos2-group', k, id: idAt(5), strength: head[38]!, groupSize, metaGroup: head[41]! };
+    const id = idAt(5);
+    return {
+      pos: 2,
+      format: 'pos2-group',
+      k,
+      id,
+      strength: head[38]!,
+      groupSize,
+      metaGroup: head[41]!,
+      groupKey: id.slice(0, 32),
+    };
   }
   throw notAPlot('it does not start like any plot layout known here ("Proof of Space Plot", "PLOT", "pos2", "PoS2")');
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { Inventory } from '../../src/farm/inventory.js';
+import { singlePlotGroupKey } from '../../src/wire/plot-header.js';
 import { tmpDir, writeSamplePlot } from '../helpers/files.js';
 
 describe('inventory', () => {
@@ -36,6 +37,7 @@ describe('inventory', () => {
       pos1Bytes: 0,
       pos2Plots: 0,
       pos2Bytes: 0,
+      groups: 0,
     });
     const c = inv.of(d);
     assert.equal(c.plots, 2);
@@ -81,17 +83,61 @@ describe('inventory', () => {
     assert.deepEqual([c.pos1Plots, c.pos1Bytes, c.pos2Plots, c.pos2Bytes, c.plots], [2, 12288, 2, 3000, 5]);
     // One that lands is counted at once (its header read for a *.plot).
     writeSamplePlot(path.join(d, 'landed.plot'), 500, 28, 'pos2-v1');
-    inv.added(path.join(d, 'landed.plot'), 500);
-    await new Promise((r) => setTimeout(r, 200));
+    await inv.added(path.join(d, 'landed.plot'), 500);
     assert.equal(inv.of(d).pos2Plots, 3);
     inv.removed(path.join(d, 'old-k32.plot'));
     assert.deepEqual([inv.of(d).pos1Plots, inv.of(d).pos1Bytes], [1, 8192]);
-    inv.added(path.join(d, 'new2.plot2'), 700);
+    await inv.added(path.join(d, 'new2.plot2'), 700);
     assert.deepEqual(inv.rates(), {
       pos2StoredLastHour: 1200,
       pos2StoredLastDay: 1200,
       pos1DeletedLastHour: 4096,
       pos1DeletedLastDay: 4096,
     });
+  });
+
+  // Issue 13, item 3: what a disk holds of each PoS2 plot group, for placement, kept like the counts.
+  it("knows each disk's plot groups and meta-groups from the headers; a hand-made rm is caught by the scan", async () => {
+    const d = await tmpDir('pf-inv-groups-');
+    made.push(d);
+    const memo = (b: number) => Buffer.alloc(128, b);
+    const key = (b: number) => singlePlotGroupKey(2, memo(b));
+    for (let i = 0; i < 3; i++)
+      writeSamplePlot(path.join(d, `a${i}.plot2`), 2000, 28, 'pos2-v1', {
+        memo: memo(0xa),
+        metaGroup: 1,
+        plotIndex: i,
+      });
+    writeSamplePlot(path.join(d, 'b0.plot2'), 2000, 28, 'pos2-v1', { memo: memo(0xb), metaGroup: 1 });
+    writeSamplePlot(path.join(d, 'c0.plot2'), 2000, 28, 'pos2-v1', { memo: memo(0xc), metaGroup: 2 });
+    writeSamplePlot(path.join(d, 'old.plot'), 2000, 32); // PoS1: no group
+    fs.writeFileSync(path.join(d, 'junk.plot2'), Buffer.alloc(300, 1)); // PoS2 by name, no header
+    const inv = new Inventory(() => [d], silentLogger());
+    await inv.start();
+    inv.stop();
+    assert.equal(inv.of(d).groups, 3);
+    assert.deepEqual(inv.groupIn(d, { key: key(0xa), meta: 1 }), { plots: 3, sameMeta: 1 }, 'group a: b shares meta 1');
+    assert.deepEqual(inv.groupIn(d, { key: key(0xb), meta: 1 }), { plots: 1, sameMeta: 1 });
+    assert.deepEqual(inv.groupIn(d, { key: key(0xe), meta: 1 }), { plots: 0, sameMeta: 2 }, 'a new group of meta 1');
+    assert.deepEqual(inv.groupIn(d, { key: key(0xe), meta: 2 }), { plots: 0, sameMeta: 1 });
+    assert.deepEqual(inv.groupIn(d, { key: key(0xe), meta: 7 }), { plots: 0, sameMeta: 0 });
+    // A plot that lands is its group's at once, before its header is read.
+    writeSamplePlot(path.join(d, 'e0.plot2'), 2000, 28, 'pos2-v1', { memo: memo(0xe), metaGroup: 7 });
+    const reading = inv.added(path.join(d, 'e0.plot2'), 2000, 'the most free space', { key: key(0xe), meta: 7 });
+    assert.equal(inv.groupIn(d, { key: key(0xe), meta: 7 }).plots, 1);
+    await reading;
+    assert.equal(inv.of(d).groups, 4);
+    assert.equal(inv.of(d).placed?.name, 'e0.plot2');
+    assert.equal(inv.of(d).placed?.why, 'the most free space');
+    // By hand: two of group a and all of group b removed. After the scan a has 1, b is gone.
+    fs.rmSync(path.join(d, 'a0.plot2'));
+    fs.rmSync(path.join(d, 'a1.plot2'));
+    fs.rmSync(path.join(d, 'b0.plot2'));
+    await inv.rescan();
+    assert.deepEqual(inv.groupIn(d, { key: key(0xa), meta: 1 }), { plots: 1, sameMeta: 0 });
+    assert.deepEqual(inv.groupIn(d, { key: key(0xb), meta: 1 }), { plots: 0, sameMeta: 1 });
+    assert.equal(inv.of(d).groups, 3);
+    inv.removed(path.join(d, 'a2.plot2'));
+    assert.deepEqual(inv.groupIn(d, { key: key(0xa), meta: 1 }), { plots: 0, sameMeta: 0 });
   });
 });

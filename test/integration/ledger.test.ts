@@ -6,33 +6,17 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
-import pino from 'pino';
 import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
 import { Ledger, LEDGER_NAME } from '../../src/storage/ledger.js';
 import { tmpDir } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
+import { captureLog } from '../helpers/log.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
 const hex = (i: number) => i.toString(16).padStart(16, '0');
-
-/** A logger whose lines the test reads. */
-function capture() {
-  const lines: string[] = [];
-  const log = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    }),
-  );
-  return { log, text: () => lines.join('') };
-}
 
 describe('hash ledger', () => {
   const made: string[] = [];
@@ -77,7 +61,7 @@ describe('hash ledger', () => {
     // One byte of y's line flipped (its checksum no longer matches), and half a line at the end.
     rows[1] = rows[1]!.replace(hex(11), hex(99));
     fs.writeFileSync(file, `${rows.join('\n')}${rows[0]!.slice(0, 20)}`);
-    const c = capture();
+    const c = captureLog('debug');
     const re = await Ledger.open(d, c.log);
     const st = (n: string) => fs.statSync(path.join(d, n));
     assert.equal(re.hashOf('x.plot2', st('x.plot2')), hex(10));
@@ -129,7 +113,7 @@ describe('hash ledger', () => {
     fs.writeFileSync(path.join(d, 'old.plot'), 'oldplot');
     fs.writeFileSync(path.join(d, '.plotferry-old.plot.xxh64'), `${JSON.stringify({ hash: hex(7), size: 7 })}\n`);
     fs.writeFileSync(path.join(d, '.plotferry-gone.plot.xxh64'), `${JSON.stringify({ hash: hex(8), size: 3 })}\n`);
-    const c = capture();
+    const c = captureLog('debug');
     const l = await Ledger.open(d, c.log);
     assert.equal(l.hashOf('old.plot', fs.statSync(path.join(d, 'old.plot'))), hex(7));
     assert.deepEqual(

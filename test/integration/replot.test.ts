@@ -8,9 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import pino from 'pino';
 import { silentLogger } from '../../src/core/log.js';
 import { writeSamplePlot } from '../../src/demo/sample.js';
 import type { Harvester } from '../../src/farm/harvester.js';
@@ -18,24 +16,11 @@ import { sweep } from '../../src/plotter/sweep.js';
 import type { ReplotSettings } from '../../src/storage/replot.js';
 import { isRoot, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
+import { captureLog } from '../helpers/log.js';
 import { natsSuite } from '../helpers/nats-server.js';
 
 const MiB = 2 ** 20;
 const KiB = 1024;
-
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const log = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk, _e, cb) {
-        for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    }),
-  );
-  return { log, lines };
-}
 
 describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the full disk)' }, () => {
   const suite = natsSuite();
@@ -74,7 +59,7 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
 
   async function farm(d: string, replot: ReplotSettings, id: string) {
     const nc = await nats();
-    const c = capture();
+    const c = captureLog();
     const h: Harvester = await startTestHarvester({
       nc,
       id,

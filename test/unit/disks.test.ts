@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PlotferryError } from '../../src/core/errors.js';
-import { chooseDir, DirInfo } from '../../src/storage/disks.js';
+import { chooseDir, DirInfo, GroupBusyError } from '../../src/storage/disks.js';
 
 const GiB = 2 ** 30;
 const d = (dir: string, dev: number, freeGiB: number, extra: Partial<DirInfo> = {}): DirInfo => ({
@@ -64,5 +64,64 @@ describe('chooseDir', () => {
 
   it('breaks ties by the order directories were given', () => {
     assert.equal(chooseDir([d('/a', 1, 500), d('/b', 2, 500)], GiB, new Set()).dir, '/a');
+  });
+});
+
+describe('chooseDir with a PoS2 plot group (CHIP-48, CHIP-49)', () => {
+  const g = { key: 'ab'.repeat(16), meta: 3 };
+  const G = GiB;
+  const has = (n: number, sameMeta = 0): Partial<DirInfo> => ({ groupPlots: n, sameMeta });
+
+  it("the disk holding the group's plots wins over more free space; the one holding most of it first", () => {
+    const infos = [d('/a', 1, 900, has(0)), d('/b', 2, 50, has(2)), d('/c', 3, 60, has(5))];
+    const pick = chooseDir(infos, G, new Set(), g);
+    assert.equal(pick.dir, '/c');
+    assert.equal(pick.why, 'holds 5 plot(s) of its group');
+    // Without a group: the most free space, as ever.
+    assert.equal(chooseDir(infos, G, new Set()).dir, '/a');
+    assert.equal(chooseDir(infos, G, new Set()).why, 'the most free space');
+  });
+
+  it("its group's disk busy: the plot waits for it (GroupBusyError, PF_BUSY) unless any disk will do", () => {
+    const infos = [d('/a', 1, 900, has(0)), d('/b', 2, 50, has(4))];
+    assert.throws(
+      () => chooseDir(infos, G, new Set([2]), g),
+      (e: unknown) => e instanceof GroupBusyError && e.code === 'PF_BUSY' && e.home.join() === '/b',
+    );
+    const any = chooseDir(infos, G, new Set([2]), { ...g, anyDisk: true });
+    assert.equal(any.dir, '/a');
+    assert.match(any.why!, /its group's disk \/b is busy: the most free space with no other group of meta-group 3/);
+  });
+
+  it("its group's disk full: the next disk, and why says so", () => {
+    const infos = [d('/a', 1, 0.5, has(9)), d('/b', 2, 300, has(0)), d('/c', 3, 200, has(0))];
+    const pick = chooseDir(infos, G, new Set(), g);
+    assert.equal(pick.dir, '/b');
+    assert.match(pick.why!, /^its group's disk \/a is full: the most free space/);
+  });
+
+  it('a new group goes where no other group of its meta-group is, before more free space', () => {
+    const infos = [d('/a', 1, 900, has(0, 2)), d('/b', 2, 100, has(0, 0)), d('/c', 3, 300, has(0, 1))];
+    const pick = chooseDir(infos, G, new Set(), g);
+    assert.equal(pick.dir, '/b');
+    assert.equal(pick.why, 'the most free space with no other group of meta-group 3');
+    // Every disk holds that meta-group: the most free space, and why says so.
+    const all = [d('/a', 1, 900, has(0, 2)), d('/c', 3, 300, has(0, 1))];
+    assert.equal(chooseDir(all, G, new Set(), g).dir, '/a');
+    assert.match(chooseDir(all, G, new Set(), g).why!, /every disk with room holds meta-group 3 already/);
+    // The clean disk is busy: the rule picks among the idle ones.
+    assert.equal(chooseDir(infos, G, new Set([2]), g).dir, '/a');
+  });
+
+  it('--replot: a full disk holding the group makes room there, before a full disk without it', () => {
+    const infos = [
+      d('/a', 1, 0.1, { ...has(0), freeableBytes: 500 * G }),
+      d('/b', 2, 0, { ...has(3), freeableBytes: 20 * G }),
+    ];
+    const pick = chooseDir(infos, G, new Set(), g);
+    assert.equal(pick.dir, '/b');
+    assert.equal(pick.needsRoom, G);
+    assert.equal(pick.why, 'holds 3 plot(s) of its group; PoS1 plots give way');
+    assert.equal(chooseDir(infos, G, new Set()).dir, '/a', 'without a group: the one that needs the least freed');
   });
 });

@@ -2,6 +2,7 @@
  * wire/plot-header.ts against headers written field by field (demo/sample.ts sampleHeader), and
  * against single bytes changed: every field the parser reads is at the offset the layout says.
  */
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -58,7 +59,17 @@ describe('plot header', () => {
   });
 
   it('PoS2 single plot: "pos2", u8 version 1, id 5-36, k 37, strength 38, index u16 LE 39, meta-group 41', () => {
-    const h = sampleHeader('pos2-v1', { k: 28, id: id(0x11), strength: 3, plotIndex: 0x0102, metaGroup: 9 });
+    const memo = Buffer.alloc(128, 0x6d);
+    const h = sampleHeader('pos2-v1', { k: 28, id: id(0x11), strength: 3, plotIndex: 0x0102, metaGroup: 9, memo });
+    // The group key, computed here from the bytes the header must carry (memo length at 42,
+    // memo from 43), not by the code under test.
+    const key = createHash('sha256')
+      .update('plotferry-pos2-group')
+      .update(Buffer.of(3))
+      .update(memo)
+      .digest('hex')
+      .slice(0, 32);
+    assert.equal(h[42], 128);
     assert.deepEqual(checkPlotHeader(h, 0.92 * 2 ** 30), {
       pos: 2,
       format: 'pos2-v1',
@@ -67,6 +78,7 @@ describe('plot header', () => {
       strength: 3,
       plotIndex: 0x0102,
       metaGroup: 9,
+      groupKey: key,
     });
     assert.equal(h[39], 0x02, 'the index is little-endian');
     const v2 = Buffer.from(h);
@@ -75,6 +87,28 @@ describe('plot header', () => {
     const k60 = Buffer.from(h);
     k60[37] = 60;
     assert.throws(() => checkPlotHeader(k60, 1e9), notAPlot(/k 60/));
+  });
+
+  it('PoS2 single plots of one group share a key (same strength and memo); any other memo or strength is another group', () => {
+    const memo = Buffer.alloc(128, 0x42);
+    const key = (o: Parameters<typeof sampleHeader>[1]) => checkPlotHeader(sampleHeader('pos2-v1', o), 1e9).groupKey;
+    const g = key({ memo, strength: 2, plotIndex: 0 });
+    assert.match(g!, /^[0-9a-f]{32}$/);
+    // Another index and plot id, the same group.
+    assert.equal(key({ memo, strength: 2, plotIndex: 7, id: id(0x99) }), g);
+    const other = Buffer.from(memo);
+    other[127] ^= 1; // one bit of the master key
+    assert.notEqual(key({ memo: other, strength: 2 }), g);
+    assert.notEqual(key({ memo, strength: 3 }), g);
+    // Chia makes a fresh master key per plot: random memos, each plot a group of its own.
+    assert.notEqual(key({}), key({}));
+    // A memo longer than the bytes there: the file ends inside it.
+    const h = sampleHeader('pos2-v1', { memo });
+    h[42] = 255;
+    assert.throws(() => checkPlotHeader(h, 1e9), notAPlot(/ends inside the memo/));
+    // No memo: no group to tell.
+    const bare = sampleHeader('pos2-v1', { memo: Buffer.alloc(0) });
+    assert.equal(checkPlotHeader(bare, 1e9).groupKey, undefined);
   });
 
   it('PoS2 group file: "PoS2", u8 version 2, group id, k, strength, group size u16 LE, meta-group', () => {
@@ -87,6 +121,7 @@ describe('plot header', () => {
       strength: 2,
       groupSize: 128,
       metaGroup: 4,
+      groupKey: '22'.repeat(16),
     });
     const empty = Buffer.from(h);
     empty.writeUInt16LE(0, 39);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Slots } from '../../src/plotter/slots.js';
+import { GroupGate, Slots } from '../../src/plotter/slots.js';
 
 describe('slots', () => {
   it('at most `size` held; a release hands the slot to the longest waiter; a second release is a no-op', async () => {
@@ -22,5 +22,23 @@ describe('slots', () => {
     (await d)();
     assert.deepEqual(order, ['c', 'd']);
     assert.equal(s.inUse, 0);
+  });
+
+  it('a group gate lets one plot of a group through at a time, other groups freely, and forgets an idle group', async () => {
+    const g = new GroupGate();
+    const order: string[] = [];
+    const a1 = await g.enter('a');
+    const b1 = await g.enter('b'); // another group: not held back
+    const a2 = g.enter('a').then((leave) => (order.push('a2'), leave));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, [], "a's second plot waits for its first");
+    b1();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, [], 'the other group leaving lets nothing of a through');
+    a1();
+    a1(); // a second leave is a no-op
+    (await a2)();
+    assert.deepEqual(order, ['a2']);
+    assert.equal(g.size, 0, 'no group kept once none of its plots is on its way');
   });
 });
