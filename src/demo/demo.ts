@@ -2,7 +2,9 @@
  * The newcomer's first run (`npm run demo`): the main job on a local default. It uses the NATS
  * server at PLOTFERRY_NATS (as every command reads it) or nats://127.0.0.1:4222 when one answers, else starts a private
  * nats-server; starts two harvesters over temporary directories; makes sample plots; sweeps
- * them with progress; prints where each landed and the throughput; cleans up.
+ * them with progress; prints where each landed and the throughput. Then a replot: a third
+ * harvester with --replot on a disk full of sample PoS1 plots takes sample PoS2 plots, and
+ * `status` before and after shows the old plots giving way. Cleans up.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -14,10 +16,11 @@ import { DEFAULT_NATS_URL } from '../bus/connect.js';
 import { NatsServer, startNatsServer } from './nats-server.js';
 import { parseBytes } from '../core/config.js';
 import { Harvester } from '../farm/harvester.js';
+import { collectHeartbeats, formatStatus } from '../plotter/status.js';
 import { sweep } from '../plotter/sweep.js';
 import { isPlotFileName } from '../wire/names.js';
 import { decodeOwner, encodeOwner, liveness, Owner, processStart, selfOwner } from '../storage/owner.js';
-import { writeRandomFile } from './sample.js';
+import { writeRandomFile, writeSamplePlot } from './sample.js';
 
 /** Progress bars for the sweep (the CLI's, on a terminal). */
 export interface DemoProgress {
@@ -43,7 +46,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const size = parseBytes(opts.size, 'size');
   const say = (s: string) => process.stdout.write(`${s}\n`);
   const base = await pickBase(size * opts.files * 2);
-  for (const gone of await removeLeftovers(base)) say(`removed ${gone}, left by a demo that was killed`);
+  // The replot's sources may live in the temp directory (replotAct): leftovers there go too.
+  for (const dir of new Set([base, os.tmpdir()]))
+    for (const gone of await removeLeftovers(dir)) say(`removed ${gone}, left by a demo that was killed`);
   const root = await fsp.mkdtemp(path.join(base, ROOT_PREFIX));
   const owner = selfOwner('demo');
   await fsp.writeFile(path.join(root, OWNER_FILE), encodeOwner(owner));
@@ -139,7 +144,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     }
     say(`  plotter-nvme: ${(await plotsIn(plotter)).length} plot(s) left`);
     say("  (each harvester's two directories share one filesystem here, so they count as one disk)");
-    return sent === items.length ? 0 : 1;
+    if (opts.signal?.aborted) return 1;
+    const replotOk = await replotAct({ root, plotter, prefix: `${prefix}-replot`, size, nc, harvesters, say, opts });
+    return sent === items.length && replotOk ? 0 : 1;
   } finally {
     for (const h of harvesters) await h.close();
     for (const c of conns) await c.close();
@@ -147,6 +154,107 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (opts.keep) say(`kept ${root}`);
     else await fsp.rm(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * The replot (issue 13): a disk "full" of PoS1 plots (a --reserve that leaves half a plot free
+ * on the shared filesystem stands in for a full disk here), a harvester with --replot on it, and
+ * PoS2 plots swept to it. Each arrival deletes only as many PoS1 plots as it needs, oldest first.
+ */
+async function replotAct(a: {
+  root: string;
+  plotter: string;
+  prefix: string;
+  size: number;
+  nc: () => Promise<NatsConnection>;
+  harvesters: Harvester[];
+  say: (s: string) => void;
+  opts: DemoOptions;
+}): Promise<boolean> {
+  const { size } = a;
+  const disk = path.join(a.root, 'harvester-3', 'disk1');
+  await fsp.mkdir(disk, { recursive: true });
+  // PoS1 plots are ~100 times a PoS2 plot; twice here keeps the demo small.
+  const oldNames: string[] = [];
+  const t0 = Date.now() / 1000 - 400 * 86_400;
+  for (let i = 0; i < 4; i++) {
+    const name = `plot-k32-2023-old-${i + 1}-${randomBytes(8).toString('hex')}.plot`;
+    writeSamplePlot(path.join(disk, name), 2 * size, 32);
+    await fsp.utimes(path.join(disk, name), t0 + i * 86_400, t0 + i * 86_400);
+    oldNames.push(name);
+  }
+  // The PoS2 plots come from another filesystem where there is one (the temp directory), as from
+  // a plotter's NVMe: on the disk's own, each source deleted would give back the room its copy took.
+  const own = await fsp.stat(disk);
+  const other = (await fsp.stat(os.tmpdir()).catch(() => own)).dev !== own.dev;
+  const src = other ? await fsp.mkdtemp(path.join(os.tmpdir(), ROOT_PREFIX)) : a.plotter;
+  try {
+    if (other) await fsp.writeFile(path.join(src, OWNER_FILE), encodeOwner(selfOwner('demo')));
+    for (let i = 0; i < 3; i++)
+      writeSamplePlot(
+        path.join(src, `plot-k28-demo-${String(i + 1).padStart(2, '0')}-${randomBytes(8).toString('hex')}.plot2`),
+        size,
+        28,
+        'pos2-v1',
+      );
+    return await replotSweep(a, disk, src, oldNames);
+  } finally {
+    if (other) await fsp.rm(src, { recursive: true, force: true });
+  }
+}
+
+async function replotSweep(
+  a: Parameters<typeof replotAct>[0],
+  disk: string,
+  src: string,
+  oldNames: readonly string[],
+): Promise<boolean> {
+  const { say, size, opts } = a;
+  const st = await fsp.statfs(disk);
+  const reserveBytes = Math.max(0, st.bavail * st.bsize - Math.floor(size / 2));
+  say('');
+  say(
+    `replot: harvester-3 runs --replot on a disk full of PoS1 plots (4 of ${(2 * size) / 2 ** 20} MiB; --reserve leaves half a plot free)`,
+  );
+  a.harvesters.push(
+    await Harvester.start({
+      nc: await a.nc(),
+      id: 'demo-harvester-3',
+      advertiseHost: '127.0.0.1',
+      listenHost: '127.0.0.1',
+      dirs: [disk],
+      prefix: a.prefix,
+      reserveBytes,
+      replot: { order: 'oldest' },
+      log: opts.log,
+    }),
+  );
+  const status = async (when: string) => {
+    say(`  plotferry status, ${when}:`);
+    const text = formatStatus(await collectHeartbeats(await a.nc(), a.prefix, 2_000, opts.log));
+    for (const line of text.trimEnd().split('\n')) say(`    ${line}`);
+  };
+  await status('before');
+  say('  sweeping 3 PoS2 plots to it ...');
+  const items = await sweep({
+    nc: await a.nc(),
+    dirs: [src],
+    plotter: 'demo-plotter',
+    prefix: a.prefix,
+    minAgeMs: 0,
+    concurrency: 1,
+    log: opts.log,
+    signal: opts.signal,
+  });
+  for (const it of items)
+    say(`  ${it.name}: ${it.status}${it.error ? ` (${it.error.code}: ${it.error.message})` : ''}`);
+  const left = new Set(await fsp.readdir(disk));
+  const gone = oldNames.filter((n) => !left.has(n));
+  say(
+    `  deleted ${gone.length} PoS1 plot(s), the oldest first, each only when a PoS2 plot needed its room: ${gone.join(', ') || 'none'}`,
+  );
+  await status('after');
+  return items.every((i) => i.status === 'sent');
 }
 
 /**

@@ -405,7 +405,15 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<F
             decideTimer = setTimeout(decide, Math.max(0, rank - Date.now(), gather));
           }
         }
-        if (known && [...known].every((h) => answered.has(h))) finish();
+        if (known && [...known].every((h) => answered.has(h))) {
+          // Everyone known has answered. With a bid (or a holder) that settles it; with only
+          // declines and busy bids, a harvester the roster does not know yet (one dropped from a
+          // cron run's saved roster while it restarted) gets the roster's wait to bid before the
+          // plot fails, as `has` would have given it.
+          if (best || holder) finish();
+          else if (decideTimer === undefined)
+            decideTimer = setTimeout(finish, Math.max(0, t0 + opts.roster!.maxWaitMs - performance.now()));
+        }
       },
     });
     const overall = setTimeout(waitOver, timeout);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
@@ -435,8 +436,17 @@ describe('plotferry demo', () => {
       3,
       `the disks hold the 3 plots, no more: ${perDir.join(' ')}`,
     );
+    // Issue 13: the replot, with `status` before and after (the disk's PoS1 plots, then fewer of
+    // them and the 3 PoS2 plots). How many went depends on the shared filesystem's free space, so
+    // that count is replot.test's, on a disk of its own.
+    assert.match(r.stdout, /replot: harvester-3 runs --replot on a disk full of PoS1 plots/);
+    assert.match(r.stdout, /status, before:\n.*\n.*PoS1 4 \(24\.0 MiB\) \/ PoS2 0 \(0 B\)/);
+    assert.equal(r.stdout.match(/plot-k28-demo-\d\d-[0-9a-f]+\.plot2: sent/g)?.length, 3);
+    assert.match(r.stdout, /status, after:\n.*\n.*PoS1 [0-4] \(.*\) \/ PoS2 3 \(9\.0 MiB\)/);
     const root = /plotferry demo in (\S+)/.exec(r.stdout)?.[1];
     assert.ok(root && !fs.existsSync(root), 'demo directory removed');
+    const src = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('plotferry-demo-'));
+    assert.deepEqual(src, [], "the replot's sources in the temp directory removed");
   });
 
   // Regression (issue 15, item 14): Ctrl-C left /dev/shm/plotferry-demo-* and a nats-server.

@@ -5,11 +5,14 @@
  * harvester or of the plotter, a NATS restart, a disk filling up (own tmpfs, when root), a byte
  * flipped, a connection dropped, a harvester directory removed, a RESULT lost on the way back, a
  * receiving disk remounted read-only (root), a second receiver started on a harvester's
- * directory. Each fault must land (a round whose fault found nothing to hit fails). Then it
+ * directory; and replot rounds (root, issue 13), where the plots can only land by deleting PoS1
+ * plots: SIGKILL of the harvester right after a deletion, the plotter killed mid-plot after a
+ * deletion, the disk filled from outside after a deletion. Each fault must land (a round whose fault found nothing to hit fails). Then it
  * checks the invariants:
  * every plot is at its source or exactly once under its final name at a harvester, byte-exact;
  * no final name holds anything else; when idle no claim is open; no process died of an
- * unhandled error. A recovery sweep (cron's next run) must then deliver everything.
+ * unhandled error. A recovery sweep (cron's next run) must then deliver everything. In a replot
+ * round, only PoS1 plots went, the oldest first, and no more than the arrivals needed.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -18,13 +21,18 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CliResult, jsonLines, runCli, runCliExpectingExit, startCli } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { isRoot, ls, sha256, tmpDir, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
+import { DISABLE_FILE } from '../../src/wire/names.js';
 import { fuzzSeed, rng } from '../helpers/fuzz.js';
 import { waitFor } from '../helpers/listener.js';
 import { freePorts, PORT_RANGES } from '../helpers/ports.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
 const MiB = 2 ** 20;
+/** hf-1's reserve (it runs --replot), and the PoS1 plots a replot round fills its disk with. */
+const RESERVE = MiB;
+const OLD_PLOT = 6 * MiB;
+const OLD_PREFIX = 'old-k32-';
 const SEED = fuzzSeed();
 const FAULTS = [
   'kill-harvester',
@@ -37,6 +45,9 @@ const FAULTS = [
   'result-lost',
   'read-only',
   'second-receiver',
+  'replot-kill-harvester',
+  'replot-kill-plotter',
+  'replot-disk-full',
 ] as const;
 type Fault = (typeof FAULTS)[number];
 const ROUNDS = Number(process.env.PLOTFERRY_FAULT_ROUNDS ?? FAULTS.length);
@@ -82,6 +93,9 @@ describe('fault injection', () => {
       '2',
       '--log-level',
       'info',
+      // hf-1's own disk takes part in the replot rounds; other rounds send no PoS1 plot to it
+      // (theirs are random bytes: never deleted, whatever they are named).
+      ...(h === hs[0] && isRoot ? ['--replot', '--reserve', String(RESERVE)] : []),
     ]);
     h.child = child;
     await waitFor(() => child.stderr().includes('harvester ready'), 10_000, `${h.id} to start`);
@@ -166,6 +180,42 @@ describe('fault injection', () => {
     }
   };
 
+  /** hf-1's log lines saying a PoS1 plot was deleted, so far (killed processes' too). */
+  const deletions = () => {
+    const h = hs[0]!;
+    return ((h.pastStderr + (h.child?.stderr() ?? '')).match(/replot: deleted /g) ?? []).length;
+  };
+
+  /** A replot round's fault, once hf-1 has deleted a PoS1 plot for an arriving one. */
+  async function injectReplot(
+    fault: 'replot-kill-harvester' | 'replot-kill-plotter' | 'replot-disk-full',
+    sweep: ReturnType<typeof startCli>,
+  ): Promise<string> {
+    if (!isRoot) return 'skipped: needs root for a disk of PoS1 plots';
+    const h = hs[0]!;
+    const before = deletions();
+    try {
+      await waitFor(() => deletions() > before, 15_000, `${h.id} to delete a PoS1 plot`);
+    } catch {
+      return `missed: no PoS1 plot was deleted (${fs.readdirSync(h.dir).join(' ')}; ${h.id}: ${(h.child?.stderr() ?? '').slice(-2000)})`;
+    }
+    if (fault === 'replot-kill-harvester') {
+      h.child!.child.kill('SIGKILL');
+      await h.child!.done;
+      h.pastStderr += h.child!.stderr();
+      await new Promise((res) => setTimeout(res, 300 + r.int(700)));
+      await startHarvester(h);
+      return `SIGKILL ${h.id} right after it deleted a PoS1 plot, restarted`;
+    }
+    if (fault === 'replot-kill-plotter') {
+      if (!(await duringTransfer(64 * 1024 + r.int(MiB), h))) return `missed: no transfer to ${h.id}`;
+      sweep.child.kill('SIGKILL');
+      return 'SIGKILL the plotter mid-plot after a PoS1 plot was deleted for it';
+    }
+    fillFromOutside(h);
+    return `filled ${h.id}'s disk from outside right after it deleted a PoS1 plot`;
+  }
+
   /** What was done, or `missed: ...` when the fault found nothing to hit. */
   async function inject(fault: Fault, plotDir: string, sweep: ReturnType<typeof startCli>): Promise<string> {
     const at = 256 * 1024 + r.int(2 * MiB);
@@ -230,14 +280,7 @@ describe('fault injection', () => {
         if (!isRoot) return 'skipped: needs root for a small tmpfs';
         const h = hs[0]!;
         if (!(await duringTransfer(at, h))) return `missed: no transfer to ${h.id}`;
-        const st = fs.statfsSync(h.dir);
-        const room = st.bavail * st.bsize;
-        const filler = path.join(h.dir, 'filler.bin');
-        try {
-          fs.writeFileSync(filler, Buffer.alloc(Math.max(0, room - 64 * 1024)));
-        } catch {
-          // ENOSPC while filling: full is the point
-        }
+        fillFromOutside(h);
         return `filled ${h.id}'s disk after ${at} bytes`;
       }
       case 'flip':
@@ -248,6 +291,10 @@ describe('fault injection', () => {
         else h.proxy.drop();
         return `${fault} on the way to ${h.id} after ${at} bytes`;
       }
+      case 'replot-kill-harvester':
+      case 'replot-kill-plotter':
+      case 'replot-disk-full':
+        return injectReplot(fault, sweep);
       case 'dir-removed': {
         const h = hs[1]!;
         if (!(await duringTransfer(at, h))) return `missed: no transfer to ${h.id}`;
@@ -259,11 +306,70 @@ describe('fault injection', () => {
     }
   }
 
+  /** Another program fills the disk (`filler.bin`), to 64 KiB short of full. */
+  function fillFromOutside(h: HarvesterProc): void {
+    const st = fs.statfsSync(h.dir);
+    const room = st.bavail * st.bsize;
+    try {
+      fs.writeFileSync(path.join(h.dir, 'filler.bin'), Buffer.alloc(Math.max(0, room - 64 * 1024)));
+    } catch {
+      // ENOSPC while filling: full is the point
+    }
+  }
+
+  /**
+   * A replot round: hf-1's disk full of PoS1 plots (OLD_PLOT each, oldest first by name), a
+   * little room left; hf-2 disabled, so the plots can land only by deleting. Returns their names.
+   * hf-1 is restarted on it, as after mounting a disk.
+   */
+  async function fillWithOldPlots(): Promise<string[]> {
+    const h = hs[0]!;
+    const names: string[] = [];
+    const t0 = Date.now() / 1000 - 86_400 * 300;
+    for (let i = 0; ; i++) {
+      const st = fs.statfsSync(h.dir);
+      if (st.bavail * st.bsize < OLD_PLOT + 3 * MiB) break;
+      const name = `${OLD_PREFIX}${String(i).padStart(2, '0')}.plot`;
+      writeSamplePlot(path.join(h.dir, name), OLD_PLOT, 32);
+      fs.utimesSync(path.join(h.dir, name), t0 + i * 3600, t0 + i * 3600);
+      names.push(name);
+    }
+    fs.writeFileSync(path.join(hs[1]!.dir, DISABLE_FILE), '');
+    // Started on that disk (the list of PoS1 plots that may go is kept for a minute).
+    h.child!.child.kill('SIGTERM');
+    await h.child!.done;
+    h.pastStderr += h.child!.stderr();
+    await startHarvester(h);
+    return names;
+  }
+
+  /**
+   * After a replot round: only the old plots went, the oldest first, and no more than needed:
+   * the last deletion was made for a plot that did not fit, so what is free now (the filler
+   * counted as used) is less than the reserve, one plot and one old plot.
+   */
+  function checkReplot(old: string[], largestPlot: number): string {
+    const h = hs[0]!;
+    const left = new Set(fs.readdirSync(h.dir));
+    const gone = old.filter((n) => !left.has(n));
+    assert.deepEqual(gone, old.slice(0, gone.length), `the oldest PoS1 plots went first (gone: ${gone.join(', ')})`);
+    assert.ok(gone.length > 0, 'the round deleted a PoS1 plot');
+    const st = fs.statfsSync(h.dir);
+    const free = st.bavail * st.bsize;
+    assert.ok(
+      free < RESERVE + largestPlot + OLD_PLOT,
+      `${gone.length} PoS1 plot(s) deleted, and ${free} bytes are free: more went than the plots needed`,
+    );
+    return `${gone.length} of ${old.length} PoS1 plots deleted, ${(free / MiB).toFixed(1)} MiB free after`;
+  }
+
   /** Every plot at its source or exactly once at a harvester, byte-exact; nothing else there. */
   async function checkInvariants(sums: Map<string, string>, plotDir: string): Promise<void> {
     const at = new Map<string, string[]>();
     for (const d of hs.flatMap((h) => [h.dir, `${h.dir}.gone`]))
-      for (const f of ls(d).filter((f) => !f.startsWith('.') && f !== 'filler.bin'))
+      for (const f of ls(d).filter(
+        (f) => !f.startsWith('.') && f !== 'filler.bin' && f !== DISABLE_FILE && !f.startsWith(OLD_PREFIX),
+      ))
         at.set(f, [...(at.get(f) ?? []), path.join(d, f)]);
     for (const [name] of at)
       assert.ok(sums.has(name), `${name} under a final name at a harvester is not a plot we sent`);
@@ -301,9 +407,14 @@ describe('fault injection', () => {
       const fault = order[round % order.length]!;
       const plotDir = await tmpDir('pf-fplots-', work);
       const sums = new Map<string, string>();
+      const replot = fault.startsWith('replot-') && isRoot;
+      const old = replot ? await fillWithOldPlots() : [];
+      let largest = 0;
       for (let i = 0; i < 4; i++) {
         const f = path.join(plotDir, `plot-k32-r${round}-${i}.plot`);
-        writeRandomFile(f, 2 * MiB + r.int(2 * MiB));
+        const size = 2 * MiB + r.int(2 * MiB);
+        largest = Math.max(largest, size);
+        writeRandomFile(f, size);
         sums.set(path.basename(f), await sha256(f));
       }
       const sweep = startCli(sweepArgs(plotDir));
@@ -315,10 +426,14 @@ describe('fault injection', () => {
       assert.ok(first.code === 0 || first.code === 1 || first.signal === 'SIGKILL', `sweep died: ${first.stderr}`);
       assert.doesNotMatch(first.stderr, /unexpected error|Uncaught/i);
       // One fault is no reason to give up: retries (another bid, a resume) deliver everything,
-      // unless the plotter itself was killed.
-      if (fault !== 'kill-plotter') assert.equal(first.code, 0, `the sweep gave up after ${what}:\n${first.stdout}`);
+      // unless the plotter itself was killed. In a replot round hf-1 is the only harvester that
+      // can take a plot: one it failed (killed, or its disk filled) is skipped for that plot
+      // in this run, and the plot stays at its source for the next one.
+      if (fault !== 'kill-plotter' && !replot)
+        assert.equal(first.code, 0, `the sweep gave up after ${what}:\n${first.stdout}`);
       // Undo what the fault broke on the machine (a farmer would): the filler, the directory.
-      fs.rmSync(path.join(hs[0]!.dir, 'filler.bin'), { force: true });
+      // (A replot round keeps its filler: the deletions it forced were needed, and are counted so.)
+      if (!replot) fs.rmSync(path.join(hs[0]!.dir, 'filler.bin'), { force: true });
       fs.mkdirSync(hs[1]!.dir, { recursive: true });
       if (readOnly) {
         // The disk is repaired; its harvester keeps it out of rotation for minutes after the
@@ -336,11 +451,16 @@ describe('fault injection', () => {
       const again = await runCli(sweepArgs(plotDir));
       const items = jsonLines(again.stdout) as { name: string; status: string; resumedFrom?: number }[];
       const verifiedDuplicates = items.filter((i) => i.status === 'duplicate').length;
-      assert.equal(again.code, 0, `recovery sweep: ${again.stdout}\n${again.stderr}`);
+      assert.equal(
+        again.code,
+        0,
+        `recovery sweep: ${again.stdout}\n${again.stderr}\n${hs.map((h) => `${h.id}: ${h.child!.stderr().slice(-3000)}`).join('\n')}`,
+      );
       await checkInvariants(sums, plotDir);
       // A plot stored before its plotter was killed, but not yet deleted there, is a duplicate
       // the recovery sweep verifies by hash against the harvester's record, then deletes.
       assert.deepEqual(ls(plotDir), [], 'after the recovery sweep every source is gone');
+      const replotSays = replot ? `; ${checkReplot(old, largest)}` : '';
       const resumed = [...(jsonLines(first.stdout) as typeof items), ...items].filter(
         (i) => (i.resumedFrom ?? 0) > 0,
       ).length;
@@ -348,7 +468,8 @@ describe('fault injection', () => {
         `round ${round} ${fault}: ${what}; first sweep ${first.signal ?? `exit ${first.code}`}, ` +
           `${jsonLines(first.stdout).filter((i) => i.status === 'sent').length} sent; recovery sent ${items.filter((i) => i.status === 'sent').length}` +
           (resumed ? ` (${resumed} resumed)` : '') +
-          (verifiedDuplicates ? `, ${verifiedDuplicates} stored before the kill, verified, source removed` : ''),
+          (verifiedDuplicates ? `, ${verifiedDuplicates} stored before the kill, verified, source removed` : '') +
+          replotSays,
       );
       for (const h of hs) {
         for (const f of ls(h.dir)) if (!f.startsWith('.')) fs.rmSync(path.join(h.dir, f));

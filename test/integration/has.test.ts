@@ -14,6 +14,7 @@ import { FreeSignal } from '../../src/plotter/free-signal.js';
 import { HolderRoster } from '../../src/plotter/held.js';
 import { HeldError, sendByBidding } from '../../src/plotter/bidding.js';
 import { sweep } from '../../src/plotter/sweep.js';
+import { saveRoster } from '../../src/plotter/roster-file.js';
 import { silentLogger } from '../../src/core/log.js';
 import { writeHashRecord } from '../../src/storage/hash-records.js';
 import { hashFile } from '../../src/transfer/hash.js';
@@ -274,6 +275,44 @@ describe('has and free', () => {
     );
     await (await nats()).flush();
     assert.equal(has.n, 2, 'without a usable record the sweep learns with `has` again');
+  });
+
+  // Found by the fault suite's replot rounds: a harvester killed mid-sweep was dropped from the
+  // saved roster, and the next run failed a plot PF_NO_DISK because every harvester it knew had
+  // declined at once, a millisecond before the restarted one bid.
+  it('a harvester missing from the saved roster still gets a plot that every known harvester declines', async () => {
+    const prefix = 'has9';
+    await harvester('h9new', prefix);
+    // The one the saved roster knows: it declines at once (no usable disk), sooner than any real
+    // harvester can look at its disks.
+    const known = await nats();
+    known.subscribe(subjects(prefix).announce, {
+      callback: (_e, m) => {
+        const a = decodeBus(m.data, ['announce']);
+        m.respond(
+          encodeBus({ kind: 'decline', v: 1, id: a.id, harvester: 'h9known', reason: 'no-disk', freeBytes: 0 }),
+        );
+      },
+    });
+    await known.flush();
+    const { src } = await sources(2);
+    const rosterFile = path.join(await tmpDir('pf-has-cache-'), 'plotferry', 'harvesters-y.json');
+    cleanup.push(() => fsp.rm(path.dirname(path.dirname(rosterFile)), { recursive: true, force: true }));
+    await saveRoster(rosterFile, prefix, ['h9known']);
+    const items = await sweep({
+      nc: await nats(),
+      dirs: [src],
+      plotter: 'p9',
+      prefix,
+      minAgeMs: 0,
+      concurrency: 1,
+      rosterFile,
+      log: silentLogger(),
+    });
+    assert.deepEqual(
+      items.map((i) => `${i.status}:${i.harvester ?? i.error?.code}`),
+      ['sent:h9new', 'sent:h9new'],
+    );
   });
 
   it('a claim that ends publishes free, and a waiting plotter wakes on it', { timeout: 15_000 }, async () => {
