@@ -10,7 +10,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
-import { writeSamplePlot } from '../../src/demo/sample.js';
+import { sampleHeader, writeSamplePlot } from '../../src/demo/sample.js';
 import type { Harvester } from '../../src/farm/harvester.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import type { ReplotSettings } from '../../src/storage/replot.js';
@@ -44,6 +44,22 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
       write(f, mb * MiB);
       fs.utimesSync(f, t0 + ageRank * 3600, t0 + ageRank * 3600);
     };
+    // Hostile headers, older than everything: a parser that took any of them for PoS1 would
+    // delete it first. A chiapos header with k 200, a BladeBit one whose memo is 65535 bytes
+    // long in a 4 KiB file, and a chiapos magic cut short.
+    const tiny = (name: string, ageRank: number, bytes: Buffer) => {
+      const f = path.join(d, name);
+      fs.writeFileSync(f, bytes);
+      fs.utimesSync(f, t0 + ageRank * 3600, t0 + ageRank * 3600);
+    };
+    const k200 = Buffer.alloc(4096);
+    sampleHeader('chiapos-v1', { k: 200 }).copy(k200);
+    tiny('hostile-k200.plot', -3, k200);
+    const memo = Buffer.alloc(4096);
+    sampleHeader('bladebit-v2').copy(memo);
+    memo.writeUInt16BE(65535, 41);
+    tiny('hostile-memo.plot', -2, memo);
+    tiny('hostile-cut.plot', -1, Buffer.from('Proof of Space Plot\x01\x02'));
     put('junk.plot', 4, 0, writeRandomFile); // unreadable header, the oldest of all
     put('pos2-named-old.plot', 4, 1, (f, s) => writeSamplePlot(f, s, 28, 'pos2-v1'));
     put('P1.plot', 8, 2, (f, s) => writeSamplePlot(f, s, 32));
@@ -122,7 +138,18 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     );
     assert.match(String(deletions[0]!.msg), /PoS1 bladebit-v2 k32 C7, 8\.0 MiB/);
     const left = fs.readdirSync(d).sort();
-    for (const kept of ['junk.plot', 'pos2-named-old.plot', 'P1.plot', 'P3.plot', 'P4.plot', 'Q1.plot2', 'notes.txt'])
+    for (const kept of [
+      'hostile-k200.plot',
+      'hostile-memo.plot',
+      'hostile-cut.plot',
+      'junk.plot',
+      'pos2-named-old.plot',
+      'P1.plot',
+      'P3.plot',
+      'P4.plot',
+      'Q1.plot2',
+      'notes.txt',
+    ])
       assert.ok(left.includes(kept), `${kept} kept`);
     assert.ok(free(d) >= 4 * MiB, 'the reserve is still free');
   });
@@ -157,5 +184,53 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     );
     assert.match(items[5]!.error?.message ?? '', /replot cap reached: 1 PoS1 plots deleted in the last hour/);
     assert.equal(c.lines.filter((l) => typeof l.deleted === 'string').length, 1);
+  });
+
+  it('two harvesters, one with free space and one only with PoS1 plots to give: the free space fills first', async () => {
+    const full = await fullDisk('first');
+    // Less free than a plot needs (6.5 MiB with the reserve): every arrival there must delete.
+    writeRandomFile(path.join(full, 'other.bin'), 5 * MiB);
+    const c = await farm(full, { order: 'oldest' }, 'rp4');
+    // The other harvester: room for four 2.5 MiB plots above its 4 MiB reserve, on a disk fuller
+    // (by share) than the PoS1 one, so that by fullness alone the PoS1 disk would bid first.
+    const roomy = await tmpDir('pf-replot-roomy-', '/tmp');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'tmpfs', roomy]);
+    cleanup.push(async () => {
+      execFileSync('umount', [roomy]);
+      await fsp.rm(roomy, { recursive: true, force: true });
+    });
+    writeRandomFile(path.join(roomy, 'other.bin'), 240 * MiB);
+    const h = await startTestHarvester({
+      nc: await nats(),
+      id: 'rp4-roomy',
+      dirs: [roomy],
+      reserveBytes: 4 * MiB,
+      prefix: 'rp4',
+    });
+    cleanup.push(() => h.close());
+    const share = (d: string) => 1 - fs.statfsSync(d).bavail / fs.statfsSync(d).blocks;
+    assert.ok(share(roomy) > share(full), `the free disk is the fuller one (${share(roomy)} > ${share(full)})`);
+    const { src } = await arrivals('f', 8);
+    const items = await sweepOnce(src, 'rp4');
+    assert.deepEqual(
+      items.map((i) => i.status),
+      Array(8).fill('sent'),
+    );
+    const on = (d: string) => fs.readdirSync(d).filter((n) => n.startsWith('plot-k28-f-')).length;
+    assert.deepEqual(
+      items.slice(0, 4).map((i) => i.harvester),
+      Array(4).fill('rp4-roomy'),
+      'the first four went to the free space',
+    );
+    assert.deepEqual([on(roomy), on(full)], [4, 4]);
+    // Then the PoS1 disk, deleting only as needed: 5 -> 13 (BB1) -> 10.5 -> 8 -> 5.5 -> 13.5 (P2).
+    const deletions = c.lines.filter((l) => typeof l.deleted === 'string');
+    assert.deepEqual(
+      deletions.map((l) => [path.basename(l.deleted as string), l.for]),
+      [
+        ['BB1.plot', 'plot-k28-f-4.plot2'],
+        ['P2.plot', 'plot-k28-f-7.plot2'],
+      ],
+    );
   });
 });
