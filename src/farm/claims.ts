@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Claim, PlotGroup } from '../bus/messages.js';
+import type { PlotHeaderInfo } from '../wire/plot-header.js';
 import { PlotferryError } from '../core/errors.js';
 import type { DiskSet, Reservation } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
@@ -27,7 +28,7 @@ export interface ClaimsOptions {
   /** A claim ended (done or expired): its disk can take the next plot. */
   onFreed?: () => void;
   /** A plot was stored at `path`; `why`: why its disk was chosen. */
-  onStored?: (path: string, bytes: number, why: string, group?: PlotGroup) => void;
+  onStored?: (path: string, bytes: number, why: string, group?: PlotGroup, header?: PlotHeaderInfo | null) => void;
 }
 
 export interface OpenedClaim {
@@ -38,7 +39,10 @@ export interface OpenedClaim {
 
 /** A claimed transfer under way: it ends with `done`; abort() ends it now (shutdown). */
 export interface OpenClaim {
-  done: Promise<{ ok: true; path: string; bytes: number } | { ok: false; error: PlotferryError; expired?: true }>;
+  done: Promise<
+    | { ok: true; path: string; bytes: number; header?: PlotHeaderInfo | null }
+    | { ok: false; error: PlotferryError; expired?: true }
+  >;
   abort(): void;
 }
 
@@ -98,7 +102,7 @@ export class Claims {
     );
     void t.done.then((outcome) => {
       // Stored (and so counted by the inventory) before it stops counting as incoming.
-      if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes, r.why, c.group);
+      if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes, r.why, c.group, outcome.header);
       this.open.delete(c.id);
       this.groups.delete(c.id);
       if (!outcome.ok && outcome.expired) o.log.warn({ file: c.name }, outcome.error.message);

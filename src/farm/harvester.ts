@@ -125,7 +125,7 @@ export class Harvester {
       ...receiving,
       maxTransfers: this.maxTransfers,
       claimTtlMs,
-      onStored: (p, bytes, why, group) => void this.inventory.added(p, bytes, why, group),
+      onStored: (p, bytes, why, group, header) => void this.inventory.added(p, bytes, why, group, header),
       // Plotters waiting on busy disks go now instead of at their next poll.
       onFreed: () => {
         if (this.opts.nc && !this.opts.nc.isClosed() && !this.closing)

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
 import type { Logger } from 'pino';
 import { isPlotFileName } from '../wire/names.js';
-import type { PlotGroup } from '../wire/plot-header.js';
+import type { PlotGroup, PlotHeaderInfo } from '../wire/plot-header.js';
 import { readPlotHeader } from '../storage/fsio.js';
 
 // A CommonJS module whose typings say `export default`: under NodeNext the function is the
@@ -144,7 +144,13 @@ export class Inventory {
    * chosen, for `status`; `group`: the plot's group as announced, counted at once (the header,
    * read a moment later, has the last word).
    */
-  added(finalPath: string, bytes: number, why?: string, group?: PlotGroup): Promise<void> {
+  added(
+    finalPath: string,
+    bytes: number,
+    why?: string,
+    group?: PlotGroup,
+    header?: PlotHeaderInfo | null,
+  ): Promise<void> {
     const name = path.basename(finalPath);
     if (!isPlotFileName(name)) return Promise.resolve();
     const dir = path.dirname(finalPath);
@@ -152,13 +158,20 @@ export class Inventory {
     if (!index) return Promise.resolve();
     if (why) this.placed.set(dir, { name, why, at: Date.now() });
     const byName = posByName(name);
-    index.setPlot(name, bytes, byName, group);
-    if (byName === 2) this.stored.add(bytes);
-    return readKind(finalPath, bytes).then((kind) => {
+    const settle = (kind: Kind) => {
       if (index.get(name) !== bytes) return;
       index.setPlot(name, bytes, byName || kind.pos, kind.group ?? group);
       if (byName === 0 && kind.pos === 2) this.stored.add(bytes);
-    });
+    };
+    if (byName === 2) this.stored.add(bytes);
+    // The receiver read the header on its way to disk: no second read.
+    if (header !== undefined) {
+      index.setPlot(name, bytes, byName, group);
+      settle(kindOf(header));
+      return Promise.resolve();
+    }
+    index.setPlot(name, bytes, byName, group);
+    return readKind(finalPath, bytes).then(settle);
   }
 
   /** A plot this process removed (--replot). */
@@ -234,12 +247,15 @@ interface Kind {
   group?: PlotGroup;
 }
 
+/** What a header says (null: no plot's). */
+function kindOf(h: PlotHeaderInfo | null): Kind {
+  if (!h) return { pos: 0 };
+  return { pos: h.pos, ...(h.groupKey ? { group: { key: h.groupKey, meta: h.metaGroup ?? 0 } } : {}) };
+}
+
 /** From the header of a plot of `size` bytes; pos 0 when it cannot be read or is no plot. */
 async function readKind(file: string, size: number): Promise<Kind> {
-  return readPlotHeader(file, size).then(
-    (h) => ({ pos: h.pos, ...(h.groupKey ? { group: { key: h.groupKey, meta: h.metaGroup ?? 0 } } : {}) }),
-    () => ({ pos: 0 }),
-  );
+  return readPlotHeader(file, size).then(kindOf, () => kindOf(null));
 }
 
 /**

@@ -167,7 +167,9 @@ export class OfferDesk {
             claim,
             {
               done: session.outcome.then((r) =>
-                r.ok ? { ok: true as const, path: r.path, bytes: r.bytes } : { ok: false as const, error: r.error },
+                r.ok
+                  ? { ok: true as const, path: r.path, bytes: r.bytes, header: r.header }
+                  : { ok: false as const, error: r.error },
               ),
               abort: () => session.abort(),
             },

@@ -31,7 +31,8 @@ import { asPlotferryError, DISK_FAULTS, PlotferryError } from '../core/errors.js
 import { metrics } from '../core/metrics.js';
 import { abortableSleep } from '../core/sleep.js';
 import { formatBytes } from '../storage/disks.js';
-import { readPlotHeader } from '../storage/fsio.js';
+import { readPlotHead } from '../storage/fsio.js';
+import { checkPlotHeader } from '../wire/plot-header.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from '../transfer/sender.js';
 import type { FreeSignal } from './free-signal.js';
@@ -74,10 +75,10 @@ class GroupWaitError extends PlotferryError {
   }
 }
 
-/** The plot's group from its header (PoS2 with a memo); undefined for any other file. */
-async function plotGroupOf(file: string, size: number): Promise<PlotGroup | undefined> {
+/** The plot's group from its first bytes (PoS2 with a memo); undefined for any other file. */
+function plotGroupOf(head: Buffer, size: number): PlotGroup | undefined {
   try {
-    const h = await readPlotHeader(file, size);
+    const h = checkPlotHeader(head, size);
     return h.groupKey ? { key: h.groupKey, meta: h.metaGroup ?? 0 } : undefined;
   } catch {
     return undefined; // not a plot we can read: placed by free space alone
@@ -107,12 +108,17 @@ export interface BiddingResult extends SendResult {
 export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult> {
   const name = validatePlotName(opts.name ?? path.basename(opts.file));
   let size: number;
+  let head: Buffer | undefined;
   try {
-    size = (await fsp.stat(opts.file)).size;
+    // The header (for its plot group) read alongside the stat: one wait, not two.
+    [size, head] = await Promise.all([
+      fsp.stat(opts.file).then((st) => st.size),
+      readPlotHead(opts.file).catch(() => undefined),
+    ]);
   } catch (err) {
     throw new PlotferryError('PF_SOURCE', `cannot read ${opts.file}: ${(err as Error).message}`, { cause: err });
   }
-  const group = await plotGroupOf(opts.file, size);
+  const group = head && plotGroupOf(head, size);
   const leave = group && opts.groupGate ? await opts.groupGate.enter(group.key) : undefined;
   if (!leave) return bidAndSend(opts, name, size, group);
   try {

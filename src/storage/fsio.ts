@@ -85,11 +85,16 @@ export const truncateFd = (fd: number, len: number) =>
  * file of `size` bytes. Throws PF_NOT_A_PLOT, or the OS error when it cannot be read.
  */
 export async function readPlotHeader(file: string, size: number): Promise<PlotHeaderInfo> {
+  return checkPlotHeader(await readPlotHead(file), size);
+}
+
+/** The first bytes of `file` that a plot header check reads (fewer when the file is shorter). */
+export async function readPlotHead(file: string): Promise<Buffer> {
   const fh = await fsp.open(file, 'r');
   try {
     const buf = Buffer.alloc(PLOT_HEADER_MAX_CHECK);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return checkPlotHeader(buf.subarray(0, bytesRead), size);
+    return buf.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }

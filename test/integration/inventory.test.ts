@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { Inventory } from '../../src/farm/inventory.js';
-import { singlePlotGroupKey } from '../../src/wire/plot-header.js';
+import { checkPlotHeader, singlePlotGroupKey } from '../../src/wire/plot-header.js';
+import { sampleHeader } from '../../src/demo/sample.js';
 import { tmpDir, writeSamplePlot } from '../helpers/files.js';
 
 describe('inventory', () => {
@@ -127,6 +128,17 @@ describe('inventory', () => {
     assert.equal(inv.groupIn(d, { key: key(0xe), meta: 7 }).plots, 1);
     await reading;
     assert.equal(inv.of(d).groups, 4);
+    // The receiver read the header on the file's way to disk: the inventory takes it from there
+    // (this one is not even on disk, so nothing was read), a PoS2 plot under a PoS1 name too.
+    const head = sampleHeader('pos2-v1', { memo: memo(0xf), metaGroup: 9 });
+    const pos2 = inv.of(d).pos2Plots;
+    await inv.added(path.join(d, 'told.plot'), 3000, undefined, undefined, checkPlotHeader(head, 3000));
+    assert.deepEqual(inv.groupIn(d, { key: key(0xf), meta: 9 }), { plots: 1, sameMeta: 0 });
+    assert.equal(inv.of(d).pos2Plots, pos2 + 1);
+    await inv.added(path.join(d, 'not-a-plot.plot'), 3000, undefined, undefined, null);
+    assert.equal(inv.of(d).pos2Plots, pos2 + 1, 'told it is no plot: neither PoS1 nor PoS2');
+    inv.removed(path.join(d, 'told.plot'));
+    inv.removed(path.join(d, 'not-a-plot.plot'));
     assert.equal(inv.of(d).placed?.name, 'e0.plot2');
     assert.equal(inv.of(d).placed?.why, 'the most free space');
     // By hand: two of group a and all of group b removed. After the scan a has 1, b is gone.

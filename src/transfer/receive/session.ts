@@ -26,7 +26,7 @@ import { openDirForSync, publish } from '../../storage/publish.js';
 import { StreamReader } from '../../wire/frame.js';
 import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../../wire/messages.js';
 import { printable } from '../../wire/names.js';
-import { checkPlotHeader, PLOT_HEADER_MAX_CHECK } from '../../wire/plot-header.js';
+import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from '../../wire/plot-header.js';
 import { createHasher, Hasher } from '../hash.js';
 import { DiscardSink } from './discard-sink.js';
 import { DiskWriter, WriteSite } from './disk-writer.js';
@@ -77,6 +77,8 @@ export type ReceiveOutcome =
       speedtest?: true;
       /** Where this file's writes ran: the event loop, the thread pool, or both (disk-writer.ts). */
       writes?: WriteSite;
+      /** Its header, from the first buffer (null: not a plot; absent: not told). */
+      header?: PlotHeaderInfo | null;
     }
   | { ok: false; name?: string; bytes: number; error: PlotferryError; quiet?: boolean };
 
@@ -89,6 +91,8 @@ export class ReceiveSession {
   private hello?: HelloMessage;
   /** Where this connection started in the file: a partial copy's length, or 0. */
   private resumedFrom = 0;
+  /** What the first buffer says the file is (null: not a plot); undefined when it was too short to tell. */
+  private plotHeader?: PlotHeaderInfo | null;
   /** The partial copy's re-hash while it runs (cleanup waits for it before closing the fd). */
   private rehashing?: Promise<void>;
   private hasher?: Hasher;
@@ -248,9 +252,21 @@ export class ReceiveSession {
     this.resumedFrom = offset;
     this.hasher = await createHasher(hello.hash);
     if (this.state !== 'accepting') return this.cleanup();
-    const checkFirst = ctx.verifyPlotHeader
-      ? (first: Buffer) => this.log.debug(checkPlotHeader(first, hello.size), 'plot header checked')
-      : undefined;
+    // The header, read from the first buffer on its way to disk: refused with --verify-plot-header
+    // when it is not a plot's; otherwise only noted (PoS1 or PoS2, its group) for the inventory.
+    const checkFirst = (first: Buffer) => {
+      if (ctx.verifyPlotHeader) {
+        this.plotHeader = checkPlotHeader(first, hello.size);
+        this.log.debug(this.plotHeader, 'plot header checked');
+        return;
+      }
+      try {
+        this.plotHeader = checkPlotHeader(first, hello.size);
+      } catch {
+        // Too short to tell (a tiny test buffer), or not a plot.
+        if (first.length >= PLOT_HEADER_MAX_CHECK || first.length === hello.size) this.plotHeader = null;
+      }
+    };
     if (offset > 0) {
       // Tell the sender now, so it hashes its first `offset` bytes while we re-hash ours.
       this.log.info({ dir: this.reservation.dir, size: hello.size, offset }, 'resuming from a partial copy');
@@ -418,6 +434,7 @@ export class ReceiveSession {
       bytes: hello.size,
       hash: ours,
       seconds,
+      ...(this.plotHeader !== undefined ? { header: this.plotHeader } : {}),
       ...(writes ? { writes } : {}),
     });
   }
