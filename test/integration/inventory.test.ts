@@ -116,6 +116,9 @@ describe('inventory', () => {
     const inv = new Inventory(() => [d], silentLogger());
     await inv.start();
     inv.stop();
+    // The scan counts the PoS2 plots by name at once; their headers (groups) come after it.
+    assert.equal(inv.of(d).pos2Plots, 6);
+    await inv.headersRead();
     assert.equal(inv.of(d).groups, 3);
     assert.deepEqual(inv.groupIn(d, { key: key(0xa), meta: 1 }), { plots: 3, sameMeta: 1 }, 'group a: b shares meta 1');
     assert.deepEqual(inv.groupIn(d, { key: key(0xb), meta: 1 }), { plots: 1, sameMeta: 1 });
@@ -146,6 +149,7 @@ describe('inventory', () => {
     fs.rmSync(path.join(d, 'a1.plot2'));
     fs.rmSync(path.join(d, 'b0.plot2'));
     await inv.rescan();
+    await inv.headersRead();
     assert.deepEqual(inv.groupIn(d, { key: key(0xa), meta: 1 }), { plots: 1, sameMeta: 0 });
     assert.deepEqual(inv.groupIn(d, { key: key(0xb), meta: 1 }), { plots: 0, sameMeta: 1 });
     assert.equal(inv.of(d).groups, 3);
