@@ -7,12 +7,15 @@
  *     percentile of 200 each; a status ping to the heartbeat it triggers, 10 of them (a harvester
  *     answers one ping a second at most). Targets: under 5 ms;
  *   - idle CPU of the harvester over 10 s with nothing to do (target: under 1% of a core).
+ * Beside them, in the same run, the same round trips to a bare NATS responder process
+ * (nats-echo.ts): the floor that the machine sets before any harvester work.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { connect, createInbox, NatsConnection } from 'nats';
 import { startNatsServer } from '../src/demo/nats-server.js';
+import { fileURLToPath } from 'node:url';
 import { harvesterArgv } from './many.js';
 
 export interface HoldResult {
@@ -70,6 +73,57 @@ async function roundTrip(
   });
 }
 
+/** ROUNDS `has` (a held name and a new one in turn) and answerAll announces, one at a time. */
+async function roundTrips(nc: NatsConnection): Promise<{ has: Percentiles; bid: Percentiles }> {
+  const has: number[] = [];
+  const bid: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const name = i % 2 ? `plot-k28-${(i * 97).toString(16).padStart(64, '0')}.plot2` : `plot-k28-new-${i}.plot2`;
+    has.push(
+      await roundTrip(nc, 'plotferry.has', enc({ kind: 'has', v: 1, name, size: 0, answerAll: true }), () => true),
+    );
+    bid.push(
+      await roundTrip(
+        nc,
+        'plotferry.announce',
+        enc({
+          kind: 'announce',
+          v: 1,
+          id: `b${i}`,
+          name: `plot-k28-bid-${i}.plot2`,
+          size: 1024,
+          plotter: 'bench',
+          exclude: [],
+          answerAll: true,
+        }),
+        () => true,
+      ),
+    );
+  }
+  return { has: percentiles(has), bid: percentiles(bid) };
+}
+
+/** The same round trips to a bare responder process (nats-echo.ts): the machine's floor. */
+export async function runEcho(): Promise<{ has: Percentiles; bid: Percentiles }> {
+  const nats = await startNatsServer();
+  const echo = spawn(process.execPath, [fileURLToPath(new URL('./nats-echo.js', import.meta.url)), nats.url], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const nc = await connect({ servers: nats.url });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      echo.stdout!.once('data', () => resolve());
+      echo.once('exit', (code) => reject(new Error(`nats-echo exited (${code})`)));
+    });
+    return await roundTrips(nc);
+  } finally {
+    echo.kill();
+    await new Promise((r) => echo.once('exit', r));
+    await nc.close();
+    await nats.stop();
+  }
+}
+
 export async function runHold(work: string, perDisk = PER_DISK): Promise<HoldResult> {
   const base = fs.mkdtempSync(path.join(work, 'pf-hold-'));
   const nats = await startNatsServer();
@@ -92,33 +146,8 @@ export async function runHold(work: string, perDisk = PER_DISK): Promise<HoldRes
     }
     clearInterval(ping);
     const startupSeconds = (performance.now() - t0) / 1000;
-    const has: number[] = [];
-    const bid: number[] = [];
+    const { has, bid } = await roundTrips(nc);
     const heartbeat: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      // A name it holds, and one it does not, in turn.
-      const name = i % 2 ? `plot-k28-${(i * 97).toString(16).padStart(64, '0')}.plot2` : `plot-k28-new-${i}.plot2`;
-      has.push(
-        await roundTrip(nc, 'plotferry.has', enc({ kind: 'has', v: 1, name, size: 0, answerAll: true }), () => true),
-      );
-      bid.push(
-        await roundTrip(
-          nc,
-          'plotferry.announce',
-          enc({
-            kind: 'announce',
-            v: 1,
-            id: `b${i}`,
-            name: `plot-k28-bid-${i}.plot2`,
-            size: 1024,
-            plotter: 'bench',
-            exclude: [],
-            answerAll: true,
-          }),
-          () => true,
-        ),
-      );
-    }
     const hbSub = nc.subscribe('plotferry.heartbeat.hold');
     const iter = hbSub[Symbol.asyncIterator]();
     // A harvester answers at most one status ping a second (a ping from anyone must not make it
@@ -139,8 +168,8 @@ export async function runHold(work: string, perDisk = PER_DISK): Promise<HoldRes
     return {
       plots: 2 * perDisk,
       startupSeconds: Math.round(startupSeconds * 100) / 100,
-      has: percentiles(has),
-      bid: percentiles(bid),
+      has,
+      bid,
       heartbeat: percentiles(heartbeat),
       idleCpuPercent,
     };
@@ -155,15 +184,19 @@ export async function runHold(work: string, perDisk = PER_DISK): Promise<HoldRes
 }
 
 /** The full harvester beside an empty one, measured in the same run: what the plots cost. */
-export function holdSummary(full: HoldResult, empty: HoldResult): string {
+export function holdSummary(
+  full: HoldResult,
+  empty: HoldResult,
+  echo?: { has: Percentiles; bid: Percentiles },
+): string {
   const ok = (v: number, max: number) => (v < max ? 'met' : 'NOT met');
-  const row = (what: string, f: Percentiles, e: Percentiles) =>
-    `| ${what} | ${f.p50} | ${f.p99} | ${e.p50} | ${e.p99} | < 5 (${ok(f.p99, 5)}) |`;
+  const row = (what: string, f: Percentiles, e: Percentiles, x?: Percentiles) =>
+    `| ${what} | ${f.p50} | ${f.p99} | ${e.p50} | ${e.p99} | ${x ? `${x.p50} | ${x.p99}` : '- | -'} | < 5 (${ok(f.p99, 5)}) |`;
   return [
-    `| round trip, ms | ${full.plots} plots: median | p99 | no plots: median | p99 | target (p99) |`,
-    '|---|---:|---:|---:|---:|---|',
-    row('`has`', full.has, empty.has),
-    row('bid (answerAll announce)', full.bid, empty.bid),
+    `| round trip, ms | ${full.plots} plots: median | p99 | no plots: median | p99 | bare NATS responder: median | p99 | target (p99) |`,
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+    row('`has`', full.has, empty.has, echo?.has),
+    row('bid (answerAll announce)', full.bid, empty.bid, echo?.bid),
     row('heartbeat after a status ping', full.heartbeat, empty.heartbeat),
     '',
     `- idle CPU over 10 s: ${full.idleCpuPercent}% of one core with ${full.plots} plots, ${empty.idleCpuPercent}% with none (target < 1%: ${ok(full.idleCpuPercent, 1)})`,

@@ -34,7 +34,7 @@ import { writeRandomFile } from '../src/demo/sample.js';
 import { hashImplementation } from '../src/transfer/hash.js';
 import { cannotEmulate, Link, loopback, tenGbE } from './link.js';
 import { Peer, PeerKind, startPeer } from './peers.js';
-import { HoldResult, holdSummary, runHold } from './hold.js';
+import { HoldResult, holdSummary, runEcho, runHold } from './hold.js';
 import { ManyRow, manySummary, runMany } from './many.js';
 import { Many10gResult, many10gbeSummary, runMany10gbe } from './many-10gbe.js';
 import { markdownReport, markdownTable, ScenarioResult, summarize, svgChart } from './report.js';
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   write(`plotferry bench: ${args.size} file, ${args.rounds} round(s)\nmachine: ${machine}\n`);
   const results: ScenarioResult[] = [];
   let many: ManyRow[] | undefined;
-  let hold: { full: HoldResult; empty: HoldResult } | undefined;
+  let hold: { full: HoldResult; empty: HoldResult; echo: Awaited<ReturnType<typeof runEcho>> } | undefined;
   let many10: Many10gResult | undefined;
   for (const s of scenarios) {
     if (s === 'many-10gbe') {
@@ -175,8 +175,8 @@ async function main(): Promise<void> {
     } else if (s === 'hold') {
       write('\nhold: a harvester holding 2 x 20,000 plots (bench/hold.ts)\n');
       const empty = await runHold('/dev/shm', 0);
-      hold = { full: await runHold('/dev/shm'), empty };
-      write(`\n${holdSummary(hold.full, hold.empty)}\n`);
+      hold = { full: await runHold('/dev/shm'), empty, echo: await runEcho() };
+      write(`\n${holdSummary(hold.full, hold.empty, hold.echo)}\n`);
     } else if (s === 'many') {
       write('\nmany: a farm on this machine, many small plots (bench/many.ts)\n');
       many = await runMany('/dev/shm', tools);
@@ -210,7 +210,9 @@ async function main(): Promise<void> {
       path.join(RESULTS, 'latest.md'),
       markdownReport(results, { machine, date, size: args.size, rounds: args.rounds, warmup: args.warmup, command }) +
         (many ? `\n## many: a farm on this machine, many small plots\n\n${manySummary(many)}\n` : '') +
-        (hold ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold.full, hold.empty)}\n` : '') +
+        (hold
+          ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold.full, hold.empty, hold.echo)}\n`
+          : '') +
         (many10 && !many10.skipped ? `\n## many-10gbe: ${many10.describe}\n\n${many10gbeSummary(many10.rows)}\n` : ''),
     );
     fs.writeFileSync(
