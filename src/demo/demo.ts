@@ -6,8 +6,9 @@
  * harvester with --replot on a disk full of sample PoS1 plots takes sample PoS2 plots, and
  * `status` before and after shows the old plots giving way. Cleans up.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, NatsConnection } from 'nats';
@@ -151,6 +152,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     for (const h of harvesters) await h.close();
     for (const c of conns) await c.close();
     await server?.stop();
+    unmountUnder(root);
     if (opts.keep) say(`kept ${root}`);
     else await fsp.rm(root, { recursive: true, force: true });
   }
@@ -174,6 +176,16 @@ async function replotAct(a: {
   const { size } = a;
   const disk = path.join(a.root, 'harvester-3', 'disk1');
   await fsp.mkdir(disk, { recursive: true });
+  // As root, a disk of its own (a tmpfs just big enough for the old plots and one new one), so
+  // that nothing else writing to the shared filesystem moves its free space; otherwise the
+  // --reserve below stands in for a full disk on the shared one.
+  if (process.getuid?.() === 0) {
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${9 * size}`, 'tmpfs', disk], { stdio: 'ignore' });
+    } catch {
+      // no mount here (a container without the right): the shared filesystem it is
+    }
+  }
   // PoS1 plots are ~100 times a PoS2 plot; twice here keeps the demo small.
   const oldNames: string[] = [];
   const t0 = Date.now() / 1000 - 400 * 86_400;
@@ -282,10 +294,32 @@ async function removeLeftovers(base: string): Promise<string[]> {
       processStart(nats.pid) === nats.start
     )
       process.kill(nats.pid, 'SIGTERM');
+    unmountUnder(dir);
     await fsp.rm(dir, { recursive: true, force: true });
     removed.push(dir);
   }
   return removed;
+}
+
+/** Unmounts what a demo mounted under `dir` (the replot's disk), deepest first; as root only. */
+function unmountUnder(dir: string): void {
+  let mounts: string[];
+  try {
+    mounts = fs
+      .readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1] ?? '')
+      .filter((m) => m.startsWith(`${dir}/`));
+  } catch {
+    return; // no /proc: nothing was mounted
+  }
+  for (const m of mounts.sort().reverse()) {
+    try {
+      execFileSync('umount', [m], { stdio: 'ignore' });
+    } catch {
+      // busy or not ours to unmount: the rm after this says so
+    }
+  }
 }
 
 /** Plots in `dir`: not plotferry's hidden files (hash records, locks, temporary files). */
