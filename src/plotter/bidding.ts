@@ -63,11 +63,6 @@ export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'tok
   groupWaitMs?: number;
   /** Plots of one group go one at a time (shared by a sweep's plots; plotter/slots.ts). */
   groupGate?: GroupGate;
-  /**
-   * Awaited once a bid is taken, before its HELLO or claim (a sweep's `--concurrency` slot): the
-   * announce and the bids of the next plot overlap the bytes of the one being sent.
-   */
-  beforeSend?: () => Promise<void>;
 }
 
 /** A plot of a group waits this long for its group's disk, then takes another (CHIP-48 is a wish, not a rule). */
@@ -194,10 +189,6 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
       }
       harvester = found.harvester;
       const why = found.why ? { why: found.why } : {};
-      if (opts.beforeSend) {
-        await opts.beforeSend();
-        if (opts.signal?.aborted) throw new PlotferryError('PF_ABORTED', `sending ${name} was aborted`);
-      }
       if (found.direct) {
         // The bid's own listener: the HELLO claims, and a refusal is its ERROR (farm/offers.ts).
         const { host, port, token } = found.direct;

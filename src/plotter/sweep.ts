@@ -165,6 +165,7 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
     while (next < candidates.length && !opts.signal?.aborted) {
       const c = candidates[next++]!;
       const item = await movePlot(opts, ctx, c);
+      if (item.error?.code === 'PF_NATS') ctx.natsLost = true;
       results.push(item);
       opts.onDone?.(item);
     }
@@ -195,13 +196,6 @@ export interface SweepContext {
   slots: Slots;
   /** A plot failed through all its tries because NATS is down (sweep: the rest are not offered). */
   natsLost?: boolean;
-  /**
-   * The first plot, until it has a bid in hand or is done: the others wait for it, so they
-   * start from the harvesters it learned (one `has` wait, not one per worker), and from its
-   * verdict on NATS (a sweep while NATS is down offers the rest not one by one).
-   */
-  opening?: Promise<void>;
-  opened?: boolean;
 }
 
 /** A fresh context; close its `freed` when done. */
@@ -215,61 +209,30 @@ export function sweepContext(opts: Pick<SweepOptions, 'nc' | 'prefix' | 'hasTime
 }
 
 /**
- * How many plots may be under way at once: each slot's plot, and as many more bidding for the
- * next slot, or waiting for their verdicts (or being deleted) while the next ones use the slots.
+ * How many plots may be under way at once: each slot's plot, and as many more waiting for their
+ * verdicts (or being deleted) while the next ones use the slots.
  */
 export const plotsUnderWay = (ctx: SweepContext) => 2 * ctx.slots.size;
 
 /**
  * One plot, start to end: lock it, ask who holds it, send it by bidding, remove the source once
  * stored; the outcome, never a throw. Shared by a sweep and by `sweep --watch` (watch.ts).
- * A `--concurrency` slot is taken once a bid is in hand, just before the HELLO, and given back
- * once the plot's bytes are all sent: the next plot's announce and bids overlap this one's bytes.
  */
 export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candidate): Promise<SweepItem> {
-  let opened: (() => void) | undefined;
-  if (!ctx.opened) {
-    if (ctx.opening) await ctx.opening;
-    else
-      ctx.opening = new Promise<void>((r) => {
-        opened = () => {
-          ctx.opened = true;
-          r();
-        };
-      });
-  }
-  let release: (() => void) | undefined;
-  let giveBack = false;
-  const slot = {
-    take: async () => {
-      opened?.();
-      if (release || giveBack) return;
-      release = await ctx.slots.acquire();
-      if (giveBack) release();
-    },
-    // Sent, or done: at most once, and a slot still being waited for is given back on arrival.
-    release: () => {
-      giveBack = true;
-      release?.();
-    },
-  };
+  const release = await ctx.slots.acquire();
   try {
-    const item = await moveInSlot(opts, ctx, c, slot);
-    // Said before the next plot starts: it then checks whether NATS is still down.
-    if (item.error?.code === 'PF_NATS') ctx.natsLost = true;
-    return item;
+    return await moveInSlot(opts, ctx, c, release);
   } finally {
-    slot.release();
-    opened?.();
+    release();
   }
 }
 
-/** movePlot()'s work; `slot.take()` before the bytes, `slot.release()` once they are all sent. */
+/** movePlot() once a slot is held; `release` gives it up once the plot's bytes are all sent. */
 async function moveInSlot(
   opts: SweepOptions,
   ctx: SweepContext,
   c: Candidate,
-  slot: { take: () => Promise<void>; release: () => void },
+  release: () => void,
 ): Promise<SweepItem> {
   // A plot already failed through all its tries because NATS is down, and it still is: the
   // rest are not offered into the void one by one (minutes each), they are reported at once.
@@ -309,8 +272,7 @@ async function moveInSlot(
       freed: ctx.freed,
       groupGate: ctx.groups,
       onProgress: opts.onStart?.(c),
-      beforeSend: slot.take,
-      onSent: slot.release,
+      onSent: release,
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
     });
     const removed = await removeReported(c.file, `${r.harvester}:${r.remotePath}`, log);
