@@ -89,6 +89,11 @@ export interface Bid {
   group?: true;
   /** Why this disk: for the plotter's log ("holds 12 plots of its group", "most free space"). */
   why?: string;
+  /**
+   * It can take the plot only by deleting PoS1 plots (--replot). The plotter takes such a bid
+   * only when no harvester with free space is merely busy (free space anywhere goes first).
+   */
+  replot?: true;
 }
 /** Why a harvester does not bid (answerAll announcements only). */
 export const DECLINE_REASONS = ['no-room', 'no-disk', 'held', 'excluded', 'closing'] as const;
@@ -364,6 +369,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           ...(m.delayMs !== undefined ? { delayMs: count(m, 'delayMs') } : {}),
           ...(typeof m.offer === 'object' && m.offer !== null ? { offer: bidOffer(m.offer as Obj) } : {}),
           ...(m.group === true ? { group: true } : {}),
+          ...(m.replot === true ? { replot: true } : {}),
           ...(m.why !== undefined ? { why: str(m, 'why', 300) } : {}),
         };
       case 'decline':

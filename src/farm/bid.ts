@@ -52,6 +52,8 @@ export type BidDecision =
       group?: true;
       /** Why this disk (storage/disks.ts chooseDir). */
       why?: string;
+      /** It can take the plot only by deleting PoS1 plots (--replot), busy or not. */
+      replot?: true;
     };
 
 export interface BidState {
@@ -91,7 +93,10 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
   if (held) return { kind: 'silent', reason: 'held', heldPath: held };
   const resume = partial ? { resumeFrom: partial.bytes } : {};
   // Sent late, a busy bid rarely even arrives first.
-  if (busy || !best)
+  if (busy || !best) {
+    // Busy with free space, or busy and only able to make room: the plotter waits for the first
+    // rather than take a bid that deletes PoS1 plots (free space anywhere goes first).
+    const onlyByDeleting = !partial && disks.replots && !(await disks.hasRoomFor(a.size, false));
     return {
       kind: 'bid',
       busy: true,
@@ -99,7 +104,9 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
       freeBytes: 0,
       ...resume,
       ...(groupHome ? { group: true, why: 'the disk holding its group is receiving another file' } : {}),
+      ...(onlyByDeleting ? { replot: true } : {}),
     };
+  }
   const home = (best.groupPlots ?? 0) > 0 && !partial;
   const replot = (best.needsRoom ?? 0) > 0 ? REPLOT_BID_DELAY_MS : 0;
   const meta = (best.sameMeta ?? 0) > 0 && !home ? META_GROUP_BID_DELAY_MS : 0;
@@ -112,6 +119,7 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
     freeBytes: best.freeBytes,
     ...resume,
     ...(home ? { group: true } : {}),
+    ...(replot ? { replot: true } : {}),
     why: `${best.dir}: ${partial && best.dir === partial.dir ? `holds ${partial.bytes} bytes of it from a broken transfer` : best.why}`,
   };
 }

@@ -270,6 +270,7 @@ export class Harvester {
           ...(a.answerAll ? { delayMs: d.delayMs } : {}),
           ...(offer ? { offer } : {}),
           ...(d.group ? { group: true } : {}),
+          ...(d.replot ? { replot: true } : {}),
           ...(d.why ? { why: d.why.slice(0, 300) } : {}),
         }),
       );

@@ -68,6 +68,22 @@ export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'tok
 /** A plot of a group waits this long for its group's disk, then takes another (CHIP-48 is a wish, not a rule). */
 export const DEFAULT_GROUP_WAIT_MS = 5 * 60_000;
 
+/**
+ * A plot that could land only by deleting PoS1 plots waits this long for a harvester with free
+ * space that is busy (writing another plot), then lets the old plots go.
+ */
+export const FREE_SPACE_WAIT_MS = 2 * 60_000;
+
+/** PF_BUSY: a harvester with free space is busy; the plot waits for it rather than delete PoS1 plots. */
+class FreeSpaceWaitError extends PlotferryError {
+  constructor(name: string, holder: string) {
+    super(
+      'PF_BUSY',
+      `${name} waits for ${holder}, busy but with free space, rather than take a bid that deletes PoS1 plots`,
+    );
+  }
+}
+
 /** PF_BUSY: the disk holding this plot's group is writing, and the plot waits for it. */
 class GroupWaitError extends PlotferryError {
   constructor(name: string, holder: string) {
@@ -142,8 +158,9 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
 async function bidAndSend(opts: BiddingOptions, name: string, size: number, group?: PlotGroup): Promise<BiddingResult> {
   const subj = subjects(opts.prefix ?? 'plotferry');
   const groupWaitMs = opts.groupWaitMs ?? DEFAULT_GROUP_WAIT_MS;
-  /** Since when this plot has waited for its group's busy disk. */
+  /** Since when this plot has waited for its group's busy disk, or for busy free space. */
   let groupWaitSince: number | undefined;
+  let freeWaitSince: number | undefined;
   const tries = Math.max(1, opts.tries ?? 4);
   const exclude = new Set<string>();
   const started = Date.now();
@@ -166,7 +183,8 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
       const id = randomBytes(8).toString('hex');
       const anyDisk = groupWaitSince !== undefined && Date.now() - groupWaitSince >= groupWaitMs;
       const groupNow = group && (anyDisk || groupWaitMs === 0 ? { ...group, anyDisk: true } : group);
-      const found = await firstBid(opts, subj.announce, {
+      const replotNow = freeWaitSince !== undefined && Date.now() - freeWaitSince >= FREE_SPACE_WAIT_MS;
+      const found = await firstBid(opts, replotNow, subj.announce, {
         kind: 'announce',
         v: 1,
         id,
@@ -226,6 +244,7 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
     } catch (err) {
       const e = asPlotferryError(err);
       if (e instanceof GroupWaitError) groupWaitSince ??= Date.now();
+      if (e instanceof FreeSpaceWaitError) freeWaitSince ??= Date.now();
       // Busy is not failure: a harvester with room is writing other plots. Announce again
       // without using up a try, for up to busyWaitMs. After a refused claim (a bid reserves
       // nothing, so another plotter took the slot) at once; after busy bids, a little later.
@@ -306,14 +325,25 @@ type Found =
  * (not retried) and a name held elsewhere PF_EXISTS, instead of PF_NO_BID after the timeout.
  * Replies that do not decode (a buggy or hostile responder) are skipped.
  */
-function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<Found> {
+function firstBid(opts: BiddingOptions, replotNow: boolean, subject: string, a: Announce): Promise<Found> {
   const timeout = opts.bidTimeoutMs ?? 2_000;
   const known = opts.roster?.harvesters();
   const answered = new Set<string>();
   const busy = new Set<string>();
   const declines = new Map<string, Decline>();
   let best:
-    { harvester: string; rank: number; resumes: number; group: boolean; direct?: BidOffer; why?: string } | undefined;
+    | {
+        harvester: string;
+        rank: number;
+        resumes: number;
+        group: boolean;
+        replot: boolean;
+        direct?: BidOffer;
+        why?: string;
+      }
+    | undefined;
+  /** A harvester with free space that is busy now (a bid that deletes PoS1 plots waits for it). */
+  let freeBusy: string | undefined;
   let holder: Held | undefined;
   /** A harvester whose disk holding this plot's group is busy: the plot waits for it. */
   let groupBusy: string | undefined;
@@ -335,6 +365,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<F
       // (a partial copy elsewhere, or a bid from the group's disk, still goes at once).
       if (groupBusy && !a.group?.anyDisk && !(best && (best.group || best.resumes > 0)))
         return reject(new GroupWaitError(a.name, groupBusy));
+      if (best?.replot && freeBusy && !replotNow) return reject(new FreeSpaceWaitError(a.name, freeBusy));
       if (best) {
         metrics.bidSeconds.observe((performance.now() - t0) / 1000);
         return resolve({
@@ -385,6 +416,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<F
         else if (r.busy) {
           busy.add(r.harvester);
           if (r.group && a.group) groupBusy = r.harvester;
+          if (!r.replot) freeBusy ??= r.harvester;
         } else {
           const rank = Date.now() + (r.delayMs ?? 0);
           const resumes = r.resumeFrom ?? 0;
@@ -402,6 +434,7 @@ function firstBid(opts: BiddingOptions, subject: string, a: Announce): Promise<F
               rank,
               resumes,
               group,
+              replot: r.replot === true,
               ...(r.offer ? { direct: r.offer } : {}),
               ...(r.why ? { why: r.why } : {}),
             };

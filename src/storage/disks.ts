@@ -339,10 +339,20 @@ export class DiskSet {
     );
   }
 
-  /** Whether some usable filesystem holds `size` plus the reserve, busy or not. */
-  async hasRoomFor(size: number): Promise<boolean> {
+  /**
+   * Whether some usable filesystem holds `size` plus the reserve, busy or not; with
+   * `byDeleting` false, in free space alone (not counting PoS1 plots --replot may delete).
+   */
+  async hasRoomFor(size: number, byDeleting = true): Promise<boolean> {
     const need = size + this.reserveBytes;
-    return (await this.snapshot()).some((i) => !i.unusable && i.freeBytes + (i.freeableBytes ?? 0) >= need);
+    return (await this.snapshot()).some(
+      (i) => !i.unusable && i.freeBytes + (byDeleting ? (i.freeableBytes ?? 0) : 0) >= need,
+    );
+  }
+
+  /** Whether PoS1 plots here give way to incoming ones (--replot, not a dry run). */
+  get replots(): boolean {
+    return this.options.replot !== undefined && !this.options.replot.dryRun;
   }
 
   /**

@@ -9,6 +9,8 @@ import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
+import { request } from '../../src/bus/request.js';
 import { silentLogger } from '../../src/core/log.js';
 import { sampleHeader, writeSamplePlot } from '../../src/demo/sample.js';
 import type { Harvester } from '../../src/farm/harvester.js';
@@ -232,5 +234,48 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
         ['P2.plot', 'plot-k28-f-7.plot2'],
       ],
     );
+  });
+
+  // Found when bidding overlapped a transfer: a free disk that was only busy (an HDD's fsync, or
+  // another plot) lost to an idle disk that could take the plot only by deleting a PoS1 plot.
+  it('a harvester with free space that is only busy is waited for; no PoS1 plot goes meanwhile', async () => {
+    const full = await fullDisk('busy');
+    writeRandomFile(path.join(full, 'other.bin'), 5 * MiB); // every arrival there must delete
+    const c = await farm(full, { order: 'oldest' }, 'rp5');
+    const roomy = await tmpDir('pf-replot-busy-', '/tmp');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', roomy]);
+    cleanup.push(async () => {
+      execFileSync('umount', [roomy]);
+      await fsp.rm(roomy, { recursive: true, force: true });
+    });
+    const nc = await nats();
+    const h = await startTestHarvester({
+      nc,
+      id: 'rp5-roomy',
+      dirs: [roomy],
+      prefix: 'rp5',
+      maxTransfers: 1,
+      claimTtlMs: 1_500,
+    });
+    cleanup.push(() => h.close());
+    // Another plotter's claim holds the free harvester's only transfer slot for 1.5 s.
+    const claimed = decodeBus(
+      await request(
+        nc,
+        subjects('rp5').claim('rp5-roomy'),
+        encodeBus({ kind: 'claim', v: 1, id: 'someone-else', name: 'plot-k28-other.plot2', size: MiB, plotter: 'p-x' }),
+        5_000,
+        'the claim',
+      ),
+      ['claimed', 'refused'],
+    );
+    assert.equal(claimed.kind, 'claimed');
+    const { src } = await arrivals('w', 1);
+    const items = await sweepOnce(src, 'rp5');
+    assert.deepEqual(
+      items.map((i) => `${i.status}:${i.harvester}`),
+      ['sent:rp5-roomy'],
+    );
+    assert.equal(c.lines.filter((l) => typeof l.deleted === 'string').length, 0, 'no PoS1 plot deleted');
   });
 });
