@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -38,3 +39,17 @@ export function lsAll(dir: string): string[] {
 }
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * A fresh directory under `/tmp` with a tmpfs of `mb` MiB mounted on it (root only): a disk of
+ * fixed size. Unmounted and removed by the cleanup pushed onto `cleanup`.
+ */
+export async function tmpfsDisk(prefix: string, mb: number, cleanup: (() => unknown)[]): Promise<string> {
+  const d = await tmpDir(prefix, '/tmp');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', d]);
+  cleanup.push(async () => {
+    execFileSync('umount', [d]);
+    await fsp.rm(d, { recursive: true, force: true });
+  });
+  return d;
+}

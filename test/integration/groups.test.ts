@@ -6,7 +6,6 @@
  * of fixed size (root; skipped otherwise), real PoS2 headers sharing one memo.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -14,7 +13,7 @@ import { silentLogger } from '../../src/core/log.js';
 import type { Harvester } from '../../src/farm/harvester.js';
 import { collectHeartbeats, formatStatus } from '../../src/plotter/status.js';
 import { sweep, SweepItem } from '../../src/plotter/sweep.js';
-import { isRoot, sha256, tmpDir, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
+import { isRoot, sha256, tmpDir, tmpfsDisk, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { captureLog } from '../helpers/log.js';
 import { natsSuite } from '../helpers/nats-server.js';
@@ -25,15 +24,7 @@ describe('plot groups', { skip: !isRoot && 'needs root (tmpfs disks of fixed siz
   const suite = natsSuite();
   const { nats, cleanup } = suite;
 
-  async function disk(label: string, mb: number) {
-    const d = await tmpDir(`pf-group-${label}-`, '/tmp');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', d]);
-    cleanup.push(async () => {
-      execFileSync('umount', [d]);
-      await fsp.rm(d, { recursive: true, force: true });
-    });
-    return d;
-  }
+  const disk = (label: string, mb: number) => tmpfsDisk(`pf-group-${label}-`, mb, cleanup);
 
   async function harvester(id: string, prefix: string, dirs: string[]) {
     const nc = await nats();

@@ -5,7 +5,6 @@
  * Real nats-server, a real tmpfs of fixed size (root; skipped otherwise), real headers.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,7 +15,7 @@ import { sampleHeader, writeSamplePlot } from '../../src/demo/sample.js';
 import type { Harvester } from '../../src/farm/harvester.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import type { ReplotSettings } from '../../src/storage/replot.js';
-import { isRoot, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { isRoot, sha256, tmpDir, tmpfsDisk, writeRandomFile } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { captureLog } from '../helpers/log.js';
 import { natsSuite } from '../helpers/nats-server.js';
@@ -34,12 +33,7 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
    * named .plot; a PoS2 .plot2 and a text file. About 10 MiB free.
    */
   async function fullDisk(label: string) {
-    const d = await tmpDir(`pf-replot-${label}-`, '/tmp');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', d]);
-    cleanup.push(async () => {
-      execFileSync('umount', [d]);
-      await fsp.rm(d, { recursive: true, force: true });
-    });
+    const d = await tmpfsDisk(`pf-replot-${label}-`, 64, cleanup);
     const t0 = Date.now() / 1000 - 86_400 * 400;
     const put = (name: string, mb: number, ageRank: number, write: (f: string, size: number) => void) => {
       const f = path.join(d, name);
@@ -195,12 +189,7 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     const c = await farm(full, { order: 'oldest' }, 'rp4');
     // The other harvester: room for four 2.5 MiB plots above its 4 MiB reserve, on a disk fuller
     // (by share) than the PoS1 one, so that by fullness alone the PoS1 disk would bid first.
-    const roomy = await tmpDir('pf-replot-roomy-', '/tmp');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'tmpfs', roomy]);
-    cleanup.push(async () => {
-      execFileSync('umount', [roomy]);
-      await fsp.rm(roomy, { recursive: true, force: true });
-    });
+    const roomy = await tmpfsDisk('pf-replot-roomy-', 256, cleanup);
     writeRandomFile(path.join(roomy, 'other.bin'), 240 * MiB);
     const h = await startTestHarvester({
       nc: await nats(),
@@ -242,12 +231,7 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     const full = await fullDisk('busy');
     writeRandomFile(path.join(full, 'other.bin'), 5 * MiB); // every arrival there must delete
     const c = await farm(full, { order: 'oldest' }, 'rp5');
-    const roomy = await tmpDir('pf-replot-busy-', '/tmp');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', roomy]);
-    cleanup.push(async () => {
-      execFileSync('umount', [roomy]);
-      await fsp.rm(roomy, { recursive: true, force: true });
-    });
+    const roomy = await tmpfsDisk('pf-replot-busy-', 32, cleanup);
     const nc = await nats();
     const h = await startTestHarvester({
       nc,
