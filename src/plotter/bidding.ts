@@ -181,9 +181,12 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
         if (held) return { ...held, attempts: attempt };
       }
       const id = randomBytes(8).toString('hex');
-      const anyDisk = groupWaitSince !== undefined && Date.now() - groupWaitSince >= groupWaitMs;
+      // Both waits end by half the busy wait at the latest, so a plot never fails waiting.
+      const waited = (since: number | undefined, ms: number) =>
+        since !== undefined && Date.now() - since >= Math.min(ms, busyWaitMs / 2);
+      const anyDisk = waited(groupWaitSince, groupWaitMs);
       const groupNow = group && (anyDisk || groupWaitMs === 0 ? { ...group, anyDisk: true } : group);
-      const replotNow = freeWaitSince !== undefined && Date.now() - freeWaitSince >= FREE_SPACE_WAIT_MS;
+      const replotNow = waited(freeWaitSince, FREE_SPACE_WAIT_MS);
       const found = await firstBid(opts, replotNow, subj.announce, {
         kind: 'announce',
         v: 1,
