@@ -95,5 +95,9 @@ export function liveHolder(
 
 async function releaseIfOurs(lock: string, token: string): Promise<void> {
   const content = await fsp.readFile(lock, 'utf8').catch(() => undefined);
-  if (content !== undefined && decodeOwner(content)?.token === token) await fsp.rm(lock, { force: true });
+  // unlink, not rm: one call (rm looks first), and a lock already gone is fine.
+  if (content !== undefined && decodeOwner(content)?.token === token)
+    await fsp.unlink(lock).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
 }
