@@ -10,7 +10,8 @@ interface DemoArgs extends GlobalArgs {
 
 export const demoCommand: CommandModule<object, DemoArgs> = {
   command: 'demo',
-  describe: 'a whole farm on this machine: NATS, two harvesters, a sweep of sample plots; then clean up',
+  describe:
+    'a whole farm on this machine: NATS, two harvesters, a sweep of sample plots, then a replot (PoS1 plots giving way to PoS2 plots, with status before and after); then clean up',
   builder: (y: Argv) =>
     globalOptions(y)
       .option('files', {
