@@ -77,10 +77,15 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
   let best;
   let busy = s.activeTransfers >= s.maxTransfers;
   let groupHome = false;
+  /** For a busy bid: room anywhere, by free space alone, on the group's disk (one snapshot). */
+  let room: Awaited<ReturnType<DiskSet['room']>> | undefined;
   try {
     if (!busy) best = await disks.chooseFor(a.size, partial, a.group);
-    else if (!partial && !(await disks.hasRoomFor(a.size))) return { kind: 'silent', reason: 'no-room' };
-    else if (a.group && !a.group.anyDisk) groupHome = await disks.holdsGroup(a.size, a.group);
+    else {
+      room = await disks.room(a.size, a.group);
+      if (!partial && !room.room) return { kind: 'silent', reason: 'no-room' };
+      groupHome = !!a.group && !a.group.anyDisk && room.groupHome;
+    }
   } catch (err) {
     // No disk with room at all: stay silent, another harvester may have one.
     const code = (err as PlotferryError).code;
@@ -96,7 +101,7 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
   if (busy || !best) {
     // Busy with free space, or busy and only able to make room: the plotter waits for the first
     // rather than take a bid that deletes PoS1 plots (free space anywhere goes first).
-    const onlyByDeleting = !partial && disks.replots && !(await disks.hasRoomFor(a.size, false));
+    const onlyByDeleting = !partial && disks.replots && !(room ?? (await disks.room(a.size))).freeRoom;
     return {
       kind: 'bid',
       busy: true,

@@ -47,9 +47,8 @@ export interface OpenClaim {
 }
 
 export class Claims {
-  private readonly open = new Map<string, OpenClaim>();
-  /** The directory and plot group of each open claim with a group. */
-  private readonly groups = new Map<string, { dir: string; key: string }>();
+  /** Each open claim, with its directory and its plot's group key (for `incoming`). */
+  private readonly open = new Map<string, { t: OpenClaim; dir: string; key?: string }>();
 
   constructor(private readonly o: ClaimsOptions) {}
 
@@ -58,7 +57,7 @@ export class Claims {
   }
 
   receivers(): OpenClaim[] {
-    return [...this.open.values()];
+    return [...this.open.values()].map((o) => o.t);
   }
 
   /**
@@ -67,7 +66,7 @@ export class Claims {
    */
   incoming(dir: string, key: string): number {
     let n = 0;
-    for (const g of this.groups.values()) if (g.dir === dir && g.key === key) n++;
+    for (const o of this.open.values()) if (o.dir === dir && o.key === key) n++;
     return n;
   }
 
@@ -86,8 +85,7 @@ export class Claims {
   /** Counts a claimed transfer until it ends; then its disk can take the next plot. */
   track(c: Claim, t: OpenClaim, r: Pick<Reservation, 'dir' | 'why'>, port: number): void {
     const { o } = this;
-    this.open.set(c.id, t);
-    if (c.group) this.groups.set(c.id, { dir: r.dir, key: c.group.key });
+    this.open.set(c.id, { t, dir: r.dir, ...(c.group ? { key: c.group.key } : {}) });
     o.log.info(
       {
         file: c.name,
@@ -104,7 +102,6 @@ export class Claims {
       // Stored (and so counted by the inventory) before it stops counting as incoming.
       if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes, r.why, c.group, outcome.header);
       this.open.delete(c.id);
-      this.groups.delete(c.id);
       if (!outcome.ok && outcome.expired) o.log.warn({ file: c.name }, outcome.error.message);
       o.onFreed?.();
     });

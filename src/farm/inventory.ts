@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
 import type { Logger } from 'pino';
 import { isPlotFileName } from '../wire/names.js';
-import type { PlotGroup, PlotHeaderInfo } from '../wire/plot-header.js';
+import { groupOf, type PlotGroup, type PlotHeaderInfo } from '../wire/plot-header.js';
 import { readPlotHeader } from '../storage/fsio.js';
 
 // A CommonJS module whose typings say `export default`: under NodeNext the function is the
@@ -146,10 +146,10 @@ export class Inventory {
   }
 
   /**
-   * A plot this process stored in `dir`: counted at once, not at the next scan. Its header is
-   * read now (the page cache has it) for PoS1 or PoS2 and its group; the promise is that read. `why`: why the disk was
-   * chosen, for `status`; `group`: the plot's group as announced, counted at once (the header,
-   * read a moment later, has the last word).
+   * A plot this process stored in `dir`: counted at once, not at the next scan. `why`: why the
+   * disk was chosen, for `status`. `group`: the plot's group as announced, counted at once.
+   * `header`: what the receiver read from the first buffer; without it the header is read now
+   * (the page cache has it), and the promise is that read. The header has the last word.
    */
   added(
     finalPath: string,
@@ -171,13 +171,9 @@ export class Inventory {
       if (byName === 0 && kind.pos === 2) this.stored.add(bytes);
     };
     if (byName === 2) this.stored.add(bytes);
-    // The receiver read the header on its way to disk: no second read.
-    if (header !== undefined) {
-      index.setPlot(name, bytes, byName, group, false);
-      settle(kindOf(header));
-      return Promise.resolve();
-    }
     index.setPlot(name, bytes, byName, group, false);
+    // The receiver read the header on its way to disk: no second read.
+    if (header !== undefined) return Promise.resolve(settle(kindOf(header)));
     return readKind(finalPath, bytes).then(settle);
   }
 
@@ -290,8 +286,8 @@ interface Kind {
 
 /** What a header says (null: no plot's). */
 function kindOf(h: PlotHeaderInfo | null): Kind {
-  if (!h) return { pos: 0 };
-  return { pos: h.pos, ...(h.groupKey ? { group: { key: h.groupKey, meta: h.metaGroup ?? 0 } } : {}) };
+  const group = h ? groupOf(h) : undefined;
+  return { pos: h?.pos ?? 0, ...(group ? { group } : {}) };
 }
 
 /** From the header of a plot of `size` bytes; pos 0 when it cannot be read or is no plot. */

@@ -32,7 +32,7 @@ import { metrics } from '../core/metrics.js';
 import { abortableSleep } from '../core/sleep.js';
 import { formatBytes } from '../storage/disks.js';
 import { readPlotHead } from '../storage/fsio.js';
-import { checkPlotHeader } from '../wire/plot-header.js';
+import { checkPlotHeader, groupOf } from '../wire/plot-header.js';
 import { validatePlotName } from '../wire/names.js';
 import { sendFile, SendOptions, SendResult } from '../transfer/sender.js';
 import type { FreeSignal } from './free-signal.js';
@@ -94,8 +94,7 @@ class GroupWaitError extends PlotferryError {
 /** The plot's group from its first bytes (PoS2 with a memo); undefined for any other file. */
 function plotGroupOf(head: Buffer, size: number): PlotGroup | undefined {
   try {
-    const h = checkPlotHeader(head, size);
-    return h.groupKey ? { key: h.groupKey, meta: h.metaGroup ?? 0 } : undefined;
+    return groupOf(checkPlotHeader(head, size));
   } catch {
     return undefined; // not a plot we can read: placed by free space alone
   }

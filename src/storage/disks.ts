@@ -331,23 +331,20 @@ export class DiskSet {
     if (need > 0) await replot.makeRoom(best.dir, name, async () => need).catch(() => undefined);
   }
 
-  /** Whether a usable directory holds plots of `group` and has room for `size` more, busy or not. */
-  async holdsGroup(size: number, group: PlotGroup): Promise<boolean> {
-    const need = size + this.reserveBytes;
-    return (await this.snapshotOf(undefined, group)).some(
-      (i) => !i.unusable && (i.groupPlots ?? 0) > 0 && i.freeBytes + (i.freeableBytes ?? 0) >= need,
-    );
-  }
-
   /**
-   * Whether some usable filesystem holds `size` plus the reserve, busy or not; with
-   * `byDeleting` false, in free space alone (not counting PoS1 plots --replot may delete).
+   * What one snapshot says of room for `size` plus the reserve, busy or not (a busy bid): whether
+   * some usable filesystem has it counting the PoS1 plots --replot may delete (`room`), in free
+   * space alone (`freeRoom`), and on a directory holding plots of `group` (`groupHome`).
    */
-  async hasRoomFor(size: number, byDeleting = true): Promise<boolean> {
+  async room(size: number, group?: PlotGroup): Promise<{ room: boolean; freeRoom: boolean; groupHome: boolean }> {
     const need = size + this.reserveBytes;
-    return (await this.snapshot()).some(
-      (i) => !i.unusable && i.freeBytes + (byDeleting ? (i.freeableBytes ?? 0) : 0) >= need,
-    );
+    const usable = (await this.snapshotOf(undefined, group)).filter((i) => !i.unusable);
+    const byDeleting = usable.filter((i) => i.freeBytes + (i.freeableBytes ?? 0) >= need);
+    return {
+      room: byDeleting.length > 0,
+      freeRoom: usable.some((i) => i.freeBytes >= need),
+      groupHome: byDeleting.some((i) => (i.groupPlots ?? 0) > 0),
+    };
   }
 
   /** Whether PoS1 plots here give way to incoming ones (--replot, not a dry run). */

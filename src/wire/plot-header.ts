@@ -82,6 +82,11 @@ export interface PlotGroup {
    */
   anyDisk?: boolean;
 }
+/** The plot group a header names (PoS2 with a group key), for placement; undefined otherwise. */
+export function groupOf(h: PlotHeaderInfo): PlotGroup | undefined {
+  return h.groupKey ? { key: h.groupKey, meta: h.metaGroup ?? 0 } : undefined;
+}
+
 /** The group key of a single PoS2 plot: its strength and memo, hashed (the memo holds a secret). */
 export function singlePlotGroupKey(strength: number, memo: Buffer): string {
   return createHash('sha256')

@@ -101,6 +101,15 @@ describe('fault injection', () => {
     await waitFor(() => child.stderr().includes('harvester ready'), 10_000, `${h.id} to start`);
   };
 
+  /** Stops `h` with `signal` (its output kept for the crash check) and starts it again after `pauseMs`. */
+  const restartHarvester = async (h: HarvesterProc, signal: NodeJS.Signals, pauseMs = 0) => {
+    h.child!.child.kill(signal);
+    await h.child!.done;
+    h.pastStderr += h.child!.stderr();
+    if (pauseMs > 0) await new Promise((res) => setTimeout(res, pauseMs));
+    await startHarvester(h);
+  };
+
   before(async () => {
     server = await startNatsServer();
     work = await tmpDir('pf-faults-');
@@ -200,11 +209,7 @@ describe('fault injection', () => {
       return `missed: no PoS1 plot was deleted (${fs.readdirSync(h.dir).join(' ')}; ${h.id}: ${(h.child?.stderr() ?? '').slice(-2000)})`;
     }
     if (fault === 'replot-kill-harvester') {
-      h.child!.child.kill('SIGKILL');
-      await h.child!.done;
-      h.pastStderr += h.child!.stderr();
-      await new Promise((res) => setTimeout(res, 300 + r.int(700)));
-      await startHarvester(h);
+      await restartHarvester(h, 'SIGKILL', 300 + r.int(700));
       return `SIGKILL ${h.id} right after it deleted a PoS1 plot, restarted`;
     }
     if (fault === 'replot-kill-plotter') {
@@ -259,11 +264,7 @@ describe('fault injection', () => {
       case 'kill-harvester': {
         const h = await duringTransfer(at);
         if (!h) return 'missed: no transfer to hit';
-        h.child!.child.kill('SIGKILL');
-        await h.child!.done;
-        h.pastStderr += h.child!.stderr();
-        await new Promise((res) => setTimeout(res, 300 + r.int(700)));
-        await startHarvester(h);
+        await restartHarvester(h, 'SIGKILL', 300 + r.int(700));
         return `SIGKILL ${h.id} after ${at} bytes, restarted`;
       }
       case 'kill-plotter': {
@@ -336,10 +337,7 @@ describe('fault injection', () => {
     }
     fs.writeFileSync(path.join(hs[1]!.dir, DISABLE_FILE), '');
     // Started on that disk (the list of PoS1 plots that may go is kept for a minute).
-    h.child!.child.kill('SIGTERM');
-    await h.child!.done;
-    h.pastStderr += h.child!.stderr();
-    await startHarvester(h);
+    await restartHarvester(h, 'SIGTERM');
     return names;
   }
 
@@ -439,10 +437,7 @@ describe('fault injection', () => {
         // The disk is repaired; its harvester keeps it out of rotation for minutes after the
         // failed write, so a farmer who fixed it restarts the harvester.
         execFileSync('mount', ['-o', 'remount,rw', readOnly.dir]);
-        readOnly.child!.child.kill('SIGTERM');
-        await readOnly.child!.done;
-        readOnly.pastStderr += readOnly.child!.stderr();
-        await startHarvester(readOnly);
+        await restartHarvester(readOnly, 'SIGTERM');
         readOnly = undefined;
       }
       await idleAndHealthy();
