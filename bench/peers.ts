@@ -3,7 +3,7 @@
  * the bench's own namespace), each on a free port, all files under the bench's scratch
  * directory; the machine's own sshd and rsync configuration are never touched. stop() ends them.
  *
- * - plotferry: `plotferry listen` with a random token.
+ * - plotferry: `plotferry listen` with a random token; plotferry-wb0 the same with --flush-every 0.
  * - http: bench/http-receiver.js, streaming a PUT body to a file.
  * - rsyncd: `rsync --daemon --no-detach` with a module "bench" over the target directory.
  * - sshd: its own config, a generated host key and client key, on its own port (root only:
@@ -21,7 +21,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const CLI = path.resolve(here, '../src/cli/main.js');
 export const HTTP_RECEIVER = path.join(here, 'http-receiver.js');
 
-export type PeerKind = 'plotferry' | 'http' | 'rsyncd' | 'sshd';
+export type PeerKind = 'plotferry' | 'plotferry-wb0' | 'http' | 'rsyncd' | 'sshd';
 
 export interface Peer {
   kind: PeerKind;
@@ -64,15 +64,12 @@ export async function startPeer(kind: PeerKind, at: PeerPlace): Promise<Peer> {
   const port = await freePort();
   const host = at.link.host;
   switch (kind) {
-    case 'plotferry': {
+    case 'plotferry':
+    case 'plotferry-wb0': {
       const token = randomBytes(16).toString('hex');
-      return launch(
-        kind,
-        [process.execPath, CLI, 'listen', '--dir', at.target, '--host', host, '--port', String(port), '--token', token],
-        at,
-        port,
-        token,
-      );
+      const argv = [process.execPath, CLI, 'listen', '--dir', at.target, '--host', host, '--port', String(port)];
+      if (kind === 'plotferry-wb0') argv.push('--flush-every', '0');
+      return launch(kind, [...argv, '--token', token], at, port, token);
     }
     case 'http':
       return launch(

@@ -109,6 +109,7 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     write(`\n${scenario}: ${describe}\n`);
     const usable: Tool[] = [];
     for (const t of tools) {
+      if (TOOL_INFO[t].diskOnly && scenario !== 'disk') continue;
       const why = unavailable(t);
       if (why) write(`  ${t}: skipped, ${why}\n`);
       else usable.push(t);

@@ -16,15 +16,37 @@ import { CLI } from './peers.js';
 import { refBinary } from './ref.js';
 import { Finished, freePort, hasCommand, listening, procCpu, procRssMB, Timed, timed } from './proc.js';
 
-export const TOOLS = ['plotferry', 'nc', 'socat', 'curl', 'rsyncd', 'rsync-ssh', 'scp', 'iperf3', 'c-ref'] as const;
+export const TOOLS = [
+  'plotferry',
+  'plotferry-wb0',
+  'nc',
+  'socat',
+  'curl',
+  'rsyncd',
+  'rsync-ssh',
+  'scp',
+  'iperf3',
+  'c-ref',
+] as const;
 export type Tool = (typeof TOOLS)[number];
 
-/** `syncsItself`: fsyncs its copy before it exits (or writes none), so the disk scenario adds no `sync`. */
+/**
+ * `syncsItself`: fsyncs its copy before it exits (or writes none), so the disk scenario adds no `sync`.
+ * `diskOnly`: runs in the disk scenario only.
+ */
 export const TOOL_INFO: Record<
   Tool,
-  { label: string; needs: string[]; peer?: PeerKind; root?: boolean; syncsItself?: boolean }
+  { label: string; needs: string[]; peer?: PeerKind; root?: boolean; syncsItself?: boolean; diskOnly?: boolean }
 > = {
   plotferry: { label: 'plotferry (xxh64 verified)', needs: [], peer: 'plotferry', syncsItself: true },
+  // The same, without write-behind: what --flush-every (receive/disk-writer.ts) is worth on a disk.
+  'plotferry-wb0': {
+    label: 'plotferry --flush-every 0 (no write-behind)',
+    needs: [],
+    peer: 'plotferry-wb0',
+    syncsItself: true,
+    diskOnly: true,
+  },
   nc: { label: 'nc -N (netcat-openbsd)', needs: ['nc'] },
   socat: { label: 'socat -b 1048576', needs: ['socat'] },
   curl: { label: 'curl -T to an HTTP PUT receiver', needs: ['curl'], peer: 'http' },
@@ -127,6 +149,7 @@ export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promi
   const t0 = process.hrtime.bigint();
   switch (tool) {
     case 'plotferry':
+    case 'plotferry-wb0':
       sender = send([
         process.execPath,
         CLI,
@@ -198,6 +221,10 @@ export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promi
     senderCpu: s.cpu,
     receiverCpu: r ? r.cpu : peer ? procCpu(peer.pid) - peerCpu0 : 0,
     senderRssMB: s.rssMB,
-    ...(r ? { receiverRssMB: r.rssMB } : peer?.kind === 'plotferry' ? { receiverRssMB: procRssMB(peer.pid) } : {}),
+    ...(r
+      ? { receiverRssMB: r.rssMB }
+      : peer?.kind.startsWith('plotferry')
+        ? { receiverRssMB: procRssMB(peer.pid) }
+        : {}),
   };
 }

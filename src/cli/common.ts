@@ -1,7 +1,7 @@
 /** What every command shares: global options, the logger, and turning errors into advice. */
 import type { Argv } from 'yargs';
 import type { Logger } from 'pino';
-import { parseCount, parseDecimal, parseSeconds } from '../core/config.js';
+import { parseBytes, parseCount, parseDecimal, parseSeconds } from '../core/config.js';
 import { PlotferryError } from '../core/errors.js';
 import { LOG_LEVELS, LogLevel } from '../core/log.js';
 
@@ -209,7 +209,19 @@ export interface ReceiverArgs {
   replotOrder: string;
   replotDryRun: boolean;
   replotMaxPerHour: number;
+  flushEvery: number;
   metrics?: string;
+}
+
+/** --flush-every: 0 (off) or at least one write's worth; smaller would flush every write. */
+function parseFlushEvery(v: unknown): number {
+  const n = parseBytes(v, 'flush-every');
+  if (n !== 0 && n < 1024 * 1024)
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `--flush-every "${String(v)}": give 0 (off) or at least 1M; a smaller step would sync after every write`,
+    );
+  return n;
 }
 
 const REPLOT_ORDERS = ['oldest', 'newest', 'largest', 'smallest'] as const;
@@ -238,6 +250,13 @@ export function receiverOptions<T>(y: Argv<T>) {
       type: 'boolean',
       default: false,
       describe: 'take only files that start like a Chia plot (v1 or BladeBit v2 header); refuse others before writing',
+    })
+    .option('flush-every', {
+      type: 'string',
+      coerce: edge(parseFlushEvery),
+      default: '64M',
+      describe:
+        'write-behind: sync a file being received to its disk every this many bytes, while it arrives, so the last sync before it is published is short and the disk never idles (0: only at the end)',
     })
     .option('partial-ttl', {
       type: 'string',

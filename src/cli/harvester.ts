@@ -141,6 +141,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         portRange: parsePortRange(args.portRange, 'port-range'),
         claimTtlMs: args.claimTtl * 1000,
         verifyPlotHeader: args.verifyPlotHeader,
+        flushEvery: args.flushEvery,
         partialTtlMs: partialTtlMs(args.partialTtl),
         replot: replotSettings(args),
         notifyFullPercent: args.notifyFull,

@@ -85,6 +85,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         requireMount: args.requireMount,
         idleTimeoutMs: args.idleTimeout * 1000,
         verifyPlotHeader: args.verifyPlotHeader,
+        flushEvery: args.flushEvery,
         partialTtlMs: partialTtlMs(args.partialTtl),
         replot: replotSettings(args),
         log,

@@ -22,6 +22,8 @@ export interface ClaimsOptions {
   claimTtlMs: number;
   idleTimeoutMs?: number;
   verifyPlotHeader?: boolean;
+  /** Write-behind step in bytes (0: none; absent: DEFAULT_FLUSH_EVERY; receive/disk-writer.ts). */
+  flushEvery?: number;
   partialTtlMs: number;
   throttle: AuthThrottle;
   log: Logger;
@@ -126,6 +128,7 @@ export class Claims {
         ttlMs: o.claimTtlMs,
         idleTimeoutMs: o.idleTimeoutMs,
         verifyPlotHeader: o.verifyPlotHeader,
+        flushEvery: o.flushEvery,
         throttle: o.throttle,
         partialTtlMs: o.partialTtlMs,
         log: o.log.child({ plotter: c.plotter }),

@@ -76,6 +76,8 @@ export interface HarvesterOptions {
   idleTimeoutMs?: number;
   /** Refuse files that do not start like a Chia plot (PF_NOT_A_PLOT). */
   verifyPlotHeader?: boolean;
+  /** Write-behind step in bytes (0: none; absent: DEFAULT_FLUSH_EVERY; receive/disk-writer.ts). */
+  flushEvery?: number;
   /** Keep a broken transfer's good bytes this long for a resume (default 1 h; 0: never). */
   partialTtlMs?: number;
   log: Logger;
@@ -116,6 +118,7 @@ export class Harvester {
       portRange: opts.portRange ?? ([0, 0] as [number, number]),
       idleTimeoutMs: opts.idleTimeoutMs,
       verifyPlotHeader: opts.verifyPlotHeader,
+      flushEvery: opts.flushEvery,
       partialTtlMs: this.partialTtlMs,
       throttle: this.throttle,
       log: opts.log,

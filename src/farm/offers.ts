@@ -36,6 +36,8 @@ export interface OfferDeskOptions {
   ttlMs: number;
   idleTimeoutMs?: number;
   verifyPlotHeader?: boolean;
+  /** Write-behind step in bytes (0: none; absent: DEFAULT_FLUSH_EVERY; receive/disk-writer.ts). */
+  flushEvery?: number;
   partialTtlMs: number;
   throttle: AuthThrottle;
   isClosing(): boolean;
@@ -137,6 +139,7 @@ export class OfferDesk {
         isShuttingDown: () => o.isClosing(),
         speedtest: false,
         verifyPlotHeader: o.verifyPlotHeader,
+        flushEvery: o.flushEvery,
         throttle: o.throttle,
         partialTtlMs: o.partialTtlMs,
         place: async (name, size, _resume, probe): Promise<Reservation> => {

@@ -40,6 +40,8 @@ export interface ListenerOptions {
   buffers?: number;
   /** Refuse files that do not start like a Chia plot (PF_NOT_A_PLOT). */
   verifyPlotHeader?: boolean;
+  /** Write-behind step in bytes (0: none; absent: DEFAULT_FLUSH_EVERY; receive/disk-writer.ts). */
+  flushEvery?: number;
   /** Keep a broken transfer's good bytes this long for a resume (default 1 h; 0: never). */
   partialTtlMs?: number;
   /** Wrong-token throttling (defaults: 5 in 60 s blocks the address for 30 s, doubling). */
@@ -142,6 +144,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
         bufferSize: this.opts.bufferSize,
         buffers: this.opts.buffers,
         verifyPlotHeader: this.opts.verifyPlotHeader,
+        flushEvery: this.opts.flushEvery,
         throttle: this.throttle,
         isShuttingDown: () => this.closing,
       },

@@ -31,6 +31,8 @@ export interface OneShotOptions {
   ttlMs: number;
   idleTimeoutMs?: number;
   verifyPlotHeader?: boolean;
+  /** Write-behind step in bytes (0: none; absent: DEFAULT_FLUSH_EVERY; receive/disk-writer.ts). */
+  flushEvery?: number;
   /** The harvester's, shared by all its listeners. */
   throttle?: AuthThrottle;
   /** Resume from (and keep) partial copies; the reservation is on the partial's disk. */
@@ -96,6 +98,7 @@ export class OneShotReceiver {
         isShuttingDown: () => this.finished,
         speedtest: false,
         verifyPlotHeader: this.opts.verifyPlotHeader,
+        flushEvery: this.opts.flushEvery,
         throttle: this.opts.throttle,
         partialTtlMs: this.opts.partialTtlMs,
         place: async (name, size, _resume, probe) => {

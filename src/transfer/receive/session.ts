@@ -29,7 +29,7 @@ import { printable } from '../../wire/names.js';
 import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from '../../wire/plot-header.js';
 import { createHasher, Hasher } from '../hash.js';
 import { DiscardSink } from './discard-sink.js';
-import { DiskWriter, WriteSite } from './disk-writer.js';
+import { DEFAULT_FLUSH_EVERY, DiskWriter, WriteSite } from './disk-writer.js';
 import { FileSink, POOL_BUFFERS, WRITE_BATCH } from './file-sink.js';
 import { admitFile, admitSpeedtest, authenticate, HandshakePolicy } from './handshake.js';
 import { KEEPS_PARTIAL, keepPartial, rehashPrefix, takePartial } from './partial.js';
@@ -58,6 +58,8 @@ export interface ReceiverContext extends HandshakePolicy {
   /** Pool buffer size and count (defaults WRITE_BATCH, POOL_BUFFERS). */
   bufferSize?: number;
   buffers?: number;
+  /** Write-behind step in bytes (0: none; absent: DEFAULT_FLUSH_EVERY; receive/disk-writer.ts). */
+  flushEvery?: number;
   /**
    * Resume: a broken transfer's good bytes are kept this long as a partial copy for a later
    * one to continue from (0 or absent: removed at once, no resume).
@@ -281,7 +283,11 @@ export class ReceiveSession {
     this.sink = new FileSink({
       socket: this.socket,
       hasher: this.hasher,
-      writer: (done) => new DiskWriter(fd, offset, this.log, done),
+      writer: (done) =>
+        new DiskWriter(fd, offset, this.log, done, {
+          flushEvery: ctx.flushEvery ?? DEFAULT_FLUSH_EVERY,
+          onFlushError: (err) => this.fail(fromSystemError(err, `syncing ${this.tempPath}`)),
+        }),
       offset,
       size: hello.size,
       bufferSize,
@@ -384,6 +390,7 @@ export class ReceiveSession {
     const finalPath = path.join(this.reservation!.dir, hello.name);
     // Opened while the file syncs: one step less per file (storage/publish.ts).
     const dir = openDirForSync(this.reservation!.dir);
+    const syncStart = process.hrtime.bigint();
     try {
       await fsyncFd(this.fd);
     } catch (err) {
@@ -393,6 +400,7 @@ export class ReceiveSession {
       );
       throw fromSystemError(err, `syncing ${this.tempPath}`);
     }
+    const syncMs = Number(process.hrtime.bigint() - syncStart) / 1e6;
     const fd = this.fd;
     this.fd = -1;
     try {
@@ -419,6 +427,9 @@ export class ReceiveSession {
         mbps: round((hello.size - this.resumedFrom) / 1e6 / seconds),
         ...(this.resumedFrom ? { resumedFrom: this.resumedFrom } : {}),
         ...(writes ? { writes } : {}),
+        // The final fsync: what write-behind (--flush-every) leaves to write back.
+        syncMs: round(syncMs),
+        ...(this.sink!.writer.flushes ? { flushes: this.sink!.writer.flushes } : {}),
       },
       'stored',
     );
