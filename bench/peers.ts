@@ -60,6 +60,13 @@ async function launch(kind: PeerKind, argv: string[], at: PeerPlace, port: numbe
   return { kind, pid: child.pid!, port, secret, stop: () => void (exited || child.kill('SIGTERM')) };
 }
 
+/**
+ * Where a peer's files land: `target`, or beside it for plotferry-wb0 (a directory serves one
+ * plotferry process).
+ */
+export const peerTarget = (kind: PeerKind | undefined, target: string) =>
+  kind === 'plotferry-wb0' ? `${target}-wb0` : target;
+
 export async function startPeer(kind: PeerKind, at: PeerPlace): Promise<Peer> {
   const port = await freePort();
   const host = at.link.host;
@@ -67,7 +74,9 @@ export async function startPeer(kind: PeerKind, at: PeerPlace): Promise<Peer> {
     case 'plotferry':
     case 'plotferry-wb0': {
       const token = randomBytes(16).toString('hex');
-      const argv = [process.execPath, CLI, 'listen', '--dir', at.target, '--host', host, '--port', String(port)];
+      const dir = peerTarget(kind, at.target);
+      fs.mkdirSync(dir, { recursive: true });
+      const argv = [process.execPath, CLI, 'listen', '--dir', dir, '--host', host, '--port', String(port)];
       if (kind === 'plotferry-wb0') argv.push('--flush-every', '0');
       return launch(kind, [...argv, '--token', token], at, port, token);
     }

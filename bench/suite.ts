@@ -14,6 +14,8 @@
  *             trips, idle CPU (hold.ts)
  *   many-10gbe  that farm across the emulated 10GbE link: 12 x 512 MiB at concurrency 4 against
  *             1 x 6 GiB (many-10gbe.ts; root; ~13 GiB of memory)
+ *   writeback 4 x 1 GiB one after another from /dev/shm onto --disk-dir: write-behind against
+ *             none and against nc with a sync per file (writeback.ts); --size does not apply
  *
  * Prints a table per scenario with plotferry's ratio to each tool and whether the targets hold;
  * writes, unless --no-save, bench/results/suite-DATE.json and latest.{md,svg,json}.
@@ -37,12 +39,13 @@ import { Peer, PeerKind, startPeer } from './peers.js';
 import { HoldResult, holdSummary, runEcho, runHold } from './hold.js';
 import { ManyRow, manySummary, runMany } from './many.js';
 import { Many10gResult, many10gbeSummary, runMany10gbe } from './many-10gbe.js';
+import { runWriteback, WritebackResult, writebackSummary } from './writeback.js';
 import { markdownReport, markdownTable, ScenarioResult, summarize, svgChart } from './report.js';
 import { Run, runOnce, Tool, TOOL_INFO, TOOLS, unavailable } from './tools.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.resolve(here, '../../bench/results');
-const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold', 'many-10gbe'] as const;
+const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold', 'many-10gbe', 'writeback'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** The issue's targets: plotferry's median over the tool's, at least. */
@@ -168,8 +171,17 @@ async function main(): Promise<void> {
   let many: ManyRow[] | undefined;
   let hold: { full: HoldResult; empty: HoldResult; echo: Awaited<ReturnType<typeof runEcho>> } | undefined;
   let many10: Many10gResult | undefined;
+  let writeback: WritebackResult | undefined;
   for (const s of scenarios) {
-    if (s === 'many-10gbe') {
+    if (s === 'writeback') {
+      write('\nwriteback: plots one after another onto a disk (bench/writeback.ts)\n');
+      writeback = await runWriteback(args['disk-dir'], { rounds: args.rounds, warmup: args.warmup });
+      write(
+        writeback.skipped
+          ? `  skipped: ${writeback.skipped}\n`
+          : `\n${writeback.describe}\n\n${writebackSummary(writeback)}\n`,
+      );
+    } else if (s === 'many-10gbe') {
       write('\nmany-10gbe: that farm across the emulated 10GbE link (bench/many-10gbe.ts)\n');
       many10 = await runMany10gbe('/dev/shm');
       write(many10.skipped ? `  skipped: ${many10.skipped}\n` : `\n${many10gbeSummary(many10.rows)}\n`);
@@ -199,6 +211,7 @@ async function main(): Promise<void> {
       ...(many ? { many } : {}),
       ...(hold ? { hold } : {}),
       ...(many10 ? { many10gbe: many10 } : {}),
+      ...(writeback ? { writeback } : {}),
     },
     null,
     2,
@@ -214,7 +227,10 @@ async function main(): Promise<void> {
         (hold
           ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold.full, hold.empty, hold.echo)}\n`
           : '') +
-        (many10 && !many10.skipped ? `\n## many-10gbe: ${many10.describe}\n\n${many10gbeSummary(many10.rows)}\n` : ''),
+        (many10 && !many10.skipped ? `\n## many-10gbe: ${many10.describe}\n\n${many10gbeSummary(many10.rows)}\n` : '') +
+        (writeback && !writeback.skipped
+          ? `\n## writeback: ${writeback.describe}\n\n${writebackSummary(writeback)}\n`
+          : ''),
     );
     fs.writeFileSync(
       path.join(RESULTS, 'latest.svg'),
@@ -222,7 +238,12 @@ async function main(): Promise<void> {
     );
     write(`\nresults: bench/results/latest.md, latest.svg, suite-${stamp}.json\n`);
   }
-  if (results.some((s) => s.runs.some((r) => !r.ok)) || many?.some((r) => !r.ok) || many10?.rows.some((r) => !r.ok))
+  if (
+    results.some((s) => s.runs.some((r) => !r.ok)) ||
+    many?.some((r) => !r.ok) ||
+    many10?.rows.some((r) => !r.ok) ||
+    writeback?.rows.some((r) => !r.ok)
+  )
     process.exitCode = 1;
 }
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Link } from './link.js';
 import type { Peer, PeerKind } from './peers.js';
-import { CLI } from './peers.js';
+import { CLI, peerTarget } from './peers.js';
 import { refBinary } from './ref.js';
 import { Finished, freePort, hasCommand, listening, procCpu, procRssMB, Timed, timed } from './proc.js';
 
@@ -114,7 +114,8 @@ function sameBytes(a: string, b: string): boolean {
 }
 
 export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promise<Run> {
-  const { link, src, target, scratch, size } = ctx;
+  const { link, src, scratch, size } = ctx;
+  const target = peerTarget(TOOL_INFO[tool].peer, ctx.target);
   for (const f of fs.readdirSync(target)) fs.rmSync(path.join(target, f), { force: true, recursive: true });
   const out = path.join(target, 'bench.plot');
   const host = link.host;
