@@ -4,8 +4,8 @@
  * stream it over TCP exactly as in direct mode. A retryable failure (the
  * harvester died, the link corrupted a byte, the claim was refused as busy, the harvester's
  * disk filled up or failed) announces again,
- * excluding harvesters that already failed this file so another one is preferred; after that
- * many tries the error stands. Before announcing again after a failure, it asks whether a
+ * excluding harvesters that already failed this file so another one is preferred (when no other
+ * one takes it, they are asked again); after that many tries the error stands. Before announcing again after a failure, it asks whether a
  * harvester stored the plot after all (a RESULT lost on the way back): a verified identical copy
  * is the delivery, so no plot lands twice. The source is never touched here.
  */
@@ -269,11 +269,30 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
       const harvesterFault =
         harvester !== '' &&
         (e.code === 'PF_PROTOCOL' || DISK_FAULTS.has(e.code) || e.code === 'PF_NO_DISK' || e.code === 'PF_NO_SPACE');
-      // Nobody else bid after a harvester failed the plot: that failure is the cause to report.
-      if (lastFault && (e.code === 'PF_NO_BID' || e.code === 'PF_NO_SPACE'))
+      if (lastFault && (e.code === 'PF_NO_BID' || e.code === 'PF_NO_SPACE')) {
+        // Nobody else bid after a harvester failed the plot. Skipping it was a preference, not
+        // a ban: the ones that failed it are asked once more (restarted since, or with another
+        // disk), or a farm with one harvester would fail the plot on any blip.
+        if (exclude.size > 0 && attempt < tries && !opts.signal?.aborted) {
+          const again = [...exclude].join(', ');
+          exclude.clear();
+          const delay = Math.min(30_000, (opts.backoffMs ?? 1_000) * 2 ** (attempt - 1));
+          opts.onRetry?.(
+            new PlotferryError(
+              lastFault.code,
+              `no other harvester took it: asking ${again} again (${lastFault.message})`,
+            ),
+            attempt,
+            delay,
+          );
+          await abortableSleep(delay, opts.signal);
+          continue;
+        }
+        // That failure is the cause to report.
         throw new PlotferryError(lastFault.code, `${lastFault.message}; no other harvester took it (${e.message})`, {
           cause: lastFault,
         });
+      }
       if (harvester !== '') lastFault = e;
       if (!(e.retryable || harvesterFault) || attempt >= tries || opts.signal?.aborted) throw e;
       askFirst = harvester !== '';

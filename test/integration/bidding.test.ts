@@ -17,7 +17,7 @@ import { sweep } from '../../src/plotter/sweep.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
-import { waitFor } from '../helpers/listener.js';
+import { startListener, TOKEN, waitFor } from '../helpers/listener.js';
 import { freePorts, PORT_RANGES } from '../helpers/ports.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
@@ -225,15 +225,85 @@ describe('bidding', () => {
     writeRandomFile(file, 100);
     try {
       await assert.rejects(
-        sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 300, tries: 3, backoffMs: 10 }),
+        sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 300, tries: 4, backoffMs: 10 }),
         (e: unknown) =>
           e instanceof PlotferryError &&
           e.code === 'PF_DISK_FULL' &&
           /ENOSPC.*no other harvester took it/.test(e.message),
       );
-      assert.equal(claims, 1);
+      // Tries 1 and 3 claim; 2 and 4 find only its "excluded" decline. After try 2 it is asked
+      // again (nobody else took the plot); after try 4 the tries are spent.
+      assert.equal(claims, 2);
     } finally {
       for (const sub of subs) sub.unsubscribe();
+    }
+  });
+
+  it('the only harvester failed the plot once (PF_IO) and nobody else bids: it is asked again and takes it', async () => {
+    // A responder that skips the plot while excluded, bids otherwise; its first claim fails
+    // (a write error), its second hands out a real listener. Before, the exclusion was a ban:
+    // the plot failed with PF_IO though the harvester could take it.
+    const nc = await nats();
+    const s = subjects('plotferry');
+    const dir = await tmpDir('pf-once-');
+    dirs.push(dir);
+    const real = await startListener({ dirs: [dir] });
+    let claims = 0;
+    const subs = [
+      nc.subscribe(s.announce, {
+        callback: (_e, m) => {
+          const a = decodeBus(m.data, ['announce']);
+          m.respond(
+            encodeBus(
+              a.exclude.includes('h-once')
+                ? { kind: 'decline', v: 1, id: a.id, harvester: 'h-once', reason: 'excluded', freeBytes: 0 }
+                : { kind: 'bid', v: 1, id: a.id, harvester: 'h-once', freeBytes: 1e9, activeTransfers: 0, busy: false },
+            ),
+          );
+        },
+      }),
+      nc.subscribe(s.claim('h-once'), {
+        callback: (_e, m) => {
+          const c = decodeBus(m.data, ['claim']);
+          m.respond(
+            encodeBus(
+              ++claims === 1
+                ? { kind: 'refused', v: 1, id: c.id, code: 'PF_IO', message: 'writing /d1: EIO' }
+                : {
+                    kind: 'claimed',
+                    v: 1,
+                    id: c.id,
+                    host: '127.0.0.1',
+                    port: real.port,
+                    token: TOKEN,
+                    expiresInMs: 30_000,
+                  },
+            ),
+          );
+        },
+      }),
+    ];
+    const file = path.join(src, 'once.plot');
+    writeRandomFile(file, 1000);
+    const retries: string[] = [];
+    try {
+      const r = await sendByBidding({
+        nc: await nats(),
+        plotter: 'plotter-1',
+        file,
+        bidTimeoutMs: 300,
+        tries: 4,
+        backoffMs: 10,
+        onRetry: (e) => retries.push(e.message),
+      });
+      assert.equal(r.harvester, 'h-once');
+      assert.equal(r.attempts, 3, 'failed, found no other harvester, then delivered');
+      assert.equal(claims, 2);
+      assert.equal(await sha256(path.join(dir, 'once.plot')), await sha256(file));
+      assert.match(retries[1] ?? '', /no other harvester took it: asking h-once again/);
+    } finally {
+      for (const sub of subs) sub.unsubscribe();
+      await real.close();
     }
   });
 
