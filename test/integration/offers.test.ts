@@ -16,7 +16,9 @@ import { sweep } from '../../src/plotter/sweep.js';
 import { FrameType } from '../../src/wire/frame.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';
 import { sendFile } from '../../src/transfer/sender.js';
+import type { HarvesterOptions } from '../../src/farm/harvester.js';
 import { startTestHarvester } from '../helpers/harvester.js';
+import { captureLog } from '../helpers/log.js';
 import { sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { natsSuite } from '../helpers/nats-server.js';
@@ -62,12 +64,12 @@ async function resultDelayer(ports: number[], ms: number): Promise<{ close(): Pr
 
 describe('offers', () => {
   const { nats, cleanup } = natsSuite();
-  const setup = async (prefix: string, id: string) => {
+  const setup = async (prefix: string, id: string, more: Partial<HarvesterOptions> = {}) => {
     const dir = await tmpDir(`pf-offer-${id}-`);
     const src = await tmpDir(`pf-offer-src-`);
     cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));
     cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
-    const h = await startTestHarvester({ nc: await nats(), id, dirs: [dir], prefix });
+    const h = await startTestHarvester({ nc: await nats(), id, dirs: [dir], prefix, ...more });
     cleanup.push(() => h.close());
     return { h, dir, src };
   };
@@ -110,6 +112,20 @@ describe('offers', () => {
     await waitFor(() => h.activeTransfers === 0, 5_000, 'the transfer to be counted as ended');
     await watcher.flush();
     assert.equal(claims.n, 0, 'the HELLO was the claim');
+  });
+
+  it('a harvester receives with write-behind (--flush-every): synced while it arrives, logged with the final sync', async () => {
+    const prefix = 'offwb';
+    const cap = captureLog();
+    const { dir, src } = await setup(prefix, 'howb', { flushEvery: 1024 * 1024, log: cap.log });
+    const file = path.join(src, 'plot-k28-wb.plot2');
+    writeRandomFile(file, 4 * 1024 * 1024 + 99);
+    await sendByBidding({ nc: await nats(), plotter: 'p1', prefix, file });
+    assert.equal(await sha256(path.join(dir, 'plot-k28-wb.plot2')), await sha256(file));
+    await waitFor(() => cap.lines.some((l) => l.msg === 'stored'), 5_000, 'the stored line');
+    const stored = cap.lines.find((l) => l.msg === 'stored')!;
+    assert.ok(Number(stored.flushes) >= 1, `flushes: ${String(stored.flushes)}`);
+    assert.equal(typeof stored.syncMs, 'number', 'the final sync is timed');
   });
 
   it('--concurrency 1: the next plot is announced and sent while the last one waits for its verdict', async () => {

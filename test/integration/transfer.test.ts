@@ -65,6 +65,31 @@ for (const userBuffers of [true, false]) {
   });
 }
 
+describe('write-behind (--flush-every)', () => {
+  const fx = useFixture({ flushEvery: MiB });
+  const plain = useFixture();
+
+  it('a file larger than the step is synced while it arrives, and lands byte-exact', async () => {
+    const file = path.join(fx.src, 'wb.plot');
+    writeRandomFile(file, 6 * MiB + 777);
+    const r = await sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file });
+    const o = await fx.l.nextOutcome();
+    assert.ok(o.ok);
+    // 6 MiB in 1 MiB steps, one flush at a time per file: at least one, at most six.
+    assert.ok((o.flushes ?? 0) >= 1 && (o.flushes ?? 0) <= 6, `flushes: ${o.flushes}`);
+    assert.equal(await sha256(r.remotePath), await sha256(file));
+  });
+
+  it('by default (64M) a smaller file is synced once, at the end', async () => {
+    const file = path.join(plain.src, 'wb-small.plot');
+    writeRandomFile(file, 6 * MiB);
+    await sendFile({ host: '127.0.0.1', port: plain.l.port, token: TOKEN, file });
+    const o = await plain.l.nextOutcome();
+    assert.ok(o.ok);
+    assert.equal(o.flushes, undefined);
+  });
+});
+
 describe('failures leave no final file and the source intact', () => {
   const fx = useFixture();
 

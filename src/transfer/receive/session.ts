@@ -79,6 +79,8 @@ export type ReceiveOutcome =
       speedtest?: true;
       /** Where this file's writes ran: the event loop, the thread pool, or both (disk-writer.ts). */
       writes?: WriteSite;
+      /** Write-behind flushes made while it arrived (--flush-every; absent: none). */
+      flushes?: number;
       /** Its header, from the first buffer (null: not a plot; absent: not told). */
       header?: PlotHeaderInfo | null;
     }
@@ -447,6 +449,7 @@ export class ReceiveSession {
       seconds,
       ...(this.plotHeader !== undefined ? { header: this.plotHeader } : {}),
       ...(writes ? { writes } : {}),
+      ...(this.sink!.writer.flushes ? { flushes: this.sink!.writer.flushes } : {}),
     });
   }
 
