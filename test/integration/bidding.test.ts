@@ -184,33 +184,28 @@ describe('bidding', () => {
     assert.equal(ls(dir).filter((n) => n.endsWith('.plot')).length, 5, 'every source kept');
   });
 
+  /** A bare responder as harvester `id`: declines `excluded` while the plotter skips it, bids otherwise. */
+  const bidsUnlessExcluded = (nc: NatsConnection, id: string) =>
+    nc.subscribe(subjects('plotferry').announce, {
+      callback: (_e, m) => {
+        const a = decodeBus(m.data, ['announce']);
+        m.respond(
+          encodeBus(
+            a.exclude.includes(id)
+              ? { kind: 'decline', v: 1, id: a.id, harvester: id, reason: 'excluded', freeBytes: 0 }
+              : { kind: 'bid', v: 1, id: a.id, harvester: id, freeBytes: 1e9, activeTransfers: 0, busy: false },
+          ),
+        );
+      },
+    });
+
   it('the only harvester fails the plot (PF_DISK_FULL): that is the reported cause, not PF_NO_BID', async () => {
     // A responder that bids, then refuses the claim as its disk filled up, then declines.
     const nc = await nats();
     const s = subjects('plotferry');
     let claims = 0;
     const subs = [
-      nc.subscribe(s.announce, {
-        callback: (_e, m) => {
-          const a = JSON.parse(new TextDecoder().decode(m.data)) as { id: string; exclude: string[] };
-          const excluded = a.exclude.includes('h-fills');
-          m.respond(
-            encodeBus(
-              excluded
-                ? { kind: 'decline', v: 1, id: a.id, harvester: 'h-fills', reason: 'excluded', freeBytes: 0 }
-                : {
-                    kind: 'bid',
-                    v: 1,
-                    id: a.id,
-                    harvester: 'h-fills',
-                    freeBytes: 1e9,
-                    activeTransfers: 0,
-                    busy: false,
-                  },
-            ),
-          );
-        },
-      }),
+      bidsUnlessExcluded(nc, 'h-fills'),
       nc.subscribe(s.claim('h-fills'), {
         callback: (_e, m) => {
           claims++;
@@ -250,18 +245,7 @@ describe('bidding', () => {
     const real = await startListener({ dirs: [dir] });
     let claims = 0;
     const subs = [
-      nc.subscribe(s.announce, {
-        callback: (_e, m) => {
-          const a = decodeBus(m.data, ['announce']);
-          m.respond(
-            encodeBus(
-              a.exclude.includes('h-once')
-                ? { kind: 'decline', v: 1, id: a.id, harvester: 'h-once', reason: 'excluded', freeBytes: 0 }
-                : { kind: 'bid', v: 1, id: a.id, harvester: 'h-once', freeBytes: 1e9, activeTransfers: 0, busy: false },
-            ),
-          );
-        },
-      }),
+      bidsUnlessExcluded(nc, 'h-once'),
       nc.subscribe(s.claim('h-once'), {
         callback: (_e, m) => {
           const c = decodeBus(m.data, ['claim']);
@@ -314,18 +298,7 @@ describe('bidding', () => {
     const s = subjects('plotferry');
     let real: { dir: string } | undefined;
     const subs = [
-      nc.subscribe(s.announce, {
-        callback: (_e, m) => {
-          const a = decodeBus(m.data, ['announce']);
-          m.respond(
-            encodeBus(
-              a.exclude.includes('h-lost')
-                ? { kind: 'decline', v: 1, id: a.id, harvester: 'h-lost', reason: 'excluded', freeBytes: 0 }
-                : { kind: 'bid', v: 1, id: a.id, harvester: 'h-lost', freeBytes: 1e9, activeTransfers: 0, busy: false },
-            ),
-          );
-        },
-      }),
+      bidsUnlessExcluded(nc, 'h-lost'),
       nc.subscribe(s.claim('h-lost'), {
         callback: async (_e, m) => {
           const c = decodeBus(m.data, ['claim']);
