@@ -52,6 +52,14 @@ export const metrics = {
     buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600, 1800],
     registers: [registry],
   }),
+  finalSyncSeconds: new client.Histogram({
+    name: 'plotferry_final_sync_seconds',
+    help: "A received file's last fsync before it is published (what write-behind, --flush-every, left to write back), by receiving directory",
+    labelNames: ['dir'],
+    // tmpfs: microseconds; a disk with write-behind: tens of ms; without, or a slow disk: seconds.
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  }),
   bidSeconds: new client.Histogram({
     name: 'plotferry_bid_latency_seconds',
     help: 'From announcing a plot to taking a bid (sweep --watch)',

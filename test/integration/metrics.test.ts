@@ -102,6 +102,7 @@ describe('metrics', { skip: !prometheus && 'prometheus is not installed (apt-get
     assert.equal(await query('sum(plotferry_received_plots_total{outcome="ok"})'), beforePlots + 5);
     assert.ok(((await query('plotferry_bids_won_total')) ?? 0) >= 5);
     assert.equal(await query('plotferry_transfer_duration_seconds_count{direction="receive"}'), beforePlots + 5);
+    assert.equal(await query(`plotferry_final_sync_seconds_count{dir="${disk}"}`), beforePlots + 5);
     await waitFor(
       async () => (await query(`plotferry_disk_pos2_bytes{dir="${disk}"}`)) === total,
       60_000,

@@ -403,6 +403,7 @@ export class ReceiveSession {
       throw fromSystemError(err, `syncing ${this.tempPath}`);
     }
     const syncMs = Number(process.hrtime.bigint() - syncStart) / 1e6;
+    metrics.finalSyncSeconds.observe({ dir: this.reservation!.dir }, syncMs / 1000);
     const fd = this.fd;
     this.fd = -1;
     try {
