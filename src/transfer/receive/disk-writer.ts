@@ -51,12 +51,13 @@ export interface DiskWriterOptions {
 let activeFiles = 0;
 
 /**
- * Write-behind flushes at once in this process. Each holds a libuv pool thread (4 by default)
- * until its disk has written the bytes back, up to seconds on an HDD: with one per transfer,
- * 4 transfers would leave no thread for the pool writes and the bids' statfs. A file that finds
- * no slot flushes after a later write.
+ * Write-behind flushes at once in this process: half the libuv pool. Each holds a pool thread
+ * (UV_THREADPOOL_SIZE, 4 by default) until its disk has written the bytes back, up to seconds
+ * on an HDD: with one per transfer, 4 transfers would leave no thread for the pool writes and
+ * the bids' statfs. A file that finds no slot flushes after a later write. A harvester writing
+ * to many HDDs at once can be given a larger pool (contrib/systemd/plotferry-harvester.service).
  */
-const MAX_FLUSHES = 2;
+export const MAX_FLUSHES = Math.max(1, Math.floor((Number(process.env.UV_THREADPOOL_SIZE) || 4) / 2));
 let flushesRunning = 0;
 
 export class DiskWriter {
