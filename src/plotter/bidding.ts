@@ -63,6 +63,12 @@ export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'tok
   groupWaitMs?: number;
   /** Plots of one group go one at a time (shared by a sweep's plots; plotter/slots.ts). */
   groupGate?: GroupGate;
+  /**
+   * Runs a wait for this plot's group (another of its plots on its way, or its disk busy)
+   * without the sender's --concurrency slot, and takes a slot again before the plot goes on:
+   * meanwhile plots of other groups use it.
+   */
+  whileWaiting?: <T>(wait: Promise<T>) => Promise<T>;
 }
 
 /** A plot of a group waits this long for its group's disk, then takes another (CHIP-48 is a wish, not a rule). */
@@ -134,7 +140,12 @@ export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult
     throw new PlotferryError('PF_SOURCE', `cannot read ${opts.file}: ${(err as Error).message}`, { cause: err });
   }
   const group = head && plotGroupOf(head, size);
-  const leave = group && opts.groupGate ? await opts.groupGate.enter(group.key) : undefined;
+  let leave: (() => void) | undefined;
+  if (group && opts.groupGate) {
+    const queued = opts.groupGate.busy(group.key);
+    const entering = opts.groupGate.enter(group.key);
+    leave = await (queued && opts.whileWaiting ? opts.whileWaiting(entering) : entering);
+  }
   if (!leave) return bidAndSend(opts, name, size, group);
   try {
     return await bidAndSend(
@@ -255,8 +266,9 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
         if (claimRefusedBusy) await abortableSleep(20 + Math.random() * 200, opts.signal);
         else {
           const poll = 1_000 + Math.random() * 200;
-          if (opts.freed) await opts.freed.wait(poll, opts.signal);
-          else await abortableSleep(poll, opts.signal);
+          const wait = opts.freed ? opts.freed.wait(poll, opts.signal) : abortableSleep(poll, opts.signal);
+          // Waiting for its group's disk: the slot is another group's meanwhile.
+          await (e instanceof GroupWaitError && opts.whileWaiting ? opts.whileWaiting(wait) : wait);
           // Woken with other waiting plotters: a few ms apart, so they do not all claim at once.
           await abortableSleep(Math.random() * 20, opts.signal);
         }

@@ -56,6 +56,11 @@ export class GroupGate {
     };
   }
 
+  /** Whether a plot of group `key` is on its way or waiting already (enter() would wait). */
+  busy(key: string): boolean {
+    return (this.gates.get(key)?.users ?? 0) > 0;
+  }
+
   /** Groups with a plot on its way or waiting (tests). */
   get size(): number {
     return this.gates.size;

@@ -219,9 +219,18 @@ export const plotsUnderWay = (ctx: SweepContext) => 2 * ctx.slots.size;
  * stored; the outcome, never a throw. Shared by a sweep and by `sweep --watch` (watch.ts).
  */
 export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candidate): Promise<SweepItem> {
-  const release = await ctx.slots.acquire();
+  let release = await ctx.slots.acquire();
+  // A wait for the plot's group (bidding.ts) gives the slot up and takes one again after.
+  const whileWaiting = async <T>(wait: Promise<T>): Promise<T> => {
+    release();
+    try {
+      return await wait;
+    } finally {
+      release = await ctx.slots.acquire();
+    }
+  };
   try {
-    return await moveInSlot(opts, ctx, c, release);
+    return await moveInSlot(opts, ctx, c, () => release(), whileWaiting);
   } finally {
     release();
   }
@@ -233,6 +242,7 @@ async function moveInSlot(
   ctx: SweepContext,
   c: Candidate,
   release: () => void,
+  whileWaiting: <T>(wait: Promise<T>) => Promise<T>,
 ): Promise<SweepItem> {
   // A plot already failed through all its tries because NATS is down, and it still is: the
   // rest are not offered into the void one by one (minutes each), they are reported at once.
@@ -271,6 +281,7 @@ async function moveInSlot(
       roster: ctx.roster,
       freed: ctx.freed,
       groupGate: ctx.groups,
+      whileWaiting,
       onProgress: opts.onStart?.(c),
       onSent: release,
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),

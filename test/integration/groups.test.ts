@@ -128,6 +128,40 @@ describe('plot groups', { skip: !isRoot && 'needs root (tmpfs disks of fixed siz
     assert.deepEqual([plotsIn(b).length, plotsIn(c).length], [0, 0]);
   });
 
+  it('a plot waiting for its group leaves its --concurrency slot to a plot of another group', async () => {
+    const [a, b] = [await disk('sa', 32), await disk('sb', 32)];
+    const h = await harvester('s-h1', 'grp4', [a, b]);
+    const src = await tmpDir('pf-group-src-s-');
+    cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
+    // Sent in name order: three plots of one group, then one of another.
+    for (let i = 0; i < 3; i++)
+      writeSamplePlot(path.join(src, `plot-k28-s-a${i}.plot2`), 4 * MiB, 28, 'pos2-v1', {
+        memo: Buffer.alloc(128, 0x53),
+        metaGroup: 5,
+        plotIndex: i,
+      });
+    writeSamplePlot(path.join(src, 'plot-k28-s-b0.plot2'), 4 * MiB, 28, 'pos2-v1', {
+      memo: Buffer.alloc(128, 0x54),
+      metaGroup: 6,
+    });
+    const { items } = await sweepOnce(src, 'grp4', 'p-s', 2);
+    assert.deepEqual(
+      items.map((i) => i.status),
+      ['sent', 'sent', 'sent', 'sent'],
+    );
+    // Concurrency 2: a0 goes; a1 and a2 wait for their group (a0's gate, then its busy disk)
+    // without a slot, so b0 takes the second one. Holding slots, they kept b0 back until a1
+    // was on its way.
+    const stored = h.lines.filter((l) => l.msg === 'stored').map((l) => path.basename(String(l.path)));
+    assert.ok(
+      stored.indexOf('plot-k28-s-b0.plot2') < stored.indexOf('plot-k28-s-a1.plot2'),
+      `stored in this order: ${stored.join(', ')}`,
+    );
+    const home = plotsIn(a).includes('plot-k28-s-a0.plot2') ? a : b;
+    assert.deepEqual(plotsIn(home).sort(), ['plot-k28-s-a0.plot2', 'plot-k28-s-a1.plot2', 'plot-k28-s-a2.plot2']);
+    assert.deepEqual(plotsIn(home === a ? b : a), ['plot-k28-s-b0.plot2']);
+  });
+
   it('plots of different groups are not held back by each other, and each is a group of its own', async () => {
     const [a, b] = [await disk('ma', 24), await disk('mb', 24)];
     await harvester('m-h1', 'grp3', [a, b]);
