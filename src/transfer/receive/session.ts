@@ -40,7 +40,6 @@ export { tokensEqual } from './handshake.js';
 
 /** Where reads land outside the data phase (header, trailer): frames are at most 64 KiB + 8. */
 const SCRATCH_BYTES = 64 * 1024 + 64;
-/** Failures of a disk itself: it leaves the rotation for a while (DiskSet.markFailed). */
 /** After answering an error, how long the sender gets to stop before the socket is cut. */
 const ERROR_LINGER_MS = 5_000;
 
