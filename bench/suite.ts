@@ -140,7 +140,7 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
         });
         if (round > 0) runs.push(r);
         write(
-          `  ${round > 0 ? `round ${round}` : 'warm-up'} ${tool.padEnd(9)} ${r.mbps.toFixed(0).padStart(5)} MB/s ${r.ok ? '' : `FAILED: ${r.error}`}\n`,
+          `  ${round > 0 ? `round ${round}` : 'warm-up'} ${tool.padEnd(13)} ${r.mbps.toFixed(0).padStart(5)} MB/s ${r.ok ? '' : `FAILED: ${r.error}`}\n`,
         );
       }
     }
