@@ -314,7 +314,7 @@ export class DiskSet {
   /** The most bytes one usable filesystem could take now, after the reserve (0 if none). */
   async mostRoom(): Promise<number> {
     const usable = (await this.snapshot()).filter((i) => !i.unusable);
-    return Math.max(0, ...usable.map((i) => i.freeBytes + (i.freeableBytes ?? 0) - this.reserveBytes));
+    return Math.max(0, ...usable.map((i) => roomByDeleting(i) - this.reserveBytes));
   }
 
   /**
@@ -338,11 +338,11 @@ export class DiskSet {
    */
   async room(size: number, group?: PlotGroup): Promise<{ room: boolean; freeRoom: boolean; groupHome: boolean }> {
     const need = size + this.reserveBytes;
-    const usable = (await this.snapshotOf(undefined, group)).filter((i) => !i.unusable);
-    const byDeleting = usable.filter((i) => i.freeBytes + (i.freeableBytes ?? 0) >= need);
+    const infos = await this.snapshotOf(undefined, group);
+    const byDeleting = withRoomByDeleting(infos, need);
     return {
       room: byDeleting.length > 0,
-      freeRoom: usable.some((i) => i.freeBytes >= need),
+      freeRoom: withRoom(infos, need).length > 0,
       groupHome: byDeleting.some((i) => (i.groupPlots ?? 0) > 0),
     };
   }
@@ -434,6 +434,14 @@ function withRoom(infos: readonly DirInfo[], need: number): DirInfo[] {
   return infos.filter((i) => !i.unusable && i.freeBytes >= need);
 }
 
+/** What a directory could take: its free space plus the PoS1 plots --replot may delete there. */
+const roomByDeleting = (i: DirInfo): number => i.freeBytes + (i.freeableBytes ?? 0);
+
+/** withRoom(), counting the PoS1 plots --replot may delete as room. */
+function withRoomByDeleting(infos: readonly DirInfo[], need: number): DirInfo[] {
+  return infos.filter((i) => !i.unusable && roomByDeleting(i) >= need);
+}
+
 /**
  * The choice itself, pure: among usable directories whose filesystem has `need` bytes free and
  * is not busy, the one with the most free space. PF_NO_SPACE when none could take the file even
@@ -461,7 +469,7 @@ export function chooseDir(
   }
   if (fits.length === 0) {
     // --replot: a disk whose PoS1 plots would free enough, the one that needs the least freed.
-    const byFreeing = infos.filter((i) => !i.unusable && i.freeBytes + (i.freeableBytes ?? 0) >= need);
+    const byFreeing = withRoomByDeleting(infos, need);
     const best = place(byFreeing, infos, busyDevs, group);
     if (best) return { ...best, needsRoom: need - best.freeBytes, why: `${best.why}; PoS1 plots give way` };
     if (byFreeing.length > 0)
