@@ -5,9 +5,10 @@
  * harvester died, the link corrupted a byte, the claim was refused as busy, the harvester's
  * disk filled up or failed) announces again,
  * excluding harvesters that already failed this file so another one is preferred (when no other
- * one takes it, they are asked again); after that many tries the error stands. Before announcing again after a failure, it asks whether a
- * harvester stored the plot after all (a RESULT lost on the way back): a verified identical copy
- * is the delivery, so no plot lands twice. The source is never touched here.
+ * one takes it, they are asked again); after that many tries the error stands. Before announcing
+ * again after a failure, it asks whether a harvester stored the plot after all (a RESULT lost
+ * on the way back): a verified identical copy is the delivery, so no plot lands twice. The
+ * source is never touched here.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -175,6 +176,8 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
   const exclude = new Set<string>();
   const started = Date.now();
   const busyWaitMs = opts.busyWaitMs ?? 30 * 60_000;
+  /** The wait before try `attempt + 1` after a failure: doubling, at most 30 s. */
+  const backoff = (attempt: number) => Math.min(30_000, (opts.backoffMs ?? 1_000) * 2 ** (attempt - 1));
   // After a failure the harvester may have stored the plot all the same (its RESULT was lost):
   // ask before announcing again, or a second harvester would get a second copy.
   let askFirst = false;
@@ -288,7 +291,7 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
         if (exclude.size > 0 && attempt < tries && !opts.signal?.aborted) {
           const again = [...exclude].join(', ');
           exclude.clear();
-          const delay = Math.min(30_000, (opts.backoffMs ?? 1_000) * 2 ** (attempt - 1));
+          const delay = backoff(attempt);
           opts.onRetry?.(
             new PlotferryError(
               lastFault.code,
@@ -310,7 +313,7 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
       askFirst = harvester !== '';
       // A harvester that failed this file is skipped next time, unless it was only busy.
       if (harvester && e.code !== 'PF_BUSY') exclude.add(harvester);
-      const delay = Math.min(30_000, (opts.backoffMs ?? 1_000) * 2 ** (attempt - 1));
+      const delay = backoff(attempt);
       opts.onRetry?.(e, attempt, delay);
       await abortableSleep(delay, opts.signal);
     }
