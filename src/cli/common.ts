@@ -178,6 +178,15 @@ export function natsAuth(a: NatsAuthArgs) {
   };
 }
 
+/** `--group-wait SECONDS` (send, sweep in bidding mode), placed where each lists its waits. */
+export const groupWaitOption = {
+  type: 'string',
+  coerce: edge((v) => parseSeconds(v, 'group-wait', 0)),
+  default: 300,
+  describe:
+    'seconds a PoS2 plot waits for the busy disk that holds its plot group (CHIP-48: a group stays on one disk) before another disk will do; 0: never waits',
+} as const;
+
 /** `--bwlimit MBPS` (send, sweep). */
 export function bwlimitOption<T>(y: Argv<T>) {
   return y.option('bwlimit', {

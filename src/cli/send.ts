@@ -6,6 +6,7 @@ import {
   edge,
   GlobalArgs,
   globalOptions,
+  groupWaitOption,
   natsAuth,
   NatsAuthArgs,
   natsAuthOptions,
@@ -68,13 +69,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         default: 1800,
         describe: 'seconds to keep waiting while every receiving disk is busy with other files',
       })
-      .option('group-wait', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'group-wait', 0)),
-        default: 300,
-        describe:
-          'seconds a PoS2 plot waits for the busy disk that holds its plot group before another disk will do; 0: never waits',
-      })
+      .option('group-wait', groupWaitOption)
       .option('progress', { type: 'boolean', describe: 'show progress bars (default: when stderr is a terminal)' })
       .example('$0 send --to 192.168.1.20:8740 --move /mnt/nvme/*.plot', 'move finished plots to one receiver')
       .example(

@@ -14,6 +14,7 @@ import {
   startMetrics,
   GlobalArgs,
   globalOptions,
+  groupWaitOption,
   natsAuth,
   NatsAuthArgs,
   natsAuthOptions,
@@ -97,13 +98,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         default: 1800,
         describe: 'seconds a plot may wait while every harvester with room is busy writing others',
       })
-      .option('group-wait', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'group-wait', 0)),
-        default: 300,
-        describe:
-          'seconds a PoS2 plot waits for the busy disk that holds its plot group (CHIP-48: a group stays on one disk) before another disk will do; 0: never waits',
-      })
+      .option('group-wait', groupWaitOption)
       .option('progress', { type: 'boolean', describe: 'progress bars (default: when stderr is a terminal)' })
       .option('watch', {
         type: 'boolean',
