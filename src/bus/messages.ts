@@ -308,7 +308,7 @@ const plotGroup = (o: Obj): PlotGroup => {
   if (meta > 255) bad('"group.meta" must be 0-255');
   return { key, meta, ...(o.anyDisk === true ? { anyDisk: true } : {}) };
 };
-const groupOf = (m: Obj): { group?: PlotGroup } =>
+const groupField = (m: Obj): { group?: PlotGroup } =>
   typeof m.group === 'object' && m.group !== null && !Array.isArray(m.group)
     ? { group: plotGroup(m.group as Obj) }
     : {};
@@ -353,7 +353,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           ...(m.answerAll === true ? { answerAll: true } : {}),
           ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
           ...(m.direct === true ? { direct: true } : {}),
-          ...groupOf(m),
+          ...groupField(m),
         };
       }
       case 'bid':
@@ -390,7 +390,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           name: name(m),
           size: count(m, 'size'),
           plotter: id(m, 'plotter'),
-          ...groupOf(m),
+          ...groupField(m),
         };
       case 'claimed': {
         return {
