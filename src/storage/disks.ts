@@ -181,11 +181,28 @@ export class DiskSet {
 
   /** Current state of every directory (statfs and stat, no caching). */
   async snapshot(): Promise<DirInfo[]> {
-    return Promise.all(this.dirs.map((d) => this.inspect(d)));
+    const looked = await Promise.all(this.dirs.map((d) => this.inspect(d)));
+    // Claimed one after another, in the order the directories were named, so that of two paths
+    // to one directory the first named is the one used. Claimed all at once, they raced for it.
+    // (A directory claimed already costs no I/O here.)
+    for (const l of looked) {
+      if (l.info.unusable) continue;
+      const notOurs = await this.claim(l.info.dir, l.identity);
+      if (notOurs) l.info.unusable = notOurs;
+    }
+    const replot = this.options.replot;
+    return Promise.all(
+      looked.map(async ({ info }) => {
+        if (!info.unusable && replot) info.freeableBytes = await replot.freeable(info.dir).catch(() => 0);
+        return info;
+      }),
+    );
   }
 
-  private async inspect(dir: string): Promise<DirInfo> {
+  /** One directory's state, before it is claimed; `identity`: its device and inode. */
+  private async inspect(dir: string): Promise<{ info: DirInfo; identity: string }> {
     const info: DirInfo = { dir, dev: -1, freeBytes: 0, totalBytes: 0, busy: false };
+    const unusable = (why: string) => ({ info: { ...info, unusable: why }, identity: '' });
     let identity = '';
     let disabled = false;
     try {
@@ -199,9 +216,9 @@ export class DiskSet {
         ),
       ]);
       disabled = disabledNow;
-      if (!st.isDirectory()) return { ...info, unusable: 'not a directory' };
+      if (!st.isDirectory()) return unusable('not a directory');
       if (this.requireMount && (await fsp.stat(path.dirname(dir))).dev === st.dev) {
-        return { ...info, unusable: 'not a mount point (same filesystem as its parent; --require-mount)' };
+        return unusable('not a mount point (same filesystem as its parent; --require-mount)');
       }
       info.dev = st.dev;
       identity = `${st.dev}:${st.ino}`;
@@ -216,7 +233,7 @@ export class DiskSet {
           : code === 'EACCES' || code === 'EPERM'
             ? 'permission denied'
             : 'cannot be read';
-      return { ...info, unusable: `${why} (${code ?? String(err)})` };
+      return unusable(`${why} (${code ?? String(err)})`);
     }
     if (disabled) {
       notify(
@@ -225,17 +242,14 @@ export class DiskSet {
         'a disk is disabled',
         `${os.hostname()}: ${dir} holds ${DISABLE_FILE}: no plot goes there until it is removed.`,
       );
-      return { ...info, unusable: `disabled by ${DISABLE_FILE}` };
+      return unusable(`disabled by ${DISABLE_FILE}`);
     }
     const failed = this.failed.get(info.dev);
     if (failed && Date.now() < failed.until) {
       const until = new Date(failed.until).toISOString().slice(11, 19);
-      return { ...info, unusable: `out of rotation until ${until} UTC after a failed write (${failed.reason})` };
+      return unusable(`out of rotation until ${until} UTC after a failed write (${failed.reason})`);
     }
-    const notOurs = await this.claim(dir, identity);
-    if (notOurs) return { ...info, unusable: notOurs };
-    if (this.options.replot) info.freeableBytes = await this.options.replot.freeable(dir).catch(() => 0);
-    return info;
+    return { info, identity };
   }
 
   /**
