@@ -6,6 +6,7 @@ import {
   edge,
   GlobalArgs,
   globalOptions,
+  anyFileOption,
   groupWaitOption,
   natsAuth,
   NatsAuthArgs,
@@ -29,6 +30,7 @@ interface SendArgs extends GlobalArgs, NatsAuthArgs {
   groupWait: number;
   progress?: boolean;
   bwlimit?: number;
+  anyFile: boolean;
 }
 
 export const sendCommand: CommandModule<object, SendArgs> = {
@@ -57,6 +59,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         describe: 'delete each source once the receiver has verified, synced and renamed it',
       })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON result per file on stdout' })
+      .option('any-file', anyFileOption)
       .option('retries', {
         type: 'string',
         coerce: edge((v) => parseCount(v, 'retries', 0)),
@@ -122,10 +125,11 @@ export const sendCommand: CommandModule<object, SendArgs> = {
             bars.set(file, bar);
             return (b) => bar.update(b);
           },
-          transfer: async (file, probe, onProgress, flog) => {
+          anyFile: args.anyFile,
+          transfer: async (file, probe, onProgress, flog, expectSource) => {
             const onRetry = (e: InstanceType<typeof PlotferryError>, attempt: number, delay: number) =>
               flog.warn({ code: e.code, attempt, delayMs: delay }, `retrying: ${e.message}`);
-            const common = { file, pacer, probe, signal: abort.signal, onProgress };
+            const common = { file, pacer, probe, signal: abort.signal, onProgress, expectSource };
             if (to)
               return {
                 ...(await sendWithRetry(
@@ -186,6 +190,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
                 resumedFrom: d.resumedFrom,
                 bytesSent: d.bytesSent,
                 ...(d.alreadyStored ? { alreadyStored: true } : {}),
+                ...(d.sourceGone ? { sourceGone: true } : {}),
                 ...(d.deleteError ? { deleteError: errorJson(d.deleteError) } : {}),
               });
           },

@@ -14,6 +14,7 @@ import {
   startMetrics,
   GlobalArgs,
   globalOptions,
+  anyFileOption,
   groupWaitOption,
   natsAuth,
   NatsAuthArgs,
@@ -43,6 +44,7 @@ interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   retryAfter: number;
   grace: number;
   metrics?: string;
+  anyFile: boolean;
 }
 
 export const sweepCommand: CommandModule<object, SweepArgs> = {
@@ -67,8 +69,10 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         type: 'string',
         coerce: edge((v) => parseSeconds(v, 'min-age', 0)),
         default: 60,
-        describe: 'seconds a plot must be untouched, so one still being written is left alone',
+        describe:
+          'seconds a plot must be untouched, so one still being written is left alone (a plot whose header says it is longer than the file is left alone at any age)',
       })
+      .option('any-file', anyFileOption)
       .option('concurrency', {
         type: 'string',
         coerce: edge((v) => parseCount(v, 'concurrency', 1)),
@@ -133,8 +137,11 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         'A plot a harvester already holds is not sent again: its source is removed when that copy is verified ' +
           'identical (xxh64) and provably another file, and kept otherwise (reported as a duplicate, or as ' +
           'PF_EXISTS / PF_SAME_FILE). A DIR that cannot be read is reported and the others are swept. ' +
+          'A plot whose header says it is longer than the file (still being written, or cut short) is left ' +
+          'where it is (PF_INCOMPLETE), and so is a file that is not a plot (PF_NOT_A_PLOT; --any-file sends it) ' +
+          'or is a symbolic link. ' +
           'Exit 0 when every plot went or was already held; 1 when any failed (its source kept), a source ' +
-          'could not be deleted, or a DIR could not be read; 2 for a wrong command line. ' +
+          'could not be deleted, a file was not a plot, or a DIR could not be read; 2 for a wrong command line. ' +
           'Overlapping sweeps never send one plot twice.',
       ) as unknown as Argv<SweepArgs>,
   handler: (args) =>
@@ -149,6 +156,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         dirs: args.dirs,
         pattern: args.pattern,
         minAgeMs: args.minAge * 1000,
+        anyFile: args.anyFile,
         concurrency: args.concurrency,
         prefix: args.prefix,
         plotter: args.plotterId ?? defaultBusId(os.hostname()),
@@ -162,16 +170,21 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       };
       if (args.dryRun) {
         // Lists what a sweep would send: no NATS needed (issue 15, item 16).
-        const { findPlots } = await import('../plotter/sweep.js');
-        const { found, unreadable } = await findPlots(plots.dirs, plots.pattern, plots.minAgeMs);
+        const { findPlots, reportLeftOut } = await import('../plotter/sweep.js');
+        const { found, leftOut, unreadable } = await findPlots(plots.dirs, plots.pattern, plots.minAgeMs, args.anyFile);
         for (const u of unreadable) reportUnreadable(args.json, u);
+        for (const l of leftOut) {
+          const item = reportLeftOut(l, log);
+          if (args.json) process.stdout.write(`${JSON.stringify(item)}\n`);
+          else process.stdout.write(`would leave ${l.file}: ${l.error.code}: ${l.error.message}\n`);
+        }
         for (const c of found)
           process.stdout.write(
             args.json
               ? `${JSON.stringify({ ...c, status: 'would-send' })}\n`
               : `would send ${c.file} (${c.size} bytes)\n`,
           );
-        return unreadable.length > 0 ? 1 : 0;
+        return unreadable.length > 0 || leftOut.some(needsAHuman) ? 1 : 0;
       }
       if (args.watch) return runWatch(args, log, plots);
       // Not refused: PLOTFERRY_METRICS in an env file shared with the service must not break cron.
@@ -226,16 +239,28 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         const count = (s: string) => items.filter((i) => i.status === s).length;
         const failed = count('failed');
         const notDeleted = items.filter((i) => i.deleteError).length;
+        // Left out: a plot still being written is the normal case; a file that is not a plot, or
+        // a link, stays until a human looks, so the run says so in its exit status.
+        const leftOut = items.filter((i) => i.status === 'skipped' && i.error?.code !== 'PF_INCOMPLETE').length;
         const problems = [
           failed ? `${failed} plot(s) failed; their sources are kept` : '',
+          leftOut ? `${leftOut} file(s) left where they are: not plots of a known layout, or links (see above)` : '',
           notDeleted ? `${notDeleted} plot(s) delivered and verified, but their sources could not be deleted` : '',
           unreadable ? `${unreadable} director${unreadable === 1 ? 'y' : 'ies'} could not be read` : '',
         ].filter(Boolean);
         log[problems.length ? 'error' : 'info'](
-          { sent: count('sent'), duplicates: count('duplicate'), failed, notDeleted, skipped: count('locked') },
+          {
+            sent: count('sent'),
+            duplicates: count('duplicate'),
+            failed,
+            notDeleted,
+            skipped: count('locked'),
+            notFinished: items.filter((i) => i.error?.code === 'PF_INCOMPLETE').length,
+            leftOut,
+          },
           problems.length ? problems.join('; ') : 'sweep done',
         );
-        return failed > 0 || notDeleted > 0 || unreadable > 0 || abort.signal.aborted ? 1 : 0;
+        return failed > 0 || notDeleted > 0 || leftOut > 0 || unreadable > 0 || abort.signal.aborted ? 1 : 0;
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);
@@ -244,6 +269,9 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       }
     }),
 };
+
+/** A file left out that stays so until a human looks (not a plot, a link); a plot being written is not. */
+const needsAHuman = (l: { error: { code: string } }) => l.error.code !== 'PF_INCOMPLETE';
 
 /** A directory the sweep could not read: with --json a line like a plot's (the log says it too). */
 function reportUnreadable(json: boolean, u: UnreadableDir): void {

@@ -32,9 +32,12 @@ export const ErrorCodes = {
   PF_BUSY: 'every receiving directory with room is busy; the sender retries later',
   /** Unsupported hash algorithm. */
   PF_UNSUPPORTED_HASH: 'the receiver does not support this hash algorithm: upgrade the older end',
-  /** The first bytes are not a Chia plot header (--verify-plot-header). */
+  /** The first bytes are not a Chia plot header of a known layout, or the header describes another file. */
   PF_NOT_A_PLOT:
-    'the receiver takes only Chia plots (--verify-plot-header) and this file does not start like one; nothing was kept, the source is intact: check what is being sent',
+    'this file does not start like a Chia plot of a layout plotferry knows (PoS1 chiapos or BladeBit, PoS2), or its header does not fit the file; it was not sent (or not kept), the source is intact: check what it is, or pass --any-file to send files of a format plotferry does not know yet',
+  /** A plot whose header says it is longer than the file: still being written, or cut short. */
+  PF_INCOMPLETE:
+    'the plot is not finished: its header says it holds more than the file does (still being written, or cut short by a crash or a full disk); it was not sent and its source is kept: let the plotter finish (a sweep sends it then), or delete a plot that was cut short',
   /** The stream ended before the declared size. */
   PF_SHORT_STREAM: 'the connection ended before the whole file arrived; nothing was kept, the source is intact',
   /** Hash computed by the receiver differs from the sender's. */
@@ -70,8 +73,9 @@ export const ErrorCodes = {
   /** Delivered and verified, but --move could not delete the source. */
   PF_DELETE_FAILED:
     'the plot was delivered and verified; only its source could not be deleted: check the permissions of its directory, then delete it by hand (the next sweep also removes it once it can)',
-  /** The source changed while it was sent. */
-  PF_SOURCE_CHANGED: 'the source file changed size while it was sent: do not send plots that are still being written',
+  /** The source changed while it was sent, or before it was deleted (storage/source.ts). */
+  PF_SOURCE_CHANGED:
+    'the source file changed while it was sent or before it was to be deleted (its contents, size, times or inode); it was kept: do not send plots that are still being written, and compare a stored copy with the source before removing either',
   /** The copy a receiver reports holding is the source itself, seen through another path. */
   PF_SAME_FILE:
     "the receiver's copy is this very file (its directory is the source directory, reached through NFS, a bind mount or a harvester's own disk): nothing was removed; sweep and send only plotters' own plot directories",

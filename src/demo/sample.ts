@@ -99,9 +99,39 @@ export function sampleHeader(layout: SampleLayout, o: SampleHeader = {}): Buffer
 }
 
 /**
+ * What follows a header so that the plot is whole as its header tells (wire/plot-end.ts), for a
+ * file of `size` bytes whose header is `headLen` bytes; empty when `size` is too small for it.
+ * - chiapos v1: ten table pointers (u64 big-endian), the tables spread evenly over the rest;
+ * - pos2 v1: one chunk (a count of 1, its offset, and its u64 length) that runs to the end.
+ */
+export function sampleTables(layout: SampleLayout, headLen: number, size: number): Buffer {
+  switch (layout) {
+    case 'chiapos-v1': {
+      const start = headLen + 80;
+      if (size <= start) return Buffer.alloc(0);
+      const b = Buffer.alloc(80);
+      for (let i = 0; i < 10; i++) b.writeBigUInt64BE(BigInt(start + Math.floor((i * (size - start)) / 10)), 8 * i);
+      return b;
+    }
+    case 'pos2-v1': {
+      const chunk = headLen + 16;
+      if (size < chunk + 8) return Buffer.alloc(0);
+      const b = Buffer.alloc(24);
+      b.writeBigUInt64LE(1n, 0);
+      b.writeBigUInt64LE(BigInt(chunk), 8);
+      b.writeBigUInt64LE(BigInt(size - chunk - 8), 16);
+      return b;
+    }
+    default:
+      return Buffer.alloc(0); // layouts whose end is not checked (wire/plot-end.ts)
+  }
+}
+
+/**
  * Random bytes behind a Chia plot header (by default chiapos v1: "Proof of Space Plot", a random
- * id, k, "v1.0", a 128-byte memo), so a receiver with --verify-plot-header takes it, and a
- * replotting harvester can tell a PoS1 sample from a PoS2 one. Not a farmable plot.
+ * id, k, "v1.0", a 128-byte memo) and its table pointers or chunk table, so that it is a whole
+ * plot as far as its header tells: a sweep sends it, a receiver with --verify-plot-header takes
+ * it, and a replotting harvester can tell a PoS1 sample from a PoS2 one. Not a farmable plot.
  */
 export function writeSamplePlot(
   file: string,
@@ -111,7 +141,8 @@ export function writeSamplePlot(
   o: SampleHeader = {},
 ): void {
   writeRandomFile(file, size);
-  const head = sampleHeader(layout, { ...o, ...(k !== undefined ? { k } : {}) });
+  const header = sampleHeader(layout, { ...o, ...(k !== undefined ? { k } : {}) });
+  const head = Buffer.concat([header, sampleTables(layout, header.length, size)]);
   const fd = fs.openSync(file, 'r+');
   try {
     fs.writeSync(fd, head, 0, Math.min(head.length, size), 0);

@@ -9,7 +9,8 @@ import { NatsConnection, RequestStrategy } from 'nats';
 import { decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
 import type { Beside } from '../wire/probe.js';
 import { PlotferryError } from '../core/errors.js';
-import { hashFile } from '../transfer/hash.js';
+import { hashSource } from '../transfer/hash.js';
+import type { SourceId } from '../storage/source.js';
 import type { SendResult } from '../transfer/sender.js';
 
 export interface HeldCopy {
@@ -22,22 +23,33 @@ export interface HeldCopy {
 }
 
 export type HeldVerdict =
-  /** Another file, verified identical: the source may be removed. */
-  | { kind: 'identical'; hash: string }
+  /** Another file, verified identical: the source may be removed while it is still `source`. */
+  | { kind: 'identical'; hash: string; source: SourceId }
   /** The copy is the source itself (or may be): never remove it. */
   | { kind: 'same-file' }
   /** Another file of that name with other bytes (`hash`: the source's; '' when the sizes differ). */
   | { kind: 'differs'; hash: string }
-  /** No recorded hash to compare with, or no probe answer: keep the source. */
-  | { kind: 'unverified' };
+  /**
+   * No recorded hash to compare with (stored another way, or the copy changed after it was
+   * stored, so its record no longer holds), or no probe answer: keep the source. Not a success.
+   */
+  | { kind: 'unverified'; why: string };
 
 export async function judgeHeld(file: string, held: HeldCopy): Promise<HeldVerdict> {
   if (held.beside === 'source' || held.beside === 'locked') return { kind: 'same-file' };
   if (held.size !== undefined && held.size !== (await fsp.stat(file)).size) return { kind: 'differs', hash: '' };
   // A receiver that did not probe cannot prove its copy is another file.
-  if (held.beside !== 'absent' || !held.hash) return { kind: 'unverified' };
-  const ours = await hashFile(file);
-  return ours === held.hash ? { kind: 'identical', hash: ours } : { kind: 'differs', hash: ours };
+  if (held.beside !== 'absent')
+    return { kind: 'unverified', why: 'its receiver cannot tell whether that copy is this very file' };
+  if (!held.hash)
+    return {
+      kind: 'unverified',
+      why: 'it has no hash record (copied in by hand, or changed after plotferry stored it)',
+    };
+  const ours = await hashSource(file);
+  return ours.hash === held.hash
+    ? { kind: 'identical', hash: ours.hash, source: ours.id }
+    : { kind: 'differs', hash: ours.hash };
 }
 
 /**
@@ -65,6 +77,7 @@ export async function deliveredAs(
         remotePath: held.path,
         resumedFrom: 0,
         bytesSent: 0,
+        source: v.source,
         harvester,
         alreadyStored: true,
       };
@@ -78,7 +91,7 @@ export async function deliveredAs(
     case 'unverified':
       throw new PlotferryError(
         'PF_EXISTS',
-        `${at} holds a file of this name and size that cannot be verified (no hash record); it was not sent again, the source is kept`,
+        `${at} holds a file of this name and size that cannot be verified: ${v.why}; it was not sent again, the source is kept`,
       );
   }
 }

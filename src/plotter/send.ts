@@ -11,7 +11,9 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
-import { removeSource, SendResult } from '../transfer/sender.js';
+import type { SendResult } from '../transfer/sender.js';
+import { sendableSource } from '../storage/plot-file.js';
+import { removeSource, SourceId } from '../storage/source.js';
 import { ExistsError } from '../wire/messages.js';
 import { HeldError } from './bidding.js';
 import { deliveredAs } from './held.js';
@@ -28,6 +30,8 @@ export type Delivery =
   | (Sent & {
       ok: true;
       moved: boolean;
+      /** --move found the source gone already (removed by hand): delivered all the same. */
+      sourceGone?: true;
       /** --move was asked and the delete failed (the plot is stored all the same). */
       deleteError?: PlotferryError;
     })
@@ -38,9 +42,14 @@ export interface DeliverOptions {
   name: string;
   move: boolean;
   log: Logger;
-  /** Sends the file; `probe` goes into HELLO (wire/probe.ts). `where` names the receiver. */
-  transfer(probe: string | undefined): Promise<Sent>;
+  /**
+   * Sends the file; `probe` goes into HELLO (wire/probe.ts), and the transfer holds the file to
+   * `source`, as it was checked here. `where` names the receiver.
+   */
+  transfer(probe: string | undefined, source: SourceId): Promise<Sent>;
   where: string;
+  /** Send files with no plot header of a known layout too (--any-file). */
+  anyFile?: boolean;
 }
 
 export async function deliver(opts: DeliverOptions): Promise<Delivery> {
@@ -59,9 +68,12 @@ export async function deliver(opts: DeliverOptions): Promise<Delivery> {
     opts.log.debug({ err }, 'could not lock the source; sending without a probe');
   }
   try {
+    // A plot that is not whole (still being written, cut short) or not a plot is not sent.
+    const checked = await sendableSource(opts.file, opts.anyFile ?? false);
+    if (checked.note) opts.log.info(checked.note);
     let sent: Sent;
     try {
-      sent = await opts.transfer(lock?.token);
+      sent = await opts.transfer(lock?.token, checked.id);
     } catch (err) {
       // The receiver holds the name (a RESULT lost on the way back), or a harvester did already.
       const held = err instanceof HeldError ? err.holder : err instanceof ExistsError ? err.held : undefined;
@@ -74,16 +86,28 @@ export async function deliver(opts: DeliverOptions): Promise<Delivery> {
       );
     }
     let moved = false;
+    let gone = false;
     let deleteError: PlotferryError | undefined;
     if (opts.move) {
       try {
-        await removeSource(opts.file, `${sent.harvester}:${sent.remotePath}`);
+        gone = (await removeSource(opts.file, sent.source, `${sent.harvester}:${sent.remotePath}`)) === 'gone';
         moved = true;
+        if (gone)
+          opts.log.warn(
+            { remote: sent.remotePath },
+            'delivered and verified, but the source was gone already when it was to be deleted (removed by hand?)',
+          );
       } catch (err) {
         deleteError = asPlotferryError(err);
       }
     }
-    return { ...sent, ok: true, moved, ...(deleteError ? { deleteError } : {}) };
+    return {
+      ...sent,
+      ok: true,
+      moved,
+      ...(gone ? { sourceGone: true as const } : {}),
+      ...(deleteError ? { deleteError } : {}),
+    };
   } catch (err) {
     return { ok: false, error: asPlotferryError(err) };
   } finally {
@@ -99,8 +123,19 @@ export interface SendFilesOptions {
   signal: AbortSignal;
   /** Names the receiver in messages (HOST:PORT, or "a harvester"). */
   where: string;
-  /** One file's transfer (direct with retries, or by bidding); `probe` goes into HELLO or `has`. */
-  transfer(file: string, probe: string | undefined, onProgress: (bytes: number) => void, log: Logger): Promise<Sent>;
+  /**
+   * One file's transfer (direct with retries, or by bidding); `probe` goes into HELLO or `has`,
+   * and `source` is the file as it was checked (the transfer's `expectSource`).
+   */
+  transfer(
+    file: string,
+    probe: string | undefined,
+    onProgress: (bytes: number) => void,
+    log: Logger,
+    source: SourceId,
+  ): Promise<Sent>;
+  /** --any-file: send files with no plot header of a known layout too. */
+  anyFile?: boolean;
   /** A file starts; returns its progress callback. */
   onStart?: (file: string, name: string, size: number) => (bytes: number) => void;
   /** Every file's outcome, in order, each exactly once (the aborted ones too). */
@@ -132,7 +167,8 @@ export async function sendFiles(o: SendFilesOptions): Promise<{ failed: number; 
         move: o.move,
         log,
         where: o.where,
-        transfer: (probe) => o.transfer(file, probe, progress, log),
+        ...(o.anyFile ? { anyFile: true } : {}),
+        transfer: (probe, source) => o.transfer(file, probe, progress, log, source),
       });
     }
     if (!d.ok) failed++;

@@ -21,7 +21,8 @@ import type { Held } from '../bus/messages.js';
 import { asPlotferryError, errorJson, ErrorJson, PlotferryError } from '../core/errors.js';
 import { notify } from '../core/notify.js';
 import { HeldError, sendByBidding } from './bidding.js';
-import { removeSource } from '../transfer/sender.js';
+import { sendableSource } from '../storage/plot-file.js';
+import { removeSource, SourceId, symlinkError } from '../storage/source.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import { FreeSignal } from './free-signal.js';
 import { HolderRoster, judgeHeld } from './held.js';
@@ -35,7 +36,8 @@ export interface Candidate {
   size: number;
 }
 
-export type SweepStatus = 'sent' | 'duplicate' | 'failed' | 'locked' | 'would-send';
+/** 'skipped': left where it is, and why (`error`): not whole yet, not a plot, a symbolic link. */
+export type SweepStatus = 'sent' | 'duplicate' | 'failed' | 'locked' | 'would-send' | 'skipped';
 
 export interface SweepItem extends Candidate {
   status: SweepStatus;
@@ -51,7 +53,9 @@ export interface SweepItem extends Candidate {
   sourceRemoved?: boolean;
   /** Stored by an attempt whose RESULT was lost; found verified identical before a resend. */
   alreadyStored?: boolean;
-  /** Delivered, but the source could not be removed (PF_DELETE_FAILED). */
+  /** The source was gone already when it was to be removed (by hand?): delivered all the same. */
+  sourceGone?: boolean;
+  /** Delivered, but the source could not be removed (PF_DELETE_FAILED, PF_SOURCE_CHANGED). */
   deleteError?: ErrorJson;
   error?: ErrorJson;
 }
@@ -62,6 +66,8 @@ export interface SweepOptions {
   plotter: string;
   pattern?: string;
   minAgeMs?: number;
+  /** --any-file: files with no plot header of a known layout go too (storage/plot-file.ts). */
+  anyFile?: boolean;
   concurrency?: number;
   dryRun?: boolean;
   prefix?: string;
@@ -98,20 +104,29 @@ export interface UnreadableDir {
   error: PlotferryError;
 }
 
+/** A file under a plot's name that a sweep leaves where it is, and why. */
+export interface LeftOut extends Candidate {
+  /** PF_INCOMPLETE (not whole yet: `--watch` waits for it), PF_NOT_A_PLOT, PF_SOURCE (a link, unreadable). */
+  error: PlotferryError;
+}
+
 /**
- * Finished plots in `dirs`: regular files matching `pattern`, untouched for `minAgeMs`. A
- * directory that cannot be read is reported in `unreadable` and the others are still searched:
- * one unmounted NVMe must not stop the plots on the others from moving.
+ * Finished plots in `dirs`: regular files matching `pattern`, untouched for `minAgeMs`, and whole
+ * as far as their headers tell (storage/plot-file.ts); the others that match are `leftOut`, with
+ * why. A directory that cannot be read is reported in `unreadable` and the others are still
+ * searched: one unmounted NVMe must not stop the plots on the others from moving.
  */
 export async function findPlots(
   dirs: readonly string[],
   pattern = DEFAULT_PLOT_PATTERN,
   minAgeMs = 60_000,
-): Promise<{ found: Candidate[]; unreadable: UnreadableDir[]; nextReadyAt?: number }> {
+  anyFile = false,
+): Promise<{ found: Candidate[]; leftOut: LeftOut[]; unreadable: UnreadableDir[]; nextReadyAt?: number }> {
   // dot: false keeps plotferry's own hidden temporary and lock files out.
   const match = picomatch(pattern, { dot: false });
   const now = Date.now();
   const found: Candidate[] = [];
+  const leftOut: LeftOut[] = [];
   const unreadable: UnreadableDir[] = [];
   let nextReadyAt: number | undefined;
   for (const dir of dirs) {
@@ -132,30 +147,56 @@ export async function findPlots(
     for (const name of entries.sort()) {
       if (!match(name)) continue;
       const file = path.join(dir, name);
-      const st = await fsp.stat(file).catch(() => undefined);
+      const st = await fsp.lstat(file).catch(() => undefined);
+      if (st?.isSymbolicLink()) {
+        leftOut.push({ file, name, size: 0, error: symlinkError(file) });
+        continue;
+      }
       if (!st?.isFile()) continue;
       if (now - st.mtimeMs < minAgeMs) {
         // Still being written, or just finished: when it will be old enough (for a watcher).
         nextReadyAt = Math.min(nextReadyAt ?? Infinity, st.mtimeMs + minAgeMs);
         continue;
       }
+      try {
+        await sendableSource(file, anyFile);
+      } catch (err) {
+        const error = asPlotferryError(err);
+        // Gone since the listing (moved by another sweep): nothing to say.
+        if (error.code === 'PF_SOURCE' && (error.cause as NodeJS.ErrnoException)?.code === 'ENOENT') continue;
+        leftOut.push({ file, name, size: st.size, error });
+        continue;
+      }
       found.push({ file, name, size: st.size });
     }
   }
-  return { found, unreadable, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) };
+  return { found, leftOut, unreadable, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) };
+}
+
+/** A file left out, as a sweep reports it; the log line says why and what to do. */
+export function reportLeftOut(l: LeftOut, log: Logger): SweepItem {
+  const e = l.error;
+  if (e.code === 'PF_INCOMPLETE') log.info({ file: l.file, code: e.code }, `${e.message}; left where it is`);
+  else log.warn({ file: l.file, code: e.code }, `${e.message}; left where it is (${e.hint})`);
+  return { file: l.file, name: l.name, size: l.size, status: 'skipped', sourceRemoved: false, error: errorOf(e) };
 }
 
 export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
-  const { found: candidates, unreadable } = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs);
+  const {
+    found: candidates,
+    leftOut,
+    unreadable,
+  } = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs, opts.anyFile);
   for (const u of unreadable) {
     opts.log.error({ dir: u.dir, code: u.error.code }, `${u.error.message}; the other directories are swept`);
     opts.onUnreadable?.(u);
   }
   // Not one directory readable: nothing to do is not "done".
   if (unreadable.length > 0 && unreadable.length === opts.dirs.length) throw unreadable[0]!.error;
-  if (opts.dryRun) return candidates.map((c) => ({ ...c, status: 'would-send' as const }));
+  const results: SweepItem[] = leftOut.map((l) => reportLeftOut(l, opts.log));
+  for (const item of results) opts.onDone?.(item);
+  if (opts.dryRun) return [...results, ...candidates.map((c) => ({ ...c, status: 'would-send' as const }))];
   opts.onPlan?.(candidates);
-  const results: SweepItem[] = [];
   let next = 0;
   const ctx = sweepContext(opts);
   const prefix = opts.prefix ?? 'plotferry';
@@ -258,9 +299,19 @@ async function moveInSlot(
   }
   try {
     // The earlier sweep that held the lock may have moved it meanwhile.
-    const st = await fsp.stat(c.file).catch(() => undefined);
+    const st = await fsp.lstat(c.file).catch(() => undefined);
     if (!st) return { ...c, status: 'locked' };
-    const size = st.size;
+    // Checked again under the lock; the transfer then sends this very file or nothing.
+    let source: SourceId;
+    try {
+      source = (await sendableSource(c.file, opts.anyFile ?? false)).id;
+    } catch (err) {
+      const e = asPlotferryError(err);
+      if (e.code === 'PF_INCOMPLETE' || e.code === 'PF_NOT_A_PLOT' || e.code === 'PF_SOURCE')
+        return reportLeftOut({ ...c, error: e }, log);
+      throw e;
+    }
+    const size = Number(source.size);
     // Who holds it already: asked with `has` until the roster knows every harvester, then told by
     // the announce itself (a holder declines, describing its copy), one round trip less per plot.
     const holder = ctx.roster.harvesters() ? undefined : await ctx.roster.ask(c.name, size, locked.lock.token);
@@ -278,6 +329,7 @@ async function moveInSlot(
       pacer: opts.pacer,
       signal: opts.signal,
       probe: locked.lock.token,
+      expectSource: source,
       roster: ctx.roster,
       freed: ctx.freed,
       groupGate: ctx.groups,
@@ -286,7 +338,7 @@ async function moveInSlot(
       onSent: release,
       onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
     });
-    const removed = await removeReported(c.file, `${r.harvester}:${r.remotePath}`, log);
+    const removed = await removeReported(c.file, r.source, `${r.harvester}:${r.remotePath}`, log);
     const mbps = r.seconds > 0 ? r.bytesSent / 1e6 / r.seconds : 0;
     log.info(
       {
@@ -345,7 +397,7 @@ async function settleHeld(c: Candidate, holder: Held, log: Logger): Promise<Swee
       return { ...base, status: 'failed', error: errorOf(e) };
     }
     case 'identical': {
-      const removed = await removeReported(c.file, `${holder.harvester}:${holder.path}`, log);
+      const removed = await removeReported(c.file, verdict.source, `${holder.harvester}:${holder.path}`, log);
       log.info(
         { ...where, hash: verdict.hash },
         `a harvester already holds this plot, verified identical (xxh64)${removed.sourceRemoved ? ': source removed' : ''}`,
@@ -361,20 +413,33 @@ async function settleHeld(c: Candidate, holder: Held, log: Logger): Promise<Swee
       log.error({ ...where, code: e.code, ours: verdict.hash, theirs: holder.hash }, e.message);
       return { ...base, status: 'failed', hash: verdict.hash, sourceRemoved: false, error: errorOf(e) };
     }
-    case 'unverified':
-      log.warn(where, 'a harvester already holds this plot (same name and size): not sent, source kept');
-      return { ...base, status: 'duplicate', sourceRemoved: false };
+    case 'unverified': {
+      // Not a success: nobody has shown that the copy is this plot, and nothing moved.
+      const e = new PlotferryError(
+        'PF_EXISTS',
+        `${holder.harvester} holds ${holder.path} (same name and size), and it cannot be verified: ${verdict.why}. Not sent, source kept; compare the two (xxh64sum) and remove one`,
+      );
+      log.error({ ...where, code: e.code }, e.message);
+      return { ...base, status: 'failed', sourceRemoved: false, error: errorOf(e) };
+    }
   }
 }
 
-/** Removes a delivered plot's source; a failure is reported on the item, not as a failed delivery. */
+/**
+ * Removes a delivered plot's source while it is still the file that was verified; a failure is
+ * reported on the item, not as a failed delivery.
+ */
 async function removeReported(
   file: string,
+  source: SourceId,
   storedAt: string,
   log: Logger,
-): Promise<Pick<SweepItem, 'sourceRemoved' | 'deleteError'>> {
+): Promise<Pick<SweepItem, 'sourceRemoved' | 'sourceGone' | 'deleteError'>> {
   try {
-    await removeSource(file, storedAt);
+    if ((await removeSource(file, source, storedAt)) === 'gone') {
+      log.warn({ storedAt }, 'delivered and verified, but the source was gone already (removed by hand?)');
+      return { sourceRemoved: true, sourceGone: true };
+    }
     return { sourceRemoved: true };
   } catch (err) {
     const e = asPlotferryError(err);

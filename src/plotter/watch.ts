@@ -24,7 +24,17 @@ import { PlotferryError } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import { wakeableSleep } from '../core/sleep.js';
 import { acquireLock, HeldLock } from '../storage/lockfile.js';
-import { Candidate, findPlots, movePlot, plotsUnderWay, sweepContext, SweepItem, SweepOptions } from './sweep.js';
+import {
+  Candidate,
+  findPlots,
+  LeftOut,
+  movePlot,
+  plotsUnderWay,
+  reportLeftOut,
+  sweepContext,
+  SweepItem,
+  SweepOptions,
+} from './sweep.js';
 
 export const WATCH_LOCK = '.plotferry-watch.lock';
 export const DEFAULT_SCAN_INTERVAL_MS = 10_000;
@@ -63,6 +73,14 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
   const inFlight = new Map<string, Promise<void>>();
   const backoff = new Map<string, Backoff>();
   const unreadableSaid = new Set<string>();
+  /** Files left out (not whole yet, not a plot), with what was said: said again only when it changes. */
+  const leftOutSaid = new Map<string, string>();
+  const sayLeftOut = (l: LeftOut) => {
+    const said = `${l.error.code} ${l.error.message}`;
+    if (leftOutSaid.get(l.file) === said) return;
+    leftOutSaid.set(l.file, said);
+    opts.onDone?.(reportLeftOut(l, opts.log));
+  };
   let queue: Candidate[] = [];
 
   let wake: (() => void) | undefined;
@@ -84,6 +102,12 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
     // sweep that moves it now: nothing happened here, nothing to report.
     if (item.status === 'locked') {
       opts.log.debug({ file: c.file }, 'handled elsewhere');
+      return queue.length > 0 ? dispatch() : poke();
+    }
+    // Found not whole (or not a plot) when its turn came: the scans look at it again.
+    if (item.status === 'skipped') {
+      if (item.error) leftOutSaid.set(c.file, `${item.error.code} ${item.error.message}`);
+      opts.onDone?.(item);
       return queue.length > 0 ? dispatch() : poke();
     }
     if (item.status === 'sent') summary.sent++;
@@ -130,7 +154,14 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
   try {
     while (!opts.stop.aborted) {
       settled.clear();
-      const { found, unreadable, nextReadyAt } = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs);
+      const { found, leftOut, unreadable, nextReadyAt } = await findPlots(
+        opts.dirs,
+        opts.pattern,
+        opts.minAgeMs,
+        opts.anyFile,
+      );
+      for (const l of leftOut) sayLeftOut(l);
+      for (const f of leftOutSaid.keys()) if (!leftOut.some((l) => l.file === f)) leftOutSaid.delete(f);
       for (const u of unreadable) {
         // Said once per outage, not every scan; said again once it is back.
         if (!unreadableSaid.has(u.dir))

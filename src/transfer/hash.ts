@@ -10,11 +10,12 @@
  * xxhash-wasm, so plotferry still runs where no prebuilt binary exists. Both ends of a transfer
  * may use either. PLOTFERRY_HASH_IMPL=wasm forces the fallback (tests and the bench compare them).
  */
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import xxhash from 'xxhash-wasm';
 import type { HashAlgorithm } from '../wire/messages.js';
 import { alignedBuffers } from '../storage/buffers.js';
+import { assertUnchanged, openSource, SourceId } from '../storage/source.js';
 
 export interface Hasher {
   update(data: Uint8Array): void;
@@ -86,4 +87,28 @@ export async function hashFile(file: string): Promise<string> {
     await fh.close();
   }
   return h.digest();
+}
+
+/**
+ * XXH64 of a plot's source, with its identity (storage/source.ts): taken before the first read
+ * and checked after the last, so the hash is of the file `id` describes (PF_SOURCE_CHANGED else).
+ */
+export async function hashSource(file: string): Promise<{ hash: string; id: SourceId }> {
+  const { fd, id } = await openSource(file);
+  try {
+    const h = await createHasher('xxh64');
+    const [buf] = alignedBuffers(1, 4 * 1024 * 1024);
+    for (let pos = 0; ;) {
+      const bytesRead = await new Promise<number>((res, rej) =>
+        fs.read(fd, buf!, 0, buf!.length, pos, (e, n) => (e ? rej(e) : res(n))),
+      );
+      if (bytesRead === 0) break;
+      h.update(buf!.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    await assertUnchanged(fd, file, id, 'while it was hashed');
+    return { hash: h.digest(), id };
+  } finally {
+    fs.close(fd, () => undefined);
+  }
 }

@@ -15,7 +15,8 @@
  * then still in this core's cache when they are hashed and copied into the socket. A read from
  * page cache or NVMe takes well under a millisecond, so nothing else waits on it noticeably.
  *
- * The source is never modified here; `--move` (deleting after RESULT) is the caller's choice.
+ * The source is never modified here; `--move` (deleting after RESULT, storage/source.ts) is the
+ * caller's choice. Its identity is taken before the first read and checked after the last one.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +25,7 @@ import { encodeMessage, HashAlgorithm, ResultMessage } from '../wire/messages.js
 import { validatePlotName } from '../wire/names.js';
 import { transferBuffers } from '../storage/buffers.js';
 import { readAtSync } from '../storage/fsio.js';
+import { assertUnchanged, openSource, sourceChange, SourceId } from '../storage/source.js';
 import { Connection, ConnectOptions, unexpected } from './connection.js';
 import { createHasher } from './hash.js';
 import type { Pacer } from './pace.js';
@@ -57,6 +59,11 @@ export interface SendOptions extends ConnectOptions {
   offer?: string;
   /** Every byte and the trailer are handed to the socket; the receiver's verdict is awaited next. */
   onSent?: () => void;
+  /**
+   * The source as the plotter judged it (storage/plot-file.ts sendableSource): the transfer sends
+   * it only while the file under its name is still that one (PF_SOURCE_CHANGED else).
+   */
+  expectSource?: SourceId;
 }
 
 export interface SendResult {
@@ -70,13 +77,17 @@ export interface SendResult {
   resumedFrom: number;
   /** Bytes that crossed the network this time. */
   bytesSent: number;
+  /** The source as it was when its bytes were read: `--move` deletes it only while it still is. */
+  source: SourceId;
 }
 
 export async function sendFile(opts: SendOptions): Promise<SendResult> {
   const name = validatePlotName(opts.name ?? path.basename(opts.file));
-  const fd = await openForReading(opts.file);
+  const { fd, id } = await openSource(opts.file);
   try {
-    const size = await fstatSize(fd, opts.file);
+    const size = Number(id.size);
+    const change = opts.expectSource && sourceChange(opts.expectSource, id);
+    if (change) throw new PlotferryError('PF_SOURCE_CHANGED', `${opts.file} changed after it was checked: ${change}`);
     const conn = await Connection.open(opts);
     // The read buffers that are free: a buffer goes into the socket and comes back here in its
     // write callback, so what is here at the end no write refers to (storage/buffers.ts).
@@ -102,11 +113,9 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
       if (offset > size || (offset > 0 && !resume))
         throw new PlotferryError('PF_PROTOCOL', `the receiver offered to resume at ${offset} of ${size} bytes`);
       const hash = await streamBody(conn, fd, size, opts, offset, buffers);
-      // A plot that grew or shrank while we read it is not the plot we hashed: no trailer, so
-      // the receiver never gives it a final name (it removes its temporary file).
-      if ((await fstatSize(fd, opts.file)) !== size) {
-        throw new PlotferryError('PF_SOURCE_CHANGED', `${opts.file} changed size while it was sent`);
-      }
+      // A plot written to while we read it is not the plot we hashed: no trailer, so the
+      // receiver never gives it a final name (it removes its temporary file).
+      await assertUnchanged(fd, opts.file, id, 'while it was sent');
       conn.send(encodeMessage({ type: 'trailer', hash }));
       opts.onSent?.();
       const result = await conn.nextMessage(opts.resultTimeoutMs ?? 600_000, "the receiver's verdict");
@@ -122,6 +131,7 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
         remotePath: result.path,
         resumedFrom: offset,
         bytesSent: size - offset,
+        source: id,
       };
     } finally {
       conn.close();
@@ -129,22 +139,6 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
     }
   } finally {
     fs.close(fd, () => undefined);
-  }
-}
-
-/**
- * `--move`: deletes the source. Call only after sendFile() resolved, that is after the receiver
- * verified, synced and renamed it (`storedAt` says where, for the error).
- */
-export async function removeSource(file: string, storedAt: string): Promise<void> {
-  try {
-    await fs.promises.unlink(file);
-  } catch (err) {
-    throw new PlotferryError(
-      'PF_DELETE_FAILED',
-      `verified and stored at ${storedAt}, but ${file} could not be deleted: ${(err as Error).message}`,
-      { cause: err },
-    );
   }
 }
 
@@ -232,20 +226,4 @@ async function streamBody(
     await send(buf, view);
   }
   return hasher.digest();
-}
-
-function openForReading(file: string): Promise<number> {
-  return new Promise((res, rej) =>
-    fs.open(file, 'r', (err, fd) => (err ? rej(fromSystemError(err, `opening ${file}`, 'PF_SOURCE')) : res(fd))),
-  );
-}
-
-function fstatSize(fd: number, file: string): Promise<number> {
-  return new Promise((res, rej) =>
-    fs.fstat(fd, (err, st) => {
-      if (err) return rej(fromSystemError(err, `reading ${file}`, 'PF_SOURCE'));
-      if (!st.isFile()) return rej(new PlotferryError('PF_SOURCE', `${file} is not a regular file`));
-      res(st.size);
-    }),
-  );
 }

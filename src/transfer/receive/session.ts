@@ -27,6 +27,8 @@ import { StreamReader } from '../../wire/frame.js';
 import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../../wire/messages.js';
 import { printable } from '../../wire/names.js';
 import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from '../../wire/plot-header.js';
+import { plotEnd, PlotEnd } from '../../wire/plot-end.js';
+import { checkPlotFd, PlotCheck } from '../../storage/plot-file.js';
 import { createHasher, Hasher } from '../hash.js';
 import { DiscardSink } from './discard-sink.js';
 import { DEFAULT_FLUSH_EVERY, DiskWriter, WriteSite } from './disk-writer.js';
@@ -257,18 +259,23 @@ export class ReceiveSession {
     if (this.state !== 'accepting') return this.cleanup();
     // The header, read from the first buffer on its way to disk: refused with --verify-plot-header
     // when it is not a plot's; otherwise only noted (PoS1 or PoS2, its group) for the inventory.
+    // A plot whose header says it is longer than the declared size is refused here, before a
+    // byte is written, whatever the options (wire/plot-end.ts); the rest of that check runs at
+    // the end, on the file, before it is published.
     const checkFirst = (first: Buffer) => {
       if (ctx.verifyPlotHeader) {
         this.plotHeader = checkPlotHeader(first, hello.size);
         this.log.debug(this.plotHeader, 'plot header checked');
-        return;
+      } else {
+        try {
+          this.plotHeader = checkPlotHeader(first, hello.size);
+        } catch {
+          // Too short to tell (a tiny test buffer), or not a plot.
+          if (first.length >= PLOT_HEADER_MAX_CHECK || first.length === hello.size) this.plotHeader = null;
+          return;
+        }
       }
-      try {
-        this.plotHeader = checkPlotHeader(first, hello.size);
-      } catch {
-        // Too short to tell (a tiny test buffer), or not a plot.
-        if (first.length >= PLOT_HEADER_MAX_CHECK || first.length === hello.size) this.plotHeader = null;
-      }
+      refuseUnwhole(plotEnd(first, hello.size), hello.name, ctx.verifyPlotHeader);
     };
     if (offset > 0) {
       // Tell the sender now, so it hashes its first `offset` bytes while we re-hash ours.
@@ -328,7 +335,8 @@ export class ReceiveSession {
     }
     for (;;) {
       try {
-        return { fd: await openFd(temp, 'wx'), temp, offset: 0 };
+        // Read as well as written: the plot's end is checked in it before it is published.
+        return { fd: await openFd(temp, 'wx+'), temp, offset: 0 };
       } catch (err) {
         const e = fromSystemError(err, `creating a temporary file in ${this.reservation!.dir}`);
         if (!DISK_FAULTS.has(e.code) || this.state !== 'accepting') throw e;
@@ -388,6 +396,8 @@ export class ReceiveSession {
     }
     // Every byte is written and the socket reads into `scratch` from here on.
     this.sink!.recycle();
+    // A plot is published only whole, as its header tells (from the page cache: a few reads).
+    if (this.plotHeader) refuseUnwhole(await checkPlotFd(this.fd, hello.size), hello.name, this.ctx.verifyPlotHeader);
     const finalPath = path.join(this.reservation!.dir, hello.name);
     // Opened while the file syncs: one step less per file (storage/publish.ts).
     const dir = openDirForSync(this.reservation!.dir);
@@ -588,3 +598,14 @@ export class ReceiveSession {
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * Throws PF_INCOMPLETE for a plot whose header says it holds more than the file, and (with
+ * --verify-plot-header) PF_NOT_A_PLOT for one whose header does not fit it.
+ */
+function refuseUnwhole(end: PlotEnd | PlotCheck, name: string, strict: boolean | undefined): void {
+  if (end.kind === 'incomplete')
+    throw new PlotferryError('PF_INCOMPLETE', `${printable(name)} is not a whole plot: ${end.why}; nothing was kept`);
+  if (end.kind === 'mismatch' && strict)
+    throw new PlotferryError('PF_NOT_A_PLOT', `${printable(name)}: its header does not fit it: ${end.why}`);
+}

@@ -1,0 +1,188 @@
+/**
+ * wire/plot-end.ts and storage/plot-file.ts: whether a plot is whole, against the plots Chia's own
+ * plotters wrote (../shared/fixtures/real-plots), whole and cut at many offsets, and against
+ * sample plots (demo/sample.ts) whose tables are changed one field at a time.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { sampleHeader, sampleTables, writeSamplePlot } from '../../src/demo/sample.js';
+import { checkPlotFd, checkPlotFile, readiness } from '../../src/storage/plot-file.js';
+import { lastChunkEnd, plotEnd } from '../../src/wire/plot-end.js';
+import { realPlots } from '../helpers/real-plots.js';
+
+const real = realPlots();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-plot-end-'));
+
+/** The first `n` bytes of `file` written to a file of their own (a plot cut short at `n`). */
+function cut(file: string, n: number): string {
+  const out = path.join(tmp, `${path.basename(file)}.cut${n}`);
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.alloc(n);
+  fs.readSync(fd, buf, 0, n, 0);
+  fs.closeSync(fd);
+  fs.writeFileSync(out, buf);
+  return out;
+}
+
+describe('plot end: reference plots', { skip: real.skip }, () => {
+  it('every reference plot is whole', async () => {
+    for (const p of real.plots) {
+      const c = await checkPlotFile(p.file);
+      assert.equal(c.kind, 'complete', `${p.name}: ${'why' in c ? c.why : ''}`);
+      assert.equal(c.kind === 'complete' && c.header.pos, p.pos);
+    }
+  });
+
+  it('every reference plot cut short is not whole, wherever it is cut past its header', async () => {
+    for (const p of real.plots) {
+      // Inside the tables, just before the last table or chunk, and one byte short.
+      const cuts = [300, 4096, Math.floor(p.size / 3), Math.floor((p.size * 9) / 10), p.size - 8, p.size - 1];
+      for (const n of cuts) {
+        const c = await checkPlotFile(cut(p.file, n));
+        // chiapos: the last table's own length is not in the header (wire/plot-end.ts), so a cut
+        // inside C3 (the last tenth of a k18 plot here) passes; every earlier cut is caught.
+        if (p.pos === 1 && n > (p.size * 9) / 10) continue;
+        assert.equal(c.kind, 'incomplete', `${p.name} cut at ${n}: ${c.kind}`);
+      }
+    }
+  });
+
+  it('a reference plot with bytes appended does not fit its header (PoS2)', async () => {
+    const p = real.plots.find((x) => x.pos === 2)!;
+    const longer = path.join(tmp, 'longer.plot2');
+    fs.writeFileSync(longer, Buffer.concat([fs.readFileSync(p.file), Buffer.alloc(10)]));
+    assert.equal((await checkPlotFile(longer)).kind, 'mismatch');
+  });
+
+  it('a PoS1 plot whose table pointers are not written yet (zeros, as chiapos writes them first) is not whole', async () => {
+    const p = real.plots.find((x) => x.pos === 1)!;
+    const b = fs.readFileSync(p.file);
+    const fdLen = b.readUInt16BE(52);
+    const tables = 54 + fdLen + 2 + b.readUInt16BE(54 + fdLen);
+    b.fill(0, tables, tables + 80);
+    const f = path.join(tmp, 'zeros.plot');
+    fs.writeFileSync(f, b);
+    const c = await checkPlotFile(f);
+    assert.equal(c.kind, 'incomplete');
+    assert.match('why' in c ? c.why : '', /not written yet/);
+  });
+});
+
+describe('plot end: rules', () => {
+  it('sample plots are whole (the tests and the demo send them)', async () => {
+    for (const [layout, size] of [
+      ['chiapos-v1', 4096],
+      ['pos2-v1', 500],
+      ['pos2-v1', 3 * 1024 * 1024],
+    ] as const) {
+      const f = path.join(tmp, `s-${layout}-${size}`);
+      writeSamplePlot(f, size, undefined, layout);
+      assert.equal((await checkPlotFile(f)).kind, 'complete', `${layout} ${size}`);
+    }
+  });
+
+  it('a chunk table longer than the first read is read whole (a k32-sized table)', async () => {
+    const head = sampleHeader('pos2-v1');
+    const n = 20_000; // 160,000 bytes of offsets: more than the 64 KiB first read
+    const table = Buffer.alloc(8 + 8 * n);
+    table.writeBigUInt64LE(BigInt(n), 0);
+    const first = head.length + table.length;
+    for (let i = 0; i < n; i++) table.writeBigUInt64LE(BigInt(first + 16 * i), 8 + 8 * i);
+    const size = first + 16 * n;
+    const body = Buffer.alloc(16 * n);
+    for (let i = 0; i < n; i++) body.writeBigUInt64LE(8n, 16 * i); // each chunk: 8 bytes after its length
+    const f = path.join(tmp, 'big-table.plot2');
+    fs.writeFileSync(f, Buffer.concat([head, table, body]));
+    assert.equal((await checkPlotFile(f)).kind, 'complete');
+    fs.truncateSync(f, size - 1);
+    assert.equal((await checkPlotFile(f)).kind, 'incomplete');
+  });
+
+  it('PoS2: each field of the chunk table decides', () => {
+    const head = sampleHeader('pos2-v1');
+    const size = 1000;
+    const whole = Buffer.concat([head, sampleTables('pos2-v1', head.length, size)]);
+    const at = head.length + 16;
+    const r = plotEnd(whole, size);
+    assert.deepEqual(r.kind === 'read-last-chunk' && r.at, at);
+    const len = whole.subarray(at, at + 8);
+    assert.equal(lastChunkEnd(r.kind === 'read-last-chunk' ? r.header : ({} as never), at, len, size).kind, 'complete');
+    const edit = (off: number, v: bigint) => {
+      const b = Buffer.from(whole);
+      b.writeBigUInt64LE(v, off);
+      return plotEnd(b, size);
+    };
+    assert.equal(edit(head.length, 0n).kind, 'incomplete', 'no chunks yet');
+    assert.equal(edit(head.length, 1n << 30n).kind, 'mismatch', 'an absurd count');
+    assert.equal(edit(head.length + 8, 0n).kind, 'incomplete', 'an offset not written yet');
+    assert.equal(edit(head.length + 8, BigInt(size)).kind, 'incomplete', 'a chunk past the end');
+    assert.equal(edit(head.length + 8, 10n).kind, 'mismatch', 'a chunk inside the table');
+    const hdr = r.kind === 'read-last-chunk' ? r.header : ({} as never);
+    const field = (v: bigint) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(v);
+      return b;
+    };
+    assert.equal(lastChunkEnd(hdr, at, field(BigInt(size - at - 8 + 1)), size).kind, 'incomplete');
+    assert.equal(lastChunkEnd(hdr, at, field(BigInt(size - at - 8 - 1)), size).kind, 'mismatch');
+    assert.equal(lastChunkEnd(hdr, at, Buffer.alloc(3), size).kind, 'incomplete', 'cut inside the length');
+  });
+
+  it('chiapos: every table must start inside the file', () => {
+    const head = sampleHeader('chiapos-v1');
+    const size = 4096;
+    const whole = Buffer.concat([head, sampleTables('chiapos-v1', head.length, size)]);
+    assert.equal(plotEnd(whole, size).kind, 'complete');
+    assert.equal(plotEnd(whole.subarray(0, head.length + 40), size).kind, 'read-head');
+    for (let i = 0; i < 10; i++) {
+      const b = Buffer.from(whole);
+      b.writeBigUInt64BE(BigInt(size), head.length + 8 * i);
+      assert.equal(plotEnd(b, size).kind, 'incomplete', `table ${i + 1} at the end`);
+      b.writeBigUInt64BE(0n, head.length + 8 * i);
+      assert.equal(plotEnd(b, size).kind, 'incomplete', `table ${i + 1} not written`);
+    }
+    assert.equal(plotEnd(whole, head.length + 79).kind, 'incomplete', 'cut inside the pointers');
+  });
+
+  it('layouts whose end is not known go by age; no header at all is not a plot', async () => {
+    const bb = path.join(tmp, 'bb.plot');
+    writeSamplePlot(bb, 4096, 32, 'bladebit-v2');
+    assert.equal((await checkPlotFile(bb)).kind, 'unknown');
+    const g = path.join(tmp, 'g.gplot');
+    writeSamplePlot(g, 4096, 28, 'pos2-group');
+    assert.equal((await checkPlotFile(g)).kind, 'unknown');
+    for (const [n, data] of [
+      ['empty', Buffer.alloc(0)],
+      ['ten', Buffer.alloc(10, 1)],
+      ['random', Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) & 0xff))],
+    ] as const) {
+      const f = path.join(tmp, `${n}.plot`);
+      fs.writeFileSync(f, data);
+      const fd = fs.openSync(f, 'r');
+      try {
+        assert.equal((await checkPlotFd(fd, data.length)).kind, 'not-a-plot', n);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  });
+
+  it("the plotter's rule: never an unwhole plot; a file that is not a plot only with --any-file", () => {
+    const header = { pos: 2, format: 'pos2-v1', k: 28, id: '' } as const;
+    assert.equal(readiness('f', { kind: 'complete', header }, false).send, true);
+    for (const any of [false, true]) {
+      const r = readiness('f', { kind: 'incomplete', header, why: 'w' }, any);
+      assert.equal(!r.send && r.error.code, 'PF_INCOMPLETE', `any-file ${any}`);
+    }
+    const np = readiness('f', { kind: 'not-a-plot', why: 'w' }, false);
+    assert.equal(!np.send && np.error.code, 'PF_NOT_A_PLOT');
+    assert.equal(readiness('f', { kind: 'not-a-plot', why: 'w' }, true).send, true);
+    const mm = readiness('f', { kind: 'mismatch', header, why: 'w' }, false);
+    assert.equal(!mm.send && mm.error.code, 'PF_NOT_A_PLOT');
+    const unknown = readiness('f', { kind: 'unknown', header, why: 'w' }, false);
+    assert.ok(unknown.send && /min-age/.test(unknown.note ?? ''));
+  });
+});
