@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { natsServerPath } from '../src/demo/nats-server.js';
-import { writeRandomFile } from '../src/demo/sample.js';
+import { NO_GROUP, writeSamplePlot } from '../src/demo/sample.js';
 import { hashFile } from '../src/transfer/hash.js';
 import { cannotEmulate, tenGbE } from './link.js';
 import { harvesterArgv, ManyRow, sweepArgv } from './many.js';
@@ -85,7 +85,7 @@ export async function runMany10gbe(work: string): Promise<Many10gResult> {
       const sums = new Map<string, string>();
       for (let i = 0; i < w.n; i++) {
         const f = path.join(src, `plot-k28-10g-${String(i).padStart(2, '0')}.plot2`);
-        writeRandomFile(f, w.size);
+        writeSamplePlot(f, w.size, 28, 'pos2-v1', NO_GROUP);
         sums.set(path.basename(f), await hashFile(f));
       }
       const t0 = process.hrtime.bigint();

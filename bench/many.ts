@@ -16,7 +16,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeRandomFile } from '../src/demo/sample.js';
+import { NO_GROUP, writeSamplePlot } from '../src/demo/sample.js';
 import { NatsServer, startNatsServer } from '../src/demo/nats-server.js';
 import { CLI, HTTP_RECEIVER } from './peers.js';
 import { freePort, hasCommand, listening, timed } from './proc.js';
@@ -131,7 +131,7 @@ function makeFiles(dir: string, n: number, size: number, tag: string): string[] 
   const files: string[] = [];
   for (let i = 0; i < n; i++) {
     const f = path.join(dir, `plot-k28-${tag}-${String(i).padStart(4, '0')}.plot2`);
-    writeRandomFile(f, size);
+    writeSamplePlot(f, size, 28, 'pos2-v1', NO_GROUP);
     files.push(f);
   }
   return files;

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseBytes } from '../src/core/config.js';
-import { writeRandomFile } from '../src/demo/sample.js';
+import { writeSamplePlot } from '../src/demo/sample.js';
 import { hashImplementation } from '../src/transfer/hash.js';
 import { cannotEmulate, Link, loopback, tenGbE } from './link.js';
 import { Peer, PeerKind, startPeer } from './peers.js';
@@ -104,7 +104,8 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     const [srcDir, target, scratch] = ['src', 'dst', 'scratch'].map((d) => path.join(base, d));
     for (const d of [srcDir, target, scratch]) fs.mkdirSync(d);
     const src = path.join(srcDir, 'bench.plot');
-    writeRandomFile(src, size);
+    // A whole plot as far as its header tells (plotters send nothing else), random bytes behind it.
+    writeSamplePlot(src, size);
     const describe =
       scenario === 'disk'
         ? `${args['disk-dir']} to ${args['disk-dir']} over loopback, copies synced${process.getuid?.() === 0 ? ', caches dropped before each run' : ''}`

@@ -15,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeRandomFile } from '../src/demo/sample.js';
+import { NO_GROUP, writeSamplePlot } from '../src/demo/sample.js';
 import { loopback } from './link.js';
 import { CLI, Peer, PeerKind, peerTarget, startPeer } from './peers.js';
 import { freePort, hasCommand, listening, median, timed } from './proc.js';
@@ -87,7 +87,7 @@ export async function runWriteback(
     const [target, scratch] = ['dst', 'scratch'].map((d) => path.join(work, d));
     for (const d of [target!, scratch!]) fs.mkdirSync(d);
     const srcs = Array.from({ length: files }, (_, i) => path.join(srcDir, `plot-k28-wb${i}.plot2`));
-    for (const s of srcs) writeRandomFile(s, fileBytes);
+    for (const s of srcs) writeSamplePlot(s, fileBytes, 28, 'pos2-v1', NO_GROUP);
     for (const kind of ['plotferry', 'plotferry-wb0'] as const)
       peers.set(kind, await startPeer(kind, { link, target: target!, scratch: scratch! }));
     const rows: WritebackRow[] = VARIANTS.filter((v) => v.tool !== 'nc' || hasCommand('nc')).map((v) => ({

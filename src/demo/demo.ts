@@ -21,7 +21,7 @@ import { collectHeartbeats, formatStatus } from '../plotter/status.js';
 import { sweep } from '../plotter/sweep.js';
 import { isPlotFileName } from '../wire/names.js';
 import { decodeOwner, encodeOwner, liveness, Owner, processStart, selfOwner } from '../storage/owner.js';
-import { writeRandomFile, writeSamplePlot } from './sample.js';
+import { writeSamplePlot } from './sample.js';
 
 /** Progress bars for the sweep (the CLI's, on a terminal). */
 export interface DemoProgress {
@@ -100,7 +100,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       `2 harvesters bidding, 2 directories each; making ${opts.files} sample plot(s) of ${opts.size} in ${plotter} ...`,
     );
     for (let i = 0; i < opts.files; i++) {
-      writeRandomFile(
+      writeSamplePlot(
         path.join(plotter, `plot-k32-demo-${String(i + 1).padStart(2, '0')}-${randomBytes(8).toString('hex')}.plot`),
         size,
       );

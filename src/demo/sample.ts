@@ -150,3 +150,9 @@ export function writeSamplePlot(
     fs.closeSync(fd);
   }
 }
+
+/**
+ * A PoS2 sample with no memo has no plot group: placed by free space alone. The bench's plots
+ * use it, so that their placement is what it was with plain random files.
+ */
+export const NO_GROUP: SampleHeader = { memo: Buffer.alloc(0) };

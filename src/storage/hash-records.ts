@@ -28,10 +28,13 @@ export async function ledgerFor(dir: string, log?: Logger): Promise<Ledger> {
   return ledger;
 }
 
-/** Best effort: a failure only means a later duplicate cannot be verified. */
-export async function writeHashRecord(finalPath: string, hash: string): Promise<boolean> {
+/**
+ * Best effort: a failure only means a later duplicate cannot be verified. `st`: the file as it is
+ * under its temporary name, for a record written before it is published (storage/publish.ts).
+ */
+export async function writeHashRecord(finalPath: string, hash: string, st?: Stats): Promise<boolean> {
   try {
-    await (await ledgerFor(path.dirname(finalPath))).record(path.basename(finalPath), hash);
+    await (await ledgerFor(path.dirname(finalPath))).record(path.basename(finalPath), hash, st);
     return true;
   } catch {
     return false;

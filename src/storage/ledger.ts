@@ -81,9 +81,12 @@ export class Ledger {
     return e && e.s === st.size && e.i === st.ino && e.m === st.mtimeMs ? e.h : undefined;
   }
 
-  /** Records the hash of the file now at `name` (after it was published). */
-  async record(name: string, hash: string): Promise<void> {
-    const st = await fsp.stat(path.join(this.dir, name));
+  /**
+   * Records the hash of the file now at `name`, or of the file `st` describes (its temporary
+   * name's, before it is published under `name`: linking keeps its inode, size and mtime).
+   */
+  async record(name: string, hash: string, st?: FileId): Promise<void> {
+    st ??= await fsp.stat(path.join(this.dir, name));
     const e: Entry = { s: st.size, i: st.ino, m: st.mtimeMs, h: hash };
     this.entries.set(name, e);
     await this.append(JSON.stringify({ n: name, ...e }));

@@ -8,6 +8,7 @@ import { LEDGER_NAME } from '../../src/storage/ledger.js';
 import { RECEIVER_LOCK } from '../../src/wire/names.js';
 
 export { writeRandomFile, writeSamplePlot } from '../../src/demo/sample.js';
+import { NO_GROUP, writeSamplePlot } from '../../src/demo/sample.js';
 
 /** A fresh directory under /dev/shm (fast) or the temp dir; removed by the returned cleanup. */
 export async function tmpDir(prefix = 'pf-test-', base?: string): Promise<string> {
@@ -52,4 +53,14 @@ export async function tmpfsDisk(prefix: string, mb: number, cleanup: (() => unkn
     await fsp.rm(d, { recursive: true, force: true });
   });
   return d;
+}
+
+/**
+ * A whole plot of `size` bytes (at least 67) for a test to send: a PoS2 `pos2` v1 header with no
+ * memo (so no plot group: placed by free space alone, as random bytes were, and never a PoS1
+ * plot that a replot may delete), one chunk to the end, random bytes. Plotters send only whole
+ * plots (storage/plot-file.ts); random bytes are "not a plot" now.
+ */
+export function writePlot(file: string, size: number): void {
+  writeSamplePlot(file, size, 28, 'pos2-v1', NO_GROUP);
 }

@@ -15,7 +15,7 @@ import { Harvester, HarvesterOptions } from '../../src/farm/harvester.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { sendFile } from '../../src/transfer/sender.js';
-import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { startListener, TOKEN, waitFor } from '../helpers/listener.js';
 import { freePorts, PORT_RANGES } from '../helpers/ports.js';
@@ -62,7 +62,7 @@ describe('bidding', () => {
   it('announces, takes the first bid, claims and delivers byte-exact', async () => {
     const { dir } = await harvester('h-one');
     const file = path.join(src, 'bid-one.plot');
-    writeRandomFile(file, 3 * MiB + 5);
+    writePlot(file, 3 * MiB + 5);
     const r = await sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 1_000 });
     assert.equal(r.harvester, 'h-one');
     assert.equal(r.remotePath, path.join(dir, 'bid-one.plot'));
@@ -82,7 +82,7 @@ describe('bidding', () => {
     const b = await harvester('h-tmp', { base: os.tmpdir() });
     for (let i = 0; i < 3; i++) {
       const file = path.join(src, `spread-${i}.plot`);
-      writeRandomFile(file, 100_000);
+      writePlot(file, 100_000);
       const r = await sendByBidding({ nc: await nats(), plotter: 'plotter-1', file });
       assert.equal(r.harvester, emptier, `plot ${i} went to the emptier harvester`);
     }
@@ -93,7 +93,7 @@ describe('bidding', () => {
 
   it('with no harvester: PF_NO_BID at once, source intact', async () => {
     const file = path.join(src, 'nobody.plot');
-    writeRandomFile(file, 10);
+    writePlot(file, 100);
     await assert.rejects(
       sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 300, tries: 1 }),
       (e: unknown) => e instanceof PlotferryError && e.code === 'PF_NO_BID',
@@ -104,7 +104,7 @@ describe('bidding', () => {
   it('a harvester without room says so: PF_NO_SPACE naming it, not retried; to an old plotter it stays silent', async () => {
     await harvester('h-small', { reserveBytes: 2 ** 50 });
     const file = path.join(src, 'too-big.plot');
-    writeRandomFile(file, 10);
+    writePlot(file, 100);
     const nc = await nats();
     const retries: string[] = [];
     await assert.rejects(
@@ -147,7 +147,7 @@ describe('bidding', () => {
     const nc = await connectNats(own.url, 'plotter-down', silentLogger());
     conns.push(nc);
     const file = path.join(src, 'nats-down.plot');
-    writeRandomFile(file, 100);
+    writePlot(file, 100);
     await own.stop();
     await waitFor(() => linkDown(nc) !== undefined, 10_000, 'the disconnect to be seen');
     await assert.rejects(
@@ -163,7 +163,7 @@ describe('bidding', () => {
     conns.push(nc);
     const dir = await tmpDir('pf-down-');
     dirs.push(dir);
-    for (let i = 0; i < 5; i++) writeRandomFile(path.join(dir, `down-${i}.plot`), 100);
+    for (let i = 0; i < 5; i++) writePlot(path.join(dir, `down-${i}.plot`), 100);
     await own.stop();
     await waitFor(() => linkDown(nc) !== undefined, 10_000, 'the disconnect to be seen');
     const items = await sweep({
@@ -217,7 +217,7 @@ describe('bidding', () => {
       }),
     ];
     const file = path.join(src, 'fills.plot');
-    writeRandomFile(file, 100);
+    writePlot(file, 100);
     try {
       await assert.rejects(
         sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, bidTimeoutMs: 300, tries: 4, backoffMs: 10 }),
@@ -268,7 +268,7 @@ describe('bidding', () => {
       }),
     ];
     const file = path.join(src, 'once.plot');
-    writeRandomFile(file, 1000);
+    writePlot(file, 1000);
     const retries: string[] = [];
     try {
       const r = await sendByBidding({
@@ -316,7 +316,7 @@ describe('bidding', () => {
       }),
     ];
     const file = path.join(src, 'lost-disk.plot');
-    writeRandomFile(file, 100);
+    writePlot(file, 100);
     try {
       const r = await sendByBidding({ nc: await nats(), plotter: 'plotter-1', file, tries: 3, backoffMs: 10 });
       assert.equal(r.harvester, 'h-takes-over');
@@ -355,7 +355,7 @@ describe('bidding', () => {
     assert.match(Buffer.from(bad.data).toString(), /"kind":"refused".*PF_NO_SPACE/);
     await nc.flush();
     const file = path.join(src, 'after-junk.plot');
-    writeRandomFile(file, 1000);
+    writePlot(file, 1000);
     const r = await sendByBidding({ nc, plotter: 'plotter-1', file });
     assert.equal(r.harvester, 'h-robust');
     await waitFor(() => h.activeTransfers === 0, 5_000, 'the claim to close');
@@ -402,7 +402,7 @@ describe('bidding', () => {
     const nc = await nats();
     const s = subjects('plotferry');
     const holder = path.join(src, 'holder.plot');
-    writeRandomFile(holder, 4096);
+    writePlot(holder, 4096);
     // Another plotter's claim holds the only disk.
     const c1 = JSON.parse(
       Buffer.from(
@@ -417,7 +417,7 @@ describe('bidding', () => {
     );
     assert.equal(c1.kind, 'claimed');
     const waiting = path.join(src, 'waiting.plot');
-    writeRandomFile(waiting, 2048);
+    writePlot(waiting, 2048);
     // Never frees within the wait: PF_BUSY (not PF_NO_BID: there is room, just not now).
     await assert.rejects(
       sendByBidding({ nc, plotter: 'plotter-1', file: waiting, bidTimeoutMs: 400, busyWaitMs: 1_000 }),
@@ -444,7 +444,7 @@ describe('bidding', () => {
     rogue.subscribe(subjects('plotferry').announce, { callback: (_e, m) => m.respond(Buffer.from('not json at all')) });
     await rogue.flush();
     const file = path.join(src, 'despite-junk.plot');
-    writeRandomFile(file, 1000);
+    writePlot(file, 1000);
     const r = await sendByBidding({ nc: await nats(), plotter: 'plotter-1', file });
     assert.equal(r.harvester, 'h-real');
     await waitFor(() => h.activeTransfers === 0, 5_000, 'the claim to close');
@@ -457,7 +457,7 @@ describe('bidding', () => {
     const nc = await nats();
     const s = subjects('plotferry');
     const file = path.join(src, 'claimed.plot');
-    writeRandomFile(file, 5000);
+    writePlot(file, 5000);
     const ask = async (id: string) =>
       JSON.parse(
         Buffer.from(

@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { encodeOwner, selfOwner } from '../../src/storage/owner.js';
@@ -21,7 +21,7 @@ describe('plotferry send', () => {
     const keep = path.join(fx.src, 'keep.plot');
     const move1 = path.join(fx.src, 'move1.plot');
     const move2 = path.join(fx.src, 'move2.plot');
-    for (const f of [keep, move1, move2]) writeRandomFile(f, MiB + 7);
+    for (const f of [keep, move1, move2]) writePlot(f, MiB + 7);
     const sums = await Promise.all([keep, move1, move2].map(sha256));
 
     const r1 = await runCli(['send', '--to', `127.0.0.1:${fx.l.port}`, '--token', TOKEN, '--json', keep]);
@@ -47,7 +47,7 @@ describe('plotferry send', () => {
 
   it('--bwlimit caps the rate', async () => {
     const file = path.join(fx.src, 'slow.plot');
-    writeRandomFile(file, 2_000_000);
+    writePlot(file, 2_000_000);
     const r = await runCli([
       'send',
       '--to',
@@ -68,7 +68,7 @@ describe('plotferry send', () => {
 
   it('exits 1 and keeps the source when the stream is corrupted in transit', async () => {
     const file = path.join(fx.src, 'corrupt.plot');
-    writeRandomFile(file, 2 * MiB);
+    writePlot(file, 2 * MiB);
     const sum = await sha256(file);
     const proxy = await startProxy({ targetPort: fx.l.port, flipAt: 200_000 });
     try {
@@ -97,7 +97,7 @@ describe('plotferry send', () => {
 
   it('retries a corrupted transfer and delivers it once the link is clean', async () => {
     const file = path.join(fx.src, 'retry.plot');
-    writeRandomFile(file, MiB);
+    writePlot(file, MiB);
     // The proxy flips a byte on the first connection only.
     const flipping = await startProxy({ targetPort: fx.l.port, flipAt: 100_000 });
     let first = true;
@@ -135,7 +135,7 @@ describe('plotferry send', () => {
 
   it('takes its options from a --config JSON file', async () => {
     const file = path.join(fx.src, 'configured.plot');
-    writeRandomFile(file, 1000);
+    writePlot(file, 1000);
     const config = path.join(fx.src, 'plotferry.json');
     fs.writeFileSync(config, JSON.stringify({ to: `127.0.0.1:${fx.l.port}`, token: TOKEN, json: true, move: true }));
     const r = await runCli(['send', '--config', config, file], { PLOTFERRY_TOKEN: '' });
@@ -154,7 +154,7 @@ describe('plotferry send', () => {
 
   it("exits 1 with the receiver's reason for a wrong token", async () => {
     const file = path.join(fx.src, 'auth.plot');
-    writeRandomFile(file, 10);
+    writePlot(file, 100);
     const r = await runCli([
       'send',
       '--to',
@@ -185,7 +185,7 @@ describe('a sender killed mid-transfer', () => {
     const proxy = await startProxy({ targetPort: l.port, rateBytesPerSec: 20 * MiB });
     try {
       const file = path.join(src, 'killed.plot');
-      writeRandomFile(file, 64 * MiB);
+      writePlot(file, 64 * MiB);
       const { child, done } = startCli(['send', '--to', `127.0.0.1:${proxy.port}`, '--token', TOKEN, '--move', file]);
       await waitFor(() => proxy.forwarded() > 4 * MiB, 10_000, 'the transfer to be under way');
       assert.ok(
@@ -248,7 +248,7 @@ describe('plotferry listen', () => {
       fs.rmSync(path.join(dst, 'someone-elses.plot.partial'));
 
       const file = path.join(src, 'graceful.plot');
-      writeRandomFile(file, 16 * MiB);
+      writePlot(file, 16 * MiB);
       proxy = await startProxy({ targetPort: port, rateBytesPerSec: 16 * MiB });
       const send = runCli(['send', '--to', `127.0.0.1:${proxy.port}`, '--token', TOKEN, '--move', file]);
       await waitFor(() => proxy!.forwarded() > 2 * MiB, 10_000, 'the transfer to be under way');
@@ -329,7 +329,7 @@ describe('options', () => {
       const l = await startListener({ dirs: [path.join(d, 'missing'), path.join(d, 'not-a-dir')] });
       try {
         const file = path.join(d, 'a.plot');
-        writeRandomFile(file, 1000);
+        writePlot(file, 1000);
         const s = await runCli([
           'send',
           '--to',
@@ -369,7 +369,7 @@ describe('options', () => {
         ['fresh.plot', 30],
         ['old.plot', 120],
       ] as const) {
-        fs.writeFileSync(path.join(d, n), 'x');
+        writePlot(path.join(d, n), 100);
         const t = Date.now() / 1000 - age;
         fs.utimesSync(path.join(d, n), t, t);
       }

@@ -8,7 +8,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
-import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { isRoot, ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { startProxy } from '../helpers/proxy.js';
 
@@ -22,7 +22,7 @@ describe('send --move: what happened to each file', () => {
   // "not delivered", though the receiver held a verified identical copy with its hash record.
   it('a RESULT lost on the way back: the stored copy is verified identical, the source goes, exit 0', async () => {
     const file = path.join(fx.src, 'lost-result.plot');
-    writeRandomFile(file, 3 * 2 ** 20 + 11);
+    writePlot(file, 3 * 2 ** 20 + 11);
     const sum = await sha256(file);
     const proxy = await startProxy({ targetPort: fx.l.port, dropResults: 1 });
     try {
@@ -43,9 +43,9 @@ describe('send --move: what happened to each file', () => {
 
   it('a receiver holding another file of that name: PF_EXISTS saying so, source kept', async () => {
     const file = path.join(fx.src, 'conflict.plot');
-    writeRandomFile(file, 5000);
+    writePlot(file, 5000);
     assert.equal((await send(fx.l.port, file)).code, 0);
-    writeRandomFile(file, 5000); // same name and size, other bytes
+    writePlot(file, 5000); // same name and size, other bytes
     const r = await send(fx.l.port, '--move', file);
     assert.equal(r.code, 1);
     const [j] = jsonLines(r.stdout);
@@ -57,7 +57,7 @@ describe('send --move: what happened to each file', () => {
   // The direct-mode twin of sweep's item 1: the receiver's copy is the source itself.
   it("sending a file from the receiver's own directory removes nothing: PF_SAME_FILE", async () => {
     const file = path.join(fx.src, 'own.plot');
-    writeRandomFile(file, 7000);
+    writePlot(file, 7000);
     assert.equal((await send(fx.l.port, file)).code, 0);
     const stored = path.join(fx.dst, 'own.plot');
     const sum = await sha256(stored);
@@ -74,7 +74,7 @@ describe('send --move: what happened to each file', () => {
   it('a source that cannot be deleted: delivered, with a deleteError, and the summary says so', async () => {
     const dir = await tmpDir('pf-ro-src-');
     const file = path.join(dir, 'undeletable.plot');
-    writeRandomFile(file, 9000);
+    writePlot(file, 9000);
     let view = dir;
     if (isRoot) {
       // Root ignores permissions: a read-only bind mount is a directory root cannot write to.
@@ -104,7 +104,7 @@ describe('send --move: what happened to each file', () => {
   // file in flight; the files after it vanished from the output.
   it('SIGINT mid-send: one JSON line for every file, the ones not sent say so, every source kept', async () => {
     const files = ['a', 'b', 'c'].map((n) => path.join(fx.src, `sigint-${n}.plot`));
-    for (const f of files) writeRandomFile(f, 4 * 2 ** 20);
+    for (const f of files) writePlot(f, 4 * 2 ** 20);
     const slow = await startProxy({ targetPort: fx.l.port, rateBytesPerSec: 2 * 2 ** 20 });
     try {
       const s = startCli(['send', '--to', `127.0.0.1:${slow.port}`, '--token', TOKEN, '--json', '--move', ...files]);

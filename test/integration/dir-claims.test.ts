@@ -11,7 +11,7 @@ import { sendFile } from '../../src/transfer/sender.js';
 import { encodeOwner, selfOwner } from '../../src/storage/owner.js';
 import { RECEIVER_LOCK } from '../../src/wire/names.js';
 import { runCli, runCliExpectingExit, startCli } from '../helpers/cli.js';
-import { isRoot, ls, lsAll, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { isRoot, ls, lsAll, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { startListener, TOKEN, waitFor } from '../helpers/listener.js';
 import { startProxy } from '../helpers/proxy.js';
 
@@ -45,7 +45,7 @@ describe('receiving directories', () => {
     const src = await dir();
     const recv = await dir();
     const file = path.join(src, 'live.plot');
-    writeRandomFile(file, 6 * MiB);
+    writePlot(file, 6 * MiB);
     const sum = await sha256(file);
     const l = await startListener({ dirs: [recv] });
     cleanup.push(() => l.close());
@@ -157,7 +157,7 @@ describe('receiving directories', () => {
     cleanup.push(() => void execFileSync('mount', ['-o', 'remount,rw', ro50]));
     for (const n of ['a', 'b']) {
       const file = path.join(src, `${n}.plot`);
-      writeRandomFile(file, MiB);
+      writePlot(file, MiB);
       const r = await sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file });
       assert.equal(path.dirname(r.remotePath), rw30, `${n}: on the writable disk`);
       assert.equal(await sha256(r.remotePath), await sha256(file));
@@ -176,7 +176,7 @@ describe('receiving directories', () => {
       const port = await waitFor(() => /"port":(\d+)/.exec(rx.stderr())?.[1], 10_000, 'the listening line');
       execFileSync('mount', ['-o', 'remount,ro', d]);
       const file = path.join(src, 'c.plot');
-      writeRandomFile(file, 100_000);
+      writePlot(file, 100_000);
       const r = await runCli(['send', '--to', `127.0.0.1:${port}`, '--token', TOKEN, file]);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(ls(rw), ['c.plot']);

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CliResult, jsonLines, runCli, runCliExpectingExit, startCli } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { isRoot, ls, sha256, tmpDir, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
+import { isRoot, ls, sha256, tmpDir, writePlot, writeSamplePlot } from '../helpers/files.js';
 import { DISABLE_FILE } from '../../src/wire/names.js';
 import { fuzzSeed, rng } from '../helpers/fuzz.js';
 import { waitFor } from '../helpers/listener.js';
@@ -412,7 +412,7 @@ describe('fault injection', () => {
         const f = path.join(plotDir, `plot-k32-r${round}-${i}.plot`);
         const size = 2 * MiB + r.int(2 * MiB);
         largest = Math.max(largest, size);
-        writeRandomFile(f, size);
+        writePlot(f, size);
         sums.set(path.basename(f), await sha256(f));
       }
       const sweep = startCli(sweepArgs(plotDir));

@@ -8,7 +8,7 @@ import type { Heartbeat } from '../../src/bus/messages.js';
 import { Harvester } from '../../src/farm/harvester.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';
-import { ls, sha256, tmpDir, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
+import { ls, sha256, tmpDir, writePlot, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 
@@ -55,7 +55,7 @@ describe('harvester and send --nats (processes)', () => {
     const h = await startHarvester('hc-one', d);
     try {
       const file = path.join(src, 'cli-bid.plot');
-      writeRandomFile(file, 2 * MiB);
+      writePlot(file, 2 * MiB);
       const sum = await sha256(file);
       const r = await runCli(['send', '--nats', server.url, '--move', '--json', file]);
       assert.equal(r.code, 0, r.stderr);
@@ -116,7 +116,7 @@ describe('harvester and send --nats (processes)', () => {
 
   it('no harvester: exit 1 with PF_NO_BID, source kept', async () => {
     const file = path.join(src, 'unwanted.plot');
-    writeRandomFile(file, 10);
+    writePlot(file, 100);
     const r = await runCli([
       'send',
       '--nats',
@@ -145,7 +145,7 @@ describe('harvester and send --nats (processes)', () => {
     const dB = await dir('pf-hcB-');
     const a = await startHarvester('hc-a', dA);
     const file = path.join(src, 'survivor.plot');
-    writeRandomFile(file, 1024 * MiB);
+    writePlot(file, 1024 * MiB);
     const sum = await sha256(file);
     const send = startCli(['send', '--nats', server.url, '--move', '--json', file]);
     let nc: NatsConnection | undefined;
@@ -198,7 +198,7 @@ describe('harvester and send --nats (processes)', () => {
       await later.restart();
       await waitFor(() => h.stderr().includes('harvester ready'), 40_000, 'the harvester to attach');
       const file = path.join(src, 'late.plot');
-      writeRandomFile(file, 100_000);
+      writePlot(file, 100_000);
       const r = await runCli(['send', '--nats', later.url, '--move', '--json', file]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(jsonLines(r.stdout)[0]?.harvester, 'hc-late');

@@ -19,7 +19,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { writeHashRecord } from '../../src/storage/hash-records.js';
 import { hashFile } from '../../src/transfer/hash.js';
 import { startTestHarvester } from '../helpers/harvester.js';
-import { tmpDir, writeRandomFile } from '../helpers/files.js';
+import { tmpDir, writePlot } from '../helpers/files.js';
 import { natsSuite } from '../helpers/nats-server.js';
 
 describe('has and free', () => {
@@ -82,7 +82,7 @@ describe('has and free', () => {
     const src = await tmpDir('pf-has-src-');
     cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
     const files = Array.from({ length: n }, (_, i) => path.join(src, `plot-k28-has-${i}.plot2`));
-    for (const f of files) writeRandomFile(f, 5000);
+    for (const f of files) writePlot(f, 5000);
     return { src, files };
   };
 
@@ -258,7 +258,7 @@ describe('has and free', () => {
     assert.deepEqual(fs.readdirSync(src), [], 'nothing left beside the plots');
     // The next run: new plots, and a harvester in the record that has gone since.
     fs.writeFileSync(rosterFile, JSON.stringify({ ...saved(), harvesters: ['h8a', 'h8b', 'h8-gone'] }));
-    for (const f of files) writeRandomFile(f.replace('.plot2', '-2.plot2'), 5000);
+    for (const f of files) writePlot(f.replace('.plot2', '-2.plot2'), 5000);
     assert.deepEqual(
       (await run()).map((i) => i.status),
       ['sent', 'sent', 'sent'],
@@ -268,7 +268,7 @@ describe('has and free', () => {
     assert.deepEqual(saved().harvesters, ['h8a', 'h8b'], 'the gone one was dropped after one wait');
     // A record that is not JSON is not used.
     fs.writeFileSync(rosterFile, 'junk');
-    writeRandomFile(path.join(src, 'plot-k28-has-after-junk.plot2'), 5000);
+    writePlot(path.join(src, 'plot-k28-has-after-junk.plot2'), 5000);
     assert.deepEqual(
       (await run()).map((i) => i.status),
       ['sent'],
@@ -326,7 +326,7 @@ describe('has and free', () => {
     const src = await tmpDir('pf-has-src-');
     cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
     const file = path.join(src, 'f.plot');
-    writeRandomFile(file, 1000);
+    writePlot(file, 1000);
     await sendByBidding({ nc, plotter: 'p', prefix, file });
     await woken;
   });

@@ -13,7 +13,7 @@ import { connect, NatsConnection } from 'nats';
 import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/core/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
-import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { isRoot, ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { startNatsServer } from '../helpers/nats-server.js';
@@ -64,7 +64,7 @@ describe('load', () => {
         plotDirs.push(d);
         for (let i = 0; i < PLOTS_EACH; i++) {
           const f = path.join(d, `plot-k32-p${p}-${String(i).padStart(3, '0')}.plot`);
-          writeRandomFile(f, 64 * 1024 + ((p * PLOTS_EACH + i) % 977) * 31);
+          writePlot(f, 64 * 1024 + ((p * PLOTS_EACH + i) % 977) * 31);
           sums.set(path.basename(f), await sha256(f));
         }
       }

@@ -14,7 +14,7 @@ import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/core/log.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';
-import { sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { makeCreds, makeTls } from '../helpers/nats-auth.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
@@ -94,7 +94,7 @@ describe('NATS login and TLS', () => {
     try {
       await waitFor(() => h.stderr().includes('harvester ready'), 10_000, 'the harvester to log in');
       const file = path.join(work, 'up.plot');
-      writeRandomFile(file, 300_000);
+      writePlot(file, 300_000);
       const r = await runCli([
         'send',
         '--nats',
@@ -122,7 +122,7 @@ describe('NATS login and TLS', () => {
     const s = await server(['-c', c.conf]);
     const d = await harvester(s.url, 'h-creds', { creds: c.creds });
     const plots = await tmpDir('pf-plots-', work);
-    writeRandomFile(path.join(plots, 'cr.plot'), 200_000);
+    writePlot(path.join(plots, 'cr.plot'), 200_000);
     const sum = await sha256(path.join(plots, 'cr.plot'));
     const r = await runCli(['sweep', '--nats', s.url, '--nats-creds', c.creds, '--min-age', '0', '--json', plots]);
     assert.equal(r.code, 0, r.stderr);

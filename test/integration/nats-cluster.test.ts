@@ -13,7 +13,7 @@ import { connectNats } from '../../src/bus/connect.js';
 import { silentLogger } from '../../src/core/log.js';
 import type { Harvester } from '../../src/farm/harvester.js';
 import { sweep } from '../../src/plotter/sweep.js';
-import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 import { freePorts, PORT_RANGES } from '../helpers/ports.js';
@@ -81,7 +81,7 @@ describe('a NATS cluster', () => {
     const sums = new Map<string, string>();
     for (let i = 0; i < 20; i++) {
       const f = path.join(src, `plot-k28-cl${String(i).padStart(2, '0')}.plot2`);
-      writeRandomFile(f, 2 * MiB + i);
+      writePlot(f, 2 * MiB + i);
       sums.set(path.basename(f), await sha256(f));
     }
     const plotter = await nc('plotter');

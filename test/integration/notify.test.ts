@@ -17,7 +17,7 @@ import { Notifier, setNotifier } from '../../src/core/notify.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { DiskSet } from '../../src/storage/disks.js';
 import { runCli } from '../helpers/cli.js';
-import { tmpDir, writeRandomFile } from '../helpers/files.js';
+import { tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
@@ -108,7 +108,7 @@ describe('notify', () => {
     cleanup.push(() => nats.stop());
     const src = await tmpDir('pf-notify-src-');
     cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
-    for (let i = 0; i < 3; i++) writeRandomFile(path.join(src, `plot-k28-n${i}.plot2`), 1000);
+    for (let i = 0; i < 3; i++) writePlot(path.join(src, `plot-k28-n${i}.plot2`), 1000);
     const nc = await connect({ servers: nats.url });
     cleanup.push(() => nc.close());
     // No harvester at all: every plot fails (PF_NO_BID), and each failure notifies.

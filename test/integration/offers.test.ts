@@ -19,7 +19,7 @@ import { sendFile } from '../../src/transfer/sender.js';
 import type { HarvesterOptions } from '../../src/farm/harvester.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { captureLog } from '../helpers/log.js';
-import { sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { natsSuite } from '../helpers/nats-server.js';
 import { freePorts, PORT_RANGES } from '../helpers/ports.js';
@@ -104,7 +104,7 @@ describe('offers', () => {
     watcher.subscribe(`${prefix}.claim.>`, { callback: () => void claims.n++ });
     await watcher.flush();
     const file = path.join(src, 'plot-k28-offer.plot2');
-    writeRandomFile(file, 300_000);
+    writePlot(file, 300_000);
     const sum = await sha256(file);
     const r = await sendByBidding({ nc: await nats(), plotter: 'p1', prefix, file });
     assert.equal(r.harvester, 'ho1');
@@ -119,7 +119,7 @@ describe('offers', () => {
     const cap = captureLog();
     const { dir, src } = await setup(prefix, 'howb', { flushEvery: 1024 * 1024, log: cap.log });
     const file = path.join(src, 'plot-k28-wb.plot2');
-    writeRandomFile(file, 4 * 1024 * 1024 + 99);
+    writePlot(file, 4 * 1024 * 1024 + 99);
     await sendByBidding({ nc: await nats(), plotter: 'p1', prefix, file });
     assert.equal(await sha256(path.join(dir, 'plot-k28-wb.plot2')), await sha256(file));
     await waitFor(() => cap.lines.some((l) => l.msg === 'stored'), 5_000, 'the stored line');
@@ -148,7 +148,7 @@ describe('offers', () => {
     cleanup.push(() => h.close());
     const src = await tmpDir('pf-offer-src-');
     cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
-    for (const i of [0, 1]) writeRandomFile(path.join(src, `plot-k28-slot-${i}.plot2`), 50_000);
+    for (const i of [0, 1]) writePlot(path.join(src, `plot-k28-slot-${i}.plot2`), 50_000);
     const events: string[] = [];
     const items = await sweep({
       nc: await nats(),
@@ -187,7 +187,7 @@ describe('offers', () => {
     const { dir, src } = await setup(prefix, 'ho2');
     const nc = await nats();
     const file = path.join(src, 'plot-k28-once.plot2');
-    writeRandomFile(file, 5_000);
+    writePlot(file, 5_000);
     const old = await bidFor(nc, prefix, 'plot-k28-once.plot2', 5_000, false);
     assert.equal(old.offer, undefined, 'an older plotter (no `direct`) claims as before');
 

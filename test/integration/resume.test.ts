@@ -14,7 +14,7 @@ import { sendByBidding } from '../../src/plotter/bidding.js';
 import { partialPathFor } from '../../src/storage/names.js';
 import { sendWithRetry } from '../../src/transfer/retry.js';
 import { sendFile } from '../../src/transfer/sender.js';
-import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
@@ -34,7 +34,7 @@ describe('resume (direct)', () => {
 
   it('sends only the tail of a partial copy, and the result is byte-exact', async () => {
     const file = path.join(fx.src, 'tail.plot');
-    writeRandomFile(file, 6 * MiB + 123);
+    writePlot(file, 6 * MiB + 123);
     plantPartial(fx.dst, file, 4 * MiB);
     const r = await sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file });
     assert.equal(r.resumedFrom, 4 * MiB);
@@ -50,7 +50,7 @@ describe('resume (direct)', () => {
       ['all.plot', 3 * MiB],
     ] as const) {
       const file = path.join(fx.src, name);
-      writeRandomFile(file, 3 * MiB);
+      writePlot(file, 3 * MiB);
       plantPartial(fx.dst, file, keep);
       const r = await sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file });
       assert.equal(r.resumedFrom, keep);
@@ -61,7 +61,7 @@ describe('resume (direct)', () => {
 
   it('a corrupted partial copy fails the hash and is dropped; the retry sends it all', async () => {
     const file = path.join(fx.src, 'bad-prefix.plot');
-    writeRandomFile(file, 5 * MiB);
+    writePlot(file, 5 * MiB);
     const p = plantPartial(fx.dst, file, 3 * MiB);
     const fd = fs.openSync(p, 'r+');
     fs.writeSync(fd, Buffer.from([0x42]), 0, 1, 1_000_000); // a bit rotted on the harvester's disk
@@ -84,7 +84,7 @@ describe('resume (direct)', () => {
 
   it('a sender that does not resume starts from the beginning; the partial copy is left to expire', async () => {
     const file = path.join(fx.src, 'no-resume.plot');
-    writeRandomFile(file, 2 * MiB);
+    writePlot(file, 2 * MiB);
     const p = plantPartial(fx.dst, file, MiB);
     const r = await sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file, resume: false });
     assert.equal(r.resumedFrom, 0);
@@ -99,7 +99,7 @@ describe('resume: expiry', () => {
     const src = await tmpDir();
     const dst = await tmpDir();
     const file = path.join(src, 'old.plot');
-    writeRandomFile(file, 2 * MiB);
+    writePlot(file, 2 * MiB);
     const stale = plantPartial(dst, file, MiB);
     const old = Date.now() / 1000 - 10;
     fs.utimesSync(stale, old, old);
@@ -154,7 +154,7 @@ describe('resume through bidding', () => {
 
   it('the harvester holding a partial copy bids at once, even when excluded, and gets only the tail', async () => {
     const file = path.join(src, 'held.plot');
-    writeRandomFile(file, 4 * MiB);
+    writePlot(file, 4 * MiB);
     plantPartial(dirs[1]!, file, 3 * MiB); // rb-b holds 3 MiB of it
     const nc = await nats();
     // The plotter skipped rb-b after it failed this plot; it bids all the same, saying how much it holds.
@@ -196,7 +196,7 @@ describe('resume: PROGRESS while the receiver re-hashes', () => {
     const file = path.join(src, 'slow-rehash.plot');
     const size = 80 * MiB;
     const offset = 8 * MiB;
-    writeRandomFile(file, size);
+    writePlot(file, size);
     let dataBytes = 0;
     // A receiver that holds 8 MiB and takes 1.5 s to "re-hash" them, not reading the socket
     // meanwhile, with PROGRESS every 150 ms; the sender's idle limit is 400 ms.

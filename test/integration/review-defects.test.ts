@@ -14,7 +14,7 @@ import { publish } from '../../src/storage/publish.js';
 import { createReceiverServer } from '../../src/transfer/receive/intake.js';
 import { ReceiveSession } from '../../src/transfer/receive/session.js';
 import { sendFile } from '../../src/transfer/sender.js';
-import { isRoot, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { isRoot, tmpDir, writePlot } from '../helpers/files.js';
 import { TOKEN, useFixture } from '../helpers/listener.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
@@ -46,7 +46,7 @@ describe('review defects', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanup.push(() => new Promise((r) => server.close(() => r())));
     const file = path.join(fx.src, 'bug.plot');
-    writeRandomFile(file, 1000);
+    writePlot(file, 1000);
     const port = (server.address() as net.AddressInfo).port;
     const e = await sendFile({ host: '127.0.0.1', port, token: TOKEN, file }).then(
       () => assert.fail('sent'),
@@ -62,7 +62,7 @@ describe('review defects', () => {
   it('a signal shared by many transfers keeps no listener once they are done', async () => {
     const abort = new AbortController();
     const file = path.join(fx.src, 'many.plot');
-    writeRandomFile(file, 100);
+    writePlot(file, 100);
     for (let i = 0; i < 15; i++) {
       const r = await sendFile({
         host: '127.0.0.1',
@@ -85,7 +85,7 @@ describe('review defects', () => {
     const nc = await connect({ servers: server.url });
     cleanup.push(() => nc.close());
     const file = path.join(fx.src, 'nobody.plot');
-    writeRandomFile(file, 100);
+    writePlot(file, 100);
     const abort = new AbortController();
     // Nobody bids, so it backs off 60 s before its next try; without the fix this outlives the
     // test's timeout.

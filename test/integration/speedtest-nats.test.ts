@@ -15,7 +15,7 @@ import { runSpeedtest, speedtestBudget } from '../../src/transfer/speedtest.js';
 import { encodeMessage } from '../../src/wire/messages.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';
-import { ls, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { ls, tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 import { RawClient } from '../helpers/raw.js';
@@ -148,7 +148,7 @@ describe('speedtest listener', () => {
     const dir = await tmpDir();
     try {
       const file = path.join(dir, 'x.plot');
-      writeRandomFile(file, 1000);
+      writePlot(file, 1000);
       await assert.rejects(
         sendFile({ host: '127.0.0.1', port: l.port, token: TOKEN, file }),
         (e: unknown) =>

@@ -6,10 +6,11 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
+import { NO_GROUP, sampleHeader, sampleTables } from '../../src/demo/sample.js';
 import { Pacer } from '../../src/transfer/pace.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';
-import { isRoot, ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { isRoot, ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { natsSuite } from '../helpers/nats-server.js';
 
@@ -46,7 +47,7 @@ describe('sweep', () => {
     const sums = new Map<string, string>();
     for (let i = 0; i < n; i++) {
       const f = path.join(d, `plot-k32-${label}-${String(i).padStart(2, '0')}.plot`);
-      writeRandomFile(f, size(i));
+      writePlot(f, size(i));
       sums.set(path.basename(f), await sha256(f));
     }
     return { dir: d, sums };
@@ -158,16 +159,18 @@ describe('sweep', () => {
     assert.deepEqual(ls(p.dir), [], 'no lock files or sources left');
   });
 
-  it('a plot a harvester already holds is reported as a duplicate and kept', async () => {
+  it('a plot a harvester already holds, unverifiable (copied in by hand), is kept and the sweep fails', async () => {
+    // Once a "duplicate" with exit 0: nobody showed the copy is this plot, and nothing moved.
     const target = await disk('dup-h', false);
     await harvester('hs-dup', [target], 'dup');
     const p = await plots('dup', 1, () => 5000);
     const [name] = [...p.sums.keys()];
     fs.copyFileSync(path.join(p.dir, name!), path.join(target, name!));
     const r = await sweepCli(p.dir, ['--prefix', 'dup']);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
     const [item] = jsonLines(r.stdout);
-    assert.equal(item?.status, 'duplicate');
+    assert.equal(item?.status, 'failed');
+    assert.equal((item?.error as { code: string }).code, 'PF_EXISTS');
     assert.equal(item?.harvester, 'hs-dup');
     assert.ok(fs.existsSync(path.join(p.dir, name!)), 'source kept');
   });
@@ -184,7 +187,7 @@ describe('sweep', () => {
     for (const n of names) fs.copyFileSync(path.join(target, n), path.join(p.dir, n));
     // And one is a different file that happens to have the name and size.
     const other = path.join(p.dir, names[1]!);
-    writeRandomFile(other, 300_000);
+    writePlot(other, 300_000);
     const r = await sweepCli(p.dir, ['--prefix', 'dup2']);
     // Regression (issue 15, item 12): a different file under the plot's name was a "duplicate"
     // with exit 0, so nobody was told.
@@ -252,7 +255,7 @@ describe('sweep', () => {
     cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
     const id = 'ab'.repeat(32);
     for (const f of [`plot-k28-${id}.plot2`, 'plot-k32-old.plot', 'notes.plot2.txt', '.hidden.plot2', 'x.plot22'])
-      fs.writeFileSync(path.join(d, f), 'x');
+      writePlot(path.join(d, f), 100);
     const r = await runCli(['sweep', '--nats', suite.server.url, '--dry-run', '--min-age', '0', '--json', d]);
     assert.equal(r.code, 0, r.stderr);
     const names = jsonLines(r.stdout)
@@ -352,8 +355,11 @@ describe('sweep', () => {
       ]);
     const r = await quickSweep('*.nothing-bids');
     assert.equal(r.code, 0, 'a pattern that matches nothing is not a failure');
-    fs.renameSync(path.join(p.dir, 'plot-k32-nobid-00.plot'), path.join(p.dir, 'huge.plot'));
-    fs.truncateSync(path.join(p.dir, 'huge.plot'), 2 ** 40); // sparse: 1 TiB, no disk here has room
+    // A whole plot of 1 TiB as its header tells, sparse: no disk here has room.
+    const huge = path.join(p.dir, 'huge.plot');
+    const head = sampleHeader('pos2-v1', NO_GROUP);
+    fs.writeFileSync(huge, Buffer.concat([head, sampleTables('pos2-v1', head.length, 2 ** 40)]));
+    fs.truncateSync(huge, 2 ** 40);
     const r2 = await quickSweep('huge.plot');
     assert.equal(r2.code, 1);
     const [item] = jsonLines(r2.stdout);

@@ -14,7 +14,8 @@ import { silentLogger } from '../../src/core/log.js';
 import type { Harvester } from '../../src/farm/harvester.js';
 import { watchSweep } from '../../src/plotter/watch.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
-import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
+import { NO_GROUP, sampleHeader, sampleTables } from '../../src/demo/sample.js';
+import { ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
@@ -63,8 +64,11 @@ describe('sweep --watch', () => {
     const sums = new Map<string, string>();
     const write = (i: number) => {
       const name = `plot-k28-w${String(i).padStart(3, '0')}.plot2`;
+      // A whole plot as its header tells (a pos2 header with no memo, one chunk), different per i.
+      const head = sampleHeader('pos2-v1', { ...NO_GROUP, id: Buffer.alloc(32, i & 0xff) });
       const data = Buffer.alloc(1024 + i);
-      data.writeUInt32LE(i);
+      Buffer.concat([head, sampleTables('pos2-v1', head.length, data.length)]).copy(data);
+      data.writeUInt32LE(i, data.length - 4);
       // Written under a temporary name and renamed in, as plotters finish a plot.
       fs.writeFileSync(path.join(src, `.${name}.tmp`), data);
       fs.renameSync(path.join(src, `.${name}.tmp`), path.join(src, name));
@@ -109,7 +113,7 @@ describe('sweep --watch', () => {
 
   it('SIGTERM lets the plot in flight finish (exit 0); a second watcher on the same DIR is refused', async () => {
     const src = await dir('term');
-    writeRandomFile(path.join(src, 'plot-k28-term.plot2'), 24 * MiB);
+    writePlot(path.join(src, 'plot-k28-term.plot2'), 24 * MiB);
     const sum = await sha256(path.join(src, 'plot-k28-term.plot2'));
     // --bwlimit keeps it in flight for ~3 s, long enough to signal it mid-transfer.
     const c = startCli([
@@ -160,7 +164,7 @@ describe('sweep --watch', () => {
   it('SIGKILL mid-transfer loses nothing; the next start finishes it, resuming; NATS restarting under it is waited out', async () => {
     const src = await dir('kill');
     const file = path.join(src, 'plot-k28-kill.plot2');
-    writeRandomFile(file, 24 * MiB);
+    writePlot(file, 24 * MiB);
     const sum = await sha256(file);
     const argv = ['sweep', '--watch', '--nats', server.url, '--min-age', '0', '--json', '--scan-interval', '1', src];
     const c1 = startCli([...argv.slice(0, 2), '--bwlimit', '8', ...argv.slice(2)]);

@@ -425,7 +425,13 @@ export class ReceiveSession {
       );
       throw fromSystemError(err, `closing ${this.tempPath}`);
     }
-    const { settled } = await publish(this.tempPath!, finalPath, this.log, (p) => writeHashRecord(p, ours), dir);
+    // The hash record first, of the file under its temporary name (the link keeps its inode and
+    // mtime): a receiver killed right after the link leaves a copy whose record is there, so the
+    // plotter that never heard RESULT can verify it instead of finding an unverifiable copy.
+    const tempStat = await fsp.stat(this.tempPath!).catch(() => undefined);
+    const recorded = tempStat ? writeHashRecord(finalPath, ours, tempStat) : Promise.resolve(false);
+    await recorded;
+    const { settled } = await publish(this.tempPath!, finalPath, this.log, () => recorded, dir);
     this.tempPath = undefined;
     this.state = 'done';
     const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
