@@ -70,6 +70,8 @@ export interface SendResult {
   resumedFrom: number;
   /** Bytes that crossed the network this time. */
   bytesSent: number;
+  /** Why the receiver chose the disk it wrote to, as its RESULT says (absent: it did not say). */
+  why?: string;
 }
 
 export async function sendFile(opts: SendOptions): Promise<SendResult> {
@@ -122,6 +124,7 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
         remotePath: result.path,
         resumedFrom: offset,
         bytesSent: size - offset,
+        ...(result.why !== undefined ? { why: result.why } : {}),
       };
     } finally {
       conn.close();
