@@ -102,7 +102,7 @@ export class Harvester {
     validateId(opts.prefix ?? 'plotferry', '--prefix');
     this.disks = receiverDisks('harvester', opts.dirs, {
       ...opts,
-      onPlotDeleted: (f) => this.inventory.removed(f),
+      onPlotDeleted: (f, bytes) => this.inventory.removed(f, bytes),
       // What a disk holds of a group: stored plots, and plots of it being received there now.
       groups: (dir, group) => {
         const g = this.inventory.groupIn(dir, group);

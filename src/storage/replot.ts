@@ -45,8 +45,8 @@ export interface ReplotOptions {
   dryRun?: boolean;
   maxPerHour?: number;
   log: Logger;
-  /** A plot this deleted (for the ledger and the plot counts). */
-  onDeleted?: (file: string) => void | Promise<void>;
+  /** A plot this deleted, and its size (for the ledger and the plot counts). */
+  onDeleted?: (file: string, bytes: number) => void | Promise<void>;
 }
 
 /** A PoS1 plot that may go. */
@@ -200,7 +200,7 @@ export class Replotter {
         },
         `replot: deleted ${v.name} (${describe(v.header)}, ${formatBytes(v.size)}) to make room for ${forPlot}`,
       );
-      await this.o.onDeleted?.(v.path);
+      await this.o.onDeleted?.(v.path, v.size);
       need = await stillNeeded();
     }
     this.lists.delete(dir);
