@@ -8,7 +8,7 @@
  *                                  ◀───    ACCEPT {}            or ERROR {code,message}
  *   <size raw bytes>               ───▶
  *   TRAILER {hash}                 ───▶
- *                                  ◀───    RESULT {hash,bytes,path}  or ERROR {code,message}
+ *                                  ◀───    RESULT {hash,bytes,path,why}  or ERROR {code,message}
  *
  * The receiver may send ERROR at any point (disk full mid-stream); the sender stops then.
  *
