@@ -105,6 +105,44 @@ describe('what the farm is told', () => {
     },
   );
 
+  // The everyday case: two plots bid for at once are both told "the most free space" of one
+  // disk; the second is written to the other.
+  it(
+    "with plots sent two at a time to two disks, each line's why names the disk its plot is on",
+    { skip: needsRoot },
+    async () => {
+      const a = await tmpfsDisk('pf-rep-two-a-', 48, cleanup);
+      const b = await tmpfsDisk('pf-rep-two-b-', 40, cleanup);
+      const h = await startTestHarvester({ nc: await nats(), id: 'y2', dirs: [a, b], prefix: 'y2' });
+      cleanup.push(() => h.close());
+      const src = await dir('pf-rep-two-src-');
+      for (let i = 0; i < 6; i++) writeSamplePlot(path.join(src, `t${i}.plot`), MiB, 32);
+      const c = captureLog();
+      const items = await sweep({
+        nc: await nats(),
+        dirs: [src],
+        plotter: 'p-two',
+        prefix: 'y2',
+        minAgeMs: 0,
+        concurrency: 2,
+        log: c.log,
+      });
+      assert.deepEqual(
+        items.map((i) => i.status),
+        Array(6).fill('sent'),
+      );
+      const moved = c.lines.filter((l) => l.msg === 'moved and verified');
+      assert.equal(moved.length, 6);
+      const disks = new Set(moved.map((l) => path.dirname(String(l.remote))));
+      assert.equal(disks.size, 2, 'both disks took plots');
+      for (const l of moved)
+        assert.ok(
+          String(l.why).startsWith(`${path.dirname(String(l.remote))}: `),
+          `${String(l.remote)} is said to be there because "${String(l.why)}"`,
+        );
+    },
+  );
+
   // A replot that could free nothing still got an ETA, and PF_NO_SPACE read "room for at most
   // 5.0 MiB" beside a 5.0 MiB plot.
   it(
@@ -156,10 +194,10 @@ describe('what the farm is told', () => {
       assert.equal(items[0]?.error?.code, 'PF_NO_SPACE');
       const msg = items[0]!.error!.message;
       // (The harvester's own files took a page or two since the reserve was worked out.)
-    const room = /\(5,242,880 bytes plus its reserve\): s1 has room for at most ([\d,]+) bytes/.exec(msg);
-    assert.ok(room, msg);
-    const roomBytes = Number(room[1]!.replaceAll(',', ''));
-    assert.ok(roomBytes < size && roomBytes > size - 64 * 1024, msg);
+      const room = /\(5,242,880 bytes plus its reserve\): s1 has room for at most ([\d,]+) bytes/.exec(msg);
+      assert.ok(room, msg);
+      const roomBytes = Number(room[1]!.replaceAll(',', ''));
+      assert.ok(roomBytes < size && roomBytes > size - 64 * 1024, msg);
       assert.match(msg, /--replot can free nothing here: 1 \*\.plot file does not match/, msg);
       assert.ok(fs.existsSync(path.join(src, 'big.plot2')), 'the source is kept');
     },
