@@ -108,6 +108,8 @@ export interface Decline {
   freeBytes: number;
   /** With reason 'held', to an announce with a probe: the copy, as `has` would describe it. */
   held?: HeldCopy;
+  /** With reason 'no-room': why --replot could free nothing there, when that is why. */
+  why?: string;
 }
 /** A stored copy as a harvester describes it (Held, and a 'held' Decline). */
 export interface HeldCopy {
@@ -165,7 +167,15 @@ export interface DirStatus {
   /** The filesystem (st_dev): directories on one share its free space, counted once. */
   fs?: number;
   unusable?: string;
+  /**
+   * With --replot on: the PoS1 plots it may delete here, and the PoS1 candidates it keeps by
+   * reason (storage/replot.ts ReplotSummary), so `status` can say why a replot frees nothing.
+   */
+  replot?: { mayGoPlots: number; mayGoBytes: number; unmatched: number; linked: number; inUse: number };
 }
+/** Whether a harvester replots: --replot (`on`), --replot-dry-run, or neither. */
+export const REPLOT_MODES = ['on', 'dry-run', 'off'] as const;
+export type ReplotMode = (typeof REPLOT_MODES)[number];
 export interface Heartbeat {
   kind: 'heartbeat';
   v: 1;
@@ -180,6 +190,10 @@ export interface Heartbeat {
     pos2StoredLastDay: number;
     pos1DeletedLastHour: number;
     pos1DeletedLastDay: number;
+    /** --replot, --replot-dry-run or neither (absent from older harvesters). */
+    mode?: ReplotMode;
+    /** --replot-match, when given. */
+    match?: string;
   };
   /** Sender's clock, ms since the epoch. */
   at: number;
@@ -381,6 +395,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
           reason: oneOf(m, 'reason', DECLINE_REASONS),
           freeBytes: count(m, 'freeBytes'),
           ...(typeof m.held === 'object' && m.held !== null ? { held: heldCopy(m.held as Obj) } : {}),
+          ...(m.why !== undefined ? { why: str(m, 'why', 300) } : {}),
         };
       case 'claim':
         return {
@@ -455,6 +470,11 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
                   pos2StoredLastDay: count(m.replot as Obj, 'pos2StoredLastDay'),
                   pos1DeletedLastHour: count(m.replot as Obj, 'pos1DeletedLastHour'),
                   pos1DeletedLastDay: count(m.replot as Obj, 'pos1DeletedLastDay'),
+                  // A mode this version does not know is left out, not the whole heartbeat.
+                  ...(REPLOT_MODES.includes((m.replot as Obj).mode as ReplotMode)
+                    ? { mode: (m.replot as Obj).mode as ReplotMode }
+                    : {}),
+                  ...((m.replot as Obj).match !== undefined ? { match: str(m.replot as Obj, 'match', 300) } : {}),
                 },
               }
             : {}),
@@ -486,6 +506,17 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
                 : {}),
               ...(o2.fs !== undefined ? { fs: count(o2, 'fs') } : {}),
               ...(typeof u === 'string' ? { unusable: u.slice(0, 256) } : {}),
+              ...(typeof o2.replot === 'object' && o2.replot !== null
+                ? {
+                    replot: {
+                      mayGoPlots: count(o2.replot as Obj, 'mayGoPlots'),
+                      mayGoBytes: count(o2.replot as Obj, 'mayGoBytes'),
+                      unmatched: count(o2.replot as Obj, 'unmatched'),
+                      linked: count(o2.replot as Obj, 'linked'),
+                      inUse: count(o2.replot as Obj, 'inUse'),
+                    },
+                  }
+                : {}),
             };
           }),
         };

@@ -5,7 +5,7 @@
  */
 import type { Announce, DeclineReason } from '../bus/messages.js';
 import type { PlotferryError } from '../core/errors.js';
-import { GroupBusyError, type DiskSet } from '../storage/disks.js';
+import { GroupBusyError, NoRoomError, type DiskSet } from '../storage/disks.js';
 import { findExisting } from '../storage/held.js';
 import { findPartial } from '../storage/partials.js';
 
@@ -37,7 +37,7 @@ export type BidDecision =
    * No bid: no disk with room, the name is held already, or the plotter skips us. Silence, or a
    * Decline with this reason to a plotter that asks every harvester to answer.
    */
-  | { kind: 'silent'; reason: DeclineReason; heldPath?: string }
+  | { kind: 'silent'; reason: DeclineReason; heldPath?: string; why?: string }
   /**
    * Bid after `delayMs`. A busy bid (room, but every disk with room is writing, or at
    * --max-transfers) is never taken as an offer; it tells the plotter to wait rather than fail.
@@ -90,7 +90,12 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
     // No disk with room at all: stay silent, another harvester may have one.
     const code = (err as PlotferryError).code;
     if (code === 'PF_NO_SPACE') await disks.explainReplot(a.size, a.name);
-    if (code !== 'PF_BUSY') return { kind: 'silent', reason: code === 'PF_NO_DISK' ? 'no-disk' : 'no-room' };
+    if (code !== 'PF_BUSY')
+      return {
+        kind: 'silent',
+        reason: code === 'PF_NO_DISK' ? 'no-disk' : 'no-room',
+        ...(err instanceof NoRoomError && err.replotBlocked ? { why: err.replotBlocked } : {}),
+      };
     busy = true;
     // The disk holding its group is writing: said, so the plotter waits for it (see Bid.group).
     groupHome = err instanceof GroupBusyError;

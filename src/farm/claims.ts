@@ -42,7 +42,7 @@ export interface OpenedClaim {
 /** A claimed transfer under way: it ends with `done`; abort() ends it now (shutdown). */
 export interface OpenClaim {
   done: Promise<
-    | { ok: true; path: string; bytes: number; header?: PlotHeaderInfo | null }
+    | { ok: true; path: string; bytes: number; header?: PlotHeaderInfo | null; why?: string }
     | { ok: false; error: PlotferryError; expired?: true }
   >;
   abort(): void;
@@ -101,8 +101,9 @@ export class Claims {
       `claimed: ${c.name} goes to ${r.dir} (${r.why})`,
     );
     void t.done.then((outcome) => {
-      // Stored (and so counted by the inventory) before it stops counting as incoming.
-      if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes, r.why, c.group, outcome.header);
+      // Stored (and so counted by the inventory) before it stops counting as incoming. The why
+      // is the disk written's: another disk may have taken the file after this one failed.
+      if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes, outcome.why ?? r.why, c.group, outcome.header);
       this.open.delete(c.id);
       if (!outcome.ok && outcome.expired) o.log.warn({ file: c.name }, outcome.error.message);
       o.onFreed?.();

@@ -102,7 +102,7 @@ export class Harvester {
     validateId(opts.prefix ?? 'plotferry', '--prefix');
     this.disks = receiverDisks('harvester', opts.dirs, {
       ...opts,
-      onPlotDeleted: (f) => this.inventory.removed(f),
+      onPlotDeleted: (f, bytes) => this.inventory.removed(f, bytes),
       // What a disk holds of a group: stored plots, and plots of it being received there now.
       groups: (dir, group) => {
         const g = this.inventory.groupIn(dir, group);
@@ -229,7 +229,7 @@ export class Harvester {
   private async onAnnounce(msg: Msg): Promise<void> {
     const a = this.decodeOrIgnore(msg, 'announce');
     if (!a) return;
-    const decline = (reason: DeclineReason, freeBytes = 0, held?: HeldCopy) => {
+    const decline = (reason: DeclineReason, freeBytes = 0, held?: HeldCopy, why?: string) => {
       if (a.answerAll)
         msg.respond(
           encodeBus({
@@ -240,6 +240,7 @@ export class Harvester {
             reason,
             freeBytes,
             ...(held ? { held } : {}),
+            ...(why ? { why: why.slice(0, 300) } : {}),
           }),
         );
     };
@@ -254,7 +255,7 @@ export class Harvester {
       // Held: described as `has` would (the plotter then needs no `has` of its own first).
       if (d.heldPath && a.answerAll && a.probe !== undefined)
         return decline('held', 0, await describeHeld(d.heldPath, a.probe));
-      return decline(d.reason, d.reason === 'no-room' ? await this.disks.mostRoom() : 0);
+      return decline(d.reason, d.reason === 'no-room' ? await this.disks.mostRoom() : 0, undefined, d.why);
     }
     // To a plotter that can take it, a bid with room carries its own claim (farm/offers.ts).
     const offer = a.direct && a.answerAll && !d.busy ? this.offers.offer(a) : undefined;

@@ -1,20 +1,37 @@
 /** What a harvester publishes every few seconds (and on `status`): its disks and transfers. */
-import type { DirStatus, Heartbeat } from '../bus/messages.js';
+import type { DirStatus, Heartbeat, ReplotMode } from '../bus/messages.js';
 import type { DiskSet } from '../storage/disks.js';
 import type { Inventory } from './inventory.js';
 
-/** O(directories): statfs for space, the inventory for plot counts (no per-plot work). */
+/**
+ * O(directories): statfs for space, the inventory for plot counts (no per-plot work). With
+ * --replot, what it may delete per directory comes from its list, cached for a minute and read
+ * by every bid already (storage/replot.ts).
+ */
 export async function buildHeartbeat(
   disks: DiskSet,
   inventory: Inventory,
   h: Pick<Heartbeat, 'harvester' | 'host' | 'activeTransfers' | 'maxTransfers'>,
 ): Promise<Heartbeat> {
-  const dirs: DirStatus[] = (await disks.snapshot()).map((i) => ({
-    dir: i.dir,
-    freeBytes: i.freeBytes,
-    totalBytes: i.totalBytes,
-    ...(i.dev >= 0 ? { fs: i.dev } : {}),
-    ...(i.unusable ? { plots: 0, plotBytes: 0, unusable: i.unusable } : inventory.of(i.dir)),
-  }));
-  return { kind: 'heartbeat', v: 1, ...h, dirs, replot: inventory.rates(), at: Date.now() };
+  const replotter = disks.replotter;
+  const mode: ReplotMode = !replotter ? 'off' : replotter.dryRun ? 'dry-run' : 'on';
+  const dirs: DirStatus[] = await Promise.all(
+    (await disks.snapshot()).map(async (i) => {
+      const summary = mode === 'on' && !i.unusable ? await replotter!.summary(i.dir).catch(() => undefined) : undefined;
+      return {
+        dir: i.dir,
+        freeBytes: i.freeBytes,
+        totalBytes: i.totalBytes,
+        ...(i.dev >= 0 ? { fs: i.dev } : {}),
+        ...(i.unusable ? { plots: 0, plotBytes: 0, unusable: i.unusable } : inventory.of(i.dir)),
+        ...(summary ? { replot: summary } : {}),
+      };
+    }),
+  );
+  const replot = {
+    ...inventory.rates(),
+    mode,
+    ...(replotter?.match !== undefined ? { match: replotter.match } : {}),
+  };
+  return { kind: 'heartbeat', v: 1, ...h, dirs, replot, at: Date.now() };
 }

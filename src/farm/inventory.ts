@@ -6,8 +6,14 @@
  * a plot this harvester stores is added as it lands, and a slow reconciliation scan (at start,
  * then every `rescanMs`, default 10 min) catches what changed outside plotferry (a farmer's
  * `rm`, a copy by hand). Free and total space come from statfs on every heartbeat, which is O(1).
+ *
+ * Between scans, a watch on each directory (inotify, one per directory, not per file) names the
+ * files that came or went, and only those are looked at (an lstat each): a plot removed by hand
+ * leaves the counts within a second, at O(changes). A watch that cannot be set up (the inotify
+ * limit, max_user_watches) or that fails, and events the kernel dropped (its queue overflowed;
+ * libuv does not report that), leave the counts to the next scan, as before.
  */
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
@@ -59,6 +65,12 @@ const STAT_BATCH = 64;
  */
 const HEADER_READS = 2;
 
+/**
+ * How long the watch collects names before they are looked at: a `rm *.plot` of thousands is
+ * looked at in one pass, and a file renamed twice in a row once.
+ */
+const WATCH_SETTLE_MS = 200;
+
 /** Bytes per minute over the last day: a rate without keeping one entry per plot. */
 class MinuteBuckets {
   private readonly buckets = new Map<number, number>();
@@ -97,6 +109,13 @@ export class Inventory {
   /** Per directory, the background reading of its last scan's PoS2 headers (readLater). */
   private readonly reading = new Map<string, Promise<void>>();
   private scanning?: Promise<void>;
+  /** Per directory, its watch and the directory it watches (st_dev:st_ino: a remount is another). */
+  private readonly watchers = new Map<string, { watcher: fs.FSWatcher; identity: string }>();
+  /** Per directory, the names the watch reported since they were last looked at. */
+  private readonly touched = new Map<string, Set<string>>();
+  private settleTimer?: NodeJS.Timeout;
+  private lookingAgain?: Promise<void>;
+  private stopped = false;
 
   constructor(
     private readonly dirs: () => readonly string[],
@@ -112,7 +131,11 @@ export class Inventory {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.settleTimer);
+    for (const { watcher } of this.watchers.values()) watcher.close();
+    this.watchers.clear();
   }
 
   /** The counts of `dir` (zero before its first scan), from the index: O(1), no disk touched. */
@@ -177,12 +200,16 @@ export class Inventory {
     return readKind(finalPath, bytes).then(settle);
   }
 
-  /** A plot this process removed (--replot). */
-  removed(finalPath: string): void {
+  /**
+   * A plot this process removed (--replot). `pos1Bytes`: the PoS1 plot's size, as the deleter
+   * knew it (the watch may have taken it out of the index already).
+   */
+  removed(finalPath: string, pos1Bytes?: number): void {
     const index = this.plots.get(path.dirname(finalPath));
     const name = path.basename(finalPath);
     const size = index?.get(name);
-    if (index && size !== undefined && index.posOf(name) === 1) this.deleted.add(size);
+    if (pos1Bytes !== undefined) this.deleted.add(pos1Bytes);
+    else if (index && size !== undefined && index.posOf(name) === 1) this.deleted.add(size);
     index?.delete(name);
   }
 
@@ -206,6 +233,8 @@ export class Inventory {
       const t0 = Date.now();
       let files = 0;
       for (const dir of this.dirs()) {
+        // Watched before it is read, so nothing that changes during the scan goes unseen.
+        if (!this.stopped) await this.watch(dir);
         const names = await fsp.readdir(dir).catch(() => undefined);
         if (!names) continue;
         const found = new PlotIndex();
@@ -244,6 +273,94 @@ export class Inventory {
       this.log.debug({ ms: Date.now() - t0, plots: files }, 'inventory scanned');
     })().finally(() => (this.scanning = undefined));
     return this.scanning;
+  }
+
+  /**
+   * Watches `dir` for names that come and go, unless the same directory is watched already; a
+   * directory that is another now (remounted, replaced) is watched again.
+   */
+  private async watch(dir: string): Promise<void> {
+    const st = await fsp.stat(dir).catch(() => undefined);
+    const have = this.watchers.get(dir);
+    const identity = st ? `${st.dev}:${st.ino}` : '';
+    if (have && have.identity === identity) return;
+    have?.watcher.close();
+    this.watchers.delete(dir);
+    if (!st || this.stopped) return;
+    const giveUp = (err: unknown) =>
+      this.log.warn(
+        { dir, err: (err as Error).message },
+        'inventory: cannot watch this directory; plots removed or added by hand show at the next scan',
+      );
+    try {
+      // Not persistent: a watch never keeps the process alive.
+      const watcher = fs.watch(dir, { persistent: false }, (event, name) => this.onWatch(dir, identity, event, name));
+      watcher.on('error', (err) => {
+        watcher.close();
+        if (this.watchers.get(dir)?.watcher === watcher) this.watchers.delete(dir);
+        giveUp(err);
+      });
+      this.watchers.set(dir, { watcher, identity });
+    } catch (err) {
+      giveUp(err);
+    }
+  }
+
+  /** A name in `dir` came, went or was renamed (content writes, 'change', are of no interest). */
+  private onWatch(dir: string, identity: string, event: string, name: string | Buffer | null): void {
+    if (event !== 'rename' || this.stopped) return;
+    const n = name === null ? undefined : name.toString();
+    if (n === undefined || !isPlotFileName(n)) {
+      // The directory itself went (unmounted, removed): this watch is dead; the scan sets up another.
+      if (n === undefined || n === path.basename(dir)) void this.checkWatched(dir, identity);
+      return;
+    }
+    let names = this.touched.get(dir);
+    if (!names) this.touched.set(dir, (names = new Set()));
+    names.add(n);
+    this.settleTimer ??= setTimeout(() => {
+      this.settleTimer = undefined;
+      this.lookingAgain ??= this.lookAgain().finally(() => (this.lookingAgain = undefined));
+    }, WATCH_SETTLE_MS);
+  }
+
+  private async checkWatched(dir: string, identity: string): Promise<void> {
+    const st = await fsp.stat(dir).catch(() => undefined);
+    const w = this.watchers.get(dir);
+    if (w?.identity === identity && (!st || `${st.dev}:${st.ino}` !== identity)) {
+      w.watcher.close();
+      this.watchers.delete(dir);
+    }
+  }
+
+  /**
+   * The names the watches reported, each looked at once (lstat; a header read for a `*.plot`
+   * that came): the index follows what is on disk without a scan. A scan under way finishes
+   * first, so its index is the one brought up to date.
+   */
+  private async lookAgain(): Promise<void> {
+    while (this.touched.size > 0) {
+      await this.scanning;
+      const batch = [...this.touched];
+      this.touched.clear();
+      for (const [dir, names] of batch) {
+        const index = this.plots.get(dir);
+        if (!index) continue;
+        let gone = 0;
+        for (const n of names) {
+          const st = await fsp.lstat(path.join(dir, n)).catch(() => undefined);
+          if (!st?.isFile()) {
+            if (index.delete(n)) gone++;
+            continue;
+          }
+          if (index.get(n) === st.size) continue;
+          // Came (a copy by hand, or a plot this process just stored: added() has its last word).
+          const kind = await readKind(path.join(dir, n), st.size);
+          if (this.plots.get(dir) === index) index.setPlot(n, st.size, posByName(n) || kind.pos, kind.group);
+        }
+        if (gone) this.log.info({ dir, gone }, `inventory: ${gone} plot(s) removed outside plotferry`);
+      }
+    }
   }
 
   /** Resolves once the PoS2 headers the scans left for later are read (their groups known). */

@@ -171,7 +171,7 @@ export class OfferDesk {
             {
               done: session.outcome.then((r) =>
                 r.ok
-                  ? { ok: true as const, path: r.path, bytes: r.bytes, header: r.header }
+                  ? { ok: true as const, path: r.path, bytes: r.bytes, header: r.header, why: r.why }
                   : { ok: false as const, error: r.error },
               ),
               abort: () => session.abort(),

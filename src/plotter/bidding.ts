@@ -31,7 +31,7 @@ import { request } from '../bus/request.js';
 import { asPlotferryError, DISK_FAULTS, PlotferryError } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import { abortableSleep } from '../core/sleep.js';
-import { formatBytes } from '../storage/disks.js';
+import { formatBytesAll } from '../core/format.js';
 import { readPlotHead } from '../storage/fsio.js';
 import { checkPlotHeader, groupOf } from '../wire/plot-header.js';
 import { validatePlotName } from '../wire/names.js';
@@ -125,6 +125,18 @@ export interface BiddingResult extends SendResult {
   alreadyStored?: true;
   /** Why the winning harvester chose its disk, as its bid said. */
   why?: string;
+}
+
+/**
+ * Why the plot's disk was chosen, for the plotter's log: the receiver's RESULT says it of the
+ * disk it wrote to. A bid's `why` was said before any disk was reserved, and another plot may
+ * have taken that disk by the claim (or it failed a write), so from a harvester whose RESULT
+ * does not say, the bid's is kept only when it names the directory the plot went to.
+ */
+export function whyWritten(r: Pick<SendResult, 'remotePath' | 'why'>, bidWhy?: string): { why?: string } {
+  if (r.why) return { why: r.why };
+  if (bidWhy?.startsWith(`${path.dirname(r.remotePath)}: `)) return { why: bidWhy };
+  return {};
 }
 
 export async function sendByBidding(opts: BiddingOptions): Promise<BiddingResult> {
@@ -222,13 +234,12 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
         throw found.error;
       }
       harvester = found.harvester;
-      const why = found.why ? { why: found.why } : {};
       if (found.direct) {
         // The bid's own listener: the HELLO claims, and a refusal is its ERROR (farm/offers.ts).
         const { host, port, token } = found.direct;
         try {
           const r = await sendFile({ ...opts, name, host, port, token, offer: id });
-          return { ...r, harvester, attempts: attempt, ...why };
+          return { ...r, harvester, attempts: attempt, ...whyWritten(r, found.why) };
         } catch (err) {
           claimRefusedBusy = (err as PlotferryError).code === 'PF_BUSY';
           throw err;
@@ -256,7 +267,7 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
         throw new PlotferryError(answer.code, `${harvester} refused the claim: ${answer.message}`);
       }
       const r = await sendFile({ ...opts, name, host: answer.host, port: answer.port, token: answer.token });
-      return { ...r, harvester, attempts: attempt, ...why };
+      return { ...r, harvester, attempts: attempt, ...whyWritten(r, found.why) };
     } catch (err) {
       const e = asPlotferryError(err);
       if (e instanceof GroupWaitError) groupWaitSince ??= Date.now();
@@ -534,13 +545,15 @@ function noBidError(
         'PF_NO_DISK',
         `no harvester has a usable disk for ${a.name} (${noRoom.map((d) => d.harvester).join(', ')}: see their logs or \`plotferry status\`)`,
       );
+    // The plot's size beside each harvester's room: figures that read alike are given in bytes.
+    const [sizeText, ...roomText] = formatBytesAll([a.size, ...noRoom.map((d) => d.freeBytes)]);
     return new PlotferryError(
       'PF_NO_SPACE',
-      `no harvester has room for ${a.name} (${formatBytes(a.size)} plus its reserve): ${noRoom
-        .map((d) =>
+      `no harvester has room for ${a.name} (${sizeText} plus its reserve): ${noRoom
+        .map((d, i) =>
           d.reason === 'no-disk'
             ? `${d.harvester} has no usable disk`
-            : `${d.harvester} has room for at most ${formatBytes(d.freeBytes)}`,
+            : `${d.harvester} has room for at most ${roomText[i]}${d.why ? ` (${d.why})` : ''}`,
         )
         .join(', ')}`,
     );

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { decodeBus, Heartbeat, subjects } from '../bus/messages.js';
 import { abortableSleep } from '../core/sleep.js';
 import { formatBytes } from '../storage/disks.js';
+import { replotBlocked } from '../storage/replot.js';
 
 /** After the last new heartbeat, how long `status` waits for another harvester. */
 const QUIET_MS = 1_000;
@@ -58,7 +59,7 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
     const free = [...byFs.values()].reduce((n, f) => n + f, 0);
     farm.free += free;
     lines.push(
-      `${b.harvester} (${b.host})  transfers ${b.activeTransfers}/${b.maxTransfers}  plots ${plots}  free ${formatBytes(free)}`,
+      `${b.harvester} (${b.host})  transfers ${b.activeTransfers}/${b.maxTransfers}  plots ${plots}  free ${formatBytes(free)}${replotModeOf(b)}`,
     );
     for (const d of b.dirs) {
       const state = d.unusable ? `  [${d.unusable}]` : '';
@@ -73,6 +74,8 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
         lines.push(
           `    last: ${d.placed.name} at ${new Date(d.placed.at).toISOString().slice(11, 19)} UTC (${d.placed.why})`,
         );
+      const blocked = blockedOf(b, d);
+      if (blocked) lines.push(`    replot: ${blocked}`);
       for (const k of ['pos1Plots', 'pos1Bytes', 'pos2Plots', 'pos2Bytes'] as const) farm[k] += d[k] ?? 0;
     }
   }
@@ -81,22 +84,61 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
     lines.push(
       `farm: PoS1 ${farm.pos1Plots} plots (${formatBytes(farm.pos1Bytes)})  PoS2 ${farm.pos2Plots} plots (${formatBytes(farm.pos2Bytes)})  free ${formatBytes(farm.free)}  replotted ${Math.floor((farm.pos2Bytes / both) * 100)}% by bytes`,
     );
-    const sum = (k: keyof NonNullable<Heartbeat['replot']>) => beats.reduce((n, b) => n + (b.replot?.[k] ?? 0), 0);
+    const sum = (k: Exclude<keyof NonNullable<Heartbeat['replot']>, 'mode' | 'match'>) =>
+      beats.reduce((n, b) => n + (b.replot?.[k] ?? 0), 0);
     const hour = sum('pos2StoredLastHour');
     const day = sum('pos2StoredLastDay');
-    // Each PoS2 byte that lands takes the place of a PoS1 byte on a full farm: at the last day's
-    // pace, the PoS1 bytes left are replaced in this long.
-    const eta =
-      farm.pos1Bytes === 0
-        ? 'done: every plot is PoS2'
-        : day > 0
-          ? `all PoS2 in ${formatDuration((farm.pos1Bytes / day) * 86_400_000)} at the last day's pace`
-          : 'no PoS2 plot stored in the last day: no ETA';
+    const eta = replotEta(beats, farm.pos1Bytes, day);
     lines.push(
       `replot: PoS2 stored ${formatBytes(hour)} in the last hour, ${formatBytes(day)} in the last day; PoS1 deleted ${formatBytes(sum('pos1DeletedLastHour'))} / ${formatBytes(sum('pos1DeletedLastDay'))}; ${eta}`,
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** "  replot on (--replot-match old-*)", "  replot dry run", "  replot off" (older harvesters: ""). */
+function replotModeOf(b: Heartbeat): string {
+  const mode = b.replot?.mode;
+  if (mode === undefined) return '';
+  const match = b.replot?.match !== undefined ? ` (--replot-match ${b.replot.match})` : '';
+  return mode === 'on' ? `  replot on${match}` : mode === 'dry-run' ? `  replot dry run${match}` : '  replot off';
+}
+
+/** Why --replot frees nothing on this disk though it holds PoS1 candidates; undefined otherwise. */
+function blockedOf(b: Heartbeat, d: Heartbeat['dirs'][number]): string | undefined {
+  const r = d.replot;
+  if (b.replot?.mode !== 'on' || !r || d.unusable) return undefined;
+  if ((d.pos1Plots ?? 0) === 0 && r.unmatched + r.linked + r.inUse === 0) return undefined;
+  return replotBlocked(r, b.replot.match);
+}
+
+/**
+ * The replot's ETA, or why there is none. Each PoS2 byte that lands takes the place of a PoS1
+ * byte on a full farm: at the last day's pace, the PoS1 bytes that can go are replaced in this
+ * long. On a harvester running --replot only the PoS1 plots it may delete can go; under
+ * --replot-dry-run none do; elsewhere (no --replot, or an older harvester that does not say)
+ * every PoS1 byte counts, as a farmer may replot by hand.
+ */
+export function replotEta(beats: readonly Heartbeat[], pos1Bytes: number, day: number): string {
+  if (pos1Bytes === 0) return 'done: every plot is PoS2';
+  let canGo = 0;
+  const why = new Set<string>();
+  for (const b of beats)
+    for (const d of b.dirs) {
+      const pos1 = d.pos1Bytes ?? 0;
+      if (pos1 === 0) continue;
+      const mode = b.replot?.mode;
+      if (mode === 'dry-run') why.add('--replot-dry-run deletes nothing');
+      else if (mode === 'on' && d.replot) {
+        canGo += Math.min(pos1, d.replot.mayGoBytes);
+        if (d.replot.mayGoBytes < pos1) why.add('--replot may not delete the PoS1 plots left (see the disks above)');
+      } else canGo += pos1;
+    }
+  if (canGo === 0) return `no ETA: ${[...why].join('; ') || 'no PoS1 plot can go'}`;
+  if (day === 0) return 'no PoS2 plot stored in the last day: no ETA';
+  const stay = pos1Bytes - canGo;
+  if (stay <= 0) return `all PoS2 in ${formatDuration((canGo / day) * 86_400_000)} at the last day's pace`;
+  return `the PoS1 plots that can go are replaced in ${formatDuration((canGo / day) * 86_400_000)} at the last day's pace; ${formatBytes(stay)} of PoS1 plots stay (${[...why].join('; ')})`;
 }
 
 /** "  PoS1 3 (303 GiB) / PoS2 120 (110 GiB)" when the heartbeat says. */

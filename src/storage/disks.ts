@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
-import { formatBytes } from '../core/format.js';
+import { formatBytes, formatBytesAll } from '../core/format.js';
 import { notify } from '../core/notify.js';
 import { claimDir } from './dir-lock.js';
 import type { HeldLock } from './lockfile.js';
@@ -43,6 +43,8 @@ export interface DirInfo {
   unusable?: string;
   /** --replot: bytes its PoS1 plots would free (storage/replot.ts). */
   freeableBytes?: number;
+  /** --replot: why its PoS1 plots can free nothing, when they cannot (replot.ts replotBlocked). */
+  replotBlocked?: string;
   /** Set by chooseDir: bytes PoS1 plots must free before the file fits (0 or absent: none). */
   needsRoom?: number;
   /** For a PoS2 plot with a group: plots of that group here, and other groups of its meta-group. */
@@ -50,6 +52,19 @@ export interface DirInfo {
   sameMeta?: number;
   /** Set by chooseDir: why this directory ("holds 3 plots of its group", "the most free space"). */
   why?: string;
+}
+
+/**
+ * PF_NO_SPACE from chooseDir; `replotBlocked`: why --replot could free nothing on the
+ * directories, when that is part of the reason (for a decline's `why`).
+ */
+export class NoRoomError extends PlotferryError {
+  constructor(
+    message: string,
+    readonly replotBlocked?: string,
+  ) {
+    super('PF_NO_SPACE', message);
+  }
 }
 
 /**
@@ -193,7 +208,13 @@ export class DiskSet {
     const replot = this.options.replot;
     return Promise.all(
       looked.map(async ({ info }) => {
-        if (!info.unusable && replot) info.freeableBytes = await replot.freeable(info.dir).catch(() => 0);
+        if (!info.unusable && replot) {
+          info.freeableBytes = await replot.freeable(info.dir).catch(() => 0);
+          if (info.freeableBytes === 0) {
+            const blocked = await replot.blocked(info.dir).catch(() => undefined);
+            if (blocked) info.replotBlocked = blocked;
+          }
+        }
         return info;
       }),
     );
@@ -361,6 +382,11 @@ export class DiskSet {
     };
   }
 
+  /** --replot's deleter, when --replot or --replot-dry-run is on. */
+  get replotter(): Replotter | undefined {
+    return this.options.replot;
+  }
+
   /** Whether PoS1 plots here give way to incoming ones (--replot, not a dry run). */
   get replots(): boolean {
     return this.options.replot !== undefined && !this.options.replot.dryRun;
@@ -491,13 +517,19 @@ export function chooseDir(
         'PF_BUSY',
         `every directory that could make room is receiving another file (${byFreeing.map((i) => i.dir).join(', ')})`,
       );
+    // Free space beside the size needed: figures that read alike are given in bytes.
+    const [needText, ...freeText] = formatBytesAll([need, ...infos.map((i) => i.freeBytes)]);
     const seen = infos
       .map(
-        (i) =>
-          `${i.dir}: ${i.unusable ?? `${formatBytes(i.freeBytes)} free${i.freeableBytes ? ` (+${formatBytes(i.freeableBytes)} of PoS1 plots)` : ''}`}`,
+        (i, n) =>
+          `${i.dir}: ${i.unusable ?? `${freeText[n]} free${i.freeableBytes ? ` (+${formatBytes(i.freeableBytes)} of PoS1 plots)` : ''}${i.replotBlocked ? ` (${i.replotBlocked})` : ''}`}`,
       )
       .join('; ');
-    throw new PlotferryError('PF_NO_SPACE', `no directory has ${formatBytes(need)} free (${seen})`);
+    const blocked = [...new Set(infos.filter((i) => !i.unusable && i.replotBlocked).map((i) => i.replotBlocked!))];
+    throw new NoRoomError(
+      `no directory has ${needText} free (${seen})`,
+      blocked.length ? blocked.join('; ') : undefined,
+    );
   }
   const best = place(fits, infos, busyDevs, group);
   if (!best)

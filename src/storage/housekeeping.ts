@@ -66,7 +66,7 @@ export function receiverDisks(
     /** --replot: PoS1 plots give way to incoming plots (replot.ts). */
     replot?: ReplotSettings;
     /** A plot --replot deleted (the receiver's plot counts). */
-    onPlotDeleted?: (file: string) => void;
+    onPlotDeleted?: (file: string, bytes: number) => void;
     /** What a directory holds of a plot group (the harvester's inventory), for placement. */
     groups?: DiskSetOptions['groups'];
   },
@@ -75,9 +75,9 @@ export function receiverDisks(
     ? new Replotter({
         ...o.replot,
         log: o.log,
-        onDeleted: async (file) => {
+        onDeleted: async (file, bytes) => {
           await forgetHashRecord(file);
-          o.onPlotDeleted?.(file);
+          o.onPlotDeleted?.(file, bytes);
         },
       })
     : undefined;

@@ -45,8 +45,8 @@ export interface ReplotOptions {
   dryRun?: boolean;
   maxPerHour?: number;
   log: Logger;
-  /** A plot this deleted (for the ledger and the plot counts). */
-  onDeleted?: (file: string) => void | Promise<void>;
+  /** A plot this deleted, and its size (for the ledger and the plot counts). */
+  onDeleted?: (file: string, bytes: number) => void | Promise<void>;
 }
 
 /** A PoS1 plot that may go. */
@@ -61,17 +61,82 @@ export interface Victim {
   header: PlotHeaderInfo;
 }
 
+/**
+ * PoS1 candidates of a directory that --replot must keep, by reason: what `status` and
+ * PF_NO_SPACE say when the replot can free nothing.
+ */
+export interface ReplotKept {
+  /** `*.plot` files whose names do not match --replot-match (their headers are not read). */
+  unmatched: number;
+  /** PoS1 plots with other hard links: deleting one frees nothing. */
+  linked: number;
+  /** PoS1 plots with a sweep's lock beside them: being sent from here. */
+  inUse: number;
+}
+
+/** What --replot may delete in a directory, and what it keeps. */
+export interface ReplotList {
+  victims: Victim[];
+  kept: ReplotKept;
+}
+
+/** A directory's replot at a glance (heartbeat, `status`): what may go, and what stays. */
+export interface ReplotSummary extends ReplotKept {
+  /** PoS1 plots --replot may delete here, and their bytes (by size). */
+  mayGoPlots: number;
+  mayGoBytes: number;
+}
+
+/**
+ * Why --replot can free nothing in a directory, in words (undefined when it can free some):
+ * "--replot can free nothing here: 3 *.plot files do not match --replot-match old-*".
+ */
+export function replotBlocked(s: ReplotSummary, match?: string): string | undefined {
+  if (s.mayGoPlots > 0) return undefined;
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  const parts = [
+    ...(s.unmatched
+      ? [`${n(s.unmatched, '*.plot file does', '*.plot files do')} not match --replot-match ${match ?? '(none)'}`]
+      : []),
+    ...(s.linked ? [`${n(s.linked, 'PoS1 plot is', 'PoS1 plots are')} hard-linked (deleting frees nothing)`] : []),
+    ...(s.inUse ? [`${n(s.inUse, 'PoS1 plot is', 'PoS1 plots are')} being sent by a sweep`] : []),
+  ];
+  const why = parts.length
+    ? parts.join(', ')
+    : match
+      ? `no PoS1 plot matches --replot-match ${match}`
+      : 'no PoS1 plot here';
+  return `--replot can free nothing here: ${why}`;
+}
+
 export class Replotter {
-  private readonly lists = new Map<string, { at: number; victims: Promise<Victim[]> }>();
+  private readonly lists = new Map<string, { at: number; list: Promise<ReplotList> }>();
   private deletedAt: number[] = [];
-  private readonly match?: (name: string) => boolean;
+  private readonly matcher?: (name: string) => boolean;
 
   constructor(private readonly o: ReplotOptions) {
-    if (o.match) this.match = picomatch(o.match, { dot: false });
+    if (o.match) this.matcher = picomatch(o.match, { dot: false });
   }
 
   get dryRun(): boolean {
     return this.o.dryRun === true;
+  }
+
+  /** --replot-match, as given. */
+  get match(): string | undefined {
+    return this.o.match;
+  }
+
+  /** What may go from `dir` and what stays (the cached list: no more I/O than a bid's). */
+  async summary(dir: string): Promise<ReplotSummary> {
+    const { victims, kept } = await this.list(dir);
+    return { mayGoPlots: victims.length, mayGoBytes: victims.reduce((n, v) => n + v.size, 0), ...kept };
+  }
+
+  /** Why --replot can free nothing in `dir` (undefined when it can, or in a dry run). */
+  async blocked(dir: string): Promise<string | undefined> {
+    if (this.dryRun) return undefined;
+    return replotBlocked(await this.summary(dir), this.o.match);
   }
 
   /** Bytes the PoS1 plots of `dir` would free; 0 in a dry run (nothing will be deleted). */
@@ -106,11 +171,13 @@ export class Replotter {
       this.logPlan(dir, forPlot, need, plan);
       throw new PlotferryError('PF_NO_SPACE', `replot dry run: nothing deleted in ${dir} for ${forPlot}`);
     }
-    if (!plan)
+    if (!plan) {
+      const blocked = await this.blocked(dir).catch(() => undefined);
       throw new PlotferryError(
         'PF_NO_SPACE',
-        `${dir}: the PoS1 plots that may go (--replot${this.o.match ? `, --replot-match ${this.o.match}` : ''}) cannot free ${formatBytes(need)} for ${forPlot}`,
+        `${dir}: the PoS1 plots that may go (--replot${this.o.match ? `, --replot-match ${this.o.match}` : ''}) cannot free ${formatBytes(need)} for ${forPlot}${blocked ? ` (${blocked})` : ''}`,
       );
+    }
     for (const v of plan) {
       if (need <= 0) break;
       this.withinCap();
@@ -133,7 +200,7 @@ export class Replotter {
         },
         `replot: deleted ${v.name} (${describe(v.header)}, ${formatBytes(v.size)}) to make room for ${forPlot}`,
       );
-      await this.o.onDeleted?.(v.path);
+      await this.o.onDeleted?.(v.path, v.size);
       need = await stillNeeded();
     }
     this.lists.delete(dir);
@@ -176,13 +243,21 @@ export class Replotter {
   }
 
   /** The PoS1 plots of `dir` that may go, in order (cached for a minute). */
-  private victims(dir: string): Promise<Victim[]> {
+  private async victims(dir: string): Promise<Victim[]> {
+    return (await this.list(dir)).victims;
+  }
+
+  /** The PoS1 plots of `dir` that may go, in order, and those kept (cached for a minute). */
+  private list(dir: string): Promise<ReplotList> {
     const have = this.lists.get(dir);
-    if (have && Date.now() - have.at < LIST_TTL_MS) return have.victims;
-    const victims = listVictims(dir, this.match).then((vs) => sortVictims(vs, this.o.order ?? 'oldest'));
-    victims.catch(() => this.lists.delete(dir));
-    this.lists.set(dir, { at: Date.now(), victims });
-    return victims;
+    if (have && Date.now() - have.at < LIST_TTL_MS) return have.list;
+    const list = listVictims(dir, this.matcher).then((l) => ({
+      ...l,
+      victims: sortVictims(l.victims, this.o.order ?? 'oldest'),
+    }));
+    list.catch(() => this.lists.delete(dir));
+    this.lists.set(dir, { at: Date.now(), list });
+    return list;
   }
 }
 
@@ -202,28 +277,40 @@ function sortVictims(vs: Victim[], order: ReplotOrder): Victim[] {
   return vs.sort((a, b) => by[order](a, b) || a.name.localeCompare(b.name));
 }
 
-async function listVictims(dir: string, match?: (name: string) => boolean): Promise<Victim[]> {
+async function listVictims(dir: string, match?: (name: string) => boolean): Promise<ReplotList> {
   const names = await fsp.readdir(dir);
   const present = new Set(names);
-  const out: Victim[] = [];
+  const victims: Victim[] = [];
+  const kept: ReplotKept = { unmatched: 0, linked: 0, inUse: 0 };
   for (const name of names) {
     if (!isPlotFileName(name) || !name.endsWith('.plot')) continue;
-    if (match && !match(name)) continue;
-    if (present.has(lockNameFor(name))) continue; // a sweep here is sending it
-    const v = await inspect(path.join(dir, name));
-    if (v) out.push(v);
+    if (match && !match(name)) {
+      kept.unmatched++;
+      continue;
+    }
+    // Linked and locked ones are read too (few, as a rule) so that only PoS1 plots count as kept.
+    const v = await inspect(path.join(dir, name), true);
+    if (!v) continue;
+    if (present.has(lockNameFor(name)))
+      kept.inUse++; // a sweep here is sending it
+    else if (v.nlink !== 1) kept.linked++;
+    else victims.push(v);
   }
-  return out;
+  return { victims, kept };
 }
 
 /** The file as a victim: a regular file, one link, a PoS1 header; else undefined. */
-async function inspect(file: string): Promise<Victim | undefined> {
+async function inspect(file: string): Promise<Victim | undefined>;
+/** `anyLinks`: with other hard links too (`nlink` says how many). */
+async function inspect(file: string, anyLinks: true): Promise<(Victim & { nlink: number }) | undefined>;
+async function inspect(file: string, anyLinks = false): Promise<(Victim & { nlink: number }) | undefined> {
   try {
     const st = await fsp.lstat(file);
-    if (!st.isFile() || st.nlink !== 1) return undefined;
+    if (!st.isFile() || (st.nlink !== 1 && !anyLinks)) return undefined;
     const header = await readPlotHeader(file, st.size);
     if (header.pos !== 1) return undefined;
     return {
+      nlink: st.nlink,
       path: file,
       name: path.basename(file),
       size: st.size,

@@ -79,6 +79,8 @@ export interface SendResult {
   bytesSent: number;
   /** The source as it was when its bytes were read: `--move` deletes it only while it still is. */
   source: SourceId;
+  /** Why the receiver chose the disk it wrote to, as its RESULT says (absent: it did not say). */
+  why?: string;
 }
 
 export async function sendFile(opts: SendOptions): Promise<SendResult> {
@@ -132,6 +134,7 @@ export async function sendFile(opts: SendOptions): Promise<SendResult> {
         resumedFrom: offset,
         bytesSent: size - offset,
         source: id,
+        ...(result.why !== undefined ? { why: result.why } : {}),
       };
     } finally {
       conn.close();

@@ -8,7 +8,7 @@
  *                                  ◀───    ACCEPT {}            or ERROR {code,message}
  *   <size raw bytes>               ───▶
  *   TRAILER {hash}                 ───▶
- *                                  ◀───    RESULT {hash,bytes,path}  or ERROR {code,message}
+ *                                  ◀───    RESULT {hash,bytes,path,why}  or ERROR {code,message}
  *
  * The receiver may send ERROR at any point (disk full mid-stream); the sender stops then.
  *
@@ -65,7 +65,14 @@ export interface ResultMessage {
   hash: string;
   bytes: number;
   path: string;
+  /**
+   * Why the receiver chose the disk it wrote to, "<dir>: <reason>" (at most MAX_WHY
+   * characters). Absent from older receivers and from a speedtest.
+   */
+  why?: string;
 }
+/** The longest `why` a RESULT carries (the bus's Bid.why has the same bound). */
+export const MAX_WHY = 300;
 export interface ErrorMessage {
   type: 'error';
   code: ErrorCode;
@@ -178,7 +185,14 @@ export function decodeMessage(frame: Frame): Message {
     case FrameType.TRAILER:
       return { type: 'trailer', hash: hash(m, 'hash') };
     case FrameType.RESULT:
-      return { type: 'result', hash: hash(m, 'hash'), bytes: size(m, 'bytes'), path: str(m, 'path') };
+      return {
+        type: 'result',
+        hash: hash(m, 'hash'),
+        bytes: size(m, 'bytes'),
+        path: str(m, 'path'),
+        // Informational: one too long is cut, never a reason to fail a stored plot.
+        ...(typeof m.why === 'string' ? { why: m.why.slice(0, MAX_WHY) } : {}),
+      };
     case FrameType.ERROR: {
       const e: ErrorMessage = { type: 'error', ...remoteCode(str(m, 'code', 64), str(m, 'message', 4096)) };
       if (e.code === 'PF_EXISTS' && typeof m.held === 'object' && m.held !== null) e.held = heldInfo(m.held);

@@ -8,6 +8,7 @@ import { Inventory } from '../../src/farm/inventory.js';
 import { checkPlotHeader, singlePlotGroupKey } from '../../src/wire/plot-header.js';
 import { sampleHeader } from '../../src/demo/sample.js';
 import { tmpDir, writeSamplePlot } from '../helpers/files.js';
+import { waitFor } from '../helpers/listener.js';
 
 describe('inventory', () => {
   const made: string[] = [];
@@ -155,5 +156,36 @@ describe('inventory', () => {
     assert.equal(inv.of(d).groups, 3);
     inv.removed(path.join(d, 'a2.plot2'));
     assert.deepEqual(inv.groupIn(d, { key: key(0xa), meta: 1 }), { plots: 0, sameMeta: 0 });
+  });
+
+  // A plot removed by hand was counted until the next scan, 10 minutes later.
+  it('follows names that come and go between scans (a watch, no rescan); a replaced directory is watched again', async () => {
+    const d = await tmpDir('pf-inv-watch-');
+    made.push(d, `${d}-old`);
+    for (const n of ['x', 'y']) writeSamplePlot(path.join(d, `${n}.plot`), 4096, 32);
+    const inv = new Inventory(() => [d], silentLogger());
+    await inv.start();
+    after(() => inv.stop());
+    assert.equal(inv.of(d).pos1Plots, 2);
+    fs.rmSync(path.join(d, 'x.plot'));
+    await waitFor(() => inv.of(d).plots === 1, 10_000, 'the rm to be counted');
+    // A copy by hand lands under a temporary name, then takes its own: read by its header.
+    writeSamplePlot(path.join(d, '.partial-copy'), 8192, 32, 'bladebit-v2');
+    fs.renameSync(path.join(d, '.partial-copy'), path.join(d, 'z.plot'));
+    await waitFor(() => inv.of(d).pos1Plots === 2, 10_000, 'the copy to be counted');
+    assert.equal(inv.of(d).plotBytes, 4096 + 8192);
+    // --replot's deletion, seen by the watch before the deleter says so: still counted as deleted.
+    fs.rmSync(path.join(d, 'y.plot'));
+    await waitFor(() => inv.of(d).plots === 1, 10_000, 'the second rm to be counted');
+    inv.removed(path.join(d, 'y.plot'), 4096);
+    assert.equal(inv.rates().pos1DeletedLastHour, 4096);
+    // The directory is another one now (a disk remounted there): watched again from the scan on.
+    fs.renameSync(d, `${d}-old`);
+    fs.mkdirSync(d);
+    writeSamplePlot(path.join(d, 'n.plot2'), 1000, 28, 'pos2-v1');
+    await inv.rescan();
+    assert.equal(inv.of(d).plots, 1);
+    fs.rmSync(path.join(d, 'n.plot2'));
+    await waitFor(() => inv.of(d).plots === 0, 10_000, 'the rm in the new directory to be counted');
   });
 });

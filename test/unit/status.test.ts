@@ -99,3 +99,80 @@ describe('status', () => {
     assert.match(formatStatus([b]), /no PoS2 plot stored in the last day: no ETA/);
   });
 });
+
+describe('status: the replot mode, and no ETA where it can free nothing', () => {
+  const pos1Disk = (replot?: Heartbeat['dirs'][number]['replot']): Heartbeat['dirs'][number] => ({
+    dir: '/mnt/a',
+    freeBytes: GiB,
+    totalBytes: 18_000 * GiB,
+    plots: 3,
+    plotBytes: 300 * GiB,
+    pos1Plots: 3,
+    pos1Bytes: 300 * GiB,
+    pos2Plots: 0,
+    pos2Bytes: 0,
+    ...(replot ? { replot } : {}),
+  });
+  const rates = {
+    pos2StoredLastHour: GiB,
+    pos2StoredLastDay: 100 * GiB,
+    pos1DeletedLastHour: 0,
+    pos1DeletedLastDay: 0,
+  };
+  const none = { mayGoPlots: 0, mayGoBytes: 0, unmatched: 0, linked: 0, inUse: 0 };
+
+  it('says whether --replot or --replot-dry-run is on', () => {
+    const on = {
+      ...beat([pos1Disk({ ...none, mayGoPlots: 3, mayGoBytes: 300 * GiB })]),
+      replot: { ...rates, mode: 'on' as const },
+    };
+    assert.match(formatStatus([on]), /^h1 .* replot on$/m);
+    assert.match(
+      formatStatus([{ ...on, replot: { ...rates, mode: 'on', match: 'old-*' } }]),
+      /replot on \(--replot-match old-\*\)$/m,
+    );
+    assert.match(formatStatus([{ ...on, replot: { ...rates, mode: 'dry-run' } }]), /^h1 .* replot dry run$/m);
+    assert.match(formatStatus([{ ...on, replot: { ...rates, mode: 'off' } }]), /^h1 .* replot off$/m);
+    assert.doesNotMatch(
+      formatStatus([{ ...on, replot: rates }]),
+      /replot (on|off|dry)/,
+      'an older harvester does not say',
+    );
+  });
+
+  it('gives no ETA when --replot may delete none of the PoS1 plots, and says why per disk', () => {
+    const b = {
+      ...beat([pos1Disk({ ...none, unmatched: 1, linked: 1, inUse: 1 })]),
+      replot: { ...rates, mode: 'on' as const, match: 'old-*' },
+    };
+    const out = formatStatus([b]);
+    assert.match(
+      out,
+      /\n {4}replot: --replot can free nothing here: 1 \*\.plot file does not match --replot-match old-\*, 1 PoS1 plot is hard-linked \(deleting frees nothing\), 1 PoS1 plot is being sent by a sweep\n/,
+    );
+    assert.match(out, /no ETA: --replot may not delete the PoS1 plots left/);
+    assert.doesNotMatch(out, /all PoS2 in/);
+    const noMatch = { ...b, dirs: [pos1Disk({ ...none })] };
+    assert.match(
+      formatStatus([noMatch]),
+      /replot: --replot can free nothing here: no PoS1 plot matches --replot-match old-\*/,
+    );
+    const dry = { ...beat([pos1Disk()]), replot: { ...rates, mode: 'dry-run' as const } };
+    assert.match(formatStatus([dry]), /no ETA: --replot-dry-run deletes nothing/);
+  });
+
+  it('an ETA for the PoS1 plots that can go, and what stays, when only some can', () => {
+    const b = {
+      ...beat([pos1Disk({ ...none, mayGoPlots: 1, mayGoBytes: 100 * GiB, linked: 2 })]),
+      replot: { ...rates, mode: 'on' as const },
+    };
+    const out = formatStatus([b]);
+    assert.match(
+      out,
+      /the PoS1 plots that can go are replaced in 24\.0 h at the last day's pace; 200\.0 GiB of PoS1 plots stay/,
+    );
+    assert.doesNotMatch(out, /\n {4}replot: /, 'the disk frees something: no "can free nothing" line');
+    // Without --replot (or from an older harvester) every PoS1 byte counts, as before.
+    assert.match(formatStatus([{ ...beat([pos1Disk()]), replot: { ...rates, mode: 'off' } }]), /all PoS2 in 3 days/);
+  });
+});

@@ -24,7 +24,7 @@ import { partialPathFor, tempPathFor } from '../../storage/names.js';
 import { findPartial } from '../../storage/partials.js';
 import { openDirForSync, publish } from '../../storage/publish.js';
 import { StreamReader } from '../../wire/frame.js';
-import { decodeMessage, encodeMessage, errorMessage, HelloMessage } from '../../wire/messages.js';
+import { decodeMessage, encodeMessage, errorMessage, HelloMessage, MAX_WHY } from '../../wire/messages.js';
 import { printable } from '../../wire/names.js';
 import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from '../../wire/plot-header.js';
 import { plotEnd, PlotEnd } from '../../wire/plot-end.js';
@@ -84,6 +84,8 @@ export type ReceiveOutcome =
       flushes?: number;
       /** Its header, from the first buffer (null: not a plot; absent: not told). */
       header?: PlotHeaderInfo | null;
+      /** Why the disk it was written to was chosen (its reservation's), without the directory. */
+      why?: string;
     }
   | { ok: false; name?: string; bytes: number; error: PlotferryError; quiet?: boolean };
 
@@ -102,6 +104,8 @@ export class ReceiveSession {
   private rehashing?: Promise<void>;
   private hasher?: Hasher;
   private reservation?: Reservation;
+  /** Disks that could not create the file before this reservation's (openTemp), for `why`. */
+  private failedOver: string[] = [];
   private heldName?: string;
   private fd = -1;
   private tempPath?: string;
@@ -341,6 +345,7 @@ export class ReceiveSession {
         const e = fromSystemError(err, `creating a temporary file in ${this.reservation!.dir}`);
         if (!DISK_FAULTS.has(e.code) || this.state !== 'accepting') throw e;
         this.reservation!.fail(e);
+        this.failedOver.push(`${this.reservation!.dir} failed (${e.code})`);
         try {
           this.reservation = await ctx.place(name, size, false, this.hello!.probe);
         } catch (placeErr) {
@@ -451,8 +456,17 @@ export class ReceiveSession {
       },
       'stored',
     );
+    const why = this.whyPlaced();
     if (!this.socket.destroyed)
-      this.socket.end(encodeMessage({ type: 'result', hash: ours, bytes: hello.size, path: finalPath }));
+      this.socket.end(
+        encodeMessage({
+          type: 'result',
+          hash: ours,
+          bytes: hello.size,
+          path: finalPath,
+          why: `${this.reservation!.dir}: ${why}`.slice(0, MAX_WHY),
+        }),
+      );
     this.releaseSlots();
     // The hash record and the temporary name's removal, while the sender hears RESULT.
     if (!(await settled)) this.log.warn({ path: finalPath }, 'stored, but its hash record could not be written');
@@ -464,6 +478,7 @@ export class ReceiveSession {
       hash: ours,
       seconds,
       ...(this.plotHeader !== undefined ? { header: this.plotHeader } : {}),
+      why,
       ...(writes ? { writes } : {}),
       ...(this.sink!.writer.flushes ? { flushes: this.sink!.writer.flushes } : {}),
     });
@@ -551,6 +566,16 @@ export class ReceiveSession {
       this.log.error({ err: cleanupErr }, 'cleanup after a failed transfer failed');
       done();
     });
+  }
+
+  /**
+   * Why the file is where it is, from the reservation it was written under (and the disks that
+   * failed before it). The plotter logs it beside the path (RESULT's why, with the directory in
+   * front), so it must be the disk written's, not the reason a bid gave for another disk.
+   */
+  private whyPlaced(): string {
+    const before = this.failedOver.length ? `${this.failedOver.join('; ')}; then ` : '';
+    return `${before}${this.reservation!.why}`;
   }
 
   /**
