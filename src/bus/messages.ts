@@ -165,6 +165,8 @@ export interface DirStatus {
   /** The filesystem (st_dev): directories on one share its free space, counted once. */
   fs?: number;
   unusable?: string;
+  /** Its disk is gone (PF_DISK_GONE): its plots are not counted. */
+  gone?: true;
 }
 export interface Heartbeat {
   kind: 'heartbeat';
@@ -486,6 +488,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
                 : {}),
               ...(o2.fs !== undefined ? { fs: count(o2, 'fs') } : {}),
               ...(typeof u === 'string' ? { unusable: u.slice(0, 256) } : {}),
+              ...(o2.gone === true ? { gone: true as const } : {}),
             };
           }),
         };

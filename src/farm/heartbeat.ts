@@ -14,7 +14,9 @@ export async function buildHeartbeat(
     freeBytes: i.freeBytes,
     totalBytes: i.totalBytes,
     ...(i.dev >= 0 ? { fs: i.dev } : {}),
-    ...(i.unusable ? { plots: 0, plotBytes: 0, unusable: i.unusable } : inventory.of(i.dir)),
+    // A disk out of rotation (failed, disabled) still holds its plots; a gone one does not.
+    ...(i.gone ? { plots: 0, plotBytes: 0, gone: true as const } : inventory.of(i.dir)),
+    ...(i.unusable ? { unusable: i.unusable } : {}),
   }));
   return { kind: 'heartbeat', v: 1, ...h, dirs, replot: inventory.rates(), at: Date.now() };
 }

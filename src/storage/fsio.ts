@@ -76,6 +76,9 @@ export function writeAllSync(fd: number, buf: Buffer, len: number, pos: number):
 export const openFd = (p: string, flags: string) =>
   new Promise<number>((res, rej) => fs.open(p, flags, 0o644, (e, fd) => (e ? rej(e) : res(fd))));
 export const fsyncFd = (fd: number) => new Promise<void>((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
+/** The st_dev of an open file (which filesystem it was created on). */
+export const devOfFd = (fd: number) =>
+  new Promise<number>((res, rej) => fs.fstat(fd, (e, st) => (e ? rej(e) : res(st.dev))));
 export const closeFd = (fd: number) => new Promise<void>((res, rej) => fs.close(fd, (e) => (e ? rej(e) : res())));
 export const truncateFd = (fd: number, len: number) =>
   new Promise<void>((res, rej) => fs.ftruncate(fd, len, (e) => (e ? rej(e) : res())));
