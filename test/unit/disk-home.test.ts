@@ -23,7 +23,10 @@ describe('a receiving directory is the disk it was', () => {
     for (const allow of [false, true]) {
       const v = judgeHome({ dev: DISK, mountPoint: true }, { dev: ROOT }, ROOT, allow);
       assert.equal(v.kind, 'gone');
-      assert.match((v as { why: string }).why, /is on the root filesystem 253:1, not on filesystem 8:17 \(mounted there\) where it joined/);
+      assert.match(
+        (v as { why: string }).why,
+        /is on the root filesystem 253:1, not on filesystem 8:17 \(mounted there\) where it joined/,
+      );
     }
   });
 
