@@ -14,6 +14,7 @@ import fs, { promises as fsp } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { PlotferryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { registry } from '../../src/core/metrics.js';
@@ -59,8 +60,20 @@ describe('a receiving directory is the disk it was', () => {
         execFileSync('mount', ['--bind', aside, at]);
         bound = true;
       },
-      unmount() {
-        execFileSync('umount', [at]);
+      /** umount(8); a directory read at that moment (a scan, the partials' expiry) makes it EBUSY: again. */
+      async unmount() {
+        await waitFor(
+          () => {
+            try {
+              execFileSync('umount', [at], { stdio: 'ignore' });
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          5_000,
+          `${at} to be unmounted`,
+        );
         bound = false;
       },
     };
@@ -111,7 +124,7 @@ describe('a receiving directory is the disk it was', () => {
     assert.equal(await send('a.plot'), big.at, 'the disk with the most free space');
     const lock = fs.readFileSync(path.join(big.at, RECEIVER_LOCK), 'utf8');
 
-    big.unmount();
+    await big.unmount();
     assert.deepEqual(lsAll(big.at), [], 'the bare mount point');
     assert.equal(await send('b.plot'), small.at, 'the next plot goes to the other disk, not to the bare mount point');
     assert.equal(await send('c.plot'), small.at);
@@ -153,7 +166,7 @@ describe('a receiving directory is the disk it was', () => {
     const d = await disk('pf-mnt-other-', 16);
     const l = await startListener({ dirs: [d.at], allowRootFs: false });
     cleanup.push(() => l.close());
-    d.unmount();
+    await d.unmount();
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', d.at]);
     try {
       const [other] = await l.listener.disks.snapshot();
@@ -193,7 +206,7 @@ describe('a receiving directory is the disk it was', () => {
     const plotsOf = (hb: Awaited<ReturnType<typeof beat>>['hb'], d: string) => hb.dirs.find((x) => x.dir === d)!;
     assert.match((await beat()).text, /plots 5 /);
 
-    a.unmount();
+    await a.unmount();
     // b fails a write: out of rotation, its plots are still there.
     h.disks.markFailed(fs.statSync(b.at).dev, b.at, new PlotferryError('PF_IO', 'writing x: EIO'));
     const { hb, text } = await beat();
@@ -212,6 +225,18 @@ describe('a receiving directory is the disk it was', () => {
       'a counted again',
     );
     assert.match((await beat()).text, /plots 5 /);
+  });
+
+  it('the shipped harvester unit and env file do not turn the root filesystem check off', () => {
+    const contrib = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../contrib/systemd');
+    const unit = fs.readFileSync(path.join(contrib, 'plotferry-harvester.service'), 'utf8');
+    assert.match(unit, /^ExecStart=.* harvester .*--dir \/mnt\//m);
+    for (const f of ['plotferry-harvester.service', 'plotferry.env'])
+      assert.doesNotMatch(
+        fs.readFileSync(path.join(contrib, f), 'utf8').replace(/^#.*$/gm, ''),
+        /allow-root-fs|ALLOW_ROOT_FS/i,
+        f,
+      );
   });
 
   it('at start, a --dir on the root filesystem is skipped unless --allow-root-fs: an unmounted disk never fills /', async (t) => {
