@@ -42,11 +42,15 @@ export function judgeHome(home: DiskHome | undefined, seen: Seen, rootDev: numbe
   const joined = `${formatDev(home.dev)}${home.mountPoint ? ' (mounted there)' : ''}`;
   if (seen === 'missing') return { kind: 'gone', why: `does not exist any more (it joined on filesystem ${joined})` };
   if (seen.dev === home.dev) return { kind: 'home' };
-  const now = seen.dev === rootDev ? `the root filesystem ${formatDev(seen.dev)}` : `filesystem ${formatDev(seen.dev)}`;
-  return {
-    kind: 'gone',
-    why: `is on ${now}, not on filesystem ${joined} where it joined the rotation (its disk unmounted?)`,
-  };
+  const onRoot = seen.dev === rootDev;
+  const now = onRoot ? `the root filesystem ${formatDev(seen.dev)}` : `filesystem ${formatDev(seen.dev)}`;
+  const likely =
+    home.dev === rootDev
+      ? 'a disk mounted over it? what was written there is hidden under it'
+      : onRoot
+        ? 'its disk unmounted?'
+        : 'another disk mounted there?';
+  return { kind: 'gone', why: `is on ${now}, not on filesystem ${joined} where it joined the rotation (${likely})` };
 }
 
 /**

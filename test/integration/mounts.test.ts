@@ -182,6 +182,36 @@ describe('a receiving directory is the disk it was', () => {
     assert.equal(back!.unusable, undefined, back!.unusable);
   });
 
+  it('the same filesystem back under another device number (a USB disk that came back as another sdX) rejoins by its lock', async (t) => {
+    if (!isRoot) return t.skip('needs root: mounts tmpfs disks');
+    const d = await disk('pf-mnt-renum-', 16);
+    const l = await startListener({ dirs: [d.at], allowRootFs: false });
+    cleanup.push(() => l.close());
+    const [before] = await l.listener.disks.snapshot();
+    await d.unmount();
+    assert.equal((await l.listener.disks.snapshot())[0]!.gone, true);
+    // Its content, this receiver's lock included, on a new tmpfs: a new st_dev.
+    const clone = await dir('pf-mnt-clone-');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', clone]);
+    try {
+      execFileSync('cp', ['-a', `${d.aside}/.`, clone]);
+      execFileSync('mount', ['--bind', clone, d.at]);
+      try {
+        const [back] = await l.listener.disks.snapshot();
+        assert.equal(back!.unusable, undefined, back!.unusable);
+        assert.notEqual(back!.dev, before!.dev, 'another device number');
+        const r = await l.listener.disks.reserve(1);
+        assert.equal(r.dir, d.at);
+        r.release();
+      } finally {
+        await l.close();
+        execFileSync('umount', [d.at]);
+      }
+    } finally {
+      execFileSync('umount', [clone]);
+    }
+  });
+
   it("status: a gone disk's plots are not counted, a disk out of rotation's still are; back, they count again", async (t) => {
     if (!isRoot) return t.skip('needs root: mounts tmpfs disks');
     const a = await disk('pf-mnt-st-a-', 24);

@@ -31,9 +31,14 @@ describe('a receiving directory is the disk it was', () => {
   });
 
   it('is gone on any other filesystem, and when it does not exist', () => {
-    assert.equal(judgeHome({ dev: DISK, mountPoint: true }, { dev: DISK + 1 }, ROOT, false).kind, 'gone');
-    // Joined on / (allowed), then a disk was mounted over it: what was written there would be hidden.
-    assert.equal(judgeHome({ dev: ROOT, mountPoint: false }, { dev: DISK }, ROOT, true).kind, 'gone');
+    const other = judgeHome({ dev: DISK, mountPoint: true }, { dev: DISK + 1 }, ROOT, false);
+    assert.match((other as { why: string }).why, /is on filesystem 8:18, .*\(another disk mounted there\?\)/);
+    // Joined on / (allowed), then a disk was mounted over it: what was written there is hidden.
+    const over = judgeHome({ dev: ROOT, mountPoint: false }, { dev: DISK }, ROOT, true);
+    assert.match(
+      (over as { why: string }).why,
+      /\(a disk mounted over it\? what was written there is hidden under it\)/,
+    );
     const v = judgeHome({ dev: DISK, mountPoint: false }, 'missing', ROOT, false);
     assert.equal(v.kind, 'gone');
     assert.match((v as { why: string }).why, /does not exist any more/);
