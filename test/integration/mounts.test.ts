@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { PlotferryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { registry } from '../../src/core/metrics.js';
+import { createdOn } from '../../src/storage/fsio.js';
 import { Notifier, setNotifier } from '../../src/core/notify.js';
 import { collectHeartbeats, formatStatus } from '../../src/plotter/status.js';
 import { sendFile } from '../../src/transfer/sender.js';
@@ -255,6 +256,23 @@ describe('a receiving directory is the disk it was', () => {
       'a counted again',
     );
     assert.match((await beat()).text, /plots 5 /);
+  });
+
+  // The last gap: a disk unmounted between the choice of its directory and the creation of the
+  // temporary file there would have the file created in the bare mount point.
+  it('a file created after its disk went is told apart from one on the disk chosen', async (t) => {
+    const onDisk = await dir('pf-mnt-created-');
+    const chosen = fs.statSync(onDisk).dev;
+    const file = path.join(onDisk, 'f');
+    const fd = fs.openSync(file, 'wx');
+    try {
+      assert.equal(await createdOn(fd, onDisk, chosen), true);
+      const other = fs.statSync('/proc').dev;
+      if (other === chosen) return t.skip('no second filesystem to tell apart');
+      assert.equal(await createdOn(fd, onDisk, other), false, 'created on another filesystem than the one chosen');
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 
   it('the shipped harvester unit and env file do not turn the root filesystem check off', () => {

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { DISK_FAULTS, fromSystemError, PlotferryError } from '../../core/errors.js';
 import { countReceived, metrics } from '../../core/metrics.js';
 import type { Reservation } from '../../storage/disks.js';
-import { closeFd, devOfFd, fsyncFd, openFd } from '../../storage/fsio.js';
+import { closeFd, createdOn, fsyncFd, openFd } from '../../storage/fsio.js';
 import { writeHashRecord } from '../../storage/hash-records.js';
 import { partialPathFor, tempPathFor } from '../../storage/names.js';
 import { findPartial } from '../../storage/partials.js';
@@ -329,7 +329,7 @@ export class ReceiveSession {
     for (;;) {
       try {
         const fd = await openFd(temp, 'wx');
-        if ((await devOfFd(fd).catch(() => -1)) === this.reservation!.dev) return { fd, temp, offset: 0 };
+        if (await createdOn(fd, this.reservation!.dir, this.reservation!.dev)) return { fd, temp, offset: 0 };
         // Its disk went between the choice and the open (unmounted): the file was created in the
         // bare mount point, on another filesystem. Removed at once; the disk check sees it gone.
         await closeFd(fd).catch(() => undefined);
