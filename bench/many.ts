@@ -103,6 +103,8 @@ export function harvesterArgv(nats: string, id: string, host: string, dirs: read
     host,
     '--log-level',
     'warn',
+    // The bench's disks are scratch directories, often on the root filesystem.
+    '--allow-root-fs',
     ...dirs.flatMap((d) => ['--dir', d]),
   ];
 }

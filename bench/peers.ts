@@ -76,7 +76,19 @@ export async function startPeer(kind: PeerKind, at: PeerPlace): Promise<Peer> {
       const token = randomBytes(16).toString('hex');
       const dir = peerTarget(kind, at.target);
       fs.mkdirSync(dir, { recursive: true });
-      const argv = [process.execPath, CLI, 'listen', '--dir', dir, '--host', host, '--port', String(port)];
+      // --allow-root-fs: the bench's disks are scratch directories, often on the root filesystem.
+      const argv = [
+        process.execPath,
+        CLI,
+        'listen',
+        '--allow-root-fs',
+        '--dir',
+        dir,
+        '--host',
+        host,
+        '--port',
+        String(port),
+      ];
       if (kind === 'plotferry-wb0') argv.push('--flush-every', '0');
       return launch(kind, [...argv, '--token', token], at, port, token);
     }

@@ -172,6 +172,8 @@ export interface DirStatus {
    * reason (storage/replot.ts ReplotSummary), so `status` can say why a replot frees nothing.
    */
   replot?: { mayGoPlots: number; mayGoBytes: number; unmatched: number; linked: number; inUse: number };
+  /** Its disk is gone (PF_DISK_GONE): its plots are not counted. */
+  gone?: true;
 }
 /** Whether a harvester replots: --replot (`on`), --replot-dry-run, or neither. */
 export const REPLOT_MODES = ['on', 'dry-run', 'off'] as const;
@@ -517,6 +519,7 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
                     },
                   }
                 : {}),
+              ...(o2.gone === true ? { gone: true as const } : {}),
             };
           }),
         };

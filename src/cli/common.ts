@@ -228,6 +228,7 @@ export interface ReceiverArgs {
   replotMaxPerHour: number;
   flushEvery: number;
   metrics?: string;
+  allowRootFs: boolean;
 }
 
 /** --flush-every: 0 (off) or at least one write's worth; smaller would flush every write. */
@@ -263,6 +264,12 @@ export function replotSettings(a: ReceiverArgs) {
 
 export function receiverOptions<T>(y: Argv<T>) {
   return notifyOptions(metricsOption(y))
+    .option('allow-root-fs', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'use a --dir on the root filesystem (the one / is on); without it such a directory is skipped until a disk is mounted there, so an unmounted disk never fills the OS disk',
+    })
     .option('verify-plot-header', {
       type: 'boolean',
       default: false,

@@ -138,6 +138,7 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
         maxTransfers: args.maxTransfers,
         reserveBytes: parseBytes(args.reserve, 'reserve'),
         requireMount: args.requireMount,
+        allowRootFs: args.allowRootFs,
         portRange: parsePortRange(args.portRange, 'port-range'),
         claimTtlMs: args.claimTtl * 1000,
         verifyPlotHeader: args.verifyPlotHeader,

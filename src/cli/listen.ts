@@ -83,6 +83,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
         port: parsePort(args.port, 'port'),
         reserveBytes: parseBytes(args.reserve, 'reserve'),
         requireMount: args.requireMount,
+        allowRootFs: args.allowRootFs,
         idleTimeoutMs: args.idleTimeout * 1000,
         verifyPlotHeader: args.verifyPlotHeader,
         flushEvery: args.flushEvery,

@@ -45,6 +45,9 @@ export const ErrorCodes = {
     'the data was corrupted in transit (hashes differ); nothing was kept, the source is intact: check NICs, cables and RAM',
   /** The receiving disk filled up mid-transfer. */
   PF_DISK_FULL: 'the receiving disk filled up; the partial file was removed, the source is intact',
+  /** A receiving directory is no longer on the filesystem it joined on (its disk unmounted or gone). */
+  PF_DISK_GONE:
+    "a receiving directory's disk is gone (unmounted, or the directory removed): it is out of rotation and nothing is written there until that same filesystem is mounted there again; to use another disk there, restart the receiver",
   /** The OS refused access to a file or directory (EACCES, EPERM). */
   PF_PERMISSION:
     'permission denied: the user plotferry runs as must be able to read and write the directory (check its owner and mode, `ls -ld DIR`)',

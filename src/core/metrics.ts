@@ -75,6 +75,8 @@ export interface DiskFigures {
   totalBytes: number;
   pos1Bytes?: number;
   pos2Bytes?: number;
+  /** Its disk is gone (PF_DISK_GONE). */
+  gone?: boolean;
 }
 
 let diskSource: (() => Promise<DiskFigures[]>) | undefined;
@@ -102,6 +104,11 @@ diskGauge('plotferry_disk_free_bytes', 'Free bytes of each receiving directory',
 diskGauge('plotferry_disk_total_bytes', 'Size of the filesystem of each receiving directory', (d) => d.totalBytes);
 diskGauge('plotferry_disk_pos1_bytes', 'Bytes of PoS1 plots in each receiving directory', (d) => d.pos1Bytes);
 diskGauge('plotferry_disk_pos2_bytes', 'Bytes of PoS2 plots in each receiving directory', (d) => d.pos2Bytes);
+diskGauge(
+  'plotferry_disk_gone',
+  "1 while a receiving directory's disk is gone (unmounted: PF_DISK_GONE), else 0",
+  (d) => (d.gone === undefined ? undefined : d.gone ? 1 : 0),
+);
 
 /** A transfer's outcome as the counters take it. */
 export function countReceived(ok: boolean, bytes: number, seconds: number | undefined, code?: string): void {

@@ -91,6 +91,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           advertiseHost: '127.0.0.1',
           listenHost: '127.0.0.1',
           dirs,
+          // The demo's disks are scratch directories, often on the root filesystem.
+          allowRootFs: true,
           prefix,
           log: opts.log,
         }),
@@ -235,6 +237,7 @@ async function replotSweep(
       advertiseHost: '127.0.0.1',
       listenHost: '127.0.0.1',
       dirs: [disk],
+      allowRootFs: true,
       prefix: a.prefix,
       reserveBytes,
       replot: { order: 'oldest' },

@@ -68,6 +68,8 @@ export interface HarvesterOptions {
   maxTransfers?: number;
   reserveBytes?: number;
   requireMount?: boolean;
+  /** Use --dir directories on the root filesystem (storage/disks.ts; off: skipped until mounted). */
+  allowRootFs?: boolean;
   portRange?: [number, number];
   claimTtlMs?: number;
   heartbeatMs?: number;
@@ -103,6 +105,8 @@ export class Harvester {
     this.disks = receiverDisks('harvester', opts.dirs, {
       ...opts,
       onPlotDeleted: (f, bytes) => this.inventory.removed(f, bytes),
+      // A gone disk's plots are not on this host now; back, they are counted afresh.
+      onDiskChange: (dir, gone) => (gone ? this.inventory.forget(dir) : this.inventory.refresh()),
       // What a disk holds of a group: stored plots, and plots of it being received there now.
       groups: (dir, group) => {
         const g = this.inventory.groupIn(dir, group);
@@ -171,7 +175,8 @@ export class Harvester {
         dir: i.dir,
         freeBytes: i.freeBytes,
         totalBytes: i.totalBytes,
-        ...h.inventory.of(i.dir),
+        gone: i.gone === true,
+        ...(i.gone ? {} : h.inventory.of(i.dir)),
       })),
     );
     return h;

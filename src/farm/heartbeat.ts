@@ -17,13 +17,16 @@ export async function buildHeartbeat(
   const mode: ReplotMode = !replotter ? 'off' : replotter.dryRun ? 'dry-run' : 'on';
   const dirs: DirStatus[] = await Promise.all(
     (await disks.snapshot()).map(async (i) => {
-      const summary = mode === 'on' && !i.unusable ? await replotter!.summary(i.dir).catch(() => undefined) : undefined;
+      const summary =
+        mode === 'on' && !i.unusable && !i.gone ? await replotter!.summary(i.dir).catch(() => undefined) : undefined;
       return {
         dir: i.dir,
         freeBytes: i.freeBytes,
         totalBytes: i.totalBytes,
         ...(i.dev >= 0 ? { fs: i.dev } : {}),
-        ...(i.unusable ? { plots: 0, plotBytes: 0, unusable: i.unusable } : inventory.of(i.dir)),
+        // A disk out of rotation (failed, disabled) still holds its plots; a gone one does not.
+        ...(i.gone ? { plots: 0, plotBytes: 0, gone: true as const } : inventory.of(i.dir)),
+        ...(i.unusable ? { unusable: i.unusable } : {}),
         ...(summary ? { replot: summary } : {}),
       };
     }),

@@ -213,6 +213,17 @@ export class Inventory {
     index?.delete(name);
   }
 
+  /** `dir`'s disk is gone: nothing it held is here now (counted again when it is back). */
+  forget(dir: string): void {
+    this.plots.delete(dir);
+    this.other.delete(dir);
+  }
+
+  /** A scan soon that sees every directory as it is now (after the one under way, if any). */
+  refresh(): void {
+    void (this.scanning ?? Promise.resolve()).then(() => this.rescan());
+  }
+
   /** PoS2 bytes stored and PoS1 bytes deleted, over the last hour and day. */
   rates(): ReplotRates {
     return {
@@ -262,6 +273,8 @@ export class Inventory {
             }),
           );
         }
+        // Its disk went while it was read: what was read is not here any more.
+        if (!this.dirs().includes(dir)) continue;
         files += found.size;
         if (before) logDrift(this.log, dir, before, found);
         this.plots.set(dir, found);

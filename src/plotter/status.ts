@@ -62,6 +62,11 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
       `${b.harvester} (${b.host})  transfers ${b.activeTransfers}/${b.maxTransfers}  plots ${plots}  free ${formatBytes(free)}${replotModeOf(b)}`,
     );
     for (const d of b.dirs) {
+      // A gone disk's free space and plots are not this host's now: neither is shown or counted.
+      if (d.gone) {
+        lines.push(`  ${d.dir}  [${d.unusable ?? 'disk gone (PF_DISK_GONE)'}]`);
+        continue;
+      }
       const state = d.unusable ? `  [${d.unusable}]` : '';
       // Other files that take a real share of the disk are worth a look (a forgotten copy, logs).
       const other = (d.otherBytes ?? 0) >= OTHER_WORTH_SAYING ? `, ${formatBytes(d.otherBytes!)} other files` : '';

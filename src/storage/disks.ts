@@ -9,6 +9,10 @@
  * and cleans only the ones it holds. A disk that fails a write (read-only after disk errors,
  * EIO, EACCES) is taken out of rotation for a while, so the next plot goes to another disk
  * instead of failing on it again and again.
+ *
+ * Each directory is held to the filesystem it joined the rotation on (storage/disk-home.ts): an
+ * unmounted disk's bare mount point is not a new empty disk, and a directory on the root
+ * filesystem is used only with `allowRootFs`.
  */
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -18,10 +22,12 @@ import { PlotferryError } from '../core/errors.js';
 import { formatBytes, formatBytesAll } from '../core/format.js';
 import { notify } from '../core/notify.js';
 import { claimDir } from './dir-lock.js';
+import { DiskHome, GONE, judgeHome, ON_ROOT_FS, type HomeVerdict } from './disk-home.js';
+import { decodeOwner } from './owner.js';
 import type { HeldLock } from './lockfile.js';
 import type { Replotter } from './replot.js';
 import type { PlotGroup } from '../wire/plot-header.js';
-import { DISABLE_FILE } from '../wire/names.js';
+import { DISABLE_FILE, RECEIVER_LOCK } from '../wire/names.js';
 
 export { formatBytes };
 
@@ -41,6 +47,8 @@ export interface DirInfo {
   busy: boolean;
   /** Why the directory cannot take files now, when it cannot. */
   unusable?: string;
+  /** Its disk is gone (PF_DISK_GONE): what it held is not there, and is not counted. */
+  gone?: true;
   /** --replot: bytes its PoS1 plots would free (storage/replot.ts). */
   freeableBytes?: number;
   /** --replot: why its PoS1 plots can free nothing, when they cannot (replot.ts replotBlocked). */
@@ -102,6 +110,14 @@ export interface DiskSetOptions {
    */
   requireMount?: boolean;
   /**
+   * Use a directory on the root filesystem (the one `/` is on). Off, such a directory is skipped
+   * until a disk is mounted there: a farmer's disks are mounted, and an unmounted one's bare
+   * mount point is on `/`, which plots would fill.
+   */
+  allowRootFs?: boolean;
+  /** A directory's disk went (`gone`) or came back: what it holds is to be counted again. */
+  onDiskChange?: (dir: string, gone: boolean) => void;
+  /**
    * A receiver's role ("listen", "harvester"): claim each directory before using it, and skip
    * one another live process holds. Without it nothing is written (bids, tests).
    */
@@ -133,6 +149,10 @@ export class DiskSet {
   /** Claims of directories that changed under us (see claim()). */
   private retired: HeldLock[] = [];
   private readonly claiming = new Map<string, Promise<string | undefined>>();
+  /** The filesystem each directory joined the rotation on (storage/disk-home.ts). */
+  private readonly homes = new Map<string, DiskHome>();
+  /** Directories whose disk is gone: since when, and the st_dev whose lock was last read. */
+  private readonly gone = new Map<string, { since: number; lockReadOn?: number }>();
 
   constructor(
     dirs: readonly string[],
@@ -159,7 +179,9 @@ export class DiskSet {
 
   /** Directories this process holds now (their housekeeping is ours to do). */
   get ownedDirs(): string[] {
-    return this.options.owner ? this.dirs.filter((d) => this.claimed.has(d)) : [...this.dirs];
+    // A gone disk's directory is a bare mount point: not ours to scan or clean.
+    const present = this.dirs.filter((d) => !this.gone.has(d));
+    return this.options.owner ? present.filter((d) => this.claimed.has(d)) : present;
   }
 
   /** Releases every directory's claim (at shutdown). */
@@ -228,19 +250,24 @@ export class DiskSet {
     let disabled = false;
     try {
       // One round of calls: the disable file is looked for at the same time.
-      const [st, fs, disabledNow] = await Promise.all([
+      const [st, fs, disabledNow, root] = await Promise.all([
         fsp.stat(dir),
         fsp.statfs(dir),
         fsp.access(path.join(dir, DISABLE_FILE)).then(
           () => true,
           () => false,
         ),
+        rootDevice(),
       ]);
       disabled = disabledNow;
       if (!st.isDirectory()) return unusable('not a directory');
+      const verdict = await this.judge(dir, st, root);
+      if (verdict.kind === 'gone') return { info: this.goneInfo(info, verdict.why), identity: '' };
       if (this.requireMount && (await fsp.stat(path.dirname(dir))).dev === st.dev) {
         return unusable('not a mount point (same filesystem as its parent; --require-mount)');
       }
+      if (verdict.kind === 'root-fs') return unusable(ON_ROOT_FS);
+      if (verdict.kind === 'new') await this.join(dir, st);
       info.dev = st.dev;
       identity = `${st.dev}:${st.ino}`;
       info.freeBytes = fs.bavail * fs.bsize;
@@ -248,6 +275,13 @@ export class DiskSet {
       info.busy = this.busyDevs.has(st.dev);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && this.homes.has(dir)) {
+        const v = judgeHome(this.homes.get(dir), 'missing', -1, this.allowRootFs);
+        if (v.kind === 'gone') {
+          this.wentAway(dir, v.why);
+          return { info: this.goneInfo(info, v.why), identity: '' };
+        }
+      }
       const why =
         code === 'ENOENT'
           ? 'does not exist'
@@ -271,6 +305,86 @@ export class DiskSet {
       return unusable(`out of rotation until ${until} UTC after a failed write (${failed.reason})`);
     }
     return { info, identity };
+  }
+
+  private get allowRootFs(): boolean {
+    return this.options.allowRootFs ?? false;
+  }
+
+  /**
+   * judgeHome() for what stat saw, and its consequences: a disk that goes is said once (log,
+   * webhook), one that is back rejoins. A directory on another device that holds this process's
+   * own lock is the same filesystem back under a new device number (a USB disk that came back
+   * as another sdX): it rejoins, and is held to that number from then on.
+   */
+  private async judge(dir: string, st: { dev: number; ino: number }, root: number): Promise<HomeVerdict> {
+    const home = this.homes.get(dir);
+    let v = judgeHome(home, { dev: st.dev }, root, this.allowRootFs);
+    if (v.kind === 'gone' && home && (await this.holdsOurLock(dir, st.dev))) {
+      this.homes.set(dir, { ...home, dev: st.dev });
+      const held = this.claimed.get(dir);
+      if (held) this.claimed.set(dir, { ...held, identity: `${st.dev}:${st.ino}` });
+      v = { kind: 'home' };
+    }
+    if (v.kind === 'gone') this.wentAway(dir, v.why, st.dev);
+    else if (this.gone.has(dir)) this.cameBack(dir);
+    return v;
+  }
+
+  /**
+   * Whether `dir` (now on device `dev`) holds the lock this process took there. Read once per
+   * device it is seen on while gone, so a gone disk costs a bid no more than a stat.
+   */
+  private async holdsOurLock(dir: string, dev: number): Promise<boolean> {
+    const held = this.claimed.get(dir);
+    const g = this.gone.get(dir);
+    if (!held || g?.lockReadOn === dev) return false;
+    if (g) g.lockReadOn = dev;
+    const content = await fsp.readFile(path.join(dir, RECEIVER_LOCK), 'utf8').catch(() => '');
+    return decodeOwner(content)?.token === held.token;
+  }
+
+  /** Records the filesystem `dir` joins the rotation on (once: the first look that allows it). */
+  private async join(dir: string, st: { dev: number; ino: number }): Promise<void> {
+    const parent = await fsp.stat(path.dirname(dir)).catch(() => undefined);
+    const mountPoint = !parent || parent.dev !== st.dev || parent.ino === st.ino;
+    if (!this.homes.has(dir)) this.homes.set(dir, { dev: st.dev, mountPoint });
+  }
+
+  private goneInfo(info: DirInfo, why: string): DirInfo {
+    const since = new Date(this.gone.get(info.dir)?.since ?? Date.now()).toISOString().slice(11, 19);
+    const unusable = `${GONE} ${why}; nothing is written there until it is back (since ${since} UTC)`;
+    return { ...info, unusable, gone: true };
+  }
+
+  private wentAway(dir: string, why: string, lockReadOn?: number): void {
+    if (this.gone.has(dir)) return;
+    this.gone.set(dir, { since: Date.now(), ...(lockReadOn !== undefined ? { lockReadOn } : {}) });
+    notify(
+      `disk-gone:${dir}`,
+      'critical',
+      'a disk is gone',
+      `${os.hostname()}: ${dir} ${why}. It is out of rotation: nothing is written there, and its plots are not counted, until that filesystem is mounted there again.`,
+    );
+    this.options.log?.warn(
+      { dir, code: 'PF_DISK_GONE', home: this.homes.get(dir) },
+      `disk gone: ${dir} ${why}; out of rotation until that filesystem is back, plots go to the other disks`,
+    );
+    this.options.onDiskChange?.(dir, true);
+  }
+
+  private cameBack(dir: string): void {
+    if (!this.gone.delete(dir)) return;
+    notify(`disk-back:${dir}`, 'info', 'a disk is back', `${os.hostname()}: ${dir} is back in rotation.`);
+    this.options.log?.info({ dir }, `disk back: ${dir} is on the filesystem it joined on again; back in rotation`);
+    this.options.onDiskChange?.(dir, false);
+    // What a transfer cut off by the unmount left there is cleaned as at a claim, unless a write
+    // into it is still under way (a lazy unmount lets one finish on the detached filesystem).
+    const home = this.homes.get(dir);
+    if (this.claimed.has(dir) && home && !this.busyDevs.has(home.dev))
+      void this.options
+        .onClaimed?.(dir)
+        .catch((err: unknown) => this.options.log?.warn({ dir, err }, 'housekeeping failed'));
   }
 
   /**
@@ -439,8 +553,16 @@ export class DiskSet {
  * disk failing: the directory check sees it, and sees it come back, without a pause.
  */
 function vanished(err: PlotferryError): boolean {
+  if (err.code === 'PF_DISK_GONE') return true;
   const errno = (err.cause as NodeJS.ErrnoException | undefined)?.code;
   return errno === 'ENOENT' || errno === 'ENOTDIR';
+}
+
+/** The st_dev of `/` (read once: the root filesystem does not change under a running process). */
+let rootDev: Promise<number> | undefined;
+function rootDevice(): Promise<number> {
+  rootDev ??= fsp.stat('/').then((st) => st.dev);
+  return rootDev;
 }
 
 /** How `unusable` begins for a directory another live receiver holds. */

@@ -76,6 +76,19 @@ export function writeAllSync(fd: number, buf: Buffer, len: number, pos: number):
 export const openFd = (p: string, flags: string) =>
   new Promise<number>((res, rej) => fs.open(p, flags, 0o644, (e, fd) => (e ? rej(e) : res(fd))));
 export const fsyncFd = (fd: number) => new Promise<void>((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
+/** The st_dev of an open file (which filesystem it was created on). */
+const devOfFd = (fd: number) => new Promise<number>((res, rej) => fs.fstat(fd, (e, st) => (e ? rej(e) : res(st.dev))));
+
+/**
+ * Whether a file just created in `dir` (open as `fd`) is on filesystem `dev`: by its own st_dev,
+ * or, where files report another one than their directory (overlayfs over several
+ * filesystems), by the directory's. An fstat that fails proves nothing: true.
+ */
+export async function createdOn(fd: number, dir: string, dev: number): Promise<boolean> {
+  const own = await devOfFd(fd).catch(() => undefined);
+  if (own === undefined || own === dev) return true;
+  return (await fsp.stat(dir).catch(() => undefined))?.dev === dev;
+}
 export const closeFd = (fd: number) => new Promise<void>((res, rej) => fs.close(fd, (e) => (e ? rej(e) : res())));
 export const truncateFd = (fd: number, len: number) =>
   new Promise<void>((res, rej) => fs.ftruncate(fd, len, (e) => (e ? rej(e) : res())));

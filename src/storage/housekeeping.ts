@@ -62,6 +62,10 @@ export function receiverDisks(
   o: {
     reserveBytes?: number;
     requireMount?: boolean;
+    /** Use directories on the root filesystem (storage/disks.ts). */
+    allowRootFs?: boolean;
+    /** A directory's disk went or came back (storage/disks.ts). */
+    onDiskChange?: DiskSetOptions['onDiskChange'];
     log: Logger;
     /** --replot: PoS1 plots give way to incoming plots (replot.ts). */
     replot?: ReplotSettings;
@@ -84,6 +88,8 @@ export function receiverDisks(
   return new DiskSet(dirs, {
     reserveBytes: o.reserveBytes,
     requireMount: o.requireMount,
+    ...(o.allowRootFs ? { allowRootFs: true } : {}),
+    ...(o.onDiskChange ? { onDiskChange: o.onDiskChange } : {}),
     owner: role,
     onClaimed: (dir) => housekeep(dir, o.log),
     log: o.log,

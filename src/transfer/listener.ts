@@ -31,6 +31,8 @@ export interface ListenerOptions {
   port?: number;
   reserveBytes?: number;
   requireMount?: boolean;
+  /** Use --dir directories on the root filesystem (storage/disks.ts; off: skipped until mounted). */
+  allowRootFs?: boolean;
   headerTimeoutMs?: number;
   idleTimeoutMs?: number;
   /** Read straight into the transfer's buffers where Node allows it (default true). */
@@ -99,7 +101,12 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const { opts } = this;
     await prepareDirs(this.disks, opts.log);
     setDiskSource(async () =>
-      (await this.disks.snapshot()).map((i) => ({ dir: i.dir, freeBytes: i.freeBytes, totalBytes: i.totalBytes })),
+      (await this.disks.snapshot()).map((i) => ({
+        dir: i.dir,
+        freeBytes: i.freeBytes,
+        totalBytes: i.totalBytes,
+        gone: i.gone === true,
+      })),
     );
     this.stopExpiry = startPartialExpiry(() => this.disks.ownedDirs, this.partialTtlMs, opts.log);
     await new Promise<void>((resolve, reject) => {

@@ -17,7 +17,9 @@ export function startCli(
   env: NodeJS.ProcessEnv = {},
 ): { child: ChildProcess; done: Promise<CliResult>; stderr(): string } {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...env },
+    // Test disks are temporary directories, on the root filesystem on most machines: receivers
+    // take them as --allow-root-fs would (a test sets PLOTFERRY_ALLOW_ROOT_FS: '' to see the default).
+    env: { ...process.env, PLOTFERRY_ALLOW_ROOT_FS: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -13,6 +13,8 @@ export function startTestHarvester(
     listenHost: '127.0.0.1',
     log: silentLogger(),
     heartbeatMs: 60_000,
+    // Test disks are temporary directories, on the root filesystem on most machines.
+    allowRootFs: true,
     ...opts,
   });
 }

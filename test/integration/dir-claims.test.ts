@@ -108,7 +108,9 @@ describe('receiving directories', () => {
     }
   });
 
-  it('a disk mounted over a claimed directory, then unmounted: each is claimed, neither refused', async (t) => {
+  // A disk mounted over a directory in use hides what was written there: it is not taken for
+  // that directory (nothing is written on it, no lock), which comes back once it is unmounted.
+  it('a disk mounted over a claimed directory is not claimed; unmounted, the directory is back', async (t) => {
     if (!isRoot) return t.skip('needs root: mounts a tmpfs');
     const recv = await dir();
     const l = await startListener({ dirs: [recv] });
@@ -116,12 +118,12 @@ describe('receiving directories', () => {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', recv]);
       try {
         const [mounted] = await l.listener.disks.snapshot();
-        assert.equal(mounted!.unusable, undefined, 'the mounted disk is claimed');
-        assert.ok(fs.existsSync(path.join(recv, RECEIVER_LOCK)));
+        assert.match(mounted!.unusable ?? '', /PF_DISK_GONE/);
+        assert.deepEqual(lsAll(recv), [], 'nothing written on the disk mounted over it');
       } finally {
         execFileSync('umount', [recv]);
       }
-      // Our own lock from before the mount is there again: taken back, not "served by another".
+      // Our own lock from before the mount is there again: the directory is back, as it was.
       const [again] = await l.listener.disks.snapshot();
       assert.equal(again!.unusable, undefined, again!.unusable);
     } finally {

@@ -5,7 +5,8 @@
  * harvester or of the plotter, a NATS restart, a disk filling up (own tmpfs, when root), a byte
  * flipped, a connection dropped, a harvester directory removed, a RESULT lost on the way back, a
  * receiving disk remounted read-only (root), a second receiver started on a harvester's
- * directory; and replot rounds (root, issue 13), where the plots can only land by deleting PoS1
+ * directory, a receiving disk unmounted mid-sweep (root; nothing may be written in its bare mount
+ * point, and it rejoins once mounted again); and replot rounds (root, issue 13), where the plots can only land by deleting PoS1
  * plots: SIGKILL of the harvester right after a deletion, the plotter killed mid-plot after a
  * deletion, the disk filled from outside after a deletion. Each fault must land (a round whose fault found nothing to hit fails). Then it
  * checks the invariants:
@@ -48,6 +49,7 @@ const FAULTS = [
   'replot-kill-harvester',
   'replot-kill-plotter',
   'replot-disk-full',
+  'unmount',
 ] as const;
 type Fault = (typeof FAULTS)[number];
 const ROUNDS = Number(process.env.PLOTFERRY_FAULT_ROUNDS ?? FAULTS.length);
@@ -71,6 +73,8 @@ describe('fault injection', () => {
   const r = rng(SEED);
   /** The harvester whose disk a 'read-only' round remounted, to undo after the round. */
   let readOnly: HarvesterProc | undefined;
+  /** The harvester whose disk an 'unmount' round unmounted, and where that disk is kept meanwhile. */
+  let unmounted: { h: HarvesterProc; aside: string } | undefined;
 
   const startHarvester = async (h: HarvesterProc) => {
     const child = startCli([
@@ -253,6 +257,20 @@ describe('fault injection', () => {
         readOnly = h;
         return `remounted ${h.id}'s disk read-only after ${at} bytes`;
       }
+      case 'unmount': {
+        if (!isRoot) return 'skipped: needs root to unmount a disk';
+        const h = hs[0]!;
+        if (!(await duringTransfer(at, h))) return `missed: no transfer to ${h.id}`;
+        // The tmpfs is kept mounted aside, so the same filesystem can come back (a new tmpfs would
+        // be another one); the lazy unmount lets the transfer under way go on writing to it.
+        const aside = `${h.dir}.aside`;
+        fs.mkdirSync(aside, { recursive: true });
+        execFileSync('mount', ['--bind', h.dir, aside]);
+        mounts.unshift(aside);
+        execFileSync('umount', ['-l', h.dir]);
+        unmounted = { h, aside };
+        return `unmounted ${h.id}'s disk after ${at} bytes, a transfer to it under way`;
+      }
       case 'second-receiver': {
         const h = await duringTransfer(at);
         if (!h) return 'missed: no transfer to hit';
@@ -381,6 +399,26 @@ describe('fault injection', () => {
     }
   }
 
+  /**
+   * After an 'unmount' round: nothing was written in the bare mount point (no plot, no lock), the
+   * harvester said the disk is gone (log, status); mounted again, the disk rejoins by itself.
+   */
+  async function remount({ h, aside }: { h: HarvesterProc; aside: string }): Promise<void> {
+    assert.deepEqual(fs.readdirSync(h.dir), [], `${h.id} wrote in its disk's bare mount point`);
+    const dirOf = async () => {
+      const r = await runCli(['status', '--nats', server.url, '--wait', '0.5', '--json']);
+      const beats = jsonLines(r.stdout) as { harvester: string; dirs: { gone?: boolean; unusable?: string }[] }[];
+      return beats.find((b) => b.harvester === h.id)?.dirs[0];
+    };
+    assert.equal((await dirOf())?.gone, true, `${h.id}'s status says its disk is gone`);
+    assert.match(h.child!.stderr(), /"code":"PF_DISK_GONE"/);
+    execFileSync('mount', ['--bind', aside, h.dir]);
+    execFileSync('umount', [aside]);
+    mounts.splice(mounts.indexOf(aside), 1);
+    fs.rmdirSync(aside);
+    await waitFor(async () => (await dirOf())?.unusable === undefined, 15_000, `${h.id}'s disk to rejoin`);
+  }
+
   async function idleAndHealthy(): Promise<void> {
     // Claims opened by a plotter that died expire (--claim-ttl 3).
     await waitFor(
@@ -433,6 +471,8 @@ describe('fault injection', () => {
       // (A replot round keeps its filler: the deletions it forced were needed, and are counted so.)
       if (!replot) fs.rmSync(path.join(hs[0]!.dir, 'filler.bin'), { force: true });
       fs.mkdirSync(hs[1]!.dir, { recursive: true });
+      if (unmounted) await remount(unmounted);
+      unmounted = undefined;
       if (readOnly) {
         // The disk is repaired; its harvester keeps it out of rotation for minutes after the
         // failed write, so a farmer who fixed it restarts the harvester.

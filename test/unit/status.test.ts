@@ -30,6 +30,51 @@ describe('status', () => {
     assert.match(out, /\/mnt\/gone .*\[cannot be read \(ENOENT\)\]/);
   });
 
+  it('counts the plots of a disk out of rotation, and not those of a gone disk (nor its free space)', () => {
+    const out = formatStatus([
+      beat([
+        {
+          dir: '/mnt/a',
+          freeBytes: 10 * GiB,
+          totalBytes: 20 * GiB,
+          plots: 4,
+          plotBytes: 4 * GiB,
+          pos1Plots: 4,
+          pos1Bytes: 4 * GiB,
+          fs: 7,
+        },
+        {
+          dir: '/mnt/failed',
+          freeBytes: 5 * GiB,
+          totalBytes: 20 * GiB,
+          plots: 3,
+          plotBytes: 3 * GiB,
+          pos1Plots: 3,
+          pos1Bytes: 3 * GiB,
+          fs: 8,
+          unusable: 'out of rotation until 10:00:00 UTC after a failed write (EIO)',
+        },
+        {
+          dir: '/mnt/gone',
+          freeBytes: 0,
+          totalBytes: 0,
+          plots: 0,
+          plotBytes: 0,
+          gone: true,
+          unusable: 'disk gone (PF_DISK_GONE): is on the root filesystem 253:1, not on filesystem 8:33 it joined on',
+        },
+      ]),
+    ]);
+    assert.match(out.split('\n')[0]!, /plots 7 +free 10\.0 GiB/);
+    assert.match(out, /\/mnt\/failed .* 3 plots \(3\.0 GiB\).*\[out of rotation/);
+    assert.match(out, /\n {2}\/mnt\/gone {2}\[disk gone \(PF_DISK_GONE\): is on the root filesystem/);
+    assert.doesNotMatch(
+      out.split('\n').find((l) => l.includes('/mnt/gone'))!,
+      /plots|free/,
+    );
+    assert.match(out, /farm: PoS1 7 plots \(7\.0 GiB\)/);
+  });
+
   // Issue 13: the replot at a glance, per disk and for the farm.
   it('shows PoS1 and PoS2 plots per disk and for the farm, with the share replotted', () => {
     const out = formatStatus([

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { DISK_FAULTS, fromSystemError, PlotferryError } from '../../core/errors.js';
 import { countReceived, metrics } from '../../core/metrics.js';
 import type { Reservation } from '../../storage/disks.js';
-import { closeFd, fsyncFd, openFd } from '../../storage/fsio.js';
+import { closeFd, createdOn, fsyncFd, openFd } from '../../storage/fsio.js';
 import { writeHashRecord } from '../../storage/hash-records.js';
 import { partialPathFor, tempPathFor } from '../../storage/names.js';
 import { findPartial } from '../../storage/partials.js';
@@ -340,10 +340,19 @@ export class ReceiveSession {
     for (;;) {
       try {
         // Read as well as written: the plot's end is checked in it before it is published.
-        return { fd: await openFd(temp, 'wx+'), temp, offset: 0 };
+        const fd = await openFd(temp, 'wx+');
+        if (await createdOn(fd, this.reservation!.dir, this.reservation!.dev)) return { fd, temp, offset: 0 };
+        // Its disk went between the choice and the open (unmounted): the file was created in the
+        // bare mount point, on another filesystem. Removed at once; the disk check sees it gone.
+        await closeFd(fd).catch(() => undefined);
+        await fsp.rm(temp, { force: true });
+        throw new PlotferryError('PF_DISK_GONE', `${this.reservation!.dir} left the disk it was chosen on`);
       } catch (err) {
-        const e = fromSystemError(err, `creating a temporary file in ${this.reservation!.dir}`);
-        if (!DISK_FAULTS.has(e.code) || this.state !== 'accepting') throw e;
+        const e =
+          err instanceof PlotferryError
+            ? err
+            : fromSystemError(err, `creating a temporary file in ${this.reservation!.dir}`);
+        if (!(DISK_FAULTS.has(e.code) || e.code === 'PF_DISK_GONE') || this.state !== 'accepting') throw e;
         this.reservation!.fail(e);
         this.failedOver.push(`${this.reservation!.dir} failed (${e.code})`);
         try {
