@@ -6,7 +6,8 @@
  * flipped, a connection dropped, a harvester directory removed, a RESULT lost on the way back, a
  * receiving disk remounted read-only (root), a second receiver started on a harvester's
  * directory, a receiving disk unmounted mid-sweep (root; nothing may be written in its bare mount
- * point, and it rejoins once mounted again); and replot rounds (root, issue 13), where the plots can only land by deleting PoS1
+ * point, and it rejoins once mounted again), a plot rewritten in place while it is sent (it fails
+ * PF_SOURCE_CHANGED and its new bytes stay at its source; the old ones are under no final name); and replot rounds (root, issue 13), where the plots can only land by deleting PoS1
  * plots: SIGKILL of the harvester right after a deletion, the plotter killed mid-plot after a
  * deletion, the disk filled from outside after a deletion. Each fault must land (a round whose fault found nothing to hit fails). Then it
  * checks the invariants:
@@ -50,6 +51,7 @@ const FAULTS = [
   'replot-kill-plotter',
   'replot-disk-full',
   'unmount',
+  'source-changed',
 ] as const;
 type Fault = (typeof FAULTS)[number];
 const ROUNDS = Number(process.env.PLOTFERRY_FAULT_ROUNDS ?? FAULTS.length);
@@ -75,6 +77,8 @@ describe('fault injection', () => {
   let readOnly: HarvesterProc | undefined;
   /** The harvester whose disk an 'unmount' round unmounted, and where that disk is kept meanwhile. */
   let unmounted: { h: HarvesterProc; aside: string } | undefined;
+  /** A 'source-changed' round's plot: its new bytes are what must arrive, or stay at its source. */
+  let changed: { name: string; sum: string } | undefined;
 
   const startHarvester = async (h: HarvesterProc) => {
     const child = startCli([
@@ -161,8 +165,9 @@ describe('fault injection', () => {
     await step(() => fsp.rm(work, { recursive: true, force: true }));
   });
 
-  const sweepArgs = (dir: string) => [
+  const sweepArgs = (dir: string, extra: string[] = []) => [
     'sweep',
+    ...extra,
     '--nats',
     server.url,
     '--min-age',
@@ -270,6 +275,34 @@ describe('fault injection', () => {
         execFileSync('umount', ['-l', h.dir]);
         unmounted = { h, aside };
         return `unmounted ${h.id}'s disk after ${at} bytes, a transfer to it under way`;
+      }
+      case 'source-changed': {
+        // The plot in flight is rewritten in place, same size, while its sender still reads it
+        // (the round's sweep is paced, its plots large, and bytes not yet read are many more
+        // than the harvester holds so far plus what the sockets buffer).
+        const found = await waitFor(
+          () => {
+            for (const h of hs)
+              for (const n of ls(h.dir).filter((f) => f.startsWith('.plotferry-') && f.endsWith('.partial'))) {
+                const got = fs.statSync(path.join(h.dir, n), { throwIfNoEntry: false })?.size ?? 0;
+                if (got > 0 && got <= 2 * MiB)
+                  return {
+                    h,
+                    name: n.slice('.plotferry-'.length, n.lastIndexOf('.', n.length - '.partial'.length - 1)),
+                  };
+              }
+            return undefined;
+          },
+          15_000,
+          'a transfer to be under way',
+        ).catch(() => undefined);
+        if (!found) return 'missed: no transfer to hit';
+        const src = path.join(plotDir, found.name);
+        const fd = fs.openSync(src, 'r+');
+        fs.writeSync(fd, Buffer.from('changed!'), 0, 8, Math.floor(fs.fstatSync(fd).size / 2));
+        fs.closeSync(fd);
+        changed = { name: found.name, sum: await sha256(src) };
+        return `rewrote ${found.name} in place while it was sent to ${found.h.id}`;
       }
       case 'second-receiver': {
         const h = await duringTransfer(at);
@@ -448,12 +481,13 @@ describe('fault injection', () => {
       let largest = 0;
       for (let i = 0; i < 4; i++) {
         const f = path.join(plotDir, `plot-k32-r${round}-${i}.plot`);
-        const size = 2 * MiB + r.int(2 * MiB);
+        // A source-changed round paces its sweep: larger plots keep each one being read a while.
+        const size = (fault === 'source-changed' ? 12 * MiB : 2 * MiB) + r.int(2 * MiB);
         largest = Math.max(largest, size);
         writePlot(f, size);
         sums.set(path.basename(f), await sha256(f));
       }
-      const sweep = startCli(sweepArgs(plotDir));
+      const sweep = startCli(sweepArgs(plotDir, fault === 'source-changed' ? ['--bwlimit', '4'] : []));
       const what = await inject(fault, plotDir, sweep);
       console.log(`round ${round} ${fault}: ${what}`);
       // A round whose fault found nothing to hit proves nothing.
@@ -465,7 +499,15 @@ describe('fault injection', () => {
       // unless the plotter itself was killed. In a replot round hf-1 is the only harvester that
       // can take a plot: one it failed (killed, or its disk filled) is skipped for that plot
       // in this run, and the plot stays at its source for the next one.
-      if (fault !== 'kill-plotter' && !replot)
+      if (changed) {
+        // That plot failed, and its source (with the new bytes) is kept; the old bytes it had
+        // when its transfer began are under no final name (checkInvariants: byte-exact or absent).
+        const item = jsonLines(first.stdout).find((i) => i.name === changed!.name);
+        assert.equal((item?.error as { code?: string } | undefined)?.code, 'PF_SOURCE_CHANGED', first.stdout);
+        assert.equal(first.code, 1);
+        sums.set(changed.name, changed.sum);
+        changed = undefined;
+      } else if (fault !== 'kill-plotter' && !replot)
         assert.equal(first.code, 0, `the sweep gave up after ${what}:\n${first.stdout}`);
       // Undo what the fault broke on the machine (a farmer would): the filler, the directory.
       // (A replot round keeps its filler: the deletions it forced were needed, and are counted so.)
