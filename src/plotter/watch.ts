@@ -24,6 +24,7 @@ import { PlotferryError } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import { wakeableSleep } from '../core/sleep.js';
 import { acquireLock, HeldLock } from '../storage/lockfile.js';
+import { cannotWriteDir } from './lock.js';
 import { Candidate, findPlots, movePlot, plotsUnderWay, sweepContext, SweepItem, SweepOptions } from './sweep.js';
 
 export const WATCH_LOCK = '.plotferry-watch.lock';
@@ -39,6 +40,8 @@ export interface WatchOptions extends Omit<SweepOptions, 'dryRun' | 'onPlan'> {
   scanIntervalMs?: number;
   /** First wait before a failed plot is tried again (doubles per failure, up to 1 h). */
   retryMs?: number;
+  /** The directories' claims, taken already by claimDirs() (released when the watch ends). */
+  claimed?: HeldLock[];
 }
 
 export interface WatchSummary {
@@ -54,7 +57,7 @@ interface Backoff {
 }
 
 export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
-  const locks = await claimDirs(opts.dirs);
+  const locks = opts.claimed ?? (await claimDirs(opts.dirs));
   const ctx = sweepContext(opts);
   const concurrency = ctx.slots.size;
   const scanEvery = opts.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS;
@@ -180,15 +183,22 @@ function watchDir(dir: string, onChange: () => void): fs.FSWatcher | undefined {
   }
 }
 
-/** Claims every directory for this watcher; PF_DIR_IN_USE when another live one holds one. */
-async function claimDirs(dirs: readonly string[]): Promise<HeldLock[]> {
+/**
+ * Claims every directory for this watcher: PF_DIR_IN_USE when another live one holds one,
+ * PF_PERMISSION when this user cannot write one.
+ */
+export async function claimDirs(dirs: readonly string[]): Promise<HeldLock[]> {
   const held: HeldLock[] = [];
   try {
     for (const dir of dirs) {
       let got;
       try {
         got = await acquireLock(path.join(dir, WATCH_LOCK), 'sweep --watch');
-      } catch {
+      } catch (err) {
+        // A directory this user may not write is no passing state: no plot could be locked or
+        // removed there, so the watcher refuses to start rather than fail every plot forever.
+        const e = cannotWriteDir(err, dir, `claim ${dir} for this watcher`);
+        if (e.code === 'PF_PERMISSION') throw e;
         continue; // unreadable now (not mounted yet?): watched all the same, and said so by the scans
       }
       if (!got.ok)

@@ -14,6 +14,7 @@ import type { DiskSet } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, findPartial, startPartialExpiry } from '../storage/partials.js';
 import { prepareDirs, receiverDisks } from '../storage/housekeeping.js';
+import { watchUsable } from '../storage/usable-alarm.js';
 import { drainWithin } from './drain.js';
 import { createReceiverServer, IntakeMode } from './receive/intake.js';
 import { serveConnection } from './receive/serve.js';
@@ -61,6 +62,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private closing = false;
   private readonly throttle: AuthThrottle;
   private stopExpiry?: () => void;
+  private stopAlarm?: () => void;
   /** How the last connection was read (for logs and tests). */
   intakeMode?: IntakeMode;
 
@@ -87,6 +89,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       await l.listen();
     } catch (err) {
       l.stopExpiry?.();
+      l.stopAlarm?.();
       await l.disks.close();
       throw err;
     }
@@ -98,6 +101,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private async listen(): Promise<void> {
     const { opts } = this;
     await prepareDirs(this.disks, opts.log);
+    this.stopAlarm = watchUsable(this.disks, 'listener', opts.log);
     setDiskSource(async () =>
       (await this.disks.snapshot()).map((i) => ({ dir: i.dir, freeBytes: i.freeBytes, totalBytes: i.totalBytes })),
     );
@@ -164,6 +168,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
     this.stopExpiry?.();
+    this.stopAlarm?.();
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     await drainWithin(
       () => [...this.sessions].map((s) => ({ done: s.outcome, abort: () => s.abort() })),
