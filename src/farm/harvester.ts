@@ -96,7 +96,7 @@ export class Harvester {
   private readonly subs: Subscription[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
   private stopExpiry?: () => void;
-  private stopAlarm?: () => void;
+  private stopAlarm?: () => Promise<void>;
   private closing = false;
   private readonly subj: ReturnType<typeof subjects>;
   /** Whether a claim could open a listener now (farm/ports.ts). */
@@ -251,15 +251,21 @@ export class Harvester {
     const opts = (this.opts = { ...this.opts, nc });
     await this.offers.open();
     const beat = () => void this.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
+    // A message that cannot be handled (a disk that errs mid-answer, a reply into a connection
+    // closing under it) is logged; it never ends the harvester as an unhandled rejection.
+    const handled = (what: string, handler: (msg: Msg) => Promise<void>) => (err: unknown, msg: Msg) => {
+      if (err) return;
+      handler
+        .call(this, msg)
+        .catch((e: unknown) =>
+          opts.log.error({ err: e, subject: msg.subject }, `a ${what} message could not be handled; going on`),
+        );
+    };
+    this.subs.push(opts.nc.subscribe(this.subj.announce, { callback: handled('announce', this.onAnnounce) }));
+    this.subs.push(opts.nc.subscribe(this.subj.claim(opts.id), { callback: handled('claim', this.onClaim) }));
+    this.subs.push(opts.nc.subscribe(this.subj.has, { callback: handled('has', this.onHas) }));
     this.subs.push(
-      opts.nc.subscribe(this.subj.announce, { callback: (err, msg) => !err && void this.onAnnounce(msg) }),
-    );
-    this.subs.push(
-      opts.nc.subscribe(this.subj.claim(opts.id), { callback: (err, msg) => !err && void this.onClaim(msg) }),
-    );
-    this.subs.push(opts.nc.subscribe(this.subj.has, { callback: (err, msg) => !err && void this.onHas(msg) }));
-    this.subs.push(
-      opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: (err, msg) => !err && void this.onSpeedtest(msg) }),
+      opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: handled('speedtest', this.onSpeedtest) }),
     );
     // `status` asks for a heartbeat now; at most one a second.
     let lastAsked = 0;
@@ -354,7 +360,15 @@ export class Harvester {
     // A plotter that hears every harvester ranks the bids by their delay itself (no waiting
     // here); to one that takes the first bid, the delay is the rank.
     if (d.delayMs === 0 || a.answerAll) bid();
-    else setTimeout(bid, d.delayMs);
+    else
+      setTimeout(() => {
+        // Outside the handler's promise: a reply into a connection closed meanwhile is dropped.
+        try {
+          bid();
+        } catch (err) {
+          this.opts.log.debug({ err }, 'a delayed bid could not be sent');
+        }
+      }, d.delayMs);
   }
 
   /**
@@ -500,11 +514,12 @@ export class Harvester {
     for (const s of this.subs) s.unsubscribe();
     this.speedtest?.abort();
     this.stopExpiry?.();
-    this.stopAlarm?.();
+    const alarmStopped = this.stopAlarm?.();
     this.inventory.stop();
     this.offers.close();
     await drainWithin(() => this.claims.receivers(), graceMs, this.opts.log);
     this.offers.abortAll();
+    await alarmStopped;
     await this.disks.close();
   }
 }

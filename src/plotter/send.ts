@@ -10,7 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { asPlotferryError, PlotferryError } from '../core/errors.js';
+import { asPlotferryError, fromSystemError, PlotferryError } from '../core/errors.js';
 import { removeSource, SendResult } from '../transfer/sender.js';
 import { ExistsError } from '../wire/messages.js';
 import { HeldError } from './bidding.js';
@@ -114,11 +114,15 @@ export async function sendFiles(o: SendFilesOptions): Promise<{ failed: number; 
   for (const file of o.files) {
     const name = path.basename(file);
     let d: Delivery;
+    let problem: PlotferryError | undefined;
     if (o.signal.aborted) {
       d = {
         ok: false,
         error: new PlotferryError('PF_ABORTED', `${file} was not sent: stopped (SIGINT/SIGTERM) before its turn`),
       };
+    } else if ((problem = await unsendable(file))) {
+      // Not a file this user can read: said now, not after a harvester was won for it.
+      d = { ok: false, error: problem };
     } else {
       const size = await fsp.stat(file).then(
         (st) => st.size,
@@ -140,4 +144,18 @@ export async function sendFiles(o: SendFilesOptions): Promise<{ failed: number; 
     o.onDone(file, name, d);
   }
   return { failed, notDeleted };
+}
+
+/** Why `file` cannot be sent at all (missing, not a regular file, not readable by this user). */
+async function unsendable(file: string): Promise<PlotferryError | undefined> {
+  let fh;
+  try {
+    fh = await fsp.open(file, 'r');
+    if (!(await fh.stat()).isFile()) return new PlotferryError('PF_SOURCE', `${file} is not a regular file`);
+    return undefined;
+  } catch (err) {
+    return fromSystemError(err, `cannot read ${file}`, 'PF_SOURCE');
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
 }

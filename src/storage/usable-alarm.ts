@@ -16,15 +16,22 @@ import type { DiskSet } from './disks.js';
 /** How often the directories are looked at while none can be used (and after). */
 export const USABLE_CHECK_MS = 10_000;
 
-/** Watches `disks`; returns the function that stops watching. */
-export function watchUsable(disks: DiskSet, role: string, log: Logger, everyMs = USABLE_CHECK_MS): () => void {
+/**
+ * Watches `disks`; returns the function that stops watching, which resolves once a look under
+ * way has ended (so the receiver's claims are released after it, not re-taken by it).
+ */
+export function watchUsable(disks: DiskSet, role: string, log: Logger, everyMs = USABLE_CHECK_MS): () => Promise<void> {
   let none = false;
-  let running = false;
+  let running: Promise<void> | undefined;
+  let stopped = false;
   const check = async () => {
-    if (running) return;
-    running = true;
+    if (running || stopped) return;
+    running = look().finally(() => (running = undefined));
+  };
+  const look = async () => {
     try {
       const infos = await disks.snapshot();
+      if (stopped) return;
       const unusable = infos.filter((i) => i.unusable);
       if (unusable.length === infos.length && !none) {
         none = true;
@@ -48,12 +55,14 @@ export function watchUsable(disks: DiskSet, role: string, log: Logger, everyMs =
       }
     } catch (err) {
       log.debug({ err }, 'checking the receiving directories failed');
-    } finally {
-      running = false;
     }
   };
   void check();
   const timer = setInterval(() => void check(), everyMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await running;
+  };
 }

@@ -62,7 +62,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private closing = false;
   private readonly throttle: AuthThrottle;
   private stopExpiry?: () => void;
-  private stopAlarm?: () => void;
+  private stopAlarm?: () => Promise<void>;
   /** How the last connection was read (for logs and tests). */
   intakeMode?: IntakeMode;
 
@@ -89,7 +89,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       await l.listen();
     } catch (err) {
       l.stopExpiry?.();
-      l.stopAlarm?.();
+      await l.stopAlarm?.();
       await l.disks.close();
       throw err;
     }
@@ -101,7 +101,6 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private async listen(): Promise<void> {
     const { opts } = this;
     await prepareDirs(this.disks, opts.log);
-    this.stopAlarm = watchUsable(this.disks, 'listener', opts.log);
     setDiskSource(async () =>
       (await this.disks.snapshot()).map((i) => ({ dir: i.dir, freeBytes: i.freeBytes, totalBytes: i.totalBytes })),
     );
@@ -118,6 +117,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
       });
     });
     this.server.on('error', (err) => opts.log.error({ err }, 'listener socket error'));
+    // Once it serves: a listener that could not listen says nothing about its disks.
+    this.stopAlarm = watchUsable(this.disks, 'listener', opts.log);
   }
 
   address(): { host: string; port: number } {
@@ -168,7 +169,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
     this.stopExpiry?.();
-    this.stopAlarm?.();
+    await this.stopAlarm?.();
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     await drainWithin(
       () => [...this.sessions].map((s) => ({ done: s.outcome, abort: () => s.abort() })),

@@ -135,6 +135,20 @@ describe('errors at the edge', () => {
     },
   );
 
+  it('send of a directory fails at once (PF_SOURCE), before any harvester is asked', async () => {
+    const dir = await tmpDir('pf-edge-send-');
+    cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));
+    const started = Date.now();
+    // With no harvester at all, announcing would fail PF_NO_BID only after its tries (seconds).
+    const r = await runCliExpectingExit(['send', '--nats', suite.server.url, '--json', dir], 20_000);
+    assert.equal(r.code, 1, r.stderr);
+    const [item] = jsonLines(r.stdout) as { error?: { code: string; message: string } }[];
+    assert.equal(item?.error?.code, 'PF_SOURCE');
+    assert.match(item!.error!.message, /is not a regular file/);
+    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+    assert.doesNotMatch(r.stderr, /retrying|PF_NO_BID/);
+  });
+
   it('a closed stdout ends the process quietly (status --json | head -1)', async () => {
     // A harvester whose heartbeat status prints.
     const dir = await tmpDir('pf-edge-status-');
