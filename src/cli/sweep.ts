@@ -313,7 +313,7 @@ async function runWatch(
     }
   } finally {
     // Released by watchSweep when it ran; here when it never did (NATS never reached).
-    for (const l of claimed ?? []) await l.release();
+    await claimed?.release();
     await stopMetrics();
     clearTimeout(graceTimer);
     process.off('SIGINT', onSignal);

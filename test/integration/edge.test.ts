@@ -13,6 +13,7 @@ import { describe, it } from 'node:test';
 import { portShortage, rangeSize } from '../../src/farm/ports.js';
 import { DiskSet } from '../../src/storage/disks.js';
 import { watchUsable } from '../../src/storage/usable-alarm.js';
+import { WATCH_LOCK } from '../../src/plotter/watch.js';
 import { CLI, CliResult, jsonLines, runCliExpectingExit, startCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { isRoot, sha256, tmpDir, writeSamplePlot } from '../helpers/files.js';
@@ -134,6 +135,26 @@ describe('errors at the edge', () => {
       assert.doesNotMatch(r.stderr, /watching|unexpected error|\n\s+at /);
     },
   );
+
+  it('sweep --watch claims a directory that appears after it started, so a second watcher is refused there', async () => {
+    const base = await tmpDir('pf-edge-late-');
+    cleanup.push(() => fsp.rm(base, { recursive: true, force: true }));
+    const dir = path.join(base, 'nvme');
+    const w = startCli(['sweep', '--watch', '--nats', suite.server.url, '--scan-interval', '1', dir]);
+    cleanup.push(async () => {
+      w.child.kill('SIGKILL');
+      await w.done;
+    });
+    await waitFor(() => w.stderr().includes('watching 1 directory'), 10_000, 'the watcher to start');
+    fs.mkdirSync(dir); // mounted late
+    await waitFor(() => fs.existsSync(path.join(dir, WATCH_LOCK)), 10_000, 'the watcher to claim it');
+    const second = await runCliExpectingExit(['sweep', '--watch', '--nats', suite.server.url, dir], 15_000);
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(second.stderr, /PF_DIR_IN_USE/);
+    w.child.kill('SIGTERM');
+    assert.equal((await w.done).code, 0);
+    assert.ok(!fs.existsSync(path.join(dir, WATCH_LOCK)), 'released when it stops');
+  });
 
   it('send of a directory fails at once (PF_SOURCE), before any harvester is asked', async () => {
     const dir = await tmpDir('pf-edge-send-');
