@@ -4,7 +4,7 @@
  * run the CLI as `nobody` through runuser (root only, skipped otherwise).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -24,7 +24,14 @@ import { freePorts, PORT_RANGES } from '../helpers/ports.js';
 
 const MiB = 2 ** 20;
 const hasRunuser = fs.existsSync('/usr/sbin/runuser') || fs.existsSync('/sbin/runuser');
-const asNobody = isRoot && hasRunuser ? false : 'needs root and runuser, to run the CLI as nobody';
+/** Whether nobody can run the CLI from here (a clone under /root cannot be). */
+const nobodyCanRun = () =>
+  spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, CLI, '--version'], { stdio: 'ignore' }).status === 0;
+const asNobody = !(isRoot && hasRunuser)
+  ? 'needs root and runuser, to run the CLI as nobody'
+  : !nobodyCanRun()
+    ? `user nobody cannot read ${CLI} and its node_modules: clone where every user can read it`
+    : false;
 
 /** The CLI run as user nobody (dist/ and node_modules must be readable by it; they are here). */
 function runAsNobody(args: string[], killAfterMs = 30_000): Promise<CliResult> {
