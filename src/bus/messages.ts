@@ -95,8 +95,11 @@ export interface Bid {
    */
   replot?: true;
 }
-/** Why a harvester does not bid (answerAll announcements only). */
-export const DECLINE_REASONS = ['no-room', 'no-disk', 'held', 'excluded', 'closing'] as const;
+/**
+ * Why a harvester does not bid (answerAll announcements only). `no-port`: it cannot open a
+ * listener for a claim, because another process holds every port of its --port-range.
+ */
+export const DECLINE_REASONS = ['no-room', 'no-disk', 'held', 'excluded', 'closing', 'no-port'] as const;
 export type DeclineReason = (typeof DECLINE_REASONS)[number];
 export interface Decline {
   kind: 'decline';

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ErrorCodes } from '../core/errors.js';
+import { endQuietlyWhenOutputCloses } from './closed-output.js';
 import { CONFIG_MARK } from './common.js';
 import { demoCommand } from './demo.js';
 import { harvesterCommand } from './harvester.js';
@@ -15,6 +16,8 @@ import { sendCommand } from './send.js';
 import { speedtestCommand } from './speedtest.js';
 import { statusCommand } from './status.js';
 import { sweepCommand } from './sweep.js';
+
+endQuietlyWhenOutputCloses();
 
 // An empty PLOTFERRY_* variable (a systemd unit's `Environment=PLOTFERRY_TOKEN=`) means unset:
 // yargs would otherwise let its "" beat the --config file.

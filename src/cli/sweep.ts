@@ -291,7 +291,7 @@ async function runWatch(
   plots: Omit<WatchOptions, 'nc' | 'log' | 'stop'>,
 ): Promise<number> {
   const { connectNatsRetrying } = await import('../bus/connect.js');
-  const { watchSweep } = await import('../plotter/watch.js');
+  const { claimDirs, watchSweep } = await import('../plotter/watch.js');
   const stop = new AbortController();
   const abort = new AbortController();
   setMaxListeners(16 + 4 * args.concurrency, abort.signal, stop.signal);
@@ -314,12 +314,16 @@ async function runWatch(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const stopMetrics = await startMetrics(args.metrics, log);
+  let claimed: Awaited<ReturnType<typeof claimDirs>> | undefined;
   try {
+    // Before NATS: a directory it cannot hold is refused at once, not once NATS is reachable.
+    claimed = await claimDirs(plots.dirs);
     const nc = await connectNatsRetrying(args.nats, 'plotferry-sweep-watch', log, natsAuth(args), stop.signal);
     if (!nc) return 0;
     try {
       const s = await watchSweep({
         ...plots,
+        claimed,
         nc,
         log,
         stop: stop.signal,
@@ -336,6 +340,8 @@ async function runWatch(
       await nc.close();
     }
   } finally {
+    // Released by watchSweep when it ran; here when it never did (NATS never reached).
+    await claimed?.release();
     await stopMetrics();
     clearTimeout(graceTimer);
     process.off('SIGINT', onSignal);

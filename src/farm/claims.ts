@@ -12,6 +12,7 @@ import type { DiskSet, Reservation } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
 import { findPartial } from '../storage/partials.js';
 import { OneShotReceiver } from '../transfer/oneshot.js';
+import { noPortError } from './ports.js';
 import type { AuthThrottle } from '../transfer/throttle.js';
 
 export interface ClaimsOptions {
@@ -29,6 +30,8 @@ export interface ClaimsOptions {
   log: Logger;
   /** A claim ended (done or expired): its disk can take the next plot. */
   onFreed?: () => void;
+  /** Ports of --port-range held by the harvester's other listeners (the one for direct bids). */
+  portsHeldElsewhere?: () => number;
   /** A plot was stored at `path`; `why`: why its disk was chosen. */
   onStored?: (path: string, bytes: number, why: string, group?: PlotGroup, header?: PlotHeaderInfo | null) => void;
 }
@@ -51,11 +54,18 @@ export interface OpenClaim {
 export class Claims {
   /** Each open claim, with its directory and its plot's group key (for `incoming`). */
   private readonly open = new Map<string, { t: OpenClaim; dir: string; key?: string }>();
+  /** Claims with a listener of their own (each holds a port of --port-range). */
+  private listening = 0;
 
   constructor(private readonly o: ClaimsOptions) {}
 
   get size(): number {
     return this.open.size;
+  }
+
+  /** Ports of --port-range this harvester's listeners hold now. */
+  get portsHeld(): number {
+    return this.listening + (this.o.portsHeldElsewhere?.() ?? 0);
   }
 
   receivers(): OpenClaim[] {
@@ -110,7 +120,10 @@ export class Claims {
     });
   }
 
-  /** Reserves a disk and opens the claim's listener; throws PF_BUSY, PF_EXISTS, PF_NO_SPACE, ... */
+  /**
+   * Reserves a disk and opens the claim's listener; throws PF_BUSY, PF_EXISTS, PF_NO_SPACE,
+   * PF_PORT_IN_USE (another process holds the ports of --port-range), ...
+   */
   async take(c: Claim): Promise<OpenedClaim> {
     const { o } = this;
     const reservation = await this.reserve(c);
@@ -136,8 +149,13 @@ export class Claims {
       });
     } catch (err) {
       reservation.release();
+      // Every port taken: busy while our own listeners hold them, else none is ours to use.
+      if ((err as PlotferryError).code === 'PF_PORT_IN_USE')
+        throw noPortError(o.portRange, o.listenHost, this.listening + (o.portsHeldElsewhere?.() ?? 0), err);
       throw err;
     }
+    this.listening++;
+    void rx.done.then(() => this.listening--);
     this.track(c, rx, reservation, rx.port);
     return { port: rx.port, token, expiresInMs: o.claimTtlMs };
   }

@@ -34,6 +34,7 @@ import { ID_RE } from '../wire/names.js';
 import { describeHeld, findExisting } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, startPartialExpiry } from '../storage/partials.js';
 import { prepareDirs, receiverDisks } from '../storage/housekeeping.js';
+import { watchUsable } from '../storage/usable-alarm.js';
 import { drainWithin } from '../transfer/drain.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
 import { AuthThrottle } from '../transfer/throttle.js';
@@ -43,6 +44,7 @@ import { notify } from '../core/notify.js';
 import { formatBytes } from '../core/format.js';
 import { Claims } from './claims.js';
 import { OfferDesk } from './offers.js';
+import { portShortage, PortProbe, probeRange } from './ports.js';
 import { buildHeartbeat } from './heartbeat.js';
 import { Inventory } from './inventory.js';
 import type { DiskSet } from '../storage/disks.js';
@@ -96,8 +98,13 @@ export class Harvester {
   private readonly subs: Subscription[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
   private stopExpiry?: () => void;
+  private stopAlarm?: () => Promise<void>;
   private closing = false;
   private readonly subj: ReturnType<typeof subjects>;
+  /** Whether a claim could open a listener now (farm/ports.ts). */
+  private readonly ports: PortProbe;
+  /** Since when another process has held every port a claim could use (undefined: it has not). */
+  private noPortSince?: number;
 
   private constructor(private opts: HarvesterOptions) {
     validateId(opts.id, '--id');
@@ -128,8 +135,10 @@ export class Harvester {
       log: opts.log,
     };
     const claimTtlMs = opts.claimTtlMs ?? 30_000;
+    this.ports = new PortProbe(receiving.listenHost, receiving.portRange);
     this.claims = new Claims({
       ...receiving,
+      portsHeldElsewhere: () => (this.offers.listening ? 1 : 0),
       maxTransfers: this.maxTransfers,
       claimTtlMs,
       onStored: (p, bytes, why, group, header) => void this.inventory.added(p, bytes, why, group, header),
@@ -163,10 +172,13 @@ export class Harvester {
     const h = new Harvester(opts as HarvesterOptions);
     try {
       await prepareDirs(h.disks, opts.log);
+      await h.openPorts();
     } catch (err) {
+      h.offers.close();
       await h.disks.close();
       throw err;
     }
+    h.stopAlarm = watchUsable(h.disks, 'harvester', opts.log);
     h.stopExpiry = startPartialExpiry(() => h.disks.ownedDirs, h.partialTtlMs, opts.log);
     await h.inventory.start();
     // The disk gauges of --metrics, read at each scrape (statfs and the plot index, O(disks)).
@@ -182,20 +194,83 @@ export class Harvester {
     return h;
   }
 
+  /**
+   * The listener for direct bids, or (a --port-range of one port, kept for claims) a probe that
+   * a claim could listen. A harvester that can listen on no port of its range could take no
+   * plot: it refuses to start (PF_PORT_IN_USE, PF_CONFIG) instead of bidding for plots it would
+   * then refuse, one claim after another.
+   */
+  private async openPorts(): Promise<void> {
+    const host = this.opts.listenHost ?? '0.0.0.0';
+    const range = this.opts.portRange ?? ([0, 0] as [number, number]);
+    try {
+      await this.offers.open();
+      if (!this.offers.listening) await probeRange(host, range);
+    } catch (err) {
+      const e = err as PlotferryError;
+      const [lo, hi] = range;
+      throw new PlotferryError(
+        e.code ?? 'PF_CONFIG',
+        e.code === 'PF_PORT_IN_USE'
+          ? `the harvester cannot listen: another process holds every port of --port-range ${lo}-${hi} on ${host}; free one, or give a range with free ports (0: any free port)`
+          : `the harvester cannot listen on --port-range ${lo}-${hi} of --listen-host ${host}: ${e.message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * Whether a claim could open its listener now. No: another process holds every port of the
+   * range our own listeners do not (said once, loudly, until a port is free again). Our own
+   * transfers holding them all is only busy: a claim then says PF_BUSY, and they end.
+   */
+  private async claimCanListen(): Promise<boolean> {
+    const free =
+      (await this.ports.free()) || portShortage(this.opts.portRange ?? [0, 0], this.claims.portsHeld) === 'busy';
+    if (free && this.noPortSince !== undefined) {
+      this.noPortSince = undefined;
+      this.opts.log.info('a port of --port-range is free again: bidding again');
+    } else if (!free) this.portsLost();
+    return free;
+  }
+
+  private portsLost(): void {
+    if (this.noPortSince !== undefined) return;
+    this.noPortSince = Date.now();
+    const [lo, hi] = this.opts.portRange ?? [0, 0];
+    const what = `another process holds every port of --port-range ${lo}-${hi} that this harvester's own transfers do not`;
+    this.opts.log.error(
+      { code: 'PF_PORT_IN_USE', portRange: `${lo}-${hi}` },
+      `${what}: declining plots (no-port) until one is free`,
+    );
+    notify(
+      'no-port',
+      'critical',
+      'a harvester has no free port',
+      `${this.opts.id}: ${what}, so it takes no plot until one is free. Stop what holds them, or change --port-range.`,
+    );
+  }
+
   /** Subscribes on `nc` and starts heartbeats: from here on this harvester bids. */
   async attach(nc: NatsConnection): Promise<void> {
     const opts = (this.opts = { ...this.opts, nc });
     await this.offers.open();
     const beat = () => void this.heartbeat().catch((err) => opts.log.debug({ err }, 'heartbeat failed'));
+    // A message that cannot be handled (a disk that errs mid-answer, a reply into a connection
+    // closing under it) is logged; it never ends the harvester as an unhandled rejection.
+    const handled = (what: string, handler: (msg: Msg) => Promise<void>) => (err: unknown, msg: Msg) => {
+      if (err) return;
+      handler
+        .call(this, msg)
+        .catch((e: unknown) =>
+          opts.log.error({ err: e, subject: msg.subject }, `a ${what} message could not be handled; going on`),
+        );
+    };
+    this.subs.push(opts.nc.subscribe(this.subj.announce, { callback: handled('announce', this.onAnnounce) }));
+    this.subs.push(opts.nc.subscribe(this.subj.claim(opts.id), { callback: handled('claim', this.onClaim) }));
+    this.subs.push(opts.nc.subscribe(this.subj.has, { callback: handled('has', this.onHas) }));
     this.subs.push(
-      opts.nc.subscribe(this.subj.announce, { callback: (err, msg) => !err && void this.onAnnounce(msg) }),
-    );
-    this.subs.push(
-      opts.nc.subscribe(this.subj.claim(opts.id), { callback: (err, msg) => !err && void this.onClaim(msg) }),
-    );
-    this.subs.push(opts.nc.subscribe(this.subj.has, { callback: (err, msg) => !err && void this.onHas(msg) }));
-    this.subs.push(
-      opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: (err, msg) => !err && void this.onSpeedtest(msg) }),
+      opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: handled('speedtest', this.onSpeedtest) }),
     );
     // `status` asks for a heartbeat now; at most one a second.
     let lastAsked = 0;
@@ -262,6 +337,10 @@ export class Harvester {
         return decline('held', 0, await describeHeld(d.heldPath, a.probe));
       return decline(d.reason, d.reason === 'no-room' ? await this.disks.mostRoom() : 0, undefined, d.why);
     }
+    // A plot that would need a claim's own listener, while another process holds every port
+    // it could use: declined with a reason that is not "busy", so no plotter waits for it.
+    if (!(a.direct && a.answerAll && this.offers.listening) && !(await this.claimCanListen()))
+      return decline('no-port');
     // To a plotter that can take it, a bid with room carries its own claim (farm/offers.ts).
     const offer = a.direct && a.answerAll && !d.busy ? this.offers.offer(a) : undefined;
     const bid = () => {
@@ -287,7 +366,15 @@ export class Harvester {
     // A plotter that hears every harvester ranks the bids by their delay itself (no waiting
     // here); to one that takes the first bid, the delay is the rank.
     if (d.delayMs === 0 || a.answerAll) bid();
-    else setTimeout(bid, d.delayMs);
+    else
+      setTimeout(() => {
+        // Outside the handler's promise: a reply into a connection closed meanwhile is dropped.
+        try {
+          bid();
+        } catch (err) {
+          this.opts.log.debug({ err }, 'a delayed bid could not be sent');
+        }
+      }, d.delayMs);
   }
 
   /**
@@ -330,6 +417,7 @@ export class Harvester {
       msg.respond(encodeBus({ kind: 'claimed', v: 1, id: c.id, host: this.opts.advertiseHost, ...opened }));
     } catch (err) {
       const e = asPlotferryError(err);
+      if (e.code === 'PF_PORT_IN_USE') this.portsLost();
       this.opts.log.info({ file: c.name, plotter: c.plotter, code: e.code }, `claim refused: ${e.message}`);
       msg.respond(encodeBus({ kind: 'refused', v: 1, id: c.id, code: e.code, message: e.message }));
     }
@@ -432,10 +520,12 @@ export class Harvester {
     for (const s of this.subs) s.unsubscribe();
     this.speedtest?.abort();
     this.stopExpiry?.();
+    const alarmStopped = this.stopAlarm?.();
     this.inventory.stop();
     this.offers.close();
     await drainWithin(() => this.claims.receivers(), graceMs, this.opts.log);
     this.offers.abortAll();
+    await alarmStopped;
     await this.disks.close();
   }
 }

@@ -61,12 +61,20 @@ export class OfferDesk {
   private readonly sessions = new Set<ReceiveSession>();
   private server?: net.Server;
   private port?: number;
+  /** open() ran (a range of one port opens nothing, and says so once). */
+  private opened = false;
 
   constructor(private readonly o: OfferDeskOptions) {}
 
-  /** Opens the listener; where none can be opened, bids carry no offer (plotters claim). */
+  /**
+   * Opens the listener. Throws what stops it (PF_PORT_IN_USE: every port of --port-range is
+   * taken; PF_CONFIG: --listen-host is not this machine's, a port this user may not bind): a
+   * claim could not listen either, so the harvester refuses to start rather than bid for
+   * plots it cannot take.
+   */
   async open(): Promise<void> {
-    if (this.server) return;
+    if (this.server || this.opened) return;
+    this.opened = true;
     const [lo, hi] = this.o.portRange;
     // A --port-range of one port is all the claims'; of more, the first free one is this one's.
     if (lo !== 0 && lo === hi) {
@@ -77,18 +85,15 @@ export class OfferDesk {
       return;
     }
     const server = createReceiverServer((s) => this.onConnection(s));
-    try {
-      await listenInRange(server, this.o.listenHost, this.o.portRange);
-    } catch (err) {
-      this.o.log.warn(
-        { code: (err as PlotferryError).code },
-        `no listener for direct bids (${(err as Error).message}); plotters claim over NATS instead`,
-      );
-      return;
-    }
+    await listenInRange(server, this.o.listenHost, this.o.portRange);
     server.on('error', (err) => this.o.log.error({ err }, 'offer listener error'));
     this.server = server;
     this.port = (server.address() as net.AddressInfo).port;
+  }
+
+  /** Whether the listener for direct bids is open (it holds a port of --port-range). */
+  get listening(): boolean {
+    return this.port !== undefined;
   }
 
   /** An offer for this announce, to put in its bid; undefined when there is no listener. */

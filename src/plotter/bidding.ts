@@ -294,7 +294,11 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
       // harvester may take it.
       const harvesterFault =
         harvester !== '' &&
-        (e.code === 'PF_PROTOCOL' || DISK_FAULTS.has(e.code) || e.code === 'PF_NO_DISK' || e.code === 'PF_NO_SPACE');
+        (e.code === 'PF_PROTOCOL' ||
+          DISK_FAULTS.has(e.code) ||
+          e.code === 'PF_NO_DISK' ||
+          e.code === 'PF_NO_SPACE' ||
+          e.code === 'PF_PORT_IN_USE');
       if (lastFault && (e.code === 'PF_NO_BID' || e.code === 'PF_NO_SPACE')) {
         // Nobody else bid after a harvester failed the plot. Skipping it was a preference, not
         // a ban: the ones that failed it are asked once more (restarted since, or with another
@@ -536,6 +540,12 @@ function noBidError(
     return new PlotferryError(
       'PF_EXISTS',
       `${held.map((d) => d.harvester).join(', ')} holds a file named ${a.name} already (of another size); not sent, the source is kept: rename or remove one of them`,
+    );
+  // Waiting cannot help: another process holds their ports (not "busy", which ends by itself).
+  if (all.length > 0 && all.every((d) => d.reason === 'no-port'))
+    return new PlotferryError(
+      'PF_PORT_IN_USE',
+      `no harvester can open a port for ${a.name}: another process holds every port of the --port-range of ${all.map((d) => d.harvester).join(', ')} (see their logs)`,
     );
   const noRoom = all.filter((d) => d.reason === 'no-room' || d.reason === 'no-disk');
   const skipped = a.exclude.length ? ` (skipping ${a.exclude.join(', ')}, which failed it before)` : '';

@@ -10,7 +10,9 @@
  * "already held".
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { fromSystemError, PlotferryError } from '../core/errors.js';
 import { acquireLock, LockAttempt } from '../storage/lockfile.js';
 import { lockNameFor } from '../wire/names.js';
 
@@ -18,8 +20,42 @@ export function lockPathFor(file: string): string {
   return path.join(path.dirname(file), lockNameFor(path.basename(file)));
 }
 
-export function tryLock(file: string, role = 'sweep'): Promise<LockAttempt> {
-  return acquireLock(lockPathFor(file), role, oldSweepHolder);
+/**
+ * Locks `file` for this process. A directory this user cannot write throws PF_PERMISSION naming
+ * it: a sweep writes its lock there and removes the plot from there once moved, so it cannot
+ * move anything out of it.
+ */
+export async function tryLock(file: string, role = 'sweep'): Promise<LockAttempt> {
+  try {
+    return await acquireLock(lockPathFor(file), role, oldSweepHolder);
+  } catch (err) {
+    throw cannotWriteDir(err, path.dirname(file), `lock ${path.basename(file)}`);
+  }
+}
+
+/**
+ * An OS error met writing in a plot directory, as a named error: PF_PERMISSION, naming the
+ * directory, the user and what to do, when the directory refuses this user (or is read-only);
+ * otherwise the error as fromSystemError() names it.
+ */
+export function cannotWriteDir(err: unknown, dir: string, doing: string): PlotferryError {
+  const sys = (err as NodeJS.ErrnoException)?.code;
+  if (sys !== 'EACCES' && sys !== 'EPERM' && sys !== 'EROFS')
+    return fromSystemError(err, `cannot ${doing} in ${dir}`, 'PF_SOURCE');
+  const why = sys === 'EROFS' ? `${dir} is on a read-only filesystem` : `user ${whoAmI()} cannot write ${dir}`;
+  return new PlotferryError(
+    'PF_PERMISSION',
+    `cannot ${doing}: ${why} (${sys}); a sweep writes a lock beside each plot and removes the plot once it is stored, so it needs write access to the plot directory: run it as the user who owns the plots, or give that user write access (chown, chmod); nothing was sent, the source is kept`,
+    { cause: err },
+  );
+}
+
+function whoAmI(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
 }
 
 /** An older plotferry's lock holds a bare PID: held only while that PID is a plotferry sweep. */

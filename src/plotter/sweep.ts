@@ -272,6 +272,11 @@ export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candida
   };
   try {
     return await moveInSlot(opts, ctx, c, () => release(), whileWaiting);
+  } catch (err) {
+    // An outcome, never a throw: a watcher has no one to catch it (it would end the process).
+    const e = asPlotferryError(err);
+    opts.log.error({ file: c.file, code: e.code }, `${e.message}; source kept`);
+    return { ...c, status: 'failed', error: errorOf(e) };
   } finally {
     release();
   }
@@ -292,7 +297,16 @@ async function moveInSlot(
   const log = opts.log.child({ file: c.file });
   if (opts.signal?.aborted)
     return { ...c, status: 'failed', error: errorOf(new PlotferryError('PF_ABORTED', 'stopped before its turn')) };
-  const locked = await tryLock(c.file);
+  let locked;
+  try {
+    locked = await tryLock(c.file);
+  } catch (err) {
+    // This user cannot lock it (a directory it cannot write): said per plot, source kept.
+    const e = asPlotferryError(err);
+    log.error({ code: e.code }, `${e.message} (${e.hint})`);
+    notifyFailure(c, e);
+    return { ...c, status: 'failed', error: errorOf(e) };
+  }
   if (!locked.ok) {
     log.info({ holder: locked.holder }, `${locked.holder} is handling this plot; skipped`);
     return { ...c, status: 'locked' };

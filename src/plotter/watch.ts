@@ -17,13 +17,15 @@
  *   start (PF_DIR_IN_USE). Cron sweeps beside a watcher are safe: every plot is locked while
  *   it moves, by whichever process moves it.
  */
-import fs from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { linkDown } from '../bus/link.js';
 import { PlotferryError } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import { wakeableSleep } from '../core/sleep.js';
 import { acquireLock, HeldLock } from '../storage/lockfile.js';
+import { cannotWriteDir } from './lock.js';
 import {
   Candidate,
   findPlots,
@@ -49,6 +51,8 @@ export interface WatchOptions extends Omit<SweepOptions, 'dryRun' | 'onPlan'> {
   scanIntervalMs?: number;
   /** First wait before a failed plot is tried again (doubles per failure, up to 1 h). */
   retryMs?: number;
+  /** The directories' claims, taken already by claimDirs() (released when the watch ends). */
+  claimed?: WatchClaims;
 }
 
 export interface WatchSummary {
@@ -64,7 +68,7 @@ interface Backoff {
 }
 
 export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
-  const locks = await claimDirs(opts.dirs);
+  const claims = opts.claimed ?? (await claimDirs(opts.dirs));
   const ctx = sweepContext(opts);
   const concurrency = ctx.slots.size;
   const scanEvery = opts.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS;
@@ -154,8 +158,10 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
   try {
     while (!opts.stop.aborted) {
       settled.clear();
+      await claims.retry(opts.log);
+      const dirs = claims.scanned(opts.dirs);
       const { found, leftOut, unreadable, nextReadyAt } = await findPlots(
-        opts.dirs,
+        dirs,
         opts.pattern,
         opts.minAgeMs,
         opts.anyFile,
@@ -196,7 +202,7 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
     clearTimeout(settle);
     for (const w of watchers) w?.close();
     ctx.freed.close();
-    for (const l of locks) await l.release();
+    await claims.release();
   }
 }
 
@@ -211,27 +217,84 @@ function watchDir(dir: string, onChange: () => void): fs.FSWatcher | undefined {
   }
 }
 
-/** Claims every directory for this watcher; PF_DIR_IN_USE when another live one holds one. */
-async function claimDirs(dirs: readonly string[]): Promise<HeldLock[]> {
-  const held: HeldLock[] = [];
-  try {
-    for (const dir of dirs) {
-      let got;
-      try {
-        got = await acquireLock(path.join(dir, WATCH_LOCK), 'sweep --watch');
-      } catch {
-        continue; // unreadable now (not mounted yet?): watched all the same, and said so by the scans
-      }
-      if (!got.ok)
-        throw new PlotferryError(
-          'PF_DIR_IN_USE',
-          `${dir} is watched already by ${got.holder}: run one \`sweep --watch\` per directory`,
-        );
-      held.push(got.lock);
+/**
+ * This watcher's claims on its directories. One that could not be claimed at start (missing,
+ * not mounted yet) is claimed at a later scan, once it is there; one that another watcher
+ * claimed meanwhile is left to it (said once) and no longer scanned here.
+ */
+export class WatchClaims {
+  private readonly held = new Map<string, HeldLock>();
+  private readonly pending = new Set<string>();
+  private readonly others = new Set<string>();
+
+  /** Claims `dir`: true, held or left pending; false when another watcher holds it. */
+  async claim(dir: string, log?: Logger): Promise<boolean> {
+    let got;
+    try {
+      got = await acquireLock(path.join(dir, WATCH_LOCK), 'sweep --watch');
+    } catch (err) {
+      const e = cannotWriteDir(err, dir, `claim ${dir} for this watcher`);
+      // At start, a directory this user may not write is refused (see claimDirs); later, its
+      // plots fail with PF_PERMISSION, one by one, and say so.
+      if (e.code === 'PF_PERMISSION' && !log) throw e;
+      this.pending.add(dir); // unreadable now (not mounted yet?): watched, said so by the scans
+      return true;
     }
-    return held;
+    this.pending.delete(dir);
+    if (got.ok) {
+      this.held.set(dir, got.lock);
+      log?.info({ dir }, 'directory claimed for this watcher');
+      return true;
+    }
+    if (!log)
+      throw new PlotferryError(
+        'PF_DIR_IN_USE',
+        `${dir} is watched already by ${got.holder}: run one \`sweep --watch\` per directory`,
+      );
+    this.others.add(dir);
+    log.error(
+      { dir, code: 'PF_DIR_IN_USE', holder: got.holder },
+      `${dir} appeared claimed by ${got.holder}; it is left to that watcher`,
+    );
+    return false;
+  }
+
+  /** Claims the directories still pending (each scan). */
+  async retry(log: Logger): Promise<void> {
+    for (const dir of [...this.pending]) {
+      // Only once it is there: a missing directory's lock would be written into nothing.
+      const there = await fsp.stat(dir).then(
+        (st) => st.isDirectory(),
+        () => false,
+      );
+      if (!there) continue;
+      await this.claim(dir, log);
+    }
+  }
+
+  /** The directories this watcher scans (all but those another watcher holds). */
+  scanned(dirs: readonly string[]): string[] {
+    return dirs.filter((d) => !this.others.has(d));
+  }
+
+  async release(): Promise<void> {
+    const locks = [...this.held.values()];
+    this.held.clear();
+    for (const l of locks) await l.release();
+  }
+}
+
+/**
+ * Claims every directory for this watcher: PF_DIR_IN_USE when another live one holds one,
+ * PF_PERMISSION when this user cannot write one (no plot could be locked or removed there).
+ */
+export async function claimDirs(dirs: readonly string[]): Promise<WatchClaims> {
+  const claims = new WatchClaims();
+  try {
+    for (const dir of dirs) await claims.claim(dir);
+    return claims;
   } catch (err) {
-    for (const l of held) await l.release();
+    await claims.release();
     throw err;
   }
 }

@@ -14,6 +14,7 @@ import type { DiskSet } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, findPartial, startPartialExpiry } from '../storage/partials.js';
 import { prepareDirs, receiverDisks } from '../storage/housekeeping.js';
+import { watchUsable } from '../storage/usable-alarm.js';
 import { drainWithin } from './drain.js';
 import { createReceiverServer, IntakeMode } from './receive/intake.js';
 import { serveConnection } from './receive/serve.js';
@@ -63,6 +64,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private closing = false;
   private readonly throttle: AuthThrottle;
   private stopExpiry?: () => void;
+  private stopAlarm?: () => Promise<void>;
   /** How the last connection was read (for logs and tests). */
   intakeMode?: IntakeMode;
 
@@ -89,6 +91,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       await l.listen();
     } catch (err) {
       l.stopExpiry?.();
+      await l.stopAlarm?.();
       await l.disks.close();
       throw err;
     }
@@ -121,6 +124,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
       });
     });
     this.server.on('error', (err) => opts.log.error({ err }, 'listener socket error'));
+    // Once it serves: a listener that could not listen says nothing about its disks.
+    this.stopAlarm = watchUsable(this.disks, 'listener', opts.log);
   }
 
   address(): { host: string; port: number } {
@@ -171,6 +176,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
     this.stopExpiry?.();
+    await this.stopAlarm?.();
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     await drainWithin(
       () => [...this.sessions].map((s) => ({ done: s.outcome, abort: () => s.abort() })),

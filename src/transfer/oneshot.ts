@@ -167,8 +167,9 @@ export async function listenInRange(server: net.Server, host: string, [lo, hi]: 
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
     }
   }
-  // Every port of the range taken is a busy harvester (the plotter waits), not a config error.
+  // Every port of the range taken: whether that is a busy harvester (its own transfers hold
+  // them) or one that has no port at all (another process holds them) is its caller's to say.
   if ((lastErr as NodeJS.ErrnoException)?.code === 'EADDRINUSE')
-    throw new PlotferryError('PF_BUSY', `no free port in ${lo}-${hi} on ${host}`, { cause: lastErr });
-  throw fromSystemError(lastErr, `no free port in ${lo}-${hi} on ${host}`, 'PF_CONFIG');
+    throw new PlotferryError('PF_PORT_IN_USE', `no free port in ${lo}-${hi} on ${host}`, { cause: lastErr });
+  throw fromSystemError(lastErr, `cannot listen on ${host} (ports ${lo}-${hi})`, 'PF_CONFIG');
 }

@@ -17,6 +17,8 @@ export const PORT_RANGES = {
   cluster: [18_000, 19_000],
   /** offers.test.ts: a harvester behind a proxy that holds its RESULTs back. */
   offers: [17_000, 18_000],
+  /** edge.test.ts: a harvester whose --port-range another process holds. */
+  edge: [16_000, 17_000],
 } as const;
 
 /** `n` contiguous ports in `range` that are free now on every one of `hosts`. */

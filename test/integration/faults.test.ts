@@ -19,6 +19,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CliResult, jsonLines, runCli, runCliExpectingExit, startCli } from '../helpers/cli.js';
@@ -554,5 +555,105 @@ describe('fault injection', () => {
       }
     }
     console.log(report.join('\n'));
+  });
+
+  // A harvester with no free port: at start it refuses to run; when another process takes its
+  // ports later it declines (no-port, not busy), so a sweep ends at once with every source kept,
+  // and delivers as soon as a harvester has a port again.
+  it('a harvester with no free port: refused at start; later, declined, sources kept, then delivered', async () => {
+    const held: net.Server[] = [];
+    const hold = async (port: number) => {
+      const s = net.createServer();
+      await new Promise<void>((res, rej) => s.once('error', rej).listen(port, '127.0.0.2', () => res()));
+      held.push(s);
+      return () => new Promise<void>((r) => s.close(() => r()));
+    };
+    const harvesterArgs = (h: HarvesterProc, range: string) => [
+      'harvester',
+      '--nats',
+      server.url,
+      '--id',
+      h.id,
+      '--host',
+      '127.0.0.1',
+      '--listen-host',
+      '127.0.0.2',
+      '--port-range',
+      range,
+      '--dir',
+      h.dir,
+      '--claim-ttl',
+      '3',
+      '--grace',
+      '2',
+      ...(h === hs[0] && isRoot ? ['--replot', '--reserve', String(RESERVE)] : []),
+    ];
+    const stop = async (h: HarvesterProc) => {
+      h.child!.child.kill('SIGTERM');
+      await h.child!.done;
+      h.pastStderr += h.child!.stderr();
+    };
+    try {
+      // At start: every port of hf-2's range held by another program.
+      const h2 = hs[1]!;
+      await stop(h2);
+      const frees = await Promise.all(h2.ports.map(hold));
+      const refused = await runCliExpectingExit(
+        harvesterArgs(h2, `${h2.ports[0]}-${h2.ports[h2.ports.length - 1]}`),
+        15_000,
+      );
+      assert.equal(refused.code, 1, `hf-2 started without a port: ${refused.stderr.slice(-2000)}`);
+      assert.match(refused.stderr, /PF_PORT_IN_USE/);
+      assert.doesNotMatch(refused.stderr, /harvester ready/);
+      await Promise.all(frees.map((f) => f()));
+      // Later: both harvesters on one claim port (no listener for direct bids), then another
+      // program takes that port from each.
+      const one = new Map<HarvesterProc, () => Promise<void>>();
+      for (const h of hs) {
+        if (h !== h2) await stop(h);
+        h.child = startCli(harvesterArgs(h, `${h.ports[3]}-${h.ports[3]}`));
+        await waitFor(() => h.child!.stderr().includes('harvester ready'), 10_000, `${h.id} to start`);
+        one.set(h, await hold(h.ports[3]!));
+      }
+      const plotDir = await tmpDir('pf-fplots-noport-', work);
+      const sums = new Map<string, string>();
+      for (let i = 0; i < 4; i++) {
+        const f = path.join(plotDir, `plot-k32-noport-${i}.plot`);
+        writePlot(f, 2 * MiB + r.int(2 * MiB));
+        sums.set(path.basename(f), await sha256(f));
+      }
+      // Were "no port" still "busy", each plot would wait out --busy-wait (30 min): killed
+      // after a minute, and the exit code says so.
+      const args = [...sweepArgs(plotDir)];
+      args[args.indexOf('--busy-wait') + 1] = '1800';
+      const first = await runCliExpectingExit(args, 60_000);
+      assert.equal(first.code, 1, `exit ${first.code ?? first.signal}: ${first.stderr.slice(-2000)}`);
+      const items = jsonLines(first.stdout) as { status: string; error?: { code: string } }[];
+      assert.equal(items.length, 4);
+      for (const i of items) assert.deepEqual([i.status, i.error?.code], ['failed', 'PF_PORT_IN_USE']);
+      assert.doesNotMatch(first.stderr, /unexpected error|Uncaught/i);
+      await checkInvariants(sums, plotDir);
+      assert.equal(ls(plotDir).length, 4, 'every source is kept');
+      // hf-1 has its port back: the next sweep (once hf-1 has looked again) delivers there.
+      await one.get(hs[0]!)!();
+      await waitFor(
+        async () => {
+          const again = await runCliExpectingExit(args, 60_000);
+          await checkInvariants(sums, plotDir);
+          return again.code === 0;
+        },
+        30_000,
+        'a sweep to deliver once hf-1 has a free port',
+      );
+      assert.deepEqual(ls(plotDir), [], 'every plot delivered');
+      assert.ok(ls(hs[0]!.dir).filter((f) => sums.has(f)).length === 4, 'all of them to hf-1, the one with a port');
+      await one.get(h2)!();
+      // Back to the suite's harvesters, idle and alive.
+      for (const h of hs) await restartHarvester(h, 'SIGTERM');
+      await idleAndHealthy();
+      for (const h of hs) for (const f of ls(h.dir)) if (sums.has(f)) fs.rmSync(path.join(h.dir, f));
+    } finally {
+      await Promise.all(held.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    }
   });
 });
