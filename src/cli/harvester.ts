@@ -128,47 +128,57 @@ export const harvesterCommand: CommandModule<object, HarvesterArgs> = {
       const { Harvester, defaultAdvertiseHost } = await import('../farm/harvester.js');
       const { defaultBusId } = await import('../bus/messages.js');
       const id = args.id ?? defaultBusId(os.hostname());
-      const h = await Harvester.prepare({
-        id,
-        log,
-        dirs: args.dir,
-        prefix: args.prefix,
-        advertiseHost: args.host ?? defaultAdvertiseHost(),
-        listenHost: args.listenHost,
-        maxTransfers: args.maxTransfers,
-        reserveBytes: parseBytes(args.reserve, 'reserve'),
-        requireMount: args.requireMount,
-        allowRootFs: args.allowRootFs,
-        portRange: parsePortRange(args.portRange, 'port-range'),
-        claimTtlMs: args.claimTtl * 1000,
-        verifyPlotHeader: args.verifyPlotHeader,
-        flushEvery: args.flushEvery,
-        partialTtlMs: partialTtlMs(args.partialTtl),
-        replot: replotSettings(args),
-        notifyFullPercent: args.notifyFull,
-      });
-      // NATS may come up after this host (a boot order, a restart): keep trying, and stop
-      // cleanly if told to meanwhile.
+      // A SIGTERM at any point of the start (systemd stopping a unit that waits for NATS or
+      // for its disks) stops it cleanly, exit 0, as one after "harvester ready" does.
       const stop = new AbortController();
       const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let h: Awaited<ReturnType<typeof Harvester.prepare>>;
       let nc;
       try {
-        nc = await connectNatsRetrying(args.nats, `plotferry-harvester-${id}`, log, natsAuth(args), stop.signal);
-      } catch (err) {
-        await h.close();
-        throw err;
+        h = await Harvester.prepare({
+          id,
+          log,
+          dirs: args.dir,
+          prefix: args.prefix,
+          advertiseHost: args.host ?? defaultAdvertiseHost(),
+          listenHost: args.listenHost,
+          maxTransfers: args.maxTransfers,
+          reserveBytes: parseBytes(args.reserve, 'reserve'),
+          requireMount: args.requireMount,
+          allowRootFs: args.allowRootFs,
+          portRange: parsePortRange(args.portRange, 'port-range'),
+          claimTtlMs: args.claimTtl * 1000,
+          verifyPlotHeader: args.verifyPlotHeader,
+          flushEvery: args.flushEvery,
+          partialTtlMs: partialTtlMs(args.partialTtl),
+          replot: replotSettings(args),
+          notifyFullPercent: args.notifyFull,
+        });
+        // NATS may come up after this host (a boot order, a restart): keep trying, and stop
+        // cleanly if told to meanwhile.
+        try {
+          nc = stop.signal.aborted
+            ? undefined
+            : await connectNatsRetrying(args.nats, `plotferry-harvester-${id}`, log, natsAuth(args), stop.signal);
+          if (nc) await h.attach(nc);
+        } catch (err) {
+          await h.close();
+          throw err;
+        }
+        if (!nc || stop.signal.aborted) {
+          await h.close();
+          await nc?.close();
+          await stopMetrics();
+          log.info(nc ? 'stopped' : 'stopped before NATS could be reached');
+          return;
+        }
       } finally {
+        // No await between here and serveUntilSignalled: no signal falls between the two.
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
-      if (!nc) {
-        await h.close();
-        log.info('stopped before NATS could be reached');
-        return;
-      }
-      await h.attach(nc);
       await serveUntilSignalled(log, args.grace, (ms) => h.close(ms));
       await stopMetrics();
       await nc.close();

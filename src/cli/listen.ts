@@ -76,22 +76,41 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       const stopMetrics = await startMetrics(args.metrics, log);
       const { parseBytes, parsePort, partialTtlMs, requireToken } = await import('../core/config.js');
       const { Listener } = await import('../transfer/listener.js');
-      const listener = await Listener.start({
-        dirs: args.dir,
-        token: requireToken(args.token),
-        host: args.host,
-        port: parsePort(args.port, 'port'),
-        reserveBytes: parseBytes(args.reserve, 'reserve'),
-        requireMount: args.requireMount,
-        allowRootFs: args.allowRootFs,
-        idleTimeoutMs: args.idleTimeout * 1000,
-        verifyPlotHeader: args.verifyPlotHeader,
-        flushEvery: args.flushEvery,
-        partialTtlMs: partialTtlMs(args.partialTtl),
-        replot: replotSettings(args),
-        log,
-      });
-      await serveUntilSignalled(log, args.grace, (ms) => listener.close(ms));
+      // A signal while it starts (claiming its disks) stops it cleanly, as one after "listening" does.
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let listener;
+      try {
+        listener = await Listener.start({
+          dirs: args.dir,
+          token: requireToken(args.token),
+          host: args.host,
+          port: parsePort(args.port, 'port'),
+          reserveBytes: parseBytes(args.reserve, 'reserve'),
+          requireMount: args.requireMount,
+          allowRootFs: args.allowRootFs,
+          idleTimeoutMs: args.idleTimeout * 1000,
+          verifyPlotHeader: args.verifyPlotHeader,
+          flushEvery: args.flushEvery,
+          partialTtlMs: partialTtlMs(args.partialTtl),
+          replot: replotSettings(args),
+          log,
+        });
+      } finally {
+        // No await between here and serveUntilSignalled: no signal falls between the two.
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (stop.signal.aborted) {
+        await listener.close(0);
+        await stopMetrics();
+        log.info('stopped');
+        return;
+      }
+      const l = listener;
+      await serveUntilSignalled(log, args.grace, (ms) => l.close(ms));
       await stopMetrics();
       log.info('stopped');
     }),
