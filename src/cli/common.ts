@@ -187,13 +187,13 @@ export const groupWaitOption = {
     'seconds a PoS2 plot waits for the busy disk that holds its plot group (CHIP-48: a group stays on one disk) before another disk will do; 0: never waits',
 } as const;
 
-/** `--any-file` (send, sweep): files with no plot header of a known layout go too. */
-export const anyFileOption = {
-  type: 'boolean',
-  default: false,
-  describe:
-    'also send files that do not start like a Chia plot of a known layout (a format plotferry does not know yet), judged by --min-age alone. Without it such a file is left where it is (PF_NOT_A_PLOT); a known plot that is not whole (PF_INCOMPLETE) is never sent',
-} as const;
+/** `--any-file` (send, sweep): files with no plot magic go too. */
+export const anyFileOption = (command: 'send' | 'sweep') =>
+  ({
+    type: 'boolean',
+    default: false,
+    describe: `also send files that do not start like a Chia plot at all (a format plotferry does not know yet)${command === 'sweep' ? ', judged by --min-age alone' : ', as they are'}. Without it such a file is left where it is (PF_NOT_A_PLOT). A file that starts like a plot but is not whole (PF_INCOMPLETE) or whose header does not fit it is never sent`,
+  }) as const;
 
 /** `--bwlimit MBPS` (send, sweep). */
 export function bwlimitOption<T>(y: Argv<T>) {

@@ -59,7 +59,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         describe: 'delete each source once the receiver has verified, synced and renamed it',
       })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON result per file on stdout' })
-      .option('any-file', anyFileOption)
+      .option('any-file', anyFileOption('send'))
       .option('retries', {
         type: 'string',
         coerce: edge((v) => parseCount(v, 'retries', 0)),

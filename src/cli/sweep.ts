@@ -72,7 +72,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         describe:
           'seconds a plot must be untouched, so one still being written is left alone (a plot whose header says it is longer than the file is left alone at any age)',
       })
-      .option('any-file', anyFileOption)
+      .option('any-file', anyFileOption('sweep'))
       .option('concurrency', {
         type: 'string',
         coerce: edge((v) => parseCount(v, 'concurrency', 1)),

@@ -101,16 +101,21 @@ export function sampleHeader(layout: SampleLayout, o: SampleHeader = {}): Buffer
 /**
  * What follows a header so that the plot is whole as its header tells (wire/plot-end.ts), for a
  * file of `size` bytes whose header is `headLen` bytes; empty when `size` is too small for it.
- * - chiapos v1: ten table pointers (u64 big-endian), the tables spread evenly over the rest;
+ * - chiapos v1: ten table pointers (u64 big-endian), the tables spread over the rest, with a
+ *   checkpoint table C1 of one entry, so C3 (no parks then) ends anywhere in the file;
  * - pos2 v1: one chunk (a count of 1, its offset, and its u64 length) that runs to the end.
  */
-export function sampleTables(layout: SampleLayout, headLen: number, size: number): Buffer {
+export function sampleTables(layout: SampleLayout, headLen: number, size: number, k = 32): Buffer {
   switch (layout) {
     case 'chiapos-v1': {
       const start = headLen + 80;
-      if (size <= start) return Buffer.alloc(0);
+      const entry = Math.ceil(k / 8);
+      if (size <= start + 10 * entry) return Buffer.alloc(0);
       const b = Buffer.alloc(80);
-      for (let i = 0; i < 10; i++) b.writeBigUInt64BE(BigInt(start + Math.floor((i * (size - start)) / 10)), 8 * i);
+      const at = (i: number) => start + Math.floor((i * (size - start - 2 * entry)) / 8);
+      for (let i = 0; i < 8; i++) b.writeBigUInt64BE(BigInt(at(i)), 8 * i);
+      b.writeBigUInt64BE(BigInt(at(7) + entry), 64); // C2: after C1's one entry
+      b.writeBigUInt64BE(BigInt(at(7) + 2 * entry), 72); // C3
       return b;
     }
     case 'pos2-v1': {
@@ -142,7 +147,10 @@ export function writeSamplePlot(
 ): void {
   writeRandomFile(file, size);
   const header = sampleHeader(layout, { ...o, ...(k !== undefined ? { k } : {}) });
-  const head = Buffer.concat([header, sampleTables(layout, header.length, size)]);
+  const head = Buffer.concat([
+    header,
+    sampleTables(layout, header.length, size, header[layout === 'chiapos-v1' ? 51 : 37]),
+  ]);
   const fd = fs.openSync(file, 'r+');
   try {
     fs.writeSync(fd, head, 0, Math.min(head.length, size), 0);

@@ -68,9 +68,9 @@ export type Readiness =
   | { send: false; error: PlotferryError };
 
 /**
- * The plotter's rule. A known layout that is not whole is never sent; a file with no known
- * header, or a header that does not fit it, only with `anyFile` (a format plotferry does not know
- * yet); a layout whose end is unknown (BladeBit v2, PoS2 group files) goes on its age alone.
+ * The plotter's rule. A known layout that is not whole, or whose header does not fit it, is never
+ * sent; a file with no plot magic only with `anyFile` (a format plotferry does not know yet); a
+ * layout whose end is unknown (BladeBit v2, PoS2 group files, a newer version) goes on its age alone.
  */
 export function readiness(file: string, check: PlotCheck, anyFile: boolean): Readiness {
   switch (check.kind) {
@@ -84,14 +84,18 @@ export function readiness(file: string, check: PlotCheck, anyFile: boolean): Rea
     case 'unknown':
       return { send: true, note: `${check.why}: judged by --min-age and its size alone` };
     case 'mismatch':
-    case 'not-a-plot': {
-      const why = check.kind === 'mismatch' ? `its header does not fit it: ${check.why}` : check.why;
-      if (anyFile) return { send: true, note: `${why}; sent as it is (--any-file)` };
+      // A known layout gone wrong (a header that does not parse or does not fit the file) is
+      // never sent, --any-file or not: it is most likely a plot damaged or still being made.
       return {
         send: false,
-        error: new PlotferryError('PF_NOT_A_PLOT', `${file}: ${why}; not sent (--any-file sends such files)`),
+        error: new PlotferryError('PF_NOT_A_PLOT', `${file}: its header does not fit it: ${check.why}; not sent`),
       };
-    }
+    case 'not-a-plot':
+      if (anyFile) return { send: true, note: `${check.why}; sent as it is (--any-file)` };
+      return {
+        send: false,
+        error: new PlotferryError('PF_NOT_A_PLOT', `${file}: ${check.why}; not sent (--any-file sends such files)`),
+      };
   }
 }
 

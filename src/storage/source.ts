@@ -24,7 +24,7 @@ export interface SourceId {
   ctimeNs: bigint;
 }
 
-export function sourceIdOf(st: BigIntStats): SourceId {
+export function sourceIdOf(st: Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>): SourceId {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
 }
 
@@ -67,12 +67,25 @@ export function symlinkError(file: string): PlotferryError {
   );
 }
 
-/** Throws PF_SOURCE_CHANGED when the open `fd` is no longer the file `was` describes. */
+/**
+ * What tells the open file now (`st`, its fstat) from `was`, for the bytes read through it. A
+ * file whose last name was removed meanwhile (nlink 0: deleted by hand, or moved by another
+ * tool) has a new ctime for that alone; its bytes are the ones read, and refusing them then would
+ * lose the plot (its source is gone; a receiver's partial copy expires). So a ctime change is
+ * not a change there; a write still changes mtime, and a size change is still seen.
+ */
+export function openFileChange(was: SourceId, st: Pick<BigIntStats, 'nlink'> & SourceIdStats): string | undefined {
+  const now = sourceIdOf(st);
+  return sourceChange(was, st.nlink === 0n ? { ...now, ctimeNs: was.ctimeNs } : now);
+}
+type SourceIdStats = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>;
+
+/** Throws PF_SOURCE_CHANGED when the open `fd` no longer holds the bytes of the file `was` describes. */
 export async function assertUnchanged(fd: number, file: string, was: SourceId, when: string): Promise<void> {
   const st = await new Promise<BigIntStats>((res, rej) =>
     fs.fstat(fd, { bigint: true }, (e, s) => (e ? rej(fromSystemError(e, `reading ${file}`, 'PF_SOURCE')) : res(s))),
   );
-  const change = sourceChange(was, sourceIdOf(st));
+  const change = openFileChange(was, st);
   if (change) throw new PlotferryError('PF_SOURCE_CHANGED', `${file} changed ${when}: ${change}`);
 }
 

@@ -7,18 +7,27 @@
  * Age and size stability only guess; the header knows:
  * - PoS1, chiapos v1 (chiapos `DiskPlotter`): ten table pointers (u64 big-endian) follow the memo.
  *   chiapos writes them as zeros first and fills them in when the tables are written, so the plot
- *   is whole only when every table starts inside the file, the last one (C3) included. (C3's own
- *   length is not in the header: a file cut inside C3 passes; chiapos then renames a finished
- *   plot into place, so a final name holds a cut C3 only after a broken copy.)
+ *   is whole only when every table starts inside the file, and the last one (C3) ends inside it.
+ *   C3's end is not in the header; chiapos's phase 4 (and madMAx's, the same code) makes it
+ *   C3's start + (C1 entries - 1) x the C3 park size, with C1 entries of ByteAlign(k)/8 bytes
+ *   between the C1 and C2 pointers (one more than the parks: a zero entry ends C1), and a park
+ *   of ByteAlign(8 x 10,000)/8 bytes for k < 20, ByteAlign(2.4 x 10,000)/8 from k 20 on
+ *   (`EntrySizes::CalculateC3Size`, kCheckpoint1Interval 10,000, kC3BitsPerEntry 2.4). The
+ *   reference k18 plots end exactly there. A file longer than that is taken (a plotter that pads).
  * - PoS2, `pos2` v1 (pos2-chip `src/plot/PlotFile.hpp`, little-endian): a chunk count (u64) and
  *   absolute chunk offsets (u64 each) follow the memo, and each chunk is a length (u64) followed
  *   by that many bytes. The plot ends where its last chunk ends, and that is exactly its size.
  * - BladeBit v2 and PoS2 group files: their layouts past the fixed fields are not confirmed from
- *   source here, so their end is unknown; the caller judges them by size stability and age.
+ *   source here, so their end is unknown; the caller judges them by size stability and age. So
+ *   is a known magic with a version this code does not know (a newer format).
+ * A file that starts like a plot but ends inside its header is not whole (a plot cut short), and
+ * one whose header does not parse or does not fit it is a `mismatch`: a known layout gone wrong,
+ * never sent (wire/plot-header.ts says what it checks). Only a file with no known magic at all
+ * is "not a plot".
  *
  * Checked against the reference plots in ../shared/fixtures/real-plots (test/unit/plot-end.test.ts).
  */
-import { checkPlotHeader, PlotHeaderInfo } from './plot-header.js';
+import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from './plot-header.js';
 
 /** A verdict on a file with a plot header. */
 export type PlotVerdict =
@@ -47,7 +56,18 @@ const MAX_CHUNKS = 1 << 24;
  * PF_NOT_A_PLOT when `head` does not start like a plot (wire/plot-header.ts).
  */
 export function plotEnd(head: Buffer, size: number): PlotEnd {
-  const header = checkPlotHeader(head, size);
+  let header: PlotHeaderInfo;
+  try {
+    header = checkPlotHeader(head, size);
+  } catch (err) {
+    const known = knownLayout(head, size);
+    if (!known) throw err; // no plot magic: not a plot
+    const fake: PlotHeaderInfo = { pos: known.pos, format: known.format, k: 0, id: '' };
+    if (known.newerVersion) return { kind: 'unknown', header: fake, why: `${known.format}: ${(err as Error).message}` };
+    if (head.length >= size && size < PLOT_HEADER_MAX_CHECK)
+      return { kind: 'incomplete', header: fake, why: `it ends (${size} bytes) inside its header` };
+    return { kind: 'mismatch', header: fake, why: (err as Error).message };
+  }
   switch (header.format) {
     case 'chiapos-v1':
       return chiaposEnd(head, size, header);
@@ -60,14 +80,47 @@ export function plotEnd(head: Buffer, size: number): PlotEnd {
   }
 }
 
+/**
+ * The layout a file's first bytes claim, though its header may not parse: its magic, or the whole
+ * file being a start of one (a plot cut inside its magic). `newerVersion`: a version byte this
+ * code does not know.
+ */
+function knownLayout(
+  head: Buffer,
+  size: number,
+): { pos: 1 | 2; format: PlotHeaderInfo['format']; newerVersion: boolean } | undefined {
+  for (const [magic, pos, format, version] of MAGICS) {
+    const n = Math.min(head.length, magic.length);
+    const whole = head.length >= size;
+    if (n === 0 || !head.subarray(0, n).equals(magic.subarray(0, n))) continue;
+    if (n < magic.length && !whole) continue;
+    return { pos, format, newerVersion: head.length > magic.length + 4 && !version(head) };
+  }
+  return undefined;
+}
+
+const MAGICS: readonly [Buffer, 1 | 2, PlotHeaderInfo['format'], (h: Buffer) => boolean][] = [
+  [Buffer.from('Proof of Space Plot', 'latin1'), 1, 'chiapos-v1', () => true],
+  [Buffer.from('PLOT', 'latin1'), 1, 'bladebit-v2', (h) => h.readUInt32LE(4) === 2],
+  [Buffer.from('pos2', 'latin1'), 2, 'pos2-v1', (h) => h[4] === 1],
+  [Buffer.from('PoS2', 'latin1'), 2, 'pos2-group', (h) => h[4] === 2],
+];
+
+/** ByteAlign(bits) / 8: bits rounded up to whole bytes. */
+const bytesOf = (bits: number) => Math.ceil(bits / 8);
+/** chiapos `EntrySizes::CalculateC3Size`: kCheckpoint1Interval 10,000, kC3BitsPerEntry 2.4. */
+const c3ParkBytes = (k: number) => (k < 20 ? bytesOf(8 * 10_000) : bytesOf(2.4 * 10_000));
+
 function chiaposEnd(head: Buffer, size: number, header: PlotHeaderInfo): PlotEnd {
   const memoLenAt = 54 + head.readUInt16BE(52);
   const tables = memoLenAt + 2 + head.readUInt16BE(memoLenAt);
   const tablesEnd = tables + 10 * 8;
   if (size < tablesEnd) return { kind: 'incomplete', header, why: `it ends (${size} bytes) inside its table pointers` };
   if (head.length < tablesEnd) return { kind: 'read-head', header, length: tablesEnd };
+  const ptr: bigint[] = [];
   for (let i = 0; i < 10; i++) {
     const at = head.readBigUInt64BE(tables + 8 * i);
+    ptr.push(at);
     if (at === 0n) return { kind: 'incomplete', header, why: `table ${i + 1}'s pointer is not written yet` };
     if (at < BigInt(tablesEnd))
       return { kind: 'mismatch', header, why: `table ${i + 1} would start at byte ${at}, inside the header` };
@@ -78,6 +131,17 @@ function chiaposEnd(head: Buffer, size: number, header: PlotHeaderInfo): PlotEnd
         why: `table ${i + 1} starts at byte ${at}, and the file has only ${size} bytes`,
       };
   }
+  const [c1, c2, c3] = [ptr[7]!, ptr[8]!, ptr[9]!];
+  if (c2 < c1 || c3 < c2)
+    return { kind: 'mismatch', header, why: 'its checkpoint tables (C1, C2, C3) are out of order' };
+  const c1Entries = (c2 - c1) / BigInt(bytesOf(header.k));
+  const end = c3 + (c1Entries > 0n ? c1Entries - 1n : 0n) * BigInt(c3ParkBytes(header.k));
+  if (end > BigInt(size))
+    return {
+      kind: 'incomplete',
+      header,
+      why: `its last table (C3) ends at byte ${end}, and the file has only ${size} bytes`,
+    };
   return { kind: 'complete', header };
 }
 
@@ -114,7 +178,11 @@ function pos2End(head: Buffer, size: number, header: PlotHeaderInfo): PlotEnd {
 /** PoS2 v1: whether the last chunk, at `at` with the length `lengthField` (its u64), ends the file. */
 export function lastChunkEnd(header: PlotHeaderInfo, at: number, lengthField: Buffer, size: number): PlotVerdict {
   if (lengthField.length < 8) return { kind: 'incomplete', header, why: `it ends inside its last chunk's length` };
-  const end = BigInt(at) + 8n + lengthField.readBigUInt64LE(0);
+  const length = lengthField.readBigUInt64LE(0);
+  // A file made at its full size first (preallocated) and filled in order: zeros where the last
+  // chunk's length will be.
+  if (length === 0n) return { kind: 'incomplete', header, why: "its last chunk's length is not written yet" };
+  const end = BigInt(at) + 8n + length;
   if (end > BigInt(size))
     return {
       kind: 'incomplete',

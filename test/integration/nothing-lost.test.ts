@@ -85,6 +85,40 @@ describe('nothing lost: sources and whole plots', () => {
     assert.deepEqual(published(target), [], 'no final name holds the mixed bytes');
   });
 
+  it('a source removed by hand while it is sent is delivered whole (sourceGone), not refused and lost', async () => {
+    // Hit: the unlink changed the open file's ctime, the plot failed PF_SOURCE_CHANGED "source
+    // kept" with no source left, and the receiver's complete partial copy expired an hour later.
+    const { dir: target } = await harvester('nl-gone', 'nlgone');
+    const src = await dir('nl-gone-src');
+    const f = path.join(src, 'plot-k28-gone.plot2');
+    writeSamplePlot(f, 16 * MiB, 28, 'pos2-v1');
+    const sum = await sha256(f);
+    const send = startCli([
+      'send',
+      '--nats',
+      suite.server.url,
+      '--prefix',
+      'nlgone',
+      '--move',
+      '--bwlimit',
+      '4',
+      '--json',
+      f,
+    ]);
+    await waitFor(
+      () => ls(target).some((n) => n.includes('gone') && fs.statSync(path.join(target, n)).size > 0),
+      20_000,
+      'the transfer to start',
+    );
+    fs.rmSync(f);
+    const r = await send.done;
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    const [line] = jsonLines(r.stdout);
+    assert.equal(line?.ok, true);
+    assert.equal(line?.sourceGone, true);
+    assert.equal(await sha256(path.join(target, 'plot-k28-gone.plot2')), sum, 'the plot is at the harvester, whole');
+  });
+
   it('a plot given as a symbolic link is refused, and neither the link nor its target is touched', async () => {
     // Hit: the link was removed and the target stayed on the NVMe.
     const { dir: target } = await harvester('nl-link', 'nllink');

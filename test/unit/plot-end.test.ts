@@ -42,9 +42,7 @@ describe('plot end: reference plots', { skip: real.skip }, () => {
       const cuts = [300, 4096, Math.floor(p.size / 3), Math.floor((p.size * 9) / 10), p.size - 8, p.size - 1];
       for (const n of cuts) {
         const c = await checkPlotFile(cut(p.file, n));
-        // chiapos: the last table's own length is not in the header (wire/plot-end.ts), so a cut
-        // inside C3 (the last tenth of a k18 plot here) passes; every earlier cut is caught.
-        if (p.pos === 1 && n > (p.size * 9) / 10) continue;
+        // chiapos too inside its last table (C3), whose end follows from C1 (wire/plot-end.ts).
         assert.equal(c.kind, 'incomplete', `${p.name} cut at ${n}: ${c.kind}`);
       }
     }
@@ -180,9 +178,39 @@ describe('plot end: rules', () => {
     const np = readiness('f', { kind: 'not-a-plot', why: 'w' }, false);
     assert.equal(!np.send && np.error.code, 'PF_NOT_A_PLOT');
     assert.equal(readiness('f', { kind: 'not-a-plot', why: 'w' }, true).send, true);
-    const mm = readiness('f', { kind: 'mismatch', header, why: 'w' }, false);
-    assert.equal(!mm.send && mm.error.code, 'PF_NOT_A_PLOT');
+    for (const any of [false, true]) {
+      const mm = readiness('f', { kind: 'mismatch', header, why: 'w' }, any);
+      assert.equal(!mm.send && mm.error.code, 'PF_NOT_A_PLOT', `a known layout gone wrong, any-file ${any}`);
+    }
     const unknown = readiness('f', { kind: 'unknown', header, why: 'w' }, false);
     assert.ok(unknown.send && /min-age/.test(unknown.note ?? ''));
+  });
+
+  it('a file that starts like a plot but ends inside its header is not whole; a newer version goes by age', () => {
+    for (const magic of ['pos2', 'Proof of Space', 'PoS2', 'PL']) {
+      const b = Buffer.from(magic, 'latin1');
+      assert.equal(plotEnd(b, b.length).kind, 'incomplete', magic);
+    }
+    const head = sampleHeader('pos2-v1');
+    assert.equal(plotEnd(head.subarray(0, 60), 60).kind, 'incomplete', 'cut inside the memo');
+    const newer = Buffer.from(head);
+    newer[4] = 2;
+    assert.equal(plotEnd(newer, 10_000).kind, 'unknown', 'a pos2 version this code does not know');
+    const badK = Buffer.from(head);
+    badK[37] = 5;
+    assert.equal(plotEnd(badK, 10_000).kind, 'mismatch', 'k 5: a known layout gone wrong');
+    assert.throws(() => plotEnd(Buffer.from('notaplot at all, just text here'), 31), /not a Chia plot/);
+  });
+
+  it("PoS2: a file made at full size and filled in order (its last chunk's length still zero) is not whole", async () => {
+    const head = sampleHeader('pos2-v1');
+    const size = 4096;
+    const whole = Buffer.concat([head, sampleTables('pos2-v1', head.length, size)]);
+    const f = path.join(tmp, 'prealloc.plot2');
+    fs.writeFileSync(f, whole.subarray(0, head.length + 16)); // header and chunk table, no chunk yet
+    fs.truncateSync(f, size);
+    const c = await checkPlotFile(f);
+    assert.equal(c.kind, 'incomplete');
+    assert.match('why' in c ? c.why : '', /not written yet/);
   });
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { PlotferryError } from '../../src/core/errors.js';
-import { openSource, removeSource, sourceChange, sourceIdOf } from '../../src/storage/source.js';
+import { openFileChange, openSource, removeSource, sourceChange, sourceIdOf } from '../../src/storage/source.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-source-'));
 const idOf = (f: string) => sourceIdOf(fs.statSync(f, { bigint: true }));
@@ -61,5 +61,13 @@ describe('source identity', () => {
     fs.symlinkSync(target, link);
     await assert.rejects(openSource(link), (e) => code('PF_SOURCE')(e) && /symbolic link/.test((e as Error).message));
     assert.ok(fs.existsSync(target));
+  });
+
+  it('an open file whose last name was removed meanwhile is unchanged by that alone (its bytes are the ones read)', () => {
+    const a = { dev: 1n, ino: 2n, size: 3n, mtimeNs: 4n, ctimeNs: 5n };
+    assert.equal(openFileChange(a, { ...a, ctimeNs: 9n, nlink: 0n }), undefined, 'removed by hand: deliver it');
+    assert.match(openFileChange(a, { ...a, ctimeNs: 9n, nlink: 1n })!, /ctime/, 'still named: a ctime change counts');
+    assert.match(openFileChange(a, { ...a, ctimeNs: 9n, mtimeNs: 8n, nlink: 0n })!, /mtime/, 'written, then removed');
+    assert.match(openFileChange(a, { ...a, size: 1n, nlink: 0n })!, /size/);
   });
 });
