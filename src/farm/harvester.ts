@@ -121,7 +121,14 @@ export class Harvester {
       },
     });
     this.subj = subjects(opts.prefix ?? 'plotferry');
-    this.inventory = new Inventory(() => this.disks.ownedDirs, opts.log, opts.rescanMs);
+    // A PoS1 plot removed or copied in by hand changes what --replot may delete there: the next
+    // bid reads that list afresh rather than promise room from a stale one.
+    this.inventory = new Inventory(
+      () => this.disks.ownedDirs,
+      opts.log,
+      opts.rescanMs,
+      (dir) => this.disks.replotter?.changed(dir),
+    );
     // What a claim and a bid's offer receive with: the same disks, ports, limits and checks.
     const receiving = {
       disks: this.disks,

@@ -121,6 +121,11 @@ export class Inventory {
     private readonly dirs: () => readonly string[],
     private readonly log: Logger,
     private readonly rescanMs = DEFAULT_RESCAN_MS,
+    /**
+     * A plot name in `dir` came or went outside this index's own updates (seen by the watch):
+     * what caches a directory's plots (--replot's list of PoS1 plots that may go) looks again.
+     */
+    private readonly onOutsideChange?: (dir: string) => void,
   ) {}
 
   /** Scans now, then every rescanMs (the timer does not keep the process alive). */
@@ -331,6 +336,7 @@ export class Inventory {
     let names = this.touched.get(dir);
     if (!names) this.touched.set(dir, (names = new Set()));
     names.add(n);
+    this.onOutsideChange?.(dir);
     this.settleTimer ??= setTimeout(() => {
       this.settleTimer = undefined;
       this.lookingAgain ??= this.lookAgain().finally(() => (this.lookingAgain = undefined));

@@ -55,6 +55,28 @@ describe('what the farm is told', () => {
     assert.equal(beats[0]!.dirs[0]!.plotBytes, 2 * 64 * 1024 + 32 * 1024);
   });
 
+  // Found by a farmer's trial: the list of PoS1 plots --replot may delete was cached for a minute,
+  // so after an rm by hand a bid still promised room "PoS1 plots give way", then failed PF_NO_SPACE.
+  it('--replot sees PoS1 plots removed or copied in by hand at once, not a minute later', async () => {
+    const d = await dir('pf-rep-replot-watch-');
+    writeSamplePlot(path.join(d, 'old-1.plot'), 64 * 1024, 32);
+    const h = await startTestHarvester({
+      nc: await nats(),
+      id: 'rw1',
+      dirs: [d],
+      prefix: 'rw1',
+      replot: { match: 'old-*' },
+    });
+    cleanup.push(() => h.close());
+    const mayGo = async () => (await status('rw1')).beats[0]?.dirs[0]?.replot?.mayGoPlots;
+    await waitFor(async () => (await mayGo()) === 1, 15_000, 'the PoS1 plot to be one that may go');
+    fs.rmSync(path.join(d, 'old-1.plot'));
+    await waitFor(async () => (await mayGo()) === 0, 15_000, '--replot to see it gone');
+    writeSamplePlot(path.join(d, '.copying'), 64 * 1024, 32);
+    fs.renameSync(path.join(d, '.copying'), path.join(d, 'old-2.plot'));
+    await waitFor(async () => (await mayGo()) === 1, 15_000, '--replot to see the copy');
+  });
+
   // In 6 of 15 lines `why` named the other disk: it was the bid's, said before any disk was
   // reserved, while the plot was written wherever the reservation (or a failover) put it.
   it(
