@@ -72,7 +72,11 @@ export const ErrorCodes = {
   /** The receiver is stopping. */
   PF_SHUTTING_DOWN: 'the receiver is shutting down; retry when it is back',
   /** A source file problem on the sender. */
-  PF_SOURCE: 'the source file could not be read; check the path and permissions',
+  PF_SOURCE:
+    'the source could not be used: check the path (a missing file, a directory, or a symbolic link, which plotferry never follows: give the plot itself) and its permissions',
+  /** Another plotferry process (a sweep, a send) is handling this plot now. */
+  PF_LOCKED:
+    'another plotferry process is handling this plot now (a sweep or a send); it was not sent twice: let that one finish',
   /** Delivered and verified, but --move could not delete the source. */
   PF_DELETE_FAILED:
     'the plot was delivered and verified; only its source could not be deleted: check the permissions of its directory, then delete it by hand (the next sweep also removes it once it can)',

@@ -59,7 +59,7 @@ export async function deliver(opts: DeliverOptions): Promise<Delivery> {
     if (!l.ok)
       return {
         ok: false,
-        error: new PlotferryError('PF_BUSY', `${l.holder} is handling ${opts.file}; it was not sent twice`),
+        error: new PlotferryError('PF_LOCKED', `${l.holder} is handling ${opts.file}; it was not sent twice`),
       };
     lock = l.lock;
   } catch (err) {

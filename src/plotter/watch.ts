@@ -171,7 +171,10 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
       for (const u of unreadable) {
         // Said once per outage, not every scan; said again once it is back.
         if (!unreadableSaid.has(u.dir))
-          opts.log.error({ dir: u.dir, code: u.error.code }, `${u.error.message}; watching the others`);
+          opts.log.error(
+            { dir: u.dir, code: u.error.code },
+            `${u.error.message}; ${unreadable.length < opts.dirs.length ? 'watching the others, and' : ''} looking again every scan`,
+          );
         unreadableSaid.add(u.dir);
       }
       for (const d of unreadableSaid)
