@@ -14,8 +14,9 @@
  * in transit: fresh bytes; a disk that failed or filled up: another disk or harvester; a
  * harvester that died: another harvester), and a 0.92 GiB plot takes ~1 s on 10GbE, so a first
  * wait of 2 s (direct sends until now) cost two plots' time for nothing. Doubling still rides
- * out a receiver that restarts: with the default 3 retries the last try comes 7 s after the
- * first failure, past the shipped systemd units' RestartSec=5. The cap is 30 s because a plot
+ * out a receiver that restarts: with the default 3 retries the last try starts at least 7 s
+ * after the first failure (bidding adds a bid wait to each try), past the shipped systemd
+ * units' RestartSec=5. The cap is 30 s because a plot
  * sleeping before its next try holds its sweep's --concurrency slot; past that, sweep --watch's
  * own --retry-after takes over.
  */
