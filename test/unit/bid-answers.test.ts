@@ -187,17 +187,17 @@ describe('when the plot waits instead of taking a bid', () => {
   });
 });
 
-describe('what a farmer reads when no harvester takes the plot', () => {
-  const facts = (o: Partial<NoBidFacts> = {}): NoBidFacts => ({
-    announce: announce(),
-    busy: new Set(),
-    declines: new Map(),
-    aborted: false,
-    timeoutMs: 2000,
-    ...o,
-  });
-  const declines = (...ds: Decline[]) => new Map(ds.map((d) => [d.harvester, d]));
+const facts = (o: Partial<NoBidFacts> = {}): NoBidFacts => ({
+  announce: announce(),
+  busy: new Set(),
+  declines: new Map(),
+  aborted: false,
+  timeoutMs: 2000,
+  ...o,
+});
+const declines = (...ds: Decline[]) => new Map(ds.map((d) => [d.harvester, d]));
 
+describe('what a farmer reads when no harvester takes the plot', () => {
   it('nobody answered: PF_NO_BID, saying how long it waited', () => {
     const e = noBidError(facts());
     assert.equal(e.code, 'PF_NO_BID');
@@ -219,7 +219,9 @@ describe('what a farmer reads when no harvester takes the plot', () => {
     assert.equal(e.code, 'PF_NATS');
     assert.match(e.message, /unreachable for 3 s/);
   });
+});
 
+describe('what a farmer reads when no harvester can take the plot', () => {
   it('a harvester holds another file of that name: PF_EXISTS naming it', () => {
     const e = noBidError(facts({ declines: declines(decline('h1', 'held'), decline('h2', 'no-room')) }));
     assert.equal(e.code, 'PF_EXISTS');

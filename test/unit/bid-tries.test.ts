@@ -123,7 +123,9 @@ describe('a plot offered by bidding, try after try', () => {
     assert.deepEqual(t.plan(1000).exclude, [], 'nobody to skip');
     assert.equal(t.plan(1000).askFirst, false, 'no harvester had it: nothing to ask');
   });
+});
 
+describe('a plot offered by bidding waits', () => {
   it('every harvester with room is busy: the plot waits and announces again, using up no try', () => {
     const t = tries();
     assert.deepEqual(t.after(failed('PF_BUSY'), 0, false), { kind: 'wait-busy', soon: false, forGroup: false });
@@ -173,7 +175,9 @@ describe('a plot offered by bidding, try after try', () => {
     assert.equal(step.kind, 'fail');
     assert.match(step.kind === 'fail' ? step.error.message : '', /waits for h1's disk that holds its plot group/);
   });
+});
 
+describe('a plot offered by bidding, after a harvester failed it', () => {
   it('the only harvester failed the plot and nobody else bids: it is asked again, as a try', () => {
     const t = tries();
     t.after(failed('PF_IO', 'h1', 'writing /d1: EIO'), 0, false);
