@@ -339,6 +339,198 @@ const heldCopy = (o: Obj): HeldCopy => ({
   ...(o.beside !== undefined ? { beside: oneOf(o, 'beside', BESIDE) } : {}),
 });
 
+const excludeList = (m: Obj): unknown[] => {
+  const ex = m.exclude ?? [];
+  if (!Array.isArray(ex) || ex.length > 64) bad('"exclude" must be a list of at most 64 ids');
+  return ex;
+};
+const harvesterId = (x: unknown): string => {
+  if (typeof x !== 'string' || !ID_RE.test(x)) bad('"exclude" entries must be harvester ids');
+  return x;
+};
+const seconds = (m: Obj): number => {
+  const v = m.seconds;
+  if (typeof v !== 'number' || !(v > 0 && v <= 3600)) bad('"seconds" must be in (0, 3600]');
+  return v;
+};
+const replotPace = (m: Obj): { replot?: Heartbeat['replot'] } => {
+  if (typeof m.replot !== 'object' || m.replot === null) return {};
+  const r = m.replot as Obj;
+  return {
+    replot: {
+      pos2StoredLastHour: count(r, 'pos2StoredLastHour'),
+      pos2StoredLastDay: count(r, 'pos2StoredLastDay'),
+      pos1DeletedLastHour: count(r, 'pos1DeletedLastHour'),
+      pos1DeletedLastDay: count(r, 'pos1DeletedLastDay'),
+      // A mode this version does not know is left out, not the whole heartbeat.
+      ...(REPLOT_MODES.includes(r.mode as ReplotMode) ? { mode: r.mode as ReplotMode } : {}),
+      ...(r.match !== undefined ? { match: str(r, 'match', 300) } : {}),
+    },
+  };
+};
+const placed = (o: Obj): Pick<DirStatus, 'placed'> =>
+  typeof o.placed === 'object' && o.placed !== null
+    ? {
+        placed: {
+          name: str(o.placed as Obj, 'name'),
+          why: str(o.placed as Obj, 'why', 300),
+          at: count(o.placed as Obj, 'at'),
+        },
+      }
+    : {};
+const dirReplot = (o: Obj): Pick<DirStatus, 'replot'> => {
+  if (typeof o.replot !== 'object' || o.replot === null) return {};
+  const r = o.replot as Obj;
+  return {
+    replot: {
+      mayGoPlots: count(r, 'mayGoPlots'),
+      mayGoBytes: count(r, 'mayGoBytes'),
+      unmatched: count(r, 'unmatched'),
+      linked: count(r, 'linked'),
+      inUse: count(r, 'inUse'),
+    },
+  };
+};
+const dirStatus = (d: unknown): DirStatus => {
+  if (typeof d !== 'object' || d === null) bad('"dirs" entries must be objects');
+  const o = d as Obj;
+  const u = o.unusable;
+  return {
+    dir: str(o, 'dir', 4096),
+    freeBytes: count(o, 'freeBytes'),
+    totalBytes: count(o, 'totalBytes'),
+    plots: count(o, 'plots'),
+    plotBytes: count(o, 'plotBytes'),
+    ...(o.otherBytes !== undefined ? { otherBytes: count(o, 'otherBytes') } : {}),
+    ...Object.fromEntries(
+      (['pos1Plots', 'pos1Bytes', 'pos2Plots', 'pos2Bytes'] as const)
+        .filter((k) => o[k] !== undefined)
+        .map((k) => [k, count(o, k)]),
+    ),
+    ...(o.groups !== undefined ? { groups: count(o, 'groups') } : {}),
+    ...placed(o),
+    ...(o.fs !== undefined ? { fs: count(o, 'fs') } : {}),
+    ...(typeof u === 'string' ? { unusable: u.slice(0, 256) } : {}),
+    ...dirReplot(o),
+    ...(o.gone === true ? { gone: true as const } : {}),
+  };
+};
+const dirList = (m: Obj): unknown[] => {
+  const ds = m.dirs;
+  if (!Array.isArray(ds) || ds.length > 256) bad('"dirs" must be a list of at most 256');
+  return ds;
+};
+
+/**
+ * One decoder per kind: each validates a parsed object whose `v` and `kind` were checked and
+ * builds the message from the fields it knows (unknown fields are dropped). Keyed by kind, so
+ * the compiler insists every kind has one.
+ */
+const DECODERS: { [K in BusKind]: (m: Obj) => Extract<BusMessage, { kind: K }> } = {
+  announce: (m) => {
+    // The list's shape is checked first, its entries in turn: the first defect is the one named.
+    const ex = excludeList(m);
+    return {
+      kind: 'announce',
+      v: 1,
+      id: id(m, 'id'),
+      name: name(m),
+      size: count(m, 'size'),
+      plotter: id(m, 'plotter'),
+      exclude: ex.map(harvesterId),
+      ...(m.answerAll === true ? { answerAll: true } : {}),
+      ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
+      ...(m.direct === true ? { direct: true } : {}),
+      ...groupField(m),
+    };
+  },
+  bid: (m) => ({
+    kind: 'bid',
+    v: 1,
+    id: id(m, 'id'),
+    harvester: id(m, 'harvester'),
+    freeBytes: count(m, 'freeBytes'),
+    activeTransfers: count(m, 'activeTransfers'),
+    busy: m.busy === true,
+    ...(m.resumeFrom !== undefined ? { resumeFrom: count(m, 'resumeFrom') } : {}),
+    ...(m.delayMs !== undefined ? { delayMs: count(m, 'delayMs') } : {}),
+    ...(typeof m.offer === 'object' && m.offer !== null ? { offer: bidOffer(m.offer as Obj) } : {}),
+    ...(m.group === true ? { group: true } : {}),
+    ...(m.replot === true ? { replot: true } : {}),
+    ...(m.why !== undefined ? { why: str(m, 'why', 300) } : {}),
+  }),
+  decline: (m) => ({
+    kind: 'decline',
+    v: 1,
+    id: id(m, 'id'),
+    harvester: id(m, 'harvester'),
+    reason: oneOf(m, 'reason', DECLINE_REASONS),
+    freeBytes: count(m, 'freeBytes'),
+    ...(typeof m.held === 'object' && m.held !== null ? { held: heldCopy(m.held as Obj) } : {}),
+    ...(m.why !== undefined ? { why: str(m, 'why', 300) } : {}),
+  }),
+  claim: (m) => ({
+    kind: 'claim',
+    v: 1,
+    id: id(m, 'id'),
+    name: name(m),
+    size: count(m, 'size'),
+    plotter: id(m, 'plotter'),
+    ...groupField(m),
+  }),
+  claimed: (m) => ({
+    kind: 'claimed',
+    v: 1,
+    id: id(m, 'id'),
+    host: str(m, 'host'),
+    port: port(m),
+    token: str(m, 'token', 128),
+    expiresInMs: count(m, 'expiresInMs'),
+  }),
+  refused: (m) => ({
+    kind: 'refused',
+    v: 1,
+    id: id(m, 'id'),
+    ...remoteCode(str(m, 'code', 64), str(m, 'message', 4096)),
+  }),
+  has: (m) => ({
+    kind: 'has',
+    v: 1,
+    name: name(m),
+    size: count(m, 'size'),
+    ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
+    ...(m.answerAll === true ? { answerAll: true } : {}),
+  }),
+  'not-held': (m) => ({ kind: 'not-held', v: 1, harvester: id(m, 'harvester') }),
+  free: (m) => ({ kind: 'free', v: 1, harvester: id(m, 'harvester') }),
+  speedtest: (m) => {
+    const s = seconds(m);
+    return {
+      kind: 'speedtest',
+      v: 1,
+      id: id(m, 'id'),
+      plotter: id(m, 'plotter'),
+      seconds: s,
+      streams: count(m, 'streams'),
+    };
+  },
+  held: (m) => ({ kind: 'held', v: 1, harvester: id(m, 'harvester'), ...heldCopy(m) }),
+  heartbeat: (m) => {
+    const ds = dirList(m);
+    return {
+      kind: 'heartbeat',
+      v: 1,
+      harvester: id(m, 'harvester'),
+      host: str(m, 'host'),
+      activeTransfers: count(m, 'activeTransfers'),
+      maxTransfers: count(m, 'maxTransfers'),
+      at: count(m, 'at'),
+      ...replotPace(m),
+      dirs: ds.map(dirStatus),
+    };
+  },
+};
+
 /** Parses and validates; `expect` lists the kinds this subscriber handles. */
 export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly K[]): Extract<BusMessage, { kind: K }> {
   if (data.length > MAX_BUS_MESSAGE) bad(`${data.length} bytes is over the ${MAX_BUS_MESSAGE}-byte limit`);
@@ -353,181 +545,5 @@ export function decodeBus<K extends BusKind>(data: Uint8Array, expect: readonly 
   if (m.v !== BUS_VERSION) bad(`version ${String(m.v)} (this end speaks ${BUS_VERSION})`);
   const kind = m.kind as K;
   if (!expect.includes(kind)) bad(`unexpected kind "${String(m.kind).slice(0, 32)}" (expected ${expect.join(' or ')})`);
-  const msg = ((): BusMessage => {
-    switch (kind as BusKind) {
-      case 'announce': {
-        const ex = m.exclude ?? [];
-        if (!Array.isArray(ex) || ex.length > 64) bad('"exclude" must be a list of at most 64 ids');
-        return {
-          kind: 'announce',
-          v: 1,
-          id: id(m, 'id'),
-          name: name(m),
-          size: count(m, 'size'),
-          plotter: id(m, 'plotter'),
-          exclude: ex.map((x) => {
-            if (typeof x !== 'string' || !ID_RE.test(x)) bad('"exclude" entries must be harvester ids');
-            return x;
-          }),
-          ...(m.answerAll === true ? { answerAll: true } : {}),
-          ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
-          ...(m.direct === true ? { direct: true } : {}),
-          ...groupField(m),
-        };
-      }
-      case 'bid':
-        return {
-          kind: 'bid',
-          v: 1,
-          id: id(m, 'id'),
-          harvester: id(m, 'harvester'),
-          freeBytes: count(m, 'freeBytes'),
-          activeTransfers: count(m, 'activeTransfers'),
-          busy: m.busy === true,
-          ...(m.resumeFrom !== undefined ? { resumeFrom: count(m, 'resumeFrom') } : {}),
-          ...(m.delayMs !== undefined ? { delayMs: count(m, 'delayMs') } : {}),
-          ...(typeof m.offer === 'object' && m.offer !== null ? { offer: bidOffer(m.offer as Obj) } : {}),
-          ...(m.group === true ? { group: true } : {}),
-          ...(m.replot === true ? { replot: true } : {}),
-          ...(m.why !== undefined ? { why: str(m, 'why', 300) } : {}),
-        };
-      case 'decline':
-        return {
-          kind: 'decline',
-          v: 1,
-          id: id(m, 'id'),
-          harvester: id(m, 'harvester'),
-          reason: oneOf(m, 'reason', DECLINE_REASONS),
-          freeBytes: count(m, 'freeBytes'),
-          ...(typeof m.held === 'object' && m.held !== null ? { held: heldCopy(m.held as Obj) } : {}),
-          ...(m.why !== undefined ? { why: str(m, 'why', 300) } : {}),
-        };
-      case 'claim':
-        return {
-          kind: 'claim',
-          v: 1,
-          id: id(m, 'id'),
-          name: name(m),
-          size: count(m, 'size'),
-          plotter: id(m, 'plotter'),
-          ...groupField(m),
-        };
-      case 'claimed': {
-        return {
-          kind: 'claimed',
-          v: 1,
-          id: id(m, 'id'),
-          host: str(m, 'host'),
-          port: port(m),
-          token: str(m, 'token', 128),
-          expiresInMs: count(m, 'expiresInMs'),
-        };
-      }
-      case 'refused':
-        return {
-          kind: 'refused',
-          v: 1,
-          id: id(m, 'id'),
-          ...remoteCode(str(m, 'code', 64), str(m, 'message', 4096)),
-        };
-      case 'has':
-        return {
-          kind: 'has',
-          v: 1,
-          name: name(m),
-          size: count(m, 'size'),
-          ...(m.probe !== undefined ? { probe: token(m, 'probe') } : {}),
-          ...(m.answerAll === true ? { answerAll: true } : {}),
-        };
-      case 'not-held':
-        return { kind: 'not-held', v: 1, harvester: id(m, 'harvester') };
-      case 'free':
-        return { kind: 'free', v: 1, harvester: id(m, 'harvester') };
-      case 'speedtest': {
-        const seconds = m.seconds;
-        if (typeof seconds !== 'number' || !(seconds > 0 && seconds <= 3600)) bad('"seconds" must be in (0, 3600]');
-        return {
-          kind: 'speedtest',
-          v: 1,
-          id: id(m, 'id'),
-          plotter: id(m, 'plotter'),
-          seconds,
-          streams: count(m, 'streams'),
-        };
-      }
-      case 'held':
-        return { kind: 'held', v: 1, harvester: id(m, 'harvester'), ...heldCopy(m) };
-      case 'heartbeat': {
-        const dirs = m.dirs;
-        if (!Array.isArray(dirs) || dirs.length > 256) bad('"dirs" must be a list of at most 256');
-        return {
-          kind: 'heartbeat',
-          v: 1,
-          harvester: id(m, 'harvester'),
-          host: str(m, 'host'),
-          activeTransfers: count(m, 'activeTransfers'),
-          maxTransfers: count(m, 'maxTransfers'),
-          at: count(m, 'at'),
-          ...(typeof m.replot === 'object' && m.replot !== null
-            ? {
-                replot: {
-                  pos2StoredLastHour: count(m.replot as Obj, 'pos2StoredLastHour'),
-                  pos2StoredLastDay: count(m.replot as Obj, 'pos2StoredLastDay'),
-                  pos1DeletedLastHour: count(m.replot as Obj, 'pos1DeletedLastHour'),
-                  pos1DeletedLastDay: count(m.replot as Obj, 'pos1DeletedLastDay'),
-                  // A mode this version does not know is left out, not the whole heartbeat.
-                  ...(REPLOT_MODES.includes((m.replot as Obj).mode as ReplotMode)
-                    ? { mode: (m.replot as Obj).mode as ReplotMode }
-                    : {}),
-                  ...((m.replot as Obj).match !== undefined ? { match: str(m.replot as Obj, 'match', 300) } : {}),
-                },
-              }
-            : {}),
-          dirs: dirs.map((d) => {
-            if (typeof d !== 'object' || d === null) bad('"dirs" entries must be objects');
-            const o2 = d as Obj;
-            const u = o2.unusable;
-            return {
-              dir: str(o2, 'dir', 4096),
-              freeBytes: count(o2, 'freeBytes'),
-              totalBytes: count(o2, 'totalBytes'),
-              plots: count(o2, 'plots'),
-              plotBytes: count(o2, 'plotBytes'),
-              ...(o2.otherBytes !== undefined ? { otherBytes: count(o2, 'otherBytes') } : {}),
-              ...Object.fromEntries(
-                (['pos1Plots', 'pos1Bytes', 'pos2Plots', 'pos2Bytes'] as const)
-                  .filter((k) => o2[k] !== undefined)
-                  .map((k) => [k, count(o2, k)]),
-              ),
-              ...(o2.groups !== undefined ? { groups: count(o2, 'groups') } : {}),
-              ...(typeof o2.placed === 'object' && o2.placed !== null
-                ? {
-                    placed: {
-                      name: str(o2.placed as Obj, 'name'),
-                      why: str(o2.placed as Obj, 'why', 300),
-                      at: count(o2.placed as Obj, 'at'),
-                    },
-                  }
-                : {}),
-              ...(o2.fs !== undefined ? { fs: count(o2, 'fs') } : {}),
-              ...(typeof u === 'string' ? { unusable: u.slice(0, 256) } : {}),
-              ...(typeof o2.replot === 'object' && o2.replot !== null
-                ? {
-                    replot: {
-                      mayGoPlots: count(o2.replot as Obj, 'mayGoPlots'),
-                      mayGoBytes: count(o2.replot as Obj, 'mayGoBytes'),
-                      unmatched: count(o2.replot as Obj, 'unmatched'),
-                      linked: count(o2.replot as Obj, 'linked'),
-                      inUse: count(o2.replot as Obj, 'inUse'),
-                    },
-                  }
-                : {}),
-              ...(o2.gone === true ? { gone: true as const } : {}),
-            };
-          }),
-        };
-      }
-    }
-  })();
-  return msg as Extract<BusMessage, { kind: K }>;
+  return (DECODERS[kind] as (m: Obj) => Extract<BusMessage, { kind: K }>)(m);
 }

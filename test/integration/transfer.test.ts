@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { PlotferryError } from '../../src/core/errors.js';
 import { sendFile } from '../../src/transfer/sender.js';
+import { sendWithRetry } from '../../src/transfer/retry.js';
 import { ls, lsAll, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { startProxy } from '../helpers/proxy.js';
@@ -260,5 +261,33 @@ describe('a source that changes while it is sent', () => {
       [],
       'no final file, no temporary file',
     );
+  });
+});
+
+describe('a receiver whose only disk is busy (send --to)', () => {
+  it('is asked again until its disk is free, using up no retry, and the wait is reported once, not at each poll', async () => {
+    const dst = await tmpDir();
+    const src = await tmpDir();
+    const l = await startListener({ dirs: [dst] });
+    try {
+      const file = path.join(src, 'waits.plot');
+      writeRandomFile(file, 10);
+      const slot = await l.listener.disks.reserveFor(10); // another file is being written there
+      const reports: string[] = [];
+      const sending = sendWithRetry(
+        { host: '127.0.0.1', port: l.port, token: TOKEN, file },
+        { retries: 0, busyWaitMs: 60_000, onRetry: (e) => reports.push(e.code) },
+      );
+      const busy = () => l.outcomes.filter((o) => !o.ok && o.error.code === 'PF_BUSY').length;
+      await waitFor(() => busy() >= 3, 10_000, 'the receiver to be asked three times');
+      slot.release();
+      const r = await sending;
+      assert.equal(r.bytes, 10);
+      // Each poll used to be reported (a log line every 2 s for up to --busy-wait's 30 min).
+      assert.deepEqual(reports, ['PF_BUSY']);
+    } finally {
+      await l.close();
+      for (const d of [dst, src]) await fsp.rm(d, { recursive: true, force: true });
+    }
   });
 });
