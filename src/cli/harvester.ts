@@ -33,13 +33,16 @@ export const harvesterCommand = defineCommand<HarvesterArgs>({
   describe: 'bid for plots announced on NATS and receive the ones this host wins',
   builder: (y: Argv) =>
     y
-      .example('$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --dir /mnt/d2', 'receive plots onto two disks')
       .example(
-        '$0 harvester --nats nats://farm:4222 --dir /mnt/d1 --replot --reserve 2G',
+        'plotferry harvester --nats nats://farm:4222 --dir /mnt/d1 --dir /mnt/d2',
+        'receive plots onto two disks',
+      )
+      .example(
+        'plotferry harvester --nats nats://farm:4222 --dir /mnt/d1 --replot --reserve 2G',
         'full disks of PoS1 plots: each PoS2 plot deletes just the PoS1 plots it needs, oldest first (try --replot-dry-run first)',
       )
       .example(
-        '$0 harvester --nats nats://n1:4222,nats://n2:4222 --dir /mnt/d1 --metrics 0.0.0.0:9368',
+        'plotferry harvester --nats nats://n1:4222,nats://n2:4222 --dir /mnt/d1 --metrics 0.0.0.0:9368',
         'two NATS servers; Prometheus metrics',
       )
       .epilog(

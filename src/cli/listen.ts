@@ -19,7 +19,7 @@ export const listenCommand = defineCommand<ListenArgs>({
   describe: 'receive plots over TCP into one or more directories (direct mode, no NATS)',
   builder: (y: Argv) =>
     y
-      .example('$0 listen --dir /mnt/d1 --dir /mnt/d2 --token "$TOKEN"', 'receive onto two disks on port 8740')
+      .example('plotferry listen --dir /mnt/d1 --dir /mnt/d2 --token "$TOKEN"', 'receive onto two disks on port 8740')
       .epilog(
         'Files arrive as .plotferry-NAME.*.partial and appear under their final name only after the ' +
           'byte count and the xxhash match, the data is fsynced and the directory is fsynced. An ' +

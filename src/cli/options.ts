@@ -580,10 +580,12 @@ export function shownDefault(o: OptionView & { type?: OptionType }): string | un
 /**
  * The yargs declaration of `command`'s options, from the table. No defaults, choices, coercion or
  * demands go to yargs: it would apply them to the command line alone, and option-sources.ts
- * merges and checks the three sources. Help shows the default all the same.
+ * merges and checks the three sources. Help shows the default all the same. `onlyGlobal`: the
+ * options every command takes, for the top level (`plotferry --debug send ...`).
  */
-export function declareOptions<T>(y: Argv<T>, command: Command): Argv<T> {
+export function declareOptions<T>(y: Argv<T>, command: Command, onlyGlobal = false): Argv<T> {
   for (const o of optionsOf(command)) {
+    if (onlyGlobal && o.commands.length < COMMANDS.length) continue;
     const shown = shownDefault(o);
     const choices = o.choices ? ` (${o.choices.join(', ')})` : '';
     y.option(o.name, {

@@ -28,9 +28,9 @@ export const sendCommand = defineCommand<SendArgs>({
   builder: (y: Argv) =>
     y
       .positional('files', { type: 'string', array: true, describe: 'plot files to send, one after another' })
-      .example('$0 send --to 192.168.1.20:8740 --move /mnt/nvme/*.plot', 'move finished plots to one receiver')
+      .example('plotferry send --to 192.168.1.20:8740 --move /mnt/nvme/*.plot', 'move finished plots to one receiver')
       .example(
-        '$0 send --nats nats://farm:4222 --move /mnt/nvme/*.plot',
+        'plotferry send --nats nats://farm:4222 --move /mnt/nvme/*.plot',
         'move them to whichever harvesters win the bids',
       )
       .epilog(

@@ -22,8 +22,8 @@ export const speedtestCommand = defineCommand<SpeedtestArgs>({
     'measure the link to a receiver or to every harvester through plotferry itself (memory to memory, nothing written)',
   builder: (y: Argv) =>
     y
-      .example('$0 speedtest --to 192.168.1.20:8740', 'how fast is the link to this listener?')
-      .example('$0 speedtest --nats nats://farm:4222', 'and to every harvester on the farm, one after another')
+      .example('plotferry speedtest --to 192.168.1.20:8740', 'how fast is the link to this listener?')
+      .example('plotferry speedtest --nats nats://farm:4222', 'and to every harvester on the farm, one after another')
       .epilog(
         'Generated data goes from memory to the receiver, which counts and drops it (it needs the ' +
           'token, and writes nothing). Compare with `send`: if speedtest is fast and send is slow, ' +
