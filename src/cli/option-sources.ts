@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import { parseBoolean, parseBytes, parseCount, parseDecimal, parsePort, parseSeconds } from '../core/config.js';
 import { PlotferryError } from '../core/errors.js';
-import { COMMANDS, Command, CommandOption, optionNamed, optionsOf, OPTIONS } from './options.js';
+import { COMMANDS, Command, CommandOption, optionNamed, optionsOf, OPTIONS, repeats } from './options.js';
 
 /**
  * PLOTFERRY_* names that are not options: read elsewhere (the hash fallback) or by the test
@@ -87,7 +87,7 @@ function parseAs(o: CommandOption, raw: unknown, origin: Origin): unknown {
 /** The parser of each type (options.ts, OptionType). */
 export function parseValue(o: Omit<CommandOption, 'command'>, raw: unknown): unknown {
   const name = o.name;
-  if (o.type === 'list') return parseList(raw, name);
+  if (repeats(o)) return parseList(raw, name);
   if (Array.isArray(raw)) {
     // A boolean flag typed twice is still one answer; any other option takes one value.
     if (o.type === 'boolean' && raw.length > 0) return parseBoolean(raw[raw.length - 1], name);
