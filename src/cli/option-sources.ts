@@ -236,6 +236,11 @@ function readConfig(config: ConfigFile, command: Command) {
       }
       continue;
     }
+    if (section && !optionNamed(key))
+      throw new PlotferryError(
+        'PF_CONFIG',
+        `${at}: "${rawKey}" must be an object of ${section}'s options ({"${section}": {"log-level": "debug"}})`,
+      );
     if (!optionNamed(key) || key === 'config') {
       const near = nearest(key, [...OPTIONS.map((o) => o.name).filter((n) => n !== 'config'), ...COMMANDS]);
       throw new PlotferryError(

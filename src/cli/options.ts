@@ -187,7 +187,7 @@ export const OPTIONS: readonly OptionSpec[] = [
       harvester: {
         default: undefined,
         defaultText: 'first non-loopback IPv4',
-        help: "address plotters connect to (default: this host's first non-loopback IPv4)",
+        help: 'address plotters connect to',
       },
     },
   },
@@ -449,7 +449,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'boolean',
     commands: PLOTTERS,
     defaultText: 'on a TTY',
-    help: 'show progress bars (default: when stderr is a terminal)',
+    help: 'show progress bars (on a TTY: when stderr is a terminal)',
   },
   {
     name: 'bwlimit',

@@ -248,6 +248,13 @@ describe('one config file serves several commands', () => {
     );
   });
 
+  it('a section that is not an object says so', () => {
+    assert.throws(
+      () => resolve({ command: 'sweep', config: config({ sweep: true }) }),
+      refused(/"sweep" must be an object of sweep's options/),
+    );
+  });
+
   it('speedtest --harvester stays a list key (a section is an object)', () => {
     assert.deepEqual(resolve({ command: 'speedtest', config: config({ harvester: ['h1', 'h2'] }) }).harvester, [
       'h1',
