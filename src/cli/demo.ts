@@ -1,32 +1,24 @@
-import type { Argv, CommandModule } from 'yargs';
-import { parseCount } from '../core/config.js';
-import { edge, GlobalArgs, globalOptions, runCommand } from './common.js';
+import type { Argv } from 'yargs';
+import { defineCommand } from './command.js';
+import { GlobalArgs, runCommand } from './common.js';
 
 interface DemoArgs extends GlobalArgs {
   files: number;
-  size: string;
+  size: number;
   keep: boolean;
 }
 
-export const demoCommand: CommandModule<object, DemoArgs> = {
+export const demoCommand = defineCommand<DemoArgs>({
+  name: 'demo',
   command: 'demo',
   describe:
     'a whole farm on this machine: NATS, two harvesters, a sweep of sample plots, then a replot (PoS1 plots giving way to PoS2 plots, with status before and after); then clean up',
   builder: (y: Argv) =>
-    globalOptions(y)
-      .option('files', {
-        type: 'string',
-        coerce: edge((v) => parseCount(v, 'files', 1)),
-        default: 4,
-        describe: 'how many sample plots to make',
-      })
-      .option('size', { type: 'string', default: '256M', describe: 'size of each sample plot' })
-      .option('keep', { type: 'boolean', default: false, describe: 'keep the demo directory afterwards' })
-      .epilog(
-        'Uses the NATS server at PLOTFERRY_NATS or 127.0.0.1:4222 when one answers, else starts ' +
-          'nats-server on a free port. Files live in /dev/shm when it has room (else the temp directory). ' +
-          'Ctrl-C stops it and removes everything it made; what a killed demo left is removed by the next one.',
-      ) as unknown as Argv<DemoArgs>,
+    y.epilog(
+      'Uses the NATS server at PLOTFERRY_NATS or 127.0.0.1:4222 when one answers, else starts ' +
+        'nats-server on a free port. Files live in /dev/shm when it has room (else the temp directory). ' +
+        'Ctrl-C stops it and removes everything it made; what a killed demo left is removed by the next one.',
+    ),
   handler: (args) =>
     runCommand({ ...args, logLevel: args.debug ? args.logLevel : 'warn' }, async (log) => {
       const { runDemo } = await import('../demo/demo.js');
@@ -51,4 +43,4 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         process.off('SIGTERM', onSignal);
       }
     }),
-};
+});

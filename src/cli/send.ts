@@ -1,24 +1,12 @@
-import type { Argv, CommandModule } from 'yargs';
-import { parseCount, parseSeconds } from '../core/config.js';
+import type { Argv } from 'yargs';
 import { errorJson } from '../core/errors.js';
-import {
-  bwlimitOption,
-  edge,
-  GlobalArgs,
-  globalOptions,
-  anyFileOption,
-  groupWaitOption,
-  natsAuth,
-  NatsAuthArgs,
-  natsAuthOptions,
-  pacerFor,
-  runCommand,
-} from './common.js';
+import { defineCommand } from './command.js';
+import { GlobalArgs, natsAuth, NatsAuthArgs, pacerFor, runCommand } from './common.js';
 
 interface SendArgs extends GlobalArgs, NatsAuthArgs {
   files: string[];
   to?: string;
-  nats?: string;
+  nats?: string[];
   prefix: string;
   plotterId?: string;
   bidTimeout: number;
@@ -33,56 +21,22 @@ interface SendArgs extends GlobalArgs, NatsAuthArgs {
   anyFile: boolean;
 }
 
-export const sendCommand: CommandModule<object, SendArgs> = {
+export const sendCommand = defineCommand<SendArgs>({
+  name: 'send',
   command: 'send <files..>',
   describe: 'send plot files to a receiver (--to HOST:PORT) or to whichever harvester wins the bid (--nats URL)',
   builder: (y: Argv) =>
-    bwlimitOption(natsAuthOptions(globalOptions(y)))
+    y
       .positional('files', { type: 'string', array: true, describe: 'plot files to send, one after another' })
-      .option('to', { type: 'string', describe: 'direct mode: the receiver (`plotferry listen`), HOST:PORT' })
-      .option('nats', {
-        type: 'string',
-        describe: 'bidding mode: NATS URL, or several as a,b,c (with failover); harvesters bid and the best bid wins',
-      })
-      .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix (bidding mode)' })
-      .option('plotter-id', { type: 'string', describe: "this plotter's name on the bus (default: the host name)" })
-      .option('bid-timeout', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'bid-timeout', 0.001)),
-        default: 2,
-        describe: 'seconds to wait for a bid (bidding mode)',
-      })
-      .option('token', { type: 'string', describe: "the receiver's shared secret (or PLOTFERRY_TOKEN)" })
-      .option('move', {
-        type: 'boolean',
-        default: false,
-        describe: 'delete each source once the receiver has verified, synced and renamed it',
-      })
-      .option('json', { type: 'boolean', default: false, describe: 'print one JSON result per file on stdout' })
-      .option('any-file', anyFileOption('send'))
-      .option('retries', {
-        type: 'string',
-        coerce: edge((v) => parseCount(v, 'retries', 0)),
-        default: 3,
-        describe: 'times to retry a file after a broken connection or corruption in transit',
-      })
-      .option('busy-wait', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'busy-wait', 0)),
-        default: 1800,
-        describe: 'seconds to keep waiting while every receiving disk is busy with other files',
-      })
-      .option('group-wait', groupWaitOption)
-      .option('progress', { type: 'boolean', describe: 'show progress bars (default: when stderr is a terminal)' })
-      .example('$0 send --to 192.168.1.20:8740 --move /mnt/nvme/*.plot', 'move finished plots to one receiver')
+      .example('plotferry send --to 192.168.1.20:8740 --move /mnt/nvme/*.plot', 'move finished plots to one receiver')
       .example(
-        '$0 send --nats nats://farm:4222 --move /mnt/nvme/*.plot',
+        'plotferry send --nats nats://farm:4222 --move /mnt/nvme/*.plot',
         'move them to whichever harvesters win the bids',
       )
       .epilog(
         'Exit status 0 only when every file was verified by the receiver (xxhash of what it wrote ' +
           'equals the hash of what was read here). A file that fails is never deleted.',
-      ) as unknown as Argv<SendArgs>,
+      ),
   handler: (args) =>
     runCommand(args, async (log) => {
       const { parseHostPort, requireToken } = await import('../core/config.js');
@@ -102,7 +56,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       let nc: import('nats').NatsConnection | undefined;
       if (args.nats) {
         const { connectNats } = await import('../bus/connect.js');
-        nc = await connectNats(args.nats, 'plotferry-send', log, natsAuth(args));
+        nc = await connectNats(args.nats.join(','), 'plotferry-send', log, natsAuth(args));
       }
       const plotter =
         args.plotterId ?? (await import('../bus/messages.js')).defaultBusId((await import('node:os')).hostname());
@@ -214,7 +168,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         );
       return failed > 0 || notDeleted > 0 ? 1 : 0;
     }),
-};
+});
 
 function out(o: object): void {
   process.stdout.write(`${JSON.stringify(o)}\n`);

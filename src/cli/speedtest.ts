@@ -1,11 +1,11 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv } from 'yargs';
 import { asPlotferryError, errorJson } from '../core/errors.js';
-import { parseCount, parseSeconds } from '../core/config.js';
-import { edge, GlobalArgs, globalOptions, natsAuth, NatsAuthArgs, natsAuthOptions, runCommand } from './common.js';
+import { defineCommand } from './command.js';
+import { GlobalArgs, natsAuth, NatsAuthArgs, runCommand } from './common.js';
 
 interface SpeedtestArgs extends GlobalArgs, NatsAuthArgs {
   to?: string;
-  nats?: string;
+  nats?: string[];
   harvester?: string[];
   prefix: string;
   plotterId?: string;
@@ -15,49 +15,20 @@ interface SpeedtestArgs extends GlobalArgs, NatsAuthArgs {
   json: boolean;
 }
 
-export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
+export const speedtestCommand = defineCommand<SpeedtestArgs>({
+  name: 'speedtest',
   command: 'speedtest',
   describe:
     'measure the link to a receiver or to every harvester through plotferry itself (memory to memory, nothing written)',
   builder: (y: Argv) =>
-    natsAuthOptions(globalOptions(y))
-      .option('to', { type: 'string', describe: 'a `plotferry listen` receiver, HOST:PORT (needs --token)' })
-      .option('nats', {
-        type: 'string',
-        describe:
-          'or: test harvesters found on this NATS server (or servers, a,b,c); each opens a one-time speedtest listener',
-      })
-      .option('harvester', {
-        type: 'string',
-        array: true,
-        describe: 'with --nats: only these harvester ids (default: every live one, one after another)',
-      })
-      .option('prefix', { type: 'string', default: 'plotferry', describe: 'with --nats: the NATS subject prefix' })
-      .option('plotter-id', {
-        type: 'string',
-        describe: "with --nats: this plotter's name on the bus (default: host name)",
-      })
-      .option('token', { type: 'string', describe: "with --to: the receiver's shared secret (or PLOTFERRY_TOKEN)" })
-      .option('seconds', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'seconds', 0.001)),
-        default: 10,
-        describe: 'how long to send (harvesters take at most 60)',
-      })
-      .option('streams', {
-        type: 'string',
-        coerce: edge((v) => parseCount(v, 'streams', 1, 64)),
-        default: 1,
-        describe: 'parallel connections (harvesters take at most 16)',
-      })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per receiver' })
-      .example('$0 speedtest --to 192.168.1.20:8740', 'how fast is the link to this listener?')
-      .example('$0 speedtest --nats nats://farm:4222', 'and to every harvester on the farm, one after another')
+    y
+      .example('plotferry speedtest --to 192.168.1.20:8740', 'how fast is the link to this listener?')
+      .example('plotferry speedtest --nats nats://farm:4222', 'and to every harvester on the farm, one after another')
       .epilog(
         'Generated data goes from memory to the receiver, which counts and drops it (it needs the ' +
           'token, and writes nothing). Compare with `send`: if speedtest is fast and send is slow, ' +
           'the disks are the limit, not the network. Exit 1 if any receiver could not be tested.',
-      ) as unknown as Argv<SpeedtestArgs>,
+      ),
   handler: (args) =>
     runCommand(args, async (log) => {
       const { parseHostPort, requireToken } = await import('../core/config.js');
@@ -93,7 +64,7 @@ export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
       const { connectNats } = await import('../bus/connect.js');
       const { defaultBusId, validateId } = await import('../bus/messages.js');
       const { speedtestHarvesters } = await import('../plotter/speedtest.js');
-      const nc = await connectNats(args.nats, 'plotferry-speedtest', log, natsAuth(args));
+      const nc = await connectNats(args.nats.join(','), 'plotferry-speedtest', log, natsAuth(args));
       try {
         const results = await speedtestHarvesters({
           nc,
@@ -117,7 +88,7 @@ export const speedtestCommand: CommandModule<object, SpeedtestArgs> = {
         await nc.close();
       }
     }),
-};
+});
 
 interface Printable {
   to: string;

@@ -1,31 +1,15 @@
 import { setMaxListeners } from 'node:events';
-import type { Argv, CommandModule } from 'yargs';
-import { parseCount, parseSeconds } from '../core/config.js';
+import type { Argv } from 'yargs';
 import { errorJson } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { UnreadableDir } from '../plotter/sweep.js';
 import type { WatchOptions } from '../plotter/watch.js';
-import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
-import {
-  bwlimitOption,
-  edge,
-  metricsOption,
-  notifyOptions,
-  startMetrics,
-  GlobalArgs,
-  globalOptions,
-  anyFileOption,
-  groupWaitOption,
-  natsAuth,
-  NatsAuthArgs,
-  natsAuthOptions,
-  pacerFor,
-  runCommand,
-} from './common.js';
+import { defineCommand } from './command.js';
+import { startMetrics, GlobalArgs, natsAuth, NatsAuthArgs, pacerFor, runCommand } from './common.js';
 
 interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   dirs: string[];
-  nats: string;
+  nats: string[];
   pattern: string;
   minAge: number;
   concurrency: number;
@@ -47,86 +31,19 @@ interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   anyFile: boolean;
 }
 
-export const sweepCommand: CommandModule<object, SweepArgs> = {
+export const sweepCommand = defineCommand<SweepArgs>({
+  name: 'sweep',
   command: 'sweep <dirs..>',
   describe:
     'move every finished plot in DIRs to whichever harvesters win the bids (from cron, or as a service with --watch)',
   builder: (y: Argv) =>
-    notifyOptions(metricsOption(bwlimitOption(natsAuthOptions(globalOptions(y)))))
-      .positional('dirs', { type: 'string', array: true, describe: 'directories holding finished plots' })
-      .option('nats', {
+    y
+      // No default: yargs showed `[required] [default: []]` for an array positional.
+      .positional('dirs', {
         type: 'string',
-        default: 'nats://127.0.0.1:4222',
-        describe: 'NATS server URL, or several as a,b,c (any live one is used, with failover)',
-      })
-      .option('pattern', {
-        type: 'string',
-        default: DEFAULT_PLOT_PATTERN,
-        describe:
-          'which files are plots (a glob on the file name): PoS1 *.plot and PoS2 *.plot2, as Chia farms them; add gplot for PoS2 plot-group files',
-      })
-      .option('min-age', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'min-age', 0)),
-        default: 60,
-        describe:
-          'seconds a plot must be untouched, so one still being written is left alone (a plot whose header says it is longer than the file is left alone at any age)',
-      })
-      .option('any-file', anyFileOption('sweep'))
-      .option('concurrency', {
-        type: 'string',
-        coerce: edge((v) => parseCount(v, 'concurrency', 1)),
-        default: 2,
-        describe:
-          "plots being sent at once; one whose bytes are all sent waits for its harvester's verdict (fsync, rename) outside this count, while the next one starts",
-      })
-      .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be sent, send nothing' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per plot on stdout' })
-      .option('prefix', { type: 'string', default: 'plotferry', describe: 'NATS subject prefix' })
-      .option('plotter-id', { type: 'string', describe: "this plotter's name on the bus (default: the host name)" })
-      .option('bid-timeout', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'bid-timeout', 0.001)),
-        default: 2,
-        describe: 'seconds to wait for a bid',
-      })
-      .option('retries', {
-        type: 'string',
-        coerce: edge((v) => parseCount(v, 'retries', 0)),
-        default: 3,
-        describe: 'retries per plot, each through a fresh bid preferring another harvester',
-      })
-      .option('busy-wait', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'busy-wait', 0)),
-        default: 1800,
-        describe: 'seconds a plot may wait while every harvester with room is busy writing others',
-      })
-      .option('group-wait', groupWaitOption)
-      .option('progress', { type: 'boolean', describe: 'progress bars (default: when stderr is a terminal)' })
-      .option('watch', {
-        type: 'boolean',
-        default: false,
-        describe:
-          'keep running (a systemd service): move each plot as soon as it is finished, --concurrency at a time, until SIGTERM',
-      })
-      .option('scan-interval', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'scan-interval', 0.05)),
-        default: 10,
-        describe: '--watch: look at the DIRs at least this often (changes are also seen at once where fs.watch works)',
-      })
-      .option('retry-after', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'retry-after', 0)),
-        default: 60,
-        describe: '--watch: wait before a failed plot is tried again (doubles per failure, up to 1 h)',
-      })
-      .option('grace', {
-        type: 'string',
-        coerce: edge((v) => parseSeconds(v, 'grace', 0)),
-        default: 600,
-        describe: '--watch: on SIGTERM, seconds the plots in flight get to finish (a second signal aborts them)',
+        array: true,
+        default: undefined,
+        describe: 'directories holding finished plots',
       })
       .example('*/5 * * * * plotferry sweep --nats nats://farm:4222 /mnt/nvme/plots', 'crontab: every 5 minutes')
       .example(
@@ -143,7 +60,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           'Exit 0 when every plot went or was already held; 1 when any failed (its source kept), a source ' +
           'could not be deleted, a file was not a plot, or a DIR could not be read; 2 for a wrong command line. ' +
           'Overlapping sweeps never send one plot twice.',
-      ) as unknown as Argv<SweepArgs>,
+      ),
   handler: (args) =>
     runCommand(args, async (log) => {
       const os = await import('node:os');
@@ -166,7 +83,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         groupWaitMs: args.groupWait * 1000,
         pacer: await pacerFor(args.bwlimit),
         // The next cron run starts from the harvesters this one hears (no 500 ms `has` wait).
-        rosterFile: (await import('../plotter/roster-file.js')).rosterCacheFile(args.nats, args.prefix),
+        rosterFile: (await import('../plotter/roster-file.js')).rosterCacheFile(args.nats.join(','), args.prefix),
       };
       if (args.dryRun) {
         // Lists what a sweep would send: no NATS needed (issue 15, item 16).
@@ -190,7 +107,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       // Not refused: PLOTFERRY_METRICS in an env file shared with the service must not break cron.
       if (args.metrics !== undefined)
         log.warn('--metrics is for `sweep --watch`; a cron sweep ends before a scrape, so none is served');
-      const nc = await connectNats(args.nats, 'plotferry-sweep', log, natsAuth(args));
+      const nc = await connectNats(args.nats.join(','), 'plotferry-sweep', log, natsAuth(args));
       const abort = new AbortController();
       // Each running plot holds a few listeners on this signal (its connection, its bid, its
       // wait), each removed when done: the default warning at 10 would cry wolf at --concurrency 4.
@@ -268,7 +185,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         await nc.close();
       }
     }),
-};
+});
 
 /** A file left out that stays so until a human looks (not a plot, a link); a plot being written is not. */
 const needsAHuman = (l: { error: { code: string } }) => l.error.code !== 'PF_INCOMPLETE';
@@ -318,7 +235,13 @@ async function runWatch(
   try {
     // Before NATS: a directory it cannot hold is refused at once, not once NATS is reachable.
     claimed = await claimDirs(plots.dirs);
-    const nc = await connectNatsRetrying(args.nats, 'plotferry-sweep-watch', log, natsAuth(args), stop.signal);
+    const nc = await connectNatsRetrying(
+      args.nats.join(','),
+      'plotferry-sweep-watch',
+      log,
+      natsAuth(args),
+      stop.signal,
+    );
     if (!nc) return 0;
     try {
       const s = await watchSweep({

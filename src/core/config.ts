@@ -106,3 +106,25 @@ export function parseDecimal(value: unknown, option: string, min: number, what: 
   if (!(n >= min)) throw new PlotferryError('PF_CONFIG', `--${option} "${value}": give ${what}, at least ${min}`);
   return n;
 }
+
+/** Words a boolean takes, any case, the same from a flag, PLOTFERRY_* and --config. */
+const BOOLEAN_WORDS: Record<string, boolean> = {
+  true: true,
+  yes: true,
+  '1': true,
+  false: false,
+  no: false,
+  '0': false,
+};
+
+/** true/false/yes/no/1/0 (any case), or a JSON boolean. PF_CONFIG, naming the option, otherwise. */
+export function parseBoolean(value: unknown, option: string): boolean {
+  if (typeof value === 'boolean') return value;
+  const b = BOOLEAN_WORDS[String(value).trim().toLowerCase()];
+  if (b === undefined || (typeof value !== 'string' && typeof value !== 'number'))
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `--${option} "${String(value)}" is not true or false (give true, false, yes, no, 1 or 0)`,
+    );
+  return b;
+}

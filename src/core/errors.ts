@@ -65,7 +65,7 @@ export const ErrorCodes = {
     'NATS cannot be reached (the log says since when): check that nats-server runs at --nats and the network to it; plotferry reconnects by itself',
   /** A listening port is taken by another process. */
   PF_PORT_IN_USE:
-    "the port is in use by another process (another plotferry?): stop it, or choose another port (--port 0, or a harvester's --port-range 0, picks a free one)",
+    "the port is in use by another process (another plotferry?): stop it, or choose another port (--port 0, or a harvester's --port-range 0, picks a free one; --metrics takes a port of its own per unit)",
   /** NATS refused the credentials. */
   PF_NATS_AUTH:
     'NATS refused our credentials: check --nats-token, --nats-user/--nats-pass or --nats-creds against the server config',

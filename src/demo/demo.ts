@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_NATS_URL } from '../bus/connect.js';
 import { NatsServer, startNatsServer } from './nats-server.js';
 import { parseBytes } from '../core/config.js';
+import { formatBytes } from '../core/format.js';
 import { Harvester } from '../farm/harvester.js';
 import { collectHeartbeats, formatStatus } from '../plotter/status.js';
 import { sweep } from '../plotter/sweep.js';
@@ -31,7 +32,8 @@ export interface DemoProgress {
 
 export interface DemoOptions {
   files: number;
-  size: string;
+  /** Bytes, or a size as `--size` takes it ("256M"). */
+  size: number | string;
   keep: boolean;
   log: Logger;
   progress: DemoProgress;
@@ -99,7 +101,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       );
     }
     say(
-      `2 harvesters bidding, 2 directories each; making ${opts.files} sample plot(s) of ${opts.size} in ${plotter} ...`,
+      `2 harvesters bidding, 2 directories each; making ${opts.files} sample plot(s) of ${formatBytes(size)} in ${plotter} ...`,
     );
     for (let i = 0; i < opts.files; i++) {
       writeSamplePlot(
