@@ -101,7 +101,9 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
   const base = fs.mkdtempSync(path.join(scenario === 'disk' ? args['disk-dir'] : '/dev/shm', 'pf-bench-'));
   const peers = new Map<PeerKind, Peer>();
   try {
-    const [srcDir, target, scratch] = ['src', 'dst', 'scratch'].map((d) => path.join(base, d));
+    const srcDir = path.join(base, 'src');
+    const target = path.join(base, 'dst');
+    const scratch = path.join(base, 'scratch');
     for (const d of [srcDir, target, scratch]) fs.mkdirSync(d);
     const src = path.join(srcDir, 'bench.plot');
     // A whole plot as far as its header tells (plotters send nothing else), random bytes behind it.

@@ -4,7 +4,7 @@
  * once (PF_NATS_AUTH), never as a silent retry loop.
  */
 import fs from 'node:fs';
-import { connect, ConnectionOptions, credsAuthenticator, NatsConnection } from 'nats';
+import { connect, ConnectionOptions, credsAuthenticator, Events, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { abortableSleep } from '../core/sleep.js';
@@ -109,13 +109,15 @@ export async function connectNats(
   }
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') {
-        markLinkDown(nc, String(s.data));
-        log.warn({ server: String(s.data) }, 'NATS disconnected; running transfers go on, reconnecting');
-      } else if (s.type === 'reconnect') {
+      // nats gives the server's address as data for these two, a string.
+      const server = typeof s.data === 'string' ? s.data : JSON.stringify(s.data);
+      if (s.type === Events.Disconnect) {
+        markLinkDown(nc, server);
+        log.warn({ server }, 'NATS disconnected; running transfers go on, reconnecting');
+      } else if (s.type === Events.Reconnect) {
         markLinkUp(nc);
-        log.info({ server: String(s.data) }, 'NATS reconnected');
-      } else if (s.type === 'error') log.error({ err: s.data }, 'NATS error');
+        log.info({ server }, 'NATS reconnected');
+      } else if (s.type === Events.Error) log.error({ err: s.data }, 'NATS error');
     }
   })();
   return nc;

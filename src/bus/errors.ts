@@ -33,8 +33,8 @@ export function isAuthFailure(err: unknown): boolean {
  */
 export function isTlsFailure(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = natsCode(e) ?? '';
-    if (code === ErrorCode.Tls || /^ERR_(TLS|SSL)_|CERT|SELF_SIGNED|UNABLE_TO_/.test(code)) return true;
+    const code = natsCode(e);
+    if (code === ErrorCode.Tls || /^ERR_(TLS|SSL)_|CERT|SELF_SIGNED|UNABLE_TO_/.test(code ?? '')) return true;
   }
   return false;
 }

@@ -74,7 +74,7 @@ export function serveUntilSignalled(
   graceSeconds: number,
   close: (graceMs: number) => Promise<void>,
 ): Promise<void> {
-  return new Promise<void>((resolve) => {
+  return new Promise<void>((resolve, reject) => {
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
       signals++;
@@ -84,7 +84,8 @@ export function serveUntilSignalled(
           `stopping: nothing new is taken; running transfers get ${graceSeconds} s (signal again to abort them)`,
         );
       else log.warn({ signal: sig }, 'aborting running transfers');
-      close(signals === 1 ? graceSeconds * 1000 : 0).then(resolve);
+      // A close that fails rejects the wait, so the command reports it (not an unhandled rejection).
+      close(signals === 1 ? graceSeconds * 1000 : 0).then(resolve, reject);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -160,13 +161,13 @@ export function replotSettings(a: ReceiverArgs) {
 
 /** Starts the metrics endpoint when asked; returns its closer (a no-op when not). */
 export async function startMetrics(spec: string | undefined, log: Logger): Promise<() => Promise<void>> {
-  if (spec === undefined) return async () => undefined;
+  if (spec === undefined) return () => Promise.resolve();
   const { parseHostPort } = await import('../core/config.js');
   const { host, port } = parseHostPort(spec, 'metrics');
   const { serveMetrics } = await import('../core/metrics-server.js');
   try {
     const m = await serveMetrics(host, port, log);
-    return m.close;
+    return () => m.close();
   } catch (err) {
     // Most often the other unit of the same host, both given one PLOTFERRY_METRICS.
     if (err instanceof PlotferryError && err.code === 'PF_PORT_IN_USE')

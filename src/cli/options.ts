@@ -567,9 +567,8 @@ export interface CommandOption extends OptionSpec {
 
 export function optionsOf(command: Command): CommandOption[] {
   return OPTIONS.filter((o) => o.commands.includes(command)).map((o) => {
-    const view = o.per?.[command];
-    const { per: _per, ...base } = o;
-    return { ...base, ...view, command };
+    const { per, ...base } = o;
+    return { ...base, ...per?.[command], command };
   });
 }
 

@@ -66,7 +66,7 @@ export const sendCommand = defineCommand<SendArgs>({
       process.once('SIGTERM', onSignal);
       const progress = await createProgress(args.progress ?? (process.stderr.isTTY && !args.json));
       const bars = new Map<string, ReturnType<typeof progress.add>>();
-      let counts = { failed: 0, notDeleted: 0 };
+      let counts: { failed: number; notDeleted: number };
       try {
         counts = await sendFiles({
           files: args.files,

@@ -1,21 +1,30 @@
 /** Parsing of option values shared by the commands; validation happens here, at the edge. */
 import { PlotferryError } from './errors.js';
 
+/** A value as text: an object from a config file as JSON, not "[object Object]"; the rest as String() gives it. */
+function shown(value: unknown): string {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? JSON.stringify(value) : String(value);
+}
+
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 
 /** "0", "512M", "100G", "1.5T", "4096" (binary units; a trailing "iB"/"B" is allowed). */
 export function parseBytes(value: unknown, option: string): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(String(value));
-  if (!m) throw new PlotferryError('PF_CONFIG', `--${option} "${value}" is not a size (examples: 0, 512M, 100G, 1.5T)`);
+  if (!m)
+    throw new PlotferryError(
+      'PF_CONFIG',
+      `--${option} "${shown(value)}" is not a size (examples: 0, 512M, 100G, 1.5T)`,
+    );
   const n = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
-  if (!Number.isSafeInteger(n)) throw new PlotferryError('PF_CONFIG', `--${option} "${value}" is too large`);
+  if (!Number.isSafeInteger(n)) throw new PlotferryError('PF_CONFIG', `--${option} "${shown(value)}" is too large`);
   return n;
 }
 
 /** "host:port", "[::1]:port". */
 export function parseHostPort(value: unknown, option: string): { host: string; port: number } {
-  const s = String(value ?? '');
+  const s = shown(value ?? '');
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port > 0 && port < 65536)) {
@@ -31,7 +40,7 @@ export function parsePort(value: unknown, option: string): number {
   const s = String(value).trim();
   const n = /^\d+$/.test(s) ? Number(s) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new PlotferryError('PF_CONFIG', `--${option} "${value}" is not a port number (0-65535)`);
+    throw new PlotferryError('PF_CONFIG', `--${option} "${shown(value)}" is not a port number (0-65535)`);
   }
   return n;
 }
@@ -48,7 +57,7 @@ export function requireToken(token: unknown): string {
 
 /** "0" (any free port), "40000-40100". */
 export function parsePortRange(value: unknown, option: string): [number, number] {
-  const s = String(value ?? '0').trim();
+  const s = shown(value ?? '0').trim();
   if (s === '0') return [0, 0];
   const m = /^(\d+)-(\d+)$/.exec(s);
   const lo = m ? Number(m[1]) : NaN;
@@ -82,7 +91,7 @@ export function parseSeconds(value: unknown, option: string, min = 0): number {
   if (!Number.isFinite(n) || n < min)
     throw new PlotferryError(
       'PF_CONFIG',
-      `--${option} "${value}" is not a duration${min > 0 ? ` of at least ${min} s` : ''} (seconds, or with a unit: 90, 90s, 10m, 2h)`,
+      `--${option} "${shown(value)}" is not a duration${min > 0 ? ` of at least ${min} s` : ''} (seconds, or with a unit: 90, 90s, 10m, 2h)`,
     );
   return n;
 }
@@ -94,7 +103,7 @@ export function parseCount(value: unknown, option: string, min = 0, max = Number
   if (!Number.isSafeInteger(n) || n < min || n > max)
     throw new PlotferryError(
       'PF_CONFIG',
-      `--${option} "${value}" is not a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` of at least ${min}`}`,
+      `--${option} "${shown(value)}" is not a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` of at least ${min}`}`,
     );
   return n;
 }
@@ -103,7 +112,8 @@ export function parseCount(value: unknown, option: string, min = 0, max = Number
 export function parseDecimal(value: unknown, option: string, min: number, what: string): number {
   const s = String(value).trim();
   const n = /^\d+(?:\.\d+)?$/.test(s) ? Number(s) : NaN;
-  if (!(n >= min)) throw new PlotferryError('PF_CONFIG', `--${option} "${value}": give ${what}, at least ${min}`);
+  if (!(n >= min))
+    throw new PlotferryError('PF_CONFIG', `--${option} "${shown(value)}": give ${what}, at least ${min}`);
   return n;
 }
 

@@ -6,7 +6,7 @@
  */
 
 /** Resolves after `ms`, at `wake()`, or at once when `signal` aborts. */
-export function wakeableSleep(ms: number, signal?: AbortSignal): { done: Promise<void>; wake(): void } {
+export function wakeableSleep(ms: number, signal?: AbortSignal): { done: Promise<void>; wake: () => void } {
   let wake!: () => void;
   const done = new Promise<void>((resolve) => {
     if (signal?.aborted) {

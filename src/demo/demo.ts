@@ -284,8 +284,9 @@ async function removeLeftovers(base: string): Promise<string[]> {
   for (const n of await fsp.readdir(base).catch(() => [] as string[])) {
     if (!n.startsWith(ROOT_PREFIX)) continue;
     const dir = path.join(base, n);
-    const owner = decodeOwner(await fsp.readFile(path.join(dir, OWNER_FILE), 'utf8').catch(() => '')) as
-      (Owner & { nats?: { pid?: unknown; start?: unknown } }) | undefined;
+    const owner: (Owner & { nats?: { pid?: unknown; start?: unknown } }) | undefined = decodeOwner(
+      await fsp.readFile(path.join(dir, OWNER_FILE), 'utf8').catch(() => ''),
+    );
     // No owner record: not ours to judge (an older demo, or not a demo at all). A live owner, or
     // one on another host (a shared temp dir), keeps its directory.
     if (!owner || liveness(owner) !== 'dead') continue;

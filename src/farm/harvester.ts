@@ -267,17 +267,15 @@ export class Harvester {
     // closing under it) is logged; it never ends the harvester as an unhandled rejection.
     const handled = (what: string, handler: (msg: Msg) => Promise<void>) => (err: unknown, msg: Msg) => {
       if (err) return;
-      handler
-        .call(this, msg)
-        .catch((e: unknown) =>
-          opts.log.error({ err: e, subject: msg.subject }, `a ${what} message could not be handled; going on`),
-        );
+      handler(msg).catch((e: unknown) =>
+        opts.log.error({ err: e, subject: msg.subject }, `a ${what} message could not be handled; going on`),
+      );
     };
-    this.subs.push(opts.nc.subscribe(this.subj.announce, { callback: handled('announce', this.onAnnounce) }));
-    this.subs.push(opts.nc.subscribe(this.subj.claim(opts.id), { callback: handled('claim', this.onClaim) }));
-    this.subs.push(opts.nc.subscribe(this.subj.has, { callback: handled('has', this.onHas) }));
+    this.subs.push(opts.nc.subscribe(this.subj.announce, { callback: handled('announce', (m) => this.onAnnounce(m)) }));
+    this.subs.push(opts.nc.subscribe(this.subj.claim(opts.id), { callback: handled('claim', (m) => this.onClaim(m)) }));
+    this.subs.push(opts.nc.subscribe(this.subj.has, { callback: handled('has', (m) => this.onHas(m)) }));
     this.subs.push(
-      opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: handled('speedtest', this.onSpeedtest) }),
+      opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: handled('speedtest', (m) => this.onSpeedtest(m)) }),
     );
     // `status` asks for a heartbeat now; at most one a second.
     let lastAsked = 0;

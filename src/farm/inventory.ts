@@ -28,7 +28,7 @@ const fastFolderSize = (
   fastFolderSizeModule as unknown as { default: (dir: string, cb: (err: Error | null, bytes?: number) => void) => void }
 ).default;
 /** Bytes under `dir` (it runs `du`). */
-const folderSize = promisify(fastFolderSize) as (dir: string) => Promise<number | undefined>;
+const folderSize = promisify(fastFolderSize);
 
 export const DEFAULT_RESCAN_MS = 10 * 60_000;
 

@@ -246,8 +246,8 @@ export class DiskSet {
   private async inspect(dir: string): Promise<{ info: DirInfo; identity: string }> {
     const info: DirInfo = { dir, dev: -1, freeBytes: 0, totalBytes: 0, busy: false };
     const unusable = (why: string) => ({ info: { ...info, unusable: why }, identity: '' });
-    let identity = '';
-    let disabled = false;
+    let identity: string;
+    let disabled: boolean;
     try {
       // One round of calls: the disable file is looked for at the same time.
       const [st, fs, disabledNow, root] = await Promise.all([
@@ -477,7 +477,7 @@ export class DiskSet {
     if (usable.length === 0) return;
     const best = usable.reduce((b, i) => (i.freeBytes > b.freeBytes ? i : b));
     const need = size + this.reserveBytes - best.freeBytes;
-    if (need > 0) await replot.makeRoom(best.dir, name, async () => need).catch(() => undefined);
+    if (need > 0) await replot.makeRoom(best.dir, name, () => Promise.resolve(need)).catch(() => undefined);
   }
 
   /**

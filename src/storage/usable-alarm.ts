@@ -24,7 +24,7 @@ export function watchUsable(disks: DiskSet, role: string, log: Logger, everyMs =
   let none = false;
   let running: Promise<void> | undefined;
   let stopped = false;
-  const check = async () => {
+  const check = () => {
     if (running || stopped) return;
     running = look().finally(() => (running = undefined));
   };
@@ -57,8 +57,8 @@ export function watchUsable(disks: DiskSet, role: string, log: Logger, everyMs =
       log.debug({ err }, 'checking the receiving directories failed');
     }
   };
-  void check();
-  const timer = setInterval(() => void check(), everyMs);
+  check();
+  const timer = setInterval(check, everyMs);
   timer.unref();
   return async () => {
     stopped = true;

@@ -120,7 +120,7 @@ export class Connection {
           this.failWaiters.delete(onFail);
           resolve(v);
         },
-        (e) => {
+        (e: unknown) => {
           this.failWaiters.delete(onFail);
           reject(e);
         },

@@ -164,7 +164,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
       this.opts.userBuffers !== false,
     );
     this.intakeMode = mode;
-    session.outcome.then((o) => {
+    // void: outcome never rejects (a failed transfer resolves with ok: false).
+    void session.outcome.then((o) => {
       this.emit('transfer', o);
     });
   }

@@ -122,7 +122,8 @@ export class OneShotReceiver {
       },
       this.sessions,
     );
-    session.outcome.then((o) => {
+    // void: outcome never rejects (a failed transfer resolves with ok: false).
+    void session.outcome.then((o) => {
       // Only the connection that held the claim ends it; a wrong token does not use it up.
       if (mine) this.finish(o);
     });

@@ -84,13 +84,13 @@ export class SpeedtestListener {
         isShuttingDown: () => this.finished,
         speedtest: speedtestBudget(this.opts.seconds),
         throttle: this.opts.throttle,
-        place: async () => {
-          throw new PlotferryError('PF_REFUSED', 'this listener was opened for a speedtest, not a file');
-        },
+        place: () =>
+          Promise.reject(new PlotferryError('PF_REFUSED', 'this listener was opened for a speedtest, not a file')),
       },
       this.sessions,
     );
-    session.outcome.then((o) => {
+    // void: outcome never rejects (a failed transfer resolves with ok: false).
+    void session.outcome.then((o) => {
       // A wrong token, or a connect-and-close, does not use up a stream.
       if (!o.ok && (o.quiet || o.error.code === 'PF_AUTH')) return;
       this.ended++;

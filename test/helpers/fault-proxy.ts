@@ -68,7 +68,7 @@ export class FaultProxy {
         this.flipNext = false;
         this.done.push('flipped');
         chunk = Buffer.from(chunk);
-        chunk[chunk.length >> 1] ^= 0x10;
+        chunk[chunk.length >> 1] = chunk[chunk.length >> 1]! ^ 0x10;
       }
       this.forwarded += chunk.length;
       upstream.write(chunk);

@@ -70,7 +70,10 @@ export function mutateBytes(r: Rng, b: Buffer): Buffer {
   const out = Buffer.from(b);
   switch (r.int(4)) {
     case 0:
-      for (let i = r.int(4) + 1; i > 0 && out.length > 0; i--) out[r.int(out.length)] ^= 1 << r.int(8);
+      for (let i = r.int(4) + 1; i > 0 && out.length > 0; i--) {
+        const at = r.int(out.length); // the index is drawn before the bit, so an old seed replays the same case
+        out[at] = out[at]! ^ (1 << r.int(8));
+      }
       return out;
     case 1:
       return out.subarray(0, r.int(out.length + 1));

@@ -41,7 +41,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     client.on('data', (chunk: Buffer) => {
       if (opts.flipAt !== undefined && opts.flipAt >= offset && opts.flipAt < offset + chunk.length) {
         chunk = Buffer.from(chunk);
-        chunk[opts.flipAt - offset] ^= 0xff;
+        chunk[opts.flipAt - offset] = chunk[opts.flipAt - offset]! ^ 0xff;
       }
       offset += chunk.length;
       forwarded += chunk.length;

@@ -97,7 +97,7 @@ describe('plot header', () => {
     // Another index and plot id, the same group.
     assert.equal(key({ memo, strength: 2, plotIndex: 7, id: id(0x99) }), g);
     const other = Buffer.from(memo);
-    other[127] ^= 1; // one bit of the master key
+    other[127] = other[127]! ^ 1; // one bit of the master key
     assert.notEqual(key({ memo: other, strength: 2 }), g);
     assert.notEqual(key({ memo, strength: 3 }), g);
     // Chia makes a fresh master key per plot: random memos, each plot a group of its own.
