@@ -114,7 +114,7 @@ export async function runEcho(): Promise<{ has: Percentiles; bid: Percentiles }>
   const nc = await connect({ servers: nats.url });
   try {
     await new Promise<void>((resolve, reject) => {
-      echo.stdout!.once('data', () => resolve());
+      echo.stdout.once('data', () => resolve());
       echo.once('exit', (code) => reject(new Error(`nats-echo exited (${code})`)));
     });
     return await roundTrips(nc);

@@ -15,18 +15,23 @@ const { values } = parseArgs({
 });
 const dir = values.dir!;
 
+async function put(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const name = path.basename(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+  if (req.method !== 'PUT' || !name || name.startsWith('.')) {
+    res.writeHead(400).end('PUT /NAME only\n');
+    return;
+  }
+  await pipeline(req, fs.createWriteStream(path.join(dir, name)));
+  res.writeHead(201).end('stored\n');
+}
+
 http
-  .createServer(async (req, res) => {
-    const name = path.basename(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    if (req.method !== 'PUT' || !name || name.startsWith('.')) {
-      res.writeHead(400).end('PUT /NAME only\n');
-      return;
-    }
-    try {
-      await pipeline(req, fs.createWriteStream(path.join(dir, name)));
-      res.writeHead(201).end('stored\n');
-    } catch (err) {
-      res.writeHead(500).end(`${(err as Error).message}\n`);
-    }
+  .createServer((req, res) => {
+    // Any failure (a write, a malformed %-escape in the name) answers 500; http.Server ignores a
+    // handler's promise, so a rejection left to it would end this peer mid-bench.
+    put(req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end(`${(err as Error).message}\n`);
+    });
   })
   .listen(Number(values.port), values.host);

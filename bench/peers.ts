@@ -55,7 +55,7 @@ async function launch(kind: PeerKind, argv: string[], at: PeerPlace, port: numbe
   } catch (err) {
     child.kill('SIGKILL');
     const tail = fs.readFileSync(path.join(at.scratch, `${kind}.log`), 'utf8').slice(-400);
-    throw new Error(`${kind} peer did not start: ${(err as Error).message}\n${tail}`);
+    throw new Error(`${kind} peer did not start: ${(err as Error).message}\n${tail}`, { cause: err });
   }
   return { kind, pid: child.pid!, port, secret, stop: () => void (exited || child.kill('SIGTERM')) };
 }

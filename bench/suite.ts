@@ -153,7 +153,7 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     for (const [tool, want] of Object.entries(TARGETS[scenario] ?? {})) {
       const row = rows.find((r) => r.tool === tool);
       if (!pf || !row?.plotferryRatio) continue;
-      const met = row.plotferryRatio >= want!;
+      const met = row.plotferryRatio >= want;
       write(`  target plotferry >= ${want} x ${tool}: ${row.plotferryRatio.toFixed(2)} ${met ? 'met' : 'NOT met'}\n`);
     }
     return { scenario, describe, rows, runs };

@@ -121,7 +121,7 @@ export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promi
   const host = link.host;
   const send = (argv: string[], io: { stdin?: string } = {}) => timed(argv, scratch, io, link.sendPrefix);
   const recv = (argv: string[], io: { stdout?: string } = {}) => timed(argv, scratch, io, link.recvPrefix);
-  const peer = TOOL_INFO[tool].peer ? ctx.peers.get(TOOL_INFO[tool].peer!) : undefined;
+  const peer = TOOL_INFO[tool].peer ? ctx.peers.get(TOOL_INFO[tool].peer) : undefined;
   const peerCpu0 = peer ? procCpu(peer.pid) : 0;
   let receiver: Timed | undefined;
   let sender: Timed;
@@ -206,7 +206,8 @@ export async function runOnce(tool: Tool, round: number, ctx: RunContext): Promi
   if (tool === 'iperf3' && !error) {
     // iperf3's own figure: bytes received over its receiver's seconds (no start-up, no file).
     try {
-      const end = JSON.parse(s.stdout).end.sum_received;
+      const result = JSON.parse(s.stdout) as { end: { sum_received: { seconds: number; bytes: number } } };
+      const end = result.end.sum_received;
       seconds = end.seconds * (size / end.bytes);
     } catch {
       error = 'iperf3 printed no JSON result';

@@ -9,12 +9,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { nkeys } from 'nats';
 
-type KeyPair = ReturnType<typeof nkeys.createOperator>;
+/** The part of nkeys.js used here (nkeys.d.ts); nats re-exports the module typed `any`. */
+interface KeyPair {
+  getPublicKey(): string;
+  getSeed(): Uint8Array;
+  sign(input: Uint8Array): Uint8Array;
+}
+const keys = nkeys as { createOperator(): KeyPair; createAccount(): KeyPair; createUser(): KeyPair };
 const b64url = (b: Uint8Array | string) => Buffer.from(b).toString('base64url');
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
 
 function signJwt(issuer: KeyPair, subject: string, name: string, nats: Record<string, unknown>): string {
-  const claims = { iat: Math.floor(Date.now() / 1000), iss: text(issuer.getPublicKey()), name, sub: subject, nats };
+  const claims = { iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), name, sub: subject, nats };
   const jti = createHash('sha256').update(JSON.stringify(claims)).digest('hex').slice(0, 52).toUpperCase();
   const head = b64url(JSON.stringify({ typ: 'JWT', alg: 'ed25519-nkey' }));
   const body = b64url(JSON.stringify({ jti, ...claims }));
@@ -24,10 +30,10 @@ function signJwt(issuer: KeyPair, subject: string, name: string, nats: Record<st
 
 /** Writes `server.conf` (operator mode, memory resolver) and `user.creds`; returns their paths. */
 export function makeCreds(dir: string): { conf: string; creds: string; otherCreds: string } {
-  const op = nkeys.createOperator();
-  const acct = nkeys.createAccount();
-  const opPub = text(op.getPublicKey());
-  const acctPub = text(acct.getPublicKey());
+  const op = keys.createOperator();
+  const acct = keys.createAccount();
+  const opPub = op.getPublicKey();
+  const acctPub = acct.getPublicKey();
   const opJwt = signJwt(op, opPub, 'farm-op', { type: 'operator', version: 2 });
   const acctJwt = signJwt(op, acctPub, 'farm', {
     type: 'account',
@@ -36,8 +42,8 @@ export function makeCreds(dir: string): { conf: string; creds: string; otherCred
     default_permissions: { pub: {}, sub: {} },
   });
   const creds = (signer: KeyPair, file: string) => {
-    const user = nkeys.createUser();
-    const userJwt = signJwt(signer, text(user.getPublicKey()), 'plotter', {
+    const user = keys.createUser();
+    const userJwt = signJwt(signer, user.getPublicKey(), 'plotter', {
       type: 'user',
       version: 2,
       pub: {},
@@ -65,7 +71,7 @@ export function makeCreds(dir: string): { conf: string; creds: string; otherCred
     conf,
     creds: creds(acct, path.join(dir, 'user.creds')),
     // Signed by an account the server does not know.
-    otherCreds: creds(nkeys.createAccount(), path.join(dir, 'stranger.creds')),
+    otherCreds: creds(keys.createAccount(), path.join(dir, 'stranger.creds')),
   };
 }
 

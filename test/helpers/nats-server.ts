@@ -9,7 +9,7 @@ export interface NatsSuite {
   /** The suite's nats-server (set once its tests run). */
   server: NatsServer;
   /** A connection to it, closed after the suite. */
-  nats(opts?: Partial<ConnectionOptions>): Promise<NatsConnection>;
+  nats: (opts?: Partial<ConnectionOptions>) => Promise<NatsConnection>;
   /** Run after the suite, the last pushed first, before the connections close. */
   cleanup: (() => unknown)[];
 }
@@ -23,7 +23,7 @@ export function natsSuite(): NatsSuite {
   const conns: NatsConnection[] = [];
   const suite: NatsSuite = {
     server: undefined as unknown as NatsServer,
-    async nats(opts = {}) {
+    nats: async (opts = {}) => {
       const nc = await connect({ servers: suite.server.url, ...opts });
       conns.push(nc);
       return nc;

@@ -465,7 +465,7 @@ describe('plotferry demo', () => {
     assert.notEqual(r.signal, 'SIGINT', 'it handled the signal rather than dying of it');
 
     // A demo killed hard (SIGKILL) cannot clean up; the next run does.
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     const stale = fs.mkdtempSync(path.join(path.dirname(root), 'plotferry-demo-'));
     fs.writeFileSync(path.join(stale, '.demo-owner.json'), encodeOwner({ ...selfOwner('demo'), pid: dead }));
     fs.writeFileSync(path.join(stale, 'junk.plot'), 'x');

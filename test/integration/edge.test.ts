@@ -123,8 +123,8 @@ describe('errors at the edge', () => {
       for (const i of items) {
         assert.equal(i.status, 'failed');
         assert.equal(i.error?.code, 'PF_PERMISSION');
-        assert.ok(i.error!.message.includes(dir), `the message names the directory: ${i.error!.message}`);
-        assert.match(i.error!.message, /user nobody cannot write .*write access/);
+        assert.ok(i.error.message.includes(dir), `the message names the directory: ${i.error.message}`);
+        assert.match(i.error.message, /user nobody cannot write .*write access/);
       }
       assert.deepEqual(await Promise.all(files.map(sha256)), sums, 'every source is kept as it was');
     },
@@ -172,7 +172,7 @@ describe('errors at the edge', () => {
     assert.equal(r.code, 1, r.stderr);
     const [item] = jsonLines(r.stdout) as { error?: { code: string; message: string } }[];
     assert.equal(item?.error?.code, 'PF_SOURCE');
-    assert.match(item!.error!.message, /is not a regular file/);
+    assert.match(item.error.message, /is not a regular file/);
     assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
     assert.doesNotMatch(r.stderr, /retrying|PF_NO_BID/);
   });
@@ -302,7 +302,7 @@ describe('errors at the edge', () => {
     const disks = new DiskSet([dir], { log, owner: 'listen' });
     const stop = watchUsable(disks, 'listener', log, 50);
     cleanup.push(async () => {
-      stop();
+      await stop();
       await disks.close();
     });
     await waitFor(

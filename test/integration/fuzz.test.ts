@@ -40,7 +40,7 @@ function protocolInput(r: Rng): Buffer {
     case 0:
       return r.bytes(r.int(300));
     case 1: // a well-formed frame of any type around random bytes
-      return encodeFrame(r.int(8) as FrameType, r.bytes(r.int(200)));
+      return encodeFrame(r.int(8), r.bytes(r.int(200)));
     case 2: // a frame whose payload is JSON, but not a header's
       return encodeFrame(
         FrameType.HELLO,

@@ -56,8 +56,9 @@ describe('inventory', () => {
     await inv.start();
     inv.stop();
     fs.writeFileSync(path.join(d, 'y.plot'), Buffer.alloc(50));
-    inv.added(path.join(d, 'y.plot'), 50);
-    assert.deepEqual([inv.of(d).plots, inv.of(d).plotBytes], [2, 150]);
+    const reading = inv.added(path.join(d, 'y.plot'), 50);
+    assert.deepEqual([inv.of(d).plots, inv.of(d).plotBytes], [2, 150], 'counted at once, before its header is read');
+    await reading;
     inv.removed(path.join(d, 'y.plot'));
     fs.rmSync(path.join(d, 'y.plot'));
     assert.deepEqual([inv.of(d).plots, inv.of(d).plotBytes], [1, 100]);

@@ -94,7 +94,7 @@ describe('hash ledger', () => {
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    await new Promise<void>((r) => child.stdout!.once('data', () => r()));
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
     // Killed after some hundreds of appends, wherever it is.
     while (fs.existsSync(path.join(d, LEDGER_NAME)) === false || fs.statSync(path.join(d, LEDGER_NAME)).size < 30_000)
       await new Promise((r) => setTimeout(r, 5));

@@ -34,7 +34,7 @@ const MiB = 2 ** 20;
 
 describe('a receiving directory is the disk it was', () => {
   const { nats, cleanup } = natsSuite();
-  after(async () => {
+  after(() => {
     setNotifier(undefined);
   });
 

@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createInbox, NatsConnection } from 'nats';
-import { Bid, decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
+import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
 import { PlotferryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
@@ -92,7 +92,7 @@ describe('offers', () => {
       }),
       { reply: inbox },
     );
-    for await (const m of sub) return decodeBus(m.data, ['bid']) as Bid;
+    for await (const m of sub) return decodeBus(m.data, ['bid']);
     throw new Error('no bid');
   };
 

@@ -214,7 +214,7 @@ describe('what the farm is told', () => {
       });
       assert.equal(items[0]?.status, 'failed');
       assert.equal(items[0]?.error?.code, 'PF_NO_SPACE');
-      const msg = items[0]!.error!.message;
+      const msg = items[0].error.message;
       // (The harvester's own files took a page or two since the reserve was worked out.)
       const room = /\(5,242,880 bytes plus its reserve\): s1 has room for at most ([\d,]+) bytes/.exec(msg);
       assert.ok(room, msg);

@@ -20,7 +20,7 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<Plotferry
   try {
     await p;
   } catch (e) {
-    assert.ok(e instanceof PlotferryError, `expected a PlotferryError, got ${e}`);
+    assert.ok(e instanceof PlotferryError, `expected a PlotferryError, got ${String(e)}`);
     assert.equal(e.code, code, e.message);
     return e;
   }

@@ -156,9 +156,9 @@ describe('sweep --watch', () => {
     assert.equal(item?.status, 'sent');
     const p = held().get('plot-k28-term.plot2');
     assert.equal(p?.length, 1);
-    assert.equal(await sha256(p![0]!), sum);
+    assert.equal(await sha256(p[0]!), sum);
     assert.ok(!fs.existsSync(path.join(src, 'plot-k28-term.plot2')), 'source removed after it was stored');
-    fs.rmSync(p![0]!);
+    fs.rmSync(p[0]!);
   });
 
   it('SIGKILL mid-transfer loses nothing; the next start finishes it, resuming; NATS restarting under it is waited out', async () => {

@@ -10,7 +10,7 @@ function code(fn: () => unknown): string {
   try {
     fn();
   } catch (e) {
-    assert.ok(e instanceof PlotferryError, `expected a PlotferryError, got ${e}`);
+    assert.ok(e instanceof PlotferryError, `expected a PlotferryError, got ${String(e)}`);
     return e.code;
   }
   assert.fail('expected an error');
