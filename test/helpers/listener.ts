@@ -57,6 +57,30 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, w
   }
 }
 
+/**
+ * Polls `count` until it has stayed the same for `quietMs`: for replies that trickle in with no
+ * message to say the last has come, so their end is seen as a gap longer than any they can have.
+ */
+export async function waitQuiet(
+  count: () => number,
+  quietMs: number,
+  timeoutMs = 10_000,
+  what = 'quiet',
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = count();
+  let since = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = Date.now();
+    if (count() !== last) {
+      last = count();
+      since = now;
+    } else if (now - since >= quietMs) return last;
+    if (now > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
 export interface Fixture {
   /** Where test files are made. */
   src: string;

@@ -424,15 +424,28 @@ describe('bidding', () => {
       sendByBidding({ nc, plotter: 'plotter-1', file: waiting, bidTimeoutMs: 400, busyWaitMs: 1_000 }),
       (e: unknown) => e instanceof PlotferryError && e.code === 'PF_BUSY',
     );
-    // Frees while it waits: it goes.
-    const started = Date.now();
+    // Frees while it waits: it goes. It is waiting once it announces the plot a second time
+    // (busy bids to the first, then a busy poll).
+    let announced = 0;
+    const watch = nc.subscribe(s.announce, {
+      callback: (_e, m) => {
+        if (decodeBus(m.data, ['announce']).name === 'waiting.plot') announced++;
+      },
+    });
+    await nc.flush();
+    let settled = false;
     const pending = sendByBidding({ nc, plotter: 'plotter-1', file: waiting, bidTimeoutMs: 400, busyWaitMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 1_200));
+    pending.then(
+      () => (settled = true),
+      () => (settled = true), // its error is the test's, through `await pending` below
+    );
+    await waitFor(() => announced >= 2, 10_000, 'the plotter to announce again while every disk is busy');
+    watch.unsubscribe();
+    assert.equal(settled, false, 'it waits, neither sent nor failed, while the disk is busy');
     await sendFile({ host: '127.0.0.1', port: c1.port, token: c1.token, file: holder });
     const r = await pending;
     assert.equal(r.harvester, 'h-busy-one');
     assert.equal(r.attempts, 1, 'waiting used up no try');
-    assert.ok(Date.now() - started >= 1_200);
     await harvesters.pop()!.close();
   });
 

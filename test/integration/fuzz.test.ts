@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, createInbox, NatsConnection } from 'nats';
 import { decodeBus, subjects } from '../../src/bus/messages.js';
+import { BUSY_BID_DELAY_MS } from '../../src/farm/bid.js';
 import { Harvester } from '../../src/farm/harvester.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';
 import { sendFile } from '../../src/transfer/sender.js';
@@ -17,7 +18,7 @@ import { encodeFrame, FrameType } from '../../src/wire/frame.js';
 import { ls, sha256, tmpDir, writeRandomFile } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { fuzzSeed, mutateBytes, mutateObject, NASTY, rng, Rng } from '../helpers/fuzz.js';
-import { TOKEN, useFixture, waitFor } from '../helpers/listener.js';
+import { TOKEN, useFixture, waitFor, waitQuiet } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
 import { RawClient } from '../helpers/raw.js';
 
@@ -177,8 +178,11 @@ describe('fuzz: NATS messages at a harvester', () => {
       if (i % 20 === 0) await nc.flush();
     }
     await nc.flush();
-    // Bids come after up to 250 ms; claims the fuzz made valid expire after 300 ms.
-    await new Promise((res) => setTimeout(res, 800));
+    // Once the harvester's own PING is answered, every fuzz message has reached its handlers.
+    // Their replies then trickle in (a bid waits up to BUSY_BID_DELAY_MS): all are in once none
+    // has come for twice that. Then the claims the fuzz made valid expire (after 300 ms).
+    await hnc.flush();
+    await waitQuiet(() => replies.length, 2 * BUSY_BID_DELAY_MS, 10_000, "the harvester's replies to the fuzz");
     await waitFor(() => h.activeTransfers === 0, 5_000, 'claims opened by the fuzz to expire');
     sub.unsubscribe();
     const kinds = new Map<string, number>();

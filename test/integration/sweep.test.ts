@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { NO_GROUP, sampleHeader, sampleTables } from '../../src/demo/sample.js';
 import { Pacer } from '../../src/transfer/pace.js';
-import { jsonLines, runCli } from '../helpers/cli.js';
+import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { isRoot, ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
@@ -107,7 +107,7 @@ describe('sweep', () => {
     });
     cleanup.push(() => h.close());
     const p = await plots('rs', 3, () => 192 * MiB);
-    const run = runCli([
+    const sweeping = startCli([
       'sweep',
       '--nats',
       suite.server.url,
@@ -122,9 +122,15 @@ describe('sweep', () => {
     ]);
     await waitFor(() => ls(target).some((f) => f.endsWith('.partial')), 20_000, 'the first transfer to start');
     await suite.server.stop();
-    await new Promise((r) => setTimeout(r, 1_500));
+    // NATS stays down until the sweep has seen it go and the running transfer has ended, so the
+    // next plot comes up while it is away.
+    await waitFor(
+      () => sweeping.stderr().includes('NATS disconnected') && ls(target).some((f) => p.sums.has(f)),
+      30_000,
+      'the sweep to see NATS go, and the running transfer to end',
+    );
     await suite.server.restart();
-    const r = await run;
+    const r = await sweeping.done;
     const items = jsonLines(r.stdout);
     assert.ok(
       items.some((i) => i.status === 'sent'),
