@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The package as a farmer installs it (issue 16, item 4): `npm pack`, then `npm install -g` of
 # that tarball into a clean prefix, then the installed `plotferry` must run. Also checks that the
-# tarball holds only what runs (no tests, no sources, no bench) and ships the systemd units and
-# the Grafana dashboard. Needs the npm registry (for the dependencies).
+# tarball holds only what runs (no tests, no sources, no bench) and ships the systemd units, the
+# Grafana dashboard and the docs the README links to. Needs the npm registry (for the dependencies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -17,7 +17,8 @@ if grep -E '^package/(dist/test|dist/bench|src|test|bench)/' <<<"$listing"; then
 fi
 for f in package/contrib/systemd/plotferry-harvester.service package/contrib/systemd/plotferry-sweep.service \
   package/contrib/systemd/plotferry.env package/contrib/nats/farm-cluster.conf \
-  package/contrib/grafana/plotferry-dashboard.json package/dist/src/cli/main.js; do
+  package/contrib/grafana/plotferry-dashboard.json package/dist/src/cli/main.js \
+  package/README.md package/CHANGELOG.md package/docs/commands.md package/docs/operations.md; do
   grep -qx "$f" <<<"$listing" || { echo "pack-test: $f is missing from the tarball" >&2; exit 1; }
 done
 npm install -g --silent --no-audit --no-fund --prefix "$work/prefix" "$tgz" >/dev/null 2>&1

@@ -92,10 +92,13 @@ export async function connectNats(
   auth: NatsAuth = {},
 ): Promise<NatsConnection> {
   const options = natsConnectionOptions(url, auth);
+  // A value that is not a server list is the farmer's to fix (PF_CONFIG, exit 2), not a server
+  // that is down: checked outside the try, so no daemon retries it for ever.
+  const servers = natsServers(url);
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: natsServers(url),
+      servers,
       // Any live one of the list, in random order, and the others on failover.
       noRandomize: false,
       name,

@@ -1,7 +1,7 @@
 /**
  * Every option of every command, declared once: its name, what it takes, its default, its help,
  * the commands that take it. The command line (yargs), the `--config` file and the `PLOTFERRY_*`
- * environment are all read through this table (option-sources.ts), and a test holds README.md's
+ * environment are all read through this table (option-sources.ts), and a test holds docs/commands.md's
  * option tables to it, so a value means the same in all three and the docs cannot drift.
  *
  * Data only, and cheap to load: `--version` and `--help` read it, no command's code.
@@ -28,7 +28,7 @@ export type OptionType = 'boolean' | 'string' | 'list' | 'count' | 'seconds' | '
 export interface OptionView {
   help?: string;
   default?: string | number | boolean;
-  /** What help and README say where there is no fixed default ("host name", "on a TTY"). */
+  /** What help and docs/commands.md say where there is no fixed default ("host name", "on a TTY"). */
   defaultText?: string;
 }
 
@@ -575,7 +575,7 @@ export function optionsOf(command: Command): CommandOption[] {
 const BY_NAME = new Map(OPTIONS.map((o) => [o.name, o]));
 export const optionNamed = (name: string): OptionSpec | undefined => BY_NAME.get(name);
 
-/** What help shows as the default, and README's tables must say. */
+/** What help shows as the default, and docs/commands.md's tables must say. */
 export function shownDefault(o: OptionView & { type?: OptionType }): string | undefined {
   if (o.defaultText !== undefined) return o.defaultText;
   return o.default === undefined ? undefined : String(o.default);

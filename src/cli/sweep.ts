@@ -88,7 +88,14 @@ export const sweepCommand = defineCommand<SweepArgs>({
       if (args.dryRun) {
         // Lists what a sweep would send: no NATS needed (issue 15, item 16).
         const { findPlots, reportLeftOut } = await import('../plotter/sweep.js');
-        const { found, leftOut, unreadable } = await findPlots(plots.dirs, plots.pattern, plots.minAgeMs, args.anyFile);
+        const { found, leftOut, unreadable, young } = await findPlots(
+          plots.dirs,
+          plots.pattern,
+          plots.minAgeMs,
+          args.anyFile,
+        );
+        if (young > 0 && !args.json)
+          process.stdout.write(`would leave ${young} plot(s) written to within --min-age (${args.minAge} s)\n`);
         for (const u of unreadable) reportUnreadable(args.json, u);
         for (const l of leftOut) {
           const item = reportLeftOut(l, log);

@@ -4,8 +4,9 @@
  *   { "title", "message", "priority" }  Gotify
  *   { "text" }                           Slack-compatible (Slack, Mattermost, Rocket.Chat)
  *   { "content" }                        Discord
- * and `event`, `severity`, `host`, `at` for anything else. (ntfy: point it at its JSON endpoint,
- * see the README.)
+ * and `event`, `severity`, `host`, `at` for anything else. (ntfy reads a JSON body only at its
+ * root URL with a `topic` field, which this body lacks: posted to a topic URL, the whole body
+ * becomes the message text; docs/operations.md says so.)
  *
  * - Deduplicated and rate-limited: one message per condition (its key) per `intervalMs`.
  * - Retried with back-off (1 s, 5 s, 25 s), each attempt cut after `timeoutMs`.

@@ -29,7 +29,7 @@ export async function collectHeartbeats(
   });
   nc.publish(subjects(prefix).statusPing);
   // Harvesters answer a ping within milliseconds: stop QUIET_MS after the last new one, at
-  // waitMs at the latest (the README's --wait), instead of always waiting it out.
+  // waitMs at the latest (`status --wait`), instead of always waiting it out.
   const started = Date.now();
   let seen = 0;
   let lastNew = started;

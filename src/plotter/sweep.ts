@@ -121,7 +121,14 @@ export async function findPlots(
   pattern = DEFAULT_PLOT_PATTERN,
   minAgeMs = 60_000,
   anyFile = false,
-): Promise<{ found: Candidate[]; leftOut: LeftOut[]; unreadable: UnreadableDir[]; nextReadyAt?: number }> {
+): Promise<{
+  found: Candidate[];
+  leftOut: LeftOut[];
+  unreadable: UnreadableDir[];
+  /** Plots left for a later run: written to within --min-age. */
+  young: number;
+  nextReadyAt?: number;
+}> {
   // dot: false keeps plotferry's own hidden temporary and lock files out.
   const match = picomatch(pattern, { dot: false });
   const now = Date.now();
@@ -129,6 +136,7 @@ export async function findPlots(
   const leftOut: LeftOut[] = [];
   const unreadable: UnreadableDir[] = [];
   let nextReadyAt: number | undefined;
+  let young = 0;
   for (const dir of dirs) {
     let entries: string[];
     try {
@@ -156,6 +164,7 @@ export async function findPlots(
       if (now - st.mtimeMs < minAgeMs) {
         // Still being written, or just finished: when it will be old enough (for a watcher).
         nextReadyAt = Math.min(nextReadyAt ?? Infinity, st.mtimeMs + minAgeMs);
+        young++;
         continue;
       }
       try {
@@ -170,7 +179,7 @@ export async function findPlots(
       found.push({ file, name, size: st.size });
     }
   }
-  return { found, leftOut, unreadable, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) };
+  return { found, leftOut, unreadable, young, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) };
 }
 
 /** A file left out, as a sweep reports it; the log line says why and what to do. */
@@ -186,7 +195,19 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
     found: candidates,
     leftOut,
     unreadable,
+    young,
+    nextReadyAt,
   } = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs, opts.anyFile);
+  // A sweep that sends nothing because its plots are too young says so (it was silent).
+  if (young > 0)
+    opts.log.info(
+      {
+        young,
+        minAgeS: (opts.minAgeMs ?? 60_000) / 1000,
+        firstReadyInS: Math.ceil(((nextReadyAt ?? 0) - Date.now()) / 1000),
+      },
+      `${young} plot(s) written to within --min-age (${(opts.minAgeMs ?? 60_000) / 1000} s) are left for a later run`,
+    );
   for (const u of unreadable) {
     opts.log.error({ dir: u.dir, code: u.error.code }, `${u.error.message}; the other directories are swept`);
     opts.onUnreadable?.(u);

@@ -377,6 +377,8 @@ describe('options', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /would send .*old\.plot/);
       assert.doesNotMatch(r.stdout, /fresh/);
+      // Said, not silent: a farmer whose sweep sends nothing sees why.
+      assert.match(r.stdout, /would leave 1 plot\(s\) written to within --min-age \(60 s\)/);
     } finally {
       await fsp.rm(d, { recursive: true, force: true });
     }

@@ -11,6 +11,9 @@ import { PlotferryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { waitFor } from '../helpers/listener.js';
 import { NatsServer, startNatsServer } from '../helpers/nats-server.js';
+import fs from 'node:fs';
+import { runCliExpectingExit } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/files.js';
 
 describe('a NATS server list', () => {
   const servers: NatsServer[] = [];
@@ -37,6 +40,25 @@ describe('a NATS server list', () => {
       'n2:4222',
       '[::1]:4222',
     ]);
+  });
+
+  // Found by a farmer's trial: a malformed list was wrapped as PF_CONNECTION ("is nats-server
+  // running there?"), so `harvester` and `sweep --watch` retried it for ever under systemd.
+  it('a --nats that is not a server list is PF_CONFIG at once (exit 2), for a daemon too', async () => {
+    const d = await tmpDir('pf-nats-bad-');
+    try {
+      for (const args of [
+        ['harvester', '--nats', 'nats://127.0.0.1:1 nats://127.0.0.1:2', '--dir', d, '--allow-root-fs'],
+        ['sweep', '--watch', '--nats', 'http://127.0.0.1:4222', d],
+        ['status', '--nats', 'nats//127.0.0.1:4222'],
+      ]) {
+        const r = await runCliExpectingExit(args, 15_000);
+        assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.slice(-1000)}`);
+        assert.match(r.stderr, /PF_CONFIG: --nats: entry 1 of 1/);
+      }
+    } finally {
+      await fs.promises.rm(d, { recursive: true, force: true });
+    }
   });
 
   it('connects while a listed server is down, first or last in the list', async () => {

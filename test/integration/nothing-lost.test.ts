@@ -151,6 +151,16 @@ describe('nothing lost: sources and whole plots', () => {
     assert.deepEqual(published(target), []);
   });
 
+  it('a sweep that leaves plots younger than --min-age says so (it was silent)', async () => {
+    await harvester('nl-young', 'nlyoung');
+    const src = await dir('nl-young-src');
+    writeSamplePlot(path.join(src, 'plot-k28-young.plot2'), MiB, 28, 'pos2-v1');
+    const r = await runCli(['sweep', '--nats', suite.server.url, '--prefix', 'nlyoung', '--min-age', '60', src]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /1 plot\(s\) written to within --min-age \(60 s\) are left for a later run/);
+    assert.ok(fs.existsSync(path.join(src, 'plot-k28-young.plot2')));
+  });
+
   it('files under plot names that are not plots (0 bytes, 10 bytes, random) are left; --any-file sends them', async () => {
     // Hit: all three were moved and their sources deleted.
     const { dir: target } = await harvester('nl-np', 'nlnp');

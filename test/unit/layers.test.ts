@@ -1,5 +1,5 @@
 /**
- * Dependencies point one way, down (README, Layout):
+ * Dependencies point one way, down (docs/layout.md):
  *   cli -> demo -> plotter | farm -> transfer -> storage -> wire | bus -> core
  * A reader who opens a lower folder knows that nothing above it changes its behaviour. This reads
  * every import in src/ (type-only imports too: they are dependencies of the design) and fails on

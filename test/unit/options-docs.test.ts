@@ -1,10 +1,11 @@
 /**
- * README.md and --help against the options table (cli/options.ts), so the docs cannot drift
+ * The docs and --help against the options table (cli/options.ts), so the docs cannot drift
  * from the code: `status --wait` was documented as 2 s while it waited 6 s.
- * - A command with an option table in README (listen, send, harvester; the global options; NATS
- *   login) lists every option it takes there, with the table's default, and nothing else.
- * - A command without one (sweep, status, speedtest, demo) shows each in --help with its default.
- * - Wherever README says "`--x` ... (default N)", N is x's default.
+ * - Each command's option table in docs/commands.md, the global options' table there and the
+ *   NATS login table in docs/operations.md list every option it takes, with the table's
+ *   default, and nothing else.
+ * - Each command's --help shows each of its options with its default.
+ * - Wherever README.md, CHANGELOG.md or docs/ say "`--x` ... (default N)", N is x's default.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,15 +16,27 @@ import { describe, it } from 'node:test';
 import { COMMANDS, Command, optionsOf, shownDefault, OPTIONS } from '../../src/cli/options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
+const COMMANDS_DOC = 'docs/commands.md';
+const OPERATIONS_DOC = 'docs/operations.md';
+/** Every page a farmer reads, for the defaults said in prose. */
+const PAGES = [
+  'README.md',
+  'CHANGELOG.md',
+  ...fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
-/** The rows of the first table after `heading`: option names -> the default cell, per option. */
-function tableAfter(heading: string): Map<string, string> {
-  const at = README.indexOf(heading);
-  assert.ok(at >= 0, `README has ${heading}`);
+/** The rows of the first table after `heading` in `file`: option names -> the default cell, per option. */
+function tableAfter(heading: string, file = COMMANDS_DOC): Map<string, string> {
+  const doc = read(file);
+  const at = doc.indexOf(heading);
+  assert.ok(at >= 0, `${file} has ${heading}`);
   const rows = new Map<string, string>();
-  const lines = README.slice(at).split('\n').slice(1);
+  const lines = doc.slice(at).split('\n').slice(1);
   let seen = false;
   for (const line of lines) {
     if (!line.startsWith('|')) {
@@ -48,7 +61,7 @@ function splitDefaults(cell: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => normalise(parts[i] ?? parts[0] ?? ''));
 }
 
-/** README's way of saying a default, as the table says it: `off` is false, `(required)` required. */
+/** The docs' way of saying a default, as the table says it: `off` is false, `(required)` required. */
 function normalise(cell: string): string {
   let c = cell.replace(/`/g, '').trim();
   const whole = /^\((.*)\)$/.exec(c);
@@ -64,23 +77,31 @@ const tableDefault = (command: Command, name: string) => {
 
 const GROUPED = new Set(OPTIONS.filter((o) => o.group).map((o) => o.name));
 
-describe('README option tables hold the table of options', () => {
+describe('the option tables of docs/commands.md hold the table of options', () => {
   for (const [command, heading] of [
     ['listen', '### `plotferry listen'],
     ['send', '### `plotferry send'],
     ['harvester', '### `plotferry harvester'],
+    ['sweep', '### `plotferry sweep --nats'],
+    ['status', '### `plotferry status'],
+    ['speedtest', '### `plotferry speedtest'],
+    ['demo', '### `plotferry demo'],
   ] as const) {
     it(`${command}: every option, with its default, and none it does not take`, () => {
       const rows = tableAfter(heading);
       const own = optionsOf(command).filter((o) => !GROUPED.has(o.name));
       for (const o of own) {
-        assert.ok(rows.has(o.name), `README's ${command} table lists --${o.name}`);
-        assert.equal(rows.get(o.name), tableDefault(command, o.name), `${command} --${o.name}: README's default`);
+        assert.ok(rows.has(o.name), `${COMMANDS_DOC}'s ${command} table lists --${o.name}`);
+        assert.equal(
+          rows.get(o.name),
+          tableDefault(command, o.name),
+          `${command} --${o.name}: ${COMMANDS_DOC}'s default`,
+        );
       }
       for (const name of rows.keys())
         assert.ok(
           own.some((o) => o.name === name),
-          `README's ${command} table lists --${name}, which ${command} does not take`,
+          `${COMMANDS_DOC}'s ${command} table lists --${name}, which ${command} does not take`,
         );
     });
   }
@@ -88,22 +109,22 @@ describe('README option tables hold the table of options', () => {
   it('the global options, with their defaults', () => {
     const rows = tableAfter('### Options every command takes');
     for (const o of OPTIONS.filter((x) => x.group === 'Global:')) {
-      assert.ok(rows.has(o.name), `README lists --${o.name}`);
-      assert.equal(rows.get(o.name), shownDefault(o) ?? '', `--${o.name}: README's default`);
+      assert.ok(rows.has(o.name), `${COMMANDS_DOC} lists --${o.name}`);
+      assert.equal(rows.get(o.name), shownDefault(o) ?? '', `--${o.name}: ${COMMANDS_DOC}'s default`);
     }
   });
 
   it('the NATS login and TLS options', () => {
-    const rows = tableAfter('### NATS login and TLS');
+    const rows = tableAfter('## NATS login and TLS', OPERATIONS_DOC);
     for (const o of OPTIONS.filter((x) => x.name.startsWith('nats-')))
-      assert.ok(rows.has(o.name), `README's NATS login table lists --${o.name}`);
+      assert.ok(rows.has(o.name), `${OPERATIONS_DOC}'s NATS login table lists --${o.name}`);
   });
 
-  it('wherever README says "`--x` ... (default N)", N is the default of --x', () => {
+  it('wherever the docs say "`--x` ... (default N)", N is the default of --x', () => {
     const wrong: string[] = [];
     let checked = 0;
     const re = /`--([a-z][a-z0-9-]*)`[^`]{0,60}?[(,]\s*default `?(\d+(?:\.\d+)?)`?( s\b| min\b| h\b)?/g;
-    for (const m of README.matchAll(re)) {
+    for (const m of PAGES.flatMap((page) => [...read(page).matchAll(re)])) {
       const o = OPTIONS.find((x) => x.name === m[1]);
       if (!o) continue; // a bench tool's flag
       const said = Number(m[2]) * ({ min: 60, h: 3600 }[m[3]?.trim() ?? ''] ?? 1);
@@ -117,8 +138,8 @@ describe('README option tables hold the table of options', () => {
   });
 });
 
-describe('--help shows every option of the commands README has no table for', () => {
-  for (const command of COMMANDS.filter((c) => !['listen', 'send', 'harvester'].includes(c))) {
+describe('--help shows every option with its default', () => {
+  for (const command of COMMANDS) {
     it(command, () => {
       const help = execFileSync(process.execPath, [CLI, command, '--help'], { encoding: 'utf8' }).split('\n');
       for (const o of optionsOf(command)) {
