@@ -30,6 +30,15 @@ export default tseslint.config(
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       // `_name` marks a parameter that a signature needs and the body does not, as tsc reads it.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // Beyond the recommended set. `return promise` inside try/catch/finally skips the catch and
+      // runs the finally (a lock's release, a file's close) before the promise settles.
+      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
+      // Messages, outcomes and option types are unions on a kind: a switch over one names every
+      // kind (or has a default), so a new kind is handled everywhere or fails here.
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      // Values come from the wire, NATS and config files: no coercing comparisons (== null is
+      // kept for null-or-undefined).
+      eqeqeq: ['error', 'always', { null: 'ignore' }],
     },
   },
   // The config file itself is plain JavaScript outside tsconfig.json.
