@@ -99,7 +99,7 @@ export function parseValue(o: Omit<CommandOption, 'command'>, raw: unknown): unk
   if (o.type !== 'boolean' && typeof raw !== 'string' && typeof raw !== 'number')
     throw new PlotferryError('PF_CONFIG', `--${name} ${JSON.stringify(raw)} is not a value it takes (${takes(o)})`);
   switch (o.type) {
-    case 'list': // repeats() took it above; named so that a type without a case fails the lint
+    case 'list': // taken by repeats() above; named so that the switch covers every type (lint checks it)
       return parseList(raw, name);
     case 'boolean':
       return parseBoolean(raw, name);
