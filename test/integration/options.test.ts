@@ -68,12 +68,18 @@ describe('a flag, PLOTFERRY_* and --config mean the same', () => {
     };
     for (const [source, r] of Object.entries(runs)) {
       assert.equal(r.code, 0, `${source}: ${r.stderr}`);
-      assert.deepEqual(plan(r.stdout), ['would send junk.plot', 'would send old.plot'], source);
+      // --min-age 1m from each source: the plot written 30 s ago is left (and said to be).
+      assert.deepEqual(
+        plan(r.stdout),
+        ['would leave 1 plot(s) written to within --min-age (60 s)', 'would send junk.plot', 'would send old.plot'],
+        source,
+      );
     }
     // And "no" is no everywhere: the junk is left where it is.
     const off = await runCli(['sweep', '--dry-run', '--min-age', '1m', plots], { PLOTFERRY_ANY_FILE: 'no' });
     assert.equal(off.code, 1, off.stderr);
-    const [leave, send] = plan(off.stdout);
+    const [young, leave, send] = plan(off.stdout);
+    assert.match(young!, /^would leave 1 plot\(s\) written to within --min-age/);
     assert.match(leave!, /^would leave junk\.plot: PF_NOT_A_PLOT/);
     assert.equal(send, 'would send old.plot');
   });
