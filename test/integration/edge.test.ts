@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,6 +15,7 @@ import { watchUsable } from '../../src/storage/usable-alarm.js';
 import { WATCH_LOCK } from '../../src/plotter/watch.js';
 import { CLI, CliResult, jsonLines, runCliExpectingExit, startCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';
+import { startWebhook } from '../helpers/webhook.js';
 import { isRoot, sha256, tmpDir, writeSamplePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { captureLog } from '../helpers/log.js';
@@ -76,29 +76,6 @@ async function holdPorts(host: string, lo: number, hi: number): Promise<() => Pr
     servers.push(s);
   }
   return () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined);
-}
-
-/** A webhook receiver that answers 200 and keeps what it got. */
-async function hook(): Promise<{ url: string; bodies: Record<string, unknown>[]; close(): Promise<void> }> {
-  const bodies: Record<string, unknown>[] = [];
-  const server = http.createServer((req, res) => {
-    let data = '';
-    req.on('data', (c) => (data += c));
-    req.on('end', () => {
-      bodies.push(JSON.parse(data) as Record<string, unknown>);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/hook`,
-    bodies,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
 }
 
 describe('errors at the edge', () => {
@@ -270,7 +247,7 @@ describe('errors at the edge', () => {
 
   for (const role of ['harvester', 'listen'] as const)
     it(`a ${role} with no usable --dir runs on and says so loudly: an error line and a webhook`, async () => {
-      const wh = await hook();
+      const wh = await startWebhook();
       cleanup.push(() => wh.close());
       const base = await tmpDir('pf-edge-nodisk-');
       cleanup.push(() => fsp.rm(base, { recursive: true, force: true }));

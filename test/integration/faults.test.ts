@@ -81,31 +81,34 @@ describe('fault injection', () => {
   /** A 'source-changed' round's plot: its new bytes are what must arrive, or stay at its source. */
   let changed: { name: string; sum: string } | undefined;
 
+  /** A harvester's command line, on `range` of its ports (all of them by default). */
+  const harvesterArgs = (h: HarvesterProc, range = `${h.ports[0]}-${h.ports[h.ports.length - 1]}`) => [
+    'harvester',
+    '--nats',
+    server.url,
+    '--id',
+    h.id,
+    '--host',
+    '127.0.0.1',
+    '--listen-host',
+    '127.0.0.2',
+    '--port-range',
+    range,
+    '--dir',
+    h.dir,
+    '--claim-ttl',
+    '3',
+    '--grace',
+    '2',
+    '--log-level',
+    'info',
+    // hf-1's own disk takes part in the replot rounds; other rounds send no PoS1 plot to it
+    // (theirs are PoS2 plots: never deleted, whatever they are named).
+    ...(h === hs[0] && isRoot ? ['--replot', '--reserve', String(RESERVE)] : []),
+  ];
+
   const startHarvester = async (h: HarvesterProc) => {
-    const child = startCli([
-      'harvester',
-      '--nats',
-      server.url,
-      '--id',
-      h.id,
-      '--host',
-      '127.0.0.1',
-      '--listen-host',
-      '127.0.0.2',
-      '--port-range',
-      `${h.ports[0]}-${h.ports[h.ports.length - 1]}`,
-      '--dir',
-      h.dir,
-      '--claim-ttl',
-      '3',
-      '--grace',
-      '2',
-      '--log-level',
-      'info',
-      // hf-1's own disk takes part in the replot rounds; other rounds send no PoS1 plot to it
-      // (theirs are random bytes: never deleted, whatever they are named).
-      ...(h === hs[0] && isRoot ? ['--replot', '--reserve', String(RESERVE)] : []),
-    ]);
+    const child = startCli(harvesterArgs(h));
     h.child = child;
     await waitFor(() => child.stderr().includes('harvester ready'), 10_000, `${h.id} to start`);
   };
@@ -568,26 +571,6 @@ describe('fault injection', () => {
       held.push(s);
       return () => new Promise<void>((r) => s.close(() => r()));
     };
-    const harvesterArgs = (h: HarvesterProc, range: string) => [
-      'harvester',
-      '--nats',
-      server.url,
-      '--id',
-      h.id,
-      '--host',
-      '127.0.0.1',
-      '--listen-host',
-      '127.0.0.2',
-      '--port-range',
-      range,
-      '--dir',
-      h.dir,
-      '--claim-ttl',
-      '3',
-      '--grace',
-      '2',
-      ...(h === hs[0] && isRoot ? ['--replot', '--reserve', String(RESERVE)] : []),
-    ];
     const stop = async (h: HarvesterProc) => {
       h.child!.child.kill('SIGTERM');
       await h.child!.done;

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
-import http from 'node:http';
+
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import { isRoot, lsAll, sha256, tmpDir, writeRandomFile, writeSamplePlot } from 
 import { startTestHarvester } from '../helpers/harvester.js';
 import { startListener, TOKEN, waitFor } from '../helpers/listener.js';
 import { captureLog } from '../helpers/log.js';
+import { startWebhook } from '../helpers/webhook.js';
 import { natsSuite } from '../helpers/nats-server.js';
 
 const MiB = 2 ** 20;
@@ -89,18 +90,9 @@ describe('a receiving directory is the disk it was', () => {
 
   /** A webhook receiver, and a notifier posting to it. */
   const webhook = async () => {
-    const bodies: Record<string, unknown>[] = [];
-    const server = http.createServer((req, res) => {
-      let data = '';
-      req.on('data', (c) => (data += c));
-      req.on('end', () => {
-        bodies.push(JSON.parse(data) as Record<string, unknown>);
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+    const wh = await startWebhook();
+    cleanup.push(() => wh.close());
+    const { url, bodies } = wh;
     setNotifier(new Notifier({ urls: [url], log: silentLogger() }));
     return bodies;
   };
