@@ -36,7 +36,6 @@ export const BUS_VERSION = 1;
 /** NATS' default max_payload is 1 MiB; ours are tiny, and a heartbeat of many disks stays far below. */
 export const MAX_BUS_MESSAGE = 64 * 1024;
 
-export type { PlotGroup };
 export interface Announce {
   kind: 'announce';
   v: 1;

@@ -302,7 +302,7 @@ export class DiskSet {
 
   /**
    * judgeHome() for what stat saw, and its consequences: a disk that goes is said once (log,
-   * webhook), one that is back rejoins. A directory on another device that holds this process's
+   * event), one that is back rejoins. A directory on another device that holds this process's
    * own lock is the same filesystem back under a new device number (a USB disk that came back
    * as another sdX): it rejoins, and is held to that number from then on.
    */

@@ -1,12 +1,13 @@
 /**
  * A receiver (`listen`, `harvester`) none of whose directories can take a file says so loudly:
- * an error line and a `no-usable-disk` event (the receiver sends the webhook), at start and whenever it comes to that, and an info line once a
- * directory is usable again. It keeps running and keeps looking. A disk that mounts after the
- * service starts (boot order, a slow enclosure, an unlock), or that is fixed while it runs,
- * rejoins without a restart; exiting instead would have systemd restart it in a loop until its
- * start limit stops it for good, and the farm would lose it for the time the disk comes back.
- * Meanwhile plotters learn at once that it has no disk (a harvester declines `no-disk`, a
- * listener refuses with PF_NO_DISK), and `status` shows each directory's reason.
+ * an error line and a `no-usable-disk` event (the receiver sends the webhook), at start and
+ * whenever it comes to that, and an info line once a directory is usable again. It keeps running
+ * and keeps looking. A disk that mounts after the service starts (boot order, a slow enclosure,
+ * an unlock), or that is fixed while it runs, rejoins without a restart; exiting instead would
+ * have systemd restart it in a loop until its start limit stops it for good, and the farm would
+ * lose it for the time the disk comes back. Meanwhile plotters learn at once that it has no disk
+ * (a harvester declines `no-disk`, a listener refuses with PF_NO_DISK), and `status` shows each
+ * directory's reason.
  */
 import type { Logger } from 'pino';
 import type { DiskSet } from './disks.js';
