@@ -28,14 +28,14 @@
  */
 import { ErrorCode, remoteCode, PlotferryError } from '../core/errors.js';
 import { ID_RE, validatePlotName } from '../wire/names.js';
-import { BESIDE, Beside } from '../wire/probe.js';
+import { BESIDE } from '../wire/probe.js';
 import type { PlotGroup } from '../wire/plot-header.js';
+import type { HeldCopy } from '../wire/messages.js';
 
 export const BUS_VERSION = 1;
 /** NATS' default max_payload is 1 MiB; ours are tiny, and a heartbeat of many disks stays far below. */
 export const MAX_BUS_MESSAGE = 64 * 1024;
 
-export type { PlotGroup };
 export interface Announce {
   kind: 'announce';
   v: 1;
@@ -113,15 +113,6 @@ export interface Decline {
   held?: HeldCopy;
   /** With reason 'no-room': why --replot could free nothing there, when that is why. */
   why?: string;
-}
-/** A stored copy as a harvester describes it (Held, and a 'held' Decline). */
-export interface HeldCopy {
-  path: string;
-  size: number;
-  /** XXH64 verified when it was stored by plotferry (absent if it came another way). */
-  hash?: string;
-  /** What lies beside the held copy where the plotter's lock would be (storage/probe.ts). */
-  beside?: Beside;
 }
 export interface Claim {
   kind: 'claim';

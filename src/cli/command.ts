@@ -3,7 +3,7 @@
  * given the options of all three sources, merged and checked (option-sources.ts).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { reportError } from './common.js';
+import { reportError } from './run.js';
 import { readConfigFile, resolveOptions } from './option-sources.js';
 import { Command, declareOptions } from './options.js';
 

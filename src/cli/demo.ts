@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { defineCommand } from './command.js';
-import { GlobalArgs, runCommand } from './common.js';
+import { type GlobalArgs, runCommand } from './run.js';
 
 interface DemoArgs extends GlobalArgs {
   files: number;

@@ -1,15 +1,10 @@
 import type { Argv } from 'yargs';
 import { defineCommand } from './command.js';
-import {
-  GlobalArgs,
-  natsAuth,
-  NatsAuthArgs,
-  ReceiverArgs,
-  replotSettings,
-  runCommand,
-  serveUntilSignalled,
-  startMetrics,
-} from './common.js';
+import { type GlobalArgs, runCommand } from './run.js';
+import { natsAuth, type NatsAuthArgs } from './nats-options.js';
+import { type ReceiverArgs, replotSettings } from './receiver-options.js';
+import { serveUntilSignalled } from './serve.js';
+import { startMetrics } from './metrics-endpoint.js';
 
 interface HarvesterArgs extends GlobalArgs, ReceiverArgs, NatsAuthArgs {
   nats: string[];

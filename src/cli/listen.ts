@@ -1,6 +1,9 @@
 import type { Argv } from 'yargs';
 import { defineCommand } from './command.js';
-import { GlobalArgs, ReceiverArgs, replotSettings, runCommand, serveUntilSignalled, startMetrics } from './common.js';
+import { type GlobalArgs, runCommand } from './run.js';
+import { type ReceiverArgs, replotSettings } from './receiver-options.js';
+import { serveUntilSignalled } from './serve.js';
+import { startMetrics } from './metrics-endpoint.js';
 
 interface ListenArgs extends GlobalArgs, ReceiverArgs {
   dir: string[];

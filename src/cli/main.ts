@@ -9,7 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { PlotferryError } from '../core/errors.js';
 import { endQuietlyWhenOutputCloses } from './closed-output.js';
 import { commandBeingParsed } from './command.js';
-import { reportError } from './common.js';
+import { reportError } from './run.js';
 import { demoCommand } from './demo.js';
 import { harvesterCommand } from './harvester.js';
 import { listenCommand } from './listen.js';

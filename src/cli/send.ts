@@ -1,7 +1,9 @@
 import type { Argv } from 'yargs';
 import { errorJson } from '../core/errors.js';
 import { defineCommand } from './command.js';
-import { GlobalArgs, natsAuth, NatsAuthArgs, pacerFor, runCommand } from './common.js';
+import { type GlobalArgs, runCommand } from './run.js';
+import { natsAuth, type NatsAuthArgs } from './nats-options.js';
+import { pacerFor } from './bwlimit.js';
 
 interface SendArgs extends GlobalArgs, NatsAuthArgs {
   files: string[];

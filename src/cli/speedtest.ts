@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { asPlotferryError, errorJson } from '../core/errors.js';
 import { defineCommand } from './command.js';
-import { GlobalArgs, natsAuth, NatsAuthArgs, runCommand } from './common.js';
+import { type GlobalArgs, runCommand } from './run.js';
+import { natsAuth, type NatsAuthArgs } from './nats-options.js';
 
 interface SpeedtestArgs extends GlobalArgs, NatsAuthArgs {
   to?: string;

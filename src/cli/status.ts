@@ -1,5 +1,6 @@
 import { defineCommand } from './command.js';
-import { GlobalArgs, natsAuth, NatsAuthArgs, runCommand } from './common.js';
+import { type GlobalArgs, runCommand } from './run.js';
+import { natsAuth, type NatsAuthArgs } from './nats-options.js';
 
 interface StatusArgs extends GlobalArgs, NatsAuthArgs {
   nats: string[];

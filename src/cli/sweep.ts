@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import type { UnreadableDir } from '../plotter/sweep.js';
 import type { WatchOptions } from '../plotter/watch.js';
 import { defineCommand } from './command.js';
-import { startMetrics, GlobalArgs, natsAuth, NatsAuthArgs, pacerFor, runCommand } from './common.js';
+import { startMetrics } from './metrics-endpoint.js';
+import { type GlobalArgs, runCommand } from './run.js';
+import { natsAuth, type NatsAuthArgs } from './nats-options.js';
+import { pacerFor } from './bwlimit.js';
 
 interface SweepArgs extends GlobalArgs, NatsAuthArgs {
   dirs: string[];

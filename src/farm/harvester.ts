@@ -24,17 +24,18 @@ import {
   decodeBus,
   encodeBus,
   Heartbeat,
-  HeldCopy,
   MAX_BUS_MESSAGE,
   subjects,
   validateId,
 } from '../bus/messages.js';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
+import type { HeldCopy } from '../wire/messages.js';
 import { ID_RE } from '../wire/names.js';
 import { describeHeld, findExisting } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, startPartialExpiry } from '../storage/partials.js';
 import { prepareDirs, receiverDisks } from '../storage/housekeeping.js';
 import { watchUsable } from '../storage/usable-alarm.js';
+import { notifyDiskEvent } from '../transfer/disk-notices.js';
 import { drainWithin } from '../transfer/drain.js';
 import { SpeedtestListener } from '../transfer/speedtest-listener.js';
 import { AuthThrottle } from '../transfer/throttle.js';
@@ -52,8 +53,6 @@ import type { DiskSet } from '../storage/disks.js';
 /** The longest and widest speedtest a harvester takes (`plotferry speedtest --nats`). */
 export const MAX_SPEEDTEST_SECONDS = 60;
 export const MAX_SPEEDTEST_STREAMS = 16;
-
-export { BUSY_BID_DELAY_MS } from './bid.js';
 
 export interface HarvesterOptions {
   nc: NatsConnection;
@@ -112,8 +111,12 @@ export class Harvester {
     this.disks = receiverDisks('harvester', opts.dirs, {
       ...opts,
       onPlotDeleted: (f, bytes) => this.inventory.removed(f, bytes),
-      // A gone disk's plots are not on this host now; back, they are counted afresh.
-      onDiskChange: (dir, gone) => (gone ? this.inventory.forget(dir) : this.inventory.refresh()),
+      onEvent: (e) => {
+        notifyDiskEvent(e);
+        // A gone disk's plots are not on this host now; back, they are counted afresh.
+        if (e.kind === 'gone') this.inventory.forget(e.dir);
+        else if (e.kind === 'back') this.inventory.refresh();
+      },
       // What a disk holds of a group: stored plots, and plots of it being received there now.
       groups: (dir, group) => {
         const g = this.inventory.groupIn(dir, group);

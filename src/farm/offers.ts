@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { Announce, BidOffer, Claim, PlotGroup } from '../bus/messages.js';
+import type { Announce, BidOffer, Claim } from '../bus/messages.js';
+import type { PlotGroup } from '../wire/plot-header.js';
 import { PlotferryError } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import type { DiskSet, Reservation } from '../storage/disks.js';

@@ -7,20 +7,11 @@
 import { promises as fsp } from 'node:fs';
 import { NatsConnection, RequestStrategy } from 'nats';
 import { decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
-import type { Beside } from '../wire/probe.js';
+import type { HeldCopy } from '../wire/messages.js';
 import { PlotferryError } from '../core/errors.js';
 import { hashSource } from '../transfer/hash.js';
 import type { SourceId } from '../storage/source.js';
 import type { SendResult } from '../transfer/sender.js';
-
-export interface HeldCopy {
-  /** Bytes of the copy; another size is another file. */
-  size?: number;
-  /** XXH64 recorded when plotferry stored it; absent when it came another way. */
-  hash?: string;
-  /** Absent from a receiver that does not probe: then nothing can be removed. */
-  beside?: Beside;
-}
 
 export type HeldVerdict =
   /** Another file, verified identical: the source may be removed while it is still `source`. */
@@ -37,7 +28,7 @@ export type HeldVerdict =
 
 export async function judgeHeld(file: string, held: HeldCopy): Promise<HeldVerdict> {
   if (held.beside === 'source' || held.beside === 'locked') return { kind: 'same-file' };
-  if (held.size !== undefined && held.size !== (await fsp.stat(file)).size) return { kind: 'differs', hash: '' };
+  if (held.size !== (await fsp.stat(file)).size) return { kind: 'differs', hash: '' };
   // A receiver that did not probe cannot prove its copy is another file.
   if (held.beside !== 'absent')
     return { kind: 'unverified', why: 'its receiver cannot tell whether that copy is this very file' };
@@ -61,7 +52,7 @@ export async function judgeHeld(file: string, held: HeldCopy): Promise<HeldVerdi
 export async function deliveredAs(
   file: string,
   name: string,
-  held: HeldCopy & { path: string; size: number },
+  held: HeldCopy,
   harvester: string,
 ): Promise<SendResult & { harvester: string; alreadyStored: true }> {
   const at = `${harvester}:${held.path}`;

@@ -3,7 +3,7 @@ import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decodeBus, Heartbeat, subjects } from '../bus/messages.js';
 import { abortableSleep } from '../core/sleep.js';
-import { formatBytes } from '../storage/disks.js';
+import { formatBytes } from '../core/format.js';
 import { replotBlocked } from '../storage/replot.js';
 
 /** After the last new heartbeat, how long `status` waits for another harvester. */

@@ -15,13 +15,12 @@
  * filesystem is used only with `allowRootFs`.
  */
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { formatBytes, formatBytesAll } from '../core/format.js';
-import { notify } from '../core/notify.js';
 import { claimDir } from './dir-lock.js';
+import type { DiskEvent, DiskEventSink } from './disk-events.js';
 import { DiskHome, GONE, judgeHome, ON_ROOT_FS, type HomeVerdict } from './disk-home.js';
 import { decodeOwner } from './owner.js';
 import type { HeldLock } from './lockfile.js';
@@ -29,14 +28,9 @@ import type { Replotter } from './replot.js';
 import type { PlotGroup } from '../wire/plot-header.js';
 import { DISABLE_FILE, RECEIVER_LOCK } from '../wire/names.js';
 
-export { formatBytes };
-
 /** How long a disk that failed a write stays out of rotation: doubling on each failure, up to 1 h. */
 export const FAILED_DISK_MS = 5 * 60_000;
 const FAILED_DISK_MAX_MS = 60 * 60_000;
-
-/** A file of this name in a directory takes it out of rotation (never accepted as a plot name). */
-export { DISABLE_FILE };
 
 export interface DirInfo {
   dir: string;
@@ -115,8 +109,8 @@ export interface DiskSetOptions {
    * mount point is on `/`, which plots would fill.
    */
   allowRootFs?: boolean;
-  /** A directory's disk went (`gone`) or came back: what it holds is to be counted again. */
-  onDiskChange?: (dir: string, gone: boolean) => void;
+  /** What happens to the directories (a disk fails, is disabled, goes, comes back): the caller notifies. */
+  onEvent?: DiskEventSink;
   /**
    * A receiver's role ("listen", "harvester"): claim each directory before using it, and skip
    * one another live process holds. Without it nothing is written (bids, tests).
@@ -192,6 +186,11 @@ export class DiskSet {
     await Promise.all(locks.map((l) => l.release()));
   }
 
+  /** Passes `event` to the caller's sink (storage/disk-events.ts); without one, it goes nowhere. */
+  report(event: DiskEvent): void {
+    this.options.onEvent?.(event);
+  }
+
   /** Takes a disk out of rotation after a failed write (see FAILED_DISK_MS). */
   markFailed(dev: number, dir: string, err: PlotferryError): void {
     const prev = this.failed.get(dev);
@@ -200,12 +199,7 @@ export class DiskSet {
     const ms = Math.min(FAILED_DISK_MAX_MS, FAILED_DISK_MS * 2 ** (count - 1));
     const until = Date.now() + ms;
     this.failed.set(dev, { until, count, reason: err.message });
-    notify(
-      `disk-failed:${dir}`,
-      'critical',
-      'a disk failed a write',
-      `${os.hostname()}: ${dir} failed a write (${err.message}); it is out of rotation until ${new Date(until).toISOString()} and plots go to the other disks. Check it (dmesg, smartctl).`,
-    );
+    this.report({ kind: 'failed', dir, reason: err.message, until });
     this.options.log?.warn(
       { dir, code: err.code, reason: err.message, until: new Date(until).toISOString(), failures: count },
       `disk out of rotation for ${Math.round(ms / 60_000)} min after a failed write; plots go to the other disks`,
@@ -291,12 +285,7 @@ export class DiskSet {
       return unusable(`${why} (${code ?? String(err)})`);
     }
     if (disabled) {
-      notify(
-        'disk-disabled:' + dir,
-        'warning',
-        'a disk is disabled',
-        `${os.hostname()}: ${dir} holds ${DISABLE_FILE}: no plot goes there until it is removed.`,
-      );
+      this.report({ kind: 'disabled', dir, file: DISABLE_FILE });
       return unusable(`disabled by ${DISABLE_FILE}`);
     }
     const failed = this.failed.get(info.dev);
@@ -313,7 +302,7 @@ export class DiskSet {
 
   /**
    * judgeHome() for what stat saw, and its consequences: a disk that goes is said once (log,
-   * webhook), one that is back rejoins. A directory on another device that holds this process's
+   * event), one that is back rejoins. A directory on another device that holds this process's
    * own lock is the same filesystem back under a new device number (a USB disk that came back
    * as another sdX): it rejoins, and is held to that number from then on.
    */
@@ -360,24 +349,17 @@ export class DiskSet {
   private wentAway(dir: string, why: string, lockReadOn?: number): void {
     if (this.gone.has(dir)) return;
     this.gone.set(dir, { since: Date.now(), ...(lockReadOn !== undefined ? { lockReadOn } : {}) });
-    notify(
-      `disk-gone:${dir}`,
-      'critical',
-      'a disk is gone',
-      `${os.hostname()}: ${dir} ${why}. It is out of rotation: nothing is written there, and its plots are not counted, until that filesystem is mounted there again.`,
-    );
+    this.report({ kind: 'gone', dir, why });
     this.options.log?.warn(
       { dir, code: 'PF_DISK_GONE', home: this.homes.get(dir) },
       `disk gone: ${dir} ${why}; out of rotation until that filesystem is back, plots go to the other disks`,
     );
-    this.options.onDiskChange?.(dir, true);
   }
 
   private cameBack(dir: string): void {
     if (!this.gone.delete(dir)) return;
-    notify(`disk-back:${dir}`, 'info', 'a disk is back', `${os.hostname()}: ${dir} is back in rotation.`);
     this.options.log?.info({ dir }, `disk back: ${dir} is on the filesystem it joined on again; back in rotation`);
-    this.options.onDiskChange?.(dir, false);
+    this.report({ kind: 'back', dir });
     // What a transfer cut off by the unmount left there is cleaned as at a claim, unless a write
     // into it is still under way (a lazy unmount lets one finish on the detached filesystem).
     const home = this.homes.get(dir);

@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PlotferryError } from '../core/errors.js';
-import { ExistsError, HeldInfo } from '../wire/messages.js';
+import { ExistsError, type HeldCopy } from '../wire/messages.js';
 import { readHashRecord } from './hash-records.js';
 import { besideHeld } from './probe.js';
 
@@ -36,7 +36,7 @@ export async function assertNameFree(dirs: readonly string[], name: string, prob
 }
 
 /** A stored plot as `has` and PF_EXISTS describe it; undefined when it is not a regular file. */
-export async function describeHeld(p: string, probe: string | undefined): Promise<HeldInfo | undefined> {
+export async function describeHeld(p: string, probe: string | undefined): Promise<HeldCopy | undefined> {
   const st = await fsp.stat(p).catch(() => undefined);
   if (!st?.isFile()) return undefined;
   const [hash, beside] = await Promise.all([readHashRecord(p, st), besideHeld(p, probe)]);

@@ -64,8 +64,8 @@ export function receiverDisks(
     requireMount?: boolean;
     /** Use directories on the root filesystem (storage/disks.ts). */
     allowRootFs?: boolean;
-    /** A directory's disk went or came back (storage/disks.ts). */
-    onDiskChange?: DiskSetOptions['onDiskChange'];
+    /** What happens to the directories (storage/disk-events.ts): the receiver notifies. */
+    onEvent?: DiskSetOptions['onEvent'];
     log: Logger;
     /** --replot: PoS1 plots give way to incoming plots (replot.ts). */
     replot?: ReplotSettings;
@@ -89,7 +89,7 @@ export function receiverDisks(
     reserveBytes: o.reserveBytes,
     requireMount: o.requireMount,
     ...(o.allowRootFs ? { allowRootFs: true } : {}),
-    ...(o.onDiskChange ? { onDiskChange: o.onDiskChange } : {}),
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
     owner: role,
     onClaimed: (dir) => housekeep(dir, o.log),
     log: o.log,

@@ -1,16 +1,15 @@
 /**
  * A receiver (`listen`, `harvester`) none of whose directories can take a file says so loudly:
- * an error line and a webhook, at start and whenever it comes to that, and an info line once a
- * directory is usable again. It keeps running and keeps looking. A disk that mounts after the
- * service starts (boot order, a slow enclosure, an unlock), or that is fixed while it runs,
- * rejoins without a restart; exiting instead would have systemd restart it in a loop until its
- * start limit stops it for good, and the farm would lose it for the time the disk comes back.
- * Meanwhile plotters learn at once that it has no disk (a harvester declines `no-disk`, a
- * listener refuses with PF_NO_DISK), and `status` shows each directory's reason.
+ * an error line and a `no-usable-disk` event (the receiver sends the webhook), at start and
+ * whenever it comes to that, and an info line once a directory is usable again. It keeps running
+ * and keeps looking. A disk that mounts after the service starts (boot order, a slow enclosure,
+ * an unlock), or that is fixed while it runs, rejoins without a restart; exiting instead would
+ * have systemd restart it in a loop until its start limit stops it for good, and the farm would
+ * lose it for the time the disk comes back. Meanwhile plotters learn at once that it has no disk
+ * (a harvester declines `no-disk`, a listener refuses with PF_NO_DISK), and `status` shows each
+ * directory's reason.
  */
-import os from 'node:os';
 import type { Logger } from 'pino';
-import { notify } from '../core/notify.js';
 import type { DiskSet } from './disks.js';
 
 /** How often the directories are looked at while none can be used (and after). */
@@ -40,12 +39,7 @@ export function watchUsable(disks: DiskSet, role: string, log: Logger, everyMs =
           { code: 'PF_NO_DISK', dirs: unusable.map((i) => ({ dir: i.dir, why: i.unusable })) },
           `no usable directory: this ${role} takes no file until one is (${why}); still running, looking again every ${Math.round(everyMs / 1000)} s`,
         );
-        notify(
-          'no-usable-disk',
-          'critical',
-          `a ${role} has no usable disk`,
-          `${os.hostname()}: no --dir of this ${role} can take a file (${why}). It keeps running and takes plots again as soon as one is usable: mount the disk, or fix the directory's owner and mode.`,
-        );
+        disks.report({ kind: 'no-usable-disk', role, why });
       } else if (unusable.length < infos.length && none) {
         none = false;
         log.info(

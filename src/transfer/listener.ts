@@ -15,6 +15,7 @@ import { assertNameFree } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, findPartial, startPartialExpiry } from '../storage/partials.js';
 import { prepareDirs, receiverDisks } from '../storage/housekeeping.js';
 import { watchUsable } from '../storage/usable-alarm.js';
+import { notifyDiskEvent } from './disk-notices.js';
 import { drainWithin } from './drain.js';
 import { createReceiverServer, IntakeMode } from './receive/intake.js';
 import { serveConnection } from './receive/serve.js';
@@ -77,7 +78,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       );
     }
     this.throttle = new AuthThrottle(opts.authThrottle);
-    this.disks = receiverDisks('listen', opts.dirs, opts);
+    this.disks = receiverDisks('listen', opts.dirs, { ...opts, onEvent: notifyDiskEvent });
     this.server = createReceiverServer((s) => this.onConnection(s));
   }
 

@@ -78,23 +78,31 @@ export interface ErrorMessage {
   code: ErrorCode;
   message: string;
   /** With PF_EXISTS: the copy the receiver holds, so the sender can tell whether it is its own. */
-  held?: HeldInfo;
+  held?: HeldCopy;
 }
 
-/** A stored copy as a receiver describes it (PF_EXISTS, and `has` on NATS). */
-export interface HeldInfo {
+/**
+ * A stored copy as a receiver describes it: in PF_EXISTS here, and on NATS in `Held` and a 'held'
+ * Decline (bus/messages.ts). The one type for it: the plotter judges every description by it.
+ */
+export interface HeldCopy {
   path: string;
+  /** Bytes of the copy; another size is another file. */
   size: number;
   /** XXH64 recorded when plotferry stored it; absent when it came another way. */
   hash?: string;
-  beside: Beside;
+  /**
+   * What lies beside the copy where the plotter's lock would be (storage/probe.ts). Absent from a
+   * receiver that was not asked to probe: then it cannot be told from the source.
+   */
+  beside?: Beside;
 }
 
 /** PF_EXISTS with a description of what is there. */
 export class ExistsError extends PlotferryError {
   constructor(
     message: string,
-    readonly held: HeldInfo,
+    readonly held: HeldCopy,
   ) {
     super('PF_EXISTS', message);
   }
@@ -195,13 +203,13 @@ export function decodeMessage(frame: Frame): Message {
       };
     case FrameType.ERROR: {
       const e: ErrorMessage = { type: 'error', ...remoteCode(str(m, 'code', 64), str(m, 'message', 4096)) };
-      if (e.code === 'PF_EXISTS' && typeof m.held === 'object' && m.held !== null) e.held = heldInfo(m.held);
+      if (e.code === 'PF_EXISTS' && typeof m.held === 'object' && m.held !== null) e.held = heldCopy(m.held);
       return e;
     }
   }
 }
 
-function heldInfo(o: unknown): HeldInfo {
+function heldCopy(o: unknown): HeldCopy {
   const h = o as Record<string, unknown>;
   const beside = h.beside;
   if (!(BESIDE as readonly unknown[]).includes(beside)) bad(`field "held.beside" must be one of ${BESIDE.join(', ')}`);

@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { DiskSet, DISABLE_FILE } from '../../src/storage/disks.js';
+import { DiskSet } from '../../src/storage/disks.js';
+import { DISABLE_FILE } from '../../src/wire/names.js';
 import type { PlotferryError } from '../../src/core/errors.js';
 import { isRoot, tmpDir } from '../helpers/files.js';
 

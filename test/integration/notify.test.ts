@@ -16,6 +16,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { Notifier, setNotifier } from '../../src/core/notify.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { DiskSet } from '../../src/storage/disks.js';
+import { notifyDiskEvent } from '../../src/transfer/disk-notices.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
@@ -143,7 +144,11 @@ describe('notify', () => {
     setNotifier(n);
     const d = await tmpDir('pf-notify-disk-');
     cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
-    new DiskSet([d], { log: silentLogger() }).markFailed(1, d, new PlotferryError('PF_IO', 'writing x: EIO'));
+    new DiskSet([d], { log: silentLogger(), onEvent: notifyDiskEvent }).markFailed(
+      1,
+      d,
+      new PlotferryError('PF_IO', 'writing x: EIO'),
+    );
     await n.flush();
     setNotifier(undefined);
     assert.equal(ok.bodies[0]!.event, 'disk-failed');

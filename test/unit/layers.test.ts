@@ -88,4 +88,31 @@ describe('layers', () => {
     }
     assert.deepEqual(wrong, [], `imports against the direction:\n${wrong.join('\n')}`);
   });
+
+  it('storage sends no webhooks: it reports events, and the receiver notifies', () => {
+    const senders = files.filter(
+      (f) =>
+        layerOf(f) === 'storage' && importsOf(fs.readFileSync(f, 'utf8')).some((s) => s.endsWith('/core/notify.js')),
+    );
+    assert.deepEqual(
+      senders.map((f) => path.relative(SRC, f)),
+      [],
+    );
+  });
+
+  it('no re-exports: a thing is imported from the file it lives in', () => {
+    // Left to the engineer who owns the file now (edited in parallel); empty this list with them.
+    const pending = new Set(['transfer/receive/session.ts']);
+    const re = /^export\s*(?:type\s+)?(?:\*|\{[^}]*\})\s*(?:from\b[^;]*)?;/gm;
+    const found = files
+      .filter((f) => !pending.has(path.relative(SRC, f)))
+      .flatMap((f) => (fs.readFileSync(f, 'utf8').match(re) ?? []).map((m) => `${path.relative(SRC, f)}: ${m}`));
+    assert.deepEqual(found, []);
+  });
+
+  it('a stored copy has one type, HeldCopy in wire/messages.ts', () => {
+    const re = /^export (?:interface|type) Held(?:Copy|Info)\b/m;
+    const homes = files.filter((f) => re.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(SRC, f));
+    assert.deepEqual(homes, ['wire/messages.ts']);
+  });
 });
