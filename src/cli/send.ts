@@ -1,4 +1,6 @@
+import type { Logger } from 'pino';
 import type { Argv } from 'yargs';
+import type { Delivery } from '../plotter/send.js';
 import { errorJson } from '../core/errors.js';
 import { defineCommand } from './command.js';
 import { type GlobalArgs, runCommand } from './run.js';
@@ -108,47 +110,7 @@ export const sendCommand = defineCommand<SendArgs>({
           },
           onDone: (file, name, d) => {
             bars.get(file)?.stop();
-            const flog = log.child({ file });
-            if (!d.ok) {
-              const e = d.error;
-              flog.error({ code: e.code }, `${e.message} (${e.hint})`);
-              if (args.json) out({ ok: false, file, name, error: errorJson(e) });
-              return;
-            }
-            const mbps = d.seconds > 0 ? d.bytesSent / 1e6 / d.seconds : 0;
-            const fields = {
-              harvester: d.harvester,
-              remote: d.remotePath,
-              bytes: d.bytes,
-              seconds: round(d.seconds),
-              mbps: round(mbps),
-              hash: d.hash,
-              moved: d.moved,
-              ...(d.resumedFrom ? { resumedFrom: d.resumedFrom, bytesSent: d.bytesSent } : {}),
-            };
-            if (d.alreadyStored)
-              flog.info(fields, 'the receiver holds this file already, verified identical (xxh64): not sent again');
-            else flog.info(fields, d.resumedFrom ? 'resumed, sent and verified' : 'sent and verified');
-            if (d.deleteError)
-              flog.error({ code: d.deleteError.code }, `${d.deleteError.message} (${d.deleteError.hint})`);
-            if (args.json)
-              out({
-                ok: true,
-                file,
-                name: d.name,
-                bytes: d.bytes,
-                seconds: d.seconds,
-                mbps,
-                hash: d.hash,
-                harvester: d.harvester,
-                remotePath: d.remotePath,
-                moved: d.moved,
-                resumedFrom: d.resumedFrom,
-                bytesSent: d.bytesSent,
-                ...(d.alreadyStored ? { alreadyStored: true } : {}),
-                ...(d.sourceGone ? { sourceGone: true } : {}),
-                ...(d.deleteError ? { deleteError: errorJson(d.deleteError) } : {}),
-              });
+            reportDelivery(log.child({ file }), args.json, file, name, d);
           },
         });
       } finally {
@@ -157,20 +119,64 @@ export const sendCommand = defineCommand<SendArgs>({
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
-      const { failed, notDeleted } = counts;
-      if (notDeleted > 0)
-        log.error(
-          { notDeleted, total: args.files.length },
-          `${notDeleted} of ${args.files.length} file(s) delivered and verified, but their sources could not be deleted`,
-        );
-      if (failed > 0)
-        log.error(
-          { failed, total: args.files.length },
-          `${failed} of ${args.files.length} file(s) not delivered; their sources are kept`,
-        );
-      return failed > 0 || notDeleted > 0 ? 1 : 0;
+      return sayCounts(log, counts, args.files.length);
     }),
 });
+
+/** One file's delivery, in the log and (--json) on stdout. */
+function reportDelivery(flog: Logger, json: boolean, file: string, name: string, d: Delivery): void {
+  if (!d.ok) {
+    const e = d.error;
+    flog.error({ code: e.code }, `${e.message} (${e.hint})`);
+    if (json) out({ ok: false, file, name, error: errorJson(e) });
+    return;
+  }
+  const mbps = d.seconds > 0 ? d.bytesSent / 1e6 / d.seconds : 0;
+  const fields = {
+    harvester: d.harvester,
+    remote: d.remotePath,
+    bytes: d.bytes,
+    seconds: round(d.seconds),
+    mbps: round(mbps),
+    hash: d.hash,
+    moved: d.moved,
+    ...(d.resumedFrom ? { resumedFrom: d.resumedFrom, bytesSent: d.bytesSent } : {}),
+  };
+  if (d.alreadyStored)
+    flog.info(fields, 'the receiver holds this file already, verified identical (xxh64): not sent again');
+  else flog.info(fields, d.resumedFrom ? 'resumed, sent and verified' : 'sent and verified');
+  if (d.deleteError) flog.error({ code: d.deleteError.code }, `${d.deleteError.message} (${d.deleteError.hint})`);
+  if (json)
+    out({
+      ok: true,
+      file,
+      name: d.name,
+      bytes: d.bytes,
+      seconds: d.seconds,
+      mbps,
+      hash: d.hash,
+      harvester: d.harvester,
+      remotePath: d.remotePath,
+      moved: d.moved,
+      resumedFrom: d.resumedFrom,
+      bytesSent: d.bytesSent,
+      ...(d.alreadyStored ? { alreadyStored: true } : {}),
+      ...(d.sourceGone ? { sourceGone: true } : {}),
+      ...(d.deleteError ? { deleteError: errorJson(d.deleteError) } : {}),
+    });
+}
+
+/** What did not go, said once at the end; the exit status (0 only when every file went and its source could go). */
+function sayCounts(log: Logger, counts: { failed: number; notDeleted: number }, total: number): number {
+  const { failed, notDeleted } = counts;
+  if (notDeleted > 0)
+    log.error(
+      { notDeleted, total },
+      `${notDeleted} of ${total} file(s) delivered and verified, but their sources could not be deleted`,
+    );
+  if (failed > 0) log.error({ failed, total }, `${failed} of ${total} file(s) not delivered; their sources are kept`);
+  return failed > 0 || notDeleted > 0 ? 1 : 0;
+}
 
 function out(o: object): void {
   process.stdout.write(`${JSON.stringify(o)}\n`);

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Argv } from 'yargs';
 import { errorJson } from '../core/errors.js';
 import type { Logger } from 'pino';
-import type { UnreadableDir } from '../plotter/sweep.js';
+import type { SweepItem, UnreadableDir } from '../plotter/sweep.js';
 import type { WatchOptions } from '../plotter/watch.js';
 import { defineCommand } from './command.js';
 import { startMetrics } from './metrics-endpoint.js';
@@ -66,53 +66,11 @@ export const sweepCommand = defineCommand<SweepArgs>({
       ),
   handler: (args) =>
     runCommand(args, async (log) => {
-      const os = await import('node:os');
       const { connectNats } = await import('../bus/connect.js');
       const { sweep } = await import('../plotter/sweep.js');
-      const { defaultBusId } = await import('../bus/messages.js');
       const { createProgress } = await import('./progress.js');
-      // What a plot is and how it is offered, the same for a cron sweep and for --watch.
-      const plots = {
-        dirs: args.dirs,
-        pattern: args.pattern,
-        minAgeMs: args.minAge * 1000,
-        anyFile: args.anyFile,
-        concurrency: args.concurrency,
-        prefix: args.prefix,
-        plotter: args.plotterId ?? defaultBusId(os.hostname()),
-        bidTimeoutMs: args.bidTimeout * 1000,
-        tries: args.retries + 1,
-        busyWaitMs: args.busyWait * 1000,
-        groupWaitMs: args.groupWait * 1000,
-        pacer: await pacerFor(args.bwlimit),
-        // The next cron run starts from the harvesters this one hears (no 500 ms `has` wait).
-        rosterFile: (await import('../plotter/roster-file.js')).rosterCacheFile(args.nats.join(','), args.prefix),
-      };
-      if (args.dryRun) {
-        // Lists what a sweep would send: no NATS needed (issue 15, item 16).
-        const { findPlots, reportLeftOut } = await import('../plotter/sweep.js');
-        const { found, leftOut, unreadable, young } = await findPlots(
-          plots.dirs,
-          plots.pattern,
-          plots.minAgeMs,
-          args.anyFile,
-        );
-        if (young > 0 && !args.json)
-          process.stdout.write(`would leave ${young} plot(s) written to within --min-age (${args.minAge} s)\n`);
-        for (const u of unreadable) reportUnreadable(args.json, u);
-        for (const l of leftOut) {
-          const item = reportLeftOut(l, log);
-          if (args.json) process.stdout.write(`${JSON.stringify(item)}\n`);
-          else process.stdout.write(`would leave ${l.file}: ${l.error.code}: ${l.error.message}\n`);
-        }
-        for (const c of found)
-          process.stdout.write(
-            args.json
-              ? `${JSON.stringify({ ...c, status: 'would-send' })}\n`
-              : `would send ${c.file} (${c.size} bytes)\n`,
-          );
-        return unreadable.length > 0 || leftOut.some(needsAHuman) ? 1 : 0;
-      }
+      const plots = await plotsOf(args);
+      if (args.dryRun) return dryRun(args, log, plots);
       if (args.watch) return runWatch(args, log, plots);
       // Not refused: PLOTFERRY_METRICS in an env file shared with the service must not break cron.
       if (args.metrics !== undefined)
@@ -163,31 +121,7 @@ export const sweepCommand = defineCommand<SweepArgs>({
             if (args.json) process.stdout.write(`${JSON.stringify(item)}\n`);
           },
         });
-        const count = (s: string) => items.filter((i) => i.status === s).length;
-        const failed = count('failed');
-        const notDeleted = items.filter((i) => i.deleteError).length;
-        // Left out: a plot still being written is the normal case; a file that is not a plot, or
-        // a link, stays until a human looks, so the run says so in its exit status.
-        const leftOut = items.filter((i) => i.status === 'skipped' && i.error?.code !== 'PF_INCOMPLETE').length;
-        const problems = [
-          failed ? `${failed} plot(s) failed; their sources are kept` : '',
-          leftOut ? `${leftOut} file(s) left where they are: not plots of a known layout, or links (see above)` : '',
-          notDeleted ? `${notDeleted} plot(s) delivered and verified, but their sources could not be deleted` : '',
-          unreadable ? `${unreadable} director${unreadable === 1 ? 'y' : 'ies'} could not be read` : '',
-        ].filter(Boolean);
-        log[problems.length ? 'error' : 'info'](
-          {
-            sent: count('sent'),
-            duplicates: count('duplicate'),
-            failed,
-            notDeleted,
-            skipped: count('locked'),
-            notFinished: items.filter((i) => i.error?.code === 'PF_INCOMPLETE').length,
-            leftOut,
-          },
-          problems.length ? problems.join('; ') : 'sweep done',
-        );
-        return failed > 0 || notDeleted > 0 || leftOut > 0 || unreadable > 0 || abort.signal.aborted ? 1 : 0;
+        return sayDone(log, items, unreadable, abort.signal.aborted);
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);
@@ -196,6 +130,81 @@ export const sweepCommand = defineCommand<SweepArgs>({
       }
     }),
 });
+
+/** What a plot is and how it is offered, the same for a cron sweep, --dry-run and --watch. */
+async function plotsOf(args: SweepArgs): Promise<Omit<WatchOptions, 'nc' | 'log' | 'stop'>> {
+  const os = await import('node:os');
+  const { defaultBusId } = await import('../bus/messages.js');
+  return {
+    dirs: args.dirs,
+    pattern: args.pattern,
+    minAgeMs: args.minAge * 1000,
+    anyFile: args.anyFile,
+    concurrency: args.concurrency,
+    prefix: args.prefix,
+    plotter: args.plotterId ?? defaultBusId(os.hostname()),
+    bidTimeoutMs: args.bidTimeout * 1000,
+    tries: args.retries + 1,
+    busyWaitMs: args.busyWait * 1000,
+    groupWaitMs: args.groupWait * 1000,
+    pacer: await pacerFor(args.bwlimit),
+    // The next cron run starts from the harvesters this one hears (no 500 ms `has` wait).
+    rosterFile: (await import('../plotter/roster-file.js')).rosterCacheFile(args.nats.join(','), args.prefix),
+  };
+}
+
+/** --dry-run: lists what a sweep would send, and what it would leave and why; no NATS needed. */
+async function dryRun(args: SweepArgs, log: Logger, plots: Omit<WatchOptions, 'nc' | 'log' | 'stop'>): Promise<number> {
+  const { findPlots, reportLeftOut } = await import('../plotter/sweep.js');
+  const { found, leftOut, unreadable, young } = await findPlots(
+    plots.dirs,
+    plots.pattern,
+    plots.minAgeMs,
+    args.anyFile,
+  );
+  if (young > 0 && !args.json)
+    process.stdout.write(`would leave ${young} plot(s) written to within --min-age (${args.minAge} s)\n`);
+  for (const u of unreadable) reportUnreadable(args.json, u);
+  for (const l of leftOut) {
+    const item = reportLeftOut(l, log);
+    if (args.json) process.stdout.write(`${JSON.stringify(item)}\n`);
+    else process.stdout.write(`would leave ${l.file}: ${l.error.code}: ${l.error.message}\n`);
+  }
+  for (const c of found)
+    process.stdout.write(
+      args.json ? `${JSON.stringify({ ...c, status: 'would-send' })}\n` : `would send ${c.file} (${c.size} bytes)\n`,
+    );
+  return unreadable.length > 0 || leftOut.some(needsAHuman) ? 1 : 0;
+}
+
+/** A cron sweep's end: what went and what did not, said once; the exit status. */
+function sayDone(log: Logger, items: SweepItem[], unreadable: number, aborted: boolean): number {
+  const count = (s: string) => items.filter((i) => i.status === s).length;
+  const failed = count('failed');
+  const notDeleted = items.filter((i) => i.deleteError).length;
+  // Left out: a plot still being written is the normal case; a file that is not a plot, or
+  // a link, stays until a human looks, so the run says so in its exit status.
+  const leftOut = items.filter((i) => i.status === 'skipped' && i.error?.code !== 'PF_INCOMPLETE').length;
+  const problems = [
+    failed ? `${failed} plot(s) failed; their sources are kept` : '',
+    leftOut ? `${leftOut} file(s) left where they are: not plots of a known layout, or links (see above)` : '',
+    notDeleted ? `${notDeleted} plot(s) delivered and verified, but their sources could not be deleted` : '',
+    unreadable ? `${unreadable} director${unreadable === 1 ? 'y' : 'ies'} could not be read` : '',
+  ].filter(Boolean);
+  log[problems.length ? 'error' : 'info'](
+    {
+      sent: count('sent'),
+      duplicates: count('duplicate'),
+      failed,
+      notDeleted,
+      skipped: count('locked'),
+      notFinished: items.filter((i) => i.error?.code === 'PF_INCOMPLETE').length,
+      leftOut,
+    },
+    problems.length ? problems.join('; ') : 'sweep done',
+  );
+  return failed > 0 || notDeleted > 0 || leftOut > 0 || unreadable > 0 || aborted ? 1 : 0;
+}
 
 /** A file left out that stays so until a human looks (not a plot, a link); a plot being written is not. */
 const needsAHuman = (l: { error: { code: string } }) => l.error.code !== 'PF_INCOMPLETE';

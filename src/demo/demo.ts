@@ -19,7 +19,7 @@ import { parseBytes } from '../core/config.js';
 import { formatBytes } from '../core/format.js';
 import { Harvester } from '../farm/harvester.js';
 import { collectHeartbeats, formatStatus } from '../plotter/status.js';
-import { sweep } from '../plotter/sweep.js';
+import { sweep, SweepItem } from '../plotter/sweep.js';
 import { isPlotFileName } from '../wire/names.js';
 import { decodeOwner, encodeOwner, liveness, Owner, processStart, selfOwner } from '../storage/owner.js';
 import { writeSamplePlot } from './sample.js';
@@ -67,39 +67,16 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const harvesters: Harvester[] = [];
   try {
     say(`plotferry demo in ${root}`);
-    const url = process.env.PLOTFERRY_NATS || DEFAULT_NATS_URL;
-    const probe = await connect({ servers: url, timeout: 1_000, maxReconnectAttempts: 0 }).catch(() => undefined);
-    let natsUrl = url;
-    if (probe) {
-      await probe.close();
-      say(`using the NATS server at ${url} (subjects under "${prefix}.")`);
-    } else {
-      server = await startNatsServer();
-      natsUrl = server.url;
-      const nats = { pid: server.pid, start: processStart(server.pid) };
-      await fsp.writeFile(path.join(root, OWNER_FILE), encodeOwner({ ...owner, nats } as Owner));
-      say(`no NATS server at ${url}: started a private nats-server at ${natsUrl}`);
-    }
+    const found = await findOrStartNats(root, owner, prefix, say);
+    server = found.server;
+    const natsUrl = found.url;
     const nc = async () => {
       const c = await connect({ servers: natsUrl });
       conns.push(c);
       return c;
     };
-    for (const [i, dirs] of harvesterDirs.entries()) {
-      harvesters.push(
-        await Harvester.start({
-          nc: await nc(),
-          id: `demo-harvester-${i + 1}`,
-          advertiseHost: '127.0.0.1',
-          listenHost: '127.0.0.1',
-          dirs,
-          // The demo's disks are scratch directories, often on the root filesystem.
-          allowRootFs: true,
-          prefix,
-          log: opts.log,
-        }),
-      );
-    }
+    for (const [i, dirs] of harvesterDirs.entries())
+      harvesters.push(await startHarvester(i, dirs, await nc(), prefix, opts.log));
     say(
       `2 harvesters bidding, 2 directories each; making ${opts.files} sample plot(s) of ${formatBytes(size)} in ${plotter} ...`,
     );
@@ -129,26 +106,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     progress.stop();
     if (opts.signal?.aborted) say('stopped (Ctrl-C): cleaning up');
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    let total = 0;
-    for (const it of items) {
-      if (it.status === 'sent') {
-        total += it.size;
-        say(
-          `  ${it.name}\n    -> ${it.harvester}: ${it.remotePath}\n       ${it.mbps!.toFixed(0)} MB/s, xxh64 ${it.hash} verified on both ends, source removed`,
-        );
-      } else {
-        say(`  ${it.name}: ${it.status}${it.error ? ` (${it.error.code}: ${it.error.message})` : ''}`);
-      }
-    }
-    const sent = items.filter((i) => i.status === 'sent').length;
-    say(
-      `moved ${sent} of ${items.length} plot(s), ${(total / 2 ** 30).toFixed(2)} GiB in ${secs.toFixed(2)} s: ${(total / 1e6 / secs).toFixed(0)} MB/s overall`,
-    );
-    for (const dirs of harvesterDirs) {
-      for (const d of dirs) say(`  ${path.relative(root, d)}: ${(await plotsIn(d)).length} plot(s)`);
-    }
-    say(`  plotter-nvme: ${(await plotsIn(plotter)).length} plot(s) left`);
-    say("  (each harvester's two directories share one filesystem here, so they count as one disk)");
+    const sent = await sayMoved(items, secs, { root, plotter, harvesterDirs, say });
     if (opts.signal?.aborted) return 1;
     const replotOk = await replotAct({ root, plotter, prefix: `${prefix}-replot`, size, nc, harvesters, say, opts });
     return sent === items.length && replotOk ? 0 : 1;
@@ -160,6 +118,84 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (opts.keep) say(`kept ${root}`);
     else await fsp.rm(root, { recursive: true, force: true });
   }
+}
+
+/** Demo harvester `i` on 127.0.0.1 over `dirs`. */
+function startHarvester(
+  i: number,
+  dirs: string[],
+  nc: NatsConnection,
+  prefix: string,
+  log: Logger,
+): Promise<Harvester> {
+  return Harvester.start({
+    nc,
+    id: `demo-harvester-${i + 1}`,
+    advertiseHost: '127.0.0.1',
+    listenHost: '127.0.0.1',
+    dirs,
+    // The demo's disks are scratch directories, often on the root filesystem.
+    allowRootFs: true,
+    prefix,
+    log,
+  });
+}
+
+/** The NATS server at PLOTFERRY_NATS (or the default URL) if one answers, else a private one started here. */
+async function findOrStartNats(
+  root: string,
+  owner: Owner,
+  prefix: string,
+  say: (s: string) => void,
+): Promise<{ server?: NatsServer; url: string }> {
+  const url = process.env.PLOTFERRY_NATS || DEFAULT_NATS_URL;
+  const probe = await connect({ servers: url, timeout: 1_000, maxReconnectAttempts: 0 }).catch(() => undefined);
+  if (probe) {
+    await probe.close();
+    say(`using the NATS server at ${url} (subjects under "${prefix}.")`);
+    return { url };
+  }
+  const server = await startNatsServer();
+  try {
+    const nats = { pid: server.pid, start: processStart(server.pid) };
+    await fsp.writeFile(path.join(root, OWNER_FILE), encodeOwner({ ...owner, nats } as Owner));
+  } catch (err) {
+    // Not handed back yet, so the caller's cleanup would not stop it.
+    await server.stop();
+    throw err;
+  }
+  say(`no NATS server at ${url}: started a private nats-server at ${server.url}`);
+  return { server, url: server.url };
+}
+
+/** Where each plot went, how fast, and what each directory holds now; how many were sent. */
+async function sayMoved(
+  items: SweepItem[],
+  secs: number,
+  at: { root: string; plotter: string; harvesterDirs: string[][]; say: (s: string) => void },
+): Promise<number> {
+  const { root, plotter, harvesterDirs, say } = at;
+  let total = 0;
+  for (const it of items) {
+    if (it.status === 'sent') {
+      total += it.size;
+      say(
+        `  ${it.name}\n    -> ${it.harvester}: ${it.remotePath}\n       ${it.mbps!.toFixed(0)} MB/s, xxh64 ${it.hash} verified on both ends, source removed`,
+      );
+    } else {
+      say(`  ${it.name}: ${it.status}${it.error ? ` (${it.error.code}: ${it.error.message})` : ''}`);
+    }
+  }
+  const sent = items.filter((i) => i.status === 'sent').length;
+  say(
+    `moved ${sent} of ${items.length} plot(s), ${(total / 2 ** 30).toFixed(2)} GiB in ${secs.toFixed(2)} s: ${(total / 1e6 / secs).toFixed(0)} MB/s overall`,
+  );
+  for (const dirs of harvesterDirs) {
+    for (const d of dirs) say(`  ${path.relative(root, d)}: ${(await plotsIn(d)).length} plot(s)`);
+  }
+  say(`  plotter-nvme: ${(await plotsIn(plotter)).length} plot(s) left`);
+  say("  (each harvester's two directories share one filesystem here, so they count as one disk)");
+  return sent;
 }
 
 /**

@@ -20,7 +20,7 @@ import { linkDown, LinkDown, linkDownMessage } from '../bus/link.js';
 import type { Held } from '../bus/messages.js';
 import { asPlotferryError, errorJson, ErrorJson, PlotferryError } from '../core/errors.js';
 import { notify } from '../core/notify.js';
-import { HeldError, sendByBidding } from './bidding.js';
+import { BiddingResult, HeldError, sendByBidding } from './bidding.js';
 import { sendableSource } from '../storage/plot-file.js';
 import { removeSource, SourceId, symlinkError } from '../storage/source.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
@@ -333,76 +333,7 @@ async function moveInSlot(
     return { ...c, status: 'locked' };
   }
   try {
-    // The earlier sweep that held the lock may have moved it meanwhile.
-    const st = await fsp.lstat(c.file).catch(() => undefined);
-    if (!st) return { ...c, status: 'locked' };
-    // Checked again under the lock; the transfer then sends this very file or nothing.
-    let source: SourceId;
-    try {
-      source = (await sendableSource(c.file, opts.anyFile ?? false)).id;
-    } catch (err) {
-      const e = asPlotferryError(err);
-      if (e.code === 'PF_INCOMPLETE' || e.code === 'PF_NOT_A_PLOT' || e.code === 'PF_SOURCE')
-        return reportLeftOut({ ...c, error: e }, log);
-      throw e;
-    }
-    const size = Number(source.size);
-    // Who holds it already: asked with `has` until the roster knows every harvester, then told by
-    // the announce itself (a holder declines, describing its copy), one round trip less per plot.
-    const holder = ctx.roster.harvesters() ? undefined : await ctx.roster.ask(c.name, size, locked.lock.token);
-    if (holder) return await settleHeld(c, holder, log);
-    const r = await sendByBidding({
-      nc: opts.nc,
-      plotter: opts.plotter,
-      prefix: opts.prefix,
-      file: c.file,
-      bidTimeoutMs: opts.bidTimeoutMs,
-      tries: opts.tries,
-      busyWaitMs: opts.busyWaitMs,
-      groupWaitMs: opts.groupWaitMs,
-      backoffMs: opts.backoffMs,
-      pacer: opts.pacer,
-      signal: opts.signal,
-      probe: locked.lock.token,
-      expectSource: source,
-      roster: ctx.roster,
-      freed: ctx.freed,
-      groupGate: ctx.groups,
-      whileWaiting,
-      onProgress: opts.onStart?.(c),
-      onSent: release,
-      onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
-    });
-    const removed = await removeReported(c.file, r.source, `${r.harvester}:${r.remotePath}`, log);
-    const mbps = r.seconds > 0 ? r.bytesSent / 1e6 / r.seconds : 0;
-    log.info(
-      {
-        harvester: r.harvester,
-        remote: r.remotePath,
-        bytes: r.bytes,
-        mbps: Math.round(mbps),
-        ...(r.why ? { why: r.why } : {}),
-      },
-      r.alreadyStored
-        ? 'stored by an attempt whose answer was lost, verified identical (xxh64)'
-        : removed.sourceRemoved
-          ? 'moved and verified'
-          : 'sent and verified',
-    );
-    return {
-      ...c,
-      size,
-      status: 'sent',
-      harvester: r.harvester,
-      remotePath: r.remotePath,
-      seconds: r.seconds,
-      mbps,
-      hash: r.hash,
-      resumedFrom: r.resumedFrom,
-      bytesSent: r.bytesSent,
-      ...(r.alreadyStored ? { alreadyStored: true } : {}),
-      ...removed,
-    };
+    return await sendLocked(opts, ctx, c, locked.lock.token, log, release, whileWaiting);
   } catch (err) {
     if (err instanceof HeldError) return await settleHeld(c, err.holder, log);
     const e = asPlotferryError(err);
@@ -412,6 +343,93 @@ async function moveInSlot(
   } finally {
     await locked.lock.release();
   }
+}
+
+/** moveInSlot() once the plot is locked: checked again, then sent by bidding and its source removed. */
+async function sendLocked(
+  opts: SweepOptions,
+  ctx: SweepContext,
+  c: Candidate,
+  token: string,
+  log: Logger,
+  release: () => void,
+  whileWaiting: <T>(wait: Promise<T>) => Promise<T>,
+): Promise<SweepItem> {
+  // The earlier sweep that held the lock may have moved it meanwhile.
+  const st = await fsp.lstat(c.file).catch(() => undefined);
+  if (!st) return { ...c, status: 'locked' };
+  // Checked again under the lock; the transfer then sends this very file or nothing.
+  let source: SourceId;
+  try {
+    source = (await sendableSource(c.file, opts.anyFile ?? false)).id;
+  } catch (err) {
+    const e = asPlotferryError(err);
+    if (e.code === 'PF_INCOMPLETE' || e.code === 'PF_NOT_A_PLOT' || e.code === 'PF_SOURCE')
+      return reportLeftOut({ ...c, error: e }, log);
+    throw e;
+  }
+  const size = Number(source.size);
+  // Who holds it already: asked with `has` until the roster knows every harvester, then told by
+  // the announce itself (a holder declines, describing its copy), one round trip less per plot.
+  const holder = ctx.roster.harvesters() ? undefined : await ctx.roster.ask(c.name, size, token);
+  if (holder) return settleHeld(c, holder, log);
+  const r = await sendByBidding({
+    nc: opts.nc,
+    plotter: opts.plotter,
+    prefix: opts.prefix,
+    file: c.file,
+    bidTimeoutMs: opts.bidTimeoutMs,
+    tries: opts.tries,
+    busyWaitMs: opts.busyWaitMs,
+    groupWaitMs: opts.groupWaitMs,
+    backoffMs: opts.backoffMs,
+    pacer: opts.pacer,
+    signal: opts.signal,
+    probe: token,
+    expectSource: source,
+    roster: ctx.roster,
+    freed: ctx.freed,
+    groupGate: ctx.groups,
+    whileWaiting,
+    onProgress: opts.onStart?.(c),
+    onSent: release,
+    onRetry: (e, attempt, delayMs) => log.warn({ code: e.code, attempt, delayMs }, `retrying: ${e.message}`),
+  });
+  return reportSent(c, size, r, log);
+}
+
+/** A plot stored by a harvester: its source removed (when reported so), said, and its outcome. */
+async function reportSent(c: Candidate, size: number, r: BiddingResult, log: Logger): Promise<SweepItem> {
+  const removed = await removeReported(c.file, r.source, `${r.harvester}:${r.remotePath}`, log);
+  const mbps = r.seconds > 0 ? r.bytesSent / 1e6 / r.seconds : 0;
+  log.info(
+    {
+      harvester: r.harvester,
+      remote: r.remotePath,
+      bytes: r.bytes,
+      mbps: Math.round(mbps),
+      ...(r.why ? { why: r.why } : {}),
+    },
+    r.alreadyStored
+      ? 'stored by an attempt whose answer was lost, verified identical (xxh64)'
+      : removed.sourceRemoved
+        ? 'moved and verified'
+        : 'sent and verified',
+  );
+  return {
+    ...c,
+    size,
+    status: 'sent',
+    harvester: r.harvester,
+    remotePath: r.remotePath,
+    seconds: r.seconds,
+    mbps,
+    hash: r.hash,
+    resumedFrom: r.resumedFrom,
+    bytesSent: r.bytesSent,
+    ...(r.alreadyStored ? { alreadyStored: true } : {}),
+    ...removed,
+  };
 }
 
 /**

@@ -36,6 +36,7 @@ import {
   sweepContext,
   SweepItem,
   SweepOptions,
+  UnreadableDir,
 } from './sweep.js';
 
 export const WATCH_LOCK = '.plotferry-watch.lock';
@@ -77,62 +78,19 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
   const inFlight = new Map<string, Promise<void>>();
   const backoff = new Map<string, Backoff>();
   const unreadableSaid = new Set<string>();
-  /** Files left out (not whole yet, not a plot), with what was said: said again only when it changes. */
-  const leftOutSaid = new Map<string, string>();
-  const sayLeftOut = (l: LeftOut) => {
-    const said = `${l.error.code} ${l.error.message}`;
-    if (leftOutSaid.get(l.file) === said) return;
-    leftOutSaid.set(l.file, said);
-    opts.onDone?.(reportLeftOut(l, opts.log));
-  };
+  const leftOut = new LeftOutNotes(opts);
   let queue: Candidate[] = [];
 
   let wake: (() => void) | undefined;
   const poke = () => wake?.();
-  let settle: NodeJS.Timeout | undefined;
-  const watchers = opts.dirs.map((dir) =>
-    watchDir(dir, () => {
-      clearTimeout(settle);
-      settle = setTimeout(poke, SETTLE_MS);
-    }),
-  );
+  const watchers = watchDirs(opts.dirs, poke);
 
   /** Plots that finished while a scan ran: its listing may still show them. */
   const settled = new Set<string>();
   const finished = (c: Candidate, item: SweepItem) => {
     inFlight.delete(c.file);
     settled.add(c.file);
-    // Gone before its turn (moved by a cron sweep beside us, or by hand), or locked by another
-    // sweep that moves it now: nothing happened here, nothing to report.
-    if (item.status === 'locked') {
-      opts.log.debug({ file: c.file }, 'handled elsewhere');
-      return queue.length > 0 ? dispatch() : poke();
-    }
-    // Found not whole (or not a plot) when its turn came: the scans look at it again.
-    if (item.status === 'skipped') {
-      if (item.error) leftOutSaid.set(c.file, `${item.error.code} ${item.error.message}`);
-      opts.onDone?.(item);
-      return queue.length > 0 ? dispatch() : poke();
-    }
-    if (item.status === 'sent') summary.sent++;
-    else if (item.status === 'duplicate') summary.duplicates++;
-    const outcome = item.status === 'failed' ? 'failed' : 'ok';
-    metrics.sentPlots.inc({ outcome });
-    metrics.sentBytes.inc({ outcome }, item.bytesSent ?? 0);
-    if (item.status === 'sent' && item.seconds !== undefined)
-      metrics.transferSeconds.observe({ direction: 'send' }, item.seconds);
-    if (item.error) metrics.failures.inc({ code: item.error.code });
-    if (item.status === 'failed') {
-      summary.failures++;
-      const prev = backoff.get(c.file);
-      const delayMs = prev ? Math.min(MAX_RETRY_MS, prev.delayMs * 2) : firstRetry;
-      backoff.set(c.file, { at: Date.now() + delayMs, delayMs });
-      opts.log.warn(
-        { file: c.file, code: item.error?.code, retryInS: Math.round(delayMs / 1000) },
-        `not moved; tried again in ${Math.round(delayMs / 1000)} s (source kept)`,
-      );
-    } else backoff.delete(c.file);
-    opts.onDone?.(item);
+    recordItem(item, opts, { summary, backoff, leftOut, firstRetry });
     // The next from the last scan's queue, and a new scan only once it is empty: a rescan per
     // plot would stat the whole backlog again and again.
     if (queue.length > 0) dispatch();
@@ -151,37 +109,16 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
     }
   };
 
-  opts.log.info(
-    { dirs: opts.dirs, concurrency, minAgeS: (opts.minAgeMs ?? 60_000) / 1000 },
-    `watching ${opts.dirs.length} director${opts.dirs.length === 1 ? 'y' : 'ies'} for finished plots`,
-  );
+  sayWatching(opts, concurrency);
   try {
     while (!opts.stop.aborted) {
       settled.clear();
       await claims.retry(opts.log);
       const dirs = claims.scanned(opts.dirs);
-      const { found, leftOut, unreadable, nextReadyAt } = await findPlots(
-        dirs,
-        opts.pattern,
-        opts.minAgeMs,
-        opts.anyFile,
-      );
-      for (const l of leftOut) sayLeftOut(l);
-      for (const f of leftOutSaid.keys()) if (!leftOut.some((l) => l.file === f)) leftOutSaid.delete(f);
-      for (const u of unreadable) {
-        // Said once per outage, not every scan; said again once it is back.
-        if (!unreadableSaid.has(u.dir))
-          opts.log.error(
-            { dir: u.dir, code: u.error.code },
-            `${u.error.message}; ${unreadable.length < opts.dirs.length ? 'watching the others, and' : ''} looking again every scan`,
-          );
-        unreadableSaid.add(u.dir);
-      }
-      for (const d of unreadableSaid)
-        if (!unreadable.some((u) => u.dir === d)) {
-          unreadableSaid.delete(d);
-          opts.log.info({ dir: d }, 'readable again');
-        }
+      const scan = await findPlots(dirs, opts.pattern, opts.minAgeMs, opts.anyFile);
+      const { found, unreadable, nextReadyAt } = scan;
+      leftOut.sayAll(scan.leftOut);
+      sayUnreadable(unreadable, unreadableSaid, opts);
       const now = Date.now();
       const present = new Set(found.map((c) => c.file));
       for (const f of backoff.keys()) if (!present.has(f)) backoff.delete(f); // gone: moved by another, or by hand
@@ -189,12 +126,10 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
         (c) => !inFlight.has(c.file) && !settled.has(c.file) && !((backoff.get(c.file)?.at ?? 0) > now),
       );
       dispatch();
-      // Sleep until something changes, the youngest plot is old enough, or a backed-off plot
-      // is due; at most a scan interval. NATS down: look again each second for the reconnect.
-      const due = [nextReadyAt, ...[...backoff.values()].map((b) => b.at)].filter((t): t is number => t !== undefined);
-      let wait = Math.min(scanEvery, ...due.map((t) => Math.max(0, t - Date.now() + 5)));
-      if (linkDown(opts.nc) && queue.length > 0) wait = Math.min(wait, 1_000);
-      const sleep = wakeableSleep(wait, opts.stop);
+      const sleep = wakeableSleep(
+        nextWait(scanEvery, nextReadyAt, backoff, Boolean(linkDown(opts.nc)) && queue.length > 0),
+        opts.stop,
+      );
       wake = sleep.wake;
       await sleep.done;
       wake = undefined;
@@ -202,11 +137,140 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
     await Promise.all(inFlight.values());
     return summary;
   } finally {
-    clearTimeout(settle);
-    for (const w of watchers) w?.close();
+    watchers.close();
     ctx.freed.close();
     await claims.release();
   }
+}
+
+/** Files left out (not whole yet, not a plot), with what was said: said again only when it changes. */
+class LeftOutNotes {
+  private readonly said = new Map<string, string>();
+  constructor(private readonly opts: WatchOptions) {}
+
+  /** A scan's files left out: each said when new or changed; the rest are forgotten. */
+  sayAll(leftOut: LeftOut[]): void {
+    for (const l of leftOut) {
+      const said = `${l.error.code} ${l.error.message}`;
+      if (this.said.get(l.file) === said) continue;
+      this.said.set(l.file, said);
+      this.opts.onDone?.(reportLeftOut(l, this.opts.log));
+    }
+    for (const f of this.said.keys()) if (!leftOut.some((l) => l.file === f)) this.said.delete(f);
+  }
+
+  /** Said already by movePlot() (found not whole when its turn came). */
+  note(file: string, error: { code: string; message: string }): void {
+    this.said.set(file, `${error.code} ${error.message}`);
+  }
+}
+
+interface WatchBook {
+  summary: WatchSummary;
+  backoff: Map<string, Backoff>;
+  leftOut: LeftOutNotes;
+  firstRetry: number;
+}
+
+/** A moved plot's outcome: counted, backed off when it failed, and reported. */
+function recordItem(item: SweepItem, opts: WatchOptions, book: WatchBook): void {
+  // Gone before its turn (moved by a cron sweep beside us, or by hand), or locked by another
+  // sweep that moves it now: nothing happened here, nothing to report.
+  if (item.status === 'locked') {
+    opts.log.debug({ file: item.file }, 'handled elsewhere');
+    return;
+  }
+  // Found not whole (or not a plot) when its turn came: the scans look at it again.
+  if (item.status === 'skipped') {
+    if (item.error) book.leftOut.note(item.file, item.error);
+    opts.onDone?.(item);
+    return;
+  }
+  countOutcome(item, book.summary);
+  if (item.status === 'failed') backOff(book.backoff, item, book.firstRetry, opts.log);
+  else book.backoff.delete(item.file);
+  opts.onDone?.(item);
+}
+
+/** fs.watch on each directory; a burst of events is taken together, then `onChange` runs once. */
+function watchDirs(dirs: readonly string[], onChange: () => void): { close(): void } {
+  let settle: NodeJS.Timeout | undefined;
+  const watchers = dirs.map((dir) =>
+    watchDir(dir, () => {
+      clearTimeout(settle);
+      settle = setTimeout(onChange, SETTLE_MS);
+    }),
+  );
+  return {
+    close() {
+      clearTimeout(settle);
+      for (const w of watchers) w?.close();
+    },
+  };
+}
+
+function sayWatching(opts: WatchOptions, concurrency: number): void {
+  opts.log.info(
+    { dirs: opts.dirs, concurrency, minAgeS: (opts.minAgeMs ?? 60_000) / 1000 },
+    `watching ${opts.dirs.length} director${opts.dirs.length === 1 ? 'y' : 'ies'} for finished plots`,
+  );
+}
+
+/** A plot's outcome in the summary and the metrics. */
+function countOutcome(item: SweepItem, summary: WatchSummary): void {
+  if (item.status === 'sent') summary.sent++;
+  else if (item.status === 'duplicate') summary.duplicates++;
+  else if (item.status === 'failed') summary.failures++;
+  const outcome = item.status === 'failed' ? 'failed' : 'ok';
+  metrics.sentPlots.inc({ outcome });
+  metrics.sentBytes.inc({ outcome }, item.bytesSent ?? 0);
+  if (item.status === 'sent' && item.seconds !== undefined)
+    metrics.transferSeconds.observe({ direction: 'send' }, item.seconds);
+  if (item.error) metrics.failures.inc({ code: item.error.code });
+}
+
+/** A failed plot waits before it is tried again: `firstRetry`, doubling per failure up to an hour. */
+function backOff(backoff: Map<string, Backoff>, item: SweepItem, firstRetry: number, log: Logger): void {
+  const prev = backoff.get(item.file);
+  const delayMs = prev ? Math.min(MAX_RETRY_MS, prev.delayMs * 2) : firstRetry;
+  backoff.set(item.file, { at: Date.now() + delayMs, delayMs });
+  log.warn(
+    { file: item.file, code: item.error?.code, retryInS: Math.round(delayMs / 1000) },
+    `not moved; tried again in ${Math.round(delayMs / 1000)} s (source kept)`,
+  );
+}
+
+/** Unreadable directories: said once per outage, not every scan; said again once it is back. */
+function sayUnreadable(unreadable: UnreadableDir[], said: Set<string>, opts: WatchOptions): void {
+  for (const u of unreadable) {
+    if (!said.has(u.dir))
+      opts.log.error(
+        { dir: u.dir, code: u.error.code },
+        `${u.error.message}; ${unreadable.length < opts.dirs.length ? 'watching the others, and' : ''} looking again every scan`,
+      );
+    said.add(u.dir);
+  }
+  for (const d of said)
+    if (!unreadable.some((u) => u.dir === d)) {
+      said.delete(d);
+      opts.log.info({ dir: d }, 'readable again');
+    }
+}
+
+/**
+ * How long to sleep: until the youngest plot is old enough or a backed-off plot is due, at most
+ * a scan interval (a change in a directory wakes it sooner). NATS down with plots waiting: look
+ * again each second for the reconnect.
+ */
+function nextWait(
+  scanEvery: number,
+  nextReadyAt: number | undefined,
+  backoff: Map<string, Backoff>,
+  waitingForLink: boolean,
+): number {
+  const due = [nextReadyAt, ...[...backoff.values()].map((b) => b.at)].filter((t): t is number => t !== undefined);
+  const wait = Math.min(scanEvery, ...due.map((t) => Math.max(0, t - Date.now() + 5)));
+  return waitingForLink ? Math.min(wait, 1_000) : wait;
 }
 
 /** fs.watch on `dir`, or undefined where it is not available (the scans still run). */

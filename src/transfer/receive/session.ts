@@ -89,8 +89,45 @@ export type ReceiveOutcome =
     }
   | { ok: false; name?: string; bytes: number; error: PlotferryError; quiet?: boolean };
 
-/** 'discard': a speedtest's data phase (bytes counted and dropped, never written). */
-type State = 'hello' | 'accepting' | 'data' | 'discard' | 'trailer' | 'finishing' | 'done' | 'failed';
+/**
+ * The session's states and the only moves between them; moveTo() refuses any other move (a bug:
+ * PF_INTERNAL in the log, a fixed message to the sender). Every state but the two last may also
+ * move to 'failed' (fail(): the error answered, the temporary file removed or kept for a resume).
+ *
+ *   state      comes from          goes to           when
+ *   hello      (start)             accepting         HELLO decoded
+ *   accepting  hello               data              the file placed and its temporary file open
+ *                                  discard           a speedtest admitted
+ *   data       accepting           trailer           the declared bytes all arrived
+ *   discard    accepting           done              the speedtest's sender half-closed
+ *   trailer    data                finishing         TRAILER decoded
+ *   finishing  trailer             done              hash matched, file synced and published
+ *   done       discard, finishing  (none)            RESULT sent
+ *   failed     all but done        (none)            an error answered, cleaned up
+ *
+ * 'discard' is a speedtest's data phase (bytes counted and dropped, never written). A step that
+ * awaits (accept, finish) asks, after each await, whether the session is still in the state it
+ * started in (stillIn): a failure meanwhile (the sender vanished, the listener stopping) moved it
+ * to 'failed', and what the step made since then is its own to clean up.
+ */
+const NEXT = {
+  hello: ['accepting', 'failed'],
+  accepting: ['data', 'discard', 'failed'],
+  data: ['trailer', 'failed'],
+  discard: ['done', 'failed'],
+  trailer: ['finishing', 'failed'],
+  finishing: ['done', 'failed'],
+  done: [],
+  failed: [],
+} as const satisfies Record<string, readonly string[]>;
+
+export type ReceiveState = keyof typeof NEXT;
+type State = ReceiveState;
+
+/** Whether the table above lets a session move from `from` to `to`. */
+export function canMove(from: ReceiveState, to: ReceiveState): boolean {
+  return (NEXT[from] as readonly ReceiveState[]).includes(to);
+}
 
 export class ReceiveSession {
   private readonly reader = new StreamReader();
@@ -148,6 +185,20 @@ export class ReceiveSession {
     }, ctx.headerTimeoutMs);
   }
 
+  /** The one way the state changes: a move the table (NEXT) does not name is a bug, thrown as one. */
+  private moveTo(to: State): void {
+    if (!canMove(this.state, to)) throw new Error(`receive session: no move from '${this.state}' to '${to}'`);
+    this.state = to;
+  }
+
+  /**
+   * Whether the session is still in `state`, the state a step that awaits started in: false once
+   * a failure meanwhile moved it on (to 'failed'), and the step cleans up what it made since.
+   */
+  private stillIn(state: State): boolean {
+    return this.state === state;
+  }
+
   /** Stops a transfer in progress (listener shutdown): cleans up and answers PF_SHUTTING_DOWN. */
   abort(): void {
     this.fail(new PlotferryError('PF_SHUTTING_DOWN', 'the receiver is shutting down'));
@@ -173,7 +224,7 @@ export class ReceiveSession {
       if (this.state === 'discard') return this.discardSink!.take(n);
       const rest = this.state === 'data' ? this.sink!.take(buf, n) : n;
       if (rest > 0) this.reader.push(Buffer.from(buf.subarray(n - rest, n)));
-      if (this.state === 'data' && this.sink!.remaining === 0) this.state = 'trailer';
+      if (this.state === 'data' && this.sink!.remaining === 0) this.moveTo('trailer');
       this.pump();
     } catch (err) {
       this.fail(err);
@@ -188,7 +239,7 @@ export class ReceiveSession {
       if (msg.type !== 'hello')
         throw new PlotferryError('PF_PROTOCOL', `expected HELLO, got ${msg.type.toUpperCase()}`);
       clearTimeout(this.headerTimer);
-      this.state = 'accepting';
+      this.moveTo('accepting');
       this.socket.pause();
       this.accept(msg).catch((e) => this.fail(e));
       return;
@@ -200,7 +251,7 @@ export class ReceiveSession {
         sink.take(raw, raw.length);
       }
       if (sink.remaining > 0) return;
-      this.state = 'trailer';
+      this.moveTo('trailer');
     }
     if (this.state === 'trailer') {
       let frame;
@@ -217,7 +268,7 @@ export class ReceiveSession {
       const msg = decodeMessage(frame);
       if (msg.type !== 'trailer')
         throw new PlotferryError('PF_PROTOCOL', `expected TRAILER, got ${msg.type.toUpperCase()}`);
-      this.state = 'finishing';
+      this.moveTo('finishing');
       this.socket.setTimeout(0);
       this.finish(msg.hash).catch((e) => this.fail(e));
     }
@@ -236,7 +287,7 @@ export class ReceiveSession {
     this.reservation = await ctx.place(name, hello.size, resumable, hello.probe);
     // A session failed while we waited (abort() at shutdown; the socket itself is paused here, so
     // a vanished sender is only noticed later) was cleaned up without these: clean up again.
-    if (this.state !== 'accepting') return this.cleanup();
+    if (!this.stillIn('accepting')) return this.cleanup();
     const opened = await this.openTemp(name, resumable);
     if (opened && !this.counted) {
       this.counted = true;
@@ -244,57 +295,78 @@ export class ReceiveSession {
     }
     if (!opened) return;
     const { fd, temp, offset } = opened;
-    if (this.state !== 'accepting') {
-      // Failed while the file was being created (the sender vanished right after its header):
-      // that cleanup could not see the file yet, so it is removed here (seen while chasing a fuzz failure).
-      await closeFd(fd).catch(() => undefined);
-      // A partial copy taken just now goes back (the connection broke, its bytes are good).
-      if (offset > 0)
-        await fsp
-          .rename(temp, partialPathFor(this.reservation.dir, name, hello.size))
-          .catch(() => fsp.rm(temp, { force: true }));
-      else await fsp.rm(temp, { force: true });
-      return this.cleanup();
-    }
+    if (!this.stillIn('accepting')) return this.dropOpened(opened, name);
     this.fd = fd;
     this.tempPath = temp;
     this.resumedFrom = offset;
     this.hasher = await createHasher(hello.hash);
-    if (this.state !== 'accepting') return this.cleanup();
-    // The header, read from the first buffer on its way to disk: refused with --verify-plot-header
-    // when it is not a plot's; otherwise only noted (PoS1 or PoS2, its group) for the inventory.
-    // A plot whose header says it is longer than the declared size is refused here, before a
-    // byte is written, whatever the options (wire/plot-end.ts); the rest of that check runs at
-    // the end, on the file, before it is published.
-    const checkFirst = (first: Buffer) => {
-      if (ctx.verifyPlotHeader) {
-        this.plotHeader = checkPlotHeader(first, hello.size);
-        this.log.debug(this.plotHeader, 'plot header checked');
-      } else {
-        try {
-          this.plotHeader = checkPlotHeader(first, hello.size);
-        } catch {
-          // Too short to tell (a tiny test buffer), or not a plot.
-          if (first.length >= PLOT_HEADER_MAX_CHECK || first.length === hello.size) this.plotHeader = null;
-          return;
-        }
-      }
-      refuseUnwhole(plotEnd(first, hello.size), hello.name, ctx.verifyPlotHeader);
-    };
+    if (!this.stillIn('accepting')) return this.cleanup();
     if (offset > 0) {
       // Tell the sender now, so it hashes its first `offset` bytes while we re-hash ours.
       this.log.info({ dir: this.reservation.dir, size: hello.size, offset }, 'resuming from a partial copy');
       this.socket.write(encodeMessage({ type: 'accept', offset }));
-      const going = () => this.state === 'accepting';
-      this.rehashing = rehashPrefix(fd, offset, temp, this.hasher, this.socket, going, checkFirst);
+      const going = () => this.stillIn('accepting');
+      this.rehashing = rehashPrefix(fd, offset, temp, this.hasher, this.socket, going, (first) =>
+        this.checkFirst(first),
+      );
       await this.rehashing;
-      if (this.state !== 'accepting') return this.cleanup();
+      if (!this.stillIn('accepting')) return this.cleanup();
     }
+    this.startData(fd, offset);
+  }
+
+  /**
+   * Failed while the file was being created (the sender vanished right after its header): that
+   * cleanup could not see the file yet, so it is removed here (seen while chasing a fuzz failure).
+   */
+  private async dropOpened(
+    { fd, temp, offset }: { fd: number; temp: string; offset: number },
+    name: string,
+  ): Promise<void> {
+    await closeFd(fd).catch(() => undefined);
+    // A partial copy taken just now goes back (the connection broke, its bytes are good).
+    if (offset > 0)
+      await fsp
+        .rename(temp, partialPathFor(this.reservation!.dir, name, this.hello!.size))
+        .catch(() => fsp.rm(temp, { force: true }));
+    else await fsp.rm(temp, { force: true });
+    return this.cleanup();
+  }
+
+  /**
+   * The header, read from the first buffer on its way to disk: refused with --verify-plot-header
+   * when it is not a plot's; otherwise only noted (PoS1 or PoS2, its group) for the inventory.
+   * A plot whose header says it is longer than the declared size is refused here, before a
+   * byte is written, whatever the options (wire/plot-end.ts); the rest of that check runs at
+   * the end, on the file, before it is published.
+   */
+  private checkFirst(first: Buffer): void {
+    const { ctx } = this;
+    const hello = this.hello!;
+    if (ctx.verifyPlotHeader) {
+      this.plotHeader = checkPlotHeader(first, hello.size);
+      this.log.debug(this.plotHeader, 'plot header checked');
+    } else {
+      try {
+        this.plotHeader = checkPlotHeader(first, hello.size);
+      } catch {
+        // Too short to tell (a tiny test buffer), or not a plot.
+        if (first.length >= PLOT_HEADER_MAX_CHECK || first.length === hello.size) this.plotHeader = null;
+        return;
+      }
+    }
+    refuseUnwhole(plotEnd(first, hello.size), hello.name, ctx.verifyPlotHeader);
+  }
+
+  /** accept()'s last step, the file open at `offset`: bytes flow from the socket to the disk. */
+  private startData(fd: number, offset: number): void {
+    const { ctx } = this;
+    const hello = this.hello!;
     // The header check reads the first buffer: it must hold the whole header.
     const bufferSize = Math.max(ctx.bufferSize ?? WRITE_BATCH, ctx.verifyPlotHeader ? PLOT_HEADER_MAX_CHECK : 1);
     this.sink = new FileSink({
       socket: this.socket,
-      hasher: this.hasher,
+      hasher: this.hasher!,
       writer: (done) =>
         new DiskWriter(fd, offset, this.log, done, {
           flushEvery: ctx.flushEvery ?? DEFAULT_FLUSH_EVERY,
@@ -304,12 +376,12 @@ export class ReceiveSession {
       size: hello.size,
       bufferSize,
       buffers: ctx.buffers ?? POOL_BUFFERS,
-      checkFirst,
+      checkFirst: (first) => this.checkFirst(first),
       onWriteError: (err) => this.fail(fromSystemError(err, `writing ${this.tempPath}`)),
       expectsBytes: () => this.expectsBytes(),
     });
-    if (offset === 0) this.log.info({ dir: this.reservation.dir, size: hello.size }, 'receiving');
-    this.state = 'data';
+    if (offset === 0) this.log.info({ dir: this.reservation!.dir, size: hello.size }, 'receiving');
+    this.moveTo('data');
     if (offset === 0) this.socket.write(encodeMessage({ type: 'accept' }));
     this.socket.setTimeout(ctx.idleTimeoutMs);
     this.socket.resume();
@@ -352,7 +424,7 @@ export class ReceiveSession {
           err instanceof PlotferryError
             ? err
             : fromSystemError(err, `creating a temporary file in ${this.reservation!.dir}`);
-        if (!(DISK_FAULTS.has(e.code) || e.code === 'PF_DISK_GONE') || this.state !== 'accepting') throw e;
+        if (!(DISK_FAULTS.has(e.code) || e.code === 'PF_DISK_GONE') || !this.stillIn('accepting')) throw e;
         this.reservation!.fail(e);
         this.failedOver.push(`${this.reservation!.dir} failed (${e.code})`);
         try {
@@ -364,7 +436,7 @@ export class ReceiveSession {
           if (code !== 'PF_NO_SPACE' && code !== 'PF_NO_DISK') throw placeErr;
           throw new PlotferryError(e.code, `${e.message}; no other disk here can take the file`, { cause: e });
         }
-        if (this.state !== 'accepting') {
+        if (!this.stillIn('accepting')) {
           await this.cleanup();
           return undefined;
         }
@@ -379,7 +451,7 @@ export class ReceiveSession {
     admitSpeedtest(hello, this.ctx);
     this.log = this.log.child({ speedtest: true });
     this.discardSink = new DiscardSink(hello.size);
-    this.state = 'discard';
+    this.moveTo('discard');
     this.log.info({ upTo: hello.size }, 'speedtest');
     this.socket.write(encodeMessage({ type: 'accept' }));
     this.socket.setTimeout(this.ctx.idleTimeoutMs);
@@ -391,7 +463,7 @@ export class ReceiveSession {
 
   /** The speedtest sender half-closed: answer with what arrived. */
   private finishSpeedtest(): void {
-    this.state = 'done';
+    this.moveTo('done');
     const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
     const bytes = this.received;
     this.log.info({ bytes, seconds: round(seconds), mbps: round(bytes / 1e6 / seconds) }, 'speedtest done');
@@ -403,7 +475,7 @@ export class ReceiveSession {
   private async finish(senderHash: string): Promise<void> {
     const hello = this.hello!;
     await this.sink!.writer.whenIdle();
-    if (this.state !== 'finishing') return; // a write failed
+    if (!this.stillIn('finishing')) return; // a write failed
     const ours = this.hasher!.digest();
     if (ours !== senderHash) {
       throw new PlotferryError('PF_HASH_MISMATCH', `hash mismatch: sender ${senderHash}, receiver ${ours}`);
@@ -415,6 +487,27 @@ export class ReceiveSession {
     const finalPath = path.join(this.reservation!.dir, hello.name);
     // Opened while the file syncs: one step less per file (storage/publish.ts).
     const dir = openDirForSync(this.reservation!.dir);
+    const syncMs = await this.syncAndClose(dir);
+    // The hash record first, of the file under its temporary name (the link keeps its inode and
+    // mtime): a receiver killed right after the link leaves a copy whose record is there, so the
+    // plotter that never heard RESULT can verify it instead of finding an unverifiable copy.
+    const tempStat = await fsp.stat(this.tempPath!).catch(() => undefined);
+    const recorded = tempStat ? writeHashRecord(finalPath, ours, tempStat) : Promise.resolve(false);
+    await recorded;
+    const { settled } = await publish(this.tempPath!, finalPath, this.log, () => recorded, dir);
+    this.tempPath = undefined;
+    // Stopped while it was published (abort() at shutdown answered, cut the socket and cleaned
+    // up): the file is whole and stays, but this session has ended already, as failed.
+    if (!this.stillIn('finishing')) {
+      this.log.info({ path: finalPath }, 'stored after the session was stopped; the sender was told it failed');
+      return;
+    }
+    this.moveTo('done');
+    await this.answerStored(finalPath, ours, syncMs, settled);
+  }
+
+  /** The file synced and closed (close(2) too can report a write-back failure); the sync's ms. */
+  private async syncAndClose(dir: ReturnType<typeof openDirForSync>): Promise<number> {
     const syncStart = process.hrtime.bigint();
     try {
       await fsyncFd(this.fd);
@@ -439,15 +532,17 @@ export class ReceiveSession {
       );
       throw fromSystemError(err, `closing ${this.tempPath}`);
     }
-    // The hash record first, of the file under its temporary name (the link keeps its inode and
-    // mtime): a receiver killed right after the link leaves a copy whose record is there, so the
-    // plotter that never heard RESULT can verify it instead of finding an unverifiable copy.
-    const tempStat = await fsp.stat(this.tempPath!).catch(() => undefined);
-    const recorded = tempStat ? writeHashRecord(finalPath, ours, tempStat) : Promise.resolve(false);
-    await recorded;
-    const { settled } = await publish(this.tempPath!, finalPath, this.log, () => recorded, dir);
-    this.tempPath = undefined;
-    this.state = 'done';
+    return syncMs;
+  }
+
+  /** Published: said in the log, RESULT to the sender, slots freed, and the outcome. */
+  private async answerStored(
+    finalPath: string,
+    ours: string,
+    syncMs: number,
+    settled: Promise<boolean>,
+  ): Promise<void> {
+    const hello = this.hello!;
     const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
     const writes = this.sink!.writer.site();
     this.log.info(
@@ -494,7 +589,13 @@ export class ReceiveSession {
   }
 
   private onEnd(): void {
-    if (this.state === 'discard') return this.finishSpeedtest();
+    if (this.state === 'discard') {
+      try {
+        return this.finishSpeedtest();
+      } catch (err) {
+        return this.fail(err);
+      }
+    }
     if (this.state === 'hello' && this.reader.bufferedBytes === 0 && this.received === 0) {
       // A connect-and-close: a port probe or health check, not a failed transfer.
       this.fail(new PlotferryError('PF_SHORT_STREAM', 'connection closed before a header'), true);
@@ -545,9 +646,9 @@ export class ReceiveSession {
 
   /** Answers the error where the connection still stands, cleans up, and resolves. */
   private fail(err: unknown, quiet = false): void {
-    if (this.state === 'failed' || this.state === 'done') return;
+    if (!canMove(this.state, 'failed')) return; // ended already: a late event
     const error = this.asError(err);
-    this.state = 'failed';
+    this.moveTo('failed');
     clearTimeout(this.headerTimer);
     this.socket.setTimeout(0);
     // A disk that failed a write, a sync or the rename leaves the rotation; the plot goes
