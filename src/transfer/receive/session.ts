@@ -36,10 +36,6 @@ import { FileSink, POOL_BUFFERS, WRITE_BATCH } from './file-sink.js';
 import { admitFile, admitSpeedtest, authenticate, HandshakePolicy } from './handshake.js';
 import { KEEPS_PARTIAL, keepPartial, rehashPrefix, takePartial } from './partial.js';
 
-export { POOL_BUFFERS, WRITE_BATCH } from './file-sink.js';
-export type { WriteSite } from './disk-writer.js';
-export { tokensEqual } from './handshake.js';
-
 /** Where reads land outside the data phase (header, trailer): frames are at most 64 KiB + 8. */
 const SCRATCH_BYTES = 64 * 1024 + 64;
 /** After answering an error, how long the sender gets to stop before the socket is cut. */
