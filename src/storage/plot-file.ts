@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
+import { readAt } from './fsio.js';
 import { openSource, SourceId } from './source.js';
 import { lastChunkEnd, PLOT_END_FIRST_READ, plotEnd, PlotEnd, PlotVerdict } from '../wire/plot-end.js';
 
@@ -15,7 +16,7 @@ export type PlotCheck =
 
 /** Judges the open file `fd` of `size` bytes. `first`: its first bytes when the caller has them. */
 export async function checkPlotFd(fd: number, size: number, first?: Buffer): Promise<PlotCheck> {
-  let head = first ?? (await readAt(fd, Math.min(size, PLOT_END_FIRST_READ), 0));
+  let head = first ?? (await bytesAt(fd, Math.min(size, PLOT_END_FIRST_READ), 0));
   for (let step = 0; ; step++) {
     let end: PlotEnd;
     try {
@@ -29,13 +30,13 @@ export async function checkPlotFd(fd: number, size: number, first?: Buffer): Pro
       case 'read-head': {
         // A head that holds what plotEnd asked for cannot ask again; a loop here is a bug.
         if (step > 1 || end.length <= head.length) throw new PlotferryError('PF_INTERNAL', 'plotEnd asked twice');
-        head = await readAt(fd, end.length, 0);
+        head = await bytesAt(fd, end.length, 0);
         if (head.length < end.length)
           return { kind: 'incomplete', header: end.header, why: 'it shrank while it was read' };
         continue;
       }
       case 'read-last-chunk': {
-        return lastChunkEnd(end.header, end.at, await readAt(fd, 8, end.at), size);
+        return lastChunkEnd(end.header, end.at, await bytesAt(fd, 8, end.at), size);
       }
       default:
         return end;
@@ -54,11 +55,10 @@ export async function checkPlotFile(file: string): Promise<PlotCheck & { size: n
   }
 }
 
-function readAt(fd: number, length: number, position: number): Promise<Buffer> {
+/** `length` bytes of `fd` from `position` (fewer at its end), read until they are all there. */
+async function bytesAt(fd: number, length: number, position: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
-  return new Promise((res, rej) =>
-    fs.read(fd, buf, 0, length, position, (err, n) => (err ? rej(err) : res(buf.subarray(0, n)))),
-  );
+  return buf.subarray(0, await readAt(fd, buf, length, position));
 }
 
 /** Whether a plotter sends a file, from its check: `note` says when only its age vouches for it. */

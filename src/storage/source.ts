@@ -24,7 +24,10 @@ export interface SourceId {
   ctimeNs: bigint;
 }
 
-export function sourceIdOf(st: Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>): SourceId {
+/** The fields of a bigint stat that make a source's identity. */
+type SourceIdStats = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>;
+
+export function sourceIdOf(st: SourceIdStats): SourceId {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
 }
 
@@ -78,8 +81,6 @@ export function openFileChange(was: SourceId, st: Pick<BigIntStats, 'nlink'> & S
   const now = sourceIdOf(st);
   return sourceChange(was, st.nlink === 0n ? { ...now, ctimeNs: was.ctimeNs } : now);
 }
-type SourceIdStats = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>;
-
 /** Throws PF_SOURCE_CHANGED when the open `fd` no longer holds the bytes of the file `was` describes. */
 export async function assertUnchanged(fd: number, file: string, was: SourceId, when: string): Promise<void> {
   const st = await new Promise<BigIntStats>((res, rej) =>

@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import xxhash from 'xxhash-wasm';
 import type { HashAlgorithm } from '../wire/messages.js';
 import { alignedBuffers } from '../storage/buffers.js';
+import { readAt } from '../storage/fsio.js';
 import { assertUnchanged, openSource, SourceId } from '../storage/source.js';
 
 export interface Hasher {
@@ -73,20 +74,12 @@ export async function createHasher(
 
 /** XXH64 of a whole file, read in 4 MiB steps (to check a copy's recorded hash against it). */
 export async function hashFile(file: string): Promise<string> {
-  const h = await createHasher('xxh64');
-  const [buf] = alignedBuffers(1, 4 * 1024 * 1024);
   const fh = await fsp.open(file, 'r');
   try {
-    for (let pos = 0; ;) {
-      const { bytesRead } = await fh.read(buf!, 0, buf!.length, pos);
-      if (bytesRead === 0) break;
-      h.update(buf!.subarray(0, bytesRead));
-      pos += bytesRead;
-    }
+    return await hashFd(fh.fd);
   } finally {
     await fh.close();
   }
-  return h.digest();
 }
 
 /**
@@ -96,19 +89,23 @@ export async function hashFile(file: string): Promise<string> {
 export async function hashSource(file: string): Promise<{ hash: string; id: SourceId }> {
   const { fd, id } = await openSource(file);
   try {
-    const h = await createHasher('xxh64');
-    const [buf] = alignedBuffers(1, 4 * 1024 * 1024);
-    for (let pos = 0; ;) {
-      const bytesRead = await new Promise<number>((res, rej) =>
-        fs.read(fd, buf!, 0, buf!.length, pos, (e, n) => (e ? rej(e) : res(n))),
-      );
-      if (bytesRead === 0) break;
-      h.update(buf!.subarray(0, bytesRead));
-      pos += bytesRead;
-    }
+    const hash = await hashFd(fd);
     await assertUnchanged(fd, file, id, 'while it was hashed');
-    return { hash: h.digest(), id };
+    return { hash, id };
   } finally {
     fs.close(fd, () => undefined);
   }
+}
+
+/** XXH64 of the open file `fd`, from its first byte to its end, in 4 MiB reads. */
+async function hashFd(fd: number): Promise<string> {
+  const h = await createHasher('xxh64');
+  const [buf] = alignedBuffers(1, 4 * 1024 * 1024);
+  for (let pos = 0; ;) {
+    const n = await readAt(fd, buf!, buf!.length, pos);
+    if (n === 0) break;
+    h.update(buf!.subarray(0, n));
+    pos += n;
+  }
+  return h.digest();
 }

@@ -27,7 +27,15 @@
  *
  * Checked against the reference plots in ../shared/fixtures/real-plots (test/unit/plot-end.test.ts).
  */
-import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from './plot-header.js';
+import {
+  BLADEBIT_MAGIC,
+  checkPlotHeader,
+  PLOT_HEADER_MAX_CHECK,
+  PlotHeaderInfo,
+  POS2_GROUP_MAGIC,
+  POS2_MAGIC,
+  V1_MAGIC,
+} from './plot-header.js';
 
 /** A verdict on a file with a plot header. */
 export type PlotVerdict =
@@ -100,10 +108,10 @@ function knownLayout(
 }
 
 const MAGICS: readonly [Buffer, 1 | 2, PlotHeaderInfo['format'], (h: Buffer) => boolean][] = [
-  [Buffer.from('Proof of Space Plot', 'latin1'), 1, 'chiapos-v1', () => true],
-  [Buffer.from('PLOT', 'latin1'), 1, 'bladebit-v2', (h) => h.readUInt32LE(4) === 2],
-  [Buffer.from('pos2', 'latin1'), 2, 'pos2-v1', (h) => h[4] === 1],
-  [Buffer.from('PoS2', 'latin1'), 2, 'pos2-group', (h) => h[4] === 2],
+  [V1_MAGIC, 1, 'chiapos-v1', () => true],
+  [BLADEBIT_MAGIC, 1, 'bladebit-v2', (h) => h.readUInt32LE(4) === 2],
+  [POS2_MAGIC, 2, 'pos2-v1', (h) => h[4] === 1],
+  [POS2_GROUP_MAGIC, 2, 'pos2-group', (h) => h[4] === 2],
 ];
 
 /** ByteAlign(bits) / 8: bits rounded up to whole bytes. */

@@ -29,10 +29,10 @@
 import { createHash } from 'node:crypto';
 import { PlotferryError } from '../core/errors.js';
 
-const V1_MAGIC = Buffer.from('Proof of Space Plot', 'latin1');
-const BLADEBIT_MAGIC = Buffer.from('PLOT', 'latin1');
-const POS2_MAGIC = Buffer.from('pos2', 'latin1');
-const POS2_GROUP_MAGIC = Buffer.from('PoS2', 'latin1');
+export const V1_MAGIC = Buffer.from('Proof of Space Plot', 'latin1');
+export const BLADEBIT_MAGIC = Buffer.from('PLOT', 'latin1');
+export const POS2_MAGIC = Buffer.from('pos2', 'latin1');
+export const POS2_GROUP_MAGIC = Buffer.from('PoS2', 'latin1');
 /** Test plots go down to k 18; the protocol has room up to 50. */
 const K_MIN = 18;
 const K_MAX = 50;
