@@ -38,6 +38,9 @@ describe('nothing lost: sources and whole plots', () => {
     return { h, dir: d };
   };
   const published = (d: string) => ls(d).filter((f) => !f.startsWith('.'));
+  /** A cron sweep of `src` on `prefix`'s farm, --min-age 0 and --json unless `extra` says more. */
+  const sweepCli = (prefix: string, src: string, extra: string[] = []) =>
+    runCli(['sweep', '--nats', suite.server.url, '--prefix', prefix, '--min-age', '0', '--json', ...extra, src]);
 
   it('a same-size change to a plot during `send --move` keeps the source (PF_SOURCE_CHANGED), and nothing is published', async () => {
     // Hit: only a size change was caught; the harvester kept the old bytes and the source,
@@ -133,17 +136,7 @@ describe('nothing lost: sources and whole plots', () => {
     const [line] = jsonLines(r.stdout);
     assert.equal((line?.error as { code: string }).code, 'PF_SOURCE');
     assert.match((line?.error as { message: string }).message, /symbolic link/);
-    const s = await runCli([
-      'sweep',
-      '--nats',
-      suite.server.url,
-      '--prefix',
-      'nllink',
-      '--min-age',
-      '0',
-      '--json',
-      src,
-    ]);
+    const s = await sweepCli('nllink', src);
     assert.equal(s.code, 1, 'a link in a plot directory needs a human');
     const [item] = jsonLines(s.stdout);
     assert.equal(item?.status, 'skipped');
@@ -168,7 +161,7 @@ describe('nothing lost: sources and whole plots', () => {
     fs.writeFileSync(path.join(src, 'empty.plot'), '');
     fs.writeFileSync(path.join(src, 'ten.plot2'), 'abcdefghij');
     writeRandomFile(path.join(src, 'random.plot'), 100_000);
-    const r = await runCli(['sweep', '--nats', suite.server.url, '--prefix', 'nlnp', '--min-age', '0', '--json', src]);
+    const r = await sweepCli('nlnp', src);
     assert.equal(r.code, 1, 'files that are not plots need a human');
     const items = jsonLines(r.stdout);
     assert.equal(items.length, 3);
@@ -179,20 +172,7 @@ describe('nothing lost: sources and whole plots', () => {
     assert.deepEqual(ls(src).sort(), ['empty.plot', 'random.plot', 'ten.plot2']);
     assert.deepEqual(published(target), []);
     const sum = await sha256(path.join(src, 'random.plot'));
-    const any = await runCli([
-      'sweep',
-      '--nats',
-      suite.server.url,
-      '--prefix',
-      'nlnp',
-      '--min-age',
-      '0',
-      '--json',
-      '--any-file',
-      '--pattern',
-      'random.plot',
-      src,
-    ]);
+    const any = await sweepCli('nlnp', src, ['--any-file', '--pattern', 'random.plot']);
     assert.equal(any.code, 0, any.stderr);
     assert.equal(await sha256(path.join(target, 'random.plot')), sum);
   });
@@ -272,17 +252,7 @@ describe('nothing lost: sources and whole plots', () => {
       const cutOne = real.plots.find((p) => p.pos === 2)!;
       const cutName = cutOne.name.replace('.plot2', '-cut.plot2');
       fs.writeFileSync(path.join(src, cutName), fs.readFileSync(cutOne.file).subarray(0, Math.floor(cutOne.size / 2)));
-      const r = await runCli([
-        'sweep',
-        '--nats',
-        suite.server.url,
-        '--prefix',
-        'nlreal',
-        '--min-age',
-        '0',
-        '--json',
-        src,
-      ]);
+      const r = await sweepCli('nlreal', src);
       assert.equal(r.code, 0, `a plot still being written is no failure: ${r.stderr.slice(-2000)}`);
       const items = jsonLines(r.stdout);
       assert.equal(items.find((i) => i.name === cutName)?.status, 'skipped');
@@ -333,17 +303,7 @@ describe('nothing lost: sources and whole plots', () => {
     assert.ok(await writeHashRecord(copy, await hashFile(f)));
     const later = new Date(Date.now() + 5_000);
     fs.utimesSync(copy, later, later); // its record is of another mtime now
-    const r = await runCli([
-      'sweep',
-      '--nats',
-      suite.server.url,
-      '--prefix',
-      'nlstale',
-      '--min-age',
-      '0',
-      '--json',
-      src,
-    ]);
+    const r = await sweepCli('nlstale', src);
     assert.equal(r.code, 1, r.stdout);
     const [item] = jsonLines(r.stdout);
     assert.equal(item?.status, 'failed');
