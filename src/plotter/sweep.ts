@@ -171,8 +171,7 @@ export async function findPlots(
         await sendableSource(file, anyFile);
       } catch (err) {
         const error = asPlotferryError(err);
-        // Gone since the listing (moved by another sweep): nothing to say.
-        if (error.code === 'PF_SOURCE' && (error.cause as NodeJS.ErrnoException)?.code === 'ENOENT') continue;
+        if (goneMeanwhile(error)) continue;
         leftOut.push({ file, name, size: st.size, error });
         continue;
       }
@@ -180,6 +179,11 @@ export async function findPlots(
     }
   }
   return { found, leftOut, unreadable, young, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) };
+}
+
+/** A source that is no longer there (moved by another sweep since it was listed): nothing to say. */
+function goneMeanwhile(e: PlotferryError): boolean {
+  return e.code === 'PF_SOURCE' && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
 /** A file left out, as a sweep reports it; the log line says why and what to do. */
@@ -355,15 +359,14 @@ async function sendLocked(
   release: () => void,
   whileWaiting: <T>(wait: Promise<T>) => Promise<T>,
 ): Promise<SweepItem> {
-  // The earlier sweep that held the lock may have moved it meanwhile.
-  const st = await fsp.lstat(c.file).catch(() => undefined);
-  if (!st) return { ...c, status: 'locked' };
   // Checked again under the lock; the transfer then sends this very file or nothing.
   let source: SourceId;
   try {
     source = (await sendableSource(c.file, opts.anyFile ?? false)).id;
   } catch (err) {
     const e = asPlotferryError(err);
+    // The earlier sweep that held the lock moved it meanwhile.
+    if (goneMeanwhile(e)) return { ...c, status: 'locked' };
     if (e.code === 'PF_INCOMPLETE' || e.code === 'PF_NOT_A_PLOT' || e.code === 'PF_SOURCE')
       return reportLeftOut({ ...c, error: e }, log);
     throw e;
