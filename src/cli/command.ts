@@ -21,8 +21,34 @@ export interface CommandSpec<A> {
   handler: (args: A) => Promise<void>;
 }
 
-export function defineCommand<A>(spec: CommandSpec<A>): CommandModule {
+/** A command for yargs, which can also be run on flags read without it (fast-parse.ts). */
+export interface DefinedCommand extends CommandModule {
+  name: Command;
+  run: (flags: Record<string, unknown>) => Promise<void>;
+}
+
+export function defineCommand<A>(spec: CommandSpec<A>): DefinedCommand {
+  const run = async (flags: Record<string, unknown>) => {
+    let args: Record<string, unknown>;
+    try {
+      const file = lastString(flags.config) ?? (process.env.PLOTFERRY_CONFIG || undefined);
+      args = resolveOptions({
+        command: spec.name,
+        flags,
+        env: process.env,
+        ...(file !== undefined ? { config: readConfigFile(file) } : {}),
+      });
+    } catch (err) {
+      // A wrong option is the command line's fault (exit 2), as yargs' own refusals are.
+      reportError(err);
+      process.exitCode = 2;
+      return;
+    }
+    await spec.handler(args as A);
+  };
   return {
+    name: spec.name,
+    run,
     command: spec.command,
     describe: spec.describe,
     builder: (y: Argv) => {
@@ -30,25 +56,7 @@ export function defineCommand<A>(spec: CommandSpec<A>): CommandModule {
       const withOptions = declareOptions(y, spec.name);
       return spec.builder ? spec.builder(withOptions) : withOptions;
     },
-    handler: async (argv) => {
-      let args: Record<string, unknown>;
-      try {
-        const flags = argv as Record<string, unknown>;
-        const file = lastString(flags.config) ?? (process.env.PLOTFERRY_CONFIG || undefined);
-        args = resolveOptions({
-          command: spec.name,
-          flags,
-          env: process.env,
-          ...(file !== undefined ? { config: readConfigFile(file) } : {}),
-        });
-      } catch (err) {
-        // A wrong option is the command line's fault (exit 2), as yargs' own refusals are.
-        reportError(err);
-        process.exitCode = 2;
-        return;
-      }
-      await spec.handler(args as A);
-    },
+    handler: (argv) => run(argv),
   };
 }
 

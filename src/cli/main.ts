@@ -3,12 +3,16 @@
  * plotferry's command line: maps flags onto the library. Each command loads its code only when
  * it runs, so `--help` and cron start-up stay fast. Options come from one table (options.ts),
  * read from the command line, PLOTFERRY_* and --config alike (option-sources.ts).
+ *
+ * yargs is loaded only when it is needed: for help, for a line it must refuse or explain, and for
+ * anything fast-parse.ts does not call plain. A plain `plotferry send ...` from cron, and
+ * `--version`, start without it (docs/performance.md, "Start-up").
  */
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import fs from 'node:fs';
 import { PlotferryError } from '../core/errors.js';
 import { endQuietlyWhenOutputCloses } from './closed-output.js';
-import { commandBeingParsed } from './command.js';
+import { commandBeingParsed, type DefinedCommand } from './command.js';
+import { fastParse, positionalsOf } from './fast-parse.js';
 import { reportError } from './run.js';
 import { demoCommand } from './demo.js';
 import { harvesterCommand } from './harvester.js';
@@ -24,12 +28,12 @@ endQuietlyWhenOutputCloses();
 
 let args: string[];
 try {
-  args = normaliseBooleanArgs(hideBin(process.argv));
+  args = normaliseBooleanArgs(process.argv.slice(2));
 } catch (err) {
   refuse(err);
 }
 
-const COMMAND_MODULES = {
+const COMMAND_MODULES: Record<Command, DefinedCommand> = {
   listen: listenCommand,
   send: sendCommand,
   harvester: harvesterCommand,
@@ -39,7 +43,22 @@ const COMMAND_MODULES = {
   demo: demoCommand,
 };
 const named = args[0] as Command;
-const cli = Object.hasOwn(COMMAND_MODULES, named) ? oneCommand(named) : allCommands();
+const known = Object.hasOwn(COMMAND_MODULES, named);
+const plain = known
+  ? fastParse(named, args.slice(1), positionalsOf(String(COMMAND_MODULES[named].command)))
+  : undefined;
+
+if (args.length === 1 && args[0] === '--version') {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  process.stdout.write(`${pkg.version}\n`);
+} else if (plain) {
+  await COMMAND_MODULES[named].run(plain);
+} else {
+  const { default: yargs } = await import('yargs');
+  await withYargs(yargs, known ? oneCommand(yargs, named) : allCommands(yargs)).parseAsync();
+}
 
 /**
  * `plotferry COMMAND ...`, the way cron and systemd run it: that command alone, as yargs' default
@@ -47,7 +66,9 @@ const cli = Object.hasOwn(COMMAND_MODULES, named) ? oneCommand(named) : allComma
  * later (nothing here shows it then); a default command it does not. That render was 40-60 ms of
  * CPU of every start.
  */
-function oneCommand(name: Command) {
+type Yargs = typeof import('yargs').default;
+
+function oneCommand(yargs: Yargs, name: Command) {
   const m = COMMAND_MODULES[name];
   return yargs(args.slice(1))
     .scriptName(`plotferry ${name}`)
@@ -55,7 +76,7 @@ function oneCommand(name: Command) {
 }
 
 /** Anything else: the top-level help, a misspelt command, global flags before the command. */
-function allCommands() {
+function allCommands(yargs: Yargs) {
   return declareOptions(yargs(args), 'demo', true)
     .scriptName('plotferry')
     .usage(
@@ -72,29 +93,32 @@ function allCommands() {
     .recommendCommands();
 }
 
-cli
-  // Only the command line reaches yargs (the environment and --config are read by
-  // option-sources.ts), so strict mode refuses exactly the flags a command does not take.
-  .strict()
-  .help()
-  .alias('h', 'help')
-  .version()
-  .wrap(Math.min(110, process.stdout.columns || 100))
-  .epilog(
-    'Every option can also come from the environment as PLOTFERRY_<OPTION> (e.g. PLOTFERRY_TOKEN), or ' +
-      'PLOTFERRY_<COMMAND>_<OPTION> for one command (PLOTFERRY_HARVESTER_METRICS), and from a --config file.',
-  )
-  .fail((msg, err, y) => {
-    if (err) throw err;
-    // An unknown flag: say which, and what was meant, not the whole --help.
-    const unknown = unknownFlags(args, commandBeingParsed());
-    if (unknown.length > 0) refuse(new PlotferryError('PF_CONFIG', unknown.join('; ')));
-    y.showHelp();
-    process.stderr.write(`\nplotferry: ${msg}\n`);
-    process.exit(2);
-  });
-
-await cli.parseAsync();
+/** What every reading by yargs shares: strict mode, help, version, and how a refusal reads. */
+function withYargs(yargs: Yargs, cli: ReturnType<Yargs>) {
+  return (
+    cli
+      // Only the command line reaches yargs (the environment and --config are read by
+      // option-sources.ts), so strict mode refuses exactly the flags a command does not take.
+      .strict()
+      .help()
+      .alias('h', 'help')
+      .version()
+      .wrap(Math.min(110, process.stdout.columns || 100))
+      .epilog(
+        'Every option can also come from the environment as PLOTFERRY_<OPTION> (e.g. PLOTFERRY_TOKEN), or ' +
+          'PLOTFERRY_<COMMAND>_<OPTION> for one command (PLOTFERRY_HARVESTER_METRICS), and from a --config file.',
+      )
+      .fail((msg, err, y) => {
+        if (err) throw err;
+        // An unknown flag: say which, and what was meant, not the whole --help.
+        const unknown = unknownFlags(args, commandBeingParsed());
+        if (unknown.length > 0) refuse(new PlotferryError('PF_CONFIG', unknown.join('; ')));
+        y.showHelp();
+        process.stderr.write(`\nplotferry: ${msg}\n`);
+        process.exit(2);
+      })
+  );
+}
 
 /** A wrong command line, found before any command ran: PF_CONFIG, exit 2. */
 function refuse(err: unknown): never {

@@ -404,7 +404,7 @@ export class Harvester {
 
   /**
    * Held, when holding a file of that name and size. Otherwise silence, or NotHeld when the
-   * plotter asks every harvester to answer (plotter/held.ts: it then stops waiting early).
+   * plotter asks every harvester to answer (plotter/holder-roster.ts: it then stops waiting early).
    */
   private async onHas(msg: Msg): Promise<void> {
     const q = this.decodeOrIgnore(msg, 'has');

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { createInbox, NatsConnection } from 'nats';
-import { Announce, Claim, decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
+import { Announce, Claim, decodeBus, encodeBus, subjects } from '../bus/messages.js';
 import type { PlotGroup } from '../wire/plot-header.js';
 import { natsFailed } from '../bus/errors.js';
 import { linkDown, linkDownMessage } from '../bus/link.js';
@@ -30,7 +30,8 @@ import { BidTally, Listen, Verdict } from './bid-answers.js';
 import { BidTries, TryEnd, TryPlan, TryStep } from './bid-tries.js';
 import type { FreeSignal } from './free-signal.js';
 import type { GroupGate } from './slots.js';
-import { deliveredAs, HolderRoster } from './held.js';
+import { deliveredAs, HeldError } from './held-verdict.js';
+import { HolderRoster } from './holder-roster.js';
 
 export interface BiddingOptions extends Omit<SendOptions, 'host' | 'port' | 'token'> {
   nc: NatsConnection;
@@ -71,17 +72,6 @@ function plotGroupOf(head: Buffer, size: number): PlotGroup | undefined {
     return groupOf(checkPlotHeader(head, size));
   } catch {
     return undefined; // not a plot we can read: placed by free space alone
-  }
-}
-
-/**
- * The first announce found that `harvester` holds a file of this name and size (its 'held'
- * decline, or `has`): nothing was sent. Whether that copy is this plot is the caller's to judge
- * (plotter/held.ts): a sweep reports a duplicate, `send` a delivery.
- */
-export class HeldError extends PlotferryError {
-  constructor(readonly holder: Held) {
-    super('PF_EXISTS', `${holder.harvester} holds ${holder.path} (${holder.size} bytes) already`);
   }
 }
 
@@ -294,7 +284,7 @@ async function claimAndSend(
 }
 
 /**
- * The copy a harvester holds of this plot, as a delivery (held.ts, deliveredAs); undefined when
+ * The copy a harvester holds of this plot, as a delivery (held-verdict.ts, deliveredAs); undefined when
  * nobody holds it.
  */
 async function storedMeanwhile(

@@ -1,6 +1,6 @@
 /**
  * Who answers, from one sweep to the next (issue 12). A sweep's first plot waits 500 ms on `has`
- * to learn which harvesters there are (plotter/held.ts): with cron running a sweep every few
+ * to learn which harvesters there are (plotter/holder-roster.ts): with cron running a sweep every few
  * minutes, that wait is paid by every run, and on a short run it is most of its fixed cost. So
  * `plotferry sweep` keeps what it learned in the user's cache (rosterCacheFile(): one file per
  * NATS URL and prefix, never beside the plots), and the next run starts from it. Nothing depends on it being

@@ -2,7 +2,7 @@
  * `plotferry send`'s work, one file after another: for each, lock it, transfer it (direct or by bidding, the caller's
  * choice), and with `--move` delete the source, saying exactly what happened:
  * - a receiver that holds the name already with a verified identical copy, provably another
- *   file (plotter/held.ts), counts as delivered: that is a RESULT lost on the way back, and
+ *   file (plotter/held-verdict.ts), counts as delivered: that is a RESULT lost on the way back, and
  *   every later run would otherwise fail the same way;
  * - a source that could not be deleted after a verified delivery is a delivery with a
  *   `deleteError`, not a failed one.
@@ -15,8 +15,7 @@ import type { SendResult } from '../transfer/sender.js';
 import { sendableSource } from '../storage/plot-file.js';
 import { removeSource, SourceId } from '../storage/source.js';
 import { ExistsError } from '../wire/messages.js';
-import { HeldError } from './bidding.js';
-import { deliveredAs } from './held.js';
+import { deliveredAs, HeldError } from './held-verdict.js';
 import { tryLock } from './lock.js';
 
 export interface Sent extends SendResult {

@@ -6,7 +6,7 @@
  *
  * A plot a harvester already holds (same name and size) is not sent. Its source is removed only
  * when the holder's recorded hash equals the source's and the copy is provably another file
- * (held.ts, wire/probe.ts): a plotter that died between the transfer and the delete. A copy that
+ * (held-verdict.ts, wire/probe.ts): a plotter that died between the transfer and the delete. A copy that
  * is the source itself fails PF_SAME_FILE, another file under the name PF_EXISTS; a copy
  * without a hash record is a duplicate whose source is kept.
  */
@@ -20,12 +20,13 @@ import { linkDown, LinkDown, linkDownMessage } from '../bus/link.js';
 import type { Held } from '../bus/messages.js';
 import { asPlotferryError, errorJson, ErrorJson, PlotferryError } from '../core/errors.js';
 import { notify } from '../core/notify.js';
-import { BiddingResult, HeldError, sendByBidding } from './bidding.js';
+import { BiddingResult, sendByBidding } from './bidding.js';
 import { sendableSource } from '../storage/plot-file.js';
 import { removeSource, SourceId, symlinkError } from '../storage/source.js';
 import { DEFAULT_PLOT_PATTERN } from '../wire/names.js';
 import { FreeSignal } from './free-signal.js';
-import { HolderRoster, judgeHeld } from './held.js';
+import { HeldError, judgeHeld } from './held-verdict.js';
+import { HolderRoster } from './holder-roster.js';
 import { tryLock } from './lock.js';
 import { loadRoster, saveRoster } from './roster-file.js';
 import { GroupGate, Slots } from './slots.js';

@@ -25,7 +25,7 @@ export async function findExisting(dirs: readonly string[], name: string): Promi
 /**
  * Throws PF_EXISTS when any of `dirs` holds `name`: a file is never received over another. The
  * error describes the copy (size, recorded hash, what lies beside it for `probe`), so a sender
- * whose RESULT was lost can tell that the copy is its plot (plotter/held.ts).
+ * whose RESULT was lost can tell that the copy is its plot (plotter/held-verdict.ts).
  */
 export async function assertNameFree(dirs: readonly string[], name: string, probe?: string): Promise<void> {
   const existing = await findExisting(dirs, name);
