@@ -1,5 +1,5 @@
 /**
- * The bench's `hold` scenario (issue 12): a harvester whose 2 disks each hold 20,000 plot files
+ * The bench's `hold` scenario: a harvester whose 2 disks each hold 20,000 plot files
  * (empty files: what is measured is per-plot bookkeeping, not bytes), as an 18 TB disk of PoS2
  * plots does. Measured through a real nats-server against a real harvester process:
  *   - start-up: spawn to the first heartbeat (the inventory's first scan of 40,000 plots);

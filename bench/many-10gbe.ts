@@ -1,5 +1,5 @@
 /**
- * The bench's `many-10gbe` scenario (issue 12): many PoS2-sized plots over the emulated 10GbE
+ * The bench's `many-10gbe` scenario: many PoS2-sized plots over the emulated 10GbE
  * link (link.ts) against one large plot on the same link, in the same run:
  *   - 1 plot of 6 GiB, `sweep --concurrency 1`: one plotferry stream;
  *   - 12 plots of 512 MiB (the same 6 GiB), `sweep --concurrency 4`.

@@ -1,5 +1,5 @@
 /**
- * The bench's `many` scenario (issue 12): what a farm of PoS2 plots (~0.92 GiB each, one every
+ * The bench's `many` scenario: what a farm of PoS2 plots (~0.92 GiB each, one every
  * ~2 s per GPU) costs per file. On one machine: a real nats-server, 2 harvester processes x 2
  * disks (each disk its own tmpfs when root), and `plotferry sweep` as cron runs it, against the
  * way farmers move many files today, on the same files in the same run:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The package as a farmer installs it (issue 16, item 4): `npm pack`, then `npm install -g` of
+# The package as a farmer installs it: `npm pack`, then `npm install -g` of
 # that tarball into a clean prefix, then the installed `plotferry` must run. Also checks that the
 # tarball holds only what runs (no tests, no sources, no bench) and ships the systemd units, the
 # Grafana dashboard and the docs the README links to. Needs the npm registry (for the dependencies).

@@ -199,7 +199,7 @@ async function sayMoved(
 }
 
 /**
- * The replot (issue 13): a disk "full" of PoS1 plots (a --reserve that leaves half a plot free
+ * The replot: a disk "full" of PoS1 plots (a --reserve that leaves half a plot free
  * on the shared filesystem stands in for a full disk here), a harvester with --replot on it, and
  * PoS2 plots swept to it. Each arrival deletes only as many PoS1 plots as it needs, oldest first.
  */

@@ -1,5 +1,5 @@
 /**
- * Bids that carry their own claim (issue 12: one round trip less per plot). A plotter that says
+ * Bids that carry their own claim (one round trip less per plot). A plotter that says
  * it can (`direct` in its announce) gets, in a harvester's bid, an offer: this harvester's
  * standing listener and a one-time token for that announce. The plotter then connects at once
  * instead of claiming over NATS first, and its HELLO (naming the announce) is the claim: the same

@@ -1,5 +1,5 @@
 /**
- * Who answers, from one sweep to the next (issue 12). A sweep's first plot waits 500 ms on `has`
+ * Who answers, from one sweep to the next. A sweep's first plot waits 500 ms on `has`
  * to learn which harvesters there are (plotter/holder-roster.ts): with cron running a sweep every few
  * minutes, that wait is paid by every run, and on a short run it is most of its fixed cost. So
  * `plotferry sweep` keeps what it learned in the user's cache (rosterCacheFile(): one file per

@@ -1,5 +1,5 @@
 /**
- * `--concurrency` counts plots whose bytes are being sent (issue 12: overlap the fixed costs).
+ * `--concurrency` counts plots whose bytes are being sent (overlap the fixed costs).
  * A plot holds a slot from its announce until its last byte is handed to the socket; the wait
  * for the harvester's verdict (its fsync, rename, directory sync, RESULT) and the deletion of
  * the source run outside it, so the next plot is announced, claimed and connected meanwhile.

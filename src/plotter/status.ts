@@ -53,7 +53,7 @@ export function formatStatus(beats: readonly Heartbeat[]): string {
   const farm = { pos1Plots: 0, pos1Bytes: 0, pos2Plots: 0, pos2Bytes: 0, free: 0 };
   for (const b of beats) {
     const plots = b.dirs.reduce((n, d) => n + d.plots, 0);
-    // Directories on one filesystem share its free space: count it once (issue 15, item 13).
+    // Directories on one filesystem share its free space: count it once.
     const byFs = new Map<string, number>();
     for (const d of b.dirs) if (!d.unusable) byFs.set(d.fs !== undefined ? `fs:${d.fs}` : `dir:${d.dir}`, d.freeBytes);
     const free = [...byFs.values()].reduce((n, f) => n + f, 0);

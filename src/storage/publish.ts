@@ -17,7 +17,7 @@ const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', '
  * same name outside plotferry could race. Then fsyncs the directory so the name survives a
  * power cut, and resolves: from here on the plot is stored, durably, under its final name.
  *
- * Per-file cost matters with ~1 GiB plots (issue 12): the directory is opened while the caller
+ * Per-file cost matters with ~1 GiB plots: the directory is opened while the caller
  * syncs the file (`dir`, from openDirForSync), and what does not make the plot safer runs after
  * this resolves, while the sender hears RESULT: the hash record (`record`, written only once the
  * name is ours) and the removal of the temporary name. `settled` resolves when they are done,

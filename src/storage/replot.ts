@@ -1,5 +1,5 @@
 /**
- * `--replot`: PoS1 plots give way to incoming PoS2 plots just in time (issue 13).
+ * `--replot`: PoS1 plots give way to incoming PoS2 plots just in time.
  *
  * A receiving disk counts the space of its PoS1 plots as room it may free. When a transfer that
  * was claimed needs more than is free above the reserve, the PoS1 plots go in `order` (oldest

@@ -292,7 +292,7 @@ describe('options', () => {
     assert.match(r.stderr, /unknown option --mvoe/);
   });
 
-  // Regression (issue 15, item 9): these were taken and misbehaved later: `--retries abc` retried
+  // Regression: these were taken and misbehaved later: `--retries abc` retried
   // forever, `--concurrency abc` sent nothing and said "sweep done", `--idle-timeout abc` failed
   // every transfer with a stack trace, `--claim-ttl abc` expired claims after "NaN ms",
   // `--reserve -5G` was read as the flags -5 and -G, `--port abc` was echoed as "NaN".
@@ -314,7 +314,7 @@ describe('options', () => {
     });
   }
 
-  // Regression (issue 15, item 15): a port in use was PF_CONFIG ("an option is invalid"), and a
+  // Regression: a port in use was PF_CONFIG ("an option is invalid"), and a
   // --dir that is missing or not a directory was PF_NO_SPACE ("add a disk or free space").
   it('names the real cause: a port in use is PF_PORT_IN_USE; a missing or file --dir is PF_NO_DISK', async () => {
     const taken = net.createServer();
@@ -384,7 +384,7 @@ describe('options', () => {
     }
   });
 
-  // Regression (issue 15, item 10): a bad or missing --config file crashed with a yargs stack
+  // Regression: a bad or missing --config file crashed with a yargs stack
   // ("Invalid JSON config file" for a missing one), and misspelt keys were ignored.
   it('--config: a missing file, bad JSON and a misspelt key are PF_CONFIG, exit 2, no stack', async () => {
     const d = await tmpDir('pf-conf-');
@@ -422,7 +422,7 @@ describe('options', () => {
 
 describe('plotferry demo', () => {
   it('runs a farm on this machine: harvesters bid, a sweep moves the sample plots, all cleaned up', async () => {
-    // PLOTFERRY_NATS, as every other command reads it (issue 15, item 16: demo read _NATS_URL).
+    // PLOTFERRY_NATS, as every other command reads it (demo read _NATS_URL).
     const r = await runCli(['demo', '--files', '3', '--size', '3M'], { PLOTFERRY_NATS: 'nats://127.0.0.1:1' });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /started a private nats-server/);
@@ -430,7 +430,7 @@ describe('plotferry demo', () => {
     assert.equal(r.stdout.match(/verified on both ends, source removed/g)?.length, 3);
     assert.match(r.stdout, /-> demo-harvester-[12]: /);
     assert.match(r.stdout, /plotter-nvme: 0 plot\(s\) left/);
-    // Regression (issue 14): hash records were counted as plots ("4 plot(s)" for 2 plots).
+    // Regression: hash records were counted as plots ("4 plot(s)" for 2 plots).
     const perDir = [...r.stdout.matchAll(/harvester-\d\/disk\d: (\d+) plot\(s\)/g)].map((m) => Number(m[1]));
     assert.equal(perDir.length, 4);
     assert.equal(
@@ -438,7 +438,7 @@ describe('plotferry demo', () => {
       3,
       `the disks hold the 3 plots, no more: ${perDir.join(' ')}`,
     );
-    // Issue 13: the replot, with `status` before and after (the disk's PoS1 plots, then fewer of
+    // The replot, with `status` before and after (the disk's PoS1 plots, then fewer of
     // them and the 3 PoS2 plots). How many went depends on the shared filesystem's free space, so
     // that count is replot.test's, on a disk of its own.
     assert.match(r.stdout, /replot: harvester-3 runs --replot on a disk full of PoS1 plots/);
@@ -451,7 +451,7 @@ describe('plotferry demo', () => {
     assert.deepEqual(src, [], "the replot's sources in the temp directory removed");
   });
 
-  // Regression (issue 15, item 14): Ctrl-C left /dev/shm/plotferry-demo-* and a nats-server.
+  // Regression: Ctrl-C left /dev/shm/plotferry-demo-* and a nats-server.
   it('Ctrl-C mid-sweep removes its files and its nats-server; what a killed demo left go with the next run', async () => {
     const c = startCli(['demo', '--files', '6', '--size', '64M'], { PLOTFERRY_NATS: 'nats://127.0.0.1:1' });
     let out = '';

@@ -1,6 +1,6 @@
 /**
  * `send --move` says what happened to each file, and deletes a source only when a verified copy
- * that is provably another file exists (issue 15, items 4 and 5, and item 1 in direct mode).
+ * that is provably another file exists.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -100,7 +100,7 @@ describe('send --move: what happened to each file', () => {
     }
   });
 
-  // Regression (issue 15, item 16): after SIGINT, `send --json` printed a line only for the
+  // Regression: after SIGINT, `send --json` printed a line only for the
   // file in flight; the files after it vanished from the output.
   it('SIGINT mid-send: one JSON line for every file, the ones not sent say so, every source kept', async () => {
     const files = ['a', 'b', 'c'].map((n) => path.join(fx.src, `sigint-${n}.plot`));

@@ -1,6 +1,6 @@
 /**
  * Receiving directories are used and cleaned only by the receiver that holds them, and a disk
- * that fails a write leaves the rotation (issue 15, items 2 and 3).
+ * that fails a write leaves the rotation.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

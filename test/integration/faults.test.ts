@@ -7,7 +7,7 @@
  * receiving disk remounted read-only (root), a second receiver started on a harvester's
  * directory, a receiving disk unmounted mid-sweep (root; nothing may be written in its bare mount
  * point, and it rejoins once mounted again), a plot rewritten in place while it is sent (it fails
- * PF_SOURCE_CHANGED and its new bytes stay at its source; the old ones are under no final name); and replot rounds (root, issue 13), where the plots can only land by deleting PoS1
+ * PF_SOURCE_CHANGED and its new bytes stay at its source; the old ones are under no final name); and replot rounds (root), where the plots can only land by deleting PoS1
  * plots: SIGKILL of the harvester right after a deletion, the plotter killed mid-plot after a
  * deletion, the disk filled from outside after a deletion. Each fault must land (a round whose fault found nothing to hit fails). Then it
  * checks the invariants:

@@ -1,5 +1,5 @@
 /**
- * Group-aware placement (issue 13, item 3): the plots of one PoS2 plot group go to the disk that
+ * Group-aware placement: the plots of one PoS2 plot group go to the disk that
  * holds that group while it has room (CHIP-48), across harvesters; when it fills, the next disk is
  * chosen and the logs and `status` say why. A plot whose group's disk is busy waits for it
  * instead of starting the group on a second disk. Real nats-server, two harvesters, tmpfs disks

@@ -184,7 +184,7 @@ describe('harvester and send --nats (processes)', () => {
     await again.done;
   });
 
-  // Regression (issue 15, item 8): a harvester exited 1 at once when NATS was unreachable at
+  // Regression: a harvester exited 1 at once when NATS was unreachable at
   // start; under systemd (Restart=always, no RestartSec) it then stayed down for good.
   it('a harvester started before NATS keeps trying, says so, and bids once NATS is up', async () => {
     const later = await startNatsServer();

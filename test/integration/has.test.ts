@@ -1,5 +1,5 @@
 /**
- * The per-file waits of a sweep (issue 12): `has` answered by every harvester so the plotter
+ * The per-file waits of a sweep: `has` answered by every harvester so the plotter
  * stops waiting once all it knows have answered, and `free` waking plotters that wait on busy
  * disks. Real nats-server, real harvesters.
  */
@@ -87,7 +87,7 @@ describe('has and free', () => {
     return { src, files };
   };
 
-  // One round trip less per plot (issue 12): the announce itself tells who holds a plot.
+  // One round trip less per plot: the announce itself tells who holds a plot.
   it('a sweep asks `has` for its first plot only; an announce finds a held copy after that', async () => {
     const prefix = 'has4';
     const a = await harvester('h4a', prefix);

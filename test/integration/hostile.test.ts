@@ -73,7 +73,7 @@ describe('hostile input', () => {
     });
   }
 
-  // Regression (issue 15, item 6): this name was stored and took the disk out of rotation.
+  // Regression: this name was stored and took the disk out of rotation.
   for (const name of ['plotferry.disable', 'PLOTFERRY.DISABLE']) {
     it(`a control file name ${name}: PF_BAD_NAME, the disk stays in rotation`, async () => {
       await refused(hello({ name }), 'PF_BAD_NAME');

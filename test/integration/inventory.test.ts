@@ -16,7 +16,7 @@ describe('inventory', () => {
     for (const d of made) await fsp.rm(d, { recursive: true, force: true });
   });
 
-  // Regression (issue 15, item 13): an empty directory showed "0 plots (40 B)": `du` counted the
+  // Regression: an empty directory showed "0 plots (40 B)": `du` counted the
   // directory itself and plotferry's hidden files as plot bytes.
   it('counts plot bytes only: an empty directory is 0 B; hidden records, locks and other files are not plots', async () => {
     const empty = await tmpDir('pf-inv-empty-');
@@ -70,7 +70,7 @@ describe('inventory', () => {
     assert.deepEqual([inv.of(d).plots, inv.of(d).plotBytes], [2, 15]);
   });
 
-  // Issue 13: the replot's progress, by header where the name does not say.
+  // The replot's progress, by header where the name does not say.
   it('tells PoS1 from PoS2: *.plot by its header, *.plot2 by its name; an unreadable header is neither', async () => {
     const d = await tmpDir('pf-inv-pos-');
     made.push(d);
@@ -99,7 +99,7 @@ describe('inventory', () => {
     });
   });
 
-  // Issue 13, item 3: what a disk holds of each PoS2 plot group, for placement, kept like the counts.
+  // What a disk holds of each PoS2 plot group, for placement, kept like the counts.
   it("knows each disk's plot groups and meta-groups from the headers; a hand-made rm is caught by the scan", async () => {
     const d = await tmpDir('pf-inv-groups-');
     made.push(d);

@@ -1,5 +1,5 @@
 /**
- * The per-directory hash ledger (storage/ledger.ts, issue 12): crash-safe, bounded, never wrong,
+ * The per-directory hash ledger (storage/ledger.ts): crash-safe, bounded, never wrong,
  * and what `has` says of plots deleted or copied in by hand.
  */
 import assert from 'node:assert/strict';
@@ -130,7 +130,7 @@ describe('hash ledger', () => {
     assert.equal(l.hashOf('r.plot2', fs.statSync(path.join(d, 'r.plot2'))), hex(2999));
   });
 
-  // Issue 12: "a plot deleted by hand on the harvester is not reported as held; a plot copied in
+  // "a plot deleted by hand on the harvester is not reported as held; a plot copied in
   // by hand is" (held, but without a hash: nobody verified it).
   it('has: a plot deleted by hand is not held; one copied in by hand is held, unverified', async () => {
     const server = await startNatsServer();

@@ -1,4 +1,4 @@
-/** The per-plot lock: held only while its owner provably runs (issue 15, item 7). */
+/** The per-plot lock: held only while its owner provably runs. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * `--metrics` (issue 16, item 1): a real Prometheus (Debian's `prometheus`, started here on a
+ * `--metrics`: a real Prometheus (Debian's `prometheus`, started here on a
  * port of its own) scrapes a harvester during a sweep; the values read back through
  * Prometheus's HTTP API must equal what was sent. Skipped when prometheus is not installed
  * (`.ci/run` installs it).

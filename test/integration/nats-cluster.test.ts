@@ -1,5 +1,5 @@
 /**
- * A farm on a real 3-node NATS cluster (issue 16, item 3): every process gets the server list.
+ * A farm on a real 3-node NATS cluster: every process gets the server list.
  * While a sweep runs, the node that the plotter (and any harvester on it) is connected to is
  * killed. Every plot must arrive exactly once and byte-exact, and the sweep must finish
  * without a restart.

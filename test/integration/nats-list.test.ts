@@ -1,5 +1,5 @@
 /**
- * `--nats a,b` is a server list (issue 16, item 3, first part): a process connects to any live
+ * `--nats a,b` is a server list: a process connects to any live
  * one and fails over to another. Before, the string went to nats.js as one URL, so only one
  * server was tried, and a start with it down failed although another was up.
  */

@@ -1,5 +1,5 @@
 /**
- * `--notify` (issue 16, item 2): a JSON POST to a webhook, deduplicated, retried, and never in
+ * `--notify`: a JSON POST to a webhook, deduplicated, retried, and never in
  * the transfer path. Against local HTTP receivers: one that answers, one that hangs, one that
  * answers 500.
  */

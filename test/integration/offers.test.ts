@@ -1,5 +1,5 @@
 /**
- * Bids that carry their own claim (issue 12, farm/offers.ts): a `direct` announce gets bids with
+ * Bids that carry their own claim (farm/offers.ts): a `direct` announce gets bids with
  * an offer, the plotter connects at once and its HELLO claims. Real nats-server, a real harvester.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * `--replot` (issue 13): a full disk of PoS1 plots takes PoS2 plots in a sweep, deleting only as
+ * `--replot`: a full disk of PoS1 plots takes PoS2 plots in a sweep, deleting only as
  * many PoS1 plots as each arrival needs, in order, never below the reserve, and never a PoS2
  * plot, a file that is not a plot, a file whose header cannot be read, or a plot being sent.
  * Real nats-server, a real tmpfs of fixed size (root; skipped otherwise), real headers.

@@ -1,4 +1,4 @@
-/** Defects a review found (issue 14), each with the test that failed before its fix. */
+/** Defects a review found, each with the test that failed before its fix. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';

@@ -90,7 +90,7 @@ describe('speedtest', () => {
     assert.match(bad.stderr, /token/i);
   });
 
-  // Regression (issue 15, item 16): `speedtest --to` failures printed no JSON at all, and the
+  // Regression: `speedtest --to` failures printed no JSON at all, and the
   // --nats ones used another shape than send's and sweep's.
   it('CLI: --json failures are a line shaped as send and sweep print theirs', async () => {
     const r = await runCli([

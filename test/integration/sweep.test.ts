@@ -195,7 +195,7 @@ describe('sweep', () => {
     const other = path.join(p.dir, names[1]!);
     writePlot(other, 300_000);
     const r = await sweepCli(p.dir, ['--prefix', 'dup2']);
-    // Regression (issue 15, item 12): a different file under the plot's name was a "duplicate"
+    // Regression: a different file under the plot's name was a "duplicate"
     // with exit 0, so nobody was told.
     assert.equal(r.code, 1, r.stderr);
     const items = new Map(jsonLines(r.stdout).map((i) => [i.name as string, i]));
@@ -208,7 +208,7 @@ describe('sweep', () => {
     assert.equal(await sha256(path.join(target, names[0]!)), p.sums.get(names[0]!), 'the copy is untouched');
   });
 
-  // Regression (issue 15, item 1): `sweep` of a harvester's own directory deleted 40 of 41 plots,
+  // Regression: `sweep` of a harvester's own directory deleted 40 of 41 plots,
   // each "already held, verified identical": the held copy was the source itself.
   it("a sweep of a harvester's own directory, or of a path that leads back to it, removes nothing", async () => {
     const target = await disk('self-h', false);
@@ -254,7 +254,7 @@ describe('sweep', () => {
     assert.equal(ls(p.dir).length, 3);
   });
 
-  // Issue 12: PoS2 plots are plot-k28-<id>.plot2 (chia-blockchain's create_plots.py); the default
+  // PoS2 plots are plot-k28-<id>.plot2 (chia-blockchain's create_plots.py); the default
   // pattern took only *.plot.
   it('by default a sweep takes PoS1 *.plot and PoS2 *.plot2 plots, nothing else', async () => {
     const d = await tmpDir('pf-pos2-names-');
@@ -303,7 +303,7 @@ describe('sweep', () => {
     assert.match(r.stderr, /PF_CONFIG: --bwlimit "0": give megabytes per second/);
   });
 
-  // Regression (issue 15, item 16): one missing DIR made the whole sweep give up.
+  // Regression: one missing DIR made the whole sweep give up.
   it('one DIR missing: the others are swept, the missing one is said (JSON line, log), exit 1', async () => {
     const d = await tmpDir('pf-missdir-h-');
     cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));

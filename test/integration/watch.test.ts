@@ -1,5 +1,5 @@
 /**
- * `plotferry sweep --watch` (issue 12): a plotter that keeps running, with a real nats-server and
+ * `plotferry sweep --watch`: a plotter that keeps running, with a real nats-server and
  * harvesters bidding. Plots arrive while it runs; it is stopped with SIGTERM and killed with
  * SIGKILL mid-transfer; NATS restarts under it. Nothing may be lost or land twice.
  */

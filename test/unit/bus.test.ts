@@ -21,7 +21,7 @@ describe('bus messages', () => {
     { kind: 'bid', v: 1, id: 'a1', harvester: 'h1', freeBytes: 5, activeTransfers: 0, busy: false },
     { kind: 'bid', v: 1, id: 'a1', harvester: 'h1', freeBytes: 0, activeTransfers: 5, busy: true },
     { kind: 'claim', v: 1, id: 'a1', name: 'p.plot', size: 10, plotter: 'plotter-1' },
-    // A PoS2 plot's group (issue 13): in the announce and the claim; a bid for the group's disk says so and why.
+    // A PoS2 plot's group: in the announce and the claim; a bid for the group's disk says so and why.
     {
       kind: 'announce',
       v: 1,
@@ -93,7 +93,7 @@ describe('bus messages', () => {
       [{ kind: 'announce', v: 2, id: 'a', name: 'p.plot', size: 1, plotter: 'p' }, 'announce'],
       [{ kind: 'bid', v: 1, id: 'a', harvester: 'h', freeBytes: 1, activeTransfers: 0 }, 'announce'],
       [{ kind: 'announce', v: 1, id: 'a', name: '../../x', size: 1, plotter: 'p' }, 'announce'],
-      // Regression (issue 15, item 6): a claim for the disable file was accepted.
+      // Regression: a claim for the disable file was accepted.
       [{ kind: 'claim', v: 1, id: 'a', name: 'plotferry.disable', size: 0, plotter: 'p' }, 'claim'],
       [{ kind: 'has', v: 1, name: 'PLOTFERRY.DISABLE', size: 0 }, 'has'],
       [{ kind: 'announce', v: 1, id: 'a.b', name: 'p.plot', size: 1, plotter: 'p' }, 'announce'],

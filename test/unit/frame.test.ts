@@ -190,7 +190,7 @@ describe('messages', () => {
     );
   });
 
-  // Issue 14: an unknown code became PF_INTERNAL ("an internal bug"), and the peer's code was lost.
+  // An unknown code became PF_INTERNAL ("an internal bug"), and the peer's code was lost.
   it('maps an unknown error code from a newer peer to PF_UNKNOWN, keeping its code and message', () => {
     const m = decodeMessage(frame(FrameType.ERROR, { code: 'PF_FROM_THE_FUTURE', message: 'x' }));
     assert.deepEqual(m, { type: 'error', code: 'PF_UNKNOWN', message: 'PF_FROM_THE_FUTURE: x' });

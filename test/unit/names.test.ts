@@ -54,7 +54,7 @@ describe('plot names', () => {
     assert.equal(printable('x\u202etolp.exe'), 'x?tolp.exe');
   });
 
-  // Regression (issue 15, item 6): `send evil/plotferry.disable` was stored, and took the disk
+  // Regression: `send evil/plotferry.disable` was stored, and took the disk
   // out of rotation for every later file; a NATS claim for that name was accepted too.
   it('refuses the names plotferry gives a meaning to, in any case', () => {
     for (const n of ['plotferry.disable', 'PLOTFERRY.DISABLE', 'Plotferry.Disable', 'plotferry.anything']) {
@@ -67,7 +67,7 @@ describe('plot names', () => {
     assert.equal(validatePlotName('plotferry-disable.plot'), 'plotferry-disable.plot');
   });
 
-  // Regression (issue 15, item 16): a right-to-left override makes `x\u202etolp.exe` read as
+  // Regression: a right-to-left override makes `x\u202etolp.exe` read as
   // `xexe.plot`; it was accepted.
   it('refuses bidi controls with the other control characters', () => {
     for (const n of ['x\u202etolp.exe', 'a\u2066b.plot', 'a\u200fb.plot', 'a\u0085b.plot']) {

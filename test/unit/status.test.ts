@@ -16,7 +16,7 @@ const beat = (dirs: Heartbeat['dirs']): Heartbeat => ({
 });
 
 describe('status', () => {
-  // Regression (issue 15, item 13): two directories on one filesystem showed twice its free space.
+  // Regression: two directories on one filesystem showed twice its free space.
   it('counts the free space of a filesystem once, however many directories it holds', () => {
     const out = formatStatus([
       beat([
@@ -75,7 +75,7 @@ describe('status', () => {
     assert.match(out, /farm: PoS1 7 plots \(7\.0 GiB\)/);
   });
 
-  // Issue 13: the replot at a glance, per disk and for the farm.
+  // The replot at a glance, per disk and for the farm.
   it('shows PoS1 and PoS2 plots per disk and for the farm, with the share replotted', () => {
     const out = formatStatus([
       beat([
