@@ -12,7 +12,7 @@
  */
 import fs, { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
-import xxhash from 'xxhash-wasm';
+import type xxhash from 'xxhash-wasm';
 import type { HashAlgorithm } from '../wire/messages.js';
 import { alignedBuffers } from '../storage/buffers.js';
 import { readAt } from '../storage/fsio.js';
@@ -65,7 +65,8 @@ export async function createHasher(
         const h = new mod.Xxh64();
         return { update: (data) => void h.update(data), digest: () => hex(h.digest()) };
       }
-      wasm ??= await xxhash();
+      // Loaded only where the native binding is missing: most processes never need it.
+      wasm ??= await (await import('xxhash-wasm')).default();
       const h = wasm.create64();
       return { update: (data) => void h.update(data), digest: () => hex(h.digest()) };
     }
