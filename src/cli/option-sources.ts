@@ -177,10 +177,18 @@ function readEnv(env: Record<string, string | undefined>, command: Command) {
     const rest = key.slice('PLOTFERRY_'.length);
     if (NON_OPTION_ENV.includes(rest)) continue;
     const name = rest.toLowerCase().replace(/_/g, '-');
-    if (optionNamed(name)) {
-      if (taken.has(name)) plain.set(name, { value, label: key });
+    if (taken.has(name)) {
+      plain.set(name, { value, label: key });
       continue;
     }
+    // PLOTFERRY_LISTEN_HOST is harvester's --listen-host and listen's own --host: each command
+    // reads it the way it takes it, so `listen` does not bind every interface while it is set.
+    const own = name.startsWith(`${command}-`) ? name.slice(command.length + 1) : undefined;
+    if (own !== undefined && taken.has(own)) {
+      scoped.set(own, { value, label: key });
+      continue;
+    }
+    if (optionNamed(name)) continue;
     const cmd = COMMANDS.find((c) => name.startsWith(`${c}-`));
     if (cmd) {
       const option = name.slice(cmd.length + 1);

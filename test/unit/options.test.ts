@@ -67,10 +67,12 @@ describe('the options table', () => {
       for (const o of optionsOf(c))
         if (OPTIONS.some((x) => x.name === `${c}-${o.name}`)) clashes.push(`${c}-${o.name}`);
     assert.deepEqual(clashes, ['listen-host']);
-    // PLOTFERRY_LISTEN_HOST is harvester's --listen-host, not listen's --host.
+    // PLOTFERRY_LISTEN_HOST is harvester's --listen-host and listen's own --host: both bind it.
+    // (listen bound every interface while it was set.)
     const r = resolve({ command: 'harvester', env: { PLOTFERRY_LISTEN_HOST: '10.0.0.1' } });
     assert.equal(r.listenHost, '10.0.0.1');
-    assert.equal(resolve({ command: 'listen', env: { PLOTFERRY_LISTEN_HOST: '10.0.0.1' } }).host, '0.0.0.0');
+    assert.equal(resolve({ command: 'listen', env: { PLOTFERRY_LISTEN_HOST: '10.0.0.1' } }).host, '10.0.0.1');
+    assert.equal(resolve({ command: 'listen', env: {} }).host, '0.0.0.0');
   });
 });
 
