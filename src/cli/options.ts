@@ -527,6 +527,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     commands: ['status'],
     help: 'seconds to listen for heartbeats (harvesters send one every 5 s)',
   },
+  {
+    name: 'ignore-disks',
+    type: 'boolean',
+    default: false,
+    commands: ['status'],
+    help: 'exit 0 even when a disk is out of rotation, disabled or gone (the exit status then says only whether a harvester answered)',
+  },
 
   // speedtest
   {

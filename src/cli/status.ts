@@ -7,23 +7,26 @@ interface StatusArgs extends GlobalArgs, NatsAuthArgs {
   prefix: string;
   wait: number;
   json: boolean;
+  ignoreDisks: boolean;
 }
 
 export const statusCommand = defineCommand<StatusArgs>({
   name: 'status',
   command: 'status',
-  describe: 'list live harvesters: disks with free/total space, plots stored, transfers running',
+  describe:
+    'list live harvesters: disks with free/total space, plots stored, transfers running; exit 1 if a disk takes no plot, 3 if no harvester answered',
   handler: (args) =>
     runCommand(args, async (log) => {
       const { connectNats } = await import('../bus/connect.js');
-      const { collectHeartbeats, formatStatus } = await import('../plotter/status.js');
+      const { collectHeartbeats, formatStatus, statusVerdict } = await import('../plotter/status.js');
       const nc = await connectNats(args.nats.join(','), 'plotferry-status', log, natsAuth(args));
       try {
         const beats = await collectHeartbeats(nc, args.prefix, args.wait * 1000, log);
         if (args.json) for (const b of beats) process.stdout.write(`${JSON.stringify(b)}\n`);
         else process.stdout.write(formatStatus(beats));
-        if (beats.length === 0)
-          log.warn(`no harvester sent a heartbeat within ${args.wait} s on ${args.prefix}.heartbeat.*`);
+        const verdict = statusVerdict(beats, args.wait, args.ignoreDisks);
+        for (const p of verdict.problems) log.warn(p);
+        return verdict.exit;
       } finally {
         await nc.close();
       }

@@ -44,6 +44,32 @@ export async function collectHeartbeats(
   return [...latest.values()].sort((a, b) => a.harvester.localeCompare(b.harvester));
 }
 
+/**
+ * What `status` exits with, for a monitor that runs it: 0 when harvesters answered and every
+ * disk takes plots; 1 when a disk is out of rotation, disabled or gone (unless `ignoreDisks`);
+ * 3 when no harvester answered at all. `problems` says why, one line each.
+ */
+export interface StatusVerdict {
+  exit: 0 | 1 | 3;
+  problems: string[];
+}
+
+export function statusVerdict(beats: readonly Heartbeat[], waitS: number, ignoreDisks: boolean): StatusVerdict {
+  if (beats.length === 0)
+    return {
+      exit: 3,
+      problems: [
+        `no harvester answered within ${waitS} s: is the harvester running, and on the same NATS server and --prefix?`,
+      ],
+    };
+  const problems = beats.flatMap((b) =>
+    b.dirs
+      .filter((d) => d.unusable !== undefined || d.gone)
+      .map((d) => `${b.harvester}: ${d.dir} takes no plot: ${d.unusable ?? 'disk gone (PF_DISK_GONE)'}`),
+  );
+  return { exit: problems.length > 0 && !ignoreDisks ? 1 : 0, problems };
+}
+
 /** Below this, the other files beside the plots (records, locks, lost+found) are not mentioned. */
 const OTHER_WORTH_SAYING = 2 ** 30;
 

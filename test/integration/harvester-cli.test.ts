@@ -99,7 +99,11 @@ describe('harvester and send --nats (processes)', () => {
     const h = await startHarvester('hc-status', d1, ['--dir', d2]);
     try {
       const r = await runCli(['status', '--nats', server.url, '--wait', '1', '--json']);
-      assert.equal(r.code, 0, r.stderr);
+      // A disk out of rotation is what a monitor must hear: exit 1, and which disk and why.
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /hc-status: .*pf-st2-.* takes no plot: disabled by plotferry\.disable/);
+      const relaxed = await runCli(['status', '--nats', server.url, '--wait', '1', '--ignore-disks']);
+      assert.equal(relaxed.code, 0, relaxed.stderr);
       const hb = jsonLines(r.stdout).find((b) => b.harvester === 'hc-status') as unknown as Heartbeat;
       assert.ok(hb, r.stdout);
       assert.equal(hb.host, '127.0.0.1');

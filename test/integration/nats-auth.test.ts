@@ -63,10 +63,12 @@ describe('NATS login and TLS', () => {
 
   it('token: right from a flag or PLOTFERRY_NATS_TOKEN; wrong fails at once', async () => {
     const s = await server(['--auth', 'farm-secret']);
+    // Let in: no harvester runs here, so status exits 3 ("no harvester answered"), not 1.
     const ok = await runCli(['status', '--nats', s.url, '--nats-token', 'farm-secret', '--wait', '0.2', '--json']);
-    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.code, 3, ok.stderr);
     const env = await runCli(['status', '--nats', s.url, '--wait', '0.2'], { PLOTFERRY_NATS_TOKEN: 'farm-secret' });
-    assert.equal(env.code, 0, env.stderr);
+    assert.equal(env.code, 3, env.stderr);
+    assert.match(env.stderr, /no harvester answered within 0\.2 s/);
     const t0 = Date.now();
     assertAuthFailed(await runCli(['status', '--nats', s.url, '--nats-token', 'guess', '--wait', '0.2']));
     assertAuthFailed(await runCli(['status', '--nats', s.url, '--wait', '0.2']));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Heartbeat } from '../../src/bus/messages.js';
-import { formatStatus } from '../../src/plotter/status.js';
+import { formatStatus, statusVerdict } from '../../src/plotter/status.js';
 
 const GiB = 2 ** 30;
 const beat = (dirs: Heartbeat['dirs']): Heartbeat => ({
@@ -219,5 +219,46 @@ describe('status: the replot mode, and no ETA where it can free nothing', () => 
     assert.doesNotMatch(out, /\n {4}replot: /, 'the disk frees something: no "can free nothing" line');
     // Without --replot (or from an older harvester) every PoS1 byte counts, as before.
     assert.match(formatStatus([{ ...beat([pos1Disk()]), replot: { ...rates, mode: 'off' } }]), /all PoS2 in 3 days/);
+  });
+});
+
+describe('status: the exit status a monitor reads', () => {
+  const disk = (dir: string, extra: Partial<Heartbeat['dirs'][number]> = {}) => ({
+    dir,
+    freeBytes: GiB,
+    totalBytes: 2 * GiB,
+    plots: 0,
+    plotBytes: 0,
+    ...extra,
+  });
+  it('is 0 when harvesters answered and every disk takes plots (a full one too)', () => {
+    assert.deepEqual(statusVerdict([beat([disk('/mnt/a'), disk('/mnt/b', { freeBytes: 0 })])], 6, false), {
+      exit: 0,
+      problems: [],
+    });
+  });
+  it('is 3 when no harvester answered, saying what to check', () => {
+    const v = statusVerdict([], 6, false);
+    assert.equal(v.exit, 3);
+    assert.match(v.problems[0]!, /no harvester answered within 6 s: is the harvester running/);
+    assert.equal(statusVerdict([], 6, true).exit, 3);
+  });
+  it('is 1 for a disk out of rotation, disabled or gone, naming each; 0 with --ignore-disks', () => {
+    const beats = [
+      beat([
+        disk('/mnt/a', { unusable: 'out of rotation until 10:00:00 UTC after a failed write (EROFS)' }),
+        disk('/mnt/b'),
+        disk('/mnt/c', { gone: true }),
+      ]),
+    ];
+    const v = statusVerdict(beats, 6, false);
+    assert.equal(v.exit, 1);
+    assert.deepEqual(v.problems, [
+      'h1: /mnt/a takes no plot: out of rotation until 10:00:00 UTC after a failed write (EROFS)',
+      'h1: /mnt/c takes no plot: disk gone (PF_DISK_GONE)',
+    ]);
+    const relaxed = statusVerdict(beats, 6, true);
+    assert.equal(relaxed.exit, 0);
+    assert.equal(relaxed.problems.length, 2, 'still said, on stderr');
   });
 });
