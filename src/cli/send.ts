@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Argv } from 'yargs';
 import type { Delivery } from '../plotter/send.js';
+import type { ResultLine } from '../plotter/result-line.js';
 import { errorJson } from '../core/errors.js';
 import { defineCommand } from './command.js';
 import { type GlobalArgs, runCommand } from './run.js';
@@ -108,9 +109,9 @@ export const sendCommand = defineCommand<SendArgs>({
               onRetry,
             });
           },
-          onDone: (file, name, d) => {
+          onDone: (file, name, d, size) => {
             bars.get(file)?.stop();
-            reportDelivery(log.child({ file }), args.json, file, name, d);
+            reportDelivery(log.child({ file }), args.json, { file, name, size }, d);
           },
         });
       } finally {
@@ -124,11 +125,16 @@ export const sendCommand = defineCommand<SendArgs>({
 });
 
 /** One file's delivery, in the log and (--json) on stdout. */
-function reportDelivery(flog: Logger, json: boolean, file: string, name: string, d: Delivery): void {
+function reportDelivery(
+  flog: Logger,
+  json: boolean,
+  { file, name, size }: { file: string; name: string; size: number | undefined },
+  d: Delivery,
+): void {
   if (!d.ok) {
     const e = d.error;
     flog.error({ code: e.code }, `${e.message} (${e.hint})`);
-    if (json) out({ ok: false, file, name, error: errorJson(e) });
+    if (json) out(resultLine({ file, name, size, status: 'failed', sourceRemoved: false, error: errorJson(e) }));
     return;
   }
   const mbps = d.seconds > 0 ? d.bytesSent / 1e6 / d.seconds : 0;
@@ -147,24 +153,29 @@ function reportDelivery(flog: Logger, json: boolean, file: string, name: string,
   else flog.info(fields, d.resumedFrom ? 'resumed, sent and verified' : 'sent and verified');
   if (d.deleteError) flog.error({ code: d.deleteError.code }, `${d.deleteError.message} (${d.deleteError.hint})`);
   if (json)
-    out({
-      ok: true,
-      file,
-      name: d.name,
-      bytes: d.bytes,
-      seconds: d.seconds,
-      mbps,
-      hash: d.hash,
-      harvester: d.harvester,
-      remotePath: d.remotePath,
-      moved: d.moved,
-      resumedFrom: d.resumedFrom,
-      bytesSent: d.bytesSent,
-      ...(d.alreadyStored ? { alreadyStored: true } : {}),
-      ...(d.sourceGone ? { sourceGone: true } : {}),
-      ...(d.deleteError ? { deleteError: errorJson(d.deleteError) } : {}),
-    });
+    out(
+      resultLine({
+        file,
+        name: d.name,
+        size: d.bytes,
+        status: 'sent',
+        harvester: d.harvester,
+        remotePath: d.remotePath,
+        seconds: d.seconds,
+        mbps,
+        hash: d.hash,
+        resumedFrom: d.resumedFrom,
+        bytesSent: d.bytesSent,
+        sourceRemoved: d.moved,
+        ...(d.alreadyStored ? { alreadyStored: true } : {}),
+        ...(d.sourceGone ? { sourceGone: true } : {}),
+        ...(d.deleteError ? { deleteError: errorJson(d.deleteError) } : {}),
+      }),
+    );
 }
+
+/** The same schema as `sweep --json` (plotter/result-line.ts); undefined fields are left out. */
+const resultLine = (r: ResultLine): ResultLine => r;
 
 /** What did not go, said once at the end; the exit status (0 only when every file went and its source could go). */
 function sayCounts(log: Logger, counts: { failed: number; notDeleted: number }, total: number): number {

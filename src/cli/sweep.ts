@@ -2,7 +2,8 @@ import { setMaxListeners } from 'node:events';
 import type { Argv } from 'yargs';
 import { errorJson } from '../core/errors.js';
 import type { Logger } from 'pino';
-import type { SweepItem, UnreadableDir } from '../plotter/sweep.js';
+import type { UnreadableDir } from '../plotter/sweep.js';
+import type { ResultLine } from '../plotter/result-line.js';
 import type { WatchOptions } from '../plotter/watch.js';
 import { defineCommand } from './command.js';
 import { startMetrics } from './metrics-endpoint.js';
@@ -178,7 +179,7 @@ async function dryRun(args: SweepArgs, log: Logger, plots: Omit<WatchOptions, 'n
 }
 
 /** A cron sweep's end: what went and what did not, said once; the exit status. */
-function sayDone(log: Logger, items: SweepItem[], unreadable: number, aborted: boolean): number {
+function sayDone(log: Logger, items: ResultLine[], unreadable: number, aborted: boolean): number {
   const count = (s: string) => items.filter((i) => i.status === s).length;
   const failed = count('failed');
   const notDeleted = items.filter((i) => i.deleteError).length;

@@ -19,7 +19,8 @@ import { parseBytes } from '../core/config.js';
 import { formatBytes } from '../core/format.js';
 import { Harvester } from '../farm/harvester.js';
 import { collectHeartbeats, formatStatus } from '../plotter/status.js';
-import { sweep, SweepItem } from '../plotter/sweep.js';
+import { sweep } from '../plotter/sweep.js';
+import type { ResultLine } from '../plotter/result-line.js';
 import { isPlotFileName } from '../wire/names.js';
 import { decodeOwner, encodeOwner, liveness, Owner, processStart, selfOwner } from '../storage/owner.js';
 import { writeSamplePlot } from './sample.js';
@@ -170,7 +171,7 @@ async function findOrStartNats(
 
 /** Where each plot went, how fast, and what each directory holds now; how many were sent. */
 async function sayMoved(
-  items: SweepItem[],
+  items: ResultLine[],
   secs: number,
   at: { root: string; plotter: string; harvesterDirs: string[][]; say: (s: string) => void },
 ): Promise<number> {
@@ -178,7 +179,7 @@ async function sayMoved(
   let total = 0;
   for (const it of items) {
     if (it.status === 'sent') {
-      total += it.size;
+      total += it.size ?? 0;
       say(
         `  ${it.name}\n    -> ${it.harvester}: ${it.remotePath}\n       ${it.mbps!.toFixed(0)} MB/s, xxh64 ${it.hash} verified on both ends, source removed`,
       );

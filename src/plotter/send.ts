@@ -138,7 +138,7 @@ export interface SendFilesOptions {
   /** A file starts; returns its progress callback. */
   onStart?: (file: string, name: string, size: number) => (bytes: number) => void;
   /** Every file's outcome, in order, each exactly once (the aborted ones too). */
-  onDone: (file: string, name: string, d: Delivery) => void;
+  onDone: (file: string, name: string, d: Delivery, size: number | undefined) => void;
 }
 
 /** Sends every file in turn; counts those not delivered, and those delivered but not deleted. */
@@ -148,17 +148,18 @@ export async function sendFiles(o: SendFilesOptions): Promise<{ failed: number; 
   for (const file of o.files) {
     const name = path.basename(file);
     let d: Delivery;
+    // Its size as found, for the result line; undefined when it cannot be read (it does not exist).
+    const size = await fsp.stat(file).then(
+      (st) => st.size,
+      () => undefined,
+    );
     if (o.signal.aborted) {
       d = {
         ok: false,
         error: new PlotferryError('PF_ABORTED', `${file} was not sent: stopped (SIGINT/SIGTERM) before its turn`),
       };
     } else {
-      const size = await fsp.stat(file).then(
-        (st) => st.size,
-        () => 0,
-      );
-      const progress = o.onStart?.(file, name, size) ?? (() => undefined);
+      const progress = o.onStart?.(file, name, size ?? 0) ?? (() => undefined);
       const log = o.log.child({ file });
       d = await deliver({
         file,
@@ -172,7 +173,7 @@ export async function sendFiles(o: SendFilesOptions): Promise<{ failed: number; 
     }
     if (!d.ok) failed++;
     else if (d.deleteError) notDeleted++;
-    o.onDone(file, name, d);
+    o.onDone(file, name, d, size);
   }
   return { failed, notDeleted };
 }

@@ -18,7 +18,8 @@ import picomatch from 'picomatch';
 import type { Logger } from 'pino';
 import { linkDown, LinkDown, linkDownMessage } from '../bus/link.js';
 import type { Held } from '../bus/messages.js';
-import { asPlotferryError, errorJson, ErrorJson, PlotferryError } from '../core/errors.js';
+import { asPlotferryError, errorJson, PlotferryError } from '../core/errors.js';
+import type { ResultLine } from './result-line.js';
 import { notify } from '../core/notify.js';
 import { BiddingResult, sendByBidding } from './bidding.js';
 import { sendableSource } from '../storage/plot-file.js';
@@ -35,30 +36,6 @@ export interface Candidate {
   file: string;
   name: string;
   size: number;
-}
-
-/** 'skipped': left where it is, and why (`error`): not whole yet, not a plot, a symbolic link. */
-export type SweepStatus = 'sent' | 'duplicate' | 'failed' | 'locked' | 'would-send' | 'skipped';
-
-export interface SweepItem extends Candidate {
-  status: SweepStatus;
-  harvester?: string;
-  remotePath?: string;
-  seconds?: number;
-  mbps?: number;
-  hash?: string;
-  /** Bytes the harvester held already from a broken transfer (resume), and bytes sent now. */
-  resumedFrom?: number;
-  bytesSent?: number;
-  /** Whether the source was removed (sent, or a duplicate whose copy was verified identical). */
-  sourceRemoved?: boolean;
-  /** Stored by an attempt whose RESULT was lost; found verified identical before a resend. */
-  alreadyStored?: boolean;
-  /** The source was gone already when it was to be removed (by hand?): delivered all the same. */
-  sourceGone?: boolean;
-  /** Delivered, but the source could not be removed (PF_DELETE_FAILED, PF_SOURCE_CHANGED). */
-  deleteError?: ErrorJson;
-  error?: ErrorJson;
 }
 
 export interface SweepOptions {
@@ -96,7 +73,7 @@ export interface SweepOptions {
   onPlan?: (candidates: readonly Candidate[]) => void;
   /** Called as each plot starts; returns the progress callback for it. */
   onStart?: (c: Candidate) => (bytes: number) => void;
-  onDone?: (item: SweepItem) => void;
+  onDone?: (item: ResultLine) => void;
 }
 
 /** A directory a sweep was given but cannot read (missing, unmounted, no permission). */
@@ -188,14 +165,14 @@ function goneMeanwhile(e: PlotferryError): boolean {
 }
 
 /** A file left out, as a sweep reports it; the log line says why and what to do. */
-export function reportLeftOut(l: LeftOut, log: Logger): SweepItem {
+export function reportLeftOut(l: LeftOut, log: Logger): ResultLine {
   const e = l.error;
   if (e.code === 'PF_INCOMPLETE') log.info({ file: l.file, code: e.code }, `${e.message}; left where it is`);
   else log.warn({ file: l.file, code: e.code }, `${e.message}; left where it is (${e.hint})`);
   return { file: l.file, name: l.name, size: l.size, status: 'skipped', sourceRemoved: false, error: errorOf(e) };
 }
 
-export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
+export async function sweep(opts: SweepOptions): Promise<ResultLine[]> {
   const {
     found: candidates,
     leftOut,
@@ -219,7 +196,7 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
   }
   // Not one directory readable: nothing to do is not "done".
   if (unreadable.length > 0 && unreadable.length === opts.dirs.length) throw unreadable[0]!.error;
-  const results: SweepItem[] = leftOut.map((l) => reportLeftOut(l, opts.log));
+  const results: ResultLine[] = leftOut.map((l) => reportLeftOut(l, opts.log));
   for (const item of results) opts.onDone?.(item);
   if (opts.dryRun) return [...results, ...candidates.map((c) => ({ ...c, status: 'would-send' as const }))];
   opts.onPlan?.(candidates);
@@ -247,7 +224,7 @@ export async function sweep(opts: SweepOptions): Promise<SweepItem[]> {
   return results;
 }
 
-function notOffered(opts: SweepOptions, c: Candidate, down: LinkDown): SweepItem {
+function notOffered(opts: SweepOptions, c: Candidate, down: LinkDown): ResultLine {
   const e = new PlotferryError('PF_NATS', `not offered: ${linkDownMessage(down)}`);
   opts.log.error({ file: c.file, code: e.code }, `${e.message}; source kept`);
   return { ...c, status: 'failed', error: errorOf(e) };
@@ -285,7 +262,7 @@ export const plotsUnderWay = (ctx: SweepContext) => 2 * ctx.slots.size;
  * One plot, start to end: lock it, ask who holds it, send it by bidding, remove the source once
  * stored; the outcome, never a throw. Shared by a sweep and by `sweep --watch` (watch.ts).
  */
-export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candidate): Promise<SweepItem> {
+export async function movePlot(opts: SweepOptions, ctx: SweepContext, c: Candidate): Promise<ResultLine> {
   let release = await ctx.slots.acquire();
   // A wait for the plot's group (bidding.ts) gives the slot up and takes one again after.
   const whileWaiting = async <T>(wait: Promise<T>): Promise<T> => {
@@ -315,7 +292,7 @@ async function moveInSlot(
   c: Candidate,
   release: () => void,
   whileWaiting: <T>(wait: Promise<T>) => Promise<T>,
-): Promise<SweepItem> {
+): Promise<ResultLine> {
   // A plot already failed through all its tries because NATS is down, and it still is: the
   // rest are not offered into the void one by one (minutes each), they are reported at once.
   const down = ctx.natsLost ? linkDown(opts.nc) : undefined;
@@ -359,7 +336,7 @@ async function sendLocked(
   log: Logger,
   release: () => void,
   whileWaiting: <T>(wait: Promise<T>) => Promise<T>,
-): Promise<SweepItem> {
+): Promise<ResultLine> {
   // Checked again under the lock; the transfer then sends this very file or nothing.
   let source: SourceId;
   try {
@@ -403,7 +380,7 @@ async function sendLocked(
 }
 
 /** A plot stored by a harvester: its source removed (when reported so), said, and its outcome. */
-async function reportSent(c: Candidate, size: number, r: BiddingResult, log: Logger): Promise<SweepItem> {
+async function reportSent(c: Candidate, size: number, r: BiddingResult, log: Logger): Promise<ResultLine> {
   const removed = await removeReported(c.file, r.source, `${r.harvester}:${r.remotePath}`, log);
   const mbps = r.seconds > 0 ? r.bytesSent / 1e6 / r.seconds : 0;
   log.info(
@@ -440,7 +417,7 @@ async function reportSent(c: Candidate, size: number, r: BiddingResult, log: Log
  * A harvester holds a file of this plot's name and size: a verified identical copy is a
  * duplicate (the source goes), anything else keeps the source and says why.
  */
-async function settleHeld(c: Candidate, holder: Held, log: Logger): Promise<SweepItem> {
+async function settleHeld(c: Candidate, holder: Held, log: Logger): Promise<ResultLine> {
   const base = { ...c, size: holder.size, harvester: holder.harvester, remotePath: holder.path };
   const where = { harvester: holder.harvester, remote: holder.path };
   const verdict = await judgeHeld(c.file, holder);
@@ -491,7 +468,7 @@ async function removeReported(
   source: SourceId,
   storedAt: string,
   log: Logger,
-): Promise<Pick<SweepItem, 'sourceRemoved' | 'sourceGone' | 'deleteError'>> {
+): Promise<Pick<ResultLine, 'sourceRemoved' | 'sourceGone' | 'deleteError'>> {
   try {
     if ((await removeSource(file, source, storedAt)) === 'gone') {
       log.warn({ storedAt }, 'delivered and verified, but the source was gone already (removed by hand?)');

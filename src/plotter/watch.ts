@@ -34,10 +34,10 @@ import {
   plotsUnderWay,
   reportLeftOut,
   sweepContext,
-  SweepItem,
   SweepOptions,
   UnreadableDir,
 } from './sweep.js';
+import type { ResultLine } from './result-line.js';
 
 export const WATCH_LOCK = '.plotferry-watch.lock';
 export const DEFAULT_SCAN_INTERVAL_MS = 10_000;
@@ -87,7 +87,7 @@ export async function watchSweep(opts: WatchOptions): Promise<WatchSummary> {
 
   /** Plots that finished while a scan ran: its listing may still show them. */
   const settled = new Set<string>();
-  const finished = (c: Candidate, item: SweepItem) => {
+  const finished = (c: Candidate, item: ResultLine) => {
     inFlight.delete(c.file);
     settled.add(c.file);
     recordItem(item, opts, { summary, backoff, leftOut, firstRetry });
@@ -173,7 +173,7 @@ interface WatchBook {
 }
 
 /** A moved plot's outcome: counted, backed off when it failed, and reported. */
-function recordItem(item: SweepItem, opts: WatchOptions, book: WatchBook): void {
+function recordItem(item: ResultLine, opts: WatchOptions, book: WatchBook): void {
   // Gone before its turn (moved by a cron sweep beside us, or by hand), or locked by another
   // sweep that moves it now: nothing happened here, nothing to report.
   if (item.status === 'locked') {
@@ -217,7 +217,7 @@ function sayWatching(opts: WatchOptions, concurrency: number): void {
 }
 
 /** A plot's outcome in the summary and the metrics. */
-function countOutcome(item: SweepItem, summary: WatchSummary): void {
+function countOutcome(item: ResultLine, summary: WatchSummary): void {
   if (item.status === 'sent') summary.sent++;
   else if (item.status === 'duplicate') summary.duplicates++;
   else if (item.status === 'failed') summary.failures++;
@@ -230,7 +230,7 @@ function countOutcome(item: SweepItem, summary: WatchSummary): void {
 }
 
 /** A failed plot waits before it is tried again: `firstRetry`, doubling per failure up to an hour. */
-function backOff(backoff: Map<string, Backoff>, item: SweepItem, firstRetry: number, log: Logger): void {
+function backOff(backoff: Map<string, Backoff>, item: ResultLine, firstRetry: number, log: Logger): void {
   const prev = backoff.get(item.file);
   const delayMs = prev ? Math.min(MAX_RETRY_MS, prev.delayMs * 2) : firstRetry;
   backoff.set(item.file, { at: Date.now() + delayMs, delayMs });

@@ -11,6 +11,7 @@ import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';
 import { encodeOwner, selfOwner } from '../../src/storage/owner.js';
 import { startProxy } from '../helpers/proxy.js';
+import { assertResultLines } from '../helpers/result-lines.js';
 
 const MiB = 2 ** 20;
 
@@ -34,11 +35,13 @@ describe('plotferry send', () => {
     assert.equal(r2.code, 0, r2.stderr);
     const results = jsonLines(r2.stdout);
     assert.equal(results.length, 2);
+    // One schema with sweep's (docs/commands.md, "Result lines"): it was ok/moved/bytes.
+    assertResultLines(results);
     for (const [i, f] of [move1, move2].entries()) {
       const res = results[i]!;
-      assert.equal(res.ok, true);
-      assert.equal(res.moved, true);
-      assert.equal(res.bytes, MiB + 7);
+      assert.equal(res.status, 'sent');
+      assert.equal(res.sourceRemoved, true);
+      assert.equal(res.size, MiB + 7);
       assert.match(String(res.hash), /^[0-9a-f]{16}$/);
       assert.equal(fs.existsSync(f), false, 'source removed with --move');
       assert.equal(await sha256(String(res.remotePath)), sums[i + 1]);
@@ -86,7 +89,7 @@ describe('plotferry send', () => {
       ]);
       assert.equal(r.code, 1);
       const [res] = jsonLines(r.stdout);
-      assert.equal(res?.ok, false);
+      assert.equal(res?.status, 'failed');
       assert.equal((res?.error as { code: string }).code, 'PF_HASH_MISMATCH');
       assert.equal(await sha256(file), sum, 'source intact despite --move');
       assert.equal(fs.existsSync(path.join(fx.dst, 'corrupt.plot')), false);
@@ -124,7 +127,7 @@ describe('plotferry send', () => {
       });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /retrying/);
-      assert.equal(jsonLines(r.stdout)[0]?.ok, true);
+      assert.equal(jsonLines(r.stdout)[0]?.status, 'sent');
       assert.equal(fs.existsSync(file), false);
     } finally {
       front.close();
@@ -140,7 +143,7 @@ describe('plotferry send', () => {
     fs.writeFileSync(config, JSON.stringify({ to: `127.0.0.1:${fx.l.port}`, token: TOKEN, json: true, move: true }));
     const r = await runCli(['send', '--config', config, file], { PLOTFERRY_TOKEN: '' });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(jsonLines(r.stdout)[0]?.moved, true);
+    assert.equal(jsonLines(r.stdout)[0]?.sourceRemoved, true);
     assert.equal(fs.existsSync(file), false);
   });
 

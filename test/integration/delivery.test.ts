@@ -30,9 +30,9 @@ describe('send --move: what happened to each file', () => {
       assert.equal(proxy.droppedResults(), 1, 'the RESULT was cut');
       assert.equal(r.code, 0, r.stderr);
       const [j] = jsonLines(r.stdout);
-      assert.equal(j?.ok, true, r.stdout);
+      assert.equal(j?.status, 'sent', r.stdout);
       assert.equal(j?.alreadyStored, true);
-      assert.equal(j?.moved, true);
+      assert.equal(j?.sourceRemoved, true);
       assert.equal(fs.existsSync(file), false, 'source removed');
       assert.equal(await sha256(path.join(fx.dst, 'lost-result.plot')), sum);
       assert.match(r.stderr, /holds this file already, verified identical/);
@@ -85,8 +85,8 @@ describe('send --move: what happened to each file', () => {
       const r = await send(fx.l.port, '--move', path.join(view, 'undeletable.plot'));
       assert.equal(r.code, 1, 'exit 1: something needs a human');
       const [j] = jsonLines(r.stdout);
-      assert.equal(j?.ok, true, r.stdout);
-      assert.equal(j?.moved, false);
+      assert.equal(j?.status, 'sent', r.stdout);
+      assert.equal(j?.sourceRemoved, false);
       assert.equal((j?.deleteError as { code: string }).code, 'PF_DELETE_FAILED');
       assert.match(r.stderr, /delivered and verified, but their sources could not be deleted/);
       assert.doesNotMatch(r.stderr, /not delivered/);
@@ -119,7 +119,7 @@ describe('send --move: what happened to each file', () => {
         r.stdout,
       );
       for (const l of lines) {
-        assert.equal(l.ok, false);
+        assert.equal(l.status, 'failed');
         assert.equal((l.error as { code: string }).code, 'PF_ABORTED');
       }
       for (const f of files) assert.ok(fs.existsSync(f), `${f} kept`);

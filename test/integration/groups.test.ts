@@ -12,7 +12,8 @@ import { describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import type { Harvester } from '../../src/farm/harvester.js';
 import { collectHeartbeats, formatStatus } from '../../src/plotter/status.js';
-import { sweep, SweepItem } from '../../src/plotter/sweep.js';
+import { sweep } from '../../src/plotter/sweep.js';
+import type { ResultLine } from '../../src/plotter/result-line.js';
 import { isRoot, sha256, tmpDir, tmpfsDisk, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { captureLog } from '../helpers/log.js';
@@ -61,7 +62,7 @@ describe('plot groups', { skip: !isRoot && 'needs root (tmpfs disks of fixed siz
   };
 
   /** Every plot sent, sources gone, and each copy byte-exact on exactly one of `disks`. */
-  async function landedOnce(items: SweepItem[], sums: Map<string, string>, disks: string[]) {
+  async function landedOnce(items: ResultLine[], sums: Map<string, string>, disks: string[]) {
     assert.deepEqual(items.map((i) => `${i.name}:${i.status}`).sort(), [...sums.keys()].map((n) => `${n}:sent`).sort());
     for (const [name, sum] of sums) {
       const where = disks.filter((d) => fs.existsSync(path.join(d, name)));

@@ -76,7 +76,7 @@ describe('nothing lost: sources and whole plots', () => {
     const r = await send.done;
     assert.equal(r.code, 1, r.stderr);
     const [line] = jsonLines(r.stdout);
-    assert.equal(line?.ok, false);
+    assert.equal(line?.status, 'failed');
     assert.equal((line?.error as { code: string }).code, 'PF_SOURCE_CHANGED');
     assert.ok(fs.existsSync(f), 'the source is kept');
     assert.equal(fs.readFileSync(f).subarray(1000, 1008).toString(), 'XXXXXXXX');
@@ -117,7 +117,7 @@ describe('nothing lost: sources and whole plots', () => {
     const r = await send.done;
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     const [line] = jsonLines(r.stdout);
-    assert.equal(line?.ok, true);
+    assert.equal(line?.status, 'sent');
     assert.equal(line?.sourceGone, true);
     assert.equal(await sha256(path.join(target, 'plot-k28-gone.plot2')), sum, 'the plot is at the harvester, whole');
   });

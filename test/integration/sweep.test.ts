@@ -13,6 +13,7 @@ import { startTestHarvester } from '../helpers/harvester.js';
 import { isRoot, ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { natsSuite } from '../helpers/nats-server.js';
+import { assertResultLines } from '../helpers/result-lines.js';
 
 const MiB = 2 ** 20;
 
@@ -74,6 +75,7 @@ describe('sweep', () => {
     ]);
     assert.equal(r1.code, 0, r1.stderr);
     assert.equal(r2.code, 0, r2.stderr);
+    assertResultLines([...jsonLines(r1.stdout), ...jsonLines(r2.stdout)]);
     assert.deepEqual(ls(p1.dir), [], 'sources removed');
     assert.deepEqual(ls(p2.dir), []);
     const landed = new Map<string, string[]>();
