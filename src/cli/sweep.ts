@@ -4,6 +4,7 @@ import { errorJson } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { UnreadableDir } from '../plotter/sweep.js';
 import type { ResultLine } from '../plotter/result-line.js';
+import { type LeftBehind, nothingSent } from '../plotter/nothing-sent.js';
 import type { WatchOptions } from '../plotter/watch.js';
 import { defineCommand } from './command.js';
 import { startMetrics } from './metrics-endpoint.js';
@@ -90,11 +91,13 @@ export const sweepCommand = defineCommand<SweepArgs>({
         let total: ReturnType<typeof progress.add> | undefined;
         let totalBytes = 0;
         let unreadable = 0;
+        let listed: Listed = { young: 0, unmatched: 0 };
         const items = await sweep({
           ...plots,
           nc,
           log,
           signal: abort.signal,
+          onListed: (l) => void (listed = l),
           onUnreadable: (u) => {
             unreadable++;
             if (args.json) reportUnreadable(true, u);
@@ -122,6 +125,7 @@ export const sweepCommand = defineCommand<SweepArgs>({
             if (args.json) process.stdout.write(`${JSON.stringify(item)}\n`);
           },
         });
+        sayWhatWasLeft(args, log, items, listed);
         return sayDone(log, items, unreadable, abort.signal.aborted);
       } finally {
         progress.stop();
@@ -157,7 +161,7 @@ async function plotsOf(args: SweepArgs): Promise<Omit<WatchOptions, 'nc' | 'log'
 /** --dry-run: lists what a sweep would send, and what it would leave and why; no NATS needed. */
 async function dryRun(args: SweepArgs, log: Logger, plots: Omit<WatchOptions, 'nc' | 'log' | 'stop'>): Promise<number> {
   const { findPlots, reportLeftOut } = await import('../plotter/sweep.js');
-  const { found, leftOut, unreadable, young } = await findPlots(
+  const { found, leftOut, unreadable, young, unmatched, nextReadyAt } = await findPlots(
     plots.dirs,
     plots.pattern,
     plots.minAgeMs,
@@ -175,7 +179,48 @@ async function dryRun(args: SweepArgs, log: Logger, plots: Omit<WatchOptions, 'n
     process.stdout.write(
       args.json ? `${JSON.stringify({ ...c, status: 'would-send' })}\n` : `would send ${c.file} (${c.size} bytes)\n`,
     );
+  if (found.length === 0) {
+    const items = leftOut.map((l) => ({ ...l, status: 'skipped' as const, error: errorJson(l.error) }));
+    const listed = { young, unmatched, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) };
+    const line = nothingSent(leftBehind(args, items, listed), Date.now());
+    process.stdout.write(args.json ? `${JSON.stringify(line)}\n` : `${line.message}\n`);
+  }
   return unreadable.length > 0 || leftOut.some(needsAHuman) ? 1 : 0;
+}
+
+type Listed = { young: number; unmatched: number; nextReadyAt?: number };
+
+/**
+ * What the sweep left for a later run. When it offered nothing, one line says why (young, not
+ * whole, locked, left out, other names), in the log and, with --json, on stdout; else the young
+ * plots alone, if any.
+ */
+function sayWhatWasLeft(args: SweepArgs, log: Logger, items: readonly ResultLine[], listed: Listed): void {
+  const offered = items.some((i) => i.status === 'sent' || i.status === 'duplicate' || i.status === 'failed');
+  if (!offered) {
+    const line = nothingSent(leftBehind(args, items, listed), Date.now());
+    log.info({ ...line, message: undefined }, line.message);
+    if (args.json) process.stdout.write(`${JSON.stringify(line)}\n`);
+  } else if (listed.young > 0)
+    log.info(
+      { young: listed.young, minAgeS: args.minAge },
+      `${listed.young} plot(s) written to within --min-age (${args.minAge} s) are left for a later run`,
+    );
+}
+
+function leftBehind(args: SweepArgs, items: readonly ResultLine[], listed: Listed): LeftBehind {
+  const skipped = items.filter((i) => i.status === 'skipped');
+  const incomplete = skipped.filter((i) => i.error?.code === 'PF_INCOMPLETE').length;
+  return {
+    young: listed.young,
+    minAgeS: args.minAge,
+    ...(listed.nextReadyAt !== undefined ? { nextReadyAt: listed.nextReadyAt } : {}),
+    incomplete,
+    leftOut: skipped.length - incomplete,
+    unmatched: listed.unmatched,
+    pattern: args.pattern,
+    locked: items.filter((i) => i.status === 'locked').length,
+  };
 }
 
 /** A cron sweep's end: what went and what did not, said once; the exit status. */

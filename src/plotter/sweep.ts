@@ -71,6 +71,8 @@ export interface SweepOptions {
   onUnreadable?: (u: UnreadableDir) => void;
   /** Called once with the plots found (before any is sent). */
   onPlan?: (candidates: readonly Candidate[]) => void;
+  /** What the listing left for a later run (young plots) and did not take (other names). */
+  onListed?: (l: { young: number; unmatched: number; nextReadyAt?: number }) => void;
   /** Called as each plot starts; returns the progress callback for it. */
   onStart?: (c: Candidate) => (bytes: number) => void;
   onDone?: (item: ResultLine) => void;
@@ -106,6 +108,8 @@ export async function findPlots(
   /** Plots left for a later run: written to within --min-age. */
   young: number;
   nextReadyAt?: number;
+  /** Visible names the pattern does not take (plotferry's own files are hidden). */
+  unmatched: number;
 }> {
   // dot: false keeps plotferry's own hidden temporary and lock files out.
   const match = picomatch(pattern, { dot: false });
@@ -115,6 +119,7 @@ export async function findPlots(
   const unreadable: UnreadableDir[] = [];
   let nextReadyAt: number | undefined;
   let young = 0;
+  let unmatched = 0;
   for (const dir of dirs) {
     let entries: string[];
     try {
@@ -131,7 +136,10 @@ export async function findPlots(
       continue;
     }
     for (const name of entries.sort()) {
-      if (!match(name)) continue;
+      if (!match(name)) {
+        if (!name.startsWith('.')) unmatched++;
+        continue;
+      }
       const file = path.join(dir, name);
       const st = await fsp.lstat(file).catch(() => undefined);
       if (st?.isSymbolicLink()) {
@@ -156,7 +164,7 @@ export async function findPlots(
       found.push({ file, name, size: st.size });
     }
   }
-  return { found, leftOut, unreadable, young, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) };
+  return { found, leftOut, unreadable, young, unmatched, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) };
 }
 
 /** A source that is no longer there (moved by another sweep since it was listed): nothing to say. */
@@ -179,17 +187,9 @@ export async function sweep(opts: SweepOptions): Promise<ResultLine[]> {
     unreadable,
     young,
     nextReadyAt,
+    unmatched,
   } = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs, opts.anyFile);
-  // A sweep that sends nothing because its plots are too young says so (it was silent).
-  if (young > 0)
-    opts.log.info(
-      {
-        young,
-        minAgeS: (opts.minAgeMs ?? 60_000) / 1000,
-        firstReadyInS: Math.ceil(((nextReadyAt ?? 0) - Date.now()) / 1000),
-      },
-      `${young} plot(s) written to within --min-age (${(opts.minAgeMs ?? 60_000) / 1000} s) are left for a later run`,
-    );
+  opts.onListed?.({ young, unmatched, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) });
   for (const u of unreadable) {
     opts.log.error({ dir: u.dir, code: u.error.code }, `${u.error.message}; the other directories are swept`);
     opts.onUnreadable?.(u);

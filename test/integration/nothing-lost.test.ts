@@ -144,13 +144,32 @@ describe('nothing lost: sources and whole plots', () => {
     assert.deepEqual(published(target), []);
   });
 
-  it('a sweep that leaves plots younger than --min-age says so (it was silent)', async () => {
+  it('a sweep that sends nothing says why: plots younger than --min-age, other names (it was silent)', async () => {
     await harvester('nl-young', 'nlyoung');
     const src = await dir('nl-young-src');
     writeSamplePlot(path.join(src, 'plot-k28-young.plot2'), MiB, 28, 'pos2-v1');
+    fs.writeFileSync(path.join(src, 'plot-k28-young.plot2.tmp'), "a plotter's temporary");
     const r = await runCli(['sweep', '--nats', suite.server.url, '--prefix', 'nlyoung', '--min-age', '60', src]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /1 plot\(s\) written to within --min-age \(60 s\) are left for a later run/);
+    assert.match(
+      r.stderr,
+      /nothing to send: 1 plot written to within --min-age \(60 s; the first is ready in \d+ s\); 1 other name that --pattern '\*\.\{plot,plot2\}' does not take/,
+    );
+    const json = await runCli([
+      'sweep',
+      '--nats',
+      suite.server.url,
+      '--prefix',
+      'nlyoung',
+      '--min-age',
+      '60',
+      '--json',
+      src,
+    ]);
+    assert.deepEqual(
+      jsonLines(json.stdout).map((l) => [l.status, l.young, l.unmatched]),
+      [['nothing-sent', 1, 1]],
+    );
     assert.ok(fs.existsSync(path.join(src, 'plot-k28-young.plot2')));
   });
 
@@ -163,8 +182,13 @@ describe('nothing lost: sources and whole plots', () => {
     writeRandomFile(path.join(src, 'random.plot'), 100_000);
     const r = await sweepCli('nlnp', src);
     assert.equal(r.code, 1, 'files that are not plots need a human');
-    const items = jsonLines(r.stdout);
-    assert.equal(items.length, 3);
+    const lines = jsonLines(r.stdout);
+    // Nothing was offered, so the last line says why.
+    assert.deepEqual(
+      lines.slice(3).map((l) => [l.status, l.leftOut]),
+      [['nothing-sent', 3]],
+    );
+    const items = lines.slice(0, 3);
     for (const i of items) {
       assert.equal(i.status, 'skipped', JSON.stringify(i));
       assert.equal((i.error as { code: string }).code, 'PF_NOT_A_PLOT');
