@@ -17,11 +17,16 @@ if grep -E '^package/(dist/test|dist/bench|src|test|bench)/' <<<"$listing"; then
 fi
 for f in package/contrib/systemd/plotferry-harvester.service package/contrib/systemd/plotferry-sweep.service \
   package/contrib/systemd/plotferry.env package/contrib/nats/farm-cluster.conf \
-  package/contrib/grafana/plotferry-dashboard.json package/dist/src/cli/main.js \
+  package/contrib/grafana/plotferry-dashboard.json package/contrib/prometheus/plotferry.yml package/dist/src/cli/main.js \
   package/README.md package/CHANGELOG.md package/docs/commands.md package/docs/operations.md; do
   grep -qx "$f" <<<"$listing" || { echo "pack-test: $f is missing from the tarball" >&2; exit 1; }
 done
-npm install -g --silent --no-audit --no-fund --prefix "$work/prefix" "$tgz" >/dev/null 2>&1
+npm install -g --no-audit --no-fund --prefix "$work/prefix" "$tgz" >"$work/install.log" 2>&1 || { cat "$work/install.log" >&2; exit 1; }
+# A farmer's install must not warn about plotferry's own install scripts (the build runs at pack time).
+if grep -i 'plotferry.*script\|script.*plotferry' "$work/install.log"; then
+  echo "pack-test: installing the tarball warned about an install script (above)" >&2
+  exit 1
+fi
 bin="$work/prefix/bin/plotferry"
 version=$("$bin" --version)
 [ "$version" = "$(node -p 'require("./package.json").version')" ] || { echo "pack-test: plotferry --version says '$version'" >&2; exit 1; }
