@@ -31,7 +31,10 @@ export function defineCommand<A>(spec: CommandSpec<A>): DefinedCommand {
   const run = async (flags: Record<string, unknown>) => {
     let args: Record<string, unknown>;
     try {
-      const file = lastString(flags.config) ?? (process.env.PLOTFERRY_CONFIG || undefined);
+      // The file is found as any option is: the flag, then PLOTFERRY_<COMMAND>_CONFIG, then PLOTFERRY_CONFIG.
+      const file =
+        lastString(flags.config) ??
+        (process.env[`PLOTFERRY_${spec.name.toUpperCase()}_CONFIG`] || process.env.PLOTFERRY_CONFIG || undefined);
       args = resolveOptions({
         command: spec.name,
         flags,

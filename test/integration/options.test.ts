@@ -65,6 +65,8 @@ describe('a flag, PLOTFERRY_* and --config mean the same', () => {
         PLOTFERRY_SWEEP_ANY_FILE: '1',
       }),
       config: await runCli(['sweep', '--dry-run', '--config', config, plots]),
+      // The file itself for one command only, as any option (it was ignored).
+      scopedConfig: await runCli(['sweep', '--dry-run', plots], { PLOTFERRY_SWEEP_CONFIG: config }),
     };
     for (const [source, r] of Object.entries(runs)) {
       assert.equal(r.code, 0, `${source}: ${r.stderr}`);
