@@ -42,6 +42,15 @@ const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const envName = (option: string) => `PLOTFERRY_${option.toUpperCase().replace(/-/g, '_')}`;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Where each option of a resolved set came from (the `args` object resolveOptions returned). */
+export type Source = 'flag' | 'env' | 'config' | 'default';
+const SOURCES = new WeakMap<object, Map<string, Source>>();
+
+/** Where `args` (from resolveOptions) got `option` (camelCase), or undefined when it is unset. */
+export function sourceOf(args: object, option: string): Source | undefined {
+  return SOURCES.get(args)?.get(option);
+}
+
 /**
  * The options of `command` from all three sources, checked, keyed in camelCase as the handlers
  * read them; the command line's positionals (`files`, `dirs`) are kept as yargs gave them.
@@ -50,6 +59,7 @@ export function resolveOptions(s: Sources): Record<string, unknown> {
   const env = readEnv(s.env, s.command);
   const config = s.config ? readConfig(s.config, s.command) : new Map<string, { value: unknown; label: string }>();
   const out: Record<string, unknown> = {};
+  const from = new Map<string, Source>();
   const names = new Set<string>();
   for (const o of optionsOf(s.command)) {
     names.add(o.name);
@@ -58,10 +68,20 @@ export function resolveOptions(s: Sources): Record<string, unknown> {
     const flag = s.flags[o.name];
     const e = env.get(o.name);
     const c = config.get(o.name);
-    if (flag !== undefined) value = parseAs(o, flag, { kind: 'flag' });
-    else if (e !== undefined) value = parseAs(o, e.value, { kind: 'env', label: e.label });
-    else if (c !== undefined) value = parseAs(o, c.value, { kind: 'config', label: c.label });
-    else if (o.default !== undefined) value = parseAs(o, o.default, { kind: 'flag' });
+    const given: [unknown, Origin, Source] | undefined =
+      flag !== undefined
+        ? [flag, { kind: 'flag' }, 'flag']
+        : e !== undefined
+          ? [e.value, { kind: 'env', label: e.label }, 'env']
+          : c !== undefined
+            ? [c.value, { kind: 'config', label: c.label }, 'config']
+            : o.default !== undefined
+              ? [o.default, { kind: 'flag' }, 'default']
+              : undefined;
+    if (given) {
+      value = parseAs(o, given[0], given[1]);
+      from.set(camel(o.name), given[2]);
+    }
     if (value === undefined && o.required)
       throw new PlotferryError(
         'PF_CONFIG',
@@ -71,7 +91,9 @@ export function resolveOptions(s: Sources): Record<string, unknown> {
   }
   const positionals: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s.flags)) if (!names.has(k) && k !== '$0') positionals[k] = v;
-  return { ...positionals, ...out };
+  const args = { ...positionals, ...out };
+  SOURCES.set(args, from);
+  return args;
 }
 
 /** One value through its option's parser; a refusal names the source when it was not a flag. */

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Argv } from 'yargs';
 import type { Delivery } from '../plotter/send.js';
 import type { ResultLine } from '../plotter/result-line.js';
-import { errorJson } from '../core/errors.js';
+import { errorJson, PlotferryError } from '../core/errors.js';
+import { type Source, sourceOf } from './option-sources.js';
 import { defineCommand } from './command.js';
 import { type GlobalArgs, runCommand } from './run.js';
 import { natsAuth, type NatsAuthArgs } from './nats-options.js';
@@ -47,21 +48,17 @@ export const sendCommand = defineCommand<SendArgs>({
       const { parseHostPort, requireToken } = await import('../core/config.js');
       const { sendWithRetry } = await import('../transfer/retry.js');
       const { sendFiles } = await import('../plotter/send.js');
-      const { PlotferryError } = await import('../core/errors.js');
       const { createProgress } = await import('./progress.js');
-      if (Boolean(args.to) === Boolean(args.nats)) {
-        throw new PlotferryError(
-          'PF_CONFIG',
-          'say where to send: --to HOST:PORT (one receiver) or --nats URL (harvesters bid), not both',
-        );
-      }
-      const to = args.to ? parseHostPort(args.to, 'to') : undefined;
+      const mode = sendMode(sourceOf(args, 'to'), sourceOf(args, 'nats'));
+      if (args.to && args.nats)
+        log.info(`${mode === 'direct' ? '--to' : '--nats'} given nearer than the other: ${mode} mode`);
+      const to = mode === 'direct' ? parseHostPort(args.to!, 'to') : undefined;
       const pacer = await pacerFor(args.bwlimit);
       const token = to ? requireToken(args.token) : '';
       let nc: import('nats').NatsConnection | undefined;
-      if (args.nats) {
+      if (mode === 'bidding') {
         const { connectNats } = await import('../bus/connect.js');
-        nc = await connectNats(args.nats.join(','), 'plotferry-send', log, natsAuth(args));
+        nc = await connectNats(args.nats!.join(','), 'plotferry-send', log, natsAuth(args));
       }
       const plotter =
         args.plotterId ?? (await import('../bus/messages.js')).defaultBusId((await import('node:os')).hostname());
@@ -123,6 +120,30 @@ export const sendCommand = defineCommand<SendArgs>({
       return sayCounts(log, counts, args.files.length);
     }),
 });
+
+const NEARNESS: Record<Source, number> = { flag: 3, env: 2, config: 1, default: 0 };
+const SAID: Record<Source, string> = {
+  flag: 'the command line',
+  env: 'the environment',
+  config: 'the --config file',
+  default: 'the defaults',
+};
+
+/**
+ * Direct mode (--to) or bidding (--nats): the one given; when both are, the one given nearer
+ * (a flag over PLOTFERRY_*, over --config), so `send --to` works on a host whose env file or
+ * config names the farm's NATS. Both from one place is PF_CONFIG.
+ */
+export function sendMode(to: Source | undefined, nats: Source | undefined): 'direct' | 'bidding' {
+  if (to && (!nats || NEARNESS[to] > NEARNESS[nats])) return 'direct';
+  if (nats && (!to || NEARNESS[nats] > NEARNESS[to])) return 'bidding';
+  throw new PlotferryError(
+    'PF_CONFIG',
+    to
+      ? `--to and --nats both come from ${SAID[to]}: give one, --to HOST:PORT (one receiver) or --nats URL (harvesters bid)`
+      : 'say where to send: --to HOST:PORT (one receiver) or --nats URL (harvesters bid)',
+  );
+}
 
 /** One file's delivery, in the log and (--json) on stdout. */
 function reportDelivery(

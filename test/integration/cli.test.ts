@@ -29,8 +29,10 @@ describe('plotferry send', () => {
     assert.equal(r1.code, 0, r1.stderr);
     assert.ok(fs.existsSync(keep), 'source kept without --move');
 
+    // The env file of a farm host names its NATS: `send --to` by hand still goes direct (it was refused).
     const r2 = await runCli(['send', '--to', `127.0.0.1:${fx.l.port}`, '--json', '--move', move1, move2], {
       PLOTFERRY_TOKEN: TOKEN,
+      PLOTFERRY_NATS: 'nats://127.0.0.1:1',
     });
     assert.equal(r2.code, 0, r2.stderr);
     const results = jsonLines(r2.stdout);

@@ -14,6 +14,7 @@ import {
   parseValue,
   resolveOptions,
   Sources,
+  sourceOf,
   unknownFlags,
 } from '../../src/cli/option-sources.js';
 import { COMMANDS, optionsOf, OPTIONS } from '../../src/cli/options.js';
@@ -337,5 +338,27 @@ describe('the shipped env file (contrib/systemd/plotferry.env)', () => {
     const s = resolve({ command: 'sweep', env });
     assert.ok(h.metrics && s.metrics, 'both serve metrics');
     assert.notEqual(h.metrics, s.metrics, 'on ports of their own');
+  });
+});
+
+describe('send: --to or --nats, from wherever they come', () => {
+  it('takes the one given, and when both are, the one given nearer', async () => {
+    const { sendMode } = await import('../../src/cli/send.js');
+    assert.equal(sendMode('flag', undefined), 'direct');
+    assert.equal(sendMode(undefined, 'env'), 'bidding');
+    // The env file or --config names the farm's NATS; a `send --to` by hand goes direct (it was refused).
+    assert.equal(sendMode('flag', 'env'), 'direct');
+    assert.equal(sendMode('flag', 'config'), 'direct');
+    assert.equal(sendMode('config', 'flag'), 'bidding');
+    assert.throws(() => sendMode('flag', 'flag'), refused(/--to and --nats both come from the command line: give one/));
+    assert.throws(() => sendMode(undefined, undefined), refused(/say where to send/));
+  });
+
+  it('knows where each option came from', () => {
+    const r = resolve({ command: 'send', flags: { to: 'h:1' }, env: { PLOTFERRY_NATS: 'nats://n:1' } });
+    assert.deepEqual(
+      [sourceOf(r, 'to'), sourceOf(r, 'nats'), sourceOf(r, 'prefix'), sourceOf(r, 'token')],
+      ['flag', 'env', 'default', undefined],
+    );
   });
 });
