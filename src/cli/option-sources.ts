@@ -313,22 +313,34 @@ export function parseConfigText(file: string, text: string): ConfigFile {
 }
 
 /**
- * `--flag=value` of a boolean option, rewritten as `--flag` or `--no-flag` so that it reads as in
- * the environment and the config file (yargs reads any word but "true" as false). PF_CONFIG for
- * a word that is not a boolean.
+ * `--flag=value` and `--flag value` of a boolean option, rewritten as `--flag` or `--no-flag` so
+ * that they read as in the environment and the config file (yargs reads any word but "true" as
+ * false after `=`, and takes `yes` after a space as a positional). PF_CONFIG for a word after `=`
+ * that is not a boolean; after a space, only a boolean word is taken (else it is a positional).
  */
 export function normaliseBooleanArgs(args: readonly string[]): string[] {
   const out: string[] = [];
-  let rest = false;
-  for (const arg of args) {
-    const m = rest ? null : /^--([a-z][a-z0-9-]*)=(.*)$/s.exec(arg);
-    if (arg === '--') rest = true;
+  const flag = (o: { name: string }, on: boolean) => (on ? `--${o.name}` : `--no-${o.name}`);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
     const o = m ? optionNamed(m[1]!) : undefined;
-    if (m && o?.type === 'boolean') out.push(parseBoolean(m[2], o.name) ? `--${o.name}` : `--no-${o.name}`);
-    else out.push(arg);
+    const next = args[i + 1];
+    if (o?.type !== 'boolean') out.push(arg);
+    else if (m![2] !== undefined) out.push(flag(o, parseBoolean(m![2], o.name)));
+    else if (next !== undefined && BOOLEAN_WORD.test(next)) {
+      out.push(flag(o, parseBoolean(next, o.name)));
+      i++;
+    } else out.push(arg);
   }
   return out;
 }
+
+const BOOLEAN_WORD = /^(true|false|yes|no|1|0)$/i;
 
 /**
  * The flags on the command line that `command` does not take (all of them, or the global ones

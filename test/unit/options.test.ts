@@ -128,6 +128,16 @@ describe('booleans mean the same from a flag, PLOTFERRY_* and --config', () => {
     ]);
     assert.throws(() => normaliseBooleanArgs(['--replot=perhaps']), refused(/--replot "perhaps"/));
   });
+
+  it('a boolean word after a space is the value of the flag, as "true" always was (yes was a positional)', () => {
+    assert.deepEqual(normaliseBooleanArgs(['--replot', 'yes', '--json', 'NO', '--move', '/plots', '--any-file', '1']), [
+      '--replot',
+      '--no-json',
+      '--move',
+      '/plots',
+      '--any-file',
+    ]);
+  });
 });
 
 describe('lists take a comma list everywhere, and repeat on the command line', () => {
