@@ -351,13 +351,6 @@ export function unknownFlags(args: readonly string[], command: Command | undefin
   const known = new Set(['help', 'version', 'h']);
   const opts = command ? optionsOf(command) : OPTIONS.filter((o) => o.commands.length === COMMANDS.length);
   for (const o of opts) known.add(o.name).add(camel(o.name));
-  const suggest = (name: string) => {
-    const near = nearest(
-      name,
-      [...known].filter((k) => k.length > 1 && !/[A-Z]/.test(k)),
-    );
-    return near ? ` (did you mean --${near}?)` : '';
-  };
   const out: string[] = [];
   for (const arg of args) {
     if (arg === '--') break;
@@ -373,19 +366,43 @@ export function unknownFlags(args: readonly string[], command: Command | undefin
     }
     const m = /^--(?:no-)?([^=]+)/.exec(arg);
     if (!m || known.has(m[1]!)) continue;
-    out.push(`unknown option ${arg.split('=')[0]}${suggest(m[1]!)}`);
+    out.push(`unknown option ${arg.split('=')[0]}${whatWasMeant(m[1]!, command, known)}`);
   }
   return out;
 }
 
 /**
- * The known name closest to `name`, for "did you mean": the fewest single-letter edits
- * (Levenshtein), at most 3 and fewer than the name's length. yargs keeps its own for commands
+ * For a flag `command` does not take: the nearest it takes; else, when another command takes
+ * that name (or one near it), which does, and why this one does not where the table says.
+ */
+function whatWasMeant(name: string, command: Command | undefined, known: Set<string>): string {
+  const near = nearest(
+    name,
+    [...known].filter((k) => k.length > 1 && !/[A-Z]/.test(k)),
+  );
+  if (near) return ` (did you mean --${near}?)`;
+  const other =
+    optionNamed(name) ??
+    optionNamed(
+      nearest(
+        name,
+        OPTIONS.map((o) => o.name),
+      ) ?? '',
+    );
+  if (!other || !command) return '';
+  const meant = other.name === name ? '' : `did you mean --${other.name}? `;
+  return `: ${meant}${other.elsewhere?.[command] ?? `${command} does not take --${other.name} (${other.commands.join(', ')} do${other.commands.length === 1 ? 'es' : ''})`}`;
+}
+
+/**
+ * The known name closest to `name`, for "did you mean": the fewest single-letter edits, a swap of
+ * two neighbours counting as one (optimal string alignment), at most a third of the name's length
+ * (one edit for a name of up to 5 letters). yargs keeps its own for commands
  * (.recommendCommands()) but exports none for options.
  */
 export function nearest(name: string, known: Iterable<string>): string | undefined {
   let best: string | undefined;
-  let bestD = Math.min(4, name.length);
+  let bestD = Math.max(1, Math.floor(name.length / 3)) + 1;
   for (const k of known) {
     const d = distance(name, k);
     if (d < bestD) [best, bestD] = [k, d];
@@ -394,12 +411,17 @@ export function nearest(name: string, known: Iterable<string>): string | undefin
 }
 
 function distance(a: string, b: string): number {
+  // Rows i-2, i-1 and i of the edit table; a swap of a[i-2..i-1] with b[j-2..j-1] costs one.
+  let before: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++)
+    for (let j = 1; j <= b.length; j++) {
       row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, before[j - 2]! + 1);
+    }
+    [before, prev] = [prev, row];
   }
   return prev[b.length]!;
 }

@@ -48,6 +48,8 @@ export interface OptionSpec extends OptionView {
   choices?: readonly string[];
   /** Missing from all three sources: PF_CONFIG with this message. */
   required?: string;
+  /** What a command that does not take it says when it is given ("sweep always moves"). */
+  elsewhere?: Partial<Record<Command, string>>;
   /** A check beyond the type, on the parsed value; throws PF_CONFIG. */
   check?: (value: number, raw: string) => void;
   group?: string;
@@ -406,6 +408,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: false,
     commands: ['send'],
     help: 'delete each source once the receiver has verified, synced and renamed it',
+    elsewhere: { sweep: 'sweep always moves: each source is deleted once its copy is verified; leave --move out' },
   },
   {
     name: 'json',
@@ -495,6 +498,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: false,
     commands: ['sweep'],
     help: 'list what would be sent, send nothing',
+    elsewhere: { send: 'send has no dry run: `sweep --dry-run DIR` lists what a sweep would send' },
   },
   {
     name: 'watch',

@@ -330,6 +330,23 @@ describe('unknown names get a "did you mean"', () => {
     assert.equal(nearest('prefx', ['prefix', 'plotter-id']), 'prefix');
     assert.equal(nearest('ab', ['xy']), undefined, 'no guess that shares nothing');
   });
+
+  it('says when another command takes the flag, and why this one does not (sweep --mvoe said "did you mean --json?")', () => {
+    assert.deepEqual(unknownFlags(['--mvoe', '/d'], 'sweep'), [
+      'unknown option --mvoe: did you mean --move? sweep always moves: each source is deleted once its copy is verified; leave --move out',
+    ]);
+    assert.deepEqual(unknownFlags(['--move', '/d'], 'sweep'), [
+      'unknown option --move: sweep always moves: each source is deleted once its copy is verified; leave --move out',
+    ]);
+    assert.deepEqual(unknownFlags(['--to', 'h:1', '/d'], 'sweep'), [
+      'unknown option --to: sweep does not take --to (send, speedtest do)',
+    ]);
+    assert.match(unknownFlags(['--dry-run', 'f'], 'send')[0]!, /send has no dry run: `sweep --dry-run DIR`/);
+    // A swap of two letters is one edit; a 4-letter name gets no guess three edits away.
+    assert.equal(nearest('tokne', ['token', 'to']), 'token');
+    assert.equal(nearest('mvoe', ['json', 'move']), 'move');
+    assert.equal(nearest('mvoe', ['json']), undefined);
+  });
 });
 
 describe('the shipped env file (contrib/systemd/plotferry.env)', () => {
