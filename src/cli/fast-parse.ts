@@ -37,7 +37,7 @@ export function fastParse(
 ): Record<string, unknown> | undefined {
   const specs = optionsOf(command);
   const options: NonNullable<ParseArgsConfig['options']> = {};
-  for (const o of specs)
+  for (const o of specs.filter((s) => !s.positional))
     options[o.name] = o.type === 'boolean' ? { type: 'boolean' } : { type: 'string', multiple: true };
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -70,6 +70,6 @@ export function fastParse(
   const words = parsed.positionals;
   if (!positionals) return words.length === 0 ? flags : undefined;
   if (words.length < positionals.min) return undefined;
-  flags[positionals.name] = words;
+  if (words.length > 0) flags[positionals.name] = words;
   return flags;
 }

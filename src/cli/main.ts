@@ -17,8 +17,8 @@ import { reportError } from './run.js';
 import { demoCommand } from './demo.js';
 import { harvesterCommand } from './harvester.js';
 import { listenCommand } from './listen.js';
-import { normaliseBooleanArgs, unknownFlags } from './option-sources.js';
-import { Command, declareOptions } from './options.js';
+import { normaliseBooleanArgs, refusePositionalFlags, unknownFlags } from './option-sources.js';
+import { Command, COMMANDS, declareOptions } from './options.js';
 import { sendCommand } from './send.js';
 import { speedtestCommand } from './speedtest.js';
 import { statusCommand } from './status.js';
@@ -29,6 +29,7 @@ endQuietlyWhenOutputCloses();
 let args: string[];
 try {
   args = normaliseBooleanArgs(process.argv.slice(2));
+  if ((COMMANDS as readonly string[]).includes(args[0] ?? '')) refusePositionalFlags(args.slice(1), args[0] as Command);
 } catch (err) {
   refuse(err);
 }

@@ -65,7 +65,9 @@ export function resolveOptions(s: Sources): Record<string, unknown> {
     names.add(o.name);
     names.add(camel(o.name));
     let value: unknown;
-    const flag = s.flags[o.name];
+    // An empty list on the command line is none (`sweep` with its DIRs in PLOTFERRY_SWEEP_DIRS).
+    const typed = s.flags[o.name];
+    const flag = Array.isArray(typed) && typed.length === 0 ? undefined : typed;
     const e = env.get(o.name);
     const c = config.get(o.name);
     const given: [unknown, Origin, Source] | undefined =
@@ -341,6 +343,23 @@ export function normaliseBooleanArgs(args: readonly string[]): string[] {
 }
 
 const BOOLEAN_WORD = /^(true|false|yes|no|1|0)$/i;
+
+/**
+ * An option the command line gives as positionals (`sweep DIR...`, options.ts `positional`)
+ * typed as a flag: PF_CONFIG that says how to give it. yargs would take `--dirs a` as a DIR but
+ * drop it beside positionals.
+ */
+export function refusePositionalFlags(args: readonly string[], command: Command): void {
+  for (const o of optionsOf(command).filter((x) => x.positional))
+    for (const arg of args) {
+      if (arg === '--') break;
+      if (arg === `--${o.name}` || arg.startsWith(`--${o.name}=`))
+        throw new PlotferryError(
+          'PF_CONFIG',
+          `--${o.name}: give them after the options (plotferry ${command} ${o.name.replace(/s$/, '').toUpperCase()}...); ${envName(o.name)}, ${envName(`${command}-${o.name}`)} and "${o.name}" in --config are for units and config files`,
+        );
+    }
+}
 
 /**
  * The flags on the command line that `command` does not take (all of them, or the global ones

@@ -48,6 +48,11 @@ export interface OptionSpec extends OptionView {
   choices?: readonly string[];
   /** Missing from all three sources: PF_CONFIG with this message. */
   required?: string;
+  /**
+   * Not a flag: the command line gives it as the command's positionals (`sweep DIR...`), and
+   * PLOTFERRY_* and --config by this name. (yargs would let a positional drop the flag's values.)
+   */
+  positional?: true;
   /** What a command that does not take it says when it is given ("sweep always moves"). */
   elsewhere?: Partial<Record<Command, string>>;
   /** A check beyond the type, on the parsed value; throws PF_CONFIG. */
@@ -493,6 +498,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "plots being sent at once; one whose bytes are all sent waits for its harvester's verdict (fsync, rename) outside this count, while the next one starts",
   },
   {
+    name: 'dirs',
+    type: 'list',
+    commands: ['sweep'],
+    positional: true,
+    required: 'name the directories to sweep: plotferry sweep DIR [DIR ...]',
+    defaultText: 'required',
+    help: 'the directories holding finished plots, as given after the options; for PLOTFERRY_SWEEP_DIRS or "dirs" in --config (a unit whose settings all live in the env file)',
+  },
+  {
     name: 'dry-run',
     type: 'boolean',
     default: false,
@@ -601,6 +615,7 @@ export function shownDefault(o: OptionView & { type?: OptionType }): string | un
 export function declareOptions<T>(y: Argv<T>, command: Command, onlyGlobal = false): Argv<T> {
   for (const o of optionsOf(command)) {
     if (onlyGlobal && o.commands.length < COMMANDS.length) continue;
+    if (o.positional) continue;
     const shown = shownDefault(o);
     const choices = o.choices ? ` (${o.choices.join(', ')})` : '';
     y.option(o.name, {

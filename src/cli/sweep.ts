@@ -38,7 +38,7 @@ interface SweepArgs extends GlobalArgs, NatsAuthArgs {
 
 export const sweepCommand = defineCommand<SweepArgs>({
   name: 'sweep',
-  command: 'sweep <dirs..>',
+  command: 'sweep [dirs..]',
   describe:
     'move every finished plot in DIRs to whichever harvesters win the bids (from cron, or as a service with --watch)',
   builder: (y: Argv) =>

@@ -86,7 +86,7 @@ function linesOf(c: Command): string[][] {
   const tail = pos ? ['/plots/a.plot2', '/plots/b.plot'] : [];
   const base = c === 'listen' || c === 'harvester' ? ['--dir', '/mnt/d1'] : [];
   const lines: string[][] = [];
-  for (const o of optionsOf(c)) {
+  for (const o of optionsOf(c).filter((x) => !x.positional)) {
     if (o.type === 'boolean') {
       lines.push([...base, `--${o.name}`, ...tail], [...base, `--no-${o.name}`, ...tail]);
       lines.push([...base, `--${o.name}=no`, ...tail]);

@@ -15,12 +15,13 @@ import {
   resolveOptions,
   Sources,
   sourceOf,
+  refusePositionalFlags,
   unknownFlags,
 } from '../../src/cli/option-sources.js';
 import { COMMANDS, optionsOf, OPTIONS } from '../../src/cli/options.js';
 
 const config = (data: Record<string, unknown>) => ({ file: '/etc/plotferry/pf.json', data });
-/** resolveOptions, with a --dir for the receivers (they require one) where the test gives none. */
+/** resolveOptions, with a --dir for the receivers and DIRs for sweep (they require them) where the test gives none. */
 function resolve(s: Partial<Sources> & Pick<Sources, 'command'>) {
   const flags = { ...s.flags };
   const data = s.config?.data ?? {};
@@ -30,6 +31,8 @@ function resolve(s: Partial<Sources> & Pick<Sources, 'command'>) {
     'dir' in data ||
     Object.values(data).some((v) => typeof v === 'object' && v !== null && 'dir' in v);
   if ((s.command === 'listen' || s.command === 'harvester') && !hasDir) flags.dir = '/d';
+  if (s.command === 'sweep' && !('dirs' in flags) && !s.env?.PLOTFERRY_DIRS && !s.env?.PLOTFERRY_SWEEP_DIRS)
+    flags.dirs = ['/plots'];
   return resolveOptions({ env: {}, ...s, flags });
 }
 /** PF_CONFIG whose message matches `re`. */
@@ -387,5 +390,36 @@ describe('send: --to or --nats, from wherever they come', () => {
       [sourceOf(r, 'to'), sourceOf(r, 'nats'), sourceOf(r, 'prefix'), sourceOf(r, 'token')],
       ['flag', 'env', 'default', undefined],
     );
+  });
+});
+
+describe("sweep's DIRs from the env file or --config (they were accepted and ignored)", () => {
+  it('come from PLOTFERRY_SWEEP_DIRS or "dirs", and the command line wins', () => {
+    const env = { PLOTFERRY_SWEEP_DIRS: '/mnt/nvme/a,/mnt/nvme/b' };
+    assert.deepEqual(resolveOptions({ command: 'sweep', flags: { dirs: [] }, env }).dirs, [
+      '/mnt/nvme/a',
+      '/mnt/nvme/b',
+    ]);
+    assert.deepEqual(
+      resolveOptions({ command: 'sweep', flags: {}, env: {}, config: config({ sweep: { dirs: ['/n'] } }) }).dirs,
+      ['/n'],
+    );
+    assert.deepEqual(resolveOptions({ command: 'sweep', flags: { dirs: ['/cli'] }, env }).dirs, ['/cli']);
+  });
+
+  it('none anywhere is PF_CONFIG that says how to give them', () => {
+    assert.throws(
+      () => resolveOptions({ command: 'sweep', flags: { dirs: [] }, env: {} }),
+      refused(/name the directories to sweep: plotferry sweep DIR \[DIR \.\.\.\] \(or PLOTFERRY_DIRS/),
+    );
+  });
+
+  it('--dirs on the command line is refused, not dropped beside DIRs', () => {
+    assert.throws(
+      () => refusePositionalFlags(['--dirs', '/a', '/b'], 'sweep'),
+      refused(/--dirs: give them after the options/),
+    );
+    assert.throws(() => refusePositionalFlags(['--dirs=/a'], 'sweep'), refused(/--dirs/));
+    assert.doesNotThrow(() => refusePositionalFlags(['/a', '--', '--dirs'], 'sweep'));
   });
 });
