@@ -85,12 +85,40 @@ export function natsServers(url: string): string[] {
   return list;
 }
 
+/**
+ * `nats://user:pass@host` or `nats://token@host`, as the `nats` CLI takes them: the login as
+ * NatsAuth, and the list without it (nats.js did not log in with it), so that no message or log
+ * line shows a password. A login given both ways is PF_CONFIG.
+ */
+export function loginInUrl(url: string, auth: NatsAuth = {}): { url: string; auth: NatsAuth } {
+  let found: NatsAuth | undefined;
+  const bare = url.replace(
+    /(^|,\s*)((?:[a-z]+:\/\/)?)([^@/,\s]+)@/gi,
+    (_, sep: string, scheme: string, who: string) => {
+      const [user, ...pass] = who.split(':').map(decodeURIComponent);
+      const one: NatsAuth = pass.length ? { user: user!, pass: pass.join(':') } : { token: user! };
+      if (found && JSON.stringify(found) !== JSON.stringify(one))
+        throw new PlotferryError('PF_CONFIG', '--nats: the servers of one list carry different logins; give one login');
+      found = one;
+      return `${sep}${scheme}`;
+    },
+  );
+  if (!found) return { url, auth };
+  if (auth.token || auth.user || auth.creds)
+    throw new PlotferryError(
+      'PF_CONFIG',
+      'a login both in the --nats URL and in --nats-token/--nats-user/--nats-creds: give it one way (the options keep it out of `ps` and logs)',
+    );
+  return { url: bare, auth: { ...auth, ...found } };
+}
+
 export async function connectNats(
-  url: string,
+  given: string,
   name: string,
   log: Logger,
-  auth: NatsAuth = {},
+  givenAuth: NatsAuth = {},
 ): Promise<NatsConnection> {
+  const { url, auth } = loginInUrl(given, givenAuth);
   const options = natsConnectionOptions(url, auth);
   // A value that is not a server list is the farmer's to fix (PF_CONFIG, exit 2), not a server
   // that is down: checked outside the try, so no daemon retries it for ever.
@@ -143,11 +171,14 @@ export async function connectNatsRetrying(
   for (let attempt = 1, delay = firstDelayMs; !signal?.aborted; attempt++, delay = Math.min(30_000, delay * 2)) {
     try {
       const nc = await connectNats(url, name, log, auth);
-      if (attempt > 1) log.info({ url, attempts: attempt }, 'NATS reachable now');
+      if (attempt > 1) log.info({ url: loginInUrl(url, {}).url, attempts: attempt }, 'NATS reachable now');
       return nc;
     } catch (err) {
       if (!(err instanceof PlotferryError) || err.code !== 'PF_CONNECTION') throw err;
-      log.warn({ url, attempt, retryInMs: delay }, `${err.message}; trying again in ${Math.round(delay / 1000)} s`);
+      log.warn(
+        { url: loginInUrl(url, {}).url, attempt, retryInMs: delay },
+        `${err.message}; trying again in ${Math.round(delay / 1000)} s`,
+      );
       await abortableSleep(delay, signal);
     }
   }

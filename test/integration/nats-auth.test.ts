@@ -8,7 +8,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NatsConnection } from 'nats';
-import { connectNats, natsConnectionOptions, NatsAuth } from '../../src/bus/connect.js';
+import { connectNats, loginInUrl, natsConnectionOptions, NatsAuth } from '../../src/bus/connect.js';
 import { PlotferryError } from '../../src/core/errors.js';
 import { Harvester } from '../../src/farm/harvester.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -117,6 +117,19 @@ describe('NATS login and TLS', () => {
     }
     const bad = await runCli(['harvester', '--nats', s.url, '--nats-user', 'farm', '--nats-pass', 'nope', '--dir', d]);
     assertAuthFailed(bad);
+    // In the URL, as the nats CLI takes it: it logs in (it was refused), and no password is shown.
+    const inUrl = s.url.replace('nats://', 'nats://farm:hunter2@');
+    const ok = await runCli(['status', '--nats', inUrl, '--wait', '0.2']);
+    assert.equal(ok.code, 3, ok.stderr);
+    const wrong = await runCli([
+      'status',
+      '--nats',
+      s.url.replace('nats://', 'nats://farm:s3cret-guess@'),
+      '--wait',
+      '0.2',
+    ]);
+    assertAuthFailed(wrong);
+    assert.doesNotMatch(wrong.stderr, /s3cret-guess/);
   });
 
   it('.creds (operator mode): sweep delivers; creds from an unknown account fail', async () => {
@@ -161,5 +174,18 @@ describe('NATS login and TLS', () => {
     bad({ creds: path.join(work, 'missing.creds') }, /--nats-creds .*ENOENT/);
     bad({ ca: path.join(work, 'missing.pem') }, /--nats-ca .*ENOENT/);
     assert.deepEqual(natsConnectionOptions('tls://x:4222', {}).tls, {}, 'a tls:// URL turns TLS on');
+  });
+
+  it('a login in the --nats URL becomes the login, and leaves the URL', () => {
+    assert.deepEqual(loginInUrl('nats://bob:p%40ss:w@n1:4222,nats://bob:p%40ss:w@n2:4222'), {
+      url: 'nats://n1:4222,nats://n2:4222',
+      auth: { user: 'bob', pass: 'p@ss:w' },
+    });
+    assert.deepEqual(loginInUrl('tok3n@n1:4222'), { url: 'n1:4222', auth: { token: 'tok3n' } });
+    assert.deepEqual(loginInUrl('nats://n1:4222', { token: 't' }), { url: 'nats://n1:4222', auth: { token: 't' } });
+    const refused = (re: RegExp) => (e: unknown) =>
+      e instanceof PlotferryError && e.code === 'PF_CONFIG' && re.test(e.message);
+    assert.throws(() => loginInUrl('nats://a:b@n1', { token: 't' }), refused(/give it one way/));
+    assert.throws(() => loginInUrl('nats://a:b@n1,nats://c:d@n2'), refused(/different logins/));
   });
 });
