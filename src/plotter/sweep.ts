@@ -176,7 +176,11 @@ function goneMeanwhile(e: PlotferryError): boolean {
 export function reportLeftOut(l: LeftOut, log: Logger): ResultLine {
   const e = l.error;
   if (e.code === 'PF_INCOMPLETE') log.info({ file: l.file, code: e.code }, `${e.message}; left where it is`);
-  else log.warn({ file: l.file, code: e.code }, `${e.message}; left where it is (${e.hint})`);
+  else {
+    // Not a plot, or a link: it stays until a human looks, so a human is told.
+    log.warn({ file: l.file, code: e.code }, `${e.message}; left where it is (${e.hint})`);
+    notifyFailure(l, e);
+  }
   return { file: l.file, name: l.name, size: l.size, status: 'skipped', sourceRemoved: false, error: errorOf(e) };
 }
 
@@ -428,6 +432,7 @@ async function settleHeld(c: Candidate, holder: Held, log: Logger): Promise<Resu
         `${holder.harvester} reports holding ${holder.path}, and that is this very file: source kept`,
       );
       log.error({ ...where, code: e.code }, `${e.message} (${e.hint})`);
+      notifyFailure(c, e);
       return { ...base, status: 'failed', error: errorOf(e) };
     }
     case 'identical': {
@@ -445,6 +450,7 @@ async function settleHeld(c: Candidate, holder: Held, log: Logger): Promise<Resu
         `${holder.harvester} holds a different file as ${holder.path} (xxh64 ${holder.hash}, this one ${verdict.hash}): not sent, source kept; rename or remove one of them`,
       );
       log.error({ ...where, code: e.code, ours: verdict.hash, theirs: holder.hash }, e.message);
+      notifyFailure(c, e);
       return { ...base, status: 'failed', hash: verdict.hash, sourceRemoved: false, error: errorOf(e) };
     }
     case 'unverified': {
@@ -454,6 +460,7 @@ async function settleHeld(c: Candidate, holder: Held, log: Logger): Promise<Resu
         `${holder.harvester} holds ${holder.path} (same name and size), and it cannot be verified: ${verdict.why}. Not sent, source kept; compare the two (xxh64sum) and remove one`,
       );
       log.error({ ...where, code: e.code }, e.message);
+      notifyFailure(c, e);
       return { ...base, status: 'failed', sourceRemoved: false, error: errorOf(e) };
     }
   }
@@ -478,6 +485,12 @@ async function removeReported(
   } catch (err) {
     const e = asPlotferryError(err);
     log.error({ code: e.code }, `${e.message} (${e.hint})`);
+    notify(
+      `delete-failed:${e.code}`,
+      'warning',
+      'a source was not deleted',
+      `${file} was delivered and verified at ${storedAt}, but its source stays: ${e.code}: ${e.message} (${e.hint}).`,
+    );
     return { sourceRemoved: false, deleteError: errorOf(e) };
   }
 }

@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { ls, sha256, tmpDir, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
+import { startWebhook } from '../helpers/webhook.js';
 import { startListener, TOKEN, waitFor } from '../helpers/listener.js';
 import { natsSuite } from '../helpers/nats-server.js';
 import { realPlots } from '../helpers/real-plots.js';
@@ -180,7 +181,14 @@ describe('nothing lost: sources and whole plots', () => {
     fs.writeFileSync(path.join(src, 'empty.plot'), '');
     fs.writeFileSync(path.join(src, 'ten.plot2'), 'abcdefghij');
     writeRandomFile(path.join(src, 'random.plot'), 100_000);
-    const r = await sweepCli('nlnp', src);
+    const hook = await startWebhook();
+    cleanup.push(() => hook.close());
+    const r = await sweepCli('nlnp', src, ['--notify', hook.url]);
+    // A file that stays until a human looks tells the human (no webhook was sent).
+    assert.ok(
+      hook.bodies.some((b) => b.event === 'plot-failed' && /PF_NOT_A_PLOT/.test(String(b.message))),
+      JSON.stringify(hook.bodies),
+    );
     assert.equal(r.code, 1, 'files that are not plots need a human');
     const lines = jsonLines(r.stdout);
     // Nothing was offered, so the last line says why.

@@ -14,6 +14,7 @@ import { isRoot, ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
 import { natsSuite } from '../helpers/nats-server.js';
 import { assertResultLines } from '../helpers/result-lines.js';
+import { startWebhook } from '../helpers/webhook.js';
 
 const MiB = 2 ** 20;
 
@@ -196,7 +197,14 @@ describe('sweep', () => {
     // And one is a different file that happens to have the name and size.
     const other = path.join(p.dir, names[1]!);
     writePlot(other, 300_000);
-    const r = await sweepCli(p.dir, ['--prefix', 'dup2']);
+    const hook = await startWebhook();
+    const r = await sweepCli(p.dir, ['--prefix', 'dup2', '--notify', hook.url]);
+    await hook.close();
+    // ... and a conflict is a webhook too (none was sent).
+    assert.ok(
+      hook.bodies.some((b) => b.event === 'plot-failed' && /PF_EXISTS/.test(String(b.message))),
+      JSON.stringify(hook.bodies),
+    );
     // Regression: a different file under the plot's name was a "duplicate"
     // with exit 0, so nobody was told.
     assert.equal(r.code, 1, r.stderr);
