@@ -16,11 +16,20 @@ export async function collectHeartbeats(
   log: Logger,
 ): Promise<Heartbeat[]> {
   const latest = new Map<string, Heartbeat>();
+  const clashed = new Set<string>();
   const sub = nc.subscribe(subjects(prefix).heartbeats, {
     callback: (err, msg) => {
       if (err) return;
       try {
         const hb = decodeBus(msg.data, ['heartbeat']);
+        const before = latest.get(hb.harvester);
+        if (before && !sameHarvester(before, hb) && !clashed.has(hb.harvester)) {
+          clashed.add(hb.harvester);
+          log.warn(
+            { harvester: hb.harvester },
+            `two harvesters answer as ${hb.harvester} (${whereIs(before)}; ${whereIs(hb)}): status shows one of them at a time, and bids cannot tell them apart; give each its own --id (PLOTFERRY_HARVESTER_ID)`,
+          );
+        }
         latest.set(hb.harvester, hb);
       } catch (e) {
         log.warn({ subject: msg.subject }, `ignored: ${(e as Error).message}`);
@@ -69,6 +78,14 @@ export function statusVerdict(beats: readonly Heartbeat[], waitS: number, ignore
   );
   return { exit: problems.length > 0 && !ignoreDisks ? 1 : 0, problems };
 }
+
+/** Two heartbeats of one id from one harvester: the same host and the same directories. */
+export function sameHarvester(a: Heartbeat, b: Heartbeat): boolean {
+  const dirs = (h: Heartbeat) => h.dirs.map((d) => d.dir).sort().join('\0');
+  return a.host === b.host && dirs(a) === dirs(b);
+}
+
+const whereIs = (h: Heartbeat) => `${h.host}: ${h.dirs.map((d) => d.dir).join(', ')}`;
 
 /** Below this, the other files beside the plots (records, locks, lost+found) are not mentioned. */
 const OTHER_WORTH_SAYING = 2 ** 30;

@@ -55,6 +55,22 @@ describe('what the farm is told', () => {
     assert.equal(beats[0]!.dirs[0]!.plotBytes, 2 * 64 * 1024 + 32 * 1024);
   });
 
+  // Found by a farmer's trial: two harvesters of a cloned image both answered as the host name;
+  // status showed one or the other at random, without a word.
+  it('two harvesters under one id: status says so, naming both', async () => {
+    const d1 = await dir('pf-rep-dup1-');
+    const d2 = await dir('pf-rep-dup2-');
+    for (const d of [d1, d2]) {
+      const h = await startTestHarvester({ nc: await nats(), id: 'twin', dirs: [d], prefix: 'twin' });
+      cleanup.push(() => h.close());
+    }
+    const cap = captureLog('warn');
+    await collectHeartbeats(await nats(), 'twin', 3_000, cap.log);
+    const warned = cap.lines.filter((l) => /two harvesters answer as twin/.test(String(l.msg)));
+    assert.equal(warned.length, 1, JSON.stringify(cap.lines));
+    assert.ok(String(warned[0]!.msg).includes(d1) && String(warned[0]!.msg).includes(d2));
+  });
+
   // Found by a farmer's trial: the list of PoS1 plots --replot may delete was cached for a minute,
   // so after an rm by hand a bid still promised room "PoS1 plots give way", then failed PF_NO_SPACE.
   it('--replot sees PoS1 plots removed or copied in by hand at once, not a minute later', async () => {

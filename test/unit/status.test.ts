@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Heartbeat } from '../../src/bus/messages.js';
-import { formatStatus, statusVerdict } from '../../src/plotter/status.js';
+import { formatStatus, sameHarvester, statusVerdict } from '../../src/plotter/status.js';
 
 const GiB = 2 ** 30;
 const beat = (dirs: Heartbeat['dirs']): Heartbeat => ({
@@ -260,5 +260,18 @@ describe('status: the exit status a monitor reads', () => {
     const relaxed = statusVerdict(beats, 6, true);
     assert.equal(relaxed.exit, 0);
     assert.equal(relaxed.problems.length, 2, 'still said, on stderr');
+  });
+});
+
+describe('status: two harvesters under one id', () => {
+  it('tells one harvester from another by its host and directories', () => {
+    const a = beat([{ dir: '/mnt/a', freeBytes: 0, totalBytes: 0, plots: 0, plotBytes: 0 }]);
+    assert.equal(sameHarvester(a, { ...a, at: 5, activeTransfers: 1 }), true, 'a later heartbeat of the same one');
+    assert.equal(sameHarvester(a, { ...a, host: '10.0.0.3' }), false, 'a cloned image on another host');
+    assert.equal(
+      sameHarvester(a, beat([{ dir: '/mnt/b', freeBytes: 0, totalBytes: 0, plots: 0, plotBytes: 0 }])),
+      false,
+      'a second process on the same host',
+    );
   });
 });
