@@ -280,7 +280,9 @@ async function replotSweep(
       prefix: a.prefix,
       reserveBytes,
       replot: { order: 'oldest' },
-      log: opts.log,
+      // Its "replot: deleted ..." warnings are this act's story, told below in words: only
+      // errors in the log here, not JSON lines in the middle of it.
+      log: opts.log.child({}, { level: 'error' }),
     }),
   );
   const status = async (when: string) => {
