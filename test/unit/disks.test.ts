@@ -125,3 +125,44 @@ describe('chooseDir with a PoS2 plot group (CHIP-48, CHIP-49)', () => {
     assert.equal(chooseDir(infos, G, new Set()).dir, '/a', 'without a group: the one that needs the least freed');
   });
 });
+
+describe("chooseDir with chia's default plots: groups of one in meta-group 0", () => {
+  const G = GiB;
+  // What groupOf gives a chia 3.0 plot: plot index 0, meta-group 0, a fresh key per plot.
+  const single = { key: 'cd'.repeat(16), meta: 0, single: true };
+  const meta0 = (sameMeta: number, extra: Partial<DirInfo> = {}): Partial<DirInfo> => ({
+    groupPlots: 0,
+    sameMeta,
+    ...extra,
+  });
+
+  it('with free space: the most free space, not the disk with no PoS2 plot yet', () => {
+    const infos = [d('/a', 1, 100, meta0(0)), d('/b', 2, 900, meta0(4000))];
+    const pick = chooseDir(infos, G, new Set(), single);
+    assert.equal(pick.dir, '/b');
+    assert.equal(pick.why, 'the most free space');
+    // A group that may have more plots, or another meta-group, keeps the CHIP-49 rule.
+    assert.equal(chooseDir(infos, G, new Set(), { ...single, single: undefined }).dir, '/a');
+    assert.equal(chooseDir(infos, G, new Set(), { ...single, meta: 1 }).dir, '/a');
+  });
+
+  it('--replot: the disk whose replot has begun makes room before a disk not begun', () => {
+    // Three full disks of PoS1 plots; /b has begun (holds 300 PoS2 plots), /a and /c have not.
+    const infos = [
+      d('/a', 1, 0.5, meta0(0, { freeableBytes: 900 * G })),
+      d('/b', 2, 0.2, meta0(300, { freeableBytes: 600 * G })),
+      d('/c', 3, 0.6, meta0(0, { freeableBytes: 900 * G })),
+    ];
+    const pick = chooseDir(infos, G, new Set(), single);
+    assert.equal(pick.dir, '/b');
+    assert.equal(pick.why, 'the most free space among disks whose replot has begun; PoS1 plots give way');
+    // Taken literally, the meta-group rule would begin the replot of another disk.
+    const literal = chooseDir(infos, G, new Set(), { ...single, single: undefined });
+    assert.notEqual(literal.dir, '/b');
+    // The begun disk busy: the next one begins (a plot never waits for a replot's disk).
+    assert.equal(chooseDir(infos, G, new Set([2]), single).dir, '/c');
+    // None begun: the one that needs the least freed.
+    const none = infos.map((i) => ({ ...i, sameMeta: 0 }));
+    assert.equal(chooseDir(none, G, new Set(), single).dir, '/c');
+  });
+});
