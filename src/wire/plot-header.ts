@@ -158,15 +158,6 @@ export function checkPlotHeader(head: Buffer, size: number): PlotHeaderInfo {
     if (k < K_MIN || k > K_MAX) throw notAPlot(`k ${k} is outside ${K_MIN}-${K_MAX}`);
     return k;
   };
-  const pos2Params = (kOff: number) => {
-    const k = head[kOff]!;
-    if (k < POS2_K_MIN || k > POS2_K_MAX || k % 2 !== 0)
-      throw notAPlot(`PoS2 k ${k} is not an even number in ${POS2_K_MIN}-${POS2_K_MAX}`);
-    const strength = head[kOff + 1]!;
-    if (strength < 2 || strength > pos2MaxStrength(k))
-      throw notAPlot(`PoS2 strength ${strength} is outside 2-${pos2MaxStrength(k)} (k ${k})`);
-    return { k, strength };
-  };
   const starts = (magic: Buffer) => head.subarray(0, magic.length).equals(magic);
   const idAt = (off: number) => head.subarray(off, off + 32).toString('hex');
 
@@ -197,46 +188,63 @@ export function checkPlotHeader(head: Buffer, size: number): PlotHeaderInfo {
     if (compression > 20) throw notAPlot(`compression level ${compression}`);
     return { pos: 1, format: 'bladebit-v2', k, id: idAt(8), compression };
   }
-  if (starts(POS2_MAGIC)) {
-    need(PLOT_HEADER_MIN, 'header');
-    const version = head[4]!;
-    if (version !== 1) throw notAPlot(`"pos2" plot version ${version} (known: 1)`);
-    const { k, strength } = pos2Params(37);
-    const memoLen = head[42]!;
-    need(43 + memoLen, 'memo');
-    return {
-      pos: 2,
-      format: 'pos2-v1',
-      k,
-      id: idAt(5),
-      strength,
-      plotIndex: head.readUInt16LE(39),
-      metaGroup: head[41]!,
-      ...(memoLen > 0 ? { groupKey: singlePlotGroupKey(strength, head.subarray(43, 43 + memoLen)) } : {}),
-    };
-  }
-  if (starts(POS2_GROUP_MAGIC)) {
-    need(POS2_GROUP_HEADER, 'group header');
-    const version = head[4]!;
-    if (version !== 2) throw notAPlot(`"PoS2" group file version ${version} (known: 2)`);
-    const { k, strength } = pos2Params(37);
-    const groupSize = head.readUInt16LE(39);
-    if (groupSize < 1) throw notAPlot('a plot group of 0 plots');
-    const memoLen = head[50]!;
-    need(POS2_GROUP_HEADER + memoLen, 'memo');
-    const id = idAt(5);
-    return {
-      pos: 2,
-      format: 'pos2-group',
-      k,
-      id,
-      strength,
-      groupSize,
-      metaGroup: head[41]!,
-      groupKey: id.slice(0, 32),
-      chunkIndexAt: Number(head.readBigUInt64LE(42)),
-      chunksAt: POS2_GROUP_HEADER + memoLen,
-    };
-  }
+  if (starts(POS2_MAGIC)) return pos2Single(head, need);
+  if (starts(POS2_GROUP_MAGIC)) return pos2Group(head, need);
   throw notAPlot('it does not start like any plot layout known here ("Proof of Space Plot", "PLOT", "pos2", "PoS2")');
+}
+
+type Need = (n: number, what: string) => void;
+
+/** PoS2 k and strength at `kAt` and the byte after it, within pos2-chip's bounds. */
+function pos2Params(head: Buffer, kAt: number): { k: number; strength: number } {
+  const k = head[kAt]!;
+  if (k < POS2_K_MIN || k > POS2_K_MAX || k % 2 !== 0)
+    throw notAPlot(`PoS2 k ${k} is not an even number in ${POS2_K_MIN}-${POS2_K_MAX}`);
+  const strength = head[kAt + 1]!;
+  if (strength < 2 || strength > pos2MaxStrength(k))
+    throw notAPlot(`PoS2 strength ${strength} is outside 2-${pos2MaxStrength(k)} (k ${k})`);
+  return { k, strength };
+}
+
+function pos2Single(head: Buffer, need: Need): PlotHeaderInfo {
+  need(PLOT_HEADER_MIN, 'header');
+  const version = head[4]!;
+  if (version !== 1) throw notAPlot(`"pos2" plot version ${version} (known: 1)`);
+  const { k, strength } = pos2Params(head, 37);
+  const memoLen = head[42]!;
+  need(43 + memoLen, 'memo');
+  return {
+    pos: 2,
+    format: 'pos2-v1',
+    k,
+    id: head.subarray(5, 37).toString('hex'),
+    strength,
+    plotIndex: head.readUInt16LE(39),
+    metaGroup: head[41]!,
+    ...(memoLen > 0 ? { groupKey: singlePlotGroupKey(strength, head.subarray(43, 43 + memoLen)) } : {}),
+  };
+}
+
+function pos2Group(head: Buffer, need: Need): PlotHeaderInfo {
+  need(POS2_GROUP_HEADER, 'group header');
+  const version = head[4]!;
+  if (version !== 2) throw notAPlot(`"PoS2" group file version ${version} (known: 2)`);
+  const { k, strength } = pos2Params(head, 37);
+  const groupSize = head.readUInt16LE(39);
+  if (groupSize < 1) throw notAPlot('a plot group of 0 plots');
+  const memoLen = head[50]!;
+  need(POS2_GROUP_HEADER + memoLen, 'memo');
+  const id = head.subarray(5, 37).toString('hex');
+  return {
+    pos: 2,
+    format: 'pos2-group',
+    k,
+    id,
+    strength,
+    groupSize,
+    metaGroup: head[41]!,
+    groupKey: id.slice(0, 32),
+    chunkIndexAt: Number(head.readBigUInt64LE(42)),
+    chunksAt: POS2_GROUP_HEADER + memoLen,
+  };
 }

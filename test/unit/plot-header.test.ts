@@ -189,7 +189,11 @@ describe('plot header', () => {
       assert.equal(ok({ k: 18, strength: 2 }).k, 18, layout);
       assert.equal(ok({ k: 32, strength: 25 }).strength, 25, layout);
       for (const k of [16, 19, 27, 34, 50])
-        assert.throws(() => ok({ k }), notAPlot(new RegExp(`PoS2 k ${k} is not an even number in 18-32`)), `${layout} k ${k}`);
+        assert.throws(
+          () => ok({ k }),
+          notAPlot(new RegExp(`PoS2 k ${k} is not an even number in 18-32`)),
+          `${layout} k ${k}`,
+        );
       for (const [k, strength] of [
         [28, 0],
         [28, 1],
@@ -236,13 +240,18 @@ function readmeTable(dir: string): Map<string, string[]> {
     .readFileSync(path.join(dir, 'README.md'), 'utf8')
     .split('\n')
     .filter((l) => /^\| plot-/.test(l))
-    .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   return new Map(rows.map((r) => [r[0]!, r]));
 }
 
-describe('plot header: the reference plots written by Chia\'s own plotters', () => {
+describe("plot header: the reference plots written by Chia's own plotters", () => {
   const real = realPlots();
-  it('every fixture parses to the fields its README gives', { skip: real.skip }, async () => {
+  it('every fixture parses to the fields its README gives', { skip: real.skip }, () => {
     const table = readmeTable(path.dirname(real.plots[0]!.file));
     assert.equal(table.size, real.plots.length, 'one README row per fixture');
     const keys = new Set<string>();
