@@ -169,7 +169,7 @@ export function writeSamplePlot(
  * written into `header`: chunks of about equal size fill what the header and index leave. When
  * `size` cannot hold 2^(k - 6) chunks and their index, the offset stays 0 (a file not finished).
  */
-function sampleGroupIndex(header: Buffer, size: number): Buffer | undefined {
+export function sampleGroupIndex(header: Buffer, size: number): Buffer | undefined {
   const count = groupChunkCount(header[37]!);
   const g = header.readUInt16LE(39);
   let indexLen = groupIndexMinBytes(header[37]!, g);

@@ -166,3 +166,46 @@ describe("chooseDir with chia's default plots: groups of one in meta-group 0", (
     assert.equal(chooseDir(none, G, new Set(), single).dir, '/c');
   });
 });
+
+describe('chooseDir with PoS2 group files of 30-120 GB', () => {
+  const GB = 1e9;
+  const at = (dir: string, dev: number, freeBytes: number, extra: Partial<DirInfo> = {}): DirInfo => ({
+    ...d(dir, dev, 0, extra),
+    freeBytes,
+    totalBytes: 20_000 * GB,
+  });
+  const group = { key: 'ef'.repeat(16), meta: 7 };
+
+  it('a group file lands whole on the one disk it fits; a disk with less free than its size is never chosen', () => {
+    const size = 60 * GB;
+    // /a is clean of meta-group 7 and /c is idle, but only /b has room for the whole file.
+    const infos = [
+      at('/a', 1, size - 1, { sameMeta: 0 }),
+      at('/b', 2, size + 4096, { sameMeta: 3 }),
+      at('/c', 3, 5 * GB),
+    ];
+    assert.equal(chooseDir(infos, size, new Set(), group).dir, '/b');
+    assert.equal(chooseDir(infos, size, new Set()).dir, '/b');
+    // /b busy: the file waits for it (PF_BUSY) rather than go where it does not fit.
+    assert.equal(
+      code(() => chooseDir(infos, size, new Set([2]), group)),
+      'PF_BUSY',
+    );
+    // 120 GB fits nowhere: PF_NO_SPACE, with the sizes in the message.
+    assert.equal(
+      code(() => chooseDir(infos, 120 * GB, new Set(), group)),
+      'PF_NO_SPACE',
+    );
+  });
+
+  it('--replot: a full disk makes room for a whole group file only where its PoS1 plots free enough', () => {
+    const size = 120 * GB;
+    const infos = [
+      at('/a', 1, 10 * GB, { freeableBytes: 100 * GB }), // 110 GB at most: never
+      at('/b', 2, 1 * GB, { freeableBytes: 202 * GB }),
+    ];
+    const pick = chooseDir(infos, size, new Set(), group);
+    assert.equal(pick.dir, '/b');
+    assert.equal(pick.needsRoom, size - 1 * GB);
+  });
+});
