@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { writeSamplePlot } from '../../src/demo/sample.js';
-import type { Harvester } from '../../src/farm/harvester.js';
+import type { Harvester, HarvesterOptions } from '../../src/farm/harvester.js';
 import { collectHeartbeats, formatStatus } from '../../src/plotter/status.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { isRoot, sha256, tmpDir, tmpfsDisk } from '../helpers/files.js';
@@ -46,7 +46,7 @@ describe('real plots', { skip: real.skip }, () => {
     return { dir, sums };
   }
 
-  async function harvester(dirs: string[], id: string, extra: Parameters<typeof startTestHarvester>[0] | object = {}) {
+  async function harvester(dirs: string[], id: string, extra: Partial<HarvesterOptions> = {}) {
     const c = captureLog();
     const h: Harvester = await startTestHarvester({ nc: await nats(), id, dirs, prefix: id, log: c.log, ...extra });
     cleanup.push(() => h.close());
