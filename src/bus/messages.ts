@@ -316,7 +316,12 @@ const plotGroup = (o: Obj): PlotGroup => {
   if (!/^[0-9a-f]{32}$/.test(key)) bad('"group.key" must be 32 hex digits');
   const meta = count(o, 'meta');
   if (meta > 255) bad('"group.meta" must be 0-255');
-  return { key, meta, ...(o.anyDisk === true ? { anyDisk: true } : {}) };
+  return {
+    key,
+    meta,
+    ...(o.anyDisk === true ? { anyDisk: true } : {}),
+    ...(o.single === true ? { single: true } : {}),
+  };
 };
 const groupField = (m: Obj): { group?: PlotGroup } =>
   typeof m.group === 'object' && m.group !== null && !Array.isArray(m.group)

@@ -480,7 +480,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     default: DEFAULT_PLOT_PATTERN,
     commands: ['sweep'],
-    help: 'which files are plots (a glob on the file name): PoS1 *.plot and PoS2 *.plot2, as Chia farms them; add gplot for PoS2 plot-group files',
+    help: 'which files are plots (a glob on the file name): PoS1 *.plot, PoS2 *.plot2 and PoS2 plot-group files *.gplot',
   },
   {
     name: 'min-age',

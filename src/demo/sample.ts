@@ -1,6 +1,7 @@
 /** Sample "plots" of random bytes, for the demo, the tests and the bench. */
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
+import { encodeGroupIndex, groupChunkCount, groupIndexMinBytes } from '../wire/group-index.js';
 
 /** Writes `size` random bytes to `file` (random, so nothing along the way can shortcut them). */
 export function writeRandomFile(file: string, size: number): void {
@@ -30,6 +31,8 @@ export interface SampleHeader {
   metaGroup?: number;
   plotIndex?: number;
   groupSize?: number;
+  /** A group file's chunk-index offset (writeSamplePlot sets it to fit the file). */
+  chunkIndexAt?: number;
   /**
    * The memo (pool key, farmer key, master secret key: 128 bytes). Random when absent, as chia
    * makes a fresh master key for every plot: every sample plot is then a group of its own.
@@ -90,7 +93,7 @@ export function sampleHeader(layout: SampleLayout, o: SampleHeader = {}): Buffer
       b[38] = o.strength ?? 2;
       b.writeUInt16LE(o.groupSize ?? 128, 39);
       b[41] = o.metaGroup ?? 0;
-      b.writeBigUInt64LE(4096n, 42);
+      b.writeBigUInt64LE(BigInt(o.chunkIndexAt ?? 4096), 42);
       b[50] = memo.length;
       memo.copy(b, 51);
       return b;
@@ -147,6 +150,7 @@ export function writeSamplePlot(
 ): void {
   writeRandomFile(file, size);
   const header = sampleHeader(layout, { ...o, ...(k !== undefined ? { k } : {}) });
+  const index = layout === 'pos2-group' ? sampleGroupIndex(header, size) : undefined;
   const head = Buffer.concat([
     header,
     sampleTables(layout, header.length, size, header[layout === 'chiapos-v1' ? 51 : 37]),
@@ -154,9 +158,36 @@ export function writeSamplePlot(
   const fd = fs.openSync(file, 'r+');
   try {
     fs.writeSync(fd, head, 0, Math.min(head.length, size), 0);
+    if (index) fs.writeSync(fd, index, 0, index.length, size - index.length);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * A group file's chunk index (wire/group-index.ts) for a file of `size` bytes, with the offset
+ * written into `header`: chunks of about equal size fill what the header and index leave. When
+ * `size` cannot hold 2^(k - 6) chunks and their index, the offset stays 0 (a file not finished).
+ */
+export function sampleGroupIndex(header: Buffer, size: number): Buffer | undefined {
+  const count = groupChunkCount(header[37]!);
+  const g = header.readUInt16LE(39);
+  let indexLen = groupIndexMinBytes(header[37]!, g);
+  for (let round = 0; round < 8; round++) {
+    const chunkBytes = size - header.length - indexLen;
+    if (chunkBytes < count) break;
+    const each = Math.floor(chunkBytes / count);
+    const extra = chunkBytes - each * count;
+    const sizes = Array.from({ length: count }, (_, i) => each + (i < extra ? 1 : 0));
+    const index = encodeGroupIndex(sizes, g);
+    if (index.length === indexLen) {
+      header.writeBigUInt64LE(BigInt(size - indexLen), 42);
+      return index;
+    }
+    indexLen = index.length;
+  }
+  header.writeBigUInt64LE(0n, 42);
+  return undefined;
 }
 
 /**

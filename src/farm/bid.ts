@@ -8,6 +8,7 @@ import type { PlotferryError } from '../core/errors.js';
 import { GroupBusyError, NoRoomError, type DiskSet } from '../storage/disks.js';
 import { findExisting } from '../storage/held.js';
 import { findPartial } from '../storage/partials.js';
+import { metaGroupRuleApplies } from '../wire/plot-header.js';
 
 export const MS_PER_TRANSFER = 10;
 export const MS_FULL_DISK = 50;
@@ -119,7 +120,8 @@ export async function decideBid(disks: DiskSet, a: Announce, s: BidState): Promi
   }
   const home = (best.groupPlots ?? 0) > 0 && !partial;
   const replot = (best.needsRoom ?? 0) > 0 ? REPLOT_BID_DELAY_MS : 0;
-  const meta = (best.sameMeta ?? 0) > 0 && !home ? META_GROUP_BID_DELAY_MS : 0;
+  const metaRule = a.group ? metaGroupRuleApplies(a.group) : false;
+  const meta = metaRule && (best.sameMeta ?? 0) > 0 && !home ? META_GROUP_BID_DELAY_MS : 0;
   // A partial copy's or a group's disk bids at once: the plot belongs there.
   const delayMs = partial || home ? 0 : replot + meta + bidDelayMs(s.activeTransfers, best.freeBytes, best.totalBytes);
   return {

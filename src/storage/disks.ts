@@ -25,7 +25,7 @@ import { DiskHome, GONE, judgeHome, ON_ROOT_FS, type HomeVerdict } from './disk-
 import { decodeOwner } from './owner.js';
 import type { HeldLock } from './lockfile.js';
 import type { Replotter } from './replot.js';
-import type { PlotGroup } from '../wire/plot-header.js';
+import { metaGroupRuleApplies, type PlotGroup } from '../wire/plot-header.js';
 import { DISABLE_FILE, RECEIVER_LOCK } from '../wire/names.js';
 
 /** How long a disk that failed a write stays out of rotation: doubling on each failure, up to 1 h. */
@@ -597,6 +597,10 @@ function withRoomByDeleting(infos: readonly DirInfo[], need: number): DirInfo[] 
  *   waits for it, unless `group.anyDisk`;
  * - otherwise a directory holding no other group of the same meta-group (CHIP-49), the most free
  *   space among those; and when every one holds that meta-group, the most free space.
+ * - a group of one in meta-group 0 (every chia 3.0 plot; wire/plot-header.ts metaGroupRuleApplies
+ *   says why) skips the meta-group rule: the most free space, and when PoS1 plots must give
+ *   way, a disk whose replot has begun (it holds plots of meta-group 0) before one not begun, so
+ *   that one disk is replotted after the other.
  * The chosen entry's `why` says which rule picked it.
  */
 export function chooseDir(
@@ -614,7 +618,7 @@ export function chooseDir(
   if (fits.length === 0) {
     // --replot: a disk whose PoS1 plots would free enough, the one that needs the least freed.
     const byFreeing = withRoomByDeleting(infos, need);
-    const best = place(byFreeing, infos, busyDevs, group);
+    const best = place(byFreeing, infos, busyDevs, group, true);
     if (best) return { ...best, needsRoom: need - best.freeBytes, why: `${best.why}; PoS1 plots give way` };
     if (byFreeing.length > 0)
       throw new PlotferryError(
@@ -650,10 +654,9 @@ function place(
   infos: readonly DirInfo[],
   busyDevs: ReadonlySet<number>,
   group?: PlotGroup,
+  byDeleting = false,
 ): DirInfo | undefined {
   const idle = fits.filter((i) => !busyDevs.has(i.dev));
-  // Stable: on a tie the directory named first wins.
-  const mostFree = (ds: readonly DirInfo[]) => ds.reduce((best, i) => (i.freeBytes > best.freeBytes ? i : best));
   if (!group) return idle.length > 0 ? { ...mostFree(idle), why: 'the most free space' } : undefined;
   const home = fits.filter((i) => (i.groupPlots ?? 0) > 0);
   const idleHome = home.filter((i) => !busyDevs.has(i.dev));
@@ -669,13 +672,27 @@ function place(
     ...(full.length ? [`its group's disk ${full.join(', ')} is full`] : []),
     ...(home.length ? [`its group's disk ${home.map((i) => i.dir).join(', ')} is busy`] : []),
   ];
-  const clean = idle.filter((i) => !(i.sameMeta ?? 0));
-  const pick =
-    clean.length > 0
-      ? { ...mostFree(clean), why: `the most free space with no other group of meta-group ${group.meta}` }
-      : {
-          ...mostFree(idle),
-          why: `the most free space (every disk with room holds meta-group ${group.meta} already)`,
-        };
+  const pick = metaGroupRuleApplies(group) ? byMetaGroup(idle, group.meta) : singleInMetaZero(idle, byDeleting);
   return notes.length ? { ...pick, why: `${notes.join('; ')}: ${pick.why}` } : pick;
+}
+
+/** Stable: on a tie the directory named first wins. */
+const mostFree = (ds: readonly DirInfo[]) => ds.reduce((best, i) => (i.freeBytes > best.freeBytes ? i : best));
+
+/** CHIP-49: a disk with no other group of meta-group `meta` first, the most free space among them. */
+function byMetaGroup(idle: readonly DirInfo[], meta: number): DirInfo {
+  const clean = idle.filter((i) => !(i.sameMeta ?? 0));
+  return clean.length > 0
+    ? { ...mostFree(clean), why: `the most free space with no other group of meta-group ${meta}` }
+    : { ...mostFree(idle), why: `the most free space (every disk with room holds meta-group ${meta} already)` };
+}
+
+/**
+ * A group of one in meta-group 0: the most free space. When PoS1 plots must give way
+ * (`byDeleting`), a disk already holding such plots (its replot begun) first.
+ */
+function singleInMetaZero(idle: readonly DirInfo[], byDeleting: boolean): DirInfo {
+  const begun = byDeleting ? idle.filter((i) => (i.sameMeta ?? 0) > 0) : [];
+  if (begun.length > 0) return { ...mostFree(begun), why: 'the most free space among disks whose replot has begun' };
+  return { ...mostFree(idle), why: 'the most free space' };
 }

@@ -1,13 +1,14 @@
 /**
  * Whether a plot file on disk is whole: the I/O around wire/plot-end.ts, which says what to read.
  * A first read of up to 64 KiB, a second for a longer chunk table, and 8 bytes at a PoS2 plot's
- * last chunk: at most three positional reads, whatever the plot's size.
+ * last chunk, or a group file's chunk index (a few MiB of a 30-120 GB file): at most three
+ * positional reads, whatever the plot's size.
  */
 import fs from 'node:fs';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
 import { readAt } from './fsio.js';
 import { openSource, SourceId } from './source.js';
-import { lastChunkEnd, PLOT_END_FIRST_READ, plotEnd, PlotEnd, PlotVerdict } from '../wire/plot-end.js';
+import { groupIndexEnd, lastChunkEnd, PLOT_END_FIRST_READ, plotEnd, PlotEnd, PlotVerdict } from '../wire/plot-end.js';
 
 export type PlotCheck =
   | PlotVerdict
@@ -37,6 +38,9 @@ export async function checkPlotFd(fd: number, size: number, first?: Buffer): Pro
       }
       case 'read-last-chunk': {
         return lastChunkEnd(end.header, end.at, await bytesAt(fd, 8, end.at), size);
+      }
+      case 'read-index': {
+        return groupIndexEnd(end.header, await bytesAt(fd, end.length, end.at), size);
       }
       default:
         return end;
@@ -70,7 +74,8 @@ export type Readiness =
 /**
  * The plotter's rule. A known layout that is not whole, or whose header does not fit it, is never
  * sent; a file with no plot magic only with `anyFile` (a format plotferry does not know yet); a
- * layout whose end is unknown (BladeBit v2, PoS2 group files, a newer version) goes on its age alone.
+ * layout whose end is unknown (BladeBit v2, a newer version, a group file of k above 30) goes on
+ * its age alone.
  */
 export function readiness(file: string, check: PlotCheck, anyFile: boolean): Readiness {
   switch (check.kind) {

@@ -20,12 +20,14 @@ const RESERVED_PREFIX = 'plotferry.';
 
 /**
  * What Chia farms: PoS1 plots are `*.plot`; PoS2 plots `plot-k28-<id>.plot2` (chia-blockchain's
- * create_plots.py), and its harvester scans `*.plot` and `*.plot2` (plotting/util.py), so those
- * are what a sweep moves by default. (Plot-group files named `*.gplot` by a later chia-pos2
- * revision: `--pattern '*.{plot,plot2,gplot}'`.)
+ * create_plots.py), and its harvester scans `*.plot` and `*.plot2` (plotting/util.py). The open
+ * plot-group pull requests (chia-blockchain #21396, chia_rs #1517) move PoS2 farming to
+ * `*.gplot` files, one per group, and drop raw PoS2 plots; a farm that upgrades its plotter
+ * before plotferry would otherwise leave every new plot on the plotter. So all three move by
+ * default, and the harvester counts all three.
  */
-export const PLOT_EXTENSIONS = ['.plot', '.plot2'] as const;
-export const DEFAULT_PLOT_PATTERN = '*.{plot,plot2}';
+export const PLOT_EXTENSIONS = ['.plot', '.plot2', '.gplot'] as const;
+export const DEFAULT_PLOT_PATTERN = '*.{plot,plot2,gplot}';
 
 /** A visible file with a plot's extension. */
 export const isPlotFileName = (name: string) =>

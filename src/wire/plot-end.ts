@@ -17,9 +17,15 @@
  * - PoS2, `pos2` v1 (pos2-chip `src/plot/PlotFile.hpp`, little-endian): a chunk count (u64) and
  *   absolute chunk offsets (u64 each) follow the memo, and each chunk is a length (u64) followed
  *   by that many bytes. The plot ends where its last chunk ends, and that is exactly its size.
- * - BladeBit v2 and PoS2 group files: their layouts past the fixed fields are not confirmed from
- *   source here, so their end is unknown; the caller judges them by size stability and age. So
- *   is a known magic with a version this code does not know (a newer format).
+ * - PoS2 group files, `PoS2` v2 (pos2-chip `PlotGroupFile`; wire/group-index.ts gives the index's
+ *   layout): the writer puts 0 where the header's chunk-index offset goes, writes the chunks,
+ *   then that offset, then the index, which runs to the end of the file. So the file is whole
+ *   when the offset is written, lies inside the file, and the index there decodes to a size for
+ *   every chunk, the sizes adding up to the offset less the end of the memo, in the bytes left.
+ *   An index longer than GROUP_INDEX_MAX_READ (k above 30) is not read: such a file goes by age.
+ * - BladeBit v2: its layout past the fixed fields is not confirmed from source here, so its end
+ *   is unknown; the caller judges it by size stability and age. So is a known magic with a
+ *   version this code does not know (a newer format).
  * A file that starts like a plot but ends inside its header is not whole (a plot cut short), and
  * one whose header does not parse or does not fit it is a `mismatch`: a known layout gone wrong,
  * never sent (wire/plot-header.ts says what it checks). Only a file with no known magic at all
@@ -27,6 +33,7 @@
  *
  * Checked against the reference plots in ../shared/fixtures/real-plots (test/unit/plot-end.test.ts).
  */
+import { decodeGroupIndex, groupChunkCount, groupIndexMaxBytes, groupIndexMinBytes } from './group-index.js';
 import {
   BLADEBIT_MAGIC,
   checkPlotHeader,
@@ -54,7 +61,12 @@ export type PlotEnd =
   /** Read the file's first `length` bytes (a longer head) and call plotEnd again with them. */
   | { kind: 'read-head'; header: PlotHeaderInfo; length: number }
   /** PoS2: read the u64 at `at` (its last chunk's length) and pass it to lastChunkEnd(). */
-  | { kind: 'read-last-chunk'; header: PlotHeaderInfo; at: number };
+  | { kind: 'read-last-chunk'; header: PlotHeaderInfo; at: number }
+  /** A PoS2 group file: read `length` bytes at `at` (its chunk index) and pass them to groupIndexEnd(). */
+  | { kind: 'read-index'; header: PlotHeaderInfo; at: number; length: number };
+
+/** The longest group chunk index read to judge a file: k 28's is at most 32 MiB (~5 MiB as written). */
+export const GROUP_INDEX_MAX_READ = 64 * 1024 * 1024;
 
 /** More chunks than a k 50 plot could have are not a chunk table (bounds the head read). */
 const MAX_CHUNKS = 1 << 24;
@@ -84,7 +96,7 @@ export function plotEnd(head: Buffer, size: number): PlotEnd {
     case 'bladebit-v2':
       return { kind: 'unknown', header, why: "BladeBit v2's table layout is not checked here" };
     case 'pos2-group':
-      return { kind: 'unknown', header, why: 'the layout of PoS2 group files is not confirmed yet' };
+      return groupEnd(size, header);
   }
 }
 
@@ -204,3 +216,53 @@ export function lastChunkEnd(header: PlotHeaderInfo, at: number, lengthField: Bu
 
 /** The bytes a first look reads: every fixed header, and chunk tables of up to ~8,000 chunks. */
 export const PLOT_END_FIRST_READ = 64 * 1024;
+
+/** A PoS2 group file: what its header says of its end, and which bytes to read for the rest. */
+function groupEnd(size: number, header: PlotHeaderInfo): PlotEnd {
+  const at = header.chunkIndexAt!;
+  const chunksAt = header.chunksAt!;
+  const count = groupChunkCount(header.k);
+  const g = header.groupSize!;
+  if (at === 0) return { kind: 'incomplete', header, why: 'its chunk index offset is not written yet' };
+  // Every chunk holds at least one byte.
+  if (at < chunksAt + count)
+    return { kind: 'mismatch', header, why: `its chunk index at byte ${at} leaves no room for ${count} chunks` };
+  if (at >= size)
+    return {
+      kind: 'incomplete',
+      header,
+      why: `its chunk index starts at byte ${at}, and the file has only ${size} bytes`,
+    };
+  const length = size - at;
+  if (length < groupIndexMinBytes(header.k, g))
+    return { kind: 'incomplete', header, why: `its chunk index is cut short (${length} bytes)` };
+  if (length > groupIndexMaxBytes(header.k))
+    return { kind: 'mismatch', header, why: `${length} bytes follow its chunk index offset, more than an index holds` };
+  if (length > GROUP_INDEX_MAX_READ)
+    return { kind: 'unknown', header, why: `its chunk index (${length} bytes) is too long to read here` };
+  return { kind: 'read-index', header, at, length };
+}
+
+/** A PoS2 group file: whether `index`, the bytes from its chunk-index offset to the end, ends it. */
+export function groupIndexEnd(header: PlotHeaderInfo, index: Buffer, size: number): PlotVerdict {
+  const at = header.chunkIndexAt!;
+  if (at + index.length < size) return { kind: 'incomplete', header, why: 'it shrank while it was read' };
+  const d = decodeGroupIndex(index, groupChunkCount(header.k), header.groupSize!);
+  if (d.kind === 'short')
+    return {
+      kind: 'incomplete',
+      header,
+      why: `its chunk index ends after ${d.read} of ${groupChunkCount(header.k)} chunks`,
+    };
+  if (d.kind === 'bad') return { kind: 'mismatch', header, why: d.why };
+  if (d.total !== at - header.chunksAt!)
+    return {
+      kind: 'mismatch',
+      header,
+      why: `its chunks add up to ${d.total} bytes, and its index starts ${at - header.chunksAt!} bytes after the memo`,
+    };
+  // The writer's last bits fill a 64-bit word at most.
+  if (index.length - d.bytes > 7)
+    return { kind: 'mismatch', header, why: `${index.length - d.bytes} bytes follow its chunk index` };
+  return { kind: 'complete', header };
+}

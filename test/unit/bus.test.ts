@@ -39,7 +39,8 @@ describe('bus messages', () => {
       name: 'p.plot2',
       size: 10,
       plotter: 'p',
-      group: { key: '01'.repeat(16), meta: 0 },
+      // chia's default plot: a group of one in meta-group 0 (placement skips the meta-group rule).
+      group: { key: '01'.repeat(16), meta: 0, single: true },
     },
     {
       kind: 'bid',

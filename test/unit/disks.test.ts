@@ -125,3 +125,87 @@ describe('chooseDir with a PoS2 plot group (CHIP-48, CHIP-49)', () => {
     assert.equal(chooseDir(infos, G, new Set()).dir, '/a', 'without a group: the one that needs the least freed');
   });
 });
+
+describe("chooseDir with chia's default plots: groups of one in meta-group 0", () => {
+  const G = GiB;
+  // What groupOf gives a chia 3.0 plot: plot index 0, meta-group 0, a fresh key per plot.
+  const single = { key: 'cd'.repeat(16), meta: 0, single: true };
+  const meta0 = (sameMeta: number, extra: Partial<DirInfo> = {}): Partial<DirInfo> => ({
+    groupPlots: 0,
+    sameMeta,
+    ...extra,
+  });
+
+  it('with free space: the most free space, not the disk with no PoS2 plot yet', () => {
+    const infos = [d('/a', 1, 100, meta0(0)), d('/b', 2, 900, meta0(4000))];
+    const pick = chooseDir(infos, G, new Set(), single);
+    assert.equal(pick.dir, '/b');
+    assert.equal(pick.why, 'the most free space');
+    // A group that may have more plots, or another meta-group, keeps the CHIP-49 rule.
+    assert.equal(chooseDir(infos, G, new Set(), { ...single, single: undefined }).dir, '/a');
+    assert.equal(chooseDir(infos, G, new Set(), { ...single, meta: 1 }).dir, '/a');
+  });
+
+  it('--replot: the disk whose replot has begun makes room before a disk not begun', () => {
+    // Three full disks of PoS1 plots; /b has begun (holds 300 PoS2 plots), /a and /c have not.
+    const infos = [
+      d('/a', 1, 0.5, meta0(0, { freeableBytes: 900 * G })),
+      d('/b', 2, 0.2, meta0(300, { freeableBytes: 600 * G })),
+      d('/c', 3, 0.6, meta0(0, { freeableBytes: 900 * G })),
+    ];
+    const pick = chooseDir(infos, G, new Set(), single);
+    assert.equal(pick.dir, '/b');
+    assert.equal(pick.why, 'the most free space among disks whose replot has begun; PoS1 plots give way');
+    // Taken literally, the meta-group rule would begin the replot of another disk.
+    const literal = chooseDir(infos, G, new Set(), { ...single, single: undefined });
+    assert.notEqual(literal.dir, '/b');
+    // The begun disk busy: the next one begins (a plot never waits for a replot's disk).
+    assert.equal(chooseDir(infos, G, new Set([2]), single).dir, '/c');
+    // None begun: the one that needs the least freed.
+    const none = infos.map((i) => ({ ...i, sameMeta: 0 }));
+    assert.equal(chooseDir(none, G, new Set(), single).dir, '/c');
+  });
+});
+
+describe('chooseDir with PoS2 group files of 30-120 GB', () => {
+  const GB = 1e9;
+  const at = (dir: string, dev: number, freeBytes: number, extra: Partial<DirInfo> = {}): DirInfo => ({
+    ...d(dir, dev, 0, extra),
+    freeBytes,
+    totalBytes: 20_000 * GB,
+  });
+  const group = { key: 'ef'.repeat(16), meta: 7 };
+
+  it('a group file lands whole on the one disk it fits; a disk with less free than its size is never chosen', () => {
+    const size = 60 * GB;
+    // /a is clean of meta-group 7 and /c is idle, but only /b has room for the whole file.
+    const infos = [
+      at('/a', 1, size - 1, { sameMeta: 0 }),
+      at('/b', 2, size + 4096, { sameMeta: 3 }),
+      at('/c', 3, 5 * GB),
+    ];
+    assert.equal(chooseDir(infos, size, new Set(), group).dir, '/b');
+    assert.equal(chooseDir(infos, size, new Set()).dir, '/b');
+    // /b busy: the file waits for it (PF_BUSY) rather than go where it does not fit.
+    assert.equal(
+      code(() => chooseDir(infos, size, new Set([2]), group)),
+      'PF_BUSY',
+    );
+    // 120 GB fits nowhere: PF_NO_SPACE, with the sizes in the message.
+    assert.equal(
+      code(() => chooseDir(infos, 120 * GB, new Set(), group)),
+      'PF_NO_SPACE',
+    );
+  });
+
+  it('--replot: a full disk makes room for a whole group file only where its PoS1 plots free enough', () => {
+    const size = 120 * GB;
+    const infos = [
+      at('/a', 1, 10 * GB, { freeableBytes: 100 * GB }), // 110 GB at most: never
+      at('/b', 2, 1 * GB, { freeableBytes: 202 * GB }),
+    ];
+    const pick = chooseDir(infos, size, new Set(), group);
+    assert.equal(pick.dir, '/b');
+    assert.equal(pick.needsRoom, size - 1 * GB);
+  });
+});

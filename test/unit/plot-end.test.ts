@@ -10,7 +10,15 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sampleHeader, sampleTables, writeSamplePlot } from '../../src/demo/sample.js';
 import { checkPlotFd, checkPlotFile, readiness } from '../../src/storage/plot-file.js';
-import { lastChunkEnd, plotEnd } from '../../src/wire/plot-end.js';
+import {
+  decodeGroupIndex,
+  encodeGroupIndex,
+  groupChunkCount,
+  groupExpectedChunk,
+  groupIndexMinBytes,
+  groupRiceBits,
+} from '../../src/wire/group-index.js';
+import { GROUP_INDEX_MAX_READ, lastChunkEnd, plotEnd } from '../../src/wire/plot-end.js';
 import { realPlots } from '../helpers/real-plots.js';
 
 const real = realPlots();
@@ -145,13 +153,10 @@ describe('plot end: rules', () => {
     assert.equal(plotEnd(whole, head.length + 79).kind, 'incomplete', 'cut inside the pointers');
   });
 
-  it('layouts whose end is not known go by age; no header at all is not a plot', async () => {
+  it('a layout whose end is not known goes by age; no header at all is not a plot', async () => {
     const bb = path.join(tmp, 'bb.plot');
     writeSamplePlot(bb, 4096, 32, 'bladebit-v2');
     assert.equal((await checkPlotFile(bb)).kind, 'unknown');
-    const g = path.join(tmp, 'g.gplot');
-    writeSamplePlot(g, 4096, 28, 'pos2-group');
-    assert.equal((await checkPlotFile(g)).kind, 'unknown');
     for (const [n, data] of [
       ['empty', Buffer.alloc(0)],
       ['ten', Buffer.alloc(10, 1)],
@@ -212,5 +217,83 @@ describe('plot end: rules', () => {
     const c = await checkPlotFile(f);
     assert.equal(c.kind, 'incomplete');
     assert.match('why' in c ? c.why : '', /not written yet/);
+  });
+});
+
+describe('plot end: PoS2 group files (*.gplot)', () => {
+  it("the index code: pos2-chip's Rice parameter and expected size, and sizes round-trip", () => {
+    // gsz_rice_k_for_g: round(log2(isqrt(357 g))); gsz_expected_for_g: (g x 60301) >> 8.
+    assert.deepEqual(
+      [1, 32, 64, 128].map((g) => [groupRiceBits(g), groupExpectedChunk(g)]),
+      [
+        [4, 235],
+        [7, 7537],
+        [7, 15075],
+        [8, 30150],
+      ],
+    );
+    assert.equal(groupChunkCount(28), 2 ** 22);
+    // Sign first, then 4 low bits, then the unary: 235 + 3 is "0 1100 0" = 0b000110 in byte 0.
+    assert.deepEqual([...encodeGroupIndex([238], 1)], [0b000110]);
+    const sizes = [1, 235, 236, 234, 1000, 17, 700];
+    const index = encodeGroupIndex(sizes, 1);
+    const d = decodeGroupIndex(index, sizes.length, 1);
+    assert.deepEqual(d, { kind: 'sizes', total: sizes.reduce((a, b) => a + b), bytes: index.length });
+    assert.deepEqual(decodeGroupIndex(index.subarray(0, 2), sizes.length, 1).kind, 'short');
+    // pos2-chip writes no code longer than 64 bits, and a reader takes none.
+    assert.throws(() => encodeGroupIndex([5000], 1), RangeError);
+    assert.equal(decodeGroupIndex(Buffer.alloc(16, 0xff), 1, 1).kind, 'bad');
+  });
+
+  it('a whole group file is whole; cut anywhere, or made at full size and not filled, it is not', async () => {
+    const f = path.join(tmp, 'plot-k18-group.gplot');
+    const size = 96 * 1024;
+    writeSamplePlot(f, size, 18, 'pos2-group', { groupSize: 1 });
+    const whole = await checkPlotFile(f);
+    assert.equal(whole.kind, 'complete', 'why' in whole ? whole.why : '');
+    const at = Number(fs.readFileSync(f).readBigUInt64LE(42));
+    assert.ok(size - at >= groupIndexMinBytes(18, 1));
+    for (const n of [60, 51 + 128 + 10, at - 1, at, at + 5, Math.floor((at + size) / 2), size - 1]) {
+      const c = await checkPlotFile(cut(f, n));
+      assert.equal(c.kind, 'incomplete', `cut at ${n}: ${'why' in c ? c.why : ''}`);
+    }
+    // The writer leaves the offset 0 until every chunk is written.
+    const unfinished = Buffer.from(fs.readFileSync(f));
+    unfinished.writeBigUInt64LE(0n, 42);
+    const u = path.join(tmp, 'unfinished.gplot');
+    fs.writeFileSync(u, unfinished);
+    const c = await checkPlotFile(u);
+    assert.equal(c.kind, 'incomplete');
+    assert.match('why' in c ? c.why : '', /offset is not written yet/);
+  });
+
+  it('an index that does not fit the file is a mismatch, never sent', async () => {
+    const f = path.join(tmp, 'g2.gplot');
+    writeSamplePlot(f, 80 * 1024, 18, 'pos2-group', { groupSize: 2 });
+    assert.equal((await checkPlotFile(f)).kind, 'complete');
+    const data = fs.readFileSync(f);
+    const at = Number(data.readBigUInt64LE(42));
+    const appended = path.join(tmp, 'g2-appended.gplot');
+    fs.writeFileSync(appended, Buffer.concat([data, Buffer.alloc(64, 0xff)]));
+    assert.equal((await checkPlotFile(appended)).kind, 'mismatch', 'bytes appended');
+    const moved = Buffer.from(data);
+    moved.writeBigUInt64LE(BigInt(at - 8), 42);
+    const m = path.join(tmp, 'g2-moved.gplot');
+    fs.writeFileSync(m, moved);
+    assert.equal((await checkPlotFile(m)).kind, 'mismatch', 'the sizes do not add up to the offset');
+    const inside = Buffer.from(data);
+    inside.writeBigUInt64LE(100n, 42);
+    assert.equal(plotEnd(inside.subarray(0, 400), data.length).kind, 'mismatch', 'no room for the chunks');
+  });
+
+  it('a 120 GB group file at k 28 (offsets past 4 GiB): judged by its header, its index read at its offset', () => {
+    const h = sampleHeader('pos2-group', { k: 28, groupSize: 128, chunkIndexAt: 120e9 - 6e6 });
+    const end = plotEnd(h, 120e9);
+    assert.equal(end.kind, 'read-index');
+    assert.ok(
+      end.kind === 'read-index' && end.at === 120e9 - 6e6 && end.length === 6e6 && end.length < GROUP_INDEX_MAX_READ,
+    );
+    assert.equal(plotEnd(h, 120e9 - 6e6).kind, 'incomplete', 'the chunks not all there yet');
+    assert.equal(plotEnd(h, 120e9 - 6e6 + 1000).kind, 'incomplete', 'the index cut short');
   });
 });

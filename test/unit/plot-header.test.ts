@@ -10,7 +10,15 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { PlotferryError } from '../../src/core/errors.js';
 import { sampleHeader, writeSamplePlot } from '../../src/demo/sample.js';
-import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PLOT_HEADER_MIN } from '../../src/wire/plot-header.js';
+import {
+  checkPlotHeader,
+  groupOf,
+  metaGroupRuleApplies,
+  PLOT_HEADER_MAX_CHECK,
+  PLOT_HEADER_MIN,
+  pos2MaxStrength,
+} from '../../src/wire/plot-header.js';
+import { realPlots } from '../helpers/real-plots.js';
 
 const notAPlot = (re: RegExp) => (e: unknown) =>
   e instanceof PlotferryError && e.code === 'PF_NOT_A_PLOT' && re.test(e.message);
@@ -122,6 +130,8 @@ describe('plot header', () => {
       groupSize: 128,
       metaGroup: 4,
       groupKey: '22'.repeat(16),
+      chunkIndexAt: 4096,
+      chunksAt: 51 + 128,
     });
     const empty = Buffer.from(h);
     empty.writeUInt16LE(0, 39);
@@ -168,5 +178,106 @@ describe('plot header', () => {
     } finally {
       fs.rmSync(d, { recursive: true });
     }
+  });
+
+  it('PoS2 bounds from pos2-chip: k even in 18-32, strength 2 to k - section bits - 1 (below 64)', () => {
+    assert.equal(pos2MaxStrength(18), 15);
+    assert.equal(pos2MaxStrength(28), 25);
+    assert.equal(pos2MaxStrength(32), 25);
+    for (const layout of ['pos2-v1', 'pos2-group'] as const) {
+      const ok = (o: { k?: number; strength?: number }) => checkPlotHeader(sampleHeader(layout, o), 1e9);
+      assert.equal(ok({ k: 18, strength: 2 }).k, 18, layout);
+      assert.equal(ok({ k: 32, strength: 25 }).strength, 25, layout);
+      for (const k of [16, 19, 27, 34, 50])
+        assert.throws(
+          () => ok({ k }),
+          notAPlot(new RegExp(`PoS2 k ${k} is not an even number in 18-32`)),
+          `${layout} k ${k}`,
+        );
+      for (const [k, strength] of [
+        [28, 0],
+        [28, 1],
+        [28, 26],
+        [18, 16],
+        [32, 63],
+      ])
+        assert.throws(
+          () => ok({ k, strength }),
+          notAPlot(new RegExp(`PoS2 strength ${strength} is outside 2-`)),
+          `${layout} k ${k} strength ${strength}`,
+        );
+    }
+  });
+
+  it('a group file: its memo must be there; the chunk index offset is read as written (0: not yet)', () => {
+    const h = sampleHeader('pos2-group', { k: 28, memo: Buffer.alloc(112) });
+    assert.throws(() => checkPlotHeader(h.subarray(0, 51 + 100), 1e9), notAPlot(/ends inside the memo/));
+    h.writeBigUInt64LE(0n, 42);
+    assert.equal(checkPlotHeader(h, 1e9).chunkIndexAt, 0);
+    h.writeBigUInt64LE(5n * 2n ** 32n, 42);
+    assert.equal(checkPlotHeader(h, 1e9).chunkIndexAt, 5 * 2 ** 32, 'an offset past 4 GiB');
+  });
+
+  it("groupOf: chia's default plots (index 0, meta-group 0) are groups of one, and skip the meta-group rule", () => {
+    const g = (layout: 'pos2-v1' | 'pos2-group', o: Parameters<typeof sampleHeader>[1]) =>
+      groupOf(checkPlotHeader(sampleHeader(layout, o), 1e9))!;
+    assert.equal(g('pos2-v1', { plotIndex: 0, metaGroup: 0 }).single, true);
+    assert.equal(metaGroupRuleApplies(g('pos2-v1', { plotIndex: 0, metaGroup: 0 })), false);
+    assert.equal(g('pos2-v1', { plotIndex: 3, metaGroup: 0 }).single, undefined, 'a member of a larger group');
+    assert.equal(metaGroupRuleApplies(g('pos2-v1', { plotIndex: 3, metaGroup: 0 })), true);
+    assert.equal(metaGroupRuleApplies(g('pos2-v1', { plotIndex: 0, metaGroup: 5 })), true, 'a meta-group chosen');
+    assert.equal(metaGroupRuleApplies(g('pos2-group', { groupSize: 1, metaGroup: 0 })), false);
+    assert.equal(metaGroupRuleApplies(g('pos2-group', { groupSize: 128, metaGroup: 0 })), true);
+  });
+});
+
+/**
+ * The README's table of the reference plots, row by row: file, kind, k, strength, index,
+ * meta-group, bytes, sha256 (a prefix).
+ */
+function readmeTable(dir: string): Map<string, string[]> {
+  const rows = fs
+    .readFileSync(path.join(dir, 'README.md'), 'utf8')
+    .split('\n')
+    .filter((l) => /^\| plot-/.test(l))
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
+  return new Map(rows.map((r) => [r[0]!, r]));
+}
+
+describe("plot header: the reference plots written by Chia's own plotters", () => {
+  const real = realPlots();
+  it('every fixture parses to the fields its README gives', { skip: real.skip }, () => {
+    const table = readmeTable(path.dirname(real.plots[0]!.file));
+    assert.equal(table.size, real.plots.length, 'one README row per fixture');
+    const keys = new Set<string>();
+    for (const p of real.plots) {
+      const row = table.get(p.name);
+      assert.ok(row, `${p.name} is in the README table`);
+      const [, kind, k, strength, index, meta, bytes, sha] = row;
+      const data = fs.readFileSync(p.file);
+      const h = checkPlotHeader(data.subarray(0, PLOT_HEADER_MAX_CHECK), data.length);
+      assert.equal(String(data.length), bytes, p.name);
+      assert.ok(createHash('sha256').update(data).digest('hex').startsWith(sha!.replace('…', '')), p.name);
+      assert.equal(String(h.k), k, p.name);
+      assert.equal(h.pos, kind!.startsWith('PoS1') ? 1 : 2, p.name);
+      assert.equal(h.format, kind!.startsWith('PoS1') ? 'chiapos-v1' : 'pos2-v1', p.name);
+      if (h.pos === 2) {
+        assert.equal(String(h.strength), strength, p.name);
+        assert.equal(String(h.plotIndex), index, p.name);
+        assert.equal(String(h.metaGroup), meta, p.name);
+        // The plot id is in the name chia-blockchain gives a PoS2 plot.
+        assert.ok(p.name.includes(h.id), p.name);
+        keys.add(`${h.strength}:${h.groupKey}`);
+      } else {
+        assert.ok(p.name.endsWith(`-${h.id}.plot`), p.name);
+      }
+    }
+    // pos2-chip's test plotter writes one zero memo for all: one group per strength.
+    assert.equal(new Set([...keys].map((k) => k.split(':')[1])).size, 2, 'strength 2 and strength 3');
   });
 });
