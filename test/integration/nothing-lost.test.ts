@@ -154,7 +154,7 @@ describe('nothing lost: sources and whole plots', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /nothing to send: 1 plot written to within --min-age \(60 s; the first is ready in \d+ s\); 1 other name that --pattern '\*\.\{plot,plot2\}' does not take/,
+      /nothing to send: 1 plot written to within --min-age \(60 s; the first is ready in \d+ s\); 1 other name that --pattern '\*\.\{plot,plot2,gplot\}' does not take/,
     );
     const json = await runCli([
       'sweep',
