@@ -270,7 +270,10 @@ describe('a receiving directory is the disk it was', () => {
   it('the shipped harvester unit and env file do not turn the root filesystem check off', () => {
     const contrib = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../contrib/systemd');
     const unit = fs.readFileSync(path.join(contrib, 'plotferry-harvester.service'), 'utf8');
-    assert.match(unit, /^ExecStart=.* harvester .*--dir \/mnt\//m);
+    const env = fs.readFileSync(path.join(contrib, 'plotferry.env'), 'utf8');
+    // Its disks are mount points under /mnt, named in the env file.
+    assert.match(unit, /^ExecStart=.* harvester$/m);
+    assert.match(env, /^PLOTFERRY_HARVESTER_DIR=\/mnt\/\S+$/m);
     for (const f of ['plotferry-harvester.service', 'plotferry.env'])
       assert.doesNotMatch(
         fs.readFileSync(path.join(contrib, f), 'utf8').replace(/^#.*$/gm, ''),
