@@ -30,7 +30,7 @@ export function parseHostPort(value: unknown, option: string): { host: string; p
   if (!m || !(port > 0 && port < 65536)) {
     throw new PlotferryError(
       'PF_CONFIG',
-      `--${option} "${s}" is not HOST:PORT (example: --${option} 192.168.1.20:8740)`,
+      `--${option} "${s}" is not HOST:PORT (example: --${option} ${option === 'metrics' ? '0.0.0.0:9368' : '192.168.1.20:8740'})`,
     );
   }
   return { host: (m[1] ?? m[2])!, port };

@@ -195,7 +195,10 @@ export async function sweep(opts: SweepOptions): Promise<ResultLine[]> {
   } = await findPlots(opts.dirs, opts.pattern, opts.minAgeMs, opts.anyFile);
   opts.onListed?.({ young, unmatched, ...(nextReadyAt !== undefined ? { nextReadyAt } : {}) });
   for (const u of unreadable) {
-    opts.log.error({ dir: u.dir, code: u.error.code }, `${u.error.message}; the other directories are swept`);
+    opts.log.error(
+      { dir: u.dir, code: u.error.code },
+      opts.dirs.length > 1 ? `${u.error.message}; the other directories are swept` : u.error.message,
+    );
     opts.onUnreadable?.(u);
   }
   // Not one directory readable: nothing to do is not "done".
