@@ -150,8 +150,11 @@ export class Inventory {
     clearTimeout(this.settleTimer);
     for (const { watcher } of this.watchers.values()) watcher.close();
     this.watchers.clear();
-    // What changed since the last write, so that the next start reads none of it.
-    void flushPlotIndexes();
+  }
+
+  /** Writes the plot index of every directory that changed since it was last written (at stop). */
+  async saveIndexes(): Promise<void> {
+    await flushPlotIndexes(this.dirs());
   }
 
   /** The counts of `dir` (zero before its first scan), from the index: O(1), no disk touched. */
@@ -288,6 +291,7 @@ export class Inventory {
     // 18,000 new ones on an HDD do not hold up the start (readLater). A `*.plot` is read now.
     const later = r.read.filter((n) => posByName(n) === 2);
     for (const n of later) found.setPlot(n, Number(plots.get(n)!.size), 2, undefined, false);
+    const readsBefore = index.headerReads;
     await Promise.all(
       r.read
         .filter((n) => posByName(n) !== 2)
@@ -297,6 +301,7 @@ export class Inventory {
           found.setPlot(n, Number(st.size), kind.pos, kind.group);
         }),
     );
+    const readNow = index.headerReads - readsBefore;
     // Its disk went while it was read: what was read is not here any more.
     if (!this.dirs().includes(dir)) return 0;
     const before = this.plots.get(dir);
@@ -307,11 +312,26 @@ export class Inventory {
     // across the disk once instead of seeking at random.
     later.sort((a, b) => (plots.get(a)!.ino < plots.get(b)!.ino ? -1 : 1));
     const read = later.length > 0 ? this.readLater(dir, index, found, plots, later) : Promise.resolve();
-    this.reading.set(
-      dir,
-      read.then(() => index.flush()),
-    );
+    this.reading.set(dir, this.readAndSave(read, index, found, readNow, !before));
     return found.size;
+  }
+
+  /** Once `read` is done: says how many headers the scan read (none: the index knew them all), and saves the index. */
+  private async readAndSave(
+    read: Promise<void>,
+    index: DirPlotIndex,
+    found: PlotIndex,
+    readBefore: number,
+    first: boolean,
+  ): Promise<void> {
+    const reads0 = index.headerReads;
+    await read;
+    const headersRead = index.headerReads - reads0 + readBefore;
+    this.log[first ? 'info' : 'debug'](
+      { dir: index.dir, plots: found.size, headersRead, index: index.found },
+      `plot index: ${found.size} plot(s), ${headersRead} header(s) read`,
+    );
+    await index.flush();
   }
 
   /**

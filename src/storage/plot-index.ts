@@ -58,8 +58,9 @@ export function fileKey(st: Pick<BigIntStats, 'size' | 'ino' | 'mtimeNs'>): stri
 }
 
 export function summarize(h: PlotHeaderInfo): HeaderSummary {
-  const { id: _id, ...rest } = h;
-  return rest;
+  const rest: Partial<PlotHeaderInfo> = { ...h };
+  delete rest.id;
+  return rest as HeaderSummary;
 }
 
 const checksum = (body: string) => createHash('md5').update(body).digest('hex').slice(0, 16);
@@ -276,9 +277,14 @@ export async function plotIndexFor(dir: string, log?: Logger): Promise<DirPlotIn
   return index;
 }
 
-/** Every open index written now if it changed (a harvester that stops). */
-export async function flushPlotIndexes(): Promise<void> {
-  await Promise.all([...open.values()].map(async (o) => (await o.index).flush()));
+/** The open indexes of `dirs` written now if they changed (a harvester that stops). */
+export async function flushPlotIndexes(dirs: readonly string[]): Promise<void> {
+  await Promise.all(
+    dirs.map(async (d) => {
+      const o = open.get(path.resolve(d));
+      if (o) await (await o.index.catch(() => undefined))?.flush();
+    }),
+  );
 }
 
 /**
