@@ -150,7 +150,10 @@ export class DirPlotIndex {
   private saidUnwritable = false;
   /** Headers read from disk for this directory by this process (hits do not count). */
   headerReads = 0;
+  /** How the index was found when it was opened. */
   found: IndexFound = 'missing';
+  /** Whether its file now holds what it was opened with or rebuilt to (written since, or read). */
+  private onDisk = false;
 
   private constructor(
     readonly dir: string,
@@ -177,8 +180,9 @@ export class DirPlotIndex {
       const r = decodeIndex(text);
       if (r.ok) {
         idx.entries = r.entries;
-        idx.found = 'read';
-      } else idx.found = r.why;
+        idx.onDisk = true;
+      }
+      idx.found = r.ok ? 'read' : r.why;
       if (!r.ok)
         log?.warn(
           { dir, index: idx.file, why: r.why, ...(r.why === 'future' ? { version: r.version } : {}) },
@@ -221,7 +225,7 @@ export class DirPlotIndex {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.dirty && this.found === 'read') return this.writing;
+    if (!this.dirty && this.onDisk) return this.writing;
     const run = this.writing.then(() => this.write());
     this.writing = run.catch(() => undefined);
     return this.writing;
@@ -248,7 +252,7 @@ export class DirPlotIndex {
       }
       await fsp.rename(tmp, this.file);
       await syncDir(this.dir);
-      this.found = 'read';
+      this.onDisk = true;
     } catch (err) {
       await fsp.unlink(tmp).catch(() => undefined);
       if (this.saidUnwritable) return;
