@@ -225,7 +225,9 @@ export class DirPlotIndex {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.dirty && this.onDisk) return this.writing;
+    // Nothing to keep, and no file to set right: a directory without plots gets no index.
+    const nothing = this.entries.size === 0 && this.found === 'missing' && !this.onDisk;
+    if ((!this.dirty && this.onDisk) || nothing) return this.writing;
     const run = this.writing.then(() => this.write());
     this.writing = run.catch(() => undefined);
     return this.writing;
