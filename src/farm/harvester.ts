@@ -530,12 +530,10 @@ export class Harvester {
     this.stopExpiry?.();
     const alarmStopped = this.stopAlarm?.();
     this.inventory.stop();
-    const indexed = this.inventory.saveIndexes().catch(() => undefined);
     this.offers.close();
     await drainWithin(() => this.claims.receivers(), graceMs, this.opts.log);
     this.offers.abortAll();
     await alarmStopped;
-    await indexed;
     await this.disks.close();
   }
 }

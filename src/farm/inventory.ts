@@ -27,7 +27,6 @@ import { groupOf, type PlotGroup, type PlotHeaderInfo } from '../wire/plot-heade
 import {
   type DirPlotIndex,
   fileKey,
-  flushPlotIndexes,
   HEADER_READS_PER_DISK,
   headerIn,
   type HeaderSummary,
@@ -150,11 +149,6 @@ export class Inventory {
     clearTimeout(this.settleTimer);
     for (const { watcher } of this.watchers.values()) watcher.close();
     this.watchers.clear();
-  }
-
-  /** Writes the plot index of every directory that changed since it was last written (at stop). */
-  async saveIndexes(): Promise<void> {
-    await flushPlotIndexes(this.dirs());
   }
 
   /** The counts of `dir` (zero before its first scan), from the index: O(1), no disk touched. */

@@ -25,6 +25,7 @@ import { DiskHome, GONE, judgeHome, ON_ROOT_FS, type HomeVerdict } from './disk-
 import { decodeOwner } from './owner.js';
 import type { HeldLock } from './lockfile.js';
 import type { Replotter } from './replot.js';
+import { flushPlotIndexes } from './plot-index.js';
 import type { PlotGroup } from '../wire/plot-header.js';
 import { DISABLE_FILE, RECEIVER_LOCK } from '../wire/names.js';
 
@@ -180,6 +181,8 @@ export class DiskSet {
 
   /** Releases every directory's claim (at shutdown). */
   async close(): Promise<void> {
+    // The plot indexes' last changes, written while the directories are still this process's.
+    await flushPlotIndexes(this.dirs.filter((d) => !this.gone.has(d))).catch(() => undefined);
     const locks = [...this.claimed.values(), ...this.retired];
     this.claimed.clear();
     this.retired = [];

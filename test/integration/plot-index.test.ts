@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Heartbeat } from '../../src/bus/messages.js';
 import { DirPlotIndex, headerIn, PLOT_INDEX_NAME, SAVE_DELAY_MS } from '../../src/storage/plot-index.js';
+import { Replotter } from '../../src/storage/replot.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { isRoot, tmpDir, tmpfsDisk, writeSamplePlot } from '../helpers/files.js';
 import { waitFor } from '../helpers/listener.js';
@@ -138,6 +139,38 @@ describe('plot index', () => {
       assert.equal(fs.existsSync(path.join(d, PLOT_INDEX_NAME)), false);
     } finally {
       for (const f of cleanup.reverse()) await f();
+    }
+  });
+});
+
+describe('plot index: --replot', () => {
+  it("lists PoS1 plots from the index, but reads a victim's header again before it is deleted", async () => {
+    const d = await tmpDir('pf-pidx-replot-');
+    try {
+      for (const n of ['x.plot', 'y.plot']) {
+        writeSamplePlot(path.join(d, n), 4096, 32);
+        fs.utimesSync(path.join(d, n), MTIME, MTIME);
+      }
+      assert.equal((await new Replotter({ log: captureLog().log }).summary(d)).mayGoPlots, 2);
+      // The headers wiped, the files kept: a new list (another replotter, as after a restart) reads none.
+      for (const n of ['x.plot', 'y.plot']) wipeHeader(path.join(d, n));
+      const c = captureLog();
+      const replot = new Replotter({ log: c.log });
+      assert.equal((await replot.summary(d)).mayGoPlots, 2, 'both from the index');
+      // Just before it goes, each is read again: no longer PoS1 by its header, so neither goes.
+      await assert.rejects(
+        replot.makeRoom(d, 'new.plot2', () => Promise.resolve(100)),
+        /PF_NO_SPACE|still .* short/,
+      );
+      assert.deepEqual(
+        fs
+          .readdirSync(d)
+          .filter((n) => n.endsWith('.plot'))
+          .sort(),
+        ['x.plot', 'y.plot'],
+      );
+    } finally {
+      await fsp.rm(d, { recursive: true, force: true });
     }
   });
 });
