@@ -294,15 +294,11 @@ export async function flushPlotIndexes(dirs: readonly string[]): Promise<void> {
 }
 
 /**
- * The header of the plot at `file`, which `st` describes (an lstat with `bigint: true`): from
- * the index when it knows this very file, else read (capped per disk) and indexed. null: not a
- * plot. Throws the OS error when it cannot be read (not indexed: read again next time).
+ * The header of the plot `name` in the index's directory, which `st` describes (an lstat with
+ * `bigint: true`): from the index when it knows this very file, else read (capped per disk) and
+ * indexed. null: not a plot. Throws the OS error when it cannot be read (not indexed: read again
+ * next time).
  */
-export async function indexedHeader(file: string, st: BigIntStats, log?: Logger): Promise<HeaderSummary | null> {
-  return headerIn(await plotIndexFor(path.dirname(file), log), path.basename(file), st);
-}
-
-/** indexedHeader, given the directory's index (a scan has it at hand: no stat of the directory). */
 export async function headerIn(index: DirPlotIndex, name: string, st: BigIntStats): Promise<HeaderSummary | null> {
   const file = path.join(index.dir, name);
   const key = fileKey(st);

@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { isPlotFileName, lockNameFor } from '../wire/names.js';
 import { readPlotHeader } from './fsio.js';
-import { type HeaderSummary, indexedHeader, plotIndexFor, summarize } from './plot-index.js';
+import { type DirPlotIndex, headerIn, type HeaderSummary, plotIndexFor, summarize } from './plot-index.js';
 import { formatBytes } from '../core/format.js';
 import { metrics } from '../core/metrics.js';
 
@@ -285,7 +285,8 @@ async function listVictims(dir: string, match?: (name: string) => boolean): Prom
   const present = new Set(names);
   // `listen` has no inventory to scan the directory: the index's entries of `*.plot` files that
   // are gone go here.
-  (await plotIndexFor(dir).catch(() => undefined))?.retain((n) => !n.endsWith('.plot') || present.has(n));
+  const index = await plotIndexFor(dir);
+  index.retain((n) => !n.endsWith('.plot') || present.has(n));
   const victims: Victim[] = [];
   const kept: ReplotKept = { unmatched: 0, linked: 0, inUse: 0 };
   for (const name of names) {
@@ -295,7 +296,7 @@ async function listVictims(dir: string, match?: (name: string) => boolean): Prom
       continue;
     }
     // Linked and locked ones are read too (few, as a rule) so that only PoS1 plots count as kept.
-    const v = await inspect(path.join(dir, name), false, true);
+    const v = await inspect(path.join(dir, name), index, true);
     if (!v) continue;
     if (present.has(lockNameFor(name)))
       kept.inUse++; // a sweep here is sending it
@@ -306,21 +307,28 @@ async function listVictims(dir: string, match?: (name: string) => boolean): Prom
 }
 
 /**
- * The file as a victim: a regular file, one link, a PoS1 header; else undefined. `fresh`: its
- * header read from the disk, not taken from the plot index (just before it is deleted).
+ * The file as a victim: a regular file, one link, a PoS1 header; else undefined. `from`: where
+ * its header comes from: the directory's plot index, or the disk (just before it is deleted).
  */
-async function inspect(file: string, fresh: true): Promise<Victim | undefined>;
-/** `anyLinks`: with other hard links too (`nlink` says how many); the header from the index. */
-async function inspect(file: string, fresh: false, anyLinks: true): Promise<(Victim & { nlink: number }) | undefined>;
+async function inspect(file: string, from: 'disk'): Promise<Victim | undefined>;
+/** `anyLinks`: with other hard links too (`nlink` says how many). */
 async function inspect(
   file: string,
-  fresh: boolean,
+  from: DirPlotIndex,
+  anyLinks: true,
+): Promise<(Victim & { nlink: number }) | undefined>;
+async function inspect(
+  file: string,
+  from: DirPlotIndex | 'disk',
   anyLinks = false,
 ): Promise<(Victim & { nlink: number }) | undefined> {
   try {
     const st = await fsp.lstat(file, { bigint: true });
     if (!st.isFile() || (st.nlink !== 1n && !anyLinks)) return undefined;
-    const header = fresh ? summarize(await readPlotHeader(file, Number(st.size))) : await indexedHeader(file, st);
+    const header =
+      from === 'disk'
+        ? summarize(await readPlotHeader(file, Number(st.size)))
+        : await headerIn(from, path.basename(file), st);
     if (header?.pos !== 1) return undefined;
     return {
       nlink: Number(st.nlink),
@@ -338,6 +346,6 @@ async function inspect(
 }
 
 async function stillTheSame(v: Victim): Promise<boolean> {
-  const now = await inspect(v.path, true);
+  const now = await inspect(v.path, 'disk');
   return now !== undefined && now.ino === v.ino && now.size === v.size && now.mtimeMs === v.mtimeMs;
 }
