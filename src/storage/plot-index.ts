@@ -158,6 +158,8 @@ export class DirPlotIndex {
   private constructor(
     readonly dir: string,
     private readonly log?: Logger,
+    /** The directory it was read from (st_dev:st_ino): a bare mount point is another one. */
+    private readonly identity?: string,
   ) {}
 
   get file(): string {
@@ -168,8 +170,8 @@ export class DirPlotIndex {
     return this.entries.size;
   }
 
-  static async open(dir: string, log?: Logger): Promise<DirPlotIndex> {
-    const idx = new DirPlotIndex(dir, log);
+  static async open(dir: string, log?: Logger, identity?: string): Promise<DirPlotIndex> {
+    const idx = new DirPlotIndex(dir, log, identity ?? (await identityOf(dir)));
     let text: string | undefined;
     try {
       text = await fsp.readFile(idx.file, 'utf8');
@@ -243,6 +245,8 @@ export class DirPlotIndex {
   /** The entries into a temporary file, synced, renamed over the index, directory synced. */
   private async write(): Promise<void> {
     this.dirty = false;
+    // Its disk gone (unmounted: the bare mount point shows through), nothing is written there.
+    if (this.identity !== (await identityOf(this.dir))) return;
     const tmp = tempPathFor(this.dir, 'plot-index');
     try {
       const fh = await fsp.open(tmp, 'w');
@@ -268,6 +272,11 @@ export class DirPlotIndex {
 }
 
 const open = new Map<string, { identity: string; index: Promise<DirPlotIndex> }>();
+
+async function identityOf(dir: string): Promise<string | undefined> {
+  const st = await fsp.stat(dir).catch(() => undefined);
+  return st && `${st.dev}:${st.ino}`;
+}
 const limit = new PerKeyLimit<string>(HEADER_READS_PER_DISK);
 const reading = new Map<string, Promise<HeaderSummary | null>>();
 
@@ -278,7 +287,7 @@ export async function plotIndexFor(dir: string, log?: Logger): Promise<DirPlotIn
   const identity = `${st.dev}:${st.ino}`;
   const have = open.get(d);
   if (have && have.identity === identity) return have.index;
-  const index = DirPlotIndex.open(d, log);
+  const index = DirPlotIndex.open(d, log, identity);
   open.set(d, { identity, index });
   return index;
 }

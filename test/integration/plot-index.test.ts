@@ -120,6 +120,18 @@ describe('plot index', () => {
     );
   });
 
+  it('writes nothing into a directory that is another one now (its disk unmounted: the bare mount point)', async () => {
+    const d = await dir();
+    twoPlots(d);
+    const index = await DirPlotIndex.open(d);
+    for (const n of ['a.plot', 'b.plot2']) await headerIn(index, n, await lstat(path.join(d, n)));
+    fs.renameSync(d, `${d}.away`);
+    made.push(`${d}.away`);
+    fs.mkdirSync(d);
+    await index.flush();
+    assert.deepEqual(fs.readdirSync(d), []);
+  });
+
   it('a read-only disk: the index cannot be written, said once; headers still known (root: mounts a tmpfs)', async (t) => {
     if (!isRoot) return t.skip('needs root to mount a read-only tmpfs');
     const cleanup: (() => unknown)[] = [];
