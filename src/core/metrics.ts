@@ -38,6 +38,10 @@ export const metrics = {
   bidsWon: counter('plotferry_bids_won_total', 'Claims this harvester took (bids it won)'),
   replotDeletedPlots: counter('plotferry_replot_deleted_plots_total', 'PoS1 plots deleted by --replot'),
   replotDeletedBytes: counter('plotferry_replot_deleted_bytes_total', 'Bytes of PoS1 plots deleted by --replot'),
+  headerReads: counter(
+    'plotferry_header_reads_total',
+    'Plot headers read from disk for the plot index (a restart of an unchanged disk reads none)',
+  ),
   activeTransfers: new client.Gauge({
     name: 'plotferry_active_transfers',
     help: 'Transfers running now, by direction',

@@ -7,20 +7,33 @@
  * then every `rescanMs`, default 10 min) catches what changed outside plotferry (a farmer's
  * `rm`, a copy by hand). Free and total space come from statfs on every heartbeat, which is O(1).
  *
+ * What each plot is (PoS1 or PoS2, its group) comes from its header, read once: the directory's
+ * plot index (storage/plot-index.ts) keeps it across restarts, so a restart of an unchanged disk
+ * reads no header, only the directory and the plots' inodes.
+ *
  * Between scans, a watch on each directory (inotify, one per directory, not per file) names the
  * files that came or went, and only those are looked at (an lstat each): a plot removed by hand
  * leaves the counts within a second, at O(changes). A watch that cannot be set up (the inotify
  * limit, max_user_watches) or that fails, and events the kernel dropped (its queue overflowed;
  * libuv does not report that), leave the counts to the next scan, as before.
  */
-import fs, { promises as fsp } from 'node:fs';
+import fs, { type BigIntStats, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as fastFolderSizeModule from 'fast-folder-size';
 import type { Logger } from 'pino';
 import { isPlotFileName } from '../wire/names.js';
 import { groupOf, type PlotGroup, type PlotHeaderInfo } from '../wire/plot-header.js';
-import { readPlotHeader } from '../storage/fsio.js';
+import {
+  type DirPlotIndex,
+  fileKey,
+  HEADER_READS_PER_DISK,
+  headerIn,
+  type HeaderSummary,
+  plotIndexFor,
+  reconcile,
+  summarize,
+} from '../storage/plot-index.js';
 
 // A CommonJS module whose typings say `export default`: under NodeNext the function is the
 // namespace's default, as Node itself provides it.
@@ -59,11 +72,6 @@ export interface GroupPresence {
 
 /** Stats issued at once during a scan: enough to keep a disk's queue busy, few enough to share it. */
 const STAT_BATCH = 64;
-/**
- * Header reads in flight at once in the background (readLater): two of the thread pool's four
- * threads, so that a bid's or `has`'s stats never queue behind a long line of them.
- */
-const HEADER_READS = 2;
 
 /**
  * How long the watch collects names before they are looked at: a `rm *.plot` of thousands is
@@ -200,9 +208,13 @@ export class Inventory {
     };
     if (byName === 2) this.stored.add(bytes);
     index.setPlot(name, bytes, byName, group, false);
-    // The receiver read the header on its way to disk: no second read.
-    if (header !== undefined) return Promise.resolve(settle(kindOf(header)));
-    return readKind(finalPath, bytes).then(settle);
+    // The receiver read the header on its way to disk: no second read, and the plot index
+    // learns it, so that no restart reads it either.
+    if (header !== undefined) {
+      void indexKnown(finalPath, header, this.log);
+      return Promise.resolve(settle(kindOf(header)));
+    }
+    return readKind(finalPath, this.log).then(settle);
   }
 
   /**
@@ -240,57 +252,80 @@ export class Inventory {
   }
 
   /**
-   * One reconciliation scan of every directory (never two at once): the names and sizes of its
-   * plots (readdir, then a stat of each plot, O(plots) every rescanMs), and `du` through
-   * fast-folder-size for what else the directory holds.
+   * One reconciliation scan of every directory (never two at once), the directories side by
+   * side (header reads are capped per disk, storage/plot-index.ts): the names and sizes of its
+   * plots (readdir, then an lstat of each plot, O(plots) every rescanMs), their headers from the
+   * directory's plot index (read only for files it does not know), and the bytes of what else
+   * the directory holds (otherBytes).
    */
   rescan(): Promise<void> {
     this.scanning ??= (async () => {
       const t0 = Date.now();
-      let files = 0;
-      for (const dir of this.dirs()) {
-        // Watched before it is read, so nothing that changes during the scan goes unseen.
-        if (!this.stopped) await this.watch(dir);
-        const names = await fsp.readdir(dir).catch(() => undefined);
-        if (!names) continue;
-        const found = new PlotIndex();
-        const before = this.plots.get(dir);
-        const plotNames = names.filter(isPlotFileName);
-        const later: string[] = [];
-        for (let i = 0; i < plotNames.length; i += STAT_BATCH) {
-          await Promise.all(
-            plotNames.slice(i, i + STAT_BATCH).map(async (n) => {
-              const st = await fsp.lstat(path.join(dir, n)).catch(() => undefined);
-              if (!st?.isFile()) return;
-              // PoS1 or PoS2 and its group, from the header (read once: a plot seen before
-              // with the same size keeps what it was); a `*.plot2` is PoS2 whatever it says.
-              const seen = before?.get(n) === st.size ? before.kindOf(n) : undefined;
-              if (seen?.read) return found.setPlot(n, st.size, posByName(n) || seen.pos, seen.group);
-              // A `*.plot2` is PoS2 by its name: its header (for its group) is read after the
-              // scan, so that 18,000 of them on an HDD do not hold up the start (readLater).
-              if (posByName(n) === 2) {
-                found.setPlot(n, st.size, 2, seen?.group, false);
-                later.push(n);
-                return;
-              }
-              const kind = await readKind(path.join(dir, n), st.size);
-              found.setPlot(n, st.size, kind.pos, kind.group);
-            }),
-          );
-        }
-        // Its disk went while it was read: what was read is not here any more.
-        if (!this.dirs().includes(dir)) continue;
-        files += found.size;
-        if (before) logDrift(this.log, dir, before, found);
-        this.plots.set(dir, found);
-        if (later.length > 0) this.reading.set(dir, this.readLater(dir, found, later));
-        const total = (await folderSize(dir).catch(() => 0)) ?? 0;
-        const dirSelf = (await fsp.stat(dir).catch(() => undefined))?.size ?? 0;
-        this.other.set(dir, Math.max(0, total - found.bytes - dirSelf));
-      }
-      this.log.debug({ ms: Date.now() - t0, plots: files }, 'inventory scanned');
+      const counts = await Promise.all(this.dirs().map((dir) => this.scanDir(dir)));
+      this.log.debug({ ms: Date.now() - t0, plots: counts.reduce((a, b) => a + b, 0) }, 'inventory scanned');
     })().finally(() => (this.scanning = undefined));
     return this.scanning;
+  }
+
+  /** One directory's scan (rescan); the plots found. */
+  private async scanDir(dir: string): Promise<number> {
+    // Watched before it is read, so nothing that changes during the scan goes unseen.
+    if (!this.stopped) await this.watch(dir);
+    const names = await fsp.readdir(dir).catch(() => undefined);
+    const index = names && (await plotIndexFor(dir, this.log).catch(() => undefined));
+    if (!names || !index) return 0;
+    const { plots, otherBytes } = await listDir(dir, names);
+    const listing = new Map([...plots].map(([n, st]) => [n, fileKey(st)]));
+    const r = reconcile(listing, index.all());
+    for (const n of r.drop) index.delete(n);
+    const found = new PlotIndex();
+    for (const [n, e] of r.keep)
+      found.setPlot(n, Number(plots.get(n)!.size), posByName(n) || posOf(e.header), groupOfSummary(e.header));
+    // A `*.plot2` is PoS2 by its name: its header (for its group) is read after the scan, so that
+    // 18,000 new ones on an HDD do not hold up the start (readLater). A `*.plot` is read now.
+    const later = r.read.filter((n) => posByName(n) === 2);
+    for (const n of later) found.setPlot(n, Number(plots.get(n)!.size), 2, undefined, false);
+    const readsBefore = index.headerReads;
+    await Promise.all(
+      r.read
+        .filter((n) => posByName(n) !== 2)
+        .map(async (n) => {
+          const st = plots.get(n)!;
+          const kind = await kindIn(index, path.join(dir, n), st);
+          found.setPlot(n, Number(st.size), kind.pos, kind.group);
+        }),
+    );
+    const readNow = index.headerReads - readsBefore;
+    // Its disk went while it was read: what was read is not here any more.
+    if (!this.dirs().includes(dir)) return 0;
+    const before = this.plots.get(dir);
+    if (before) logDrift(this.log, dir, before, found);
+    this.plots.set(dir, found);
+    this.other.set(dir, otherBytes);
+    // In inode order: on ext4 a file's first block lies near its inode, so the head sweeps
+    // across the disk once instead of seeking at random.
+    later.sort((a, b) => (plots.get(a)!.ino < plots.get(b)!.ino ? -1 : 1));
+    const read = later.length > 0 ? this.readLater(dir, index, found, plots, later) : Promise.resolve();
+    this.reading.set(dir, this.readAndSave(read, index, found, readNow, !before));
+    return found.size;
+  }
+
+  /** Once `read` is done: says how many headers the scan read (none: the index knew them all), and saves the index. */
+  private async readAndSave(
+    read: Promise<void>,
+    index: DirPlotIndex,
+    found: PlotIndex,
+    readBefore: number,
+    first: boolean,
+  ): Promise<void> {
+    const reads0 = index.headerReads;
+    await read;
+    const headersRead = index.headerReads - reads0 + readBefore;
+    this.log[first ? 'info' : 'debug'](
+      { dir: index.dir, plots: found.size, headersRead, index: index.found },
+      `plot index: ${found.size} plot(s), ${headersRead} header(s) read`,
+    );
+    await index.flush();
   }
 
   /**
@@ -367,15 +402,20 @@ export class Inventory {
         if (!index) continue;
         let gone = 0;
         for (const n of names) {
-          const st = await fsp.lstat(path.join(dir, n)).catch(() => undefined);
+          const st = await fsp.lstat(path.join(dir, n), { bigint: true }).catch(() => undefined);
           if (!st?.isFile()) {
             if (index.delete(n)) gone++;
+            void plotIndexFor(dir, this.log).then(
+              (i) => i.delete(n),
+              () => undefined,
+            );
             continue;
           }
-          if (index.get(n) === st.size) continue;
+          const size = Number(st.size);
+          if (index.get(n) === size) continue;
           // Came (a copy by hand, or a plot this process just stored: added() has its last word).
-          const kind = await readKind(path.join(dir, n), st.size);
-          if (this.plots.get(dir) === index) index.setPlot(n, st.size, posByName(n) || kind.pos, kind.group);
+          const kind = await readKind(path.join(dir, n), this.log);
+          if (this.plots.get(dir) === index) index.setPlot(n, size, posByName(n) || kind.pos, kind.group);
         }
         if (gone) this.log.info({ dir, gone }, `inventory: ${gone} plot(s) removed outside plotferry`);
       }
@@ -388,17 +428,23 @@ export class Inventory {
   }
 
   /**
-   * The headers of `names` in `dir` (PoS2 plots whose group is not known yet), a batch at a time
+   * The headers of `names` in `dir` (PoS2 plots whose group is not known yet), a few at a time
    * in the background; an entry that changed meanwhile (another scan, a plot gone) is left alone.
    */
-  private async readLater(dir: string, index: PlotIndex, names: readonly string[]): Promise<void> {
-    for (let i = 0; i < names.length; i += HEADER_READS) {
+  private async readLater(
+    dir: string,
+    index: DirPlotIndex,
+    found: PlotIndex,
+    plots: ReadonlyMap<string, BigIntStats>,
+    names: readonly string[],
+  ): Promise<void> {
+    for (let i = 0; i < names.length; i += HEADER_READS_PER_DISK) {
       await Promise.all(
-        names.slice(i, i + HEADER_READS).map(async (n) => {
-          const size = index.get(n);
-          if (size === undefined || this.plots.get(dir) !== index) return; // a newer scan has it
-          const kind = await readKind(path.join(dir, n), size);
-          if (index.get(n) === size && !index.kindOf(n)?.read) index.setPlot(n, size, 2, kind.group);
+        names.slice(i, i + HEADER_READS_PER_DISK).map(async (n) => {
+          const size = found.get(n);
+          if (size === undefined || this.plots.get(dir) !== found) return; // a newer scan has it
+          const kind = await kindIn(index, path.join(dir, n), plots.get(n)!);
+          if (found.get(n) === size && !found.kindOf(n)?.read) found.setPlot(n, size, 2, kind.group);
         }),
       );
     }
@@ -426,9 +472,65 @@ function kindOf(h: PlotHeaderInfo | null): Kind {
   return { pos: h?.pos ?? 0, ...(group ? { group } : {}) };
 }
 
-/** From the header of a plot of `size` bytes; pos 0 when it cannot be read or is no plot. */
-async function readKind(file: string, size: number): Promise<Kind> {
-  return readPlotHeader(file, size).then(kindOf, () => kindOf(null));
+function posOf(h: HeaderSummary | null): Pos {
+  return h?.pos ?? 0;
+}
+
+function groupOfSummary(h: HeaderSummary | null): PlotGroup | undefined {
+  return h ? groupOf({ ...h, id: '' }) : undefined;
+}
+
+/** What the header of `file` (which `st` describes) says, through the directory's plot index. */
+async function kindIn(index: DirPlotIndex, file: string, st: BigIntStats): Promise<Kind> {
+  try {
+    const h = await headerIn(index, path.basename(file), st);
+    const group = groupOfSummary(h);
+    return { pos: posOf(h), ...(group ? { group } : {}) };
+  } catch {
+    return { pos: 0 }; // unreadable now: not indexed, read again at the next scan
+  }
+}
+
+/** A header the receiver read, into the plot index (best effort: else read at the next start). */
+async function indexKnown(file: string, header: PlotHeaderInfo | null, log: Logger): Promise<void> {
+  const st = await fsp.lstat(file, { bigint: true }).catch(() => undefined);
+  const index = await plotIndexFor(path.dirname(file), log).catch(() => undefined);
+  if (st?.isFile() && index) index.set(path.basename(file), fileKey(st), header ? summarize(header) : null);
+}
+
+/** What the header of `file` says, `st` taken now; pos 0 when it is gone or cannot be read. */
+async function readKind(file: string, log: Logger): Promise<Kind> {
+  const st = await fsp.lstat(file, { bigint: true }).catch(() => undefined);
+  const index = await plotIndexFor(path.dirname(file), log).catch(() => undefined);
+  if (!st?.isFile() || !index) return { pos: 0 };
+  return kindIn(index, file, st);
+}
+
+/**
+ * A directory's plots (regular files named as plots: lstat, mtime in ns for the index's key),
+ * and the bytes of everything else in it: an lstat of each other entry (a few: plotferry's hidden
+ * files, a farmer's notes), and `du` only of a subdirectory. `du` of the whole directory read
+ * every plot's inode again every rescan (18,000 on a full HDD) to learn what the lstats had
+ * just said.
+ */
+async function listDir(
+  dir: string,
+  names: readonly string[],
+): Promise<{ plots: Map<string, BigIntStats>; otherBytes: number }> {
+  const plots = new Map<string, BigIntStats>();
+  let otherBytes = 0;
+  for (let i = 0; i < names.length; i += STAT_BATCH) {
+    await Promise.all(
+      names.slice(i, i + STAT_BATCH).map(async (n) => {
+        const st = await fsp.lstat(path.join(dir, n), { bigint: true }).catch(() => undefined);
+        if (!st) return;
+        if (st.isFile() && isPlotFileName(n)) plots.set(n, st);
+        else if (st.isDirectory()) otherBytes += (await folderSize(path.join(dir, n)).catch(() => 0)) ?? 0;
+        else otherBytes += Number(st.size);
+      }),
+    );
+  }
+  return { plots, otherBytes };
 }
 
 /**

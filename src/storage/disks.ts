@@ -26,6 +26,7 @@ import { decodeOwner } from './owner.js';
 import type { HeldLock } from './lockfile.js';
 import type { Replotter } from './replot.js';
 import { metaGroupRuleApplies, type PlotGroup } from '../wire/plot-header.js';
+import { flushPlotIndexes } from './plot-index.js';
 import { DISABLE_FILE, RECEIVER_LOCK } from '../wire/names.js';
 
 /** How long a disk that failed a write stays out of rotation: doubling on each failure, up to 1 h. */
@@ -180,6 +181,8 @@ export class DiskSet {
 
   /** Releases every directory's claim (at shutdown). */
   async close(): Promise<void> {
+    // The plot indexes' last changes, written while the directories are still this process's.
+    await flushPlotIndexes(this.dirs.filter((d) => !this.gone.has(d))).catch(() => undefined);
     const locks = [...this.claimed.values(), ...this.retired];
     this.claimed.clear();
     this.retired = [];

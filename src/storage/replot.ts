@@ -17,7 +17,10 @@
  *   PF_NO_SPACE and the log says why.
  * - `dryRun`: nothing is deleted; what would go is logged, and the disk is not counted as room.
  * Files are read only as PoS1 candidates when named `*.plot` (PoS1 plotters all name them so);
- * PoS2 `*.plot2` files are never opened for this. The list per directory is cached for a minute.
+ * PoS2 `*.plot2` files are never opened for this. The list per directory is cached for a minute,
+ * and its headers come from the directory's plot index (plot-index.ts): a list made again, or a
+ * restart, reads no header it has read before. A victim's own header is read from the disk
+ * again just before it is deleted.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -25,8 +28,8 @@ import picomatch from 'picomatch';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { isPlotFileName, lockNameFor } from '../wire/names.js';
-import type { PlotHeaderInfo } from '../wire/plot-header.js';
 import { readPlotHeader } from './fsio.js';
+import { type DirPlotIndex, headerIn, type HeaderSummary, plotIndexFor, summarize } from './plot-index.js';
 import { formatBytes } from '../core/format.js';
 import { metrics } from '../core/metrics.js';
 
@@ -58,7 +61,7 @@ export interface Victim {
   frees: number;
   ino: number;
   mtimeMs: number;
-  header: PlotHeaderInfo;
+  header: HeaderSummary;
 }
 
 /**
@@ -261,7 +264,7 @@ export class Replotter {
   }
 }
 
-function describe(h: PlotHeaderInfo): string {
+function describe(h: HeaderSummary): string {
   const c = h.compression ? ` C${h.compression}` : '';
   return `PoS1 ${h.format} k${h.k}${c}`;
 }
@@ -280,6 +283,10 @@ function sortVictims(vs: Victim[], order: ReplotOrder): Victim[] {
 async function listVictims(dir: string, match?: (name: string) => boolean): Promise<ReplotList> {
   const names = await fsp.readdir(dir);
   const present = new Set(names);
+  // `listen` has no inventory to scan the directory: the index's entries of `*.plot` files that
+  // are gone go here.
+  const index = await plotIndexFor(dir);
+  index.retain((n) => !n.endsWith('.plot') || present.has(n));
   const victims: Victim[] = [];
   const kept: ReplotKept = { unmatched: 0, linked: 0, inUse: 0 };
   for (const name of names) {
@@ -289,7 +296,7 @@ async function listVictims(dir: string, match?: (name: string) => boolean): Prom
       continue;
     }
     // Linked and locked ones are read too (few, as a rule) so that only PoS1 plots count as kept.
-    const v = await inspect(path.join(dir, name), true);
+    const v = await inspect(path.join(dir, name), index, true);
     if (!v) continue;
     if (present.has(lockNameFor(name)))
       kept.inUse++; // a sweep here is sending it
@@ -299,24 +306,38 @@ async function listVictims(dir: string, match?: (name: string) => boolean): Prom
   return { victims, kept };
 }
 
-/** The file as a victim: a regular file, one link, a PoS1 header; else undefined. */
-async function inspect(file: string): Promise<Victim | undefined>;
+/**
+ * The file as a victim: a regular file, one link, a PoS1 header; else undefined. `from`: where
+ * its header comes from: the directory's plot index, or the disk (just before it is deleted).
+ */
+async function inspect(file: string, from: 'disk'): Promise<Victim | undefined>;
 /** `anyLinks`: with other hard links too (`nlink` says how many). */
-async function inspect(file: string, anyLinks: true): Promise<(Victim & { nlink: number }) | undefined>;
-async function inspect(file: string, anyLinks = false): Promise<(Victim & { nlink: number }) | undefined> {
+async function inspect(
+  file: string,
+  from: DirPlotIndex,
+  anyLinks: true,
+): Promise<(Victim & { nlink: number }) | undefined>;
+async function inspect(
+  file: string,
+  from: DirPlotIndex | 'disk',
+  anyLinks = false,
+): Promise<(Victim & { nlink: number }) | undefined> {
   try {
-    const st = await fsp.lstat(file);
-    if (!st.isFile() || (st.nlink !== 1 && !anyLinks)) return undefined;
-    const header = await readPlotHeader(file, st.size);
-    if (header.pos !== 1) return undefined;
+    const st = await fsp.lstat(file, { bigint: true });
+    if (!st.isFile() || (st.nlink !== 1n && !anyLinks)) return undefined;
+    const header =
+      from === 'disk'
+        ? summarize(await readPlotHeader(file, Number(st.size)))
+        : await headerIn(from, path.basename(file), st);
+    if (header?.pos !== 1) return undefined;
     return {
-      nlink: st.nlink,
+      nlink: Number(st.nlink),
       path: file,
       name: path.basename(file),
-      size: st.size,
-      frees: st.blocks * 512,
-      ino: st.ino,
-      mtimeMs: st.mtimeMs,
+      size: Number(st.size),
+      frees: Number(st.blocks) * 512,
+      ino: Number(st.ino),
+      mtimeMs: Number(st.mtimeNs) / 1e6,
       header,
     };
   } catch {
@@ -325,6 +346,6 @@ async function inspect(file: string, anyLinks = false): Promise<(Victim & { nlin
 }
 
 async function stillTheSame(v: Victim): Promise<boolean> {
-  const now = await inspect(v.path);
+  const now = await inspect(v.path, 'disk');
   return now !== undefined && now.ino === v.ino && now.size === v.size && now.mtimeMs === v.mtimeMs;
 }

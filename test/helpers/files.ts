@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { LEDGER_NAME } from '../../src/storage/ledger.js';
+import { PLOT_INDEX_NAME } from '../../src/storage/plot-index.js';
 import { RECEIVER_LOCK } from '../../src/wire/names.js';
 
 export { writeRandomFile, writeSamplePlot } from '../../src/demo/sample.js';
@@ -24,11 +25,11 @@ export async function sha256(file: string): Promise<string> {
 
 /**
  * Every entry of `dir`, for "nothing left behind" checks, except the directory's hash ledger
- * (`.plotferry-ledger`) and a running receiver's claim on the directory
- * (`.plotferry-receiver.lock`); lsAll() shows them too.
+ * (`.plotferry-ledger`), its plot index (`.plotferry-plot-index`) and a running receiver's claim
+ * on the directory (`.plotferry-receiver.lock`); lsAll() shows them too.
  */
 export function ls(dir: string): string[] {
-  return lsAll(dir).filter((f) => f !== LEDGER_NAME && f !== RECEIVER_LOCK);
+  return lsAll(dir).filter((f) => f !== LEDGER_NAME && f !== PLOT_INDEX_NAME && f !== RECEIVER_LOCK);
 }
 
 export function lsAll(dir: string): string[] {
