@@ -65,15 +65,18 @@ export function summarize(h: PlotHeaderInfo): HeaderSummary {
 
 const checksum = (body: string) => createHash('md5').update(body).digest('hex').slice(0, 16);
 
-/** The index as its file holds it: a first line (magic, version, count, checksum), a line per plot. */
-export function encodeIndex(entries: ReadonlyMap<string, IndexEntry>): string {
+/**
+ * The index as its file holds it: a first line (magic, version, count, checksum, and `whole`
+ * when it holds every plot its directory held: see DirPlotIndex.whole), a line per plot.
+ */
+export function encodeIndex(entries: ReadonlyMap<string, IndexEntry>, whole = false): string {
   let body = '';
   for (const [name, e] of entries) body += JSON.stringify([name, e.key, e.header ?? 0]) + '\n';
-  return `${MAGIC} ${PLOT_INDEX_VERSION} ${entries.size} ${checksum(body)}\n${body}`;
+  return `${MAGIC} ${PLOT_INDEX_VERSION} ${entries.size} ${checksum(body)}${whole ? ' whole' : ''}\n${body}`;
 }
 
 export type DecodeResult =
-  | { ok: true; entries: Map<string, IndexEntry> }
+  | { ok: true; entries: Map<string, IndexEntry>; whole: boolean }
   | { ok: false; why: 'garbage' | 'truncated' }
   | { ok: false; why: 'future'; version: number };
 
@@ -81,7 +84,9 @@ export type DecodeResult =
 export function decodeIndex(text: string): DecodeResult {
   const nl = text.indexOf('\n');
   const head = (nl < 0 ? text : text.slice(0, nl)).split(' ');
-  if (head[0] !== MAGIC || head.length !== 4 || !/^\d+$/.test(head[1]!)) return { ok: false, why: 'garbage' };
+  const whole = head.length === 5 && head[4] === 'whole';
+  if (head[0] !== MAGIC || (head.length !== 4 && !whole) || !/^\d+$/.test(head[1]!))
+    return { ok: false, why: 'garbage' };
   const version = Number(head[1]);
   if (version > PLOT_INDEX_VERSION) return { ok: false, why: 'future', version };
   if (version !== PLOT_INDEX_VERSION) return { ok: false, why: 'garbage' };
@@ -95,7 +100,7 @@ export function decodeIndex(text: string): DecodeResult {
     if (!e) return { ok: false, why: 'garbage' };
     entries.set(e[0], e[1]);
   }
-  return entries.size === count ? { ok: true, entries } : { ok: false, why: 'truncated' };
+  return entries.size === count ? { ok: true, entries, whole } : { ok: false, why: 'truncated' };
 }
 
 function decodeRow(row: string): [string, IndexEntry] | undefined {
@@ -154,6 +159,12 @@ export class DirPlotIndex {
   found: IndexFound = 'missing';
   /** Whether its file now holds what it was opened with or rebuilt to (written since, or read). */
   private onDisk = false;
+  /**
+   * It holds an entry for every plot of its directory: a scan found each indexed for the very
+   * file it listed, and changes since were followed (landed plots, the watch). A start that lists
+   * the same plot names then takes their sizes and headers from it without an lstat (knownByName).
+   */
+  whole = false;
 
   private constructor(
     readonly dir: string,
@@ -183,6 +194,7 @@ export class DirPlotIndex {
       if (r.ok) {
         idx.entries = r.entries;
         idx.onDisk = true;
+        idx.whole = r.whole;
       }
       idx.found = r.ok ? 'read' : r.why;
       if (!r.ok)
@@ -223,6 +235,25 @@ export class DirPlotIndex {
     for (const name of [...this.entries.keys()]) if (!keep(name)) this.delete(name);
   }
 
+  /** A scan found every plot of the directory here, each for the very file it listed. */
+  markWhole(): void {
+    if (this.whole) return;
+    this.whole = true;
+    this.changed();
+  }
+
+  /**
+   * The entries of `plotNames` (a listing's plot names, no lstat) when this index can stand for
+   * them: it is whole and holds exactly these names. After a reboot that saves the lstat of every
+   * plot (~1/16 read each on ext4: 625 for 10,000 plots). A plot replaced under its own name is
+   * not seen this way: the next reconciliation scan (10 min) looks at every file, and --replot
+   * reads a victim's header again before deleting it.
+   */
+  knownByName(plotNames: readonly string[]): ReadonlyMap<string, IndexEntry> | undefined {
+    if (!this.whole || plotNames.length !== this.entries.size) return undefined;
+    return plotNames.every((n) => this.entries.has(n)) ? this.entries : undefined;
+  }
+
   /** Written now if it changed (after a scan), else nothing. */
   flush(): Promise<void> {
     clearTimeout(this.timer);
@@ -251,7 +282,7 @@ export class DirPlotIndex {
     try {
       const fh = await fsp.open(tmp, 'w');
       try {
-        await fh.writeFile(encodeIndex(this.entries));
+        await fh.writeFile(encodeIndex(this.entries, this.whole));
         await fh.sync();
       } finally {
         await fh.close();
@@ -301,6 +332,9 @@ export async function flushPlotIndexes(dirs: readonly string[]): Promise<void> {
     }),
   );
 }
+
+/** The size of the file an entry's key describes. */
+export const sizeOfKey = (key: string): number => Number(key.slice(0, key.indexOf(':')));
 
 /**
  * The header of the plot `name` in the index's directory, which `st` describes (an lstat with

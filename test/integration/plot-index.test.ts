@@ -237,10 +237,31 @@ describe('plot index: a harvester restart (processes)', () => {
     const second = await start(d);
     try {
       assert.match(second.stderr(), new RegExp(`${N} plot\\(s\\), 0 header\\(s\\) read`));
+      // The same plot names as the index holds: not a plot is looked at (no lstat either).
+      assert.match(second.stderr(), /0 header\(s\) read, no plot looked at \(the index holds every name listed\)/);
       assert.deepEqual(pick(await statusOf('pidx')), want, 'PoS1, PoS2 and groups as before, from the index');
     } finally {
       second.child.kill('SIGTERM');
       assert.equal((await second.done).code, 0);
+    }
+
+    // A plot copied in by hand while the harvester was down: the names differ, every plot
+    // is looked at, and only the new plot's header is read.
+    const extra = path.join(d, 'new-extra.plot2');
+    writeSamplePlot(extra, 4096, 28, 'pos2-v1', { memo: Buffer.alloc(128, 9), metaGroup: 1 });
+    const third = await start(d);
+    try {
+      assert.match(third.stderr(), new RegExp(`${N + 1} plot\\(s\\), 1 header\\(s\\) read`));
+      assert.doesNotMatch(third.stderr(), /no plot looked at/);
+      assert.deepEqual(pick(await statusOf('pidx')), {
+        ...want,
+        plots: N + 1,
+        pos2Plots: want.pos2Plots + 1,
+        groups: 5,
+      });
+    } finally {
+      third.child.kill('SIGTERM');
+      assert.equal((await third.done).code, 0);
     }
   });
 });

@@ -9,6 +9,7 @@ import {
   type IndexEntry,
   PLOT_INDEX_VERSION,
   reconcile,
+  sizeOfKey,
 } from '../../src/storage/plot-index.js';
 
 const pos1: HeaderSummary = { pos: 1, format: 'chiapos-v1', k: 32 };
@@ -27,6 +28,15 @@ describe('plot index file', () => {
     const empty = decodeIndex(encodeIndex(new Map()));
     assert.ok(empty.ok);
     assert.equal(empty.entries.size, 0);
+  });
+
+  it('says whether it holds every plot of its directory (whole), and its sizes from the keys', () => {
+    const r = decodeIndex(encodeIndex(entries, true));
+    assert.ok(r.ok && r.whole);
+    const n = decodeIndex(encodeIndex(entries));
+    assert.ok(n.ok && !n.whole);
+    assert.equal(decodeIndex(encodeIndex(entries).replace(/\n/, ' wholly\n')).ok, false, 'another word is garbage');
+    assert.equal(sizeOfKey('108000000000:12:1700000000123456789'), 108_000_000_000);
   });
 
   it('keys a file by size, inode and mtime in ns', () => {
