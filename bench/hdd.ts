@@ -320,12 +320,12 @@ export function hddSummary(r: HddResult): string {
       '',
       `Lookups: random 4 KiB reads (${r.readerMode === 'direct' ? 'O_DIRECT' : 'buffered, caches dropped'}), ${LOOKUPS_PER_SECOND} a second, one at a time, sharing the disk's ${r.iops} reads/s.`,
       '',
-      '| while | lookups | p50 ms | p99 ms | max ms | the plot landed in (s) |',
-      '|---|---:|---:|---:|---:|---:|',
+      '| while | over (s) | lookups | p50 ms | p99 ms | max ms | the plot landed in (s) |',
+      '|---|---:|---:|---:|---:|---:|---:|',
       ...r.lookups.map((l) => {
         const x = l.lookups;
         const land = l.landingSeconds === undefined ? '–' : l.landingSeconds.toFixed(2);
-        return `| ${l.phase} | ${x ? x.n : '–'} | ${x ? x.p50 : '–'} | ${x ? x.p99 : '–'} | ${x ? x.max : '–'} | ${land} |`;
+        return `| ${l.phase} | ${f1(l.seconds)} | ${x ? x.n : '–'} | ${x ? x.p50 : '–'} | ${x ? x.p99 : '–'} | ${x ? x.max : '–'} | ${land} |`;
       }),
     );
   }
