@@ -71,9 +71,18 @@ export function loopDisk(base: string, name: string, bytes: number, cleanup: Cle
   fs.mkdirSync(mount);
   cleanup.push(`rmdir ${mount}`, () => fs.rmdirSync(mount));
   run(['mount', dev, mount]);
-  cleanup.push(`umount ${mount}`, () => void run(['umount', mount]));
+  cleanup.push(`umount ${mount}`, () => unmount(mount));
   const majMin = fs.readFileSync(`/sys/block/${path.basename(dev)}/dev`, 'utf8').trim();
   return { dev, majMin, mount };
+}
+
+/**
+ * Unmounts `dir`; if a process still has files open there (a harvester killed by Ctrl-C at the
+ * same moment), detaches it lazily, so that the loop device and the directory can still go.
+ */
+export function unmount(dir: string): void {
+  if (spawnSync('umount', [dir]).status === 0) return;
+  run(['umount', '-l', dir]);
 }
 
 export interface ReadCap {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createInbox, NatsConnection } from 'nats';
 import { NO_GROUP, writeSamplePlot } from '../src/demo/sample.js';
-import { Cleanup, startIn, writePlots } from './hdd-env.js';
+import { Cleanup, startIn, unmount, writePlots } from './hdd-env.js';
 import { statCpuSeconds } from './hdd-stats.js';
 import { harvesterArgv } from './many.js';
 import { CLI } from './peers.js';
@@ -57,9 +57,7 @@ function makeDisks(n: number, plots: number, cleanup: Cleanup): string[] {
     const size = `${Math.ceil((plots * PLOT_BYTES * 2) / 2 ** 20) + 64}m`;
     const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', d], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`mount tmpfs on ${d}: ${r.stderr.trim()}`);
-    cleanup.push(`umount ${d}`, () => {
-      if (spawnSync('umount', [d]).status !== 0) throw new Error(`umount ${d} failed`);
-    });
+    cleanup.push(`umount ${d}`, () => unmount(d));
     writePlots(d, plots, PLOT_BYTES);
     dirs.push(d);
   }
@@ -144,7 +142,11 @@ export async function runFarm(
   const all = counted(nc, 'hdd-farm', disks * plotsPerDisk, t0);
   const h = startIn(undefined, harvesterArgv(nats, 'hdd-farm', '127.0.0.1', dirs), path.join(scratch, 'harvester.log'));
   try {
-    const gone = h.exited.then((code) => Promise.reject(new Error(`the farm's harvester exited (${code})`)));
+    const gone = new Promise<never>((_, reject) => {
+      void h.exited.then((code) => reject(new Error(`the farm's harvester exited (${code})`)));
+      // Stuck, not slow: 360,000 plots took 13 s to the first bid.
+      setTimeout(() => reject(new Error('no bid from the farm after 10 min')), 10 * 60_000).unref();
+    });
     const firstBidSeconds = await Promise.race([bid.at, gone]);
     const s0 = performance.now();
     const send = await timed([process.execPath, CLI, 'send', '--nats', nats, '--log-level', 'warn', plot], scratch)

@@ -53,6 +53,8 @@ export interface Latencies {
   p50: number;
   p99: number;
   max: number;
+  /** When the slowest read started, in ms from the window's start. */
+  maxStartMs: number;
 }
 
 /**
@@ -64,14 +66,19 @@ export function latencies(
   from: number,
   to: number,
 ): Latencies | undefined {
-  const ms = samples
-    .filter((s) => s.at >= from && s.at <= to)
-    .map((s) => s.ms)
-    .sort((a, b) => a - b);
-  if (ms.length === 0) return undefined;
+  const inside = samples.filter((s) => s.at >= from && s.at <= to);
+  if (inside.length === 0) return undefined;
+  const ms = inside.map((s) => s.ms).sort((a, b) => a - b);
+  const slowest = inside.reduce((a, b) => (b.ms > a.ms ? b : a));
   const rank = (q: number) => ms[Math.max(0, Math.ceil(q * ms.length) - 1)]!;
   const r2 = (x: number) => Math.round(x * 100) / 100;
-  return { n: ms.length, p50: r2(rank(0.5)), p99: r2(rank(0.99)), max: r2(ms[ms.length - 1]!) };
+  return {
+    n: ms.length,
+    p50: r2(rank(0.5)),
+    p99: r2(rank(0.99)),
+    max: r2(slowest.ms),
+    maxStartMs: Math.round(slowest.at - slowest.ms - from),
+  };
 }
 
 /** A reader's log: one line per read, "END_MS LATENCY_MS" (bench/hdd-reader.ts writes it). */

@@ -45,6 +45,8 @@ const LOOKUP_BYTES = 256 * MiB;
 const LOOKUPS_PER_SECOND = 20;
 const QUIET_MS = 5_000;
 const IDLE_MS = 10_000;
+/** A start that keeps the disk busy longer than this is stuck, not slow (20,000 plots: ~2.5 min). */
+const GIVE_UP_MS = 30 * 60_000;
 const READER = new URL('./hdd-reader.js', import.meta.url).pathname;
 
 export interface HddOptions {
@@ -122,6 +124,7 @@ async function untilQuiet(counter: () => number, t0: number, ready: Promise<numb
   for (;;) {
     await sleep(100);
     if (gone) throw new Error('the harvester exited during its start (see its log)');
+    if (performance.now() - w0 > GIVE_UP_MS) throw new Error(`the disk was not quiet after ${GIVE_UP_MS / 60_000} min`);
     if (watch.sample(counter(), performance.now()) && isReady) break;
   }
   return ((watch.lastReadMs ?? 0) + w0 - t0) / 1000;
@@ -195,7 +198,7 @@ async function measureLookups(env: Env, disk: LoopDisk, plots: number, landBytes
     const row = { phase, ...(lat ? { lookups: lat } : {}), seconds: Math.round((to - from) / 100) / 10 };
     rows.push(landingSeconds === undefined ? row : { ...row, landingSeconds });
     write(
-      `  lookups ${phase}: ${lat ? `${lat.n} reads, p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms` : 'none'}${landingSeconds === undefined ? '' : `; the plot landed in ${landingSeconds} s`}\n`,
+      `  lookups ${phase}: ${lat ? `${lat.n} reads, p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (started ${(lat.maxStartMs / 1000).toFixed(1)} s in)` : 'none'}${landingSeconds === undefined ? '' : `; the plot landed in ${landingSeconds} s`}\n`,
     );
   };
   dropCaches();
@@ -222,6 +225,7 @@ async function measureLookups(env: Env, disk: LoopDisk, plots: number, landBytes
     const pid = h.daemon.pid;
     const quiet = await untilQuiet(() => procReadBytes(pid), h.t0, h.ready, h.daemon);
     window(`during a restart (${plots.toLocaleString('en')} plots)`, restart0, restart0 + quiet * 1000);
+    write(`  (its first heartbeat after ${(await h.ready).toFixed(1)} s)\n`);
     const sweep0 = Date.now();
     const landed = await sweepOne(env, landBytes, 'with-lookups');
     window(`during a sweep (one plot of ${(landBytes / 2 ** 30).toFixed(2)} GiB)`, sweep0, Date.now(), landed);

@@ -63,13 +63,22 @@ describe("bench hdd: the lookups' latencies", () => {
     const samples = Array.from({ length: 100 }, (_, i) => ({ at: 1000 + i, ms: i + 1 }));
     samples.push({ at: 5000, ms: 999 }); // after the window
     const l = latencies(samples, 1000, 1099);
-    assert.deepEqual(l, { n: 100, p50: 50, p99: 99, max: 100 });
+    assert.deepEqual(l, { n: 100, p50: 50, p99: 99, max: 100, maxStartMs: 99 - 100 });
     assert.equal(latencies(samples, 2000, 3000), undefined, 'no read in it');
   });
 
   it('one slow read out of ten is the p99 (a small window is not averaged away)', () => {
     const samples = Array.from({ length: 10 }, (_, i) => ({ at: i, ms: i === 3 ? 250 : 1 }));
     assert.equal(latencies(samples, 0, 9)!.p99, 250);
+  });
+
+  it('says when the slowest read started, from the start of the window', () => {
+    const samples = [
+      { at: 10_100, ms: 2 },
+      { at: 12_500, ms: 2_000 },
+      { at: 12_600, ms: 5 },
+    ];
+    assert.equal(latencies(samples, 10_000, 13_000)!.maxStartMs, 500);
   });
 });
 
