@@ -4,7 +4,7 @@
  * plot files written fast. Everything made is undone by Cleanup.run(), in reverse order, also
  * when a step fails.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -109,6 +109,14 @@ export function readCap(name: string, majMins: readonly string[], iops: number, 
   };
 }
 
+/** Every process startIn() started and that has not exited: what a Ctrl-C must end first. */
+const running = new Set<ChildProcess>();
+
+/** Ends (SIGKILL) every process startIn() started that is still running. */
+export function killAll(): void {
+  for (const c of running) c.kill('SIGKILL');
+}
+
 export interface Daemon {
   pid: number;
   /** SIGTERM, then resolves when it has exited. */
@@ -125,7 +133,13 @@ export function startIn(procs: string | undefined, argv: readonly string[], logF
   const full = procs ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', procs, ...argv] : argv;
   const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', log, log] });
   fs.closeSync(log);
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((r) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      r(code);
+    }),
+  );
   return {
     pid: child.pid!,
     exited,

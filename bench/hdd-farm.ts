@@ -131,10 +131,7 @@ export async function runFarm(
     `  farm: ${disks} x ${plotsPerDisk} plots written in ${((performance.now() - t) / 1000).toFixed(1)} s\n`,
   );
   const scratch = fs.mkdtempSync('/dev/shm/pf-hdd-farm-src-');
-  cleanup.push(`rm -r ${scratch}`, () => {
-    if (process.env.PF_HDD_KEEP) process.stdout.write(`  kept ${scratch}\n`);
-    else fs.rmSync(scratch, { recursive: true, force: true });
-  });
+  cleanup.push(`rm -r ${scratch}`, () => fs.rmSync(scratch, { recursive: true, force: true }));
   const plot = path.join(scratch, 'plot-k28-hdd-farm-first.plot2');
   writeSamplePlot(plot, 2 ** 20, 28, 'pos2-v1', NO_GROUP);
   const t0 = performance.now();
@@ -143,7 +140,8 @@ export async function runFarm(
   const h = startIn(undefined, harvesterArgv(nats, 'hdd-farm', '127.0.0.1', dirs), path.join(scratch, 'harvester.log'));
   try {
     const gone = new Promise<never>((_, reject) => {
-      void h.exited.then((code) => reject(new Error(`the farm's harvester exited (${code})`)));
+      const log = () => fs.readFileSync(path.join(scratch, 'harvester.log'), 'utf8').slice(-500);
+      void h.exited.then((code) => reject(new Error(`the farm's harvester exited (${code}): ${log()}`)));
       // Stuck, not slow: 360,000 plots took 13 s to the first bid.
       setTimeout(() => reject(new Error('no bid from the farm after 10 min')), 10 * 60_000).unref();
     });

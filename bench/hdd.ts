@@ -24,6 +24,7 @@ import {
   Cleanup,
   Daemon,
   dropCaches,
+  killAll,
   LoopDisk,
   loopDisk,
   ReadCap,
@@ -50,7 +51,7 @@ const GIVE_UP_MS = 30 * 60_000;
 const READER = new URL('./hdd-reader.js', import.meta.url).pathname;
 
 export interface HddOptions {
-  /** Where the disk images go (a directory on a real disk). */
+  /** Where the disk images go. */
   work: string;
   /** Plots on each restart disk (one disk per entry). */
   plots: number[];
@@ -123,7 +124,7 @@ async function untilQuiet(counter: () => number, t0: number, ready: Promise<numb
   watch.sample(counter(), w0);
   for (;;) {
     await sleep(100);
-    if (gone) throw new Error('the harvester exited during its start (see its log)');
+    if (gone) throw new Error('the harvester exited during its start');
     if (performance.now() - w0 > GIVE_UP_MS) throw new Error(`the disk was not quiet after ${GIVE_UP_MS / 60_000} min`);
     if (watch.sample(counter(), performance.now()) && isReady) break;
   }
@@ -258,6 +259,7 @@ export async function runHdd(o: HddOptions): Promise<HddResult> {
   if (why) return { ...result, skipped: why };
   const cleanup = new Cleanup();
   const onSignal = () => {
+    killAll();
     cleanup.run();
     process.exit(130);
   };
@@ -295,7 +297,10 @@ export async function runHdd(o: HddOptions): Promise<HddResult> {
     if (o.farm) result.farm = await runFarm(env.nats.url, env.nc, o.farm.disks, o.farm.plots, cleanup);
   } catch (err) {
     result.ok = false;
-    result.error = (err as Error).message;
+    const log = env ? path.join(env.base, 'harvester.log') : '';
+    const tail =
+      log && fs.existsSync(log) ? `; the harvester's log ends: ${fs.readFileSync(log, 'utf8').slice(-500)}` : '';
+    result.error = (err as Error).message + tail;
     write(`  FAILED: ${result.error}\n`);
   } finally {
     await env?.nc.close();
