@@ -16,6 +16,9 @@
  *             1 x 6 GiB (many-10gbe.ts; root; ~13 GiB of memory)
  *   writeback 4 x 1 GiB one after another from /dev/shm onto --disk-dir: write-behind against
  *             none and against nc with a sync per file (writeback.ts); --size does not apply
+ *   hdd       harvester disks that seek like HDDs (ext4 on loop devices, reads capped at 150/s):
+ *             restart reads at --plots, lookup latency during a restart and a sweep, and a farm
+ *             of --farm disks x plots starting (hdd.ts; root; only when named: ~12 min)
  *
  * Prints a table per scenario with plotferry's ratio to each tool and whether the targets hold;
  * writes, unless --no-save, bench/results/suite-DATE.json and latest.{md,svg,json}.
@@ -40,13 +43,16 @@ import { HoldResult, holdSummary, runEcho, runHold } from './hold.js';
 import { ManyRow, manySummary, runMany } from './many.js';
 import { Many10gResult, many10gbeSummary, runMany10gbe } from './many-10gbe.js';
 import { runWriteback, WritebackResult, writebackSummary } from './writeback.js';
+import { HddResult, hddSummary, runHdd } from './hdd.js';
 import { markdownReport, markdownTable, ScenarioResult, summarize, svgChart } from './report.js';
 import { Run, runOnce, Tool, TOOL_INFO, TOOLS, unavailable } from './tools.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.resolve(here, '../../bench/results');
-const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold', 'many-10gbe', 'writeback'] as const;
+const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold', 'many-10gbe', 'writeback', 'hdd'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** Run only when named: it takes minutes, loop devices and a cgroup, and drops the machine's caches. */
+const BY_NAME_ONLY: readonly Scenario[] = ['hdd'];
 
 /** The issue's targets: plotferry's median over the tool's, at least. */
 const TARGETS: Partial<Record<Scenario, Partial<Record<Tool, number>>>> = {
@@ -56,21 +62,32 @@ const TARGETS: Partial<Record<Scenario, Partial<Record<Tool, number>>>> = {
 
 const args = yargs(hideBin(process.argv))
   .usage('npm run bench -- [options]')
-  .option('size', { type: 'string', default: '2G', describe: 'file size (e.g. 64M, 2G)' })
+  .option('size', {
+    type: 'string',
+    describe: 'file size (e.g. 64M, 2G; default 2G, for hdd the plot it sweeps: 0.92G)',
+  })
   .option('rounds', { type: 'number', default: 3, describe: 'rounds; each round runs every tool once' })
   .option('warmup', {
     type: 'number',
     default: 1,
     describe: 'untimed rounds first (fresh memory and cold peers would slow whichever tool runs first)',
   })
-  .option('scenarios', { type: 'string', default: SCENARIOS.join(','), describe: SCENARIOS.join(',') })
+  .option('scenarios', {
+    type: 'string',
+    default: SCENARIOS.filter((s) => !BY_NAME_ONLY.includes(s)).join(','),
+    describe: SCENARIOS.join(','),
+  })
   .option('tools', { type: 'string', default: TOOLS.join(','), describe: TOOLS.join(',') })
   .option('disk-dir', { type: 'string', default: '/var/tmp', describe: 'where the disk scenario puts its files' })
+  .option('plots', { type: 'string', default: '10000,20000', describe: 'hdd: plots on each restart disk' })
+  .option('farm', { type: 'string', default: '20x18000', describe: 'hdd: the farm that starts, DISKSxPLOTS (0: none)' })
+  .option('iops', { type: 'number', default: 150, describe: "hdd: the disks' reads per second" })
   .option('save', { type: 'boolean', default: true, describe: 'write bench/results/latest.{md,svg,json}' })
   .strict()
   .parseSync();
 
-const size = parseBytes(args.size, 'size');
+const sizeText = args.size ?? '2G';
+const size = parseBytes(sizeText, 'size');
 const pick = <T extends string>(list: string, all: readonly T[], what: string): T[] =>
   list.split(',').map((t) => {
     const v = t.trim() as T;
@@ -164,19 +181,48 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
   }
 }
 
+/** The hdd scenario's options: --plots, --farm, --iops, and --size when given. */
+function hddOptions(): Parameters<typeof runHdd>[0] {
+  const plots = args.plots.split(',').map((p) => {
+    const n = Number(p.trim());
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--plots: "${p}" is not a count of plots`);
+    return n;
+  });
+  const farm = /^(\d+)x(\d+)$/.exec(args.farm.trim());
+  if (!farm && args.farm.trim() !== '0')
+    throw new Error(`--farm: "${args.farm}" is not DISKSxPLOTS (e.g. 20x18000) or 0`);
+  return {
+    // In memory, so that the read cap is the only slow thing about these disks: over /var/tmp,
+    // lookups on an idle disk had a p99 of 80 ms in one run and 2.8 ms in another, the
+    // VM's shared disk showing through.
+    work: '/dev/shm',
+    plots,
+    // A PoS2 k28 plot: ~0.92 GiB.
+    landBytes: args.size ? size : parseBytes('0.92G', 'size'),
+    iops: args.iops,
+    ...(farm ? { farm: { disks: Number(farm[1]), plots: Number(farm[2]) } } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   const cpus = os.cpus();
   const machine = `${cpus[0]?.model.trim() ?? 'cpu'} x${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}, hash ${hashImplementation()}`;
   const date = new Date().toISOString();
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
-  write(`plotferry bench: ${args.size} file, ${args.rounds} round(s)\nmachine: ${machine}\n`);
+  const sized = scenarios.some((s) => s !== 'hdd');
+  write(`plotferry bench${sized ? `: ${sizeText} file, ${args.rounds} round(s)` : ''}\nmachine: ${machine}\n`);
   const results: ScenarioResult[] = [];
   let many: ManyRow[] | undefined;
   let hold: { full: HoldResult; empty: HoldResult; echo: Awaited<ReturnType<typeof runEcho>> } | undefined;
   let many10: Many10gResult | undefined;
   let writeback: WritebackResult | undefined;
+  let hdd: HddResult | undefined;
   for (const s of scenarios) {
-    if (s === 'writeback') {
+    if (s === 'hdd') {
+      write('\nhdd: harvester disks that seek like HDDs (bench/hdd.ts)\n');
+      hdd = await runHdd(hddOptions());
+      write(hdd.skipped ? `  skipped: ${hdd.skipped}\n` : `\n${hddSummary(hdd)}\n`);
+    } else if (s === 'writeback') {
       write('\nwriteback: plots one after another onto a disk (bench/writeback.ts)\n');
       writeback = await runWriteback(args['disk-dir'], { rounds: args.rounds, warmup: args.warmup });
       write(
@@ -215,6 +261,7 @@ async function main(): Promise<void> {
       ...(hold ? { hold } : {}),
       ...(many10 ? { many10gbe: many10 } : {}),
       ...(writeback ? { writeback } : {}),
+      ...(hdd ? { hdd } : {}),
     },
     null,
     2,
@@ -225,7 +272,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(RESULTS, 'latest.json'), json);
     fs.writeFileSync(
       path.join(RESULTS, 'latest.md'),
-      markdownReport(results, { machine, date, size: args.size, rounds: args.rounds, warmup: args.warmup, command }) +
+      markdownReport(results, { machine, date, size: sizeText, rounds: args.rounds, warmup: args.warmup, command }) +
         (many ? `\n## many: a farm on this machine, many small plots\n\n${manySummary(many)}\n` : '') +
         (hold
           ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold.full, hold.empty, hold.echo)}\n`
@@ -233,11 +280,12 @@ async function main(): Promise<void> {
         (many10 && !many10.skipped ? `\n## many-10gbe: ${many10.describe}\n\n${many10gbeSummary(many10.rows)}\n` : '') +
         (writeback && !writeback.skipped
           ? `\n## writeback: ${writeback.describe}\n\n${writebackSummary(writeback)}\n`
-          : ''),
+          : '') +
+        (hdd && !hdd.skipped ? `\n## hdd: ${hdd.describe}\n\n${hddSummary(hdd)}\n` : ''),
     );
     fs.writeFileSync(
       path.join(RESULTS, 'latest.svg'),
-      svgChart(results, `MB/s, ${args.size} file, median of ${args.rounds} (bar) with min–max (line)`),
+      svgChart(results, `MB/s, ${sizeText} file, median of ${args.rounds} (bar) with min–max (line)`),
     );
     write(`\nresults: bench/results/latest.md, latest.svg, suite-${stamp}.json\n`);
   }
@@ -245,7 +293,8 @@ async function main(): Promise<void> {
     results.some((s) => s.runs.some((r) => !r.ok)) ||
     many?.some((r) => !r.ok) ||
     many10?.rows.some((r) => !r.ok) ||
-    writeback?.rows.some((r) => !r.ok)
+    writeback?.rows.some((r) => !r.ok) ||
+    (hdd && !hdd.ok)
   )
     process.exitCode = 1;
 }
