@@ -43,7 +43,7 @@ describe('metrics', { skip: !prometheus && 'prometheus is not installed (apt-get
       await h.close();
       await hnc.close();
     });
-    const m = await serveMetrics('127.0.0.1', 0, silentLogger());
+    const m = await serveMetrics('127.0.0.1', 0, silentLogger(), 'harvester');
     cleanup.push(() => m.close());
 
     const webPort = await freePorts(1, PORT_RANGES.metrics);
@@ -113,7 +113,7 @@ describe('metrics', { skip: !prometheus && 'prometheus is not installed (apt-get
   });
 
   it('a metrics port already taken is a clear start-up error (PF_PORT_IN_USE, exit 1)', async () => {
-    const m = await serveMetrics('127.0.0.1', 0, silentLogger());
+    const m = await serveMetrics('127.0.0.1', 0, silentLogger(), 'harvester');
     cleanup.push(() => m.close());
     const d = await tmpDir('pf-metrics-busy-');
     cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
