@@ -518,6 +518,7 @@ export class DiskSet {
     const pick = chooseDir(infos, size + this.reserveBytes, this.busyDevs, group);
     this.busyDevs.add(pick.dev);
     let released = false;
+    let failed = false;
     const release = () => {
       if (released) return;
       released = true;
@@ -531,6 +532,10 @@ export class DiskSet {
       why: pick.why ?? 'the most free space',
       release,
       fail: (err) => {
+        // Once per reservation: a session that fails over reports the disk's failure again as
+        // its own, and a second mark doubled the pause (and counted two failures) for one write.
+        if (failed) return;
+        failed = true;
         if (!vanished(err)) this.markFailed(pick.dev, pick.dir, err);
         release();
       },
