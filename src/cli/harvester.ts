@@ -47,7 +47,7 @@ export const harvesterCommand = defineCommand<HarvesterArgs>({
   handler: (args) =>
     runCommand(args, async (log) => {
       // First: a metrics port already taken fails the start before anything serves.
-      const stopMetrics = await startMetrics(args.metrics, log);
+      const stopMetrics = await startMetrics(args.metrics, log, 'harvester');
       const os = await import('node:os');
       const { parsePortRange, partialTtlMs } = await import('../core/config.js');
       const { connectNatsRetrying } = await import('../bus/connect.js');

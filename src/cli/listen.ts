@@ -31,7 +31,7 @@ export const listenCommand = defineCommand<ListenArgs>({
   handler: (args) =>
     runCommand(args, async (log) => {
       // First: a metrics port already taken fails the start before anything serves.
-      const stopMetrics = await startMetrics(args.metrics, log);
+      const stopMetrics = await startMetrics(args.metrics, log, 'listen');
       const { partialTtlMs, requireToken } = await import('../core/config.js');
       const { Listener } = await import('../transfer/listener.js');
       // A signal while it starts (claiming its disks) stops it cleanly, as one after "listening" does.

@@ -324,7 +324,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     name: 'notify',
     type: 'list',
     commands: DAEMONS,
-    help: 'POST a JSON message to this webhook (repeat it, or give a,b,c, for several) when a disk fails, fills or is disabled, the farm has no room, a plot fails, or a disk is replotted; Gotify, Slack-compatible and Discord read it as it is',
+    help: "POST a JSON message to this webhook (repeat it, or give a,b,c, for several) when a disk fails, fills or is disabled, the farm has no room, a plot fails, or a disk is replotted; Gotify, Slack-compatible and Discord read it as it is; ntfy+https://HOST/TOPIC posts in ntfy's own format",
   },
   {
     name: 'notify-interval',
@@ -381,7 +381,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     what: 'a percentage',
     default: 95,
     commands: ['harvester'],
-    help: 'with --notify: tell when a disk is this full, in percent (not while --replot still has PoS1 plots to free there)',
+    help: 'with --notify: tell when a disk is this full, in percent (with --replot: a disk with no PoS1 plot left, only once its free space is below --reserve)',
   },
 
   // Plotters: send, sweep

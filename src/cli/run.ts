@@ -33,22 +33,22 @@ export async function runCommand(args: GlobalArgs, body: (log: Logger) => Promis
 export interface NotifyArgs {
   notify?: string[];
   notifyInterval: number;
+  /** harvester --id, sweep --plotter-id: the name messages give the host, when set. */
+  id?: string;
+  plotterId?: string;
 }
 
 async function startNotifier(args: Partial<NotifyArgs>, log: Logger) {
   const urls = args.notify ?? [];
   if (urls.length === 0) return undefined;
+  const { isWebhookUrl, Notifier, setNotifier } = await import('../core/notify.js');
   for (const u of urls) {
-    let ok = false;
-    try {
-      ok = ['http:', 'https:'].includes(new URL(u).protocol);
-    } catch {
-      // not a URL
-    }
-    if (!ok) throw new PlotferryError('PF_CONFIG', `--notify "${u}" is not an http(s) URL`);
+    if (!isWebhookUrl(u))
+      throw new PlotferryError('PF_CONFIG', `--notify "${u}" is not an http(s) URL (nor ntfy+http(s) for ntfy)`);
   }
-  const { Notifier, setNotifier } = await import('../core/notify.js');
-  const n = new Notifier({ urls, log, intervalMs: (args.notifyInterval ?? 3600) * 1000 });
+  // One name for this host in every message, whichever part of the process sends it.
+  const host = args.id ?? args.plotterId ?? (await import('node:os')).hostname();
+  const n = new Notifier({ urls, log, host, intervalMs: (args.notifyInterval ?? 3600) * 1000 });
   setNotifier(n);
   return n;
 }

@@ -295,7 +295,7 @@ async function runWatch(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const stopMetrics = await startMetrics(args.metrics, log);
+  const stopMetrics = await startMetrics(args.metrics, log, 'sweep');
   let claimed: Awaited<ReturnType<typeof claimDirs>> | undefined;
   try {
     // Before NATS: a directory it cannot hold is refused at once, not once NATS is reachable.

@@ -5,15 +5,17 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import { fromSystemError } from './errors.js';
-import { collectProcessMetrics, registry } from './metrics.js';
+import { collectProcessMetrics, registry, useRole, type MetricsRole } from './metrics.js';
 
 export interface MetricsServer {
   port: number;
   close(): Promise<void>;
 }
 
-export async function serveMetrics(host: string, port: number, log: Logger): Promise<MetricsServer> {
+/** Serves `role`'s series (core/metrics.ts) and the process metrics. */
+export async function serveMetrics(host: string, port: number, log: Logger, role: MetricsRole): Promise<MetricsServer> {
   collectProcessMetrics();
+  useRole(role);
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('plotferry serves only GET /metrics\n');

@@ -42,11 +42,11 @@ import { AuthThrottle } from '../transfer/throttle.js';
 import { decideBid } from './bid.js';
 import { metrics, setDiskSource } from '../core/metrics.js';
 import { notify } from '../core/notify.js';
-import { formatBytes } from '../core/format.js';
 import { Claims } from './claims.js';
 import { OfferDesk } from './offers.js';
 import { portShortage, PortProbe, probeRange } from './ports.js';
 import { buildHeartbeat } from './heartbeat.js';
+import { diskAlerts } from './disk-alerts.js';
 import { Inventory } from './inventory.js';
 import type { DiskSet } from '../storage/disks.js';
 
@@ -198,6 +198,7 @@ export class Harvester {
         freeBytes: i.freeBytes,
         totalBytes: i.totalBytes,
         gone: i.gone === true,
+        state: i.out ?? 'in-rotation',
         ...(i.gone ? {} : h.inventory.of(i.dir)),
       })),
     );
@@ -257,7 +258,7 @@ export class Harvester {
       'no-port',
       'critical',
       'a harvester has no free port',
-      `${this.opts.id}: ${what}, so it takes no plot until one is free. Stop what holds them, or change --port-range.`,
+      `${what}, so it takes no plot until one is free. Stop what holds them, or change --port-range.`,
     );
   }
 
@@ -497,26 +498,14 @@ export class Harvester {
 
   /** What a farmer wants to hear about from a heartbeat: a disk nearly full, a disk all PoS2. */
   private watchForNotices(hb: Heartbeat): void {
-    const full = this.opts.notifyFullPercent ?? 95;
+    const settings = {
+      fullPercent: this.opts.notifyFullPercent ?? 95,
+      replot: this.opts.replot !== undefined,
+      reserveBytes: this.opts.reserveBytes ?? 0,
+    };
     for (const d of hb.dirs) {
-      if (d.unusable || d.totalBytes === 0) continue;
-      const used = (1 - d.freeBytes / d.totalBytes) * 100;
-      // A disk that --replot keeps full is meant to be full: no alarm while it has PoS1 to give.
-      if (used >= full && !(this.opts.replot && !this.opts.replot.dryRun && (d.pos1Plots ?? 0) > 0))
-        notify(
-          `disk-full:${d.dir}`,
-          'warning',
-          'a disk is nearly full',
-          `${this.opts.id}: ${d.dir} is ${used.toFixed(1)}% full (${formatBytes(d.freeBytes)} free).`,
-        );
-      const before = this.pos1Before.get(d.dir);
-      if (before !== undefined && before > 0 && d.pos1Plots === 0)
-        notify(
-          `replot-done:${d.dir}`,
-          'info',
-          'a disk is replotted',
-          `${this.opts.id}: ${d.dir} holds no PoS1 plot any more.`,
-        );
+      for (const a of diskAlerts(d, this.pos1Before.get(d.dir), settings))
+        notify(a.key, a.severity, a.title, a.message);
       if (d.pos1Plots !== undefined) this.pos1Before.set(d.dir, d.pos1Plots);
     }
   }

@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { formatBytes, formatBytesAll } from '../core/format.js';
+import { metrics } from '../core/metrics.js';
 import { claimDir } from './dir-lock.js';
 import type { DiskEvent, DiskEventSink } from './disk-events.js';
 import { DiskHome, GONE, judgeHome, ON_ROOT_FS, type HomeVerdict } from './disk-home.js';
@@ -33,6 +34,14 @@ import { DISABLE_FILE, RECEIVER_LOCK } from '../wire/names.js';
 export const FAILED_DISK_MS = 5 * 60_000;
 const FAILED_DISK_MAX_MS = 60 * 60_000;
 
+/**
+ * Why a directory takes no file: a write failed there (for a while), it holds the disable file,
+ * no disk is mounted there (its disk is gone, PF_DISK_GONE; a bare mount point on the root
+ * filesystem; not a mount point under --require-mount), or anything else (missing, another
+ * receiver's, unreadable).
+ */
+export type OutOfRotation = 'failed' | 'disabled' | 'not-mounted' | 'unusable';
+
 export interface DirInfo {
   dir: string;
   /** st_dev: directories on one filesystem share it, and share one write slot. */
@@ -44,6 +53,8 @@ export interface DirInfo {
   unusable?: string;
   /** Its disk is gone (PF_DISK_GONE): what it held is not there, and is not counted. */
   gone?: true;
+  /** Why it is out of rotation, as a kind (the state gauge of --metrics); absent while usable. */
+  out?: OutOfRotation;
   /** --replot: bytes its PoS1 plots would free (storage/replot.ts). */
   freeableBytes?: number;
   /** --replot: why its PoS1 plots can free nothing, when they cannot (replot.ts replotBlocked). */
@@ -202,6 +213,7 @@ export class DiskSet {
     const ms = Math.min(FAILED_DISK_MAX_MS, FAILED_DISK_MS * 2 ** (count - 1));
     const until = Date.now() + ms;
     this.failed.set(dev, { until, count, reason: err.message });
+    metrics.diskFailures.inc({ dir, code: err.code });
     this.report({ kind: 'failed', dir, reason: err.message, until });
     this.options.log?.warn(
       { dir, code: err.code, reason: err.message, until: new Date(until).toISOString(), failures: count },
@@ -222,7 +234,10 @@ export class DiskSet {
     for (const l of looked) {
       if (l.info.unusable) continue;
       const notOurs = await this.claim(l.info.dir, l.identity);
-      if (notOurs) l.info.unusable = notOurs;
+      if (notOurs) {
+        l.info.unusable = notOurs;
+        l.info.out = 'unusable';
+      }
     }
     const replot = this.options.replot;
     return Promise.all(
@@ -242,7 +257,10 @@ export class DiskSet {
   /** One directory's state, before it is claimed; `identity`: its device and inode. */
   private async inspect(dir: string): Promise<{ info: DirInfo; identity: string }> {
     const info: DirInfo = { dir, dev: -1, freeBytes: 0, totalBytes: 0, busy: false };
-    const unusable = (why: string) => ({ info: { ...info, unusable: why }, identity: '' });
+    const unusable = (why: string, out: OutOfRotation = 'unusable') => ({
+      info: { ...info, unusable: why, out },
+      identity: '',
+    });
     let identity: string;
     let disabled: boolean;
     try {
@@ -261,9 +279,9 @@ export class DiskSet {
       const verdict = await this.judge(dir, st, root);
       if (verdict.kind === 'gone') return { info: this.goneInfo(info, verdict.why), identity: '' };
       if (this.requireMount && (await fsp.stat(path.dirname(dir))).dev === st.dev) {
-        return unusable('not a mount point (same filesystem as its parent; --require-mount)');
+        return unusable('not a mount point (same filesystem as its parent; --require-mount)', 'not-mounted');
       }
-      if (verdict.kind === 'root-fs') return unusable(ON_ROOT_FS);
+      if (verdict.kind === 'root-fs') return unusable(ON_ROOT_FS, 'not-mounted');
       if (verdict.kind === 'new') await this.join(dir, st);
       info.dev = st.dev;
       identity = `${st.dev}:${st.ino}`;
@@ -289,12 +307,12 @@ export class DiskSet {
     }
     if (disabled) {
       this.report({ kind: 'disabled', dir, file: DISABLE_FILE });
-      return unusable(`disabled by ${DISABLE_FILE}`);
+      return unusable(`disabled by ${DISABLE_FILE}`, 'disabled');
     }
     const failed = this.failed.get(info.dev);
     if (failed && Date.now() < failed.until) {
       const until = new Date(failed.until).toISOString().slice(11, 19);
-      return unusable(`out of rotation until ${until} UTC after a failed write (${failed.reason})`);
+      return unusable(`out of rotation until ${until} UTC after a failed write (${failed.reason})`, 'failed');
     }
     return { info, identity };
   }
@@ -346,7 +364,7 @@ export class DiskSet {
   private goneInfo(info: DirInfo, why: string): DirInfo {
     const since = new Date(this.gone.get(info.dir)?.since ?? Date.now()).toISOString().slice(11, 19);
     const unusable = `${GONE} ${why}; nothing is written there until it is back (since ${since} UTC)`;
-    return { ...info, unusable, gone: true };
+    return { ...info, unusable, gone: true, out: 'not-mounted' };
   }
 
   private wentAway(dir: string, why: string, lockReadOn?: number): void {
@@ -503,6 +521,7 @@ export class DiskSet {
     const pick = chooseDir(infos, size + this.reserveBytes, this.busyDevs, group);
     this.busyDevs.add(pick.dev);
     let released = false;
+    let failed = false;
     const release = () => {
       if (released) return;
       released = true;
@@ -516,6 +535,10 @@ export class DiskSet {
       why: pick.why ?? 'the most free space',
       release,
       fail: (err) => {
+        // Once per reservation: a session that fails over reports the disk's failure again as
+        // its own, and a second mark doubled the pause (and counted two failures) for one write.
+        if (failed) return;
+        failed = true;
         if (!vanished(err)) this.markFailed(pick.dev, pick.dir, err);
         release();
       },

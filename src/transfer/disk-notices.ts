@@ -2,7 +2,6 @@
  * A receiver's disk events (storage/disk-events.ts) as webhooks. Shared by `listen` and
  * `harvester`: the text and the dedup key of each message are decided here, in one place.
  */
-import os from 'node:os';
 import { notify, type Severity } from '../core/notify.js';
 import type { DiskEvent } from '../storage/disk-events.js';
 
@@ -14,43 +13,43 @@ export interface Notice {
   message: string;
 }
 
-/** The webhook for `e` on host `host`. */
-export function diskNotice(e: DiskEvent, host = os.hostname()): Notice {
+/** The webhook for `e` (the notifier puts the host's name in front, core/notify.ts). */
+export function diskNotice(e: DiskEvent): Notice {
   switch (e.kind) {
     case 'failed':
       return {
         key: `disk-failed:${e.dir}`,
         severity: 'critical',
         title: 'a disk failed a write',
-        message: `${host}: ${e.dir} failed a write (${e.reason}); it is out of rotation until ${new Date(e.until).toISOString()} and plots go to the other disks. Check it (dmesg, smartctl).`,
+        message: `${e.dir} failed a write (${e.reason}); it is out of rotation until ${new Date(e.until).toISOString()} and plots go to the other disks. Check it (dmesg, smartctl).`,
       };
     case 'disabled':
       return {
         key: `disk-disabled:${e.dir}`,
         severity: 'warning',
         title: 'a disk is disabled',
-        message: `${host}: ${e.dir} holds ${e.file}: no plot goes there until it is removed.`,
+        message: `${e.dir} holds ${e.file}: no plot goes there until it is removed.`,
       };
     case 'gone':
       return {
         key: `disk-gone:${e.dir}`,
         severity: 'critical',
         title: 'a disk is gone',
-        message: `${host}: ${e.dir} ${e.why}. It is out of rotation: nothing is written there, and its plots are not counted, until that filesystem is mounted there again.`,
+        message: `${e.dir} ${e.why}. It is out of rotation: nothing is written there, and its plots are not counted, until that filesystem is mounted there again.`,
       };
     case 'back':
       return {
         key: `disk-back:${e.dir}`,
         severity: 'info',
         title: 'a disk is back',
-        message: `${host}: ${e.dir} is back in rotation.`,
+        message: `${e.dir} is back in rotation.`,
       };
     case 'no-usable-disk':
       return {
         key: 'no-usable-disk',
         severity: 'critical',
         title: `a ${e.role} has no usable disk`,
-        message: `${host}: no --dir of this ${e.role} can take a file (${e.why}). It keeps running and takes plots again as soon as one is usable: mount the disk, or fix the directory's owner and mode.`,
+        message: `no --dir of this ${e.role} can take a file (${e.why}). It keeps running and takes plots again as soon as one is usable: mount the disk, or fix the directory's owner and mode.`,
       };
   }
 }

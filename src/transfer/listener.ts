@@ -110,6 +110,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
         freeBytes: i.freeBytes,
         totalBytes: i.totalBytes,
         gone: i.gone === true,
+        state: i.out ?? 'in-rotation',
       })),
     );
     this.stopExpiry = startPartialExpiry(() => this.disks.ownedDirs, this.partialTtlMs, opts.log);

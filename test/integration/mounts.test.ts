@@ -17,7 +17,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PlotferryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
-import { registry } from '../../src/core/metrics.js';
+import { registry, useRole } from '../../src/core/metrics.js';
 import { createdOn } from '../../src/storage/fsio.js';
 import { Notifier, setNotifier } from '../../src/core/notify.js';
 import { collectHeartbeats, formatStatus } from '../../src/plotter/status.js';
@@ -136,6 +136,11 @@ describe('a receiving directory is the disk it was', () => {
     assert.match(
       String(hook.find((b) => b.event === 'disk-gone')!.message),
       new RegExp(`${big.at} is on .*filesystem`),
+    );
+    useRole('harvester'); // the series a harvester's --metrics serves
+    assert.match(
+      (await registry.getSingleMetricAsString('plotferry_disk_state')) ?? '',
+      new RegExp(`plotferry_disk_state\\{dir="${big.at}",state="not-mounted"\\} 1\\n`),
     );
     assert.match(
       (await registry.getSingleMetricAsString('plotferry_disk_gone')) ?? '',

@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { connect } from 'nats';
+import { connect, type NatsConnection } from 'nats';
+import { decodeBus, subjects, type Heartbeat } from '../../src/bus/messages.js';
 import pino from 'pino';
 import { PlotferryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -17,8 +19,10 @@ import { Notifier, setNotifier } from '../../src/core/notify.js';
 import { sweep } from '../../src/plotter/sweep.js';
 import { DiskSet } from '../../src/storage/disks.js';
 import { notifyDiskEvent } from '../../src/transfer/disk-notices.js';
-import { runCli } from '../helpers/cli.js';
-import { tmpDir, writePlot } from '../helpers/files.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { tmpDir, writePlot, writeSamplePlot } from '../helpers/files.js';
+import { startTestHarvester } from '../helpers/harvester.js';
+import { startWebhook, type TestWebhook } from '../helpers/webhook.js';
 import { waitFor } from '../helpers/listener.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
@@ -72,7 +76,7 @@ describe('notify', () => {
   it('posts one JSON message per condition per interval, readable by Gotify, Slack and Discord', async () => {
     const ok = await hook('ok');
     cleanup.push(() => ok.close());
-    const n = new Notifier({ urls: [ok.url], log: silentLogger(), intervalMs: 60_000 });
+    const n = new Notifier({ urls: [ok.url], log: silentLogger(), intervalMs: 60_000, host: 'h1' });
     n.notify('disk-full:/mnt/a', 'warning', 'a disk is nearly full', '/mnt/a is 96% full');
     n.notify('disk-full:/mnt/a', 'warning', 'a disk is nearly full', '/mnt/a is 97% full'); // the same condition
     n.notify('disk-full:/mnt/b', 'warning', 'a disk is nearly full', '/mnt/b is 99% full');
@@ -80,8 +84,8 @@ describe('notify', () => {
     assert.equal(ok.hits, 2);
     const b = ok.bodies[0]!;
     assert.equal(b.title, 'plotferry: a disk is nearly full');
-    assert.equal(b.message, '/mnt/a is 96% full');
-    assert.equal(b.text, 'plotferry: a disk is nearly full: /mnt/a is 96% full'); // Slack-compatible
+    assert.equal(b.message, 'h1: /mnt/a is 96% full');
+    assert.equal(b.text, 'plotferry: a disk is nearly full: h1: /mnt/a is 96% full'); // Slack-compatible
     assert.equal(b.content, b.text); // Discord
     assert.equal(typeof b.priority, 'number'); // Gotify
     assert.deepEqual([b.event, b.severity], ['disk-full', 'warning']);
@@ -160,4 +164,147 @@ describe('notify', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /PF_CONFIG: --notify "ftp:\/\/x" is not an http\(s\) URL/);
   });
+
+  /** Runs `args` until every hook holds `count` requests, then stops it. */
+  const runUntilNotified = async (args: string[], env: NodeJS.ProcessEnv, hooks: TestWebhook[], count = 1) => {
+    const c = startCli(args, env);
+    try {
+      await waitFor(() => hooks.every((h) => h.requests.length >= count), 15_000, 'a message at every webhook');
+    } finally {
+      c.child.kill('SIGTERM');
+      await c.done;
+    }
+  };
+
+  // PLOTFERRY_NOTIFY="URL1,URL2" was one POST to a path of "/a,http://...".
+  it('several webhooks from PLOTFERRY_NOTIFY and from --config, as from the command line', async () => {
+    const hooks = [await startWebhook(), await startWebhook()];
+    cleanup.push(() => Promise.all(hooks.map((h) => h.close())).then(() => undefined));
+    const d = await tmpDir('pf-notify-env-');
+    cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+    // A listener with no usable directory says so at start: the message each hook must get.
+    const listen = ['listen', '--dir', path.join(d, 'missing'), '--token', 't', '--port', '0', '--host', '127.0.0.1'];
+    await runUntilNotified(listen, { PLOTFERRY_NOTIFY: hooks.map((h) => h.url).join(',') }, hooks);
+    for (const h of hooks) {
+      assert.deepEqual(
+        h.requests.map((r) => r.path),
+        ['/hook'],
+      );
+      assert.equal(h.bodies[0]!.event, 'no-usable-disk');
+    }
+    const config = path.join(d, 'plotferry.json');
+    fs.writeFileSync(config, JSON.stringify({ listen: { notify: hooks.map((h) => h.url) } }));
+    await runUntilNotified([...listen, '--config', config], {}, hooks, 2);
+    for (const h of hooks) assert.equal(h.requests.length, 2);
+  });
+
+  it('ntfy+http(s)://HOST/TOPIC: plain text to the topic, with Title, Priority and Tags', async () => {
+    const h = await startWebhook();
+    cleanup.push(() => h.close());
+    const d = await tmpDir('pf-notify-ntfy-');
+    cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+    const topic = h.url.replace(/^http:\/\/(.*)\/hook$/, 'ntfy+http://$1/farm-alerts');
+    await runUntilNotified(
+      ['listen', '--dir', path.join(d, 'missing'), '--token', 't', '--port', '0', '--notify', topic],
+      {},
+      [h],
+    );
+    const r = h.requests[0]!;
+    assert.equal(r.path, '/farm-alerts');
+    assert.match(String(r.headers['content-type']), /^text\/plain/);
+    assert.equal(r.headers.title, 'plotferry: a listener has no usable disk');
+    assert.equal(r.headers.priority, '5');
+    assert.equal(r.headers.tags, 'rotating_light,plotferry,no-usable-disk');
+    assert.match(r.body, new RegExp(`^${os.hostname()}: no --dir of this listener can take a file`));
+  });
+
+  // The same harvester's messages began "h1: ..." (its --id) and "vm: ..." (the host name).
+  it('one name for the host in every message: the harvester --id', async () => {
+    const nats = await startNatsServer();
+    cleanup.push(() => nats.stop());
+    const h = await startWebhook();
+    cleanup.push(() => h.close());
+    const d = await tmpDir('pf-notify-id-');
+    cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(d, 'plotferry.disable'), '');
+    const c = startCli([
+      'harvester',
+      '--nats',
+      nats.url,
+      '--id',
+      'h-one',
+      '--host',
+      '127.0.0.1',
+      '--dir',
+      d,
+      '--notify',
+      h.url,
+    ]);
+    try {
+      const events = () => h.bodies.map((b) => b.event).sort();
+      await waitFor(() => events().length >= 2, 15_000, `two messages (${c.stderr()})`);
+      assert.deepEqual(events(), ['disk-disabled', 'no-usable-disk']);
+      for (const b of h.bodies) {
+        assert.equal(b.host, 'h-one');
+        assert.match(String(b.message), /^h-one: /);
+      }
+    } finally {
+      c.child.kill('SIGTERM');
+      await c.done;
+    }
+  });
+
+  /** The heartbeats of harvester `id`, as they come. */
+  const heartbeats = (nc: NatsConnection, id: string) => {
+    const seen: Heartbeat[] = [];
+    nc.subscribe(subjects('plotferry').heartbeat(id), {
+      callback: (err, m) => {
+        if (!err) seen.push(decodeBus(m.data, ['heartbeat']));
+      },
+    });
+    return seen;
+  };
+
+  // A --replot harvester said a disk was replotted, then 5 s later that the same disk, full of
+  // PoS2 plots as meant, was "nearly full"; a --replot-dry-run one sent "nearly full" alone.
+  for (const dryRun of [false, true])
+    it(`--replot${dryRun ? '-dry-run' : ''}: a disk replotted is not "nearly full" too`, async () => {
+      const nats = await startNatsServer();
+      cleanup.push(() => nats.stop());
+      const hook = await startWebhook();
+      cleanup.push(() => hook.close());
+      const n = new Notifier({ urls: [hook.url], log: silentLogger(), host: 'h-rp' });
+      setNotifier(n);
+      const d = await tmpDir('pf-notify-replot-');
+      cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+      const pos1 = path.join(d, 'plot-k32-2026-01-01-00-00-aaaa.plot');
+      writeSamplePlot(pos1, 100_000, 32, 'chiapos-v1');
+      // Whatever this disk holds, it is "full" by --notify-full's measure.
+      const f = fs.statfsSync(d);
+      const usedPercent = (1 - f.bavail / f.blocks) * 100;
+      const nc = await connect({ servers: nats.url });
+      cleanup.push(() => nc.close());
+      const seen = heartbeats(nc, 'h-rp');
+      const h = await startTestHarvester({
+        nc,
+        id: 'h-rp',
+        dirs: [d],
+        replot: { dryRun },
+        notifyFullPercent: Math.max(1, usedPercent / 2),
+        heartbeatMs: 100,
+        rescanMs: 100,
+      });
+      cleanup.push(() => h.close());
+      await waitFor(() => seen.filter((b) => b.dirs[0]?.pos1Plots === 1).length >= 3, 10_000, 'heartbeats with PoS1');
+      // A farmer (or the replot) removes the disk's last PoS1 plot: it is replotted.
+      await fsp.rm(pos1);
+      await waitFor(() => seen.filter((b) => b.dirs[0]?.pos1Plots === 0).length >= 3, 10_000, 'heartbeats after');
+      await h.close();
+      await n.flush();
+      setNotifier(undefined);
+      assert.deepEqual(
+        hook.bodies.map((b) => b.event),
+        ['replot-done'],
+      );
+    });
 });

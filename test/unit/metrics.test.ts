@@ -4,22 +4,53 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { registry } from '../../src/core/metrics.js';
+import type { Metric } from 'prom-client';
+import { allMetrics, diskStateSamples, metricsOf } from '../../src/core/metrics.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 describe('metrics', () => {
-  const names = registry.getMetricsAsArray().map((m) => m.name);
+  const nameOf = (m: Metric) => (m as unknown as { name: string }).name;
+  const names = allMetrics().map(nameOf);
 
   it('are plotferry_ names in base units, counters ending in _total, no plot name as a label', () => {
-    for (const m of registry.getMetricsAsArray()) {
-      assert.match(m.name, /^plotferry_[a-z0-9_]+$/);
-      // prom-client's process and Node.js metrics keep their own (bounded) labels.
-      if (/^plotferry_(process|nodejs)_/.test(m.name)) continue;
-      if (String(m.type) === 'counter') assert.match(m.name, /_total$/, m.name);
-      const labels = (m as unknown as { labelNames?: string[] }).labelNames ?? [];
-      for (const l of labels) assert.ok(['outcome', 'code', 'dir', 'direction'].includes(l), `${m.name} label ${l}`);
+    for (const m of allMetrics()) {
+      const { name, type, labelNames } = m as unknown as { name: string; type: string; labelNames?: string[] };
+      assert.match(name, /^plotferry_[a-z0-9_]+$/);
+      if (String(type) === 'counter') assert.match(name, /_total$/, name);
+      for (const l of labelNames ?? [])
+        assert.ok(['outcome', 'code', 'dir', 'direction', 'state'].includes(l), `${name} label ${l}`);
     }
+  });
+
+  // A plotter's sweep --watch exported the harvester's bids and replot counters as zeros.
+  it('each role exports only its own series', () => {
+    const of = (role: 'harvester' | 'listen' | 'sweep') => metricsOf(role).map(nameOf);
+    const harvesterOnly = ['plotferry_bids_total', 'plotferry_bids_won_total', 'plotferry_replot_deleted_plots_total'];
+    const receiverOnly = ['plotferry_received_bytes_total', 'plotferry_disk_free_bytes', 'plotferry_disk_state'];
+    const sweepOnly = ['plotferry_sent_bytes_total', 'plotferry_sent_plots_total', 'plotferry_bid_latency_seconds'];
+    for (const n of [...harvesterOnly, ...receiverOnly]) assert.ok(!of('sweep').includes(n), `sweep has ${n}`);
+    for (const n of sweepOnly) {
+      assert.ok(!of('harvester').includes(n), `harvester has ${n}`);
+      assert.ok(!of('listen').includes(n), `listen has ${n}`);
+    }
+    for (const n of harvesterOnly) assert.ok(!of('listen').includes(n), `listen has ${n}`);
+    for (const n of [...harvesterOnly, ...receiverOnly]) assert.ok(of('harvester').includes(n), n);
+    for (const n of sweepOnly) assert.ok(of('sweep').includes(n), n);
+    for (const role of ['harvester', 'listen', 'sweep'] as const)
+      assert.ok(of(role).includes('plotferry_failures_total'), `${role}: failures by code`);
+    // Every series belongs to some role.
+    assert.deepEqual(new Set([...of('harvester'), ...of('listen'), ...of('sweep')]), new Set(names));
+  });
+
+  it("the disk state gauge: 1 for each directory's state, 0 for its other states", () => {
+    const s = diskStateSamples([
+      { dir: '/a', freeBytes: 1, totalBytes: 2, state: 'in-rotation' },
+      { dir: '/b', freeBytes: 1, totalBytes: 2, state: 'failed' },
+    ]);
+    const on = s.filter((x) => x.value === 1).map((x) => `${x.dir}:${x.state}`);
+    assert.deepEqual(on, ['/a:in-rotation', '/b:failed']);
+    assert.equal(s.filter((x) => x.dir === '/b').length, 5, 'every state, so a change shows as 1 -> 0');
   });
 
   it('the Grafana dashboard queries only metrics that exist', () => {
