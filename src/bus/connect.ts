@@ -8,7 +8,7 @@ import { connect, ConnectionOptions, credsAuthenticator, Events, NatsConnection 
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { abortableSleep } from '../core/sleep.js';
-import { isAuthFailure, isTlsFailure } from './errors.js';
+import { isAuthFailure, isTlsFailure } from './nats-errors.js';
 import { markLinkDown, markLinkUp } from './link.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';

@@ -1,7 +1,7 @@
 /** One NATS request with its failures mapped to plotferry's errors. */
 import type { NatsConnection } from 'nats';
 import { PlotferryError } from '../core/errors.js';
-import { natsFailed, noTaker } from './errors.js';
+import { natsFailed, noTaker } from './nats-errors.js';
 
 /** The first reply to a request on `subject`; `what` names it in the timeout message. */
 export async function request(

@@ -21,7 +21,7 @@ export const demoCommand = defineCommand<DemoArgs>({
     ),
   handler: (args) =>
     runCommand({ ...args, logLevel: args.debug ? args.logLevel : 'warn' }, async (log) => {
-      const { runDemo } = await import('../demo/demo.js');
+      const { runDemo } = await import('../demo/demo-farm.js');
       const { createProgress } = await import('./progress.js');
       // Ctrl-C stops the sweep; runDemo then removes its files and its nats-server all the same.
       const abort = new AbortController();

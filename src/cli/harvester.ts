@@ -3,7 +3,7 @@ import { defineCommand } from './command.js';
 import { type GlobalArgs, runCommand } from './run.js';
 import { natsAuth, type NatsAuthArgs } from './nats-options.js';
 import { type ReceiverArgs, replotSettings } from './receiver-options.js';
-import { serveUntilSignalled } from './serve.js';
+import { serveUntilSignalled } from './until-signalled.js';
 import { startMetrics } from './metrics-endpoint.js';
 
 interface HarvesterArgs extends GlobalArgs, ReceiverArgs, NatsAuthArgs {
@@ -51,8 +51,8 @@ export const harvesterCommand = defineCommand<HarvesterArgs>({
       const os = await import('node:os');
       const { parsePortRange, partialTtlMs } = await import('../core/config.js');
       const { connectNatsRetrying } = await import('../bus/connect.js');
-      const { Harvester, defaultAdvertiseHost } = await import('../farm/harvester.js');
-      const { defaultBusId } = await import('../bus/messages.js');
+      const { Harvester, defaultAdvertiseHost } = await import('../farm/harvester-daemon.js');
+      const { defaultBusId } = await import('../bus/bus-messages.js');
       const id = args.id ?? defaultBusId(os.hostname());
       // A SIGTERM at any point of the start (systemd stopping a unit that waits for NATS or
       // for its disks) stops it cleanly, exit 0, as one after "harvester ready" does.

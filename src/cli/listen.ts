@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { defineCommand } from './command.js';
 import { type GlobalArgs, runCommand } from './run.js';
 import { type ReceiverArgs, replotSettings } from './receiver-options.js';
-import { serveUntilSignalled } from './serve.js';
+import { serveUntilSignalled } from './until-signalled.js';
 import { startMetrics } from './metrics-endpoint.js';
 
 interface ListenArgs extends GlobalArgs, ReceiverArgs {

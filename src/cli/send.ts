@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Argv } from 'yargs';
-import type { Delivery } from '../plotter/send.js';
+import type { Delivery } from '../plotter/send-files.js';
 import type { ResultLine } from '../plotter/result-line.js';
 import { errorJson, PlotferryError } from '../core/errors.js';
 import { type Source, sourceOf } from './option-sources.js';
@@ -47,7 +47,7 @@ export const sendCommand = defineCommand<SendArgs>({
     runCommand(args, async (log) => {
       const { parseHostPort, requireToken } = await import('../core/config.js');
       const { sendWithRetry } = await import('../transfer/retry.js');
-      const { sendFiles } = await import('../plotter/send.js');
+      const { sendFiles } = await import('../plotter/send-files.js');
       const { createProgress } = await import('./progress.js');
       const mode = sendMode(sourceOf(args, 'to'), sourceOf(args, 'nats'));
       if (args.to && args.nats)
@@ -61,7 +61,7 @@ export const sendCommand = defineCommand<SendArgs>({
         nc = await connectNats(args.nats!.join(','), 'plotferry-send', log, natsAuth(args));
       }
       const plotter =
-        args.plotterId ?? (await import('../bus/messages.js')).defaultBusId((await import('node:os')).hostname());
+        args.plotterId ?? (await import('../bus/bus-messages.js')).defaultBusId((await import('node:os')).hostname());
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);

@@ -34,7 +34,7 @@ export const speedtestCommand = defineCommand<SpeedtestArgs>({
     runCommand(args, async (log) => {
       const { parseHostPort, requireToken } = await import('../core/config.js');
       const { PlotferryError } = await import('../core/errors.js');
-      const { runSpeedtest } = await import('../transfer/speedtest.js');
+      const { runSpeedtest } = await import('../transfer/speedtest-sender.js');
       if (!(args.seconds > 0 && args.seconds <= 3600))
         throw new PlotferryError('PF_CONFIG', '--seconds must be more than 0 and at most 3600');
       if (!(Number.isInteger(args.streams) && args.streams >= 1 && args.streams <= 64))
@@ -63,8 +63,8 @@ export const speedtestCommand = defineCommand<SpeedtestArgs>({
         );
       const os = await import('node:os');
       const { connectNats } = await import('../bus/connect.js');
-      const { defaultBusId, validateId } = await import('../bus/messages.js');
-      const { speedtestHarvesters } = await import('../plotter/speedtest.js');
+      const { defaultBusId, validateId } = await import('../bus/bus-messages.js');
+      const { speedtestHarvesters } = await import('../plotter/harvester-speedtest.js');
       const nc = await connectNats(args.nats.join(','), 'plotferry-speedtest', log, natsAuth(args));
       try {
         const results = await speedtestHarvesters({

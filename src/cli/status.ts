@@ -18,7 +18,7 @@ export const statusCommand = defineCommand<StatusArgs>({
   handler: (args) =>
     runCommand(args, async (log) => {
       const { connectNats } = await import('../bus/connect.js');
-      const { collectHeartbeats, formatStatus, statusVerdict } = await import('../plotter/status.js');
+      const { collectHeartbeats, formatStatus, statusVerdict } = await import('../plotter/farm-status.js');
       const nc = await connectNats(args.nats.join(','), 'plotferry-status', log, natsAuth(args));
       try {
         const beats = await collectHeartbeats(nc, args.prefix, args.wait * 1000, log);

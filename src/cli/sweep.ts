@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Argv } from 'yargs';
 import { errorJson } from '../core/errors.js';
 import type { Logger } from 'pino';
-import type { UnreadableDir } from '../plotter/sweep.js';
+import type { UnreadableDir } from '../plotter/sweep-plots.js';
 import type { ResultLine } from '../plotter/result-line.js';
 import { type LeftBehind, nothingSent } from '../plotter/nothing-sent.js';
 import type { WatchOptions } from '../plotter/watch.js';
@@ -69,7 +69,7 @@ export const sweepCommand = defineCommand<SweepArgs>({
   handler: (args) =>
     runCommand(args, async (log) => {
       const { connectNats } = await import('../bus/connect.js');
-      const { sweep } = await import('../plotter/sweep.js');
+      const { sweep } = await import('../plotter/sweep-plots.js');
       const { createProgress } = await import('./progress.js');
       const plots = await plotsOf(args);
       if (args.dryRun) return dryRun(args, log, plots);
@@ -139,7 +139,7 @@ export const sweepCommand = defineCommand<SweepArgs>({
 /** What a plot is and how it is offered, the same for a cron sweep, --dry-run and --watch. */
 async function plotsOf(args: SweepArgs): Promise<Omit<WatchOptions, 'nc' | 'log' | 'stop'>> {
   const os = await import('node:os');
-  const { defaultBusId } = await import('../bus/messages.js');
+  const { defaultBusId } = await import('../bus/bus-messages.js');
   return {
     dirs: args.dirs,
     pattern: args.pattern,
@@ -160,7 +160,7 @@ async function plotsOf(args: SweepArgs): Promise<Omit<WatchOptions, 'nc' | 'log'
 
 /** --dry-run: lists what a sweep would send, and what it would leave and why; no NATS needed. */
 async function dryRun(args: SweepArgs, log: Logger, plots: Omit<WatchOptions, 'nc' | 'log' | 'stop'>): Promise<number> {
-  const { findPlots, reportLeftOut } = await import('../plotter/sweep.js');
+  const { findPlots, reportLeftOut } = await import('../plotter/sweep-plots.js');
   const { found, leftOut, unreadable, young, unmatched, nextReadyAt } = await findPlots(
     plots.dirs,
     plots.pattern,

@@ -3,7 +3,7 @@
  * fuller harvester bids later and an idle, empty one wins (chia-garden's proven formula):
  *   10 ms per active transfer + 0..50 ms by how full the disk it would use is.
  */
-import type { Announce, DeclineReason } from '../bus/messages.js';
+import type { Announce, DeclineReason } from '../bus/bus-messages.js';
 import type { PlotferryError } from '../core/errors.js';
 import { GroupBusyError, NoRoomError, type DiskSet } from '../storage/disks.js';
 import { findExisting } from '../storage/held.js';

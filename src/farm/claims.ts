@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Claim } from '../bus/messages.js';
+import type { Claim } from '../bus/bus-messages.js';
 import type { PlotGroup } from '../wire/plot-header.js';
 import type { PlotHeaderInfo } from '../wire/plot-header.js';
 import { PlotferryError } from '../core/errors.js';

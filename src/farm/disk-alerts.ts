@@ -8,7 +8,7 @@
  * replotted, said once as such. Such a disk is "nearly full" only when its free space falls
  * below --reserve, which plotferry never writes into: something else is filling it.
  */
-import type { DirStatus } from '../bus/messages.js';
+import type { DirStatus } from '../bus/bus-messages.js';
 import { formatBytes } from '../core/format.js';
 import type { Severity } from '../core/notify.js';
 

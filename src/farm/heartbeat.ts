@@ -1,5 +1,5 @@
 /** What a harvester publishes every few seconds (and on `status`): its disks and transfers. */
-import type { DirStatus, Heartbeat, ReplotMode } from '../bus/messages.js';
+import type { DirStatus, Heartbeat, ReplotMode } from '../bus/bus-messages.js';
 import type { DiskSet } from '../storage/disks.js';
 import type { Inventory } from './inventory.js';
 

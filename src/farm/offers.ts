@@ -13,14 +13,14 @@
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { Announce, BidOffer, Claim } from '../bus/messages.js';
+import type { Announce, BidOffer, Claim } from '../bus/bus-messages.js';
 import type { PlotGroup } from '../wire/plot-header.js';
 import { PlotferryError } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import type { DiskSet, Reservation } from '../storage/disks.js';
 import { listenInRange } from '../transfer/oneshot.js';
 import { createReceiverServer } from '../transfer/receive/intake.js';
-import { serveConnection } from '../transfer/receive/serve.js';
+import { serveConnection } from '../transfer/receive/serve-sessions.js';
 import type { ReceiveSession } from '../transfer/receive/session.js';
 import type { AuthThrottle } from '../transfer/throttle.js';
 import type { Claims } from './claims.js';

@@ -10,7 +10,7 @@
  * "nobody has room" is PF_NO_SPACE and a name held elsewhere PF_EXISTS, not PF_NO_BID after the
  * timeout (no-bid.ts).
  */
-import type { Announce, Bid, BidOffer, Decline, Held } from '../bus/messages.js';
+import type { Announce, Bid, BidOffer, Decline, Held } from '../bus/bus-messages.js';
 import { PlotferryError } from '../core/errors.js';
 import { noBidError } from './no-bid.js';
 

@@ -5,7 +5,7 @@
  * The poll stays, as the fallback for a `free` that was lost or a harvester that never sends one.
  */
 import type { NatsConnection, Subscription } from 'nats';
-import { subjects } from '../bus/messages.js';
+import { subjects } from '../bus/bus-messages.js';
 import { wakeableSleep } from '../core/sleep.js';
 
 export class FreeSignal {

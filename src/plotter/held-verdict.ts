@@ -1,12 +1,12 @@
 /**
  * Whether a copy that a receiver already holds (same name and size) is this plotter's plot,
  * so that the source may go: the receiver's recorded hash must equal the source's, and the
- * copy must provably be another file (wire/probe.ts). Used by `sweep` before it sends, and by
+ * copy must provably be another file (wire/same-file-probe.ts). Used by `sweep` before it sends, and by
  * `send` when a receiver answers that it holds the name already (a RESULT lost on the way back).
  */
 import { promises as fsp } from 'node:fs';
-import type { Held } from '../bus/messages.js';
-import type { HeldCopy } from '../wire/messages.js';
+import type { Held } from '../bus/bus-messages.js';
+import type { HeldCopy } from '../wire/wire-messages.js';
 import { PlotferryError } from '../core/errors.js';
 import { hashSource } from '../transfer/hash.js';
 import type { SourceId } from '../storage/source.js';

@@ -1,5 +1,5 @@
 import { NatsConnection, RequestStrategy } from 'nats';
-import { decodeBus, encodeBus, Held, subjects } from '../bus/messages.js';
+import { decodeBus, encodeBus, Held, subjects } from '../bus/bus-messages.js';
 
 /**
  * Asks the farm whether a harvester holds a plot (`has`), fast. Every harvester answers, held or
@@ -48,7 +48,7 @@ export class HolderRoster {
     return this.complete && this.known.size > 0 ? this.known : undefined;
   }
 
-  /** The holder of `name` with `size` bytes, if any; `probe` is our lock's token (wire/probe.ts). */
+  /** The holder of `name` with `size` bytes, if any; `probe` is our lock's token (wire/same-file-probe.ts). */
   async ask(name: string, size: number, probe: string): Promise<Held | undefined> {
     const answered = new Set<string>();
     let held: Held | undefined;

@@ -6,7 +6,7 @@
  * plotferry sweep's is stale, and is taken over.
  *
  * Its token doubles as a probe: a harvester that finds this lock beside the copy it holds is
- * looking at the plotter's own source (wire/probe.ts), so that source is never removed as
+ * looking at the plotter's own source (wire/same-file-probe.ts), so that source is never removed as
  * "already held".
  */
 import { readFileSync } from 'node:fs';

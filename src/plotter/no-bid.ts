@@ -2,7 +2,7 @@
  * Why no harvester took a plot, from what they answered to its announce: the error a farmer
  * reads. Pure: bid-answers.ts gathers the answers, the shell says whether NATS is down.
  */
-import type { Announce, Decline } from '../bus/messages.js';
+import type { Announce, Decline } from '../bus/bus-messages.js';
 import { PlotferryError } from '../core/errors.js';
 import { formatBytesAll } from '../core/format.js';
 

@@ -36,7 +36,7 @@ import {
   sweepContext,
   SweepOptions,
   UnreadableDir,
-} from './sweep.js';
+} from './sweep-plots.js';
 import type { ResultLine } from './result-line.js';
 
 export const WATCH_LOCK = '.plotferry-watch.lock';

@@ -2,9 +2,9 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PlotferryError } from '../core/errors.js';
-import { ExistsError, type HeldCopy } from '../wire/messages.js';
+import { ExistsError, type HeldCopy } from '../wire/wire-messages.js';
 import { readHashRecord } from './hash-records.js';
-import { besideHeld } from './probe.js';
+import { besideHeld } from './beside-held.js';
 
 /** Which of `dirs` already holds `name`, if any. */
 export async function findExisting(dirs: readonly string[], name: string): Promise<string | undefined> {

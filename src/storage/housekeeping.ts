@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { DiskSet, type DiskSetOptions } from './disks.js';
 import { forgetHashRecord, ledgerFor } from './hash-records.js';
 import { Replotter, ReplotSettings } from './replot.js';
-import { isTempName } from './names.js';
+import { isTempName } from './hidden-names.js';
 
 /**
  * A receiver's start: claims its directories (refusing to start where another live plotferry

@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { HASH_RECORD_SUFFIX, TEMP_PREFIX, tempPathFor } from './names.js';
+import { HASH_RECORD_SUFFIX, TEMP_PREFIX, tempPathFor } from './hidden-names.js';
 import { syncDir } from './publish.js';
 
 export const LEDGER_NAME = `${TEMP_PREFIX}ledger`;

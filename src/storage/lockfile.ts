@@ -10,7 +10,7 @@ import { decodeOwner, describeOwner, encodeOwner, liveness, selfOwner } from './
 const TAKEOVER_STALE_MS = 30_000;
 
 export interface HeldLock {
-  /** The owner record's random token (see wire/probe.ts for one use). */
+  /** The owner record's random token (see wire/same-file-probe.ts for one use). */
   readonly token: string;
   /** Removes the lock if it is still ours. */
   release(): Promise<void>;

@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { PARTIAL_SUFFIX, partialPathFor, TEMP_PREFIX } from './names.js';
+import { PARTIAL_SUFFIX, partialPathFor, TEMP_PREFIX } from './hidden-names.js';
 
 export interface Partial {
   dir: string;

@@ -29,7 +29,7 @@ import { metrics } from '../core/metrics.js';
 import { PlotferryError } from '../core/errors.js';
 import type { PlotHeaderInfo } from '../wire/plot-header.js';
 import { readPlotHeader } from './fsio.js';
-import { TEMP_PREFIX, tempPathFor } from './names.js';
+import { TEMP_PREFIX, tempPathFor } from './hidden-names.js';
 import { syncDir } from './publish.js';
 
 export const PLOT_INDEX_NAME = `${TEMP_PREFIX}plot-index`;

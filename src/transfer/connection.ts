@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
 import { StreamReader } from '../wire/frame.js';
-import { decodeMessage, Message, remoteError } from '../wire/messages.js';
+import { decodeMessage, Message, remoteError } from '../wire/wire-messages.js';
 
 export interface ConnectOptions {
   host: string;

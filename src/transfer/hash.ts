@@ -13,7 +13,7 @@
 import fs, { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import type xxhash from 'xxhash-wasm';
-import type { HashAlgorithm } from '../wire/messages.js';
+import type { HashAlgorithm } from '../wire/wire-messages.js';
 import { alignedBuffers } from '../storage/buffers.js';
 import { readAt } from '../storage/fsio.js';
 import { assertUnchanged, openSource, SourceId } from '../storage/source.js';

@@ -18,7 +18,7 @@ import { watchUsable } from '../storage/usable-alarm.js';
 import { notifyDiskEvent } from './disk-notices.js';
 import { drainWithin } from './drain.js';
 import { createReceiverServer, IntakeMode } from './receive/intake.js';
-import { serveConnection } from './receive/serve.js';
+import { serveConnection } from './receive/serve-sessions.js';
 import { ReceiveOutcome, ReceiveSession } from './receive/session.js';
 import { AuthThrottle, ThrottleOptions } from './throttle.js';
 

@@ -12,7 +12,7 @@ import { fromSystemError, PlotferryError } from '../core/errors.js';
 import type { DiskSet, Reservation } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
 import { createReceiverServer } from './receive/intake.js';
-import { serveConnection } from './receive/serve.js';
+import { serveConnection } from './receive/serve-sessions.js';
 import { ReceiveOutcome, ReceiveSession } from './receive/session.js';
 import type { AuthThrottle } from './throttle.js';
 

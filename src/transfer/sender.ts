@@ -1,5 +1,5 @@
 /**
- * Sends one file over one TCP connection (protocol: wire/messages.ts).
+ * Sends one file over one TCP connection (protocol: wire/wire-messages.ts).
  *
  * Data path: a fixed pool of page-aligned read buffers (default 8 x 512 KiB, reused from one
  * transfer to the next; why aligned and why reused: buffers.ts).
@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
-import { encodeMessage, HashAlgorithm, ResultMessage } from '../wire/messages.js';
+import { encodeMessage, HashAlgorithm, ResultMessage } from '../wire/wire-messages.js';
 import { validatePlotName } from '../wire/names.js';
 import { transferBuffers } from '../storage/buffers.js';
 import { readAtSync } from '../storage/fsio.js';
@@ -53,7 +53,7 @@ export interface SendOptions extends ConnectOptions {
   resume?: boolean;
   /** `--bwlimit`: caps the rate, shared with every transfer given the same pacer. */
   pacer?: Pacer;
-  /** The token of our lock beside the source, for a receiver that holds the name (wire/probe.ts). */
+  /** The token of our lock beside the source, for a receiver that holds the name (wire/same-file-probe.ts). */
   probe?: string;
   /** The announce whose bid's offer this transfer takes up (farm/offers.ts). */
   offer?: string;

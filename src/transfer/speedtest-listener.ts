@@ -9,10 +9,10 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { createReceiverServer } from './receive/intake.js';
-import { serveConnection } from './receive/serve.js';
+import { serveConnection } from './receive/serve-sessions.js';
 import { listenInRange } from './oneshot.js';
 import { ReceiveSession } from './receive/session.js';
-import { speedtestBudget } from './speedtest.js';
+import { speedtestBudget } from './speedtest-sender.js';
 import type { AuthThrottle } from './throttle.js';
 
 export interface SpeedtestListenerOptions {

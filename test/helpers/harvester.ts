@@ -1,4 +1,4 @@
-import { Harvester, HarvesterOptions } from '../../src/farm/harvester.js';
+import { Harvester, HarvesterOptions } from '../../src/farm/harvester-daemon.js';
 import { silentLogger } from '../../src/core/log.js';
 
 /**

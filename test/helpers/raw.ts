@@ -1,7 +1,7 @@
 /** A hand-driven protocol client, for feeding the listener what no honest sender would. */
 import net from 'node:net';
 import { StreamReader } from '../../src/wire/frame.js';
-import { decodeMessage, Message } from '../../src/wire/messages.js';
+import { decodeMessage, Message } from '../../src/wire/wire-messages.js';
 
 export class RawClient {
   readonly socket: net.Socket;

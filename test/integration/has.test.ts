@@ -8,13 +8,13 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 
-import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
-import type { Harvester } from '../../src/farm/harvester.js';
+import { decodeBus, encodeBus, subjects } from '../../src/bus/bus-messages.js';
+import type { Harvester } from '../../src/farm/harvester-daemon.js';
 import { FreeSignal } from '../../src/plotter/free-signal.js';
 import { HolderRoster } from '../../src/plotter/holder-roster.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';
 import { HeldError } from '../../src/plotter/held-verdict.js';
-import { sweep } from '../../src/plotter/sweep.js';
+import { sweep } from '../../src/plotter/sweep-plots.js';
 import { saveRoster } from '../../src/plotter/roster-file.js';
 import { silentLogger } from '../../src/core/log.js';
 import { writeHashRecord } from '../../src/storage/hash-records.js';

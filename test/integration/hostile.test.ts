@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, before, describe, it } from 'node:test';
 import { sendFile } from '../../src/transfer/sender.js';
 import { encodeFrame, FrameType } from '../../src/wire/frame.js';
-import { encodeMessage } from '../../src/wire/messages.js';
+import { encodeMessage } from '../../src/wire/wire-messages.js';
 import { isRoot, ls, sha256, tmpDir, writeRandomFile, writeSamplePlot } from '../helpers/files.js';
 import { PlotferryError } from '../../src/core/errors.js';
 import { startListener, TOKEN, useFixture, waitFor } from '../helpers/listener.js';

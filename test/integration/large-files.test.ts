@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sampleGroupIndex, sampleHeader, sampleTables } from '../../src/demo/sample.js';
 import { checkPlotFile } from '../../src/storage/plot-file.js';
-import { partialPathFor } from '../../src/storage/names.js';
+import { partialPathFor } from '../../src/storage/hidden-names.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { ls } from '../helpers/files.js';
 import { TOKEN, useFixture } from '../helpers/listener.js';

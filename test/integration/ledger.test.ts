@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
-import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
+import { decodeBus, encodeBus, subjects } from '../../src/bus/bus-messages.js';
 import { Ledger, LEDGER_NAME } from '../../src/storage/ledger.js';
 import { tmpDir } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';

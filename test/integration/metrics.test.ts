@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { connect } from 'nats';
 import { serveMetrics } from '../../src/core/metrics-server.js';
 import { silentLogger } from '../../src/core/log.js';
-import { sweep } from '../../src/plotter/sweep.js';
+import { sweep } from '../../src/plotter/sweep-plots.js';
 import { runCliExpectingExit, startCli } from '../helpers/cli.js';
 import { isRoot, tmpDir, tmpfsDisk, writePlot, writeSamplePlot } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';

@@ -20,7 +20,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { registry, useRole } from '../../src/core/metrics.js';
 import { createdOn } from '../../src/storage/fsio.js';
 import { Notifier, setNotifier } from '../../src/core/notify.js';
-import { collectHeartbeats, formatStatus } from '../../src/plotter/status.js';
+import { collectHeartbeats, formatStatus } from '../../src/plotter/farm-status.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { RECEIVER_LOCK } from '../../src/wire/names.js';
 import { startCli } from '../helpers/cli.js';

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { NatsConnection } from 'nats';
 import { connectNats, loginInUrl, natsConnectionOptions, NatsAuth } from '../../src/bus/connect.js';
 import { PlotferryError } from '../../src/core/errors.js';
-import { Harvester } from '../../src/farm/harvester.js';
+import { Harvester } from '../../src/farm/harvester-daemon.js';
 import { silentLogger } from '../../src/core/log.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { startTestHarvester } from '../helpers/harvester.js';

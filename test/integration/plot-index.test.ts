@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Heartbeat } from '../../src/bus/messages.js';
+import type { Heartbeat } from '../../src/bus/bus-messages.js';
 import { DirPlotIndex, headerIn, PLOT_INDEX_NAME, SAVE_DELAY_MS } from '../../src/storage/plot-index.js';
 import { Replotter } from '../../src/storage/replot.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';

@@ -7,11 +7,11 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection, RequestStrategy } from 'nats';
-import { decodeBus, encodeBus, subjects } from '../../src/bus/messages.js';
+import { decodeBus, encodeBus, subjects } from '../../src/bus/bus-messages.js';
 import { PlotferryError } from '../../src/core/errors.js';
-import { Harvester } from '../../src/farm/harvester.js';
+import { Harvester } from '../../src/farm/harvester-daemon.js';
 import { sendByBidding } from '../../src/plotter/bidding.js';
-import { partialPathFor } from '../../src/storage/names.js';
+import { partialPathFor } from '../../src/storage/hidden-names.js';
 import { sendWithRetry } from '../../src/transfer/retry.js';
 import { sendFile } from '../../src/transfer/sender.js';
 import { ls, sha256, tmpDir, writePlot } from '../helpers/files.js';
@@ -191,7 +191,7 @@ describe('resume: PROGRESS while the receiver re-hashes', () => {
   it("keeps the sender's idle timer from firing", async () => {
     const { default: net } = await import('node:net');
     const { StreamReader } = await import('../../src/wire/frame.js');
-    const { decodeMessage, encodeMessage } = await import('../../src/wire/messages.js');
+    const { decodeMessage, encodeMessage } = await import('../../src/wire/wire-messages.js');
     const src = await tmpDir();
     const file = path.join(src, 'slow-rehash.plot');
     const size = 80 * MiB;

@@ -5,7 +5,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
-import { sweep } from '../../src/plotter/sweep.js';
+import { sweep } from '../../src/plotter/sweep-plots.js';
 import { NO_GROUP, sampleHeader, sampleTables } from '../../src/demo/sample.js';
 import { Pacer } from '../../src/transfer/pace.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';

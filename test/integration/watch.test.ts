@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, NatsConnection } from 'nats';
 import { connectNats } from '../../src/bus/connect.js';
 import { silentLogger } from '../../src/core/log.js';
-import type { Harvester } from '../../src/farm/harvester.js';
+import type { Harvester } from '../../src/farm/harvester-daemon.js';
 import { watchSweep } from '../../src/plotter/watch.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { NO_GROUP, sampleHeader, sampleTables } from '../../src/demo/sample.js';

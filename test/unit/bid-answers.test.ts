@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Announce, Bid, Decline } from '../../src/bus/messages.js';
+import type { Announce, Bid, Decline } from '../../src/bus/bus-messages.js';
 import { BidTally, Ending, offerOf, outranks, TallyContext } from '../../src/plotter/bid-answers.js';
 import { noBidError, NoBidFacts } from '../../src/plotter/no-bid.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bidDelayMs } from '../../src/farm/bid.js';
-import { BusMessage, decodeBus, encodeBus, MAX_BUS_MESSAGE, subjects, validateId } from '../../src/bus/messages.js';
+import { BusMessage, decodeBus, encodeBus, MAX_BUS_MESSAGE, subjects, validateId } from '../../src/bus/bus-messages.js';
 import { PlotferryError } from '../../src/core/errors.js';
 
 const raw = (o: unknown) => Buffer.from(JSON.stringify(o));

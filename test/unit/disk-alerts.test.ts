@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DirStatus } from '../../src/bus/messages.js';
+import type { DirStatus } from '../../src/bus/bus-messages.js';
 import { diskAlerts } from '../../src/farm/disk-alerts.js';
 
 const GB = 1e9;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PlotferryError } from '../../src/core/errors.js';
 import { encodeFrame, FrameType, MAX_PAYLOAD, StreamReader } from '../../src/wire/frame.js';
-import { decodeMessage, encodeMessage, Message } from '../../src/wire/messages.js';
+import { decodeMessage, encodeMessage, Message } from '../../src/wire/wire-messages.js';
 
 const hello: Message = { type: 'hello', token: 't0k', name: 'plot-k32-x.plot', size: 108_000_000_000, hash: 'xxh64' };
 

@@ -108,9 +108,19 @@ describe('layers', () => {
     assert.deepEqual(found, []);
   });
 
-  it('a stored copy has one type, HeldCopy in wire/messages.ts', () => {
+  it('a stored copy has one type, HeldCopy in wire/wire-messages.ts', () => {
     const re = /^export (?:interface|type) Held(?:Copy|Info)\b/m;
     const homes = files.filter((f) => re.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(SRC, f));
-    assert.deepEqual(homes, ['wire/messages.ts']);
+    assert.deepEqual(homes, ['wire/wire-messages.ts']);
+  });
+
+  it('every file name is one file: a name says which file without its folder (speedtest.ts was three)', () => {
+    const byName = new Map<string, string[]>();
+    for (const f of files)
+      byName.set(path.basename(f), [...(byName.get(path.basename(f)) ?? []), path.relative(SRC, f)]);
+    assert.deepEqual(
+      [...byName.values()].filter((fs) => fs.length > 1),
+      [],
+    );
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Heartbeat } from '../../src/bus/messages.js';
-import { formatStatus, sameHarvester, statusVerdict } from '../../src/plotter/status.js';
+import type { Heartbeat } from '../../src/bus/bus-messages.js';
+import { formatStatus, sameHarvester, statusVerdict } from '../../src/plotter/farm-status.js';
 
 const GiB = 2 ** 30;
 const beat = (dirs: Heartbeat['dirs']): Heartbeat => ({

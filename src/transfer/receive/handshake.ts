@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../../core/errors.js';
-import type { HelloMessage } from '../../wire/messages.js';
+import type { HelloMessage } from '../../wire/wire-messages.js';
 import { validatePlotName } from '../../wire/names.js';
 import { assertPlotSize } from '../../wire/plot-header.js';
 import type { AuthThrottle } from '../throttle.js';

@@ -9,9 +9,9 @@ import type net from 'node:net';
 import { fromSystemError, PlotferryError } from '../../core/errors.js';
 import { alignedBuffers } from '../../storage/buffers.js';
 import { closeFd, openFd, readAt, truncateFd } from '../../storage/fsio.js';
-import { partialPathFor } from '../../storage/names.js';
+import { partialPathFor } from '../../storage/hidden-names.js';
 import type { Partial } from '../../storage/partials.js';
-import { encodeMessage } from '../../wire/messages.js';
+import { encodeMessage } from '../../wire/wire-messages.js';
 import type { Hasher } from '../hash.js';
 
 /** Re-hashing a partial copy: read size, and how often the sender hears PROGRESS. */

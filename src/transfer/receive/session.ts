@@ -1,6 +1,6 @@
 /**
  * Receives one file (or one speedtest) over one accepted connection: the protocol's state
- * machine (wire/messages.ts). The parts have files of their own: handshake.ts checks the HELLO,
+ * machine (wire/wire-messages.ts). The parts have files of their own: handshake.ts checks the HELLO,
  * file-sink.ts moves bytes from the socket into buffers, disk-writer.ts writes them,
  * discard-sink.ts counts a speedtest's bytes, partial.ts resumes and keeps partial copies.
  *
@@ -20,11 +20,11 @@ import { countReceived, metrics } from '../../core/metrics.js';
 import type { Reservation } from '../../storage/disks.js';
 import { closeFd, createdOn, fsyncFd, openFd } from '../../storage/fsio.js';
 import { writeHashRecord } from '../../storage/hash-records.js';
-import { partialPathFor, tempPathFor } from '../../storage/names.js';
+import { partialPathFor, tempPathFor } from '../../storage/hidden-names.js';
 import { findPartial } from '../../storage/partials.js';
 import { openDirForSync, publish } from '../../storage/publish.js';
 import { StreamReader } from '../../wire/frame.js';
-import { decodeMessage, encodeMessage, errorMessage, HelloMessage, MAX_WHY } from '../../wire/messages.js';
+import { decodeMessage, encodeMessage, errorMessage, HelloMessage, MAX_WHY } from '../../wire/wire-messages.js';
 import { printable } from '../../wire/names.js';
 import { checkPlotHeader, PLOT_HEADER_MAX_CHECK, PlotHeaderInfo } from '../../wire/plot-header.js';
 import { plotEnd, PlotEnd } from '../../wire/plot-end.js';
@@ -44,7 +44,7 @@ const ERROR_LINGER_MS = 5_000;
 export interface ReceiverContext extends HandshakePolicy {
   /**
    * Chooses where a file goes: checks that `name` is free everywhere it could land and reserves
-   * a disk's write slot. Throws PF_EXISTS (describing the copy, for `probe`: wire/probe.ts),
+   * a disk's write slot. Throws PF_EXISTS (describing the copy, for `probe`: wire/same-file-probe.ts),
    * PF_NO_SPACE or PF_BUSY. Called again, with the failed reservation released, when the disk
    * it chose fails before the first byte.
    */

@@ -27,9 +27,9 @@ import {
   MAX_BUS_MESSAGE,
   subjects,
   validateId,
-} from '../bus/messages.js';
+} from '../bus/bus-messages.js';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
-import type { HeldCopy } from '../wire/messages.js';
+import type { HeldCopy } from '../wire/wire-messages.js';
 import { ID_RE } from '../wire/names.js';
 import { describeHeld, findExisting } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, startPartialExpiry } from '../storage/partials.js';

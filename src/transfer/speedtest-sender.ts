@@ -12,7 +12,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { PlotferryError } from '../core/errors.js';
-import { encodeMessage } from '../wire/messages.js';
+import { encodeMessage } from '../wire/wire-messages.js';
 import { alignedBuffers } from '../storage/buffers.js';
 import { Connection, ConnectOptions, unexpected } from './connection.js';
 

@@ -6,7 +6,7 @@
  *
  * A plot a harvester already holds (same name and size) is not sent. Its source is removed only
  * when the holder's recorded hash equals the source's and the copy is provably another file
- * (held-verdict.ts, wire/probe.ts): a plotter that died between the transfer and the delete. A copy that
+ * (held-verdict.ts, wire/same-file-probe.ts): a plotter that died between the transfer and the delete. A copy that
  * is the source itself fails PF_SAME_FILE, another file under the name PF_EXISTS; a copy
  * without a hash record is a duplicate whose source is kept.
  */
@@ -17,7 +17,7 @@ import type { NatsConnection } from 'nats';
 import picomatch from 'picomatch';
 import type { Logger } from 'pino';
 import { linkDown, LinkDown, linkDownMessage } from '../bus/link.js';
-import type { Held } from '../bus/messages.js';
+import type { Held } from '../bus/bus-messages.js';
 import { asPlotferryError, errorJson, PlotferryError } from '../core/errors.js';
 import type { ResultLine } from './result-line.js';
 import { notify } from '../core/notify.js';

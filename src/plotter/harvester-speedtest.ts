@@ -7,11 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { decodeBus, encodeBus, subjects } from '../bus/messages.js';
+import { decodeBus, encodeBus, subjects } from '../bus/bus-messages.js';
 import { request } from '../bus/request.js';
 import { asPlotferryError, PlotferryError } from '../core/errors.js';
-import { collectHeartbeats } from './status.js';
-import { runSpeedtest, SpeedtestResult } from '../transfer/speedtest.js';
+import { collectHeartbeats } from './farm-status.js';
+import { runSpeedtest, SpeedtestResult } from '../transfer/speedtest-sender.js';
 
 export interface NatsSpeedtestOptions {
   nc: NatsConnection;

@@ -1,7 +1,7 @@
 /** `plotferry status`: the latest heartbeat of every live harvester, and a table of them. */
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { decodeBus, Heartbeat, subjects } from '../bus/messages.js';
+import { decodeBus, Heartbeat, subjects } from '../bus/bus-messages.js';
 import { abortableSleep } from '../core/sleep.js';
 import { formatBytes } from '../core/format.js';
 import { replotBlocked } from '../storage/replot.js';

@@ -28,9 +28,9 @@
  */
 import { ErrorCode, remoteCode, PlotferryError } from '../core/errors.js';
 import { ID_RE, validatePlotName } from '../wire/names.js';
-import { BESIDE } from '../wire/probe.js';
+import { BESIDE } from '../wire/same-file-probe.js';
 import type { PlotGroup } from '../wire/plot-header.js';
-import type { HeldCopy } from '../wire/messages.js';
+import type { HeldCopy } from '../wire/wire-messages.js';
 
 export const BUS_VERSION = 1;
 /** NATS' default max_payload is 1 MiB; ours are tiny, and a heartbeat of many disks stays far below. */

@@ -1,7 +1,7 @@
-/** The receiver's half of the same-file probe (wire/probe.ts explains it). */
+/** The receiver's half of the same-file probe (wire/same-file-probe.ts explains it). */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { Beside } from '../wire/probe.js';
+import type { Beside } from '../wire/same-file-probe.js';
 import { lockNameFor } from '../wire/names.js';
 import { decodeOwner } from './owner.js';
 

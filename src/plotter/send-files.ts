@@ -14,7 +14,7 @@ import { asPlotferryError, PlotferryError } from '../core/errors.js';
 import type { SendResult } from '../transfer/sender.js';
 import { sendableSource } from '../storage/plot-file.js';
 import { removeSource, SourceId } from '../storage/source.js';
-import { ExistsError } from '../wire/messages.js';
+import { ExistsError } from '../wire/wire-messages.js';
 import { deliveredAs, HeldError } from './held-verdict.js';
 import { tryLock } from './lock.js';
 
@@ -42,7 +42,7 @@ export interface DeliverOptions {
   move: boolean;
   log: Logger;
   /**
-   * Sends the file; `probe` goes into HELLO (wire/probe.ts), and the transfer holds the file to
+   * Sends the file; `probe` goes into HELLO (wire/same-file-probe.ts), and the transfer holds the file to
    * `source`, as it was checked here. `where` names the receiver.
    */
   transfer(probe: string | undefined, source: SourceId): Promise<Sent>;

@@ -26,7 +26,7 @@
 import { ErrorCode, PlotferryError, remoteCode } from '../core/errors.js';
 import { encodeFrame, Frame, FrameType } from './frame.js';
 import { ID_RE } from './names.js';
-import { BESIDE, Beside } from './probe.js';
+import { BESIDE, Beside } from './same-file-probe.js';
 
 export const HASH_ALGORITHMS = ['xxh64'] as const;
 export type HashAlgorithm = (typeof HASH_ALGORITHMS)[number];
@@ -41,7 +41,7 @@ export interface HelloMessage {
   mode?: 'speedtest';
   /** The sender can continue from an offset (ACCEPT {offset}). */
   resume?: boolean;
-  /** The token of the sender's lock beside its source (wire/probe.ts). */
+  /** The token of the sender's lock beside its source (wire/same-file-probe.ts). */
   probe?: string;
   /** The announce whose bid's offer this connection takes up (farm/offers.ts). */
   offer?: string;
@@ -83,7 +83,7 @@ export interface ErrorMessage {
 
 /**
  * A stored copy as a receiver describes it: in PF_EXISTS here, and on NATS in `Held` and a 'held'
- * Decline (bus/messages.ts). The one type for it: the plotter judges every description by it.
+ * Decline (bus/bus-messages.ts). The one type for it: the plotter judges every description by it.
  */
 export interface HeldCopy {
   path: string;
@@ -92,7 +92,7 @@ export interface HeldCopy {
   /** XXH64 recorded when plotferry stored it; absent when it came another way. */
   hash?: string;
   /**
-   * What lies beside the copy where the plotter's lock would be (storage/probe.ts). Absent from a
+   * What lies beside the copy where the plotter's lock would be (storage/beside-held.ts). Absent from a
    * receiver that was not asked to probe: then it cannot be told from the source.
    */
   beside?: Beside;
