@@ -470,17 +470,16 @@ export class DiskSet {
   }
 
   /**
-   * --replot-dry-run, for a plot no disk has room for: logs which PoS1 plots would go on the
-   * disk with the most free space (nothing is deleted; the plot is declined all the same).
+   * --replot-dry-run, for a plot no disk has room for: the next step of the plan of what a real
+   * --replot would have deleted (storage/replot-plan.ts), logged once per plot. Nothing is
+   * deleted; the plot is declined all the same.
    */
   async explainReplot(size: number, name: string): Promise<void> {
     const replot = this.options.replot;
     if (!replot?.dryRun) return;
     const usable = (await this.snapshot()).filter((i) => !i.unusable);
     if (usable.length === 0) return;
-    const best = usable.reduce((b, i) => (i.freeBytes > b.freeBytes ? i : b));
-    const need = size + this.reserveBytes - best.freeBytes;
-    if (need > 0) await replot.makeRoom(best.dir, name, () => Promise.resolve(need)).catch(() => undefined);
+    await replot.planDryRun(name, size, this.reserveBytes, usable).catch(() => undefined);
   }
 
   /**

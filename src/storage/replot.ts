@@ -32,6 +32,7 @@ import { readPlotHeader } from './fsio.js';
 import { type DirPlotIndex, headerIn, type HeaderSummary, plotIndexFor, summarize } from './plot-index.js';
 import { formatBytes } from '../core/format.js';
 import { metrics } from '../core/metrics.js';
+import { type PlanStep, ReplotPlan } from './replot-plan.js';
 
 export const REPLOT_ORDERS = ['oldest', 'newest', 'largest', 'smallest'] as const;
 export type ReplotOrder = (typeof REPLOT_ORDERS)[number];
@@ -114,6 +115,8 @@ export function replotBlocked(s: ReplotSummary, match?: string): string | undefi
 
 export class Replotter {
   private readonly lists = new Map<string, { at: number; list: Promise<ReplotList> }>();
+  /** --replot-dry-run: what a real --replot would have deleted so far (replot-plan.ts). */
+  private readonly dryPlan = new ReplotPlan();
   private deletedAt: number[] = [];
   private readonly matcher?: (name: string) => boolean;
 
@@ -213,6 +216,39 @@ export class Replotter {
         `${dir}: deleted ${deleted.length} PoS1 plot(s) for ${forPlot}, still ${formatBytes(need)} short (files changed meanwhile?)`,
       );
     return deleted;
+  }
+
+  /**
+   * --replot-dry-run, for plot `name` that no disk has room for: the plan's next step, logged
+   * once per plot, with what the plan has deleted so far (nothing is deleted).
+   */
+  async planDryRun(
+    name: string,
+    size: number,
+    reserve: number,
+    disks: readonly { dir: string; freeBytes: number }[],
+  ): Promise<PlanStep | undefined> {
+    const withVictims = await Promise.all(
+      disks.map(async (d) => ({
+        ...d,
+        victims: (await this.victims(d.dir)).map((v) => ({ name: v.name, frees: v.frees })),
+      })),
+    );
+    const step = this.dryPlan.step(name, size, reserve, withVictims);
+    if (!step) return undefined;
+    const p = this.dryPlan;
+    const soFar = `so far ${p.landedPlots} plot(s) would have landed and ${p.deletedPlots} PoS1 plot(s) gone (${formatBytes(p.deletedBytes)}); nothing deleted`;
+    if (step.kind === 'no-room')
+      this.o.log.info(
+        { for: name, dryRun: 'no-room' },
+        `replot dry run: ${name}: no disk could make room for it, even deleting every PoS1 plot that may go; ${soFar}`,
+      );
+    else
+      this.o.log.info(
+        { for: name, dir: step.dir, would: step.deletes.map((v) => v.name), dryRun: 'lands' },
+        `replot dry run: ${name} would land on ${step.dir}, ${step.deletes.length ? `deleting ${step.deletes.map((v) => `${v.name} (${formatBytes(v.frees)})`).join(', ')}` : 'in room an earlier deletion freed'}; ${soFar}`,
+      );
+    return step;
   }
 
   /** Forget the cached list of `dir` (a plot arrived or left). */

@@ -150,22 +150,29 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     assert.ok(free(d) >= 4 * MiB, 'the reserve is still free');
   });
 
-  it('--replot-dry-run deletes nothing and logs what would go; the plot finds no room (PF_NO_SPACE)', async () => {
+  it('--replot-dry-run deletes nothing and logs a plan: what would go for each plot, once, cumulative', async () => {
     const d = await fullDisk('dry');
     const c = await farm(d, { dryRun: true }, 'rp2');
-    const { src } = await arrivals('b', 3);
+    const { src } = await arrivals('b', 4);
     const before = fs.readdirSync(d).sort();
     const items = await sweepOnce(src, 'rp2');
     assert.deepEqual(
       items.map((i) => i.status),
-      ['sent', 'sent', 'failed'],
+      ['sent', 'sent', 'failed', 'failed'],
     );
     assert.equal(items[2]!.error?.code, 'PF_NO_SPACE');
-    const notOurs = (n: string) => !n.includes('-b-') && n !== '.plotferry-ledger';
+    const notOurs = (n: string) => !n.includes('-b-') && n !== '.plotferry-ledger' && n !== '.plotferry-plot-index';
     assert.deepEqual(fs.readdirSync(d).filter(notOurs).sort(), before.filter(notOurs), 'nothing deleted');
-    assert.ok(
-      c.lines.some((l) => /replot dry run: would delete BB1\.plot/.test(String(l.msg))),
-      'the log says what would go',
+    // Before, every announce (a plotter announces a declined plot again) named BB1 again.
+    const plan = c.lines.map((l) => String(l.msg)).filter((m) => m.startsWith('replot dry run:'));
+    assert.equal(plan.length, 2, plan.join('\n'));
+    assert.match(
+      plan[0]!,
+      /plot-k28-b-2\.plot2 would land on .*, deleting BB1\.plot \(8\.0 MiB\); so far 1 plot\(s\) would have landed and 1 PoS1 plot\(s\) gone/,
+    );
+    assert.match(
+      plan[1]!,
+      /plot-k28-b-3\.plot2 would land on .*, in room an earlier deletion freed; so far 2 plot\(s\) would have landed and 1 PoS1 plot\(s\) gone/,
     );
   });
 
