@@ -95,9 +95,10 @@ export function liveHolder(
 
 async function releaseIfOurs(lock: string, token: string): Promise<void> {
   const content = await fsp.readFile(lock, 'utf8').catch(() => undefined);
-  // unlink, not rm: one call (rm looks first), and a lock already gone is fine.
+  // unlink, not rm: one call (rm looks first). A lock already gone is fine, and so is one that
+  // cannot be removed (its disk went read-only, or away): it names this process, which is about
+  // to be gone, and the next taker proves that and takes it over. Throwing here left a harvester
+  // that never exited on SIGTERM.
   if (content !== undefined && decodeOwner(content)?.token === token)
-    await fsp.unlink(lock).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    await fsp.unlink(lock).catch(() => undefined);
 }

@@ -184,6 +184,12 @@ describe('receiving directories', () => {
       assert.deepEqual(ls(rw), ['c.plot']);
       await waitFor(() => /disk out of rotation/.test(rx.stderr()), 5_000, 'the log line');
       assert.match(rx.stderr(), new RegExp(`"dir":"${d}".*EROFS|EROFS.*"dir":"${d}"`));
+      // Stopping with a read-only disk: its lock cannot be removed, and that is no error (it was
+      // "unexpected error: EROFS", exit 1, and a harvester so stopped never exited).
+      rx.child.kill('SIGTERM');
+      const end = await rx.done;
+      assert.equal(end.code, 0, rx.stderr());
+      assert.doesNotMatch(rx.stderr(), /unexpected error/);
     } finally {
       rx.child.kill('SIGTERM');
       await rx.done;
