@@ -61,9 +61,31 @@ export class Notifier {
     }
   }
 
-  /** Waits for the messages under way (at shutdown, and in tests). */
+  /**
+   * Waits for the messages under way (at shutdown, and in tests), their retries included: the
+   * waits between tries hold the process from now on. They did not (unref'd timers), so a cron
+   * sweep ended during the first wait, and a failed webhook was neither retried nor logged.
+   */
   async flush(): Promise<void> {
+    this.holding = true;
+    for (const t of this.pausing) t.ref();
     await Promise.all([...this.pending]);
+  }
+
+  /** Stopping: the waits between tries keep the process alive until they are done. */
+  private holding = false;
+  private readonly pausing = new Set<NodeJS.Timeout>();
+
+  /** A wait between tries: it does not keep a running daemon alive, but a flush waits for it. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.pausing.delete(t);
+        resolve();
+      }, ms);
+      if (!this.holding) t.unref();
+      this.pausing.add(t);
+    });
   }
 
   private async deliver(req: WebhookRequest, key: string): Promise<void> {
@@ -84,7 +106,7 @@ export class Notifier {
       } catch (err) {
         why = (err as Error).name === 'TimeoutError' ? 'no answer in time' : (err as Error).message;
       }
-      if (attempt < waits.length) await new Promise((r) => setTimeout(r, waits[attempt]).unref());
+      if (attempt < waits.length) await this.pause(waits[attempt]!);
     }
     this.o.log.warn({ url: redact(req.url), event: key, why }, `notification not delivered (${why})`);
   }

@@ -33,8 +33,8 @@ interface Hook {
   close(): Promise<void>;
 }
 
-/** A webhook receiver: `mode` ok (200), hang (never answers), fail (500). */
-async function hook(mode: 'ok' | 'hang' | 'fail'): Promise<Hook> {
+/** A webhook receiver: `mode` ok (200), hang (never answers), fail (500), fail-once (500, then 200). */
+async function hook(mode: 'ok' | 'hang' | 'fail' | 'fail-once'): Promise<Hook> {
   const h = { bodies: [] as Record<string, unknown>[], hits: 0 };
   const open = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
@@ -44,7 +44,7 @@ async function hook(mode: 'ok' | 'hang' | 'fail'): Promise<Hook> {
       h.hits++;
       h.bodies.push(JSON.parse(data) as Record<string, unknown>);
       if (mode === 'hang') return void open.add(res);
-      res.writeHead(mode === 'ok' ? 200 : 500).end();
+      res.writeHead(mode === 'ok' || (mode === 'fail-once' && h.hits > 1) ? 200 : 500).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -177,6 +177,20 @@ describe('notify', () => {
   };
 
   // PLOTFERRY_NOTIFY="URL1,URL2" was one POST to a path of "/a,http://...".
+  // Found by a farmer's trial: a cron sweep ended during the first wait between tries, so a
+  // webhook that failed once was never retried, and nothing was logged.
+  it('a cron sweep retries a failed webhook before it exits', async () => {
+    const h = await hook('fail-once');
+    cleanup.push(() => h.close());
+    const d = await tmpDir('pf-notify-cron-');
+    cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(d, 'junk.plot'), 'not a plot'); // left for a human: notified
+    const r = await runCli(['sweep', '--nats', 'nats://127.0.0.1:1', '--dry-run', '--min-age', '0', '--notify', h.url, d]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(h.hits, 2, 'tried again after the 500');
+    assert.doesNotMatch(r.stderr, /not delivered/);
+  });
+
   it('several webhooks from PLOTFERRY_NOTIFY and from --config, as from the command line', async () => {
     const hooks = [await startWebhook(), await startWebhook()];
     cleanup.push(() => Promise.all(hooks.map((h) => h.close())).then(() => undefined));
