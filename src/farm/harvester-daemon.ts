@@ -117,6 +117,9 @@ export class Harvester {
         if (e.kind === 'gone') this.inventory.forget(e.dir);
         else if (e.kind === 'back') this.inventory.refresh();
       },
+      // A disk that joins after the start (mounted late, remounted writable) is counted now,
+      // not at the next reconciliation scan (its plots were missing from status and placement).
+      onClaimed: (dir) => this.inventory?.joined(dir),
       // What a disk holds of a group: stored plots, and plots of it being received there now.
       groups: (dir, group) => {
         const g = this.inventory.groupIn(dir, group);

@@ -140,6 +140,7 @@ export class Inventory {
 
   /** Scans now, then every rescanMs (the timer does not keep the process alive). */
   start(): Promise<void> {
+    this.started = true;
     this.timer = setInterval(() => void this.rescan(), this.rescanMs);
     this.timer.unref();
     return this.rescan();
@@ -237,6 +238,16 @@ export class Inventory {
     this.plots.delete(dir);
     this.other.delete(dir);
   }
+
+  /**
+   * A directory that became this process's after the start (a disk mounted late, one remounted
+   * writable): scanned now, after the scan under way, instead of at the next reconciliation.
+   */
+  joined(dir: string): void {
+    if (!this.started || this.stopped) return; // the first scan will see it
+    void (this.scanning ?? Promise.resolve()).then(() => (this.dirs().includes(dir) ? this.scanDir(dir) : 0));
+  }
+  private started = false;
 
   /** A scan soon that sees every directory as it is now (after the one under way, if any). */
   refresh(): void {

@@ -66,6 +66,8 @@ export function receiverDisks(
     allowRootFs?: boolean;
     /** What happens to the directories (storage/disk-events.ts): the receiver notifies. */
     onEvent?: DiskSetOptions['onEvent'];
+    /** A directory became this process's (at start, or later: a disk mounted, remounted writable). */
+    onClaimed?: (dir: string) => void;
     log: Logger;
     /** --replot: PoS1 plots give way to incoming plots (replot.ts). */
     replot?: ReplotSettings;
@@ -91,7 +93,10 @@ export function receiverDisks(
     ...(o.allowRootFs ? { allowRootFs: true } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
     owner: role,
-    onClaimed: (dir) => housekeep(dir, o.log),
+    onClaimed: async (dir) => {
+      await housekeep(dir, o.log);
+      o.onClaimed?.(dir);
+    },
     log: o.log,
     ...(replot ? { replot } : {}),
     ...(o.groups ? { groups: o.groups } : {}),

@@ -255,6 +255,27 @@ describe('a receiving directory is the disk it was', () => {
     assert.match((await beat()).text, /plots 5 /);
   });
 
+  // Found by a farmer's trial: a disk that joined after the start (remounted writable, mounted
+  // late) was in rotation at once, but its plots were counted only at the next reconciliation
+  // scan (10 min): status said 0, and a plot of a group it held went elsewhere.
+  it('a disk that joins after the start: its plots are counted as it joins, not 10 minutes later', async (t) => {
+    if (!isRoot) return t.skip('needs root: mounts tmpfs disks');
+    const a = await disk('pf-mnt-late-a-', 16);
+    const late = await disk('pf-mnt-late-b-', 16);
+    for (let i = 0; i < 2; i++) writeSamplePlot(path.join(late.at, `plot-k32-late-${i}.plot`), MiB, 32);
+    execFileSync('mount', ['-o', 'remount,ro', late.aside]);
+    cleanup.push(() => void execFileSync('mount', ['-o', 'remount,rw', late.aside]));
+    const h = await startTestHarvester({ nc: await nats(), id: 'mnt-late', prefix: 'mntlate', dirs: [a.at, late.at] });
+    cleanup.push(() => h.close());
+    const on = async (d: string) => {
+      const [hb] = await collectHeartbeats(await nats(), 'mntlate', 3_000, silentLogger());
+      return hb?.dirs.find((x) => x.dir === d);
+    };
+    assert.match((await on(late.at))?.unusable ?? '', /EROFS/);
+    execFileSync('mount', ['-o', 'remount,rw', late.aside]);
+    await waitFor(async () => (await on(late.at))?.plots === 2, 15_000, 'the disk that joined, counted');
+  });
+
   // The last gap: a disk unmounted between the choice of its directory and the creation of the
   // temporary file there would have the file created in the bare mount point.
   it('a file created after its disk went is told apart from one on the disk chosen', async (t) => {
