@@ -209,6 +209,9 @@ of(
 );
 /** A transfer's outcome as the counters take it. */
 export function countReceived(ok: boolean, bytes: number, seconds: number | undefined, code?: string): void {
+  // A busy refusal (every disk writing; the plotter waits and asks again) is how bidding paces
+  // itself, not a failure: counted, it fired the failure alert after a healthy sweep.
+  if (!ok && code === 'PF_BUSY') return;
   const outcome = ok ? 'ok' : 'failed';
   metrics.receivedPlots.inc({ outcome });
   metrics.receivedBytes.inc({ outcome }, bytes);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Metric } from 'prom-client';
-import { allMetrics, diskStateSamples, metricsOf } from '../../src/core/metrics.js';
+import { allMetrics, countReceived, diskStateSamples, metrics, metricsOf } from '../../src/core/metrics.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -51,6 +51,19 @@ describe('metrics', () => {
     const on = s.filter((x) => x.value === 1).map((x) => `${x.dir}:${x.state}`);
     assert.deepEqual(on, ['/a:in-rotation', '/b:failed']);
     assert.equal(s.filter((x) => x.dir === '/b').length, 5, 'every state, so a change shows as 1 -> 0');
+  });
+
+  // Found by a farmer's trial: a healthy sweep left failures_total{code="PF_BUSY"} 1, and the
+  // suggested alert (increase(plotferry_failures_total[1h]) > 0) fired.
+  it('a busy refusal is not a failure; a refused transfer is', async () => {
+    const failures = async (code: string) =>
+      (await metrics.failures.get()).values.find((v) => v.labels.code === code)?.value ?? 0;
+    const busy = await failures('PF_BUSY');
+    countReceived(false, 0, undefined, 'PF_BUSY');
+    assert.equal(await failures('PF_BUSY'), busy);
+    const io = await failures('PF_IO');
+    countReceived(false, 10, undefined, 'PF_IO');
+    assert.equal(await failures('PF_IO'), io + 1);
   });
 
   it('the Grafana dashboard queries only metrics that exist', () => {
