@@ -14,12 +14,23 @@ export const statusCommand = defineCommand<StatusArgs>({
   name: 'status',
   command: 'status',
   describe:
-    'list live harvesters: disks with free/total space, plots stored, transfers running; exit 1 if a disk takes no plot, 3 if no harvester answered',
+    'list live harvesters: disks with free/total space, plots stored, transfers running; exit 1 if a disk takes no plot, 3 if no harvester answered (or NATS is out of reach)',
   handler: (args) =>
     runCommand(args, async (log) => {
       const { connectNats } = await import('../bus/connect.js');
       const { collectHeartbeats, formatStatus, statusVerdict } = await import('../plotter/farm-status.js');
-      const nc = await connectNats(args.nats.join(','), 'plotferry-status', log, natsAuth(args));
+      const { asPlotferryError } = await import('../core/errors.js');
+      const { reportError } = await import('./run.js');
+      let nc: Awaited<ReturnType<typeof connectNats>>;
+      try {
+        nc = await connectNats(args.nats.join(','), 'plotferry-status', log, natsAuth(args));
+      } catch (err) {
+        // NATS out of reach: no harvester can answer. 3, as for none answering, so that a monitor
+        // tells it from a disk out of rotation (1); a refused login stays 1, an option 2.
+        if (asPlotferryError(err).code !== 'PF_CONNECTION') throw err;
+        reportError(err);
+        return 3;
+      }
       try {
         const beats = await collectHeartbeats(nc, args.prefix, args.wait * 1000, log);
         if (args.json) for (const b of beats) process.stdout.write(`${JSON.stringify(b)}\n`);

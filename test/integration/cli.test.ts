@@ -482,3 +482,12 @@ describe('plotferry demo', () => {
     assert.ok(!fs.existsSync(stale));
   });
 });
+
+describe('status for a monitor', () => {
+  // Found by a farmer's trial: NATS out of reach exited 1, as a disk out of rotation does.
+  it('exits 3 when NATS is out of reach, as when no harvester answers', async () => {
+    const r = await runCli(['status', '--nats', 'nats://127.0.0.1:1', '--wait', '0.2']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /PF_CONNECTION: cannot reach NATS/);
+  });
+});
