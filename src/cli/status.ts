@@ -32,10 +32,11 @@ export const statusCommand = defineCommand<StatusArgs>({
         return 3;
       }
       try {
-        const beats = await collectHeartbeats(nc, args.prefix, args.wait * 1000, log);
+        const clashes: string[] = [];
+        const beats = await collectHeartbeats(nc, args.prefix, args.wait * 1000, log, clashes);
         if (args.json) for (const b of beats) process.stdout.write(`${JSON.stringify(b)}\n`);
         else process.stdout.write(formatStatus(beats));
-        const verdict = statusVerdict(beats, args.wait, args.ignoreDisks);
+        const verdict = statusVerdict(beats, args.wait, args.ignoreDisks, clashes);
         for (const p of verdict.problems) log.warn(p);
         return verdict.exit;
       } finally {

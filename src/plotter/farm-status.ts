@@ -14,6 +14,8 @@ export async function collectHeartbeats(
   prefix: string,
   waitMs: number,
   log: Logger,
+  /** Filled with a line per id two harvesters answer under (for the exit status). */
+  clashes: string[] = [],
 ): Promise<Heartbeat[]> {
   const latest = new Map<string, Heartbeat>();
   const clashed = new Set<string>();
@@ -25,10 +27,9 @@ export async function collectHeartbeats(
         const before = latest.get(hb.harvester);
         if (before && !sameHarvester(before, hb) && !clashed.has(hb.harvester)) {
           clashed.add(hb.harvester);
-          log.warn(
-            { harvester: hb.harvester },
-            `two harvesters answer as ${hb.harvester} (${whereIs(before)}; ${whereIs(hb)}): status shows one of them at a time, and bids cannot tell them apart; give each its own --id (PLOTFERRY_HARVESTER_ID)`,
-          );
+          const line = `two harvesters answer as ${hb.harvester} (${whereIs(before)}; ${whereIs(hb)}): status shows one of them at a time, and bids cannot tell them apart; give each its own --id (PLOTFERRY_HARVESTER_ID)`;
+          clashes.push(line);
+          log.warn({ harvester: hb.harvester }, line);
         }
         latest.set(hb.harvester, hb);
       } catch (e) {
@@ -55,7 +56,8 @@ export async function collectHeartbeats(
 
 /**
  * What `status` exits with, for a monitor that runs it: 0 when harvesters answered and every
- * disk takes plots; 1 when a disk is out of rotation, disabled or gone (unless `ignoreDisks`);
+ * disk takes plots; 1 when a disk is out of rotation, disabled or gone (unless `ignoreDisks`),
+ * or two harvesters answer under one id (`clashes`, said by collectHeartbeats);
  * 3 when no harvester answered at all. `problems` says why, one line each.
  */
 export interface StatusVerdict {
@@ -63,7 +65,12 @@ export interface StatusVerdict {
   problems: string[];
 }
 
-export function statusVerdict(beats: readonly Heartbeat[], waitS: number, ignoreDisks: boolean): StatusVerdict {
+export function statusVerdict(
+  beats: readonly Heartbeat[],
+  waitS: number,
+  ignoreDisks: boolean,
+  clashes: readonly string[] = [],
+): StatusVerdict {
   if (beats.length === 0)
     return {
       exit: 3,
@@ -76,12 +83,17 @@ export function statusVerdict(beats: readonly Heartbeat[], waitS: number, ignore
       .filter((d) => d.unusable !== undefined || d.gone)
       .map((d) => `${b.harvester}: ${d.dir} takes no plot: ${d.unusable ?? 'disk gone (PF_DISK_GONE)'}`),
   );
-  return { exit: problems.length > 0 && !ignoreDisks ? 1 : 0, problems };
+  // Two harvesters under one id: what status shows of them is wrong, whatever the disks say.
+  return { exit: clashes.length > 0 || (problems.length > 0 && !ignoreDisks) ? 1 : 0, problems };
 }
 
 /** Two heartbeats of one id from one harvester: the same host and the same directories. */
 export function sameHarvester(a: Heartbeat, b: Heartbeat): boolean {
-  const dirs = (h: Heartbeat) => h.dirs.map((d) => d.dir).sort().join('\0');
+  const dirs = (h: Heartbeat) =>
+    h.dirs
+      .map((d) => d.dir)
+      .sort()
+      .join('\0');
   return a.host === b.host && dirs(a) === dirs(b);
 }
 

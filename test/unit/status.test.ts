@@ -257,6 +257,8 @@ describe('status: the exit status a monitor reads', () => {
       'h1: /mnt/a takes no plot: out of rotation until 10:00:00 UTC after a failed write (EROFS)',
       'h1: /mnt/c takes no plot: disk gone (PF_DISK_GONE)',
     ]);
+    // Two harvesters under one id: 1 whatever the disks say (status shows one of them at a time).
+    assert.equal(statusVerdict([beat([disk('/mnt/x')])], 6, true, ['two harvesters answer as h1 ...']).exit, 1);
     const relaxed = statusVerdict(beats, 6, true);
     assert.equal(relaxed.exit, 0);
     assert.equal(relaxed.problems.length, 2, 'still said, on stderr');
