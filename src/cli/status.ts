@@ -26,8 +26,10 @@ export const statusCommand = defineCommand<StatusArgs>({
         nc = await connectNats(args.nats.join(','), 'plotferry-status', log, natsAuth(args));
       } catch (err) {
         // NATS out of reach: no harvester can answer. 3, as for none answering, so that a monitor
-        // tells it from a disk out of rotation (1); a refused login stays 1, an option 2.
-        if (asPlotferryError(err).code !== 'PF_CONNECTION') throw err;
+        // tells it from a disk out of rotation (1). A refused login or a TLS setup that fails (also
+        // PF_CONNECTION, but a setting to fix) stays 1, an option 2.
+        const e = asPlotferryError(err);
+        if (e.code !== 'PF_CONNECTION' || !e.message.startsWith('cannot reach NATS')) throw err;
         reportError(err);
         return 3;
       }
