@@ -16,6 +16,9 @@
  *             1 x 6 GiB (many-10gbe.ts; root; ~13 GiB of memory)
  *   writeback 4 x 1 GiB one after another from /dev/shm onto --disk-dir: write-behind against
  *             none and against nc with a sync per file (writeback.ts); --size does not apply
+ *   farm-10gbe  6 plots of 0.92 GiB (--size when given) across the emulated 10GbE link to a
+ *             harvester with 2 tmpfs disks: sweep, sweep --watch, a socat loop and iperf3,
+ *             interleaved (farm-10gbe.ts; root)
  *
  * Prints a table per scenario with plotferry's ratio to each tool and whether the targets hold;
  * writes, unless --no-save, bench/results/suite-DATE.json and latest.{md,svg,json}.
@@ -40,12 +43,14 @@ import { HoldResult, holdSummary, runEcho, runHold } from './hold.js';
 import { ManyRow, manySummary, runMany } from './many.js';
 import { Many10gResult, many10gbeSummary, runMany10gbe } from './many-10gbe.js';
 import { runWriteback, WritebackResult, writebackSummary } from './writeback.js';
+import { FarmResult, PLOT_SIZE, runFarm10gbe } from './farm-10gbe.js';
+import { farmSummary } from './farm-10gbe-report.js';
 import { markdownReport, markdownTable, ScenarioResult, summarize, svgChart } from './report.js';
 import { Run, runOnce, Tool, TOOL_INFO, TOOLS, unavailable } from './tools.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.resolve(here, '../../bench/results');
-const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold', 'many-10gbe', 'writeback'] as const;
+const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold', 'many-10gbe', 'writeback', 'farm-10gbe'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** The issue's targets: plotferry's median over the tool's, at least. */
@@ -56,7 +61,7 @@ const TARGETS: Partial<Record<Scenario, Partial<Record<Tool, number>>>> = {
 
 const args = yargs(hideBin(process.argv))
   .usage('npm run bench -- [options]')
-  .option('size', { type: 'string', default: '2G', describe: 'file size (e.g. 64M, 2G)' })
+  .option('size', { type: 'string', describe: 'file size (e.g. 64M, 2G; default 2G, farm-10gbe: 0.92 GiB plots)' })
   .option('rounds', { type: 'number', default: 3, describe: 'rounds; each round runs every tool once' })
   .option('warmup', {
     type: 'number',
@@ -70,7 +75,8 @@ const args = yargs(hideBin(process.argv))
   .strict()
   .parseSync();
 
-const size = parseBytes(args.size, 'size');
+const sizeText = args.size ?? '2G';
+const size = parseBytes(sizeText, 'size');
 const pick = <T extends string>(list: string, all: readonly T[], what: string): T[] =>
   list.split(',').map((t) => {
     const v = t.trim() as T;
@@ -169,14 +175,24 @@ async function main(): Promise<void> {
   const machine = `${cpus[0]?.model.trim() ?? 'cpu'} x${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}, hash ${hashImplementation()}`;
   const date = new Date().toISOString();
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
-  write(`plotferry bench: ${args.size} file, ${args.rounds} round(s)\nmachine: ${machine}\n`);
+  write(`plotferry bench: ${sizeText} file, ${args.rounds} round(s)\nmachine: ${machine}\n`);
   const results: ScenarioResult[] = [];
   let many: ManyRow[] | undefined;
   let hold: { full: HoldResult; empty: HoldResult; echo: Awaited<ReturnType<typeof runEcho>> } | undefined;
   let many10: Many10gResult | undefined;
   let writeback: WritebackResult | undefined;
+  let farm: FarmResult | undefined;
   for (const s of scenarios) {
-    if (s === 'writeback') {
+    if (s === 'farm-10gbe') {
+      write('\nfarm-10gbe: a sweep across the emulated 10GbE link, socat and iperf3 beside it (bench/farm-10gbe.ts)\n');
+      const plot = args.size === undefined ? PLOT_SIZE : size;
+      farm = await runFarm10gbe('/dev/shm', { size: plot, rounds: args.rounds, warmup: args.warmup });
+      write(
+        farm.skipped
+          ? `  skipped: ${farm.skipped}\n`
+          : `\n${farm.describe}\n\n${farmSummary(farm.runs, farm.plots * farm.size)}\n`,
+      );
+    } else if (s === 'writeback') {
       write('\nwriteback: plots one after another onto a disk (bench/writeback.ts)\n');
       writeback = await runWriteback(args['disk-dir'], { rounds: args.rounds, warmup: args.warmup });
       write(
@@ -215,6 +231,7 @@ async function main(): Promise<void> {
       ...(hold ? { hold } : {}),
       ...(many10 ? { many10gbe: many10 } : {}),
       ...(writeback ? { writeback } : {}),
+      ...(farm ? { farm10gbe: farm } : {}),
     },
     null,
     2,
@@ -225,7 +242,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(RESULTS, 'latest.json'), json);
     fs.writeFileSync(
       path.join(RESULTS, 'latest.md'),
-      markdownReport(results, { machine, date, size: args.size, rounds: args.rounds, warmup: args.warmup, command }) +
+      markdownReport(results, { machine, date, size: sizeText, rounds: args.rounds, warmup: args.warmup, command }) +
         (many ? `\n## many: a farm on this machine, many small plots\n\n${manySummary(many)}\n` : '') +
         (hold
           ? `\n## hold: a harvester holding 2 x 20,000 plots\n\n${holdSummary(hold.full, hold.empty, hold.echo)}\n`
@@ -233,11 +250,14 @@ async function main(): Promise<void> {
         (many10 && !many10.skipped ? `\n## many-10gbe: ${many10.describe}\n\n${many10gbeSummary(many10.rows)}\n` : '') +
         (writeback && !writeback.skipped
           ? `\n## writeback: ${writeback.describe}\n\n${writebackSummary(writeback)}\n`
+          : '') +
+        (farm && !farm.skipped
+          ? `\n## farm-10gbe: ${farm.describe}\n\n${farmSummary(farm.runs, farm.plots * farm.size)}\n`
           : ''),
     );
     fs.writeFileSync(
       path.join(RESULTS, 'latest.svg'),
-      svgChart(results, `MB/s, ${args.size} file, median of ${args.rounds} (bar) with min–max (line)`),
+      svgChart(results, `MB/s, ${sizeText} file, median of ${args.rounds} (bar) with min–max (line)`),
     );
     write(`\nresults: bench/results/latest.md, latest.svg, suite-${stamp}.json\n`);
   }
@@ -245,7 +265,8 @@ async function main(): Promise<void> {
     results.some((s) => s.runs.some((r) => !r.ok)) ||
     many?.some((r) => !r.ok) ||
     many10?.rows.some((r) => !r.ok) ||
-    writeback?.rows.some((r) => !r.ok)
+    writeback?.rows.some((r) => !r.ok) ||
+    farm?.runs.some((r) => !r.ok)
   )
     process.exitCode = 1;
 }
