@@ -123,6 +123,18 @@ class Cleanup {
   }
   now(): void {
     for (const p of this.procs.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
+    // What still runs in the two namespaces (a sweep or a socat under /usr/bin/time, which a
+    // signal to `time` would not reach) is ours: ended by its id, so no namespace outlives the run.
+    for (const ns of this.link ? [this.link.sendPrefix, this.link.recvPrefix].map((p) => p.at(-1)!) : []) {
+      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
+      for (const pid of pids.split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
     // Lazy: a process killed a moment ago may still hold a file open on it.
     for (const d of this.mounts.splice(0)) spawnSync('umount', ['-l', d]);
     for (const d of this.dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
