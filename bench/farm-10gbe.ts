@@ -286,8 +286,9 @@ async function landed(rig: Rig, names: readonly string[], timeoutMs: number): Pr
   const all = () => rig.disks.flatMap((d) => fs.readdirSync(d)).filter((f) => want.has(f)).length === want.size;
   if (all()) return;
   await new Promise<void>((resolve, reject) => {
-    // inotify sees the harvester's rename or link at once; the poll is a fallback.
-    const watchers = rig.disks.map((d) => fs.watch(d, () => check()));
+    // inotify sees the harvester's rename or link at once; the poll is a fallback. Events for
+    // other names (every write into a temporary file is one) are let go without a listing.
+    const watchers = rig.disks.map((d) => fs.watch(d, (_, name) => name && want.has(name) && check()));
     const poll = setInterval(() => check(), 250);
     const timer = setTimeout(() => finish(new Error(`not landed after ${timeoutMs / 1000} s`)), timeoutMs);
     const finish = (err?: Error) => {
