@@ -19,6 +19,48 @@ export interface FarmRun {
   senderCpu: number;
   receiverCpu: number;
   error?: string;
+  /** The sweeps only: what NATS showed of their waits on busy disks (busyWaits). */
+  busy?: BusyWaits;
+}
+
+/** What bench/nats-spy.ts heard: an announce, a bid, a harvester's `free`; `t` in ms. */
+export interface BusEvent {
+  t: number;
+  kind: 'announce' | 'bid' | 'free';
+  id?: string;
+  name?: string;
+  busy?: boolean;
+}
+
+export interface BusyWaits {
+  /** Announces answered busy (every disk with room was receiving). */
+  answers: number;
+  /** From each busy answer to the same plot's next announce, summed. */
+  waitedS: number;
+  /** From each busy answer to the next `free` a harvester published. */
+  freeAfterMs: number[];
+}
+
+/**
+ * The busy answers among one run's `events` (in the order heard), how long each of those plots
+ * then waited before it was announced again, and how soon after a busy answer a disk was freed:
+ * a plot that waits far longer than the `free` took missed the wake-up and polled.
+ */
+export function busyWaits(events: readonly BusEvent[]): BusyWaits {
+  const names = new Map(events.filter((e) => e.kind === 'announce').map((e) => [e.id, e.name]));
+  const seen = new Set<string | undefined>();
+  const out: BusyWaits = { answers: 0, waitedS: 0, freeAfterMs: [] };
+  for (const [i, e] of events.entries()) {
+    if (e.kind !== 'bid' || !e.busy || seen.has(e.id)) continue;
+    seen.add(e.id);
+    out.answers++;
+    const later = events.slice(i + 1);
+    const again = later.find((x) => x.kind === 'announce' && x.name === names.get(e.id));
+    if (again) out.waitedS += (again.t - e.t) / 1000;
+    const free = later.find((x) => x.kind === 'free');
+    if (free) out.freeAfterMs.push(free.t - e.t);
+  }
+  return out;
 }
 
 const LABELS: Record<FarmTool, string> = {
@@ -89,6 +131,15 @@ export function farmSummary(runs: readonly FarmRun[], bytesPerRun: number): stri
       lines.push(
         `- target ${t.tool} >= ${t.want} x ${t.over}: ${f2(r.median)} ${r.median >= t.want ? 'met' : 'NOT met'}`,
       );
+  }
+  for (const tool of FARM_TOOLS) {
+    const bs = runs.filter((r) => r.tool === tool && r.busy).map((r) => r.busy!);
+    if (!bs.length) continue;
+    const free = bs.flatMap((b) => b.freeAfterMs);
+    lines.push(
+      `- ${tool}: announces answered busy per run ${bs.map((b) => b.answers).join(', ')}; those plots waited ${bs.map((b) => b.waitedS.toFixed(1)).join(', ')} s in all before their next announce` +
+        (free.length ? `, while a disk was freed ${f0(median(free))} ms after a busy answer (median)` : ''),
+    );
   }
   const errors = [...new Set(runs.filter((r) => !r.ok).map((r) => `${r.tool}: ${r.error ?? 'failed'}`))];
   for (const e of errors) lines.push(`- FAILED ${e}`);

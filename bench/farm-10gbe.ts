@@ -12,7 +12,9 @@
  *   - iperf3: the same bytes memory to memory, one stream (the link's ceiling).
  * Every copy is checked against its original's XXH64 and must be on a disk exactly once; every
  * swept source must be gone. Sources are hard links to one set of originals, named anew for
- * each run so that no harvester state from an earlier run can stand in for a transfer.
+ * each run so that no harvester state from an earlier run can stand in for a transfer. A
+ * listener on NATS (nats-spy.ts) notes the announces, bids and `free`s, to tell how long the
+ * sweeps' plots waited on busy disks.
  *
  * nats-server and the harvester live in the receivers' network namespace, the senders in the
  * other. Needs root. The namespaces, the mounts and the processes are removed on the way out,
@@ -21,10 +23,11 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { natsServerPath } from '../src/demo/nats-server.js';
 import { NO_GROUP, writeSamplePlot } from '../src/demo/sample.js';
 import { hashFile } from '../src/transfer/hash.js';
-import { FARM_TOOLS, FarmRun, FarmTool } from './farm-10gbe-report.js';
+import { BusEvent, busyWaits, FARM_TOOLS, FarmRun, FarmTool } from './farm-10gbe-report.js';
 import { cannotEmulate, Link, tenGbE } from './link.js';
 import { harvesterArgv, sweepArgv } from './many.js';
 import { CLI } from './peers.js';
@@ -36,6 +39,7 @@ const PLOTS = 6;
 const CONCURRENCY = 2;
 const NATS_PORT = 4222;
 const write = (s: string) => process.stdout.write(s);
+const SPY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'nats-spy.js');
 
 export interface FarmResult {
   runs: FarmRun[];
@@ -57,6 +61,8 @@ interface Rig {
   /** XXH64 per original, by index. */
   sums: string[];
   size: number;
+  /** Announces, bids and `free`s, as heard on NATS (nats-spy.ts). */
+  bus: BusEvent[];
 }
 
 export async function runFarm10gbe(
@@ -81,7 +87,7 @@ export async function runFarm10gbe(
         const r = await runOne(rig, tool, round);
         if (round > 0) runs.push(r);
         write(
-          `  ${round > 0 ? `round ${round}` : 'warm-up'} ${tool.padEnd(13)} ${r.seconds.toFixed(2).padStart(6)} s ${r.mbps.toFixed(0).padStart(5)} MB/s  CPU send ${r.senderCpu.toFixed(2)} s, recv ${r.receiverCpu.toFixed(2)} s ${r.ok ? '' : `FAILED: ${r.error}`}\n`,
+          `  ${round > 0 ? `round ${round}` : 'warm-up'} ${tool.padEnd(13)} ${r.seconds.toFixed(2).padStart(6)} s ${r.mbps.toFixed(0).padStart(5)} MB/s  CPU send ${r.senderCpu.toFixed(2)} s, recv ${r.receiverCpu.toFixed(2)} s${r.busy ? `, busy answers ${r.busy.answers} (${r.busy.waitedS.toFixed(1)} s waited)` : ''} ${r.ok ? '' : `FAILED: ${r.error}`}\n`,
         );
       }
     }
@@ -182,7 +188,30 @@ async function setUp(work: string, size: number, cleanup: Cleanup): Promise<Rig>
     sums.push(await hashFile(f));
   }
   await harvesterAnswers(link, nats);
-  return { link, nats, harvester, disks, base, scratch, originals, sums, size };
+  return { link, nats, harvester, disks, base, scratch, originals, sums, size, bus: await listen(link, nats, cleanup) };
+}
+
+/** Starts nats-spy.ts on the senders' side; its events land in the returned list as they come. */
+async function listen(link: Link, nats: string, cleanup: Cleanup): Promise<BusEvent[]> {
+  const spy = cleanup.proc(
+    spawn(link.sendPrefix[0]!, [...link.sendPrefix.slice(1), process.execPath, SPY, nats], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  );
+  const events: BusEvent[] = [];
+  let rest = '';
+  await new Promise<void>((resolve, reject) => {
+    spy.once('exit', () => reject(new Error('nats-spy.js exited')));
+    spy.stdout!.on('data', (c: Buffer) => {
+      const lines = (rest + c.toString()).split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) {
+        if (l === 'ready') resolve();
+        else if (l.startsWith('{')) events.push(JSON.parse(l) as BusEvent);
+      }
+    });
+  });
+  return events;
 }
 
 /** Ready once the harvester answers a status ping from the senders' side. */
@@ -217,6 +246,7 @@ function linkSources(rig: Rig, dir: string, names: readonly string[]): string[] 
 async function runOne(rig: Rig, tool: FarmTool, round: number): Promise<FarmRun> {
   const tag = `${round > 0 ? `r${round}` : `w${-round}`}-${tool.replace(/[^a-z0-9]/g, '')}`;
   const names = namesFor(tag);
+  const heard = rig.bus.length;
   let m: Measured;
   try {
     switch (tool) {
@@ -249,6 +279,7 @@ async function runOne(rig: Rig, tool: FarmTool, round: number): Promise<FarmRun>
     ...(error ? { error } : {}),
     senderCpu: m.senderCpu,
     receiverCpu: m.receiverCpu,
+    ...(tool.startsWith('sweep') ? { busy: busyWaits(rig.bus.slice(heard)) } : {}),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { farmRatio, farmSummary, FarmRun, FarmTool } from '../../bench/farm-10gbe-report.js';
+import { BusEvent, busyWaits, farmRatio, farmSummary, FarmRun, FarmTool } from '../../bench/farm-10gbe-report.js';
 
 const run = (tool: FarmTool, round: number, mbps: number, ok = true): FarmRun => ({
   tool,
@@ -54,5 +54,25 @@ describe('farm-10gbe report', () => {
     assert.match(text, /FAILED sweep --watch: the copy is not byte-exact/);
     // CPU per GiB over the run's bytes: 1 s and 2 s for 6 GiB.
     assert.match(text, /\| 0\.17 \/ 0\.33 \| 1\/2 \|/);
+  });
+
+  it('counts busy answers once per announce, the wait until the plot is announced again, and the free after', () => {
+    const ev: BusEvent[] = [
+      { t: 0, kind: 'announce', id: 'a1', name: 'p0' },
+      { t: 2, kind: 'bid', id: 'a1', busy: false },
+      { t: 1000, kind: 'announce', id: 'a2', name: 'p2' },
+      { t: 1003, kind: 'bid', id: 'a2', busy: true },
+      { t: 1003, kind: 'bid', id: 'a2', busy: true },
+      { t: 1040, kind: 'free' },
+      { t: 1100, kind: 'announce', id: 'a3', name: 'p3' },
+      { t: 1102, kind: 'bid', id: 'a3', busy: false },
+      { t: 2503, kind: 'announce', id: 'a4', name: 'p2' },
+      { t: 2504, kind: 'bid', id: 'a4', busy: false },
+    ];
+    const b = busyWaits(ev);
+    assert.equal(b.answers, 1);
+    assert.equal(b.waitedS, 1.5);
+    assert.deepEqual(b.freeAfterMs, [37]);
+    assert.deepEqual(busyWaits(ev.slice(0, 2)), { answers: 0, waitedS: 0, freeAfterMs: [] });
   });
 });
