@@ -175,7 +175,9 @@ async function main(): Promise<void> {
   const machine = `${cpus[0]?.model.trim() ?? 'cpu'} x${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}, hash ${hashImplementation()}`;
   const date = new Date().toISOString();
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
-  write(`plotferry bench: ${sizeText} file, ${args.rounds} round(s)\nmachine: ${machine}\n`);
+  write(
+    `plotferry bench: ${args.size ?? '2G (farm-10gbe: 0.92 GiB plots)'} file, ${args.rounds} round(s)\nmachine: ${machine}\n`,
+  );
   const results: ScenarioResult[] = [];
   let many: ManyRow[] | undefined;
   let hold: { full: HoldResult; empty: HoldResult; echo: Awaited<ReturnType<typeof runEcho>> } | undefined;
