@@ -19,6 +19,9 @@
  *   hdd       harvester disks that seek like HDDs (ext4 on loop devices, reads capped at 150/s):
  *             restart reads at --plots, lookup latency during a restart and a sweep, and a farm
  *             of --farm disks x plots starting (hdd.ts; root; only when named: ~12 min)
+ *   farm-10gbe  6 plots of 0.92 GiB (--size when given) across the emulated 10GbE link to a
+ *             harvester with 2 tmpfs disks: sweep, sweep --watch, a socat loop and iperf3,
+ *             interleaved (farm-10gbe.ts; root)
  *
  * Prints a table per scenario with plotferry's ratio to each tool and whether the targets hold;
  * writes, unless --no-save, bench/results/suite-DATE.json and latest.{md,svg,json}.
@@ -44,12 +47,24 @@ import { ManyRow, manySummary, runMany } from './many.js';
 import { Many10gResult, many10gbeSummary, runMany10gbe } from './many-10gbe.js';
 import { runWriteback, WritebackResult, writebackSummary } from './writeback.js';
 import { HddResult, hddSummary, runHdd } from './hdd.js';
+import { FarmResult, PLOT_SIZE, runFarm10gbe } from './farm-10gbe.js';
+import { farmSummary } from './farm-10gbe-report.js';
 import { markdownReport, markdownTable, ScenarioResult, summarize, svgChart } from './report.js';
 import { Run, runOnce, Tool, TOOL_INFO, TOOLS, unavailable } from './tools.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.resolve(here, '../../bench/results');
-const SCENARIOS = ['loopback', '10gbe', 'disk', 'many', 'hold', 'many-10gbe', 'writeback', 'hdd'] as const;
+const SCENARIOS = [
+  'loopback',
+  '10gbe',
+  'disk',
+  'many',
+  'hold',
+  'many-10gbe',
+  'writeback',
+  'hdd',
+  'farm-10gbe',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /** Run only when named: it takes minutes, loop devices and a cgroup, and drops the machine's caches. */
 const BY_NAME_ONLY: readonly Scenario[] = ['hdd'];
@@ -64,7 +79,7 @@ const args = yargs(hideBin(process.argv))
   .usage('npm run bench -- [options]')
   .option('size', {
     type: 'string',
-    describe: 'file size (e.g. 64M, 2G; default 2G, for hdd the plot it sweeps: 0.92G)',
+    describe: 'file size (e.g. 64M, 2G; default 2G; hdd: the plot it sweeps, 0.92G; farm-10gbe: 0.92 GiB plots)',
   })
   .option('rounds', { type: 'number', default: 3, describe: 'rounds; each round runs every tool once' })
   .option('warmup', {
@@ -217,11 +232,21 @@ async function main(): Promise<void> {
   let many10: Many10gResult | undefined;
   let writeback: WritebackResult | undefined;
   let hdd: HddResult | undefined;
+  let farm: FarmResult | undefined;
   for (const s of scenarios) {
     if (s === 'hdd') {
       write('\nhdd: harvester disks that seek like HDDs (bench/hdd.ts)\n');
       hdd = await runHdd(hddOptions());
       write(hdd.skipped ? `  skipped: ${hdd.skipped}\n` : `\n${hddSummary(hdd)}\n`);
+    } else if (s === 'farm-10gbe') {
+      write('\nfarm-10gbe: a sweep across the emulated 10GbE link, socat and iperf3 beside it (bench/farm-10gbe.ts)\n');
+      const plot = args.size === undefined ? PLOT_SIZE : size;
+      farm = await runFarm10gbe('/dev/shm', { size: plot, rounds: args.rounds, warmup: args.warmup });
+      write(
+        farm.skipped
+          ? `  skipped: ${farm.skipped}\n`
+          : `\n${farm.describe}\n\n${farmSummary(farm.runs, farm.plots * farm.size)}\n`,
+      );
     } else if (s === 'writeback') {
       write('\nwriteback: plots one after another onto a disk (bench/writeback.ts)\n');
       writeback = await runWriteback(args['disk-dir'], { rounds: args.rounds, warmup: args.warmup });
@@ -262,6 +287,7 @@ async function main(): Promise<void> {
       ...(many10 ? { many10gbe: many10 } : {}),
       ...(writeback ? { writeback } : {}),
       ...(hdd ? { hdd } : {}),
+      ...(farm ? { farm10gbe: farm } : {}),
     },
     null,
     2,
@@ -281,7 +307,10 @@ async function main(): Promise<void> {
         (writeback && !writeback.skipped
           ? `\n## writeback: ${writeback.describe}\n\n${writebackSummary(writeback)}\n`
           : '') +
-        (hdd && !hdd.skipped ? `\n## hdd: ${hdd.describe}\n\n${hddSummary(hdd)}\n` : ''),
+        (hdd && !hdd.skipped ? `\n## hdd: ${hdd.describe}\n\n${hddSummary(hdd)}\n` : '') +
+        (farm && !farm.skipped
+          ? `\n## farm-10gbe: ${farm.describe}\n\n${farmSummary(farm.runs, farm.plots * farm.size)}\n`
+          : ''),
     );
     fs.writeFileSync(
       path.join(RESULTS, 'latest.svg'),
@@ -294,7 +323,8 @@ async function main(): Promise<void> {
     many?.some((r) => !r.ok) ||
     many10?.rows.some((r) => !r.ok) ||
     writeback?.rows.some((r) => !r.ok) ||
-    (hdd && !hdd.ok)
+    (hdd && !hdd.ok) ||
+    farm?.runs.some((r) => !r.ok)
   )
     process.exitCode = 1;
 }
