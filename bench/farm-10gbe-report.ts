@@ -5,20 +5,17 @@
  * per-round ratios say more than MB/s), and CPU seconds per GiB on each side.
  */
 import { median } from './proc.js';
+import type { Run } from './tools.js';
 
 export const FARM_TOOLS = ['sweep', 'sweep --watch', 'socat loop', 'iperf3'] as const;
 export type FarmTool = (typeof FARM_TOOLS)[number];
 
-export interface FarmRun {
+/**
+ * One timed run, as the other scenarios' (tools.ts Run), of a farm tool. CPU seconds: the sweep
+ * (or the socat senders, iperf3's client) / the harvester (the listeners, iperf3's server).
+ */
+export interface FarmRun extends Omit<Run, 'tool' | 'senderRssMB' | 'receiverRssMB'> {
   tool: FarmTool;
-  round: number;
-  seconds: number;
-  mbps: number;
-  ok: boolean;
-  /** CPU seconds: the sweep (or the socat senders, iperf3's client) / the harvester (the listeners, iperf3's server). */
-  senderCpu: number;
-  receiverCpu: number;
-  error?: string;
   /** The sweeps only: what NATS showed of their waits on busy disks (busyWaits). */
   busy?: BusyWaits;
 }

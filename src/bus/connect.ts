@@ -185,6 +185,16 @@ export async function connectNatsRetrying(
   return undefined;
 }
 
+const UNREACHABLE = 'cannot reach NATS';
+
+/**
+ * Whether `err` is connectNats()'s "NATS out of reach" (nothing answered), not a refused login or
+ * a TLS setup that fails (also PF_CONNECTION, but settings to fix): `status` exits 3 for it.
+ */
+export function natsUnreachable(err: unknown): boolean {
+  return err instanceof PlotferryError && err.code === 'PF_CONNECTION' && err.message.startsWith(UNREACHABLE);
+}
+
 function connectError(url: string, err: unknown, tlsWithoutCert: boolean): PlotferryError {
   const msg = (err as Error).message;
   if (isAuthFailure(err))
@@ -201,7 +211,7 @@ function connectError(url: string, err: unknown, tlsWithoutCert: boolean): Plotf
   const tlsHint = tlsWithoutCert ? '; or, if the server verifies TLS clients, pass --nats-cert and --nats-key' : '';
   return new PlotferryError(
     'PF_CONNECTION',
-    `cannot reach NATS at ${url} (${msg}): is nats-server running there? (Debian: apt-get install nats-server)${tlsHint}`,
+    `${UNREACHABLE} at ${url} (${msg}): is nats-server running there? (Debian: apt-get install nats-server)${tlsHint}`,
     { cause: err },
   );
 }

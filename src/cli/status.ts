@@ -17,19 +17,16 @@ export const statusCommand = defineCommand<StatusArgs>({
     'list live harvesters: disks with free/total space, plots stored, transfers running; exit 1 if a disk takes no plot, 3 if no harvester answered (or NATS is out of reach)',
   handler: (args) =>
     runCommand(args, async (log) => {
-      const { connectNats } = await import('../bus/connect.js');
+      const { connectNats, natsUnreachable } = await import('../bus/connect.js');
       const { collectHeartbeats, formatStatus, statusVerdict } = await import('../plotter/farm-status.js');
-      const { asPlotferryError } = await import('../core/errors.js');
       const { reportError } = await import('./run.js');
       let nc: Awaited<ReturnType<typeof connectNats>>;
       try {
         nc = await connectNats(args.nats.join(','), 'plotferry-status', log, natsAuth(args));
       } catch (err) {
         // NATS out of reach: no harvester can answer. 3, as for none answering, so that a monitor
-        // tells it from a disk out of rotation (1). A refused login or a TLS setup that fails (also
-        // PF_CONNECTION, but a setting to fix) stays 1, an option 2.
-        const e = asPlotferryError(err);
-        if (e.code !== 'PF_CONNECTION' || !e.message.startsWith('cannot reach NATS')) throw err;
+        // tells it from a disk out of rotation (1); a refused login or TLS setup stays 1.
+        if (!natsUnreachable(err)) throw err;
         reportError(err);
         return 3;
       }

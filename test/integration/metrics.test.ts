@@ -58,25 +58,32 @@ describe('metrics', { skip: !prometheus && 'prometheus is not installed (apt-get
     return query;
   };
 
-  it('Prometheus scrapes a harvester during a sweep and reads what was sent', async () => {
+  /**
+   * A harvester (`id`, over `dirs`) on its own nats-server, its metrics served, and a real
+   * Prometheus scraping them (its files in `work`): the server, and Prometheus' queries.
+   */
+  const scrapedHarvester = async (id: string, dirs: string[], work: string) => {
     const nats = await startNatsServer();
     cleanup.push(() => nats.stop());
-    const disk = await tmpDir('pf-metrics-disk-');
-    const src = await tmpDir('pf-metrics-src-');
-    const work = await tmpDir('pf-metrics-prom-');
-    cleanup.push(() =>
-      Promise.all([disk, src, work].map((d) => fsp.rm(d, { recursive: true, force: true }))).then(() => undefined),
-    );
     const hnc = await connect({ servers: nats.url });
-    const h = await startTestHarvester({ nc: hnc, id: 'h-metrics', dirs: [disk] });
+    const h = await startTestHarvester({ nc: hnc, id, dirs });
     cleanup.push(async () => {
       await h.close();
       await hnc.close();
     });
     const m = await serveMetrics('127.0.0.1', 0, silentLogger(), 'harvester');
     cleanup.push(() => m.close());
+    return { nats, query: await startPrometheus(m.port, work) };
+  };
 
-    const query = await startPrometheus(m.port, work);
+  it('Prometheus scrapes a harvester during a sweep and reads what was sent', async () => {
+    const disk = await tmpDir('pf-metrics-disk-');
+    const src = await tmpDir('pf-metrics-src-');
+    const work = await tmpDir('pf-metrics-prom-');
+    cleanup.push(() =>
+      Promise.all([disk, src, work].map((d) => fsp.rm(d, { recursive: true, force: true }))).then(() => undefined),
+    );
+    const { nats, query } = await scrapedHarvester('h-metrics', [disk], work);
     await waitFor(async () => (await query('up{job="plotferry"}')) === 1, 60_000, 'Prometheus to scrape the harvester');
 
     // What a sweep sends: 5 PoS2 plots of known sizes.
@@ -157,17 +164,7 @@ describe('metrics', { skip: !prometheus && 'prometheus is not installed (apt-get
     cleanup.push(() =>
       Promise.all([src, work].map((d) => fsp.rm(d, { recursive: true, force: true }))).then(() => undefined),
     );
-    const nats = await startNatsServer();
-    cleanup.push(() => nats.stop());
-    const hnc = await connect({ servers: nats.url });
-    const h = await startTestHarvester({ nc: hnc, id: 'h-metrics-ro', dirs: [ro, off] });
-    cleanup.push(async () => {
-      await h.close();
-      await hnc.close();
-    });
-    const m = await serveMetrics('127.0.0.1', 0, silentLogger(), 'harvester');
-    cleanup.push(() => m.close());
-    const query = await startPrometheus(m.port, work);
+    const { nats, query } = await scrapedHarvester('h-metrics-ro', [ro, off], work);
     const state = (dir: string, st: string) => query(`plotferry_disk_state{dir="${dir}",state="${st}"}`);
     await waitFor(async () => (await state(ro, 'in-rotation')) === 1, 60_000, 'the disk in rotation');
     assert.equal(await state(off, 'disabled'), 1);
