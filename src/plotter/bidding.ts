@@ -142,13 +142,15 @@ async function bidAndSend(opts: BiddingOptions, name: string, size: number, grou
   for (;;) {
     if (opts.signal?.aborted) throw new PlotferryError('PF_ABORTED', `sending ${name} was aborted`);
     const plan = tries.plan(Date.now());
+    // The `free`s heard before this announce: one heard after it wakes a busy wait at once.
+    const heard = opts.freed?.heard;
     const end = await oneTry(opts, name, size, group, plan);
     if (end.kind === 'delivered') return { ...end.result, attempts: plan.try };
-    await carryOut(opts, tries.after(end, Date.now(), opts.signal?.aborted ?? false));
+    await carryOut(opts, tries.after(end, Date.now(), opts.signal?.aborted ?? false), heard);
   }
 }
 
-async function carryOut(opts: BiddingOptions, step: TryStep): Promise<void> {
+async function carryOut(opts: BiddingOptions, step: TryStep, heard?: number): Promise<void> {
   switch (step.kind) {
     case 'fail':
       throw step.error;
@@ -156,7 +158,7 @@ async function carryOut(opts: BiddingOptions, step: TryStep): Promise<void> {
       opts.onRetry?.(step.report, step.failedTry, step.delayMs);
       return abortableSleep(step.delayMs, opts.signal);
     case 'wait-busy':
-      return waitBusy(opts, step);
+      return waitBusy(opts, step, heard);
   }
 }
 
@@ -165,10 +167,14 @@ async function carryOut(opts: BiddingOptions, step: TryStep): Promise<void> {
  * bid reserves nothing, so another plotter took the slot) the plot is announced again at once;
  * after busy bids, when a harvester frees a disk (`freed`) or after a poll.
  */
-async function waitBusy(opts: BiddingOptions, step: Extract<TryStep, { kind: 'wait-busy' }>): Promise<void> {
+async function waitBusy(
+  opts: BiddingOptions,
+  step: Extract<TryStep, { kind: 'wait-busy' }>,
+  heard?: number,
+): Promise<void> {
   if (step.soon) return abortableSleep(20 + Math.random() * 200, opts.signal);
   const poll = busyPollMs(Math.random());
-  const wait = opts.freed ? opts.freed.wait(poll, opts.signal) : abortableSleep(poll, opts.signal);
+  const wait = opts.freed ? opts.freed.wait(poll, opts.signal, heard) : abortableSleep(poll, opts.signal);
   // Waiting for its group's disk: the slot is another group's meanwhile.
   await (step.forGroup && opts.whileWaiting ? opts.whileWaiting(wait) : wait);
   // Woken with other waiting plotters: a few ms apart, so they do not all claim at once.

@@ -11,11 +11,19 @@ import { wakeableSleep } from '../core/sleep.js';
 export class FreeSignal {
   private readonly sub: Subscription;
   private waiters: (() => void)[] = [];
+  /**
+   * `free`s heard so far. A plot notes it as it announces: a `free` that comes while the
+   * announce still gathers answers (a busy bid, then the disk done 10-52 ms later, measured by
+   * the farm-10gbe bench) came before the plot waited, and was missed; the plot then polled
+   * after ~1 s while a disk sat idle.
+   */
+  heard = 0;
 
   constructor(nc: NatsConnection, prefix = 'plotferry') {
     this.sub = nc.subscribe(subjects(prefix).free, {
       callback: (err) => {
         if (err) return;
+        this.heard++;
         const ws = this.waiters;
         this.waiters = [];
         for (const w of ws) w();
@@ -23,8 +31,12 @@ export class FreeSignal {
     });
   }
 
-  /** Resolves when a harvester frees a disk, after `ms` at the latest, or when `signal` aborts. */
-  async wait(ms: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when a harvester frees a disk, after `ms` at the latest, or when `signal` aborts;
+   * at once when one did since `since` (a count of `heard` taken before the announce).
+   */
+  async wait(ms: number, signal?: AbortSignal, since?: number): Promise<void> {
+    if (since !== undefined && this.heard > since) return;
     const sleep = wakeableSleep(ms, signal);
     this.waiters.push(sleep.wake);
     await sleep.done;

@@ -22,6 +22,7 @@ import { hashFile } from '../../src/transfer/hash.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { tmpDir, writePlot } from '../helpers/files.js';
 import { natsSuite } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/listener.js';
 
 describe('has and free', () => {
   const { nats, cleanup } = natsSuite();
@@ -330,5 +331,21 @@ describe('has and free', () => {
     writePlot(file, 1000);
     await sendByBidding({ nc, plotter: 'p', prefix, file });
     await woken;
+  });
+
+  // Found by the farm-10gbe bench: a disk freed while a plot's announce still gathered answers
+  // (its busy bid, then the `free` 10-52 ms later) was missed, and the plot polled after ~1 s.
+  it('a free heard since the announce wakes the wait at once, not at the next poll', { timeout: 15_000 }, async () => {
+    const prefix = 'has4';
+    const nc = await nats();
+    const freed = new FreeSignal(nc, prefix);
+    cleanup.push(() => freed.close());
+    const heard = freed.heard; // as the plot announces
+    const listening = await nats();
+    listening.publish(subjects(prefix).free);
+    await listening.flush();
+    await waitFor(() => freed.heard > heard, 5_000, 'the free to be heard');
+    // A poll of 60 s, and no free after this point: only the one heard before ends it.
+    await freed.wait(60_000, undefined, heard);
   });
 });
