@@ -151,11 +151,14 @@ export class BidTally {
       }
     }
     if (!this.allKnownAnswered) return next;
-    // Everyone known has answered. With a bid that settles it; with only declines and busy
-    // bids, a harvester the roster does not know yet (one dropped from a cron run's saved
-    // roster while it restarted) gets the roster's wait to bid before the plot fails, as
-    // `has` would have given it.
-    if (this.best) return { kind: 'finish' };
+    // Everyone known has answered. With a bid that settles it. With a busy bid too: the plot
+    // waits for a `free` and announces again, which a harvester not known yet answers then;
+    // waiting here held the plot for the roster's wait while the busy disk came free (10-50 ms
+    // after a busy answer, in the farm-10gbe bench) and other plots took it. With only
+    // declines, a harvester the roster does not know yet (one dropped from a cron run's saved
+    // roster while it restarted) gets the roster's wait to bid before the plot fails, as `has`
+    // would have given it.
+    if (this.best || this.busy.size > 0) return { kind: 'finish' };
     if (!this.armed) return this.arm(this.ctx.t0 + this.ctx.rosterWaitMs, 'finish');
     return next;
   }

@@ -122,11 +122,19 @@ describe('when the plotter stops listening', () => {
     assert.deepEqual(t.hear(decline('h2', 'no-room'), 2), { kind: 'finish' });
   });
 
-  it('every harvester it knows declined or is busy: one it does not know yet gets the roster wait to bid', () => {
+  it('every harvester it knows declined: one it does not know yet gets the roster wait to bid', () => {
     const t = tally({ known: new Set(['h1', 'h2']), t0: 10 });
     t.hear(decline('h1', 'no-room'), 11);
-    assert.deepEqual(t.hear(bid('h2', { busy: true }), 12), { kind: 'arm', at: 510, then: 'finish' });
+    assert.deepEqual(t.hear(decline('h2', 'no-room'), 12), { kind: 'arm', at: 510, then: 'finish' });
     assert.deepEqual(t.hear(decline('h2', 'no-room'), 13), { kind: 'listen' }, 'armed once, not again');
+  });
+
+  it('every harvester it knows answered and one is busy: the verdict is at once (the plot waits for a free, not the roster)', () => {
+    const t = tally({ known: new Set(['h1', 'h2']), t0: 10 });
+    t.hear(decline('h1', 'no-room'), 11);
+    assert.deepEqual(t.hear(bid('h2', { busy: true }), 12), { kind: 'finish' });
+    const v = t.verdict({ aborted: false, timeoutMs: 2000 });
+    assert.equal(v.kind === 'none' && v.error.code, 'PF_BUSY');
   });
 
   it("a harvester it knows that is still silent at the best bid's time is waited for (it may hold the plot)", () => {
