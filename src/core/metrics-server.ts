@@ -5,7 +5,8 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import { fromSystemError } from './errors.js';
-import { collectProcessMetrics, registry, useRole, type MetricsRole } from './metrics.js';
+import type { MetricsRole } from './metrics.js';
+import { collectProcessMetrics, registry, useRole } from './prom-series.js';
 
 export interface MetricsServer {
   port: number;

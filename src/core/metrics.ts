@@ -1,143 +1,76 @@
 /**
- * Prometheus metrics (prom-client, the standard Node client), for `--metrics HOST:PORT` on
- * `harvester`, `listen` and `sweep --watch`. One registry per process, holding the series of the
- * role it serves. The code counts whether or not anyone scrapes; the counting is a few additions
- * per plot.
+ * Prometheus metrics for `--metrics HOST:PORT` on `harvester`, `listen` and `sweep --watch`: what
+ * the code counts. The counting code calls `metrics.*` whether or not anyone scrapes; the series
+ * behind them (prom-client, core/prom-series.ts) are loaded only by a process that serves
+ * metrics, which starts serving before it handles a plot. Until then a count is a no-op.
  *
  * Names follow Prometheus conventions: `plotferry_` prefix, base units (bytes, seconds),
  * `_total` for counters. Every label set is bounded. `outcome` is ok|failed, `code` is a
  * PF_* code, `dir` is a configured receiving directory, and `state` one of DISK_STATES. A plot name is never a label.
  */
-import client from 'prom-client';
 
 /** Who serves the metrics: each exports only the series it can have (none as idle zeros). */
 export type MetricsRole = 'harvester' | 'listen' | 'sweep';
-const RECEIVERS: readonly MetricsRole[] = ['harvester', 'listen'];
-const ALL: readonly MetricsRole[] = ['harvester', 'listen', 'sweep'];
 
-/** The process's registry: empty until a role is served (useRole). */
-export const registry = new client.Registry();
+type Labels = Record<string, string>;
 
-/** Every series with the roles that have it (the counting code counts whether served or not). */
-const owners = new Map<client.Metric, readonly MetricsRole[]>();
-function of<M extends client.Metric>(roles: readonly MetricsRole[], m: M): M {
-  owners.set(m, roles);
-  return m;
+/** One of prom-client's update methods: with labels, or a value alone. */
+type Update = { (labels: Labels, value?: number): void; (value?: number): void };
+
+/** What the counting code needs of a series: prom-client's Counter, Gauge and Histogram have it. */
+interface Series {
+  inc?: Update;
+  dec?: Update;
+  observe?: Update;
 }
 
-let defaults = false;
-/**
- * The process metrics (`process_*`, `nodejs_*`: CPU, memory, open fds, event-loop lag) under
- * their usual names, so the dashboards made for any Node.js service read them. Their event-loop
- * monitor wakes the loop every `eventLoopMonitoringPrecision` ms, which at prom-client's
- * 10 ms default was most of an idle harvester's CPU (1.4% of a core measured over 20 s, with or
- * without --metrics). At 100 ms it stays a fraction of that.
- */
-export function collectProcessMetrics(): void {
-  if (defaults) return;
-  defaults = true;
-  client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
-}
+const call = (f: Update | undefined, labels: Labels | number, value?: number) => {
+  if (!f) return;
+  if (typeof labels === 'number') f(labels);
+  else f(labels, value);
+};
 
-/** Registers `role`'s series in the process registry (a second role adds its own). */
-export function useRole(role: MetricsRole): void {
-  for (const m of metricsOf(role)) {
-    const name = (m as unknown as { name: string }).name;
-    if (!registry.getSingleMetric(name)) registry.registerMetric(m);
+/** A series as the counting code sees it: forwards to prom-client's once bound, else nothing. */
+class Recorder {
+  series: Series | undefined;
+  inc(labels: Labels | number = {}, value?: number): void {
+    call(this.series?.inc?.bind(this.series), labels, value);
+  }
+  dec(labels: Labels | number = {}, value?: number): void {
+    call(this.series?.dec?.bind(this.series), labels, value);
+  }
+  observe(labels: Labels | number, value?: number): void {
+    call(this.series?.observe?.bind(this.series), labels, value);
   }
 }
 
-/** The series `role` exports (besides the process metrics). */
-export function metricsOf(role: MetricsRole): client.Metric[] {
-  return [...owners].filter(([, roles]) => roles.includes(role)).map(([m]) => m);
+const KEYS = [
+  'receivedBytes',
+  'receivedPlots',
+  'sentBytes',
+  'sentPlots',
+  'failures',
+  'diskFailures',
+  'authRefusals',
+  'headerReads',
+  'bids',
+  'bidsWon',
+  'replotDeletedPlots',
+  'replotDeletedBytes',
+  'activeTransfers',
+  'transferSeconds',
+  'finalSyncSeconds',
+  'bidSeconds',
+] as const;
+export type MetricKey = (typeof KEYS)[number];
+
+export const metrics = Object.fromEntries(KEYS.map((k) => [k, new Recorder()])) as Record<MetricKey, Recorder>;
+
+/** core/prom-series.ts, as it loads: the counts go to its series from now on. */
+export function bindMetrics(series: Record<MetricKey, object>): void {
+  // prom-client's Counter, Gauge and Histogram: each has the methods its recorder is called with.
+  for (const k of KEYS) metrics[k].series = series[k];
 }
-
-/** Every plotferry series, of any role. */
-export function allMetrics(): client.Metric[] {
-  return [...owners.keys()];
-}
-
-const counter = (roles: readonly MetricsRole[], name: string, help: string, labelNames: string[] = []) =>
-  of(roles, new client.Counter({ name, help, labelNames, registers: [] }));
-
-export const metrics = {
-  receivedBytes: counter(RECEIVERS, 'plotferry_received_bytes_total', 'Bytes received, by outcome of their transfer', [
-    'outcome',
-  ]),
-  receivedPlots: counter(RECEIVERS, 'plotferry_received_plots_total', 'Plots received, by outcome', ['outcome']),
-  sentBytes: counter(['sweep'], 'plotferry_sent_bytes_total', 'Bytes sent (sweep --watch), by outcome of their plot', [
-    'outcome',
-  ]),
-  sentPlots: counter(['sweep'], 'plotferry_sent_plots_total', 'Plots handled by sweep --watch, by outcome', [
-    'outcome',
-  ]),
-  failures: counter(
-    ALL,
-    'plotferry_failures_total',
-    'Transfers that failed (received, or sent by sweep --watch), by error code',
-    ['code'],
-  ),
-  diskFailures: counter(
-    RECEIVERS,
-    'plotferry_disk_failures_total',
-    'Writes that failed on a receiving directory and took its disk out of rotation, by directory and error code',
-    ['dir', 'code'],
-  ),
-  authRefusals: counter(RECEIVERS, 'plotferry_auth_refusals_total', 'Connections refused for a wrong or missing token'),
-  headerReads: counter(
-    RECEIVERS,
-    'plotferry_header_reads_total',
-    'Plot headers read from disk for the plot index (a restart of an unchanged disk reads none)',
-  ),
-  bids: counter(['harvester'], 'plotferry_bids_total', 'Bids this harvester sent (busy ones included)'),
-  bidsWon: counter(['harvester'], 'plotferry_bids_won_total', 'Claims this harvester took (bids it won)'),
-  replotDeletedPlots: counter(['harvester'], 'plotferry_replot_deleted_plots_total', 'PoS1 plots deleted by --replot'),
-  replotDeletedBytes: counter(
-    ['harvester'],
-    'plotferry_replot_deleted_bytes_total',
-    'Bytes of PoS1 plots deleted by --replot',
-  ),
-  activeTransfers: of(
-    RECEIVERS,
-    new client.Gauge({
-      name: 'plotferry_active_transfers',
-      help: 'Transfers running now, by direction',
-      labelNames: ['direction'],
-      registers: [],
-    }),
-  ),
-  transferSeconds: of(
-    ALL,
-    new client.Histogram({
-      name: 'plotferry_transfer_duration_seconds',
-      help: 'Duration of transfers that stored a plot, by direction',
-      labelNames: ['direction'],
-      // A 1 GiB plot at 10GbE is ~1 s; a 101 GiB one at an HDD's 250 MB/s ~7 min.
-      buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600, 1800],
-      registers: [],
-    }),
-  ),
-  finalSyncSeconds: of(
-    RECEIVERS,
-    new client.Histogram({
-      name: 'plotferry_final_sync_seconds',
-      help: "A received file's last fsync before it is published (what write-behind, --flush-every, left to write back), by receiving directory",
-      labelNames: ['dir'],
-      // tmpfs: microseconds; a disk with write-behind: tens of ms; without, or a slow disk: seconds.
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
-      registers: [],
-    }),
-  ),
-  bidSeconds: of(
-    ['sweep'],
-    new client.Histogram({
-      name: 'plotferry_bid_latency_seconds',
-      help: 'From announcing a plot to taking a bid (sweep --watch)',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
-      registers: [],
-    }),
-  ),
-};
 
 /** A receiving directory's state in the gauge: in rotation, or why not (storage/disks.ts OutOfRotation). */
 export const DISK_STATES = ['in-rotation', 'failed', 'disabled', 'not-mounted', 'unusable'] as const;
@@ -155,58 +88,21 @@ export interface DiskFigures {
   state: DiskState;
 }
 
-let diskSource: (() => Promise<DiskFigures[]>) | undefined;
+let disks: (() => Promise<DiskFigures[]>) | undefined;
 
 /** Who answers the disk gauges at a scrape (the last one set wins: one receiver per process). */
 export function setDiskSource(source: (() => Promise<DiskFigures[]>) | undefined): void {
-  diskSource = source;
+  disks = source;
 }
+
+/** The disk gauges' source now (core/prom-series.ts reads it at each scrape). */
+export const diskSource = () => disks;
 
 /** The gauge's samples for `figures`: each directory's state 1, its other states 0. */
 export function diskStateSamples(figures: readonly DiskFigures[]): { dir: string; state: DiskState; value: 0 | 1 }[] {
   return figures.flatMap((d) => DISK_STATES.map((state) => ({ dir: d.dir, state, value: d.state === state ? 1 : 0 })));
 }
 
-const diskGauge = (name: string, help: string, pick: (d: DiskFigures) => number | undefined) =>
-  of(
-    RECEIVERS,
-    new client.Gauge({
-      name,
-      help,
-      labelNames: ['dir'],
-      registers: [],
-      async collect() {
-        this.reset();
-        for (const d of (await diskSource?.().catch(() => [])) ?? []) {
-          const v = pick(d);
-          if (v !== undefined) this.set({ dir: d.dir }, v);
-        }
-      },
-    }),
-  );
-diskGauge('plotferry_disk_free_bytes', 'Free bytes of each receiving directory', (d) => d.freeBytes);
-diskGauge('plotferry_disk_total_bytes', 'Size of the filesystem of each receiving directory', (d) => d.totalBytes);
-diskGauge('plotferry_disk_pos1_bytes', 'Bytes of PoS1 plots in each receiving directory', (d) => d.pos1Bytes);
-diskGauge('plotferry_disk_pos2_bytes', 'Bytes of PoS2 plots in each receiving directory', (d) => d.pos2Bytes);
-diskGauge(
-  'plotferry_disk_gone',
-  "1 while a receiving directory's disk is gone (unmounted: PF_DISK_GONE), else 0",
-  (d) => (d.gone === undefined ? undefined : d.gone ? 1 : 0),
-);
-of(
-  RECEIVERS,
-  new client.Gauge({
-    name: 'plotferry_disk_state',
-    help: 'Each receiving directory: 1 for its state (in-rotation; out: failed after a failed write, disabled by plotferry.disable, not-mounted, unusable otherwise), 0 for the others',
-    labelNames: ['dir', 'state'],
-    registers: [],
-    async collect() {
-      this.reset();
-      for (const s of diskStateSamples((await diskSource?.().catch(() => [])) ?? []))
-        this.set({ dir: s.dir, state: s.state }, s.value);
-    },
-  }),
-);
 /** A transfer's outcome as the counters take it. */
 export function countReceived(ok: boolean, bytes: number, seconds: number | undefined, code?: string): void {
   // A busy refusal (every disk writing; the plotter waits and asks again) is how bidding paces

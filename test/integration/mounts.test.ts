@@ -17,7 +17,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PlotferryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
-import { registry, useRole } from '../../src/core/metrics.js';
+import { registry, useRole } from '../../src/core/prom-series.js';
 import { createdOn } from '../../src/storage/fsio.js';
 import { Notifier, setNotifier } from '../../src/core/notify.js';
 import { collectHeartbeats, formatStatus } from '../../src/plotter/farm-status.js';

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Metric } from 'prom-client';
-import { allMetrics, countReceived, diskStateSamples, metrics, metricsOf } from '../../src/core/metrics.js';
+import { countReceived, diskStateSamples, metrics } from '../../src/core/metrics.js';
+import { allMetrics, metricsOf, series } from '../../src/core/prom-series.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -57,13 +58,20 @@ describe('metrics', () => {
   // suggested alert (increase(plotferry_failures_total[1h]) > 0) fired.
   it('a busy refusal is not a failure; a refused transfer is', async () => {
     const failures = async (code: string) =>
-      (await metrics.failures.get()).values.find((v) => v.labels.code === code)?.value ?? 0;
+      (await series.failures.get()).values.find((v) => v.labels.code === code)?.value ?? 0;
     const busy = await failures('PF_BUSY');
     countReceived(false, 0, undefined, 'PF_BUSY');
     assert.equal(await failures('PF_BUSY'), busy);
     const io = await failures('PF_IO');
     countReceived(false, 10, undefined, 'PF_IO');
     assert.equal(await failures('PF_IO'), io + 1);
+  });
+
+  it('counts go nowhere until the series are loaded, then to them (a cron sweep never loads prom-client)', async () => {
+    const total = async () => (await series.authRefusals.get()).values.reduce((a, v) => a + v.value, 0);
+    const before = await total();
+    metrics.authRefusals.inc();
+    assert.equal(await total(), before + 1, 'bound once prom-series.ts is loaded');
   });
 
   it('the Grafana dashboard queries only metrics that exist', () => {
