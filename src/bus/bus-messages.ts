@@ -21,7 +21,9 @@
  *   harvester -- publish {prefix}.heartbeat.{harvester}  Heartbeat, every 5 s and when
  *                                                   anything is published on {prefix}.status
  *   harvester -- publish {prefix}.free  Free, when a claim ends and its disk can take a plot:
- *                                   plotters waiting while every disk was busy announce again
+ *                                   plotters waiting while every disk was busy announce again;
+ *                                   {stored} names the plot the claim stored, so a
+ *                                   --replot-dry-run harvester takes it out of its plan
  *
  * Every message is a JSON object with `v` (1) and `kind`. Anything malformed, oversized or of
  * another version is rejected with PF_PROTOCOL; the receiving process logs it and carries on.
@@ -215,6 +217,11 @@ export interface Free {
   kind: 'free';
   v: 1;
   harvester: string;
+  /**
+   * The plot the claim stored (verified, under its final name); absent when it failed, expired,
+   * or from an older harvester. A --replot-dry-run harvester takes it out of its plan.
+   */
+  stored?: string;
 }
 export interface Held extends HeldCopy {
   kind: 'held';
@@ -298,9 +305,11 @@ const oneOf = <T extends string>(o: Obj, k: string, allowed: readonly T[]): T =>
   if (!(allowed as readonly unknown[]).includes(v)) bad(`"${k}" must be one of ${allowed.join(', ')}`);
   return v as T;
 };
-const name = (o: Obj): string => {
+const name = (o: Obj): string => plotName(o.name);
+
+const plotName = (v: unknown): string => {
   try {
-    return validatePlotName(o.name);
+    return validatePlotName(v);
   } catch (e) {
     bad((e as Error).message);
   }
@@ -498,7 +507,12 @@ const DECODERS: { [K in BusKind]: (m: Obj) => Extract<BusMessage, { kind: K }> }
     ...(m.answerAll === true ? { answerAll: true } : {}),
   }),
   'not-held': (m) => ({ kind: 'not-held', v: 1, harvester: id(m, 'harvester') }),
-  free: (m) => ({ kind: 'free', v: 1, harvester: id(m, 'harvester') }),
+  free: (m) => ({
+    kind: 'free',
+    v: 1,
+    harvester: id(m, 'harvester'),
+    ...(m.stored !== undefined ? { stored: plotName(m.stored) } : {}),
+  }),
   speedtest: (m) => {
     const s = seconds(m);
     return {

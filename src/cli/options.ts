@@ -304,7 +304,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'boolean',
     default: false,
     commands: RECEIVERS,
-    help: 'log which PoS1 plots --replot would delete for each plot that finds no room; delete nothing',
+    help: 'log which PoS1 plots --replot would delete for each plot that finds no room and no other harvester takes; delete nothing',
   },
   {
     name: 'replot-max-per-hour',

@@ -4,6 +4,7 @@
  * ends or when it expires unused (--claim-ttl); either way its disk is freed.
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Claim } from '../bus/bus-messages.js';
 import type { PlotGroup } from '../wire/plot-header.js';
@@ -29,8 +30,11 @@ export interface ClaimsOptions {
   partialTtlMs: number;
   throttle: AuthThrottle;
   log: Logger;
-  /** A claim ended (done or expired): its disk can take the next plot. */
-  onFreed?: () => void;
+  /**
+   * A claim ended (done or expired): its disk can take the next plot. `stored`: the file name
+   * of the plot it stored (verified, under its final name); absent when it did not.
+   */
+  onFreed?: (stored?: string) => void;
   /** Ports of --port-range held by the harvester's other listeners (the one for direct bids). */
   portsHeldElsewhere?: () => number;
   /** A plot was stored at `path`; `why`: why its disk was chosen. */
@@ -117,7 +121,7 @@ export class Claims {
       if (outcome.ok) o.onStored?.(outcome.path, outcome.bytes, outcome.why ?? r.why, c.group, outcome.header);
       this.open.delete(c.id);
       if (!outcome.ok && outcome.expired) o.log.warn({ file: c.name }, outcome.error.message);
-      o.onFreed?.();
+      o.onFreed?.(outcome.ok ? path.basename(outcome.path) : undefined);
     });
   }
 

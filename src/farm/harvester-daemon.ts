@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { ReplotSettings } from '../storage/replot.js';
@@ -154,11 +155,20 @@ export class Harvester {
       portsHeldElsewhere: () => (this.offers.listening ? 1 : 0),
       maxTransfers: this.maxTransfers,
       claimTtlMs,
-      onStored: (p, bytes, why, group, header) => void this.inventory.added(p, bytes, why, group, header),
-      // Plotters waiting on busy disks go now instead of at their next poll.
-      onFreed: () => {
+      onStored: (p, bytes, why, group, header) => {
+        void this.inventory.added(p, bytes, why, group, header);
+        // A dry run that planned this plot found room for it after all: a real --replot would
+        // have deleted nothing for it.
+        this.disks.replotter?.retractDryRun(path.basename(p), `${opts.id} (this harvester)`);
+      },
+      // Plotters waiting on busy disks go now instead of at their next poll; with the plot
+      // stored, dry-run harvesters that planned it take it out of their plans.
+      onFreed: (stored) => {
         if (this.opts.nc && !this.opts.nc.isClosed() && !this.closing)
-          this.opts.nc.publish(this.subj.free, encodeBus({ kind: 'free', v: 1, harvester: this.opts.id }));
+          this.opts.nc.publish(
+            this.subj.free,
+            encodeBus({ kind: 'free', v: 1, harvester: this.opts.id, ...(stored ? { stored } : {}) }),
+          );
       },
     });
     this.offers = new OfferDesk({
@@ -281,6 +291,8 @@ export class Harvester {
     this.subs.push(opts.nc.subscribe(this.subj.announce, { callback: handled('announce', (m) => this.onAnnounce(m)) }));
     this.subs.push(opts.nc.subscribe(this.subj.claim(opts.id), { callback: handled('claim', (m) => this.onClaim(m)) }));
     this.subs.push(opts.nc.subscribe(this.subj.has, { callback: handled('has', (m) => this.onHas(m)) }));
+    if (this.disks.replotter?.dryRun)
+      this.subs.push(opts.nc.subscribe(this.subj.free, { callback: handled('free', (m) => this.onFree(m)) }));
     this.subs.push(
       opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: handled('speedtest', (m) => this.onSpeedtest(m)) }),
     );
@@ -417,6 +429,16 @@ export class Harvester {
     const held = p ? await describeHeld(p, q.probe) : undefined;
     if (held && held.size === q.size) msg.respond(encodeBus({ kind: 'held', v: 1, harvester: this.opts.id, ...held }));
     else if (q.answerAll) msg.respond(encodeBus({ kind: 'not-held', v: 1, harvester: this.opts.id }));
+  }
+
+  /**
+   * --replot-dry-run: a plot another harvester stored leaves this one's plan, since a real
+   * --replot here would not have won it and so deleted nothing for it.
+   */
+  private onFree(msg: Msg): Promise<void> {
+    const f = this.decodeOrIgnore(msg, 'free');
+    if (f?.stored && f.harvester !== this.opts.id) this.disks.replotter?.retractDryRun(f.stored, f.harvester);
+    return Promise.resolve();
   }
 
   private async onClaim(msg: Msg): Promise<void> {

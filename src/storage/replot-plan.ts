@@ -4,8 +4,9 @@
  * without a plan every announce named the same oldest PoS1 plot again. The plan keeps what it
  * has "deleted" and "stored" so far per disk: the next plot takes the room an earlier deletion
  * freed, then the next PoS1 plot in order. Each plot is planned once (a plotter announces it
- * again after a decline). Pure: the caller gives the disks' free space and their PoS1 plots in
- * the order --replot takes them.
+ * again after a decline). A plot another harvester stored after all is taken out (retract): a
+ * real --replot would have deleted nothing for a plot it did not win. Pure: the caller gives the
+ * disks' free space and their PoS1 plots in the order --replot takes them.
  */
 
 /** A PoS1 plot --replot may delete, in the order it would. */
@@ -29,7 +30,8 @@ export type PlanStep =
   | { kind: 'no-room'; plot: string };
 
 export class ReplotPlan {
-  private readonly planned = new Set<string>();
+  /** Each plot planned: where it landed and its size, or undefined when no disk had room. */
+  private readonly planned = new Map<string, { dir: string; size: number } | undefined>();
   private readonly gone = new Set<string>();
   /** Per disk: bytes freed by the plan's deletions less the bytes of the plots it placed. */
   private readonly delta = new Map<string, number>();
@@ -58,9 +60,12 @@ export class ReplotPlan {
       )
         best = { disk, free, deletes };
     }
-    this.planned.add(name);
-    if (!best) return { kind: 'no-room', plot: name };
+    if (!best) {
+      this.planned.set(name, undefined);
+      return { kind: 'no-room', plot: name };
+    }
     const { dir } = best.disk;
+    this.planned.set(name, { dir, size });
     for (const v of best.deletes) {
       this.gone.add(`${dir}\0${v.name}`);
       this.deletedPlots++;
@@ -69,5 +74,23 @@ export class ReplotPlan {
     this.delta.set(dir, (this.delta.get(dir) ?? 0) + best.deletes.reduce((n, v) => n + v.frees, 0) - size);
     this.landedPlots++;
     return { kind: 'lands', plot: name, dir, deletes: best.deletes };
+  }
+
+  /**
+   * Takes plot `name` out of the plan (another harvester stored it): its bytes are room again on
+   * the disk it would have landed on. The deletions planned for it stay planned, as room they
+   * freed, which the next plot takes first: a plan that kept them is one a real --replot could
+   * have made, and undoing them would reshuffle every step after. Announced again, the plot is
+   * planned afresh. False when the plan did not hold it.
+   */
+  retract(name: string): boolean {
+    if (!this.planned.has(name)) return false;
+    const landed = this.planned.get(name);
+    this.planned.delete(name);
+    if (landed) {
+      this.delta.set(landed.dir, (this.delta.get(landed.dir) ?? 0) + landed.size);
+      this.landedPlots--;
+    }
+    return true;
   }
 }

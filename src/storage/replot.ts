@@ -236,8 +236,7 @@ export class Replotter {
     );
     const step = this.dryPlan.step(name, size, reserve, withVictims);
     if (!step) return undefined;
-    const p = this.dryPlan;
-    const soFar = `so far ${p.landedPlots} plot(s) would have landed and ${p.deletedPlots} PoS1 plot(s) gone (${formatBytes(p.deletedBytes)}); nothing deleted`;
+    const soFar = this.soFar();
     if (step.kind === 'no-room')
       this.o.log.info(
         { for: name, dryRun: 'no-room' },
@@ -249,6 +248,26 @@ export class Replotter {
         `replot dry run: ${name} would land on ${step.dir}, ${step.deletes.length ? `deleting ${step.deletes.map((v) => `${v.name} (${formatBytes(v.frees)})`).join(', ')}` : 'in room an earlier deletion freed'}; ${soFar}`,
       );
     return step;
+  }
+
+  /**
+   * --replot-dry-run: plot `name` was stored by harvester `by` (another one, or this one after
+   * all). A real --replot would have deleted nothing for it, so it leaves the plan (replot-plan.ts
+   * retract), said in one line. False when the plan did not hold it.
+   */
+  retractDryRun(name: string, by: string): boolean {
+    if (!this.dryRun || !this.dryPlan.retract(name)) return false;
+    this.o.log.info(
+      { for: name, harvester: by, dryRun: 'retracted' },
+      `replot dry run: ${name} went to ${by}: out of the plan; ${this.soFar()}`,
+    );
+    return true;
+  }
+
+  /** The plan so far, as each of its lines ends. */
+  private soFar(): string {
+    const p = this.dryPlan;
+    return `so far ${p.landedPlots} plot(s) would have landed and ${p.deletedPlots} PoS1 plot(s) gone (${formatBytes(p.deletedBytes)}); nothing deleted`;
   }
 
   /** Forget the cached list of `dir` (a plot arrived or left). */

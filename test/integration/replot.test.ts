@@ -17,6 +17,7 @@ import { sweep } from '../../src/plotter/sweep-plots.js';
 import type { ReplotSettings } from '../../src/storage/replot.js';
 import { isRoot, sha256, tmpDir, tmpfsDisk, writeRandomFile } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
+import { waitFor } from '../helpers/listener.js';
 import { captureLog } from '../helpers/log.js';
 import { natsSuite } from '../helpers/nats-server.js';
 
@@ -173,6 +174,67 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
     assert.match(
       plan[1]!,
       /plot-k28-b-3\.plot2 would land on .*, in room an earlier deletion freed; so far 2 plot\(s\) would have landed and 1 PoS1 plot\(s\) gone/,
+    );
+  });
+
+  // The plan counted every plot that came by and found no room, also those another harvester
+  // then took: for those a real --replot would have deleted nothing.
+  it('--replot-dry-run plans only plots no other harvester took: one stored elsewhere leaves the plan', async () => {
+    const full = await fullDisk('elsewhere');
+    writeRandomFile(path.join(full, 'other.bin'), 5 * MiB); // no room here without deleting
+    const c = await farm(full, { dryRun: true }, 'rp6');
+    const roomy = await tmpfsDisk('pf-replot-elsewhere-', 32, cleanup);
+    const h = await startTestHarvester({ nc: await nats(), id: 'rp6-roomy', dirs: [roomy], prefix: 'rp6' });
+    cleanup.push(() => h.close());
+    const { src } = await arrivals('e', 2);
+    const items = await sweepOnce(src, 'rp6');
+    assert.deepEqual(
+      items.map((i) => `${i.status}:${i.harvester}`),
+      ['sent:rp6-roomy', 'sent:rp6-roomy'],
+    );
+    const plan = () => c.lines.map((l) => String(l.msg)).filter((m) => m.startsWith('replot dry run:'));
+    const out = () => plan().filter((m) => m.includes('out of the plan'));
+    await waitFor(() => out().length === 2, 10_000, 'both plots out of the plan');
+    assert.deepEqual(
+      out()
+        .map((m) => /(plot-k28-e-\d)\.plot2 went to rp6-roomy: out of the plan/.exec(m)?.[1])
+        .sort(),
+      ['plot-k28-e-0', 'plot-k28-e-1'],
+      plan().join('\n'),
+    );
+    // The first was planned deleting BB1; the second in the room that freed, whether or not the
+    // first had gone out by then. BB1 stays planned as room; neither plot counts as landed.
+    const lands = plan().filter((m) => m.includes('would land on'));
+    assert.equal(lands.length, 2, plan().join('\n'));
+    assert.match(lands[0]!, /plot-k28-e-0\.plot2 would land on .*, deleting BB1\.plot/);
+    assert.match(lands[1]!, /plot-k28-e-1\.plot2 would land on .*, in room an earlier deletion freed/);
+    assert.match(out()[1]!, /so far 0 plot\(s\) would have landed and 1 PoS1 plot\(s\) gone/);
+  });
+
+  it('--replot-dry-run: a plot it planned, then stored itself with room after all, leaves the plan', async () => {
+    const full = await fullDisk('self');
+    const other = path.join(full, 'other.bin');
+    writeRandomFile(other, 5 * MiB);
+    const c = await farm(full, { dryRun: true }, 'rp7');
+    const { src } = await arrivals('s', 1);
+    assert.deepEqual(
+      (await sweepOnce(src, 'rp7', 1)).map((i) => i.error?.code),
+      ['PF_NO_SPACE'],
+    );
+    await fsp.rm(other); // room again, by hand
+    assert.deepEqual(
+      (await sweepOnce(src, 'rp7')).map((i) => `${i.status}:${i.harvester}`),
+      ['sent:rp7'],
+    );
+    // Said once the claim has ended, which may be just after the sweep heard the result.
+    const lines = () => c.lines.map((l) => String(l.msg)).filter((m) => m.startsWith('replot dry run:'));
+    await waitFor(() => lines().length >= 2, 10_000, 'the plot out of the plan');
+    const plan = lines();
+    assert.equal(plan.length, 2, plan.join('\n'));
+    assert.match(plan[0]!, /plot-k28-s-0\.plot2 would land on .*, deleting BB1\.plot/);
+    assert.match(
+      plan[1]!,
+      /plot-k28-s-0\.plot2 went to rp7 \(this harvester\): out of the plan; so far 0 plot\(s\) would have landed and 1 PoS1 plot\(s\) gone/,
     );
   });
 

@@ -55,6 +55,9 @@ describe('bus messages', () => {
     },
     { kind: 'claimed', v: 1, id: 'a1', host: '10.0.0.5', port: 40000, token: 'abc', expiresInMs: 30000 },
     { kind: 'refused', v: 1, id: 'a1', code: 'PF_BUSY', message: 'busy' },
+    // A claim that ended: with the plot it stored, or without (it failed; or an older harvester).
+    { kind: 'free', v: 1, harvester: 'h1', stored: 'p.plot2' },
+    { kind: 'free', v: 1, harvester: 'h1' },
     {
       kind: 'heartbeat',
       v: 1,
@@ -138,6 +141,8 @@ describe('bus messages', () => {
         { kind: 'heartbeat', v: 1, harvester: 'h', host: 'h', activeTransfers: 0, maxTransfers: 1, at: 1, dirs: 'x' },
         'heartbeat',
       ],
+      [{ kind: 'free', v: 1, harvester: 'h', stored: '../p.plot2' }, 'free'],
+      [{ kind: 'free', v: 1, harvester: 'h', stored: 7 }, 'free'],
     ];
     for (const [o, k] of bad) {
       const data = typeof o === 'string' ? Buffer.from(o) : raw(o);
