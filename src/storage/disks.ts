@@ -28,7 +28,7 @@ import type { HeldLock } from './lockfile.js';
 import type { Replotter } from './replot.js';
 import { metaGroupRuleApplies, type PlotGroup } from '../wire/plot-header.js';
 import { flushPlotIndexes } from './plot-index.js';
-import { DISABLE_FILE, RECEIVER_LOCK } from '../wire/names.js';
+import { DISABLE_FILE, DISABLE_LOOKALIKES, disabledBy, RECEIVER_LOCK } from '../wire/names.js';
 
 /** How long a disk that failed a write stays out of rotation: doubling on each failure, up to 1 h. */
 export const FAILED_DISK_MS = 5 * 60_000;
@@ -262,16 +262,14 @@ export class DiskSet {
       identity: '',
     });
     let identity: string;
-    let disabled: boolean;
+    /** The file that disables this directory (DISABLE_FILE, or one typed for it), if any. */
+    let disabled: string | undefined;
     try {
       // One round of calls: the disable file is looked for at the same time.
       const [st, fs, disabledNow, root] = await Promise.all([
         fsp.stat(dir),
         fsp.statfs(dir),
-        fsp.access(path.join(dir, DISABLE_FILE)).then(
-          () => true,
-          () => false,
-        ),
+        disableFileIn(dir),
         rootDevice(),
       ]);
       disabled = disabledNow;
@@ -306,8 +304,8 @@ export class DiskSet {
       return unusable(`${why} (${code ?? String(err)})`);
     }
     if (disabled) {
-      this.report({ kind: 'disabled', dir, file: DISABLE_FILE });
-      return unusable(`disabled by ${DISABLE_FILE}`, 'disabled');
+      this.report({ kind: 'disabled', dir, file: disabled });
+      return unusable(`disabled by ${disabledBy(disabled)}`, 'disabled');
     }
     const failed = this.failed.get(info.dev);
     if (failed && Date.now() < failed.until) {
@@ -553,6 +551,18 @@ export class DiskSet {
         : {}),
     };
   }
+}
+
+/** The file in `dir` that takes it out of rotation: DISABLE_FILE first, then a name typed for it. */
+async function disableFileIn(dir: string): Promise<string | undefined> {
+  for (const name of [DISABLE_FILE, ...DISABLE_LOOKALIKES]) {
+    const there = await fsp.access(path.join(dir, name)).then(
+      () => true,
+      () => false,
+    );
+    if (there) return name;
+  }
+  return undefined;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { notify, type Severity } from '../core/notify.js';
 import type { DiskEvent } from '../storage/disk-events.js';
+import { disabledBy } from '../wire/names.js';
 
 export interface Notice {
   /** The condition it is deduplicated under (core/notify.ts). */
@@ -28,7 +29,7 @@ export function diskNotice(e: DiskEvent): Notice {
         key: `disk-disabled:${e.dir}`,
         severity: 'warning',
         title: 'a disk is disabled',
-        message: `${e.dir} holds ${e.file}: no plot goes there until it is removed.`,
+        message: `${e.dir} holds ${disabledBy(e.file)}: no plot goes there until it is removed.`,
       };
     case 'gone':
       return {

@@ -16,6 +16,21 @@ export const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
  * regard to case (exFAT and NTFS disks fold case, so `PLOTFERRY.DISABLE` would disable a disk).
  */
 export const DISABLE_FILE = 'plotferry.disable';
+/**
+ * Names a farmer types for DISABLE_FILE by mistake. A disk holding one is taken out of rotation
+ * too, and the notice says to rename it: a farmer who meant to pull the disk must not find plots
+ * being written to it. Each is a name no sender can deliver (the reserved namespace, or hidden).
+ */
+export const DISABLE_LOOKALIKES: readonly string[] = [
+  'plotferry.disabled',
+  'plotferry.disable.txt',
+  'plotferry.disabled.txt',
+  '.plotferry.disable',
+];
+
+/** How a disabling file is named in messages: a look-alike says what to call it. */
+export const disabledBy = (file: string): string =>
+  file === DISABLE_FILE ? DISABLE_FILE : `${file} (read as ${DISABLE_FILE}; rename it to that)`;
 const RESERVED_PREFIX = 'plotferry.';
 
 /**

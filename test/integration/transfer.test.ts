@@ -154,6 +154,22 @@ describe('failures leave no final file and the source intact', () => {
     }
   });
 
+  // A farmer's trial: `touch plotferry.disabled` on a disk about to be pulled left it in rotation.
+  it('a file named like plotferry.disable (plotferry.disabled) also disables, and says to rename it', async () => {
+    const other = await tmpDir();
+    fs.writeFileSync(path.join(other, 'plotferry.disabled'), '');
+    const l2 = await startListener({ dirs: [other] });
+    try {
+      const file = path.join(fx.src, 'lookalike.plot');
+      writeRandomFile(file, 10);
+      const e = await rejectsWith(sendFile({ host: '127.0.0.1', port: l2.port, token: TOKEN, file }), 'PF_NO_DISK');
+      assert.match(e.message, /plotferry\.disabled \(read as plotferry\.disable; rename it to that\)/);
+    } finally {
+      await l2.close();
+      await fsp.rm(other, { recursive: true, force: true });
+    }
+  });
+
   it('says what is wrong with a source that is not there (PF_SOURCE)', async () => {
     await rejectsWith(
       sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file: path.join(fx.src, 'missing.plot') }),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PlotferryError } from '../../src/core/errors.js';
-import { MAX_NAME_BYTES, printable, validatePlotName } from '../../src/wire/names.js';
+import { DISABLE_LOOKALIKES, MAX_NAME_BYTES, printable, validatePlotName } from '../../src/wire/names.js';
 
 describe('plot names', () => {
   it('accepts plain file names', () => {
@@ -77,5 +77,10 @@ describe('plot names', () => {
         JSON.stringify(n),
       );
     }
+  });
+
+  // A look-alike takes a disk out of rotation too: no sender may deliver one.
+  it('refuses every look-alike of plotferry.disable as a plot name', () => {
+    for (const n of DISABLE_LOOKALIKES) assert.throws(() => validatePlotName(n), PlotferryError, n);
   });
 });
