@@ -553,16 +553,29 @@ export class DiskSet {
   }
 }
 
-/** The file in `dir` that takes it out of rotation: DISABLE_FILE first, then a name typed for it. */
+/**
+ * How long a look for DISABLE_LOOKALIKES in a directory holds. DISABLE_FILE itself is looked for
+ * at every look at the directory (every bid); its look-alikes, four more lookups on the thread
+ * pool that disk writes share, at most this often.
+ */
+const LOOKALIKE_CHECK_MS = 60_000;
+const lookalikes = new Map<string, { at: number; name: string | undefined }>();
+
+const exists = (p: string) =>
+  fsp.access(p).then(
+    () => true,
+    () => false,
+  );
+
+/** The file in `dir` that takes it out of rotation: DISABLE_FILE, else a name typed for it. */
 async function disableFileIn(dir: string): Promise<string | undefined> {
-  for (const name of [DISABLE_FILE, ...DISABLE_LOOKALIKES]) {
-    const there = await fsp.access(path.join(dir, name)).then(
-      () => true,
-      () => false,
-    );
-    if (there) return name;
-  }
-  return undefined;
+  if (await exists(path.join(dir, DISABLE_FILE))) return DISABLE_FILE;
+  const seen = lookalikes.get(dir);
+  if (seen && Date.now() - seen.at < LOOKALIKE_CHECK_MS) return seen.name;
+  const found = await Promise.all(DISABLE_LOOKALIKES.map((n) => exists(path.join(dir, n))));
+  const name = DISABLE_LOOKALIKES[found.indexOf(true)];
+  lookalikes.set(dir, { at: Date.now(), name });
+  return name;
 }
 
 /**
