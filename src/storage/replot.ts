@@ -22,7 +22,7 @@
  * restart, reads no header it has read before. A victim's own header is read from the disk
  * again just before it is deleted.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type StatsFs } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Logger } from 'pino';
@@ -111,6 +111,20 @@ export function replotBlocked(s: ReplotSummary, match?: string): string | undefi
       ? `no PoS1 plot matches --replot-match ${match}`
       : 'no PoS1 plot here';
   return `--replot can free nothing here: ${why}`;
+}
+
+/**
+ * Why deleting plots freed less room than their sizes, from the filesystem's counts. ext4 keeps
+ * blocks for root (5% unless formatted with `-m 0`: ~900 GB of an 18 TB disk); a disk filled
+ * into them by a process running as root gives an ordinary user no room back until its free
+ * blocks exceed that reserve, so the deletions seemed to free nothing.
+ */
+export function whyStillShort(st: Pick<StatsFs, 'bfree' | 'bavail' | 'bsize'> | undefined, short: number): string {
+  const kept = st ? (st.bfree - st.bavail) * st.bsize : 0;
+  // The free blocks are there, but kept for root: the reserve alone is the shortfall.
+  if (kept >= short)
+    return `the filesystem keeps ${formatBytes(kept)} of its free space for root (ext4 reserved blocks); \`tune2fs -m 0 DEVICE\` gives that to plots on a disk that holds only plots`;
+  return 'files changed meanwhile?';
 }
 
 export class Replotter {
@@ -210,11 +224,13 @@ export class Replotter {
       need = await stillNeeded();
     }
     this.lists.delete(dir);
-    if (need > 0)
+    if (need > 0) {
+      const st = await fsp.statfs(dir).catch(() => undefined);
       throw new PlotferryError(
         'PF_NO_SPACE',
-        `${dir}: deleted ${deleted.length} PoS1 plot(s) for ${forPlot}, still ${formatBytes(need)} short (files changed meanwhile?)`,
+        `${dir}: deleted ${deleted.length} PoS1 plot(s) for ${forPlot}, still ${formatBytes(need)} short (${whyStillShort(st, need)})`,
       );
+    }
     return deleted;
   }
 
