@@ -62,6 +62,7 @@ export const harvesterCommand = defineCommand<HarvesterArgs>({
       process.on('SIGTERM', onSignal);
       let h: Awaited<ReturnType<typeof Harvester.prepare>>;
       let nc;
+      let serving = false;
       try {
         h = await Harvester.prepare({
           id,
@@ -106,12 +107,15 @@ export const harvesterCommand = defineCommand<HarvesterArgs>({
           log.info(nc ? 'stopped' : 'stopped before NATS could be reached');
           return;
         }
+        serving = true;
       } finally {
-        // No await between here and serveUntilSignalled: no signal falls between the two.
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        // Serving, the start's listener stays until serveUntilSignalled's is on (no await between).
+        if (!serving) {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
       }
-      await serveUntilSignalled(log, args.grace, (ms) => h.close(ms));
+      await serveUntilSignalled(log, args.grace, (ms) => h.close(ms), onSignal);
       await stopMetrics();
       await nc.close();
       log.info('stopped');

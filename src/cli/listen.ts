@@ -40,6 +40,7 @@ export const listenCommand = defineCommand<ListenArgs>({
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       let listener;
+      let started = false;
       try {
         listener = await Listener.start({
           dirs: args.dir,
@@ -56,19 +57,24 @@ export const listenCommand = defineCommand<ListenArgs>({
           replot: replotSettings(args),
           log,
         });
+        started = true;
       } finally {
-        // No await between here and serveUntilSignalled: no signal falls between the two.
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        // Started, the start's listener stays until serveUntilSignalled's is on (no await between).
+        if (!started) {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
       }
       if (stop.signal.aborted) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
         await listener.close(0);
         await stopMetrics();
         log.info('stopped');
         return;
       }
       const l = listener;
-      await serveUntilSignalled(log, args.grace, (ms) => l.close(ms));
+      await serveUntilSignalled(log, args.grace, (ms) => l.close(ms), onSignal);
       await stopMetrics();
       log.info('stopped');
     }),

@@ -4,11 +4,17 @@ import type { Logger } from 'pino';
 /**
  * Serves until SIGINT/SIGTERM: the first signal calls `close(graceMs)` so running transfers can
  * finish, a second one calls `close(0)` to abort them. Resolves once closed.
+ *
+ * `replacing`: the start's own listener, removed once this one is on. Never remove it first: a
+ * signal that libuv has taken but not yet handed to JavaScript is dropped when the last listener
+ * goes (its handle stops), and a SIGTERM that came as the start ended was lost, the process
+ * running on until systemd's SIGKILL (found by a test that hung).
  */
 export function serveUntilSignalled(
   log: Logger,
   graceSeconds: number,
   close: (graceMs: number) => Promise<void>,
+  replacing?: () => void,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let signals = 0;
@@ -25,5 +31,9 @@ export function serveUntilSignalled(
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    if (replacing) {
+      process.off('SIGINT', replacing);
+      process.off('SIGTERM', replacing);
+    }
   });
 }

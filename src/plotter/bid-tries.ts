@@ -145,15 +145,19 @@ export class BidTries {
   /**
    * Nobody else bid after a harvester failed the plot. Skipping it was a preference, not a ban:
    * the ones that failed it are asked once more (restarted since, or with another disk), or a
-   * farm with one harvester would fail the plot on any blip. When that too is spent, the
-   * harvester's failure is the cause to report.
+   * farm with one harvester would fail the plot on any blip. While tries remain the plot is
+   * announced again even when nobody was skipped: the only harvester may be restarting (a
+   * systemd restart takes ~5 s, and an announce made while it starts finds nobody). When the
+   * tries are spent, the harvester's failure is the cause to report.
    */
   private noneOther(e: PlotferryError, aborted: boolean): TryStep {
     const fault = this.lastFault!;
-    if (this.exclude.size > 0 && this.try < this.o.policy.tries && !aborted) {
+    if (this.try < this.o.policy.tries && !aborted) {
       const again = [...this.exclude].join(', ');
       this.exclude.clear();
-      const why = `no other harvester took it: asking ${again} again (${fault.message})`;
+      const why = again
+        ? `no other harvester took it: asking ${again} again (${fault.message})`
+        : `no harvester took it (${e.message}): announcing again (after ${fault.message})`;
       return this.next(retryDelayMs(this.o.policy, this.try), new PlotferryError(fault.code, why));
     }
     const error = new PlotferryError(fault.code, `${fault.message}; no other harvester took it (${e.message})`, {

@@ -190,6 +190,23 @@ describe('a plot offered by bidding, after a harvester failed it', () => {
     assert.deepEqual(t.plan(5000), { try: 3, exclude: [], anyDisk: false, replotNow: false, askFirst: false });
   });
 
+  // A farmer's trial: `send --nats` failed 7 s after its only harvester was killed, one try
+  // unused, while systemd restarted the harvester (RestartSec=5).
+  it('nobody bids again after the failed harvester was asked again: announced again while tries remain', () => {
+    const t = tries({ tries: 4 });
+    t.after(failed('PF_CONNECTION', 'h1', 'the connection to h1 broke'), 0, false);
+    t.plan(1000);
+    assert.equal(t.after(failed('PF_NO_BID', undefined, 'no harvester bid'), 3000, false).kind, 'retry');
+    t.plan(5000);
+    const step = t.after(failed('PF_NO_BID', undefined, 'no harvester bid'), 7000, false);
+    assert.equal(step.kind, 'retry');
+    if (step.kind !== 'retry') return;
+    assert.equal(step.failedTry, 3);
+    assert.match(step.report.message, /^no harvester took it \(no harvester bid\): announcing again/);
+    t.plan(11000);
+    assert.equal(t.after(failed('PF_NO_BID'), 13000, false).kind, 'fail', 'the 4th try was the last');
+  });
+
   it('the harvester failed the plot and its tries are spent with nobody else bidding: its failure is the reported cause', () => {
     const t = tries({ tries: 2 });
     t.after(failed('PF_DISK_FULL', 'h1', 'writing /d1: ENOSPC'), 0, false);
