@@ -136,7 +136,8 @@ export async function connectNats(
       ...options,
     });
   } catch (err) {
-    throw connectError(url, err, options.tls !== undefined && !auth.cert);
+    const loggedIn = !!(auth.token || auth.user || auth.creds || (auth.cert && auth.key));
+    throw connectError(url, err, options.tls !== undefined && !auth.cert, loggedIn);
   }
   void (async () => {
     for await (const s of nc.status()) {
@@ -195,12 +196,16 @@ export function natsUnreachable(err: unknown): boolean {
   return err instanceof PlotferryError && err.code === 'PF_CONNECTION' && err.message.startsWith(UNREACHABLE);
 }
 
-function connectError(url: string, err: unknown, tlsWithoutCert: boolean): PlotferryError {
+function connectError(url: string, err: unknown, tlsWithoutCert: boolean, loggedIn: boolean): PlotferryError {
   const msg = (err as Error).message;
   if (isAuthFailure(err))
-    return new PlotferryError('PF_NATS_AUTH', `NATS at ${url} refused our credentials: authorization failed (${msg})`, {
-      cause: err,
-    });
+    return new PlotferryError(
+      'PF_NATS_AUTH',
+      loggedIn
+        ? `NATS at ${url} refused our credentials: authorization failed (${msg})`
+        : `NATS at ${url} requires a login and none was given (${msg}): set PLOTFERRY_NATS_TOKEN or --nats-token, --nats-user/--nats-pass, or --nats-creds, as the server's config says`,
+      { cause: err },
+    );
   if (isTlsFailure(err))
     return new PlotferryError(
       'PF_CONNECTION',

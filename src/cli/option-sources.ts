@@ -342,7 +342,7 @@ export function normaliseBooleanArgs(args: readonly string[]): string[] {
   return out;
 }
 
-const BOOLEAN_WORD = /^(true|false|yes|no|1|0)$/i;
+const BOOLEAN_WORD = /^(true|false|yes|no|on|off|1|0)$/i;
 
 /**
  * An option the command line gives as positionals (`sweep DIR...`, options.ts `positional`)

@@ -16,7 +16,7 @@ export type Command = (typeof COMMANDS)[number];
 
 /**
  * What an option takes. Each type has one parser (option-sources.ts), used for all three sources:
- * - boolean: true/false/yes/no/1/0, any case; a bare flag is true, `--no-X` false;
+ * - boolean: true/false/yes/no/on/off/1/0, any case; a bare flag is true, `--no-X` false;
  * - list: a comma list (`a,b,c`), and the flag may be repeated; the items add up;
  * - count: a whole number from `min` to `max`; seconds: a duration (`90`, `90s`, `10m`, `2h`);
  * - bytes: a size (`0`, `512M`, `2G`); decimal: a number of at least `min`;

@@ -117,24 +117,29 @@ export function parseDecimal(value: unknown, option: string, min: number, what: 
   return n;
 }
 
-/** Words a boolean takes, any case, the same from a flag, PLOTFERRY_* and --config. */
+/**
+ * Words a boolean takes, any case, the same from a flag, PLOTFERRY_* and --config. on/off as in
+ * systemd's and many config files (`sweep --dry-run on DIR` read "on" as a directory).
+ */
 const BOOLEAN_WORDS: Record<string, boolean> = {
   true: true,
   yes: true,
+  on: true,
   '1': true,
   false: false,
   no: false,
+  off: false,
   '0': false,
 };
 
-/** true/false/yes/no/1/0 (any case), or a JSON boolean. PF_CONFIG, naming the option, otherwise. */
+/** true/false/yes/no/on/off/1/0 (any case), or a JSON boolean. PF_CONFIG, naming the option, otherwise. */
 export function parseBoolean(value: unknown, option: string): boolean {
   if (typeof value === 'boolean') return value;
   const b = BOOLEAN_WORDS[String(value).trim().toLowerCase()];
   if (b === undefined || (typeof value !== 'string' && typeof value !== 'number'))
     throw new PlotferryError(
       'PF_CONFIG',
-      `--${option} "${String(value)}" is not true or false (give true, false, yes, no, 1 or 0)`,
+      `--${option} "${String(value)}" is not true or false (give true, false, yes, no, on, off, 1 or 0)`,
     );
   return b;
 }

@@ -71,7 +71,10 @@ describe('NATS login and TLS', () => {
     assert.match(env.stderr, /no harvester answered within 0\.2 s/);
     const t0 = Date.now();
     assertAuthFailed(await runCli(['status', '--nats', s.url, '--nats-token', 'guess', '--wait', '0.2']));
-    assertAuthFailed(await runCli(['status', '--nats', s.url, '--wait', '0.2']));
+    // None given: not "refused our credentials" (a farmer's trial), but what to set.
+    const none = await runCli(['status', '--nats', s.url, '--wait', '0.2']);
+    assert.equal(none.code, 1, none.stderr);
+    assert.match(none.stderr, /PF_NATS_AUTH: NATS at \S+ requires a login and none was given .*PLOTFERRY_NATS_TOKEN/);
     assert.ok(Date.now() - t0 < 8_000, 'no retry loop');
   });
 

@@ -86,12 +86,14 @@ describe('booleans mean the same from a flag, PLOTFERRY_* and --config', () => {
     ['TRUE', true],
     ['yes', true],
     ['Yes', true],
+    ['on', true],
     ['1', true],
     [true, true],
     [1, true],
     ['false', false],
     ['no', false],
     ['NO', false],
+    ['Off', false],
     ['0', false],
     [false, false],
     [0, false],
@@ -107,11 +109,11 @@ describe('booleans mean the same from a flag, PLOTFERRY_* and --config', () => {
   it('refuses anything else everywhere, naming the option, its source and what it takes', () => {
     assert.throws(
       () => resolve({ command: 'listen', flags: { replot: 'maybe' } }),
-      refused(/^--replot "maybe" is not true or false \(give true, false, yes, no, 1 or 0\)/),
+      refused(/^--replot "maybe" is not true or false \(give true, false, yes, no, on, off, 1 or 0\)/),
     );
     assert.throws(
-      () => resolve({ command: 'listen', env: { PLOTFERRY_REPLOT: 'on' } }),
-      refused(/^PLOTFERRY_REPLOT: --replot "on" is not true or false/),
+      () => resolve({ command: 'listen', env: { PLOTFERRY_REPLOT: 'enabled' } }),
+      refused(/^PLOTFERRY_REPLOT: --replot "enabled" is not true or false/),
     );
     assert.throws(
       () => resolve({ command: 'listen', config: config({ replot: 'y' }) }),
@@ -133,6 +135,8 @@ describe('booleans mean the same from a flag, PLOTFERRY_* and --config', () => {
   });
 
   it('a boolean word after a space is the value of the flag, as "true" always was (yes was a positional)', () => {
+    assert.deepEqual(normaliseBooleanArgs(['--dry-run', 'on', '/plots']), ['--dry-run', '/plots']);
+    assert.deepEqual(normaliseBooleanArgs(['--dry-run', 'off', '/plots']), ['--no-dry-run', '/plots']);
     assert.deepEqual(normaliseBooleanArgs(['--replot', 'yes', '--json', 'NO', '--move', '/plots', '--any-file', '1']), [
       '--replot',
       '--no-json',
