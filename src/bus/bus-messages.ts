@@ -115,6 +115,11 @@ export interface Decline {
   held?: HeldCopy;
   /** With reason 'no-room': why --replot could free nothing there, when that is why. */
   why?: string;
+  /**
+   * With reason 'no-room': it runs --replot-dry-run, so it deleted no PoS1 plot to make room
+   * (a real --replot might have); its log has the plan. Absent from older harvesters.
+   */
+  replotDryRun?: true;
 }
 export interface Claim {
   kind: 'claim';
@@ -473,6 +478,7 @@ const DECODERS: { [K in BusKind]: (m: Obj) => Extract<BusMessage, { kind: K }> }
     freeBytes: count(m, 'freeBytes'),
     ...(typeof m.held === 'object' && m.held !== null ? { held: heldCopy(m.held as Obj) } : {}),
     ...(m.why !== undefined ? { why: str(m, 'why', 300) } : {}),
+    ...(m.replotDryRun === true ? { replotDryRun: true } : {}),
   }),
   claim: (m) => ({
     kind: 'claim',

@@ -46,7 +46,7 @@ import { notify } from '../core/notify.js';
 import { Claims } from './claims.js';
 import { OfferDesk } from './offers.js';
 import { portShortage, PortProbe, probeRange } from './ports.js';
-import { buildHeartbeat } from './heartbeat.js';
+import { buildHeartbeat, replotMode } from './heartbeat.js';
 import { diskAlerts } from './disk-alerts.js';
 import { Inventory } from './inventory.js';
 import type { DiskSet } from '../storage/disks.js';
@@ -312,9 +312,11 @@ export class Harvester {
     this.heartbeatTimer = setInterval(beat, opts.heartbeatMs ?? 5_000);
     this.heartbeatTimer.unref();
     beat();
+    // The replot mode said at the start: a --replot-dry-run left on by mistake deletes nothing.
+    const replot = replotMode(this.disks);
     opts.log.info(
-      { id: opts.id, host: opts.advertiseHost, dirs: this.disks.dirs, prefix: opts.prefix ?? 'plotferry' },
-      'harvester ready',
+      { id: opts.id, host: opts.advertiseHost, dirs: this.disks.dirs, prefix: opts.prefix ?? 'plotferry', replot },
+      `harvester ready (replot: ${replot})`,
     );
   }
 
@@ -345,6 +347,8 @@ export class Harvester {
             freeBytes,
             ...(held ? { held } : {}),
             ...(why ? { why: why.slice(0, 300) } : {}),
+            // The plotter's PF_NO_SPACE then says no PoS1 plot went because this is a dry run.
+            ...(reason === 'no-room' && this.disks.replotter?.dryRun ? { replotDryRun: true } : {}),
           }),
         );
     };
