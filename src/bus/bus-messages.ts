@@ -200,6 +200,11 @@ export interface Heartbeat {
   };
   /** Sender's clock, ms since the epoch. */
   at: number;
+  /**
+   * A nonce per harvester process: a heartbeat under one's own id with another is a second
+   * harvester given the same --id (farm/id-clash.ts). Absent from older harvesters.
+   */
+  instance?: string;
 }
 /** Does any harvester hold this plot already (same name and size)? Only holders answer. */
 export interface Has {
@@ -541,6 +546,7 @@ const DECODERS: { [K in BusKind]: (m: Obj) => Extract<BusMessage, { kind: K }> }
       activeTransfers: count(m, 'activeTransfers'),
       maxTransfers: count(m, 'maxTransfers'),
       at: count(m, 'at'),
+      ...(m.instance !== undefined ? { instance: token(m, 'instance') } : {}),
       ...replotPace(m),
       dirs: ds.map(dirStatus),
     };

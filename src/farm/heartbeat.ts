@@ -17,7 +17,7 @@ export function replotMode(disks: Pick<DiskSet, 'replotter'>): ReplotMode {
 export async function buildHeartbeat(
   disks: DiskSet,
   inventory: Inventory,
-  h: Pick<Heartbeat, 'harvester' | 'host' | 'activeTransfers' | 'maxTransfers'>,
+  h: Pick<Heartbeat, 'harvester' | 'host' | 'activeTransfers' | 'maxTransfers' | 'instance'>,
 ): Promise<Heartbeat> {
   const replotter = disks.replotter;
   const mode = replotMode(disks);
