@@ -115,6 +115,11 @@ export interface Decline {
   held?: HeldCopy;
   /** With reason 'no-room': why --replot could free nothing there, when that is why. */
   why?: string;
+  /**
+   * With reason 'no-room': it runs --replot-dry-run, so it deleted no PoS1 plot to make room
+   * (a real --replot might have); its log has the plan. Absent from older harvesters.
+   */
+  replotDryRun?: true;
 }
 export interface Claim {
   kind: 'claim';
@@ -195,6 +200,11 @@ export interface Heartbeat {
   };
   /** Sender's clock, ms since the epoch. */
   at: number;
+  /**
+   * A nonce per harvester process: a heartbeat under one's own id with another is a second
+   * harvester given the same --id (farm/id-clash.ts). Absent from older harvesters.
+   */
+  instance?: string;
 }
 /** Does any harvester hold this plot already (same name and size)? Only holders answer. */
 export interface Has {
@@ -473,6 +483,7 @@ const DECODERS: { [K in BusKind]: (m: Obj) => Extract<BusMessage, { kind: K }> }
     freeBytes: count(m, 'freeBytes'),
     ...(typeof m.held === 'object' && m.held !== null ? { held: heldCopy(m.held as Obj) } : {}),
     ...(m.why !== undefined ? { why: str(m, 'why', 300) } : {}),
+    ...(m.replotDryRun === true ? { replotDryRun: true } : {}),
   }),
   claim: (m) => ({
     kind: 'claim',
@@ -535,6 +546,7 @@ const DECODERS: { [K in BusKind]: (m: Obj) => Extract<BusMessage, { kind: K }> }
       activeTransfers: count(m, 'activeTransfers'),
       maxTransfers: count(m, 'maxTransfers'),
       at: count(m, 'at'),
+      ...(m.instance !== undefined ? { instance: token(m, 'instance') } : {}),
       ...replotPace(m),
       dirs: ds.map(dirStatus),
     };

@@ -46,9 +46,10 @@ import { notify } from '../core/notify.js';
 import { Claims } from './claims.js';
 import { OfferDesk } from './offers.js';
 import { portShortage, PortProbe, probeRange } from './ports.js';
-import { buildHeartbeat } from './heartbeat.js';
+import { buildHeartbeat, replotMode } from './heartbeat.js';
 import { diskAlerts } from './disk-alerts.js';
 import { Inventory } from './inventory.js';
+import { idClash } from './id-clash.js';
 import type { DiskSet } from '../storage/disks.js';
 
 /** The longest and widest speedtest a harvester takes (`plotferry speedtest --nats`). */
@@ -105,6 +106,10 @@ export class Harvester {
   private readonly ports: PortProbe;
   /** Since when another process has held every port a claim could use (undefined: it has not). */
   private noPortSince?: number;
+  /** This process among harvesters (Heartbeat.instance): another under our --id has another. */
+  private readonly instance = randomBytes(8).toString('hex');
+  /** The other instances under our --id said already (farm/id-clash.ts): each said once. */
+  private readonly clashesSaid = new Set<string>();
 
   private constructor(private opts: HarvesterOptions) {
     validateId(opts.id, '--id');
@@ -296,6 +301,10 @@ export class Harvester {
     this.subs.push(
       opts.nc.subscribe(this.subj.speedtest(opts.id), { callback: handled('speedtest', (m) => this.onSpeedtest(m)) }),
     );
+    // Our own heartbeats come back here; another harvester's under our --id says it shares it.
+    this.subs.push(
+      opts.nc.subscribe(this.subj.heartbeat(opts.id), { callback: handled('heartbeat', (m) => this.onOwnIdBeat(m)) }),
+    );
     // `status` asks for a heartbeat now; at most one a second.
     let lastAsked = 0;
     this.subs.push(
@@ -312,9 +321,11 @@ export class Harvester {
     this.heartbeatTimer = setInterval(beat, opts.heartbeatMs ?? 5_000);
     this.heartbeatTimer.unref();
     beat();
+    // The replot mode said at the start: a --replot-dry-run left on by mistake deletes nothing.
+    const replot = replotMode(this.disks);
     opts.log.info(
-      { id: opts.id, host: opts.advertiseHost, dirs: this.disks.dirs, prefix: opts.prefix ?? 'plotferry' },
-      'harvester ready',
+      { id: opts.id, host: opts.advertiseHost, dirs: this.disks.dirs, prefix: opts.prefix ?? 'plotferry', replot },
+      `harvester ready (replot: ${replot})`,
     );
   }
 
@@ -345,6 +356,8 @@ export class Harvester {
             freeBytes,
             ...(held ? { held } : {}),
             ...(why ? { why: why.slice(0, 300) } : {}),
+            // The plotter's PF_NO_SPACE then says no PoS1 plot went because this is a dry run.
+            ...(reason === 'no-room' && this.disks.replotter?.dryRun ? { replotDryRun: true } : {}),
           }),
         );
     };
@@ -435,6 +448,18 @@ export class Harvester {
    * --replot-dry-run: a plot another harvester stored leaves this one's plan, since a real
    * --replot here would not have won it and so deleted nothing for it.
    */
+  /** A heartbeat under our --id: from another harvester, said once per such harvester (log, notify). */
+  private onOwnIdBeat(msg: Msg): Promise<void> {
+    const hb = this.decodeOrIgnore(msg, 'heartbeat');
+    const c = hb && idClash(this.opts.id, this.instance, hb);
+    if (c?.kind === 'clash' && !this.clashesSaid.has(c.key)) {
+      this.clashesSaid.add(c.key);
+      this.opts.log.error({ code: 'PF_CONFIG', id: this.opts.id, otherHost: hb!.host }, c.log);
+      notify(`id-clash:${this.opts.id}:${c.key}`, 'critical', c.title, c.message);
+    }
+    return Promise.resolve();
+  }
+
   private onFree(msg: Msg): Promise<void> {
     const f = this.decodeOrIgnore(msg, 'free');
     if (f?.stored && f.harvester !== this.opts.id) this.disks.replotter?.retractDryRun(f.stored, f.harvester);
@@ -511,6 +536,7 @@ export class Harvester {
     const hb = await buildHeartbeat(this.disks, this.inventory, {
       harvester: this.opts.id,
       host: this.opts.advertiseHost,
+      instance: this.instance,
       activeTransfers: this.claims.size,
       maxTransfers: this.maxTransfers,
     });

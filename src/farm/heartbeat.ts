@@ -3,6 +3,12 @@ import type { DirStatus, Heartbeat, ReplotMode } from '../bus/bus-messages.js';
 import type { DiskSet } from '../storage/disks.js';
 import type { Inventory } from './inventory.js';
 
+/** --replot ('on'), --replot-dry-run ('dry-run') or neither ('off'). */
+export function replotMode(disks: Pick<DiskSet, 'replotter'>): ReplotMode {
+  const r = disks.replotter;
+  return !r ? 'off' : r.dryRun ? 'dry-run' : 'on';
+}
+
 /**
  * O(directories): statfs for space, the inventory for plot counts (no per-plot work). With
  * --replot, what it may delete per directory comes from its list, cached for a minute and read
@@ -11,10 +17,10 @@ import type { Inventory } from './inventory.js';
 export async function buildHeartbeat(
   disks: DiskSet,
   inventory: Inventory,
-  h: Pick<Heartbeat, 'harvester' | 'host' | 'activeTransfers' | 'maxTransfers'>,
+  h: Pick<Heartbeat, 'harvester' | 'host' | 'activeTransfers' | 'maxTransfers' | 'instance'>,
 ): Promise<Heartbeat> {
   const replotter = disks.replotter;
-  const mode: ReplotMode = !replotter ? 'off' : replotter.dryRun ? 'dry-run' : 'on';
+  const mode = replotMode(disks);
   const dirs: DirStatus[] = await Promise.all(
     (await disks.snapshot()).map(async (i) => {
       const summary =

@@ -62,7 +62,7 @@ function noRoomError(a: Announce, noRoom: readonly Decline[]): PlotferryError {
   const each = noRoom.map((d, i) =>
     d.reason === 'no-disk'
       ? `${d.harvester} has no usable disk`
-      : `${d.harvester} has room for at most ${roomText[i]}${d.why ? ` (${d.why})` : ''}`,
+      : `${d.harvester} has room for at most ${roomText[i]}${d.why ? ` (${d.why})` : ''}${d.replotDryRun ? ` (${d.harvester} runs --replot-dry-run: a real --replot would delete PoS1 plots for it, if they free enough; its log has the plan)` : ''}`,
   );
   return new PlotferryError(
     'PF_NO_SPACE',

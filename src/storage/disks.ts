@@ -232,9 +232,13 @@ export class DiskSet {
     // to one directory the first named is the one used. Claimed all at once, they raced for it.
     // (A directory claimed already costs no I/O here.)
     for (const l of looked) {
-      if (l.info.unusable) continue;
+      // A disabled directory is claimed too: out of rotation for writes, it still holds plots
+      // that this harvester farms and counts, at a start as after a `touch` while running.
+      // Another's claim on it leaves it disabled, not in use.
+      const disabled = l.info.out === 'disabled';
+      if (l.info.unusable && !disabled) continue;
       const notOurs = await this.claim(l.info.dir, l.identity);
-      if (notOurs) {
+      if (notOurs && !disabled) {
         l.info.unusable = notOurs;
         l.info.out = 'unusable';
       }
@@ -305,7 +309,7 @@ export class DiskSet {
     }
     if (disabled) {
       this.report({ kind: 'disabled', dir, file: disabled });
-      return unusable(`disabled by ${disabledBy(disabled)}`, 'disabled');
+      return { info: { ...info, unusable: `disabled by ${disabledBy(disabled)}`, out: 'disabled' }, identity };
     }
     const failed = this.failed.get(info.dev);
     if (failed && Date.now() < failed.until) {

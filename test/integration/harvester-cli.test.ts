@@ -96,6 +96,8 @@ describe('harvester and send --nats (processes)', () => {
     const d2 = await dir('pf-st2-');
     fs.writeFileSync(path.join(d1, 'already-here.plot'), Buffer.alloc(4096));
     fs.writeFileSync(path.join(d2, 'plotferry.disable'), '');
+    // Disabled before the start, it still holds its plots: they are counted (they showed as 0).
+    fs.writeFileSync(path.join(d2, 'held-while-disabled.plot'), Buffer.alloc(8192));
     const h = await startHarvester('hc-status', d1, ['--dir', d2]);
     try {
       const r = await runCli(['status', '--nats', server.url, '--wait', '1', '--json']);
@@ -107,11 +109,15 @@ describe('harvester and send --nats (processes)', () => {
       const hb = jsonLines(r.stdout).find((b) => b.harvester === 'hc-status') as unknown as Heartbeat;
       assert.ok(hb, r.stdout);
       assert.equal(hb.host, '127.0.0.1');
+      // The ready line says the replot mode (a --replot-dry-run left on deletes nothing).
+      assert.match(h.stderr(), /"replot":"off".*harvester ready \(replot: off\)/);
       assert.equal(hb.dirs[0]?.plots, 1);
       assert.ok((hb.dirs[0]?.plotBytes ?? 0) >= 4096);
       assert.match(hb.dirs[1]?.unusable ?? '', /plotferry\.disable/);
+      assert.equal(hb.dirs[1]?.plots, 1, 'a disk disabled at the start still counts its plots');
+      assert.ok((hb.dirs[1]?.plotBytes ?? 0) >= 8192);
       const table = await runCli(['status', '--nats', server.url, '--wait', '1']);
-      assert.match(table.stdout, /hc-status \(127\.0\.0\.1\)\s+transfers 0\/5\s+plots 1/);
+      assert.match(table.stdout, /hc-status \(127\.0\.0\.1\)\s+transfers 0\/5\s+plots 2/);
     } finally {
       h.child.kill('SIGTERM');
       await h.done;

@@ -162,6 +162,11 @@ describe('replot', { skip: !isRoot && 'needs root (a tmpfs of fixed size as the 
       ['sent', 'sent', 'failed', 'failed'],
     );
     assert.equal(items[2]!.error?.code, 'PF_NO_SPACE');
+    // The plotter hears why: a dry run, not a farm out of room.
+    assert.match(
+      items[2]!.error?.message ?? '',
+      /rp2\S* runs --replot-dry-run: a real --replot would delete PoS1 plots/,
+    );
     const notOurs = (n: string) => !n.includes('-b-') && n !== '.plotferry-ledger' && n !== '.plotferry-plot-index';
     assert.deepEqual(fs.readdirSync(d).filter(notOurs).sort(), before.filter(notOurs), 'nothing deleted');
     // Before, every announce (a plotter announces a declined plot again) named BB1 again.

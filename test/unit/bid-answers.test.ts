@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Announce, Bid, Decline } from '../../src/bus/bus-messages.js';
+import { type Announce, type Bid, type Decline, decodeBus, encodeBus } from '../../src/bus/bus-messages.js';
 import { BidTally, Ending, offerOf, outranks, TallyContext } from '../../src/plotter/bid-answers.js';
 import { noBidError, NoBidFacts } from '../../src/plotter/no-bid.js';
 
@@ -255,6 +255,27 @@ describe('what a farmer reads when no harvester can take the plot', () => {
     assert.match(
       e.message,
       /h1 has room for at most .* \(no PoS1 plot matches --replot-match\), h2 has no usable disk/,
+    );
+  });
+
+  // A farmer's trial: "vm has room for at most 4.7 MiB ... add a disk or free space" hid that vm
+  // ran --replot-dry-run, where a real --replot would have made room.
+  it('no room on a --replot-dry-run harvester: PF_NO_SPACE says it runs a dry run, and what a real --replot would do', () => {
+    const e = noBidError(
+      facts({
+        declines: declines(decline('vm', 'no-room', { freeBytes: 600, replotDryRun: true }), decline('h2', 'no-room')),
+      }),
+    );
+    assert.equal(e.code, 'PF_NO_SPACE');
+    assert.match(
+      e.message,
+      /vm has room for at most \S+ \S+ \(vm runs --replot-dry-run: a real --replot would delete PoS1 plots for it, if they free enough; its log has the plan\), h2 has room for at most \S+ \S+$/,
+    );
+    assert.equal(e.message.match(/--replot-dry-run/g)?.length, 1, 'only the dry-run harvester says so');
+    assert.deepEqual(
+      decodeBus(encodeBus(decline('vm', 'no-room', { replotDryRun: true })), ['decline']),
+      decline('vm', 'no-room', { replotDryRun: true }),
+      'the decline carries it across NATS',
     );
   });
 
