@@ -130,7 +130,7 @@ export async function findPlots(
         code === 'ENOENT'
           ? 'it does not exist (not mounted?)'
           : code === 'ENOTDIR'
-            ? 'it is not a directory'
+            ? `it is not a directory (sweep takes the directories plots are in; \`plotferry send --nats URL ${dir}\` moves one file)`
             : (err as Error).message;
       unreadable.push({ dir, error: new PlotferryError('PF_SOURCE', `cannot read ${dir}: ${why}`, { cause: err }) });
       continue;
