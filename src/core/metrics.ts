@@ -24,6 +24,7 @@ interface Series {
   inc?: Update;
   dec?: Update;
   observe?: Update;
+  set?: Update;
 }
 
 const call = (f: Update | undefined, labels: Labels | number, value?: number) => {
@@ -44,6 +45,9 @@ class Recorder {
   observe(labels: Labels | number, value?: number): void {
     call(this.series?.observe?.bind(this.series), labels, value);
   }
+  set(labels: Labels | number, value?: number): void {
+    call(this.series?.set?.bind(this.series), labels, value);
+  }
 }
 
 const KEYS = [
@@ -63,6 +67,7 @@ const KEYS = [
   'transferSeconds',
   'finalSyncSeconds',
   'bidSeconds',
+  'natsConnected',
 ] as const;
 export type MetricKey = (typeof KEYS)[number];
 

@@ -165,6 +165,14 @@ export const series = {
       registers: [],
     }),
   ),
+  natsConnected: of(
+    ['harvester', 'sweep'],
+    new client.Gauge({
+      name: 'plotferry_nats_connected',
+      help: '1 while NATS is reached, 0 while it is not (at start, or after a disconnect: no plot moves)',
+      registers: [],
+    }),
+  ),
   bidSeconds: of(
     ['sweep'],
     new client.Histogram({
