@@ -10,6 +10,7 @@ import { PlotferryError } from '../core/errors.js';
 import { abortableSleep } from '../core/sleep.js';
 import { isAuthFailure, isTlsFailure } from './nats-errors.js';
 import { markLinkDown, markLinkUp } from './link.js';
+import { natsDown, natsUp } from './nats-reach.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -139,15 +140,18 @@ export async function connectNats(
     const loggedIn = !!(auth.token || auth.user || auth.creds || (auth.cert && auth.key));
     throw connectError(url, err, options.tls !== undefined && !auth.cert, loggedIn);
   }
+  natsUp();
   void (async () => {
     for await (const s of nc.status()) {
       // nats gives the server's address as data for these two, a string.
       const server = typeof s.data === 'string' ? s.data : JSON.stringify(s.data);
       if (s.type === Events.Disconnect) {
         markLinkDown(nc, server);
+        natsDown(server);
         log.warn({ server }, 'NATS disconnected; running transfers go on, reconnecting');
       } else if (s.type === Events.Reconnect) {
         markLinkUp(nc);
+        natsUp();
         log.info({ server }, 'NATS reconnected');
       } else if (s.type === Events.Error) log.error({ err: s.data }, 'NATS error');
     }
@@ -176,6 +180,7 @@ export async function connectNatsRetrying(
       return nc;
     } catch (err) {
       if (!(err instanceof PlotferryError) || err.code !== 'PF_CONNECTION') throw err;
+      natsDown(loginInUrl(url, {}).url);
       log.warn(
         { url: loginInUrl(url, {}).url, attempt, retryInMs: delay },
         `${err.message}; trying again in ${Math.round(delay / 1000)} s`,

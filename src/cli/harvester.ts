@@ -51,6 +51,8 @@ export const harvesterCommand = defineCommand<HarvesterArgs>({
       const os = await import('node:os');
       const { parsePortRange, partialTtlMs } = await import('../core/config.js');
       const { connectNatsRetrying } = await import('../bus/connect.js');
+      // A harvester out of NATS's reach takes no plot: a webhook says so after a while.
+      (await import('../bus/nats-reach.js')).watchNatsReach('harvester');
       const { Harvester, defaultAdvertiseHost } = await import('../farm/harvester-daemon.js');
       const { defaultBusId } = await import('../bus/bus-messages.js');
       const id = args.id ?? defaultBusId(os.hostname());

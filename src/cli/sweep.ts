@@ -297,9 +297,12 @@ async function runWatch(
   process.on('SIGTERM', onSignal);
   const stopMetrics = await startMetrics(args.metrics, log, 'sweep');
   let claimed: Awaited<ReturnType<typeof claimDirs>> | undefined;
+  let stopReach: (() => void) | undefined;
   try {
     // Before NATS: a directory it cannot hold is refused at once, not once NATS is reachable.
     claimed = await claimDirs(plots.dirs);
+    // A watching sweep out of NATS's reach moves nothing: a webhook says so after a while.
+    stopReach = (await import('../bus/nats-reach.js')).watchNatsReach('sweep --watch');
     const nc = await connectNatsRetrying(
       args.nats.join(','),
       'plotferry-sweep-watch',
@@ -330,6 +333,7 @@ async function runWatch(
   } finally {
     // Released by watchSweep when it ran; here when it never did (NATS never reached).
     await claimed?.release();
+    stopReach?.();
     await stopMetrics();
     clearTimeout(graceTimer);
     process.off('SIGINT', onSignal);

@@ -9,6 +9,8 @@
  * PF_* code, `dir` is a configured receiving directory, and `state` one of DISK_STATES. A plot name is never a label.
  */
 
+import { DISK_FAULTS } from './errors.js';
+
 /** Who serves the metrics: each exports only the series it can have (none as idle zeros). */
 export type MetricsRole = 'harvester' | 'listen' | 'sweep';
 
@@ -22,6 +24,7 @@ interface Series {
   inc?: Update;
   dec?: Update;
   observe?: Update;
+  set?: Update;
 }
 
 const call = (f: Update | undefined, labels: Labels | number, value?: number) => {
@@ -42,6 +45,9 @@ class Recorder {
   observe(labels: Labels | number, value?: number): void {
     call(this.series?.observe?.bind(this.series), labels, value);
   }
+  set(labels: Labels | number, value?: number): void {
+    call(this.series?.set?.bind(this.series), labels, value);
+  }
 }
 
 const KEYS = [
@@ -61,6 +67,7 @@ const KEYS = [
   'transferSeconds',
   'finalSyncSeconds',
   'bidSeconds',
+  'natsConnected',
 ] as const;
 export type MetricKey = (typeof KEYS)[number];
 
@@ -101,6 +108,14 @@ export const diskSource = () => disks;
 /** The gauge's samples for `figures`: each directory's state 1, its other states 0. */
 export function diskStateSamples(figures: readonly DiskFigures[]): { dir: string; state: DiskState; value: 0 | 1 }[] {
   return figures.flatMap((d) => DISK_STATES.map((state) => ({ dir: d.dir, state, value: d.state === state ? 1 : 0 })));
+}
+
+/**
+ * Each receiving directory's disk-fault counters at 0, before any failure: a series born at its
+ * first failure, already at 1, is one `increase()` never sees rise (core/prom-series.ts).
+ */
+export function countDirs(dirs: readonly string[]): void {
+  for (const dir of dirs) for (const code of DISK_FAULTS) metrics.diskFailures.inc({ dir, code }, 0);
 }
 
 /** A transfer's outcome as the counters take it. */

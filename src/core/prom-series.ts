@@ -5,6 +5,7 @@
  * @opentelemetry/api), and its counts would have gone nowhere.
  */
 import client from 'prom-client';
+import { ErrorCodes } from './errors.js';
 import { bindMetrics, diskSource, diskStateSamples, type DiskFigures, type MetricsRole } from './metrics.js';
 
 /** Who serves the metrics: each exports only the series it can have (none as idle zeros). */
@@ -39,7 +40,46 @@ export function collectProcessMetrics(): void {
 export function useRole(role: MetricsRole): void {
   for (const m of metricsOf(role)) {
     const name = (m as unknown as { name: string }).name;
-    if (!registry.getSingleMetric(name)) registry.registerMetric(m);
+    if (registry.getSingleMetric(name)) continue;
+    registry.registerMetric(m);
+    startAtZero(m, role);
+  }
+}
+
+type Labels = Record<string, string>;
+const OUTCOMES: Labels[] = [{ outcome: 'ok' }, { outcome: 'failed' }];
+
+/**
+ * The label sets a series is exported with at 0 from the start. prom-client creates a labelled
+ * series at its first inc(), already at 1, so `increase()` never saw the first failure of a
+ * kind rise (an alert on `increase(plotferry_failures_total[1h]) > 0` missed it). Bounded: the
+ * PF_* codes, the outcomes, the role's direction. Per-directory series start at 0 where the
+ * directories are known (metrics.ts countDirs).
+ */
+function zeroLabels(m: client.Metric, role: MetricsRole): Labels[] {
+  const direction = [{ direction: role === 'sweep' ? 'send' : 'receive' }];
+  switch (m) {
+    case series.failures:
+      return Object.keys(ErrorCodes).map((code) => ({ code }));
+    case series.receivedBytes:
+    case series.receivedPlots:
+    case series.sentBytes:
+    case series.sentPlots:
+      return OUTCOMES;
+    case series.transferSeconds:
+      return direction;
+    case series.activeTransfers:
+      return role === 'sweep' ? [] : direction;
+    default:
+      return [];
+  }
+}
+
+function startAtZero(m: client.Metric, role: MetricsRole): void {
+  for (const labels of zeroLabels(m, role)) {
+    // At its first registration only: zero() would reset a histogram that already counts.
+    if (m instanceof client.Histogram) m.zero(labels);
+    else if (m instanceof client.Counter || m instanceof client.Gauge) m.inc(labels, 0);
   }
 }
 
@@ -122,6 +162,14 @@ export const series = {
       labelNames: ['dir'],
       // tmpfs: microseconds; a disk with write-behind: tens of ms; without, or a slow disk: seconds.
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [],
+    }),
+  ),
+  natsConnected: of(
+    ['harvester', 'sweep'],
+    new client.Gauge({
+      name: 'plotferry_nats_connected',
+      help: '1 while NATS is reached, 0 while it is not (at start, or after a disconnect: no plot moves)',
       registers: [],
     }),
   ),

@@ -9,8 +9,11 @@ export type DiskEvent =
   | { kind: 'failed'; dir: string; reason: string; until: number }
   /** It holds the disable file (`file`): no plot goes there until it is removed. */
   | { kind: 'disabled'; dir: string; file: string }
-  /** Its filesystem is gone (`why`): nothing is written there and its plots are not counted. */
-  | { kind: 'gone'; dir: string; why: string }
+  /**
+   * Its filesystem is gone (`why`): nothing is written there and its plots are not counted.
+   * `atStart`: it could not be used from the start (not mounted, missing, unreadable).
+   */
+  | { kind: 'gone'; dir: string; why: string; atStart?: boolean }
   /** Its filesystem is back: in rotation again, and what it holds is counted afresh. */
   | { kind: 'back'; dir: string }
   /** No directory of this `role` can take a file (`why`: each one's reason). */

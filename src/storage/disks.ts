@@ -159,6 +159,8 @@ export class DiskSet {
   private readonly homes = new Map<string, DiskHome>();
   /** Directories whose disk is gone: since when, and the st_dev whose lock was last read. */
   private readonly gone = new Map<string, { since: number; lockReadOn?: number }>();
+  /** Directories that could not be used at start (said as gone), until they can be. */
+  private readonly missingAtStart = new Set<string>();
 
   constructor(
     dirs: readonly string[],
@@ -180,6 +182,15 @@ export class DiskSet {
     const taken = infos.filter((i) => i.unusable?.startsWith(SERVED_BY));
     if (taken.length > 0)
       throw new PlotferryError('PF_DIR_IN_USE', taken.map((i) => `${i.dir} is ${i.unusable}`).join('; '));
+    // Not mounted (or missing, unreadable) at start is said as a disk that goes at run time is:
+    // a log line alone reached no one watching from afar. Back: cameBackAtStart(). With no
+    // directory usable at all, the receiver's no-usable-disk notice names each one already.
+    if (infos.every((i) => i.unusable)) return infos;
+    for (const i of infos)
+      if (i.unusable && !i.gone && (i.out === 'not-mounted' || i.out === 'unusable')) {
+        this.missingAtStart.add(i.dir);
+        this.report({ kind: 'gone', dir: i.dir, why: i.unusable, atStart: true });
+      }
     return infos;
   }
 
@@ -243,6 +254,7 @@ export class DiskSet {
         l.info.out = 'unusable';
       }
     }
+    for (const l of looked) if (!l.info.unusable) this.cameBackAtStart(l.info.dir);
     const replot = this.options.replot;
     return Promise.all(
       looked.map(async ({ info }) => {
@@ -377,6 +389,13 @@ export class DiskSet {
       { dir, code: 'PF_DISK_GONE', home: this.homes.get(dir) },
       `disk gone: ${dir} ${why}; out of rotation until that filesystem is back, plots go to the other disks`,
     );
+  }
+
+  /** A directory that could not be used at start can be now (its disk mounted, say). */
+  private cameBackAtStart(dir: string): void {
+    if (!this.missingAtStart.delete(dir)) return;
+    this.options.log?.info({ dir }, `disk back: ${dir} can be used now; in rotation`);
+    this.report({ kind: 'back', dir });
   }
 
   private cameBack(dir: string): void {

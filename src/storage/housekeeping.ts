@@ -2,6 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { countDirs } from '../core/metrics.js';
 import { DiskSet, type DiskSetOptions } from './disks.js';
 import { forgetHashRecord, ledgerFor } from './hash-records.js';
 import { Replotter, ReplotSettings } from './replot.js';
@@ -13,6 +14,7 @@ import { isTempName } from './hidden-names.js';
  * Housekeeping runs in each directory as it is claimed (see housekeep()).
  */
 export async function prepareDirs(disks: DiskSet, log: Logger): Promise<void> {
+  countDirs(disks.dirs);
   for (const info of await disks.open())
     if (info.unusable) log.warn({ dir: info.dir }, `directory ${info.unusable}; it is skipped until that changes`);
 }

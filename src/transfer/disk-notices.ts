@@ -36,7 +36,9 @@ export function diskNotice(e: DiskEvent): Notice {
         key: `disk-gone:${e.dir}`,
         severity: 'critical',
         title: 'a disk is gone',
-        message: `${e.dir} ${e.why}. It is out of rotation: nothing is written there, and its plots are not counted, until that filesystem is mounted there again.`,
+        message: e.atStart
+          ? `${e.dir} cannot be used since the start: ${e.why}. Nothing is written there until it can be; plots go to the other disks.`
+          : `${e.dir} ${e.why}. It is out of rotation: nothing is written there, and its plots are not counted, until that filesystem is mounted there again.`,
       };
     case 'back':
       return {

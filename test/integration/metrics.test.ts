@@ -169,7 +169,12 @@ describe('metrics', { skip: !prometheus && 'prometheus is not installed (apt-get
     await waitFor(async () => (await state(ro, 'in-rotation')) === 1, 60_000, 'the disk in rotation');
     assert.equal(await state(off, 'disabled'), 1);
     assert.equal(await state(off, 'in-rotation'), 0);
-    const pfIoBefore = (await query('plotferry_failures_total{code="PF_IO"}')) ?? 0;
+    // Each series at 0 before any failure: one born at 1 by its first failure is a rise that
+    // increase() never sees, and the documented alert missed the first failure of each kind.
+    const diskPfIo = `plotferry_disk_failures_total{dir="${ro}",code="PF_IO"}`;
+    await waitFor(async () => (await query(diskPfIo)) === 0, 60_000, 'the disk failure count at 0');
+    const pfIoBefore = await query('plotferry_failures_total{code="PF_IO"}');
+    assert.notEqual(pfIoBefore, undefined, 'plotferry_failures_total{code="PF_IO"} scraped before any failure');
 
     execFileSync('mount', ['-o', 'remount,ro', ro]);
     // Writable again before the harvester closes: it removes its lock there.
@@ -190,7 +195,14 @@ describe('metrics', { skip: !prometheus && 'prometheus is not installed (apt-get
     await waitFor(async () => (await state(ro, 'failed')) === 1, 60_000, 'the disk out of rotation in the gauge');
     assert.equal(await state(ro, 'in-rotation'), 0);
     assert.equal(await query(`plotferry_disk_failures_total{dir="${ro}",code="PF_IO"}`), 1);
-    assert.equal(await query('plotferry_failures_total{code="PF_IO"}'), pfIoBefore + 1, 'the receive that failed');
+    assert.equal(
+      await query('plotferry_failures_total{code="PF_IO"}'),
+      (pfIoBefore ?? 0) + 1,
+      'the receive that failed',
+    );
+    // The alert of docs/operations.md fires on this first failure.
+    for (const q of [diskPfIo, 'plotferry_failures_total{code="PF_IO"}'])
+      await waitFor(async () => ((await query(`increase(${q}[5m])`)) ?? 0) > 0, 60_000, `increase(${q}) > 0`);
   });
 
   // A plotter's sweep --watch exported the harvester's bids and replot counters as zeros.

@@ -4,6 +4,7 @@
  * answers 500.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +21,7 @@ import { sweep } from '../../src/plotter/sweep-plots.js';
 import { DiskSet } from '../../src/storage/disks.js';
 import { notifyDiskEvent } from '../../src/transfer/disk-notices.js';
 import { runCli, startCli } from '../helpers/cli.js';
-import { tmpDir, writePlot, writeSamplePlot } from '../helpers/files.js';
+import { isRoot, tmpDir, tmpfsDisk, writePlot, writeSamplePlot } from '../helpers/files.js';
 import { startTestHarvester } from '../helpers/harvester.js';
 import { startWebhook, type TestWebhook } from '../helpers/webhook.js';
 import { waitFor } from '../helpers/listener.js';
@@ -185,7 +186,17 @@ describe('notify', () => {
     const d = await tmpDir('pf-notify-cron-');
     cleanup.push(() => fsp.rm(d, { recursive: true, force: true }));
     fs.writeFileSync(path.join(d, 'junk.plot'), 'not a plot'); // left for a human: notified
-    const r = await runCli(['sweep', '--nats', 'nats://127.0.0.1:1', '--dry-run', '--min-age', '0', '--notify', h.url, d]);
+    const r = await runCli([
+      'sweep',
+      '--nats',
+      'nats://127.0.0.1:1',
+      '--dry-run',
+      '--min-age',
+      '0',
+      '--notify',
+      h.url,
+      d,
+    ]);
     assert.equal(r.code, 1, r.stderr);
     assert.equal(h.hits, 2, 'tried again after the 500');
     assert.doesNotMatch(r.stderr, /not delivered/);
@@ -262,6 +273,47 @@ describe('notify', () => {
         assert.equal(b.host, 'h-one');
         assert.match(String(b.message), /^h-one: /);
       }
+    } finally {
+      c.child.kill('SIGTERM');
+      await c.done;
+    }
+  });
+
+  // A disk not mounted when the harvester started sent no webhook (a warn line only), though
+  // one unmounted at run time does.
+  it('a disk not mounted at start is notified as gone, and as back when it is mounted', async (t) => {
+    if (!isRoot) return t.skip('needs root: mounts a tmpfs disk after the start');
+    const nats = await startNatsServer();
+    cleanup.push(() => nats.stop());
+    const h = await startWebhook();
+    cleanup.push(() => h.close());
+    const disks: (() => unknown)[] = [];
+    cleanup.push(async () => {
+      for (const c of disks.reverse()) await c();
+    });
+    const mounted = await tmpfsDisk('pf-notify-mounted-', 16, disks);
+    // A bare mount point on the root filesystem, as a disk that did not mount at boot leaves.
+    const bare = await tmpDir('pf-notify-bare-', '/tmp');
+    disks.push(() => fsp.rm(bare, { recursive: true, force: true }));
+    const c = startCli(
+      [
+        ...['harvester', '--nats', nats.url, '--id', 'h-bare', '--host', '127.0.0.1'],
+        ...['--dir', mounted, '--dir', bare, '--notify', h.url],
+      ],
+      { PLOTFERRY_ALLOW_ROOT_FS: '' },
+    );
+    try {
+      const seen = (event: string) => h.bodies.find((b) => b.event === event);
+      await waitFor(() => seen('disk-gone') !== undefined, 15_000, `the disk-gone webhook (${c.stderr()})`);
+      assert.match(
+        String(seen('disk-gone')!.message),
+        new RegExp(`${bare} cannot be used since the start: on the root`),
+      );
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', bare]);
+      disks.push(() => execFileSync('umount', [bare]));
+      await waitFor(() => seen('disk-back') !== undefined, 30_000, `the disk-back webhook (${c.stderr()})`);
+      assert.match(String(seen('disk-back')!.message), new RegExp(`${bare} is back in rotation`));
+      assert.equal(h.bodies.filter((b) => b.event === 'disk-gone').length, 1, 'said once');
     } finally {
       c.child.kill('SIGTERM');
       await c.done;
