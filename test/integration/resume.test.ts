@@ -64,7 +64,11 @@ describe('resume (direct)', () => {
     writePlot(file, 5 * MiB);
     const p = plantPartial(fx.dst, file, 3 * MiB);
     const fd = fs.openSync(p, 'r+');
-    fs.writeSync(fd, Buffer.from([0x42]), 0, 1, 1_000_000); // a bit rotted on the harvester's disk
+    // A bit rotted on the harvester's disk: flipped, not set (a fixed byte was already there in
+    // one random plot of 256, and the test failed once in CI).
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, 1_000_000);
+    fs.writeSync(fd, Buffer.from([b[0]! ^ 0x01]), 0, 1, 1_000_000);
     fs.closeSync(fd);
     await assert.rejects(
       sendFile({ host: '127.0.0.1', port: fx.l.port, token: TOKEN, file }),
