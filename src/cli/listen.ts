@@ -40,7 +40,7 @@ export const listenCommand = defineCommand<ListenArgs>({
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       let listener;
-      let started = false;
+      let serving = false;
       try {
         listener = await Listener.start({
           dirs: args.dir,
@@ -57,17 +57,15 @@ export const listenCommand = defineCommand<ListenArgs>({
           replot: replotSettings(args),
           log,
         });
-        started = true;
+        serving = !stop.signal.aborted;
       } finally {
-        // Started, the start's listener stays until serveUntilSignalled's is on (no await between).
-        if (!started) {
+        // Serving, the start's listener stays until serveUntilSignalled's is on (no await between).
+        if (!serving) {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
         }
       }
-      if (stop.signal.aborted) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+      if (!serving) {
         await listener.close(0);
         await stopMetrics();
         log.info('stopped');

@@ -50,7 +50,7 @@ import { buildHeartbeat, replotMode } from './heartbeat.js';
 import { diskAlerts } from './disk-alerts.js';
 import { Inventory } from './inventory.js';
 import { idClash } from './id-clash.js';
-import type { DiskSet } from '../storage/disks.js';
+import { diskFigures, type DiskSet } from '../storage/disks.js';
 
 /** The longest and widest speedtest a harvester takes (`plotferry speedtest --nats`). */
 export const MAX_SPEEDTEST_SECONDS = 60;
@@ -211,14 +211,7 @@ export class Harvester {
     await h.inventory.start();
     // The disk gauges of --metrics, read at each scrape (statfs and the plot index, O(disks)).
     setDiskSource(async () =>
-      (await h.disks.snapshot()).map((i) => ({
-        dir: i.dir,
-        freeBytes: i.freeBytes,
-        totalBytes: i.totalBytes,
-        gone: i.gone === true,
-        state: i.out ?? 'in-rotation',
-        ...(i.gone ? {} : h.inventory.of(i.dir)),
-      })),
+      (await h.disks.snapshot()).map((i) => ({ ...diskFigures(i), ...(i.gone ? {} : h.inventory.of(i.dir)) })),
     );
     return h;
   }
@@ -444,10 +437,6 @@ export class Harvester {
     else if (q.answerAll) msg.respond(encodeBus({ kind: 'not-held', v: 1, harvester: this.opts.id }));
   }
 
-  /**
-   * --replot-dry-run: a plot another harvester stored leaves this one's plan, since a real
-   * --replot here would not have won it and so deleted nothing for it.
-   */
   /** A heartbeat under our --id: from another harvester, said once per such harvester (log, notify). */
   private onOwnIdBeat(msg: Msg): Promise<void> {
     const hb = this.decodeOrIgnore(msg, 'heartbeat');
@@ -460,6 +449,10 @@ export class Harvester {
     return Promise.resolve();
   }
 
+  /**
+   * --replot-dry-run: a plot another harvester stored leaves this one's plan, since a real
+   * --replot here would not have won it and so deleted nothing for it.
+   */
   private onFree(msg: Msg): Promise<void> {
     const f = this.decodeOrIgnore(msg, 'free');
     if (f?.stored && f.harvester !== this.opts.id) this.disks.replotter?.retractDryRun(f.stored, f.harvester);

@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { PlotferryError } from '../core/errors.js';
 import { formatBytes, formatBytesAll } from '../core/format.js';
-import { metrics } from '../core/metrics.js';
+import { type DiskFigures, metrics } from '../core/metrics.js';
 import { claimDir } from './dir-lock.js';
 import type { DiskEvent, DiskEventSink } from './disk-events.js';
 import { DiskHome, GONE, judgeHome, ON_ROOT_FS, type HomeVerdict } from './disk-home.js';
@@ -575,6 +575,15 @@ export class DiskSet {
     };
   }
 }
+
+/** A directory as the disk gauges of --metrics show it (core/metrics.ts), plot counts aside. */
+export const diskFigures = (i: DirInfo): DiskFigures => ({
+  dir: i.dir,
+  freeBytes: i.freeBytes,
+  totalBytes: i.totalBytes,
+  gone: i.gone === true,
+  state: i.out ?? 'in-rotation',
+});
 
 /**
  * How long a look for DISABLE_LOOKALIKES in a directory holds. DISABLE_FILE itself is looked for

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ReplotSettings } from '../storage/replot.js';
 import { setDiskSource } from '../core/metrics.js';
 import { fromSystemError, PlotferryError } from '../core/errors.js';
-import type { DiskSet } from '../storage/disks.js';
+import { diskFigures, type DiskSet } from '../storage/disks.js';
 import { assertNameFree } from '../storage/held.js';
 import { DEFAULT_PARTIAL_TTL_MS, findPartial, startPartialExpiry } from '../storage/partials.js';
 import { prepareDirs, receiverDisks } from '../storage/housekeeping.js';
@@ -104,15 +104,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private async listen(): Promise<void> {
     const { opts } = this;
     await prepareDirs(this.disks, opts.log);
-    setDiskSource(async () =>
-      (await this.disks.snapshot()).map((i) => ({
-        dir: i.dir,
-        freeBytes: i.freeBytes,
-        totalBytes: i.totalBytes,
-        gone: i.gone === true,
-        state: i.out ?? 'in-rotation',
-      })),
-    );
+    setDiskSource(async () => (await this.disks.snapshot()).map(diskFigures));
     this.stopExpiry = startPartialExpiry(() => this.disks.ownedDirs, this.partialTtlMs, opts.log);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) =>
