@@ -81,12 +81,14 @@ export function natsUp(): void {
 
 function arm(): void {
   const w = watching;
-  if (!w || state.downSince === undefined) return;
+  if (!w || state.downSince === undefined || state.alerted) return;
   clearTimeout(w.timer);
   w.timer = setTimeout(
     () => {
       const n = reachNotice(state, Date.now(), w.afterMs);
-      if (!n) return;
+      // A timer may fire a ms before Date.now() says the outage lasted afterMs: armed again for
+      // the rest, or the outage would never be said (a test saw it fire at 299 of 300 ms).
+      if (!n) return arm();
       state.alerted = true;
       notify(
         'nats-unreachable',
